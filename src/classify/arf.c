@@ -1,0 +1,1 @@
+/* arf.c: to be written. */

@@ -1,0 +1,1 @@
+/* autoreply.c: to be written. */

@@ -1,0 +1,1 @@
+/* classify.c: to be written. */

@@ -1,0 +1,125 @@
+/*
+ * classify.h - the bounce classifier's whole public interface.
+ *
+ * classify_message() reads the raw bytes of one message and returns a report:
+ * what kind of message it is (bounce, feedback report, auto-reply, delivery
+ * report), which detector claimed it, the platform (no-reply) address it was
+ * sent to, and one entry per recipient with a reason, a hard flag and a
+ * default verdict. The module keeps no global state besides GMime's one-time
+ * initialisation, so it may be called from any number of threads at once.
+ */
+#ifndef BOUNCEDEMAILS_CLASSIFY_H
+#define BOUNCEDEMAILS_CLASSIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum classify_kind {
+    CLASSIFY_KIND_UNKNOWN = 0,
+    CLASSIFY_KIND_BOUNCE,
+    CLASSIFY_KIND_FEEDBACK,
+    CLASSIFY_KIND_AUTOREPLY,
+    CLASSIFY_KIND_DELIVERED,
+} classify_kind;
+
+/* Reason names match the corpus labels (../shared/corpus/README.md). */
+#define CLASSIFY_REASONS(X) \
+    X(UNDEFINED, "undefined")             \
+    X(USERUNKNOWN, "userunknown")         \
+    X(HOSTUNKNOWN, "hostunknown")         \
+    X(HASMOVED, "hasmoved")               \
+    X(NOTACCEPT, "notaccept")             \
+    X(MAILBOXFULL, "mailboxfull")         \
+    X(EXCEEDLIMIT, "exceedlimit")         \
+    X(MESGTOOBIG, "mesgtoobig")           \
+    X(SUSPEND, "suspend")                 \
+    X(EXPIRED, "expired")                 \
+    X(NETWORKERROR, "networkerror")       \
+    X(SYSTEMERROR, "systemerror")         \
+    X(SYSTEMFULL, "systemfull")           \
+    X(TOOMANYCONN, "toomanyconn")         \
+    X(MAILERERROR, "mailererror")         \
+    X(BLOCKED, "blocked")                 \
+    X(SPAMDETECTED, "spamdetected")       \
+    X(POLICYVIOLATION, "policyviolation") \
+    X(BADREPUTATION, "badreputation")     \
+    X(REJECTED, "rejected")               \
+    X(NORELAYING, "norelaying")           \
+    X(SECURITYERROR, "securityerror")     \
+    X(AUTHFAILURE, "authfailure")         \
+    X(REQUIREPTR, "requireptr")           \
+    X(NOTCOMPLIANTRFC, "notcompliantrfc") \
+    X(VIRUSDETECTED, "virusdetected")     \
+    X(CONTENTERROR, "contenterror")       \
+    X(FILTERED, "filtered")               \
+    X(SYNTAXERROR, "syntaxerror")         \
+    X(SPEEDING, "speeding")               \
+    X(ONHOLD, "onhold")                   \
+    X(FEEDBACK, "feedback")               \
+    X(VACATION, "vacation")               \
+    X(DELIVERED, "delivered")
+
+typedef enum classify_reason {
+#define CLASSIFY_REASON_ENUM(id, name) CLASSIFY_REASON_##id,
+    CLASSIFY_REASONS(CLASSIFY_REASON_ENUM)
+#undef CLASSIFY_REASON_ENUM
+    CLASSIFY_REASON_COUNT
+} classify_reason;
+
+typedef enum classify_verdict {
+    CLASSIFY_VERDICT_IGNORE = 0,
+    CLASSIFY_VERDICT_TEMPORARY,
+    CLASSIFY_VERDICT_PERMANENT,
+    CLASSIFY_VERDICT_COMPLAINT,
+    CLASSIFY_VERDICT_COUNT
+} classify_verdict;
+
+typedef struct classify_recipient {
+    char *address;        /* lower case, no brackets or quotes */
+    char *original;       /* Original-Recipient or the pre-forwarding form, or NULL */
+    char *action;         /* "failed", "delayed", "delivered", "relayed", "expanded" */
+    char status[16];      /* DSN status "5.1.1", or "" */
+    char reply_code[4];   /* SMTP reply "550", or "" */
+    classify_reason reason;
+    bool hard;            /* the address itself is bad */
+    classify_verdict verdict; /* default verdict; the policy may override it */
+    char *diagnostic;     /* UTF-8, one line, or "" */
+    char *remote_mta;     /* or NULL */
+    char *feedback_type;  /* "abuse", "opt-out", ... for feedback reports, or NULL */
+} classify_recipient;
+
+typedef struct classify_report {
+    classify_kind kind;
+    const char *format;        /* name of the detector that claimed it, static */
+    char *platform_address;    /* the no-reply address it was sent to, or NULL */
+    char *original_sender;     /* From of the enclosed original message, or NULL */
+    /* Header fields of the bounce itself, RFC 2047-decoded valid UTF-8, or NULL. */
+    char *from, *to, *subject, *message_id;
+    char *x_original_to, *delivered_to;
+    size_t n_recipients;
+    classify_recipient *recipients;
+} classify_report;
+
+/* Classifies one message. Never returns NULL: unreadable input gives a report
+ * of kind CLASSIFY_KIND_UNKNOWN. Free it with classify_report_free(). */
+classify_report *classify_message(const char *data, size_t len);
+void classify_report_free(classify_report *report);
+
+const char *classify_kind_name(classify_kind kind);
+const char *classify_reason_name(classify_reason reason);
+/* Returns true and sets *out when name is a known reason name. */
+bool classify_reason_from_name(const char *name, classify_reason *out);
+const char *classify_verdict_name(classify_verdict verdict);
+bool classify_verdict_from_name(const char *name, classify_verdict *out);
+
+/* The default verdict table: hard reasons are permanent, feedback is a
+ * complaint, failures caused by our own sending are ignored, and so on. */
+classify_verdict classify_default_verdict(classify_reason reason);
+/* True for userunknown, hostunknown, hasmoved, and notaccept with a 5xx. */
+bool classify_is_hard(classify_reason reason, const char *status, const char *reply_code);
+
+/* The report as the JSON object that `bouncedemails classify --json` prints,
+ * as a newly allocated compact string. */
+char *classify_report_json(const classify_report *report, const char *source, int message_index);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * classify_internal.h - what the classifier's own files share and nothing
+ * outside src/classify/ may include: the prepared message that every
+ * detector reads, the detector table, the reason table's entry point and the
+ * text helpers the detectors use.
+ */
+#ifndef BOUNCEDEMAILS_CLASSIFY_INTERNAL_H
+#define BOUNCEDEMAILS_CLASSIFY_INTERNAL_H
+
+#include <gmime/gmime.h>
+#include "classify/classify.h"
+
+/* One message, parsed and decoded once, before any detector runs. All text is
+ * valid UTF-8 with LF line ends, whatever the input's charset, transfer
+ * encoding or newline style. Pointers are NULL when the part is absent. */
+typedef struct classify_msg {
+    GMimeMessage *mime;          /* NULL when GMime could not parse anything */
+    const char *from;            /* decoded From header, or "" */
+    const char *subject;         /* decoded Subject header, or "" */
+    const char *content_type;    /* top-level type, lower case, e.g. "multipart/report" */
+    const char *text;            /* the reporting MTA's own text: every text part of the
+                                    bounce outside the returned message, joined */
+    size_t text_len;
+    const char *delivery_status; /* message/(global-)delivery-status part(s) */
+    const char *feedback_report; /* message/feedback-report part */
+    const char *original_headers;/* header block of the returned message, if enclosed */
+    const char *original_text;   /* body of the returned message, if enclosed */
+} classify_msg;
+
+/* A top-level header of the bounce, RFC 2047-decoded, or NULL. */
+const char *classify_msg_header(const classify_msg *msg, const char *name);
+/* A header of the returned original message, or NULL. Newly allocated. */
+char *classify_msg_original_header(const classify_msg *msg, const char *name);
+
+/* A detector claims a message by returning true after it has set the report's
+ * kind and added its recipients. Detectors run in table order; the first to
+ * claim wins and the rest are not tried. */
+typedef bool (*classify_detect_fn)(const classify_msg *msg, classify_report *report);
+
+typedef struct classify_detector {
+    const char *name;            /* the report's "format", e.g. "postfix" */
+    classify_detect_fn detect;
+} classify_detector;
+
+extern const classify_detector classify_detectors[];
+extern const size_t classify_n_detectors;
+
+/* Adds a recipient (normalised: lower case, no brackets, quotes or mailto:),
+ * or returns the existing entry with the same address. NULL when address
+ * holds no plausible mailbox. action defaults to "failed". */
+classify_recipient *classify_report_add(classify_report *report, const char *address);
+/* Replaces a recipient's diagnostic, whitespace collapsed to single spaces. */
+void classify_recipient_set_diagnostic(classify_recipient *rcpt, const char *text, size_t len);
+void classify_recipient_set_string(char **field, const char *value);
+
+/* The reason table: status and reply codes decide where they are specific,
+ * otherwise the diagnostic text's wording does (case-insensitive patterns). */
+classify_reason classify_reason_guess(const char *status, const char *reply_code,
+                                      const char *diagnostic);
+
+/* Text helpers for detectors. */
+const char *classify_find_ci(const char *hay, size_t hay_len, const char *needle);
+/* First "x.y.z" DSN status code in s (class 2, 4 or 5); true when found. */
+bool classify_find_status(const char *s, size_t len, char out[16]);
+/* First SMTP reply code (2xx/4xx/5xx standing alone) in s; true when found. */
+bool classify_find_reply_code(const char *s, size_t len, char out[4]);
+/* First mailbox (local@domain) in s, newly allocated and normalised, or NULL. */
+char *classify_find_address(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,1 @@
+/* detectors.c: to be written. */

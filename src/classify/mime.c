@@ -1,0 +1,1 @@
+/* mime.c: to be written. */

@@ -1,0 +1,1 @@
+/* reason.c: to be written. */

@@ -1,0 +1,1 @@
+/* rfc3464.c: to be written. */

@@ -1,0 +1,1 @@
+/* text.c: to be written. */

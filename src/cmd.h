@@ -1,0 +1,40 @@
+/*
+ * cmd.h - the commands of the bouncedemails program. main.c parses the
+ * global options (--config, --env, --debug, --help, --version) wherever they
+ * stand and calls one of these with the remaining arguments, argv[0] being
+ * the command's name. Each returns a sysexits(3) status.
+ */
+#ifndef BOUNCEDEMAILS_CMD_H
+#define BOUNCEDEMAILS_CMD_H
+
+#include <stdbool.h>
+#include "config.h"
+#include "store/store.h"
+
+typedef struct cmd_context {
+    const char *config_path;  /* NULL: config_default_path() */
+    const char *env;          /* "production" unless --env */
+    bool debug;
+} cmd_context;
+
+/* Loads the config (and opens the store): prints the error and returns
+ * EX_CONFIG / EX_TEMPFAIL on failure, else 0. */
+int cmd_load_config(const cmd_context *ctx, config **cfg);
+int cmd_open_store(const config *cfg, store **st);
+
+/* Accepts both --long_name and --long-name: rewrites underscores in option
+ * names to dashes in place, for getopt_long. */
+void cmd_normalize_options(int argc, char **argv);
+
+int cmd_classify(const cmd_context *ctx, int argc, char **argv);
+int cmd_stdin(const cmd_context *ctx, int argc, char **argv);
+int cmd_run(const cmd_context *ctx, int argc, char **argv);
+int cmd_run_smtpserver(const cmd_context *ctx, int argc, char **argv);
+int cmd_replay(const cmd_context *ctx, int argc, char **argv);
+int cmd_find_address(const cmd_context *ctx, int argc, char **argv);
+int cmd_set_permanent_bounced_address(const cmd_context *ctx, int argc, char **argv);
+int cmd_reset_address(const cmd_context *ctx, int argc, char **argv);
+int cmd_stats(const cmd_context *ctx, int argc, char **argv);
+int cmd_outbox(const cmd_context *ctx, int argc, char **argv);
+
+#endif

@@ -1,0 +1,1 @@
+/* cmd_classify.c: to be written. */

@@ -1,0 +1,1 @@
+/* cmd_ingest.c: to be written. */

@@ -1,0 +1,114 @@
+/*
+ * config.h - the configuration file, read with libyaml.
+ *
+ * The file holds one top-level section per environment (production, develop,
+ * ...); --env picks one. ${VAR} in any scalar is replaced from the
+ * environment. Every error names the file, line and key. The original
+ * service's keys (handler.*, amqp.*) keep their meaning; everything new has a
+ * default, documented in config.template.yml.
+ */
+#ifndef BOUNCEDEMAILS_CONFIG_H
+#define BOUNCEDEMAILS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "classify/classify.h"
+
+typedef enum config_payload {
+    CONFIG_PAYLOAD_EMPTY = 0,  /* an empty POST body, as the original sent */
+    CONFIG_PAYLOAD_JSON,       /* {"address","reason","status","diagnostic","time"} */
+} config_payload;
+
+typedef struct config_header {
+    char *name;
+    char *value;               /* may hold a secret: never log it */
+} config_header;
+
+typedef struct config_domain {
+    char *name;                /* registrable domain, lower case, e.g. "openhpi.de" */
+    char *base_url;            /* contains {address}, unless xikolo resolves it */
+    bool xikolo;               /* url_resolver: xikolo */
+    config_payload payload;
+    config_header *headers;
+    size_t n_headers;
+} config_domain;
+
+typedef struct config_handler {
+    char *dbfile;                          /* SQLite file */
+    char *permanent_bounced_emails_path;   /* raw bounces of permanent failures, gzipped */
+    int temporary_threshold;               /* escalate when the count exceeds this (3) */
+    int temporary_window_days;             /* counts older than this start again (30) */
+    /* Per-reason verdict, the classifier's defaults with the config's overrides applied. */
+    classify_verdict verdicts[CLASSIFY_REASON_COUNT];
+    bool complaint_suspends;               /* complaints are handled like permanent (true) */
+    char *verp_delimiter;                  /* "+" : no-reply+user=example.com@openhpi.de */
+    config_domain *domains;
+    size_t n_domains;
+} config_handler;
+
+typedef struct config_store {
+    char *backend;             /* "sqlite" (default) or "postgresql" */
+    char *url;                 /* postgresql connection URI, when backend is postgresql */
+} config_store;
+
+typedef struct config_notify {
+    int connect_timeout_ms;    /* 5000 */
+    int timeout_ms;            /* whole request, 30000 */
+    int max_in_flight;         /* concurrent requests, 8 */
+    int retry_initial_s;       /* first backoff, 30 */
+    int retry_max_s;           /* backoff ceiling, 3600 */
+    int max_attempts;          /* then given up (still listed, and `outbox retry` revives it), 50 */
+    int resolver_cache_s;      /* how long a xikolo answer is kept, 3600 */
+} config_notify;
+
+typedef struct config_amqp {
+    bool enabled;              /* true when amqp.url is set */
+    char *url;                 /* secret: holds a password */
+    char *queue;               /* "bouncedemails" */
+    int prefetch;              /* basic.qos prefetch count, 200 */
+    int heartbeat_s;           /* 30 */
+    int batch;                 /* messages committed (and acked) together, at most, 100 */
+} config_amqp;
+
+typedef struct config_smtp {
+    bool enabled;              /* false unless smtp.enabled or run-smtpserver */
+    char *host;                /* 127.0.0.1 */
+    int port;                  /* 2525 */
+    char *hostname;            /* name in the greeting; default the machine's */
+    size_t max_message_size;   /* bytes, 26214400 */
+    size_t max_line_length;    /* bytes including CRLF, 4096 */
+    int max_recipients;        /* 100 */
+    int max_connections;       /* 512 */
+    int max_connections_per_client; /* 32 */
+    int command_timeout_s;     /* 300 */
+    int data_timeout_s;        /* 600 */
+    char **allow_networks;     /* CIDR list, default 127.0.0.0/8 and ::1/128 */
+    size_t n_allow_networks;
+    char *tls_certificate;     /* PEM paths; STARTTLS only when both are set */
+    char *tls_key;
+} config_smtp;
+
+typedef struct config {
+    char *path;                /* the file it was read from */
+    char *env;                 /* the section */
+    config_handler handler;
+    config_store store;
+    config_notify notify;
+    config_amqp amqp;
+    config_smtp smtp;
+} config;
+
+/* The file to read when --config is not given: ./config.yml if it exists,
+ * else /etc/bouncedemails/config.yml. */
+const char *config_default_path(void);
+
+/* Reads section env of the file at path. Returns NULL and writes
+ * "FILE:LINE: KEY: what is wrong" into err on any error. */
+config *config_load(const char *path, const char *env, char *err, size_t err_len);
+void config_free(config *cfg);
+
+/* The configured domain that address (or a host name) belongs to, compared by
+ * registrable domain (libpsl), or NULL. */
+const config_domain *config_find_domain(const config *cfg, const char *address_or_host);
+
+#endif

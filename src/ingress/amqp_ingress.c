@@ -1,0 +1,1 @@
+/* amqp_ingress.c: to be written. */

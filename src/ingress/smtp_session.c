@@ -1,0 +1,1 @@
+/* smtp_session.c: to be written. */

@@ -1,0 +1,31 @@
+/*
+ * log.h - logging to stdout, in the original service's format, for journald:
+ *
+ *     bouncedemails - ------------- INCOMING MESSAGE -------------
+ *     bouncedemails - From:      MAILER-DAEMON@example.com (Mail Delivery System)
+ *
+ * Labelled lines pad the label to 11 columns. Every line is made valid UTF-8
+ * and kept to one line (control characters become spaces) before it is
+ * written, so hostile input cannot forge log lines. Safe to call from any
+ * thread; each line is written with a single write().
+ */
+#ifndef BOUNCEDEMAILS_LOG_H
+#define BOUNCEDEMAILS_LOG_H
+
+#include <stdbool.h>
+
+typedef enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR } log_level;
+
+void log_set_debug(bool on);
+bool log_debug_enabled(void);
+
+void log_msg(log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "bouncedemails - LABEL      value": label padded to 11 columns. */
+void log_field(const char *label, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_debug(...) do { if (log_debug_enabled()) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__); } while (0)
+#define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
+
+#endif

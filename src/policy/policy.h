@@ -1,0 +1,53 @@
+/*
+ * policy.h - the one path every ingress feeds: classify a message, find the
+ * platform it belongs to, decide per recipient, and commit every effect in
+ * one transaction: counters, permanent bounces, the event log, the outbox,
+ * the message's fingerprint, or the quarantine. An ingress acknowledges a
+ * message only when this returns an outcome other than POLICY_STORE_FAILED.
+ *
+ * A policy owns no store; it uses the one it is given, from one thread.
+ */
+#ifndef BOUNCEDEMAILS_POLICY_H
+#define BOUNCEDEMAILS_POLICY_H
+
+#include <stddef.h>
+#include "config.h"
+#include "store/store.h"
+
+typedef struct policy_envelope {
+    const char *recipient;    /* SMTP envelope recipient, or NULL */
+    const char *sender;       /* SMTP envelope sender, or NULL */
+    const char *ingress;      /* "stdin", "amqp", "smtp", "replay" */
+} policy_envelope;
+
+typedef struct policy_message {
+    const char *raw;
+    size_t len;
+    policy_envelope envelope;
+} policy_message;
+
+typedef enum policy_outcome {
+    POLICY_HANDLED = 0,       /* committed */
+    POLICY_DUPLICATE,         /* processed before: nothing changed */
+    POLICY_QUARANTINED,       /* unreadable or unrouted: committed to the quarantine */
+    POLICY_STORE_FAILED,      /* nothing committed: do not acknowledge */
+} policy_outcome;
+
+typedef struct policy policy;
+
+policy *policy_new(const config *cfg, store *st);
+void policy_free(policy *p);
+
+/* Called after a commit that queued notifications, e.g. to wake the notifier. */
+void policy_set_commit_hook(policy *p, void (*hook)(void *arg), void *arg);
+
+/* Handles one message in its own transaction. */
+policy_outcome policy_handle(policy *p, const char *raw, size_t len, const policy_envelope *env);
+
+/* Handles n messages in one transaction, each under its own savepoint, and
+ * fills out[i]. When the commit fails every outcome is POLICY_STORE_FAILED. */
+void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy_outcome *out);
+
+const char *policy_outcome_name(policy_outcome outcome);
+
+#endif

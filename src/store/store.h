@@ -1,0 +1,164 @@
+/*
+ * store.h - the durable state, behind one interface: SQLite now, PostgreSQL
+ * next. Every function returns 0 on success and -1 on failure, with the
+ * reason in store_errmsg(). A store handle belongs to one thread at a time;
+ * each thread opens its own.
+ *
+ * Tables: soft-bounce counters per (address, domain); permanent bounces; the
+ * event log (one row per recipient verdict, the audit trail); the outbox of
+ * platform notifications; fingerprints of processed messages; the quarantine
+ * of messages that could not be parsed or routed. The schema carries a
+ * version number and is created and migrated by store_open().
+ */
+#ifndef BOUNCEDEMAILS_STORE_H
+#define BOUNCEDEMAILS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "config.h"
+
+typedef struct store store;
+
+store *store_open(const config *cfg, char *err, size_t err_len);
+void store_close(store *st);
+const char *store_errmsg(const store *st);
+
+/* Everything one message (or one batch of messages) causes is written between
+ * begin and commit. */
+int store_begin(store *st);
+int store_commit(store *st);
+int store_rollback(store *st);
+/* A savepoint inside a transaction, so that one message of a batch can be
+ * undone without the others. */
+int store_savepoint(store *st);
+int store_savepoint_release(store *st);
+int store_savepoint_rollback(store *st);
+
+/* Records a message fingerprint. *seen is set to 1 when it was already
+ * recorded (the message was processed before), else 0. */
+int store_message_seen(store *st, const char *fingerprint, time_t now, int *seen);
+
+/* Adds one soft bounce for (address, domain) and returns the new count in
+ * *count. A counter whose last bounce is older than window_s starts again at
+ * one. */
+int store_soft_increment(store *st, const char *address, const char *domain,
+                         time_t now, long window_s, int *count);
+/* Removes the counter for (address, domain); domain NULL: for every domain. */
+int store_soft_reset(store *st, const char *address, const char *domain);
+
+typedef struct store_permanent {
+    const char *address;
+    const char *domain;
+    const char *reason;
+    const char *status;       /* DSN status or "" */
+    time_t when;
+} store_permanent;
+
+/* Records (or refreshes) a permanent bounce. */
+int store_permanent_add(store *st, const store_permanent *p);
+/* Lifts a suppression; domain NULL: for every domain. *removed: rows removed. */
+int store_permanent_remove(store *st, const char *address, const char *domain, int *removed);
+/* Records what the platform answered to the notification for (address, domain). */
+int store_permanent_set_answer(store *st, const char *address, const char *domain, const char *answer);
+
+typedef struct store_event {
+    const char *message_id;   /* fingerprint of the message */
+    const char *address;
+    const char *domain;       /* or NULL when unrouted */
+    const char *verdict;      /* permanent, temporary, complaint, ignore, escalated */
+    const char *reason;
+    const char *status;
+    const char *diagnostic;
+    const char *ingress;      /* stdin, amqp, smtp, replay */
+    time_t when;
+} store_event;
+
+int store_event_add(store *st, const store_event *ev);
+
+/* ---- outbox ---- */
+
+typedef enum store_outbox_state {
+    STORE_OUTBOX_PENDING = 0,
+    STORE_OUTBOX_DONE,
+    STORE_OUTBOX_GIVEN_UP,
+} store_outbox_state;
+
+typedef struct store_outbox_item {
+    int64_t id;
+    char *address;
+    char *domain;
+    char *reason;
+    char *status;
+    char *diagnostic;
+    time_t created;
+    time_t next_attempt;
+    int attempts;
+    store_outbox_state state;
+    char *last_result;        /* "200 / body", "timeout", ... or NULL */
+} store_outbox_item;
+
+/* Queues a notification for (address, domain) unless one is already pending. */
+int store_outbox_add(store *st, const char *address, const char *domain, const char *reason,
+                     const char *status, const char *diagnostic, time_t now);
+/* Up to max pending items due at now, oldest first. Free with store_outbox_free(). */
+int store_outbox_due(store *st, time_t now, size_t max, store_outbox_item **items, size_t *n);
+/* Pending and given-up items (for `bouncedemails outbox`). */
+int store_outbox_list(store *st, store_outbox_item **items, size_t *n);
+void store_outbox_free(store_outbox_item *items, size_t n);
+/* The outcome of one attempt: done, given up, or retry at next_attempt. */
+int store_outbox_finish(store *st, int64_t id, store_outbox_state state, time_t next_attempt,
+                        const char *result);
+/* Moves every given-up item back to pending, due now. *count: items moved. */
+int store_outbox_retry_given_up(store *st, time_t now, int *count);
+/* Earliest next_attempt among pending items; *any = 0 when none. */
+int store_outbox_next_due(store *st, time_t *when, int *any);
+
+/* ---- quarantine ---- */
+
+typedef struct store_quarantine_item {
+    int64_t id;
+    char *reason;
+    char *envelope_recipient; /* or NULL */
+    char *ingress;
+    time_t when;
+    char *raw;
+    size_t raw_len;
+} store_quarantine_item;
+
+int store_quarantine_add(store *st, const char *raw, size_t raw_len, const char *envelope_recipient,
+                         const char *ingress, const char *reason, time_t now);
+/* All quarantined messages, oldest first. raw is filled only when with_raw. */
+int store_quarantine_list(store *st, int with_raw, store_quarantine_item **items, size_t *n);
+int store_quarantine_remove(store *st, int64_t id);
+void store_quarantine_free(store_quarantine_item *items, size_t n);
+
+/* ---- admin ---- */
+
+typedef struct store_address_info {
+    char *domain;
+    int soft_count;           /* 0 when none */
+    time_t soft_first, soft_last;
+    int permanent;            /* 1 when suppressed */
+    char *permanent_reason;
+    time_t permanent_when;
+    char *platform_answer;
+} store_address_info;
+
+int store_find_address(store *st, const char *address, store_address_info **info, size_t *n);
+void store_address_info_free(store_address_info *info, size_t n);
+
+typedef struct store_domain_stats {
+    char *domain;
+    long soft_addresses;      /* counters in the window */
+    long permanent;
+    long complaints;
+    long events;
+    long outbox_pending;
+    long outbox_given_up;
+} store_domain_stats;
+
+int store_stats(store *st, store_domain_stats **stats, size_t *n, long *quarantined);
+void store_stats_free(store_domain_stats *stats, size_t n);
+
+#endif

@@ -1,0 +1,1 @@
+/* store_sqlite.c: to be written. */

@@ -1,0 +1,2 @@
+/* test_config.c: to be written. */
+int main(void) { return 0; }
