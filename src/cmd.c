@@ -1,1 +1,44 @@
-/* cmd.c: to be written. */
+/*
+ * cmd.c - what the commands share: loading the config and opening the store
+ * with the right exit status, and the original's underscore option names.
+ */
+#include "cmd.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "log.h"
+
+int cmd_load_config(const cmd_context *ctx, config **cfg)
+{
+    char err[1024];
+    const char *path = ctx->config_path ? ctx->config_path : config_default_path();
+    *cfg = config_load(path, ctx->env, err, sizeof err);
+    if (!*cfg) {
+        fprintf(stderr, "bouncedemails: %s\n", err);
+        return EX_CONFIG;
+    }
+    return 0;
+}
+
+int cmd_open_store(const config *cfg, store **st)
+{
+    char err[1024];
+    *st = store_open(cfg, err, sizeof err);
+    if (!*st) {
+        log_error("store unavailable: %s", err);
+        return EX_TEMPFAIL;
+    }
+    return 0;
+}
+
+void cmd_normalize_options(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) return;
+        if (strncmp(argv[i], "--", 2) != 0) continue;
+        for (char *p = argv[i] + 2; *p && *p != '='; p++)
+            if (*p == '_') *p = '-';
+    }
+}

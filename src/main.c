@@ -1,2 +1,136 @@
-/* main.c: to be written. */
-int main(void) { return 0; }
+/*
+ * main.c - the bouncedemails command line: global options, then a command.
+ *
+ *   bouncedemails [--config PATH] [--env NAME] [--debug] COMMAND [ARGS...]
+ *
+ * The global options may also follow the command, as the original service's
+ * users typed them. Command names take dashes or underscores.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "build_config.h"
+#include "cmd.h"
+#include "log.h"
+
+typedef int (*main_command_fn)(const cmd_context *ctx, int argc, char **argv);
+
+static const struct main_command {
+    const char *name;
+    main_command_fn fn;
+    const char *summary;
+} main_commands[] = {
+    { "run", cmd_run, "run the service in the foreground: queue, SMTP listener, notifier" },
+    { "run-smtpserver", cmd_run_smtpserver, "run only the SMTP listener (and the notifier)" },
+    { "stdin", cmd_stdin, "handle one bounce from standard input (a Postfix pipe)" },
+    { "classify", cmd_classify, "classify bounces in files, mboxes or Maildirs and print the results" },
+    { "find-address", cmd_find_address, "show what is known about an address" },
+    { "set-permanent-bounced-address", cmd_set_permanent_bounced_address,
+      "mark an address as permanently bounced for a domain and notify the platform" },
+    { "reset-address", cmd_reset_address, "clear an address's counters and lift its suppression" },
+    { "stats", cmd_stats, "per-domain counts" },
+    { "replay", cmd_replay, "process the quarantine again with the current config" },
+    { "outbox", cmd_outbox, "list pending and given-up notifications; 'outbox retry' revives them" },
+};
+
+static void main_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: bouncedemails [--config PATH] [--env NAME] [--debug] COMMAND [ARGS...]\n"
+            "\n"
+            "Handles bounced mail for learning platforms: counts soft bounces, tells the\n"
+            "platform about permanent ones.\n"
+            "\n"
+            "options:\n"
+            "  --config PATH  config file (default ./config.yml, then /etc/bouncedemails/config.yml)\n"
+            "  --env NAME     section of the config file to use (default production)\n"
+            "  --debug        log debugging detail\n"
+            "  --help         this help; COMMAND --help for a command's\n"
+            "  --version      print the version\n"
+            "\n"
+            "commands:\n");
+    for (size_t i = 0; i < sizeof main_commands / sizeof main_commands[0]; i++)
+        fprintf(out, "  %-31s %s\n", main_commands[i].name, main_commands[i].summary);
+}
+
+static const struct main_command *main_find_command(char *name)
+{
+    for (char *p = name; *p; p++)
+        if (*p == '_') *p = '-';
+    for (size_t i = 0; i < sizeof main_commands / sizeof main_commands[0]; i++)
+        if (strcmp(main_commands[i].name, name) == 0) return &main_commands[i];
+    return NULL;
+}
+
+/* Takes a global option at argv[*i] (and its value) into ctx. Returns 1 when
+ * it was one, 0 when not, -1 when its value is missing. */
+static int main_take_global(cmd_context *ctx, int argc, char **argv, int *i)
+{
+    static const char *const valued[] = { "--config", "--env" };
+    const char *arg = argv[*i];
+    if (strcmp(arg, "--debug") == 0) {
+        ctx->debug = true;
+        return 1;
+    }
+    for (size_t k = 0; k < 2; k++) {
+        size_t len = strlen(valued[k]);
+        const char *value = NULL;
+        if (strcmp(arg, valued[k]) == 0) {
+            if (*i + 1 >= argc) return -1;
+            value = argv[++*i];
+        } else if (strncmp(arg, valued[k], len) == 0 && arg[len] == '=') {
+            value = arg + len + 1;
+        } else {
+            continue;
+        }
+        if (k == 0) ctx->config_path = value;
+        else ctx->env = value;
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    cmd_context ctx = { .config_path = NULL, .env = "production", .debug = false };
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int n_rest = 0;
+    const struct main_command *command = NULL;
+    if (!rest) return EX_OSERR;
+
+    for (int i = 1; i < argc; i++) {
+        int taken = main_take_global(&ctx, argc, argv, &i);
+        if (taken < 0) {
+            fprintf(stderr, "bouncedemails: %s needs a value\n", argv[i]);
+            return EX_USAGE;
+        }
+        if (taken) continue;
+        if (!command) {
+            if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                main_usage(stdout);
+                return 0;
+            }
+            if (strcmp(argv[i], "--version") == 0) {
+                printf("bouncedemails %s\n", BOUNCEDEMAILS_VERSION);
+                return 0;
+            }
+            if (argv[i][0] == '-' || !(command = main_find_command(argv[i]))) {
+                fprintf(stderr, "bouncedemails: unknown %s '%s'\n\n",
+                        argv[i][0] == '-' ? "option" : "command", argv[i]);
+                main_usage(stderr);
+                return EX_USAGE;
+            }
+        }
+        rest[n_rest++] = argv[i];
+    }
+    if (!command) {
+        main_usage(stderr);
+        return EX_USAGE;
+    }
+    log_set_debug(ctx.debug);
+    int status = command->fn(&ctx, n_rest, rest);
+    free(rest);
+    return status;
+}
