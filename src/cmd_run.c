@@ -1,1 +1,224 @@
-/* cmd_run.c: to be written. */
+/*
+ * cmd_run.c - the daemon: `run` starts every ingress the config enables (the
+ * RabbitMQ consumer, the SMTP listener) and the notifier in one process;
+ * `run-smtpserver` (the original's command) starts the SMTP listener and the
+ * notifier only. Each ingress thread has its own store handle and policy.
+ * SIGTERM and SIGINT stop taking messages, let what is in hand commit, and
+ * exit cleanly. With libsystemd, readiness and stopping are reported to
+ * systemd (Type=notify).
+ */
+#include "cmd.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include <event2/event.h>
+
+#include "build_config.h"
+#include "ingress/amqp_ingress.h"
+#include "ingress/smtp.h"
+#include "log.h"
+#include "notify/notify.h"
+#include "policy/policy.h"
+
+#if HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#define run_sd_notify(state) sd_notify(0, state)
+#else
+#define run_sd_notify(state) ((void)0)
+#endif
+
+typedef struct run_ingress {
+    store *st;
+    policy *pol;
+} run_ingress;
+
+typedef struct run_daemon {
+    const config *cfg;
+    struct event_base *base;
+    store *notify_store;
+    notify *notifier;
+    run_ingress amqp_side, smtp_side;
+    amqp_ingress *amqp;
+    smtp_server *smtp;
+} run_daemon;
+
+static void run_wake_notifier(void *arg)
+{
+    notify_wake(arg);
+}
+
+static int run_ingress_open(run_daemon *d, run_ingress *side)
+{
+    int status = cmd_open_store(d->cfg, &side->st);
+    if (status) return status;
+    side->pol = policy_new(d->cfg, side->st);
+    if (!side->pol) return EX_SOFTWARE;
+    policy_set_commit_hook(side->pol, run_wake_notifier, d->notifier);
+    return 0;
+}
+
+static void run_ingress_close(run_ingress *side)
+{
+    if (side->pol) policy_free(side->pol);
+    if (side->st) store_close(side->st);
+    side->pol = NULL;
+    side->st = NULL;
+}
+
+static void run_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    run_daemon *d = arg;
+    log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    run_sd_notify("STOPPING=1");
+    event_base_loopbreak(d->base);
+}
+
+static int run_start(run_daemon *d)
+{
+    int status = cmd_open_store(d->cfg, &d->notify_store);
+    if (status) return status;
+    d->notifier = notify_new(d->cfg, d->notify_store);
+    if (!d->notifier || notify_start(d->notifier) != 0) {
+        log_error("cannot start the notifier");
+        return EX_SOFTWARE;
+    }
+    if (d->cfg->amqp.enabled) {
+        if ((status = run_ingress_open(d, &d->amqp_side))) return status;
+        d->amqp = amqp_ingress_new(d->cfg, d->amqp_side.pol);
+        if (!d->amqp || amqp_ingress_start(d->amqp) != 0) {
+            log_error("cannot start the AMQP consumer");
+            return EX_SOFTWARE;
+        }
+    }
+    if (d->cfg->smtp.enabled) {
+        char err[512];
+        if ((status = run_ingress_open(d, &d->smtp_side))) return status;
+        d->smtp = smtp_server_new(d->base, d->cfg, d->smtp_side.pol, err, sizeof err);
+        if (!d->smtp) {
+            log_error("cannot start the SMTP listener: %s", err);
+            return EX_UNAVAILABLE;
+        }
+    }
+    return 0;
+}
+
+static void run_stop(run_daemon *d)
+{
+    if (d->smtp) smtp_server_free(d->smtp);
+    if (d->amqp) {
+        amqp_ingress_stop(d->amqp);
+        amqp_ingress_free(d->amqp);
+    }
+    if (d->notifier) {
+        notify_stop(d->notifier);
+        notify_free(d->notifier);
+    }
+    run_ingress_close(&d->smtp_side);
+    run_ingress_close(&d->amqp_side);
+    if (d->notify_store) store_close(d->notify_store);
+}
+
+static int run_daemon_main(config *cfg)
+{
+    run_daemon d = { .cfg = cfg };
+    struct event *sigterm, *sigint;
+    int status;
+
+    signal(SIGPIPE, SIG_IGN);
+    d.base = event_base_new();
+    if (!d.base) return EX_OSERR;
+    sigterm = evsignal_new(d.base, SIGTERM, run_on_signal, &d);
+    sigint = evsignal_new(d.base, SIGINT, run_on_signal, &d);
+    evsignal_add(sigterm, NULL);
+    evsignal_add(sigint, NULL);
+
+    status = run_start(&d);
+    if (status == 0) {
+        log_info("bouncedemails %s started (env %s): queue %s, SMTP %s%s%d, notifier on",
+                 BOUNCEDEMAILS_VERSION, cfg->env, cfg->amqp.enabled ? cfg->amqp.queue : "off",
+                 cfg->smtp.enabled ? cfg->smtp.host : "off", cfg->smtp.enabled ? ":" : "",
+                 cfg->smtp.enabled ? cfg->smtp.port : 0);
+        run_sd_notify("READY=1");
+        event_base_dispatch(d.base);
+    }
+    run_stop(&d);
+    event_free(sigterm);
+    event_free(sigint);
+    event_base_free(d.base);
+    if (status == 0) log_info("stopped");
+    return status;
+}
+
+static int run_usage(const char *name, int status)
+{
+    FILE *out = status ? stderr : stdout;
+    if (strcmp(name, "run") == 0)
+        fprintf(out, "usage: bouncedemails [--config PATH] [--env NAME] [--debug] run\n\n"
+                     "Runs the service in the foreground: the RabbitMQ consumer when amqp.url is\n"
+                     "set, the SMTP listener when smtp.enabled is true, and the notifier.\n"
+                     "Logs go to stdout. SIGTERM or SIGINT stops it cleanly.\n");
+    else
+        fprintf(out, "usage: bouncedemails [--config PATH] [--env NAME] [--debug] run-smtpserver\n"
+                     "                     [--host HOST] [--port PORT]\n\n"
+                     "Runs the SMTP listener (default smtp.host and smtp.port of the config,\n"
+                     "127.0.0.1:2525) and the notifier in the foreground.\n");
+    return status;
+}
+
+int cmd_run(const cmd_context *ctx, int argc, char **argv)
+{
+    config *cfg;
+    int status;
+    if (argc > 1) return run_usage(argv[0], strcmp(argv[1], "--help") == 0 ? 0 : EX_USAGE);
+    if ((status = cmd_load_config(ctx, &cfg))) return status;
+    status = run_daemon_main(cfg);
+    config_free(cfg);
+    return status;
+}
+
+int cmd_run_smtpserver(const cmd_context *ctx, int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "host", required_argument, NULL, 'H' },
+        { "port", required_argument, NULL, 'p' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *host = NULL, *port = NULL;
+    config *cfg;
+    int opt, status;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case 'H': host = optarg; break;
+        case 'p': port = optarg; break;
+        case 'h': return run_usage(argv[0], 0);
+        default: return run_usage(argv[0], EX_USAGE);
+        }
+    }
+    if (optind < argc) return run_usage(argv[0], EX_USAGE);
+    char *end = NULL;
+    long port_number = port ? strtol(port, &end, 10) : 0;
+    if (port && (*end || port_number < 1 || port_number > 65535)) {
+        fprintf(stderr, "bouncedemails: --port: '%s' is not a port number\n", port);
+        return EX_USAGE;
+    }
+    if ((status = cmd_load_config(ctx, &cfg))) return status;
+    cfg->amqp.enabled = false;
+    cfg->smtp.enabled = true;
+    if (host) {
+        free(cfg->smtp.host);
+        cfg->smtp.host = strdup(host);
+    }
+    if (port) cfg->smtp.port = (int)port_number;
+    status = run_daemon_main(cfg);
+    config_free(cfg);
+    return status;
+}
