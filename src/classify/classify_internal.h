@@ -47,7 +47,10 @@ extern const size_t classify_n_detectors;
 
 /* Adds a recipient (normalised: lower case, no brackets, quotes or mailto:),
  * or returns the existing entry with the same address. NULL when address
- * holds no plausible mailbox. action defaults to "failed". */
+ * holds no plausible mailbox. action defaults to "failed", reason to
+ * UNDEFINED (classify_message() then guesses it). The returned pointer is
+ * valid only until the next classify_report_add() on the same report (the
+ * array may move): fill one recipient before adding the next. */
 classify_recipient *classify_report_add(classify_report *report, const char *address);
 /* Replaces a recipient's diagnostic, whitespace collapsed to single spaces. */
 void classify_recipient_set_diagnostic(classify_recipient *rcpt, const char *text, size_t len);

@@ -1,0 +1,121 @@
+/*
+ * test_text.c - unit tests of the detectors' text helpers and of the
+ * report's recipient list (text.c).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+#include "classify/classify_internal.h"
+
+static void
+test_find_ci(void **state)
+{
+    (void)state;
+    const char *s = "Delivery to the following RECIPIENTS failed";
+    assert_ptr_equal(classify_find_ci(s, strlen(s), "recipients"), s + 26);
+    assert_ptr_equal(classify_find_ci(s, strlen(s), "delivery"), s);
+    assert_null(classify_find_ci(s, strlen(s), "bounced"));
+    /* The length bounds the search: no match past hay_len. */
+    assert_null(classify_find_ci(s, 20, "recipients"));
+    assert_null(classify_find_ci(s, strlen(s), "failed!"));
+}
+
+static void
+test_find_status(void **state)
+{
+    (void)state;
+    char out[16];
+    const char *s = "host 10.5.1.1 said: 550 5.1.1 <a@b.example>: user unknown";
+    assert_true(classify_find_status(s, strlen(s), out));
+    assert_string_equal(out, "5.1.1");
+    s = "#4.4.7 timeout";
+    assert_true(classify_find_status(s, strlen(s), out));
+    assert_string_equal(out, "4.4.7");
+    s = "Status: 5.7.26";
+    assert_true(classify_find_status(s, strlen(s), out));
+    assert_string_equal(out, "5.7.26");
+    s = "version 1.2.3 and 192.168.5.1 only";
+    assert_false(classify_find_status(s, strlen(s), out));
+    s = "5.1.10.2";
+    assert_false(classify_find_status(s, strlen(s), out));
+}
+
+static void
+test_find_reply_code(void **state)
+{
+    (void)state;
+    char out[4];
+    const char *s = "192.168.250.1 said: 550-5.1.1 The email account";
+    assert_true(classify_find_reply_code(s, strlen(s), out));
+    assert_string_equal(out, "550");
+    s = "in 2005 at port 25, error 451";
+    assert_true(classify_find_reply_code(s, strlen(s), out));
+    assert_string_equal(out, "451");
+    s = "no code 5.1.1 here, 1550 nor 590";
+    assert_false(classify_find_reply_code(s, strlen(s), out));
+}
+
+static void
+test_find_address(void **state)
+{
+    (void)state;
+    const char *s = "<Kijitora.Neko@Example.JP>: host mx said";
+    char *a = classify_find_address(s, strlen(s));
+    assert_string_equal(a, "kijitora.neko@example.jp");
+    g_free(a);
+    s = "mail to user+tag@host. failed";
+    a = classify_find_address(s, strlen(s));
+    assert_string_equal(a, "user+tag@host");
+    g_free(a);
+    s = "nothing @ here, nor @.";
+    assert_null(classify_find_address(s, strlen(s)));
+}
+
+static void
+test_report_add(void **state)
+{
+    (void)state;
+    classify_report report = {0};
+    classify_recipient *r = classify_report_add(&report, "rfc822; <User@Example.COM>");
+    assert_non_null(r);
+    assert_string_equal(r->address, "user@example.com");
+    assert_string_equal(r->action, "failed");
+    assert_int_equal(r->reason, CLASSIFY_REASON_UNDEFINED);
+    r = classify_report_add(&report, "\"mailto:user@example.com\"");
+    assert_int_equal(report.n_recipients, 1);
+    assert_ptr_equal(r, &report.recipients[0]);
+    assert_null(classify_report_add(&report, "undisclosed recipients"));
+    r = classify_report_add(&report, "Mail for other@example.org; failed");
+    assert_string_equal(r->address, "other@example.org");
+    assert_int_equal(report.n_recipients, 2);
+
+    const char *diag = "  550 5.1.1\r\n   user\tunknown \xff ";
+    classify_recipient_set_diagnostic(r, diag, strlen(diag));
+    assert_string_equal(r->diagnostic, "550 5.1.1 user unknown \xef\xbf\xbd");
+    classify_recipient_set_string(&r->remote_mta, "mx.example.org");
+    assert_string_equal(r->remote_mta, "mx.example.org");
+    classify_recipient_set_string(&r->remote_mta, NULL);
+    assert_null(r->remote_mta);
+
+    for (size_t i = 0; i < report.n_recipients; i++) {
+        g_free(report.recipients[i].address);
+        g_free(report.recipients[i].action);
+        g_free(report.recipients[i].diagnostic);
+    }
+    g_free(report.recipients);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_find_ci),
+        cmocka_unit_test(test_find_status),
+        cmocka_unit_test(test_find_reply_code),
+        cmocka_unit_test(test_find_address),
+        cmocka_unit_test(test_report_add),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
