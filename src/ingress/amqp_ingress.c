@@ -1,1 +1,367 @@
-/* amqp_ingress.c: to be written. */
+/*
+ * amqp_ingress.c - the RabbitMQ consumer (rabbitmq-c), on a thread of its own.
+ *
+ * It declares amqp.queue durable (so that Postfix's `amqp-publish -r
+ * bouncedemails` to the default exchange reaches it), takes up to
+ * amqp.prefetch unacknowledged messages, commits them through the policy in
+ * batches of up to amqp.batch, and acknowledges a batch with one
+ * multiple-ack only after the commit. A message the store could not take is
+ * rejected with requeue and the consumer backs off. When the broker goes
+ * away it reconnects with backoff, without exiting.
+ */
+#include "ingress/amqp_ingress.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <amqp.h>
+#include <amqp_ssl_socket.h>
+#include <amqp_tcp_socket.h>
+
+#include "log.h"
+
+#define AMQP_INGRESS_CHANNEL 1
+#define AMQP_INGRESS_BACKOFF_MAX_MS 30000
+#define AMQP_INGRESS_POLL_MS 500
+#define AMQP_INGRESS_ENVELOPE_HEADER "x-original-recipient"
+
+struct amqp_ingress {
+    const config *cfg;
+    policy *pol;
+    pthread_t thread;
+    bool started;
+    atomic_bool stopping;
+    pthread_mutex_t lock;     /* guards wake, for the interruptible backoff */
+    pthread_cond_t wake;
+};
+
+typedef struct amqp_ingress_batch {
+    amqp_envelope_t *envelopes;
+    policy_message *messages;
+    policy_outcome *outcomes;
+    char **recipients;
+    size_t n, cap;
+} amqp_ingress_batch;
+
+amqp_ingress *amqp_ingress_new(const config *cfg, policy *p)
+{
+    amqp_ingress *in = calloc(1, sizeof *in);
+    if (!in) return NULL;
+    in->cfg = cfg;
+    in->pol = p;
+    pthread_mutex_init(&in->lock, NULL);
+    pthread_cond_init(&in->wake, NULL);
+    return in;
+}
+
+void amqp_ingress_free(amqp_ingress *in)
+{
+    if (!in) return;
+    pthread_mutex_destroy(&in->lock);
+    pthread_cond_destroy(&in->wake);
+    free(in);
+}
+
+/* Sleeps ms milliseconds, or less when stopping. */
+static void amqp_ingress_pause(amqp_ingress *in, int ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&in->lock);
+    while (!atomic_load(&in->stopping)) {
+        if (pthread_cond_timedwait(&in->wake, &in->lock, &until) == ETIMEDOUT) break;
+    }
+    pthread_mutex_unlock(&in->lock);
+}
+
+/* The reply's error in words, for the log. */
+static void amqp_ingress_describe(amqp_rpc_reply_t reply, char *buf, size_t len)
+{
+    switch (reply.reply_type) {
+    case AMQP_RESPONSE_NORMAL:
+        snprintf(buf, len, "ok");
+        break;
+    case AMQP_RESPONSE_NONE:
+        snprintf(buf, len, "missing reply");
+        break;
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+        snprintf(buf, len, "%s", amqp_error_string2(reply.library_error));
+        break;
+    case AMQP_RESPONSE_SERVER_EXCEPTION:
+        if (reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+            amqp_connection_close_t *m = reply.reply.decoded;
+            snprintf(buf, len, "server closed the connection: %u %.*s", m->reply_code,
+                     (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        } else if (reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+            amqp_channel_close_t *m = reply.reply.decoded;
+            snprintf(buf, len, "server closed the channel: %u %.*s", m->reply_code,
+                     (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        } else {
+            snprintf(buf, len, "server error, method 0x%08x", reply.reply.id);
+        }
+        break;
+    }
+}
+
+static int amqp_ingress_check(amqp_connection_state_t conn, const char *what)
+{
+    char why[512];
+    amqp_rpc_reply_t reply = amqp_get_rpc_reply(conn);
+    if (reply.reply_type == AMQP_RESPONSE_NORMAL) return 0;
+    amqp_ingress_describe(reply, why, sizeof why);
+    log_warn("AMQP %s failed: %s", what, why);
+    return -1;
+}
+
+/* Connects, logs in, declares the queue and starts consuming. */
+static amqp_connection_state_t amqp_ingress_connect(amqp_ingress *in)
+{
+    struct amqp_connection_info info;
+    char *url = strdup(in->cfg->amqp.url);
+    amqp_connection_state_t conn = NULL;
+    amqp_socket_t *sock;
+    char why[512];
+
+    if (!url) return NULL;
+    if (amqp_parse_url(url, &info) != AMQP_STATUS_OK) {
+        log_error("amqp.url is not an AMQP URL");
+        goto fail;
+    }
+    conn = amqp_new_connection();
+    sock = info.ssl ? amqp_ssl_socket_new(conn) : amqp_tcp_socket_new(conn);
+    if (!sock) goto fail;
+    int status = amqp_socket_open(sock, info.host, info.port);
+    if (status != AMQP_STATUS_OK) {
+        log_warn("AMQP connection to %s:%d failed: %s", info.host, info.port, amqp_error_string2(status));
+        goto fail;
+    }
+    amqp_rpc_reply_t login = amqp_login(conn, info.vhost, 0, 131072, in->cfg->amqp.heartbeat_s,
+                                        AMQP_SASL_METHOD_PLAIN, info.user, info.password);
+    if (login.reply_type != AMQP_RESPONSE_NORMAL) {
+        amqp_ingress_describe(login, why, sizeof why);
+        log_warn("AMQP login to %s:%d vhost '%s' as %s failed: %s", info.host, info.port, info.vhost,
+                 info.user, why);
+        goto fail;
+    }
+    amqp_channel_open(conn, AMQP_INGRESS_CHANNEL);
+    if (amqp_ingress_check(conn, "channel.open")) goto fail;
+    amqp_bytes_t queue = amqp_cstring_bytes(in->cfg->amqp.queue);
+    amqp_queue_declare(conn, AMQP_INGRESS_CHANNEL, queue, 0, 1, 0, 0, amqp_empty_table);
+    if (amqp_ingress_check(conn, "queue.declare")) goto fail;
+    amqp_basic_qos(conn, AMQP_INGRESS_CHANNEL, 0, (uint16_t)in->cfg->amqp.prefetch, 0);
+    if (amqp_ingress_check(conn, "basic.qos")) goto fail;
+    amqp_basic_consume(conn, AMQP_INGRESS_CHANNEL, queue, amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+    if (amqp_ingress_check(conn, "basic.consume")) goto fail;
+    log_info("AMQP consuming queue %s on %s:%d vhost '%s'", in->cfg->amqp.queue, info.host, info.port,
+             info.vhost);
+    free(url);
+    return conn;
+fail:
+    if (conn) amqp_destroy_connection(conn);
+    free(url);
+    return NULL;
+}
+
+static void amqp_ingress_disconnect(amqp_connection_state_t conn)
+{
+    amqp_channel_close(conn, AMQP_INGRESS_CHANNEL, AMQP_REPLY_SUCCESS);
+    amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection(conn);
+}
+
+static int amqp_ingress_batch_grow(amqp_ingress_batch *b)
+{
+    if (b->n < b->cap) return 0;
+    size_t cap = b->cap ? b->cap * 2 : 16;
+    amqp_envelope_t *e = realloc(b->envelopes, cap * sizeof *e);
+    if (e) b->envelopes = e;
+    policy_message *m = realloc(b->messages, cap * sizeof *m);
+    if (m) b->messages = m;
+    policy_outcome *o = realloc(b->outcomes, cap * sizeof *o);
+    if (o) b->outcomes = o;
+    char **r = realloc(b->recipients, cap * sizeof *r);
+    if (r) b->recipients = r;
+    if (!e || !m || !o || !r) return -1;
+    b->cap = cap;
+    return 0;
+}
+
+/* The envelope recipient, when the publisher passed it as a message header. */
+static char *amqp_ingress_envelope_recipient(const amqp_envelope_t *env)
+{
+    if (!(env->message.properties._flags & AMQP_BASIC_HEADERS_FLAG)) return NULL;
+    const amqp_table_t *headers = &env->message.properties.headers;
+    for (int i = 0; i < headers->num_entries; i++) {
+        const amqp_table_entry_t *e = &headers->entries[i];
+        if (e->key.len == strlen(AMQP_INGRESS_ENVELOPE_HEADER) &&
+            strncasecmp(e->key.bytes, AMQP_INGRESS_ENVELOPE_HEADER, e->key.len) == 0 &&
+            e->value.kind == AMQP_FIELD_KIND_UTF8 && e->value.value.bytes.len > 0)
+            return strndup(e->value.value.bytes.bytes, e->value.value.bytes.len);
+    }
+    return NULL;
+}
+
+/* Waits up to timeout_ms for the next delivery and appends it to the batch.
+ * Returns 1 when one was added, 0 on timeout, -1 when the connection failed. */
+static int amqp_ingress_receive(amqp_connection_state_t conn, amqp_ingress_batch *b, int timeout_ms)
+{
+    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+    if (amqp_ingress_batch_grow(b)) return -1;
+    amqp_envelope_t *env = &b->envelopes[b->n];
+    amqp_maybe_release_buffers(conn);
+    amqp_rpc_reply_t r = amqp_consume_message(conn, env, &tv, 0);
+    if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+        char *rcpt = amqp_ingress_envelope_recipient(env);
+        b->recipients[b->n] = rcpt;
+        b->messages[b->n] = (policy_message){
+            .raw = env->message.body.bytes,
+            .len = env->message.body.len,
+            .envelope = { .recipient = rcpt, .sender = NULL, .ingress = "amqp" },
+        };
+        b->n++;
+        return 1;
+    }
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT) return 0;
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+        /* A frame that is not a delivery: a heartbeat is handled inside the
+         * library; a close from the broker ends this connection. */
+        amqp_frame_t frame;
+        if (amqp_simple_wait_frame_noblock(conn, &frame, &(struct timeval){ 0, 0 }) == AMQP_STATUS_OK &&
+            frame.frame_type == AMQP_FRAME_METHOD &&
+            (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
+             frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)) {
+            log_warn("AMQP broker closed the %s", frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD
+                                                       ? "channel" : "connection");
+            return -1;
+        }
+        return 0;
+    }
+    char why[512];
+    amqp_ingress_describe(r, why, sizeof why);
+    log_warn("AMQP connection lost: %s", why);
+    return -1;
+}
+
+static void amqp_ingress_batch_release(amqp_ingress_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        amqp_destroy_envelope(&b->envelopes[i]);
+        free(b->recipients[i]);
+    }
+    b->n = 0;
+}
+
+/* Commits the batch and answers the broker: one multiple-ack when all was
+ * committed, else acks for the committed and requeueing rejects for the
+ * rest. Returns 1 when the store failed (back off), -1 when the broker
+ * could not be told (reconnect), else 0. */
+static int amqp_ingress_settle(amqp_ingress *in, amqp_connection_state_t conn, amqp_ingress_batch *b)
+{
+    size_t failed = 0;
+    policy_handle_batch(in->pol, b->messages, b->n, b->outcomes);
+    for (size_t i = 0; i < b->n; i++)
+        failed += b->outcomes[i] == POLICY_STORE_FAILED;
+    int rc = 0;
+    if (failed == 0) {
+        rc = amqp_basic_ack(conn, AMQP_INGRESS_CHANNEL, b->envelopes[b->n - 1].delivery_tag, 1);
+    } else {
+        for (size_t i = 0; i < b->n && rc == 0; i++) {
+            uint64_t tag = b->envelopes[i].delivery_tag;
+            rc = b->outcomes[i] == POLICY_STORE_FAILED
+                     ? amqp_basic_reject(conn, AMQP_INGRESS_CHANNEL, tag, 1)
+                     : amqp_basic_ack(conn, AMQP_INGRESS_CHANNEL, tag, 0);
+        }
+        log_warn("AMQP: the store failed for %zu of %zu messages: requeued, backing off", failed, b->n);
+    }
+    amqp_ingress_batch_release(b);
+    if (rc != AMQP_STATUS_OK) {
+        log_warn("AMQP acknowledgement failed: %s", amqp_error_string2(rc));
+        return -1;
+    }
+    return failed ? 1 : 0;
+}
+
+/* Consumes until the connection fails (-1) or stopping (0). */
+static int amqp_ingress_consume(amqp_ingress *in, amqp_connection_state_t conn, amqp_ingress_batch *b,
+                                int *store_backoff_ms)
+{
+    size_t batch_max = in->cfg->amqp.batch > 0 ? (size_t)in->cfg->amqp.batch : 1;
+    while (!atomic_load(&in->stopping)) {
+        int got = amqp_ingress_receive(conn, b, AMQP_INGRESS_POLL_MS);
+        /* Take what has already arrived, without waiting, to fill the batch. */
+        while (got == 1 && b->n < batch_max && !atomic_load(&in->stopping))
+            got = amqp_ingress_receive(conn, b, 0);
+        int settled = b->n ? amqp_ingress_settle(in, conn, b) : 0;
+        if (got < 0 || settled < 0) return -1;
+        if (settled == 1) {
+            amqp_ingress_pause(in, *store_backoff_ms);
+            *store_backoff_ms = *store_backoff_ms * 2 > AMQP_INGRESS_BACKOFF_MAX_MS
+                                    ? AMQP_INGRESS_BACKOFF_MAX_MS : *store_backoff_ms * 2;
+        } else if (b->n == 0 && got != 0) {
+            *store_backoff_ms = 1000;
+        }
+    }
+    return 0;
+}
+
+static void *amqp_ingress_main(void *arg)
+{
+    amqp_ingress *in = arg;
+    amqp_ingress_batch batch = { 0 };
+    int backoff_ms = 1000, store_backoff_ms = 1000;
+
+    while (!atomic_load(&in->stopping)) {
+        amqp_connection_state_t conn = amqp_ingress_connect(in);
+        if (!conn) {
+            log_warn("AMQP: reconnecting in %d ms", backoff_ms);
+            amqp_ingress_pause(in, backoff_ms);
+            backoff_ms = backoff_ms * 2 > AMQP_INGRESS_BACKOFF_MAX_MS ? AMQP_INGRESS_BACKOFF_MAX_MS : backoff_ms * 2;
+            continue;
+        }
+        backoff_ms = 1000;
+        int rc = amqp_ingress_consume(in, conn, &batch, &store_backoff_ms);
+        /* Unacknowledged deliveries go back to the queue when the connection
+         * closes: drop our copies without acting on them. */
+        amqp_ingress_batch_release(&batch);
+        if (rc == 0) {
+            amqp_ingress_disconnect(conn);
+            log_info("AMQP consumer stopped");
+        } else {
+            amqp_destroy_connection(conn);
+        }
+    }
+    free(batch.envelopes);
+    free(batch.messages);
+    free(batch.outcomes);
+    free(batch.recipients);
+    return NULL;
+}
+
+int amqp_ingress_start(amqp_ingress *in)
+{
+    if (pthread_create(&in->thread, NULL, amqp_ingress_main, in) != 0) return -1;
+    in->started = true;
+    return 0;
+}
+
+void amqp_ingress_stop(amqp_ingress *in)
+{
+    if (!in->started) return;
+    pthread_mutex_lock(&in->lock);
+    atomic_store(&in->stopping, true);
+    pthread_cond_broadcast(&in->wake);
+    pthread_mutex_unlock(&in->lock);
+    pthread_join(in->thread, NULL);
+    in->started = false;
+}
