@@ -1,1 +1,604 @@
-/* notify.c: to be written. */
+/*
+ * notify.c - the outbox drain: POSTs each due notification to its platform
+ * with libcurl's multi interface, and records every attempt's outcome in the
+ * store before the item leaves the notifier's hands.
+ *
+ * One multi handle lives as long as the notifier, so its connection cache
+ * keeps connections to the platforms open between notifications; finished
+ * easy handles are kept and reused. A notification is a job; a job is in
+ * flight from the moment it is taken from the outbox until its outcome is
+ * written, and at most cfg->notify.max_in_flight jobs are. A job for a xikolo
+ * domain first needs the domain's URL template: one GET per domain fetches
+ * it while the domain's jobs wait for it, and the answer is cached.
+ */
+#include "notify/notify.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+#include <curl/curl.h>
+#include <glib.h>
+#include <jansson.h>
+
+#include "build_config.h"
+#include "log.h"
+
+/* How long the idle worker sleeps at most without a wake-up: other processes
+ * (`bouncedemails stdin`, `outbox retry`) write to the same outbox and cannot
+ * wake it. */
+#define NOTIFY_IDLE_POLL_MS 5000
+/* Shortest idle sleep, so that a store that keeps failing is not hammered. */
+#define NOTIFY_MIN_POLL_MS 200
+/* Longest wait while requests are in flight; curl returns sooner when one of
+ * them needs it. */
+#define NOTIFY_BUSY_POLL_MS 1000
+/* The platform's answer is logged and stored, cut to this many bytes. */
+#define NOTIFY_ANSWER_MAX 4096
+
+typedef struct notify_job {
+    int64_t id;
+    char *address;
+    char *domain;
+    char *reason;
+    char *status;
+    char *diagnostic;
+    time_t created;
+    int attempt;               /* this attempt's number, 1 for the first */
+    size_t domain_index;
+} notify_job;
+
+typedef enum notify_transfer_kind {
+    NOTIFY_TRANSFER_RESOLVE,   /* GET of a xikolo base_url for the URL template */
+    NOTIFY_TRANSFER_POST,      /* the notification itself */
+} notify_transfer_kind;
+
+typedef struct notify_transfer {
+    notify_transfer_kind kind;
+    CURL *easy;
+    size_t domain_index;
+    notify_job *job;           /* POST */
+    GPtrArray *waiting;        /* RESOLVE: the jobs that wait for the template */
+    struct curl_slist *headers;
+    char *url;
+    char *body;                /* request body, or NULL for an empty one */
+    GString *answer;
+    char error[CURL_ERROR_SIZE];
+} notify_transfer;
+
+/* A xikolo domain's URL template, as last fetched. */
+typedef struct notify_resolved {
+    char *url_template;
+    time_t expires;
+    notify_transfer *resolving;
+} notify_resolved;
+
+struct notify {
+    const config *cfg;
+    store *st;
+    CURLM *multi;
+    GPtrArray *idle_easy;
+    notify_resolved *resolved; /* one per configured domain */
+    GHashTable *busy;          /* ids of the jobs in flight */
+    size_t in_flight;
+    pthread_t thread;
+    bool started;
+    atomic_bool stopping;
+};
+
+static pthread_once_t notify_curl_once = PTHREAD_ONCE_INIT;
+
+static void notify_curl_init(void)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        log_error("notify: libcurl failed to initialise");
+}
+
+notify *notify_new(const config *cfg, store *st)
+{
+    pthread_once(&notify_curl_once, notify_curl_init);
+    notify *n = g_new0(notify, 1);
+    n->cfg = cfg;
+    n->st = st;
+    n->multi = curl_multi_init();
+    if (n->multi == NULL) {
+        g_free(n);
+        return NULL;
+    }
+    n->idle_easy = g_ptr_array_new_with_free_func((GDestroyNotify)curl_easy_cleanup);
+    n->resolved = g_new0(notify_resolved, cfg->handler.n_domains ? cfg->handler.n_domains : 1);
+    n->busy = g_hash_table_new(g_int64_hash, g_int64_equal);
+    return n;
+}
+
+void notify_free(notify *n)
+{
+    if (n == NULL)
+        return;
+    notify_stop(n);
+    for (size_t i = 0; i < n->cfg->handler.n_domains; i++)
+        g_free(n->resolved[i].url_template);
+    g_free(n->resolved);
+    g_hash_table_destroy(n->busy);
+    g_ptr_array_free(n->idle_easy, TRUE);
+    curl_multi_cleanup(n->multi);
+    g_free(n);
+}
+
+/* ---- jobs and their outcomes ---- */
+
+static void notify_job_free(notify_job *job)
+{
+    g_free(job->address);
+    g_free(job->domain);
+    g_free(job->reason);
+    g_free(job->status);
+    g_free(job->diagnostic);
+    g_free(job);
+}
+
+static notify_job *notify_job_new(const store_outbox_item *item)
+{
+    notify_job *job = g_new0(notify_job, 1);
+    job->id = item->id;
+    job->address = g_strdup(item->address);
+    job->domain = g_strdup(item->domain);
+    job->reason = g_strdup(item->reason ? item->reason : "");
+    job->status = g_strdup(item->status ? item->status : "");
+    job->diagnostic = g_strdup(item->diagnostic ? item->diagnostic : "");
+    job->created = item->created;
+    job->attempt = item->attempts + 1;
+    return job;
+}
+
+/* Writes the job's outcome to the store and lets go of it. text is the
+ * platform's "status / body", or the error when there was no answer. */
+static void notify_job_finish(notify *n, notify_job *job, notify_outcome outcome, const char *text)
+{
+    static const char *const answer_prefix[] = {
+        [NOTIFY_DONE] = "", [NOTIFY_UNKNOWN] = "unknown at platform: ", [NOTIFY_GIVE_UP] = "given up: ",
+        [NOTIFY_RETRY] = "given up: ",
+    };
+    const config_notify *cn = &n->cfg->notify;
+    time_t now = time(NULL);
+    store_outbox_state state = STORE_OUTBOX_DONE;
+    time_t next = now;
+
+    if (outcome == NOTIFY_RETRY && job->attempt < cn->max_attempts) {
+        long delay = notify_backoff_s(cn, job->attempt, g_random_double());
+        state = STORE_OUTBOX_PENDING;
+        next = now + delay;
+        log_warn("notify: %s (%s): attempt %d failed: %s; next attempt in %lds",
+                 job->address, job->domain, job->attempt, text, delay);
+    } else if (outcome == NOTIFY_RETRY || outcome == NOTIFY_GIVE_UP) {
+        state = STORE_OUTBOX_GIVEN_UP;
+        log_warn("notify: %s (%s): given up after %d attempt%s: %s (`bouncedemails outbox retry` queues it again)",
+                 job->address, job->domain, job->attempt, job->attempt == 1 ? "" : "s", text);
+    } else if (outcome == NOTIFY_UNKNOWN) {
+        log_info("notify: %s (%s): unknown at the platform, counted as done", job->address, job->domain);
+    }
+
+    if (store_outbox_finish(n->st, job->id, state, next, text) != 0)
+        log_error("notify: %s (%s): cannot record the outcome, it stays due: %s",
+                  job->address, job->domain, store_errmsg(n->st));
+    if (state != STORE_OUTBOX_PENDING) {
+        char *answer = g_strconcat(answer_prefix[outcome], text, NULL);
+        if (store_permanent_set_answer(n->st, job->address, job->domain, answer) != 0)
+            log_error("notify: %s (%s): cannot record the platform's answer: %s",
+                      job->address, job->domain, store_errmsg(n->st));
+        g_free(answer);
+    }
+    g_hash_table_remove(n->busy, &job->id);
+    n->in_flight--;
+    notify_job_free(job);
+}
+
+/* ---- transfers ---- */
+
+static size_t notify_on_data(char *data, size_t size, size_t nmemb, void *userp)
+{
+    notify_transfer *t = userp;
+    size_t len = size * nmemb;
+    if (t->answer->len < NOTIFY_ANSWER_MAX)
+        g_string_append_len(t->answer, data, (gssize)MIN(len, NOTIFY_ANSWER_MAX - t->answer->len));
+    return len;
+}
+
+static void notify_transfer_free(notify *n, notify_transfer *t)
+{
+    if (t->easy != NULL) {
+        curl_multi_remove_handle(n->multi, t->easy);
+        curl_easy_reset(t->easy);
+        g_ptr_array_add(n->idle_easy, t->easy);
+    }
+    if (t->waiting != NULL)
+        g_ptr_array_free(t->waiting, TRUE);
+    curl_slist_free_all(t->headers);
+    g_free(t->url);
+    g_free(t->body);
+    g_string_free(t->answer, TRUE);
+    g_free(t);
+}
+
+/* The configured headers, as curl wants them; a header with an empty value
+ * needs the "Name;" form. */
+static struct curl_slist *notify_headers(const config_domain *dom, const char *content_type)
+{
+    struct curl_slist *list = NULL;
+    bool own_content_type = false;
+    for (size_t i = 0; i < dom->n_headers; i++) {
+        const config_header *h = &dom->headers[i];
+        char *line = *h->value ? g_strdup_printf("%s: %s", h->name, h->value) : g_strdup_printf("%s;", h->name);
+        list = curl_slist_append(list, line);
+        g_free(line);
+        if (g_ascii_strcasecmp(h->name, "Content-Type") == 0)
+            own_content_type = true;
+    }
+    if (content_type != NULL && !own_content_type)
+        list = curl_slist_append(list, content_type);
+    return list;
+}
+
+/* Hands the transfer to curl; on failure the caller still owns it. */
+static int notify_transfer_start(notify *n, notify_transfer *t)
+{
+    const config_notify *cn = &n->cfg->notify;
+    CURL *easy = n->idle_easy->len ? g_ptr_array_steal_index_fast(n->idle_easy, n->idle_easy->len - 1)
+                                   : curl_easy_init();
+    if (easy == NULL)
+        return -1;
+    t->easy = easy;
+    curl_easy_setopt(easy, CURLOPT_URL, t->url);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_USERAGENT, "bouncedemails/" BOUNCEDEMAILS_VERSION);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)cn->connect_timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)cn->timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, notify_on_data);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
+    if (t->kind == NOTIFY_TRANSFER_POST) {
+        curl_easy_setopt(easy, CURLOPT_POST, 1L);
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->body ? t->body : "");
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)(t->body ? strlen(t->body) : 0));
+    } else {
+        curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    }
+    if (curl_multi_add_handle(n->multi, easy) != CURLM_OK) {
+        curl_easy_reset(easy);
+        g_ptr_array_add(n->idle_easy, easy);
+        t->easy = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static char *notify_json_body(const notify_job *job)
+{
+    char when[32];
+    struct tm tm;
+    gmtime_r(&job->created, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* The diagnostic comes from a stranger's mail server: jansson wants UTF-8. */
+    char *fields[] = {
+        g_utf8_make_valid(job->address, -1), g_utf8_make_valid(job->reason, -1),
+        g_utf8_make_valid(job->status, -1), g_utf8_make_valid(job->diagnostic, -1),
+    };
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s}", "address", fields[0], "reason", fields[1],
+                            "status", fields[2], "diagnostic", fields[3], "time", when);
+    char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    for (size_t i = 0; i < G_N_ELEMENTS(fields); i++)
+        g_free(fields[i]);
+    /* json_dumps allocates with malloc; the transfer frees with g_free. */
+    char *copy = g_strdup(body);
+    free(body);
+    return copy;
+}
+
+static notify_transfer *notify_transfer_new(notify_transfer_kind kind, size_t domain_index)
+{
+    notify_transfer *t = g_new0(notify_transfer, 1);
+    t->kind = kind;
+    t->domain_index = domain_index;
+    t->answer = g_string_new(NULL);
+    return t;
+}
+
+static void notify_post(notify *n, notify_job *job, const char *url_template)
+{
+    const config_domain *dom = &n->cfg->handler.domains[job->domain_index];
+    notify_transfer *t = notify_transfer_new(NOTIFY_TRANSFER_POST, job->domain_index);
+    t->job = job;
+    t->url = notify_expand_url(url_template, job->address);
+    if (dom->payload == CONFIG_PAYLOAD_JSON) {
+        t->body = notify_json_body(job);
+        t->headers = notify_headers(dom, "Content-Type: application/json");
+    } else {
+        /* "Content-Type:" with no value keeps curl from announcing a form. */
+        t->headers = notify_headers(dom, "Content-Type:");
+    }
+    if ((dom->payload == CONFIG_PAYLOAD_JSON && t->body == NULL) || notify_transfer_start(n, t) != 0) {
+        t->job = NULL;
+        notify_transfer_free(n, t);
+        notify_job_finish(n, job, NOTIFY_RETRY, "cannot start the request");
+    }
+}
+
+static void notify_resolve(notify *n, notify_job *job)
+{
+    notify_resolved *r = &n->resolved[job->domain_index];
+    if (r->resolving != NULL) {
+        g_ptr_array_add(r->resolving->waiting, job);
+        return;
+    }
+    const config_domain *dom = &n->cfg->handler.domains[job->domain_index];
+    notify_transfer *t = notify_transfer_new(NOTIFY_TRANSFER_RESOLVE, job->domain_index);
+    t->waiting = g_ptr_array_new();
+    t->url = g_strdup(dom->base_url);
+    t->headers = notify_headers(dom, "Accept: application/json");
+    g_ptr_array_add(t->waiting, job);
+    if (notify_transfer_start(n, t) != 0) {
+        g_ptr_array_set_size(t->waiting, 0);
+        notify_transfer_free(n, t);
+        notify_job_finish(n, job, NOTIFY_RETRY, "resolve: cannot start the request");
+        return;
+    }
+    r->resolving = t;
+}
+
+static void notify_job_start(notify *n, notify_job *job, time_t now)
+{
+    const config_handler *h = &n->cfg->handler;
+    g_hash_table_add(n->busy, &job->id);
+    n->in_flight++;
+    for (job->domain_index = 0; job->domain_index < h->n_domains; job->domain_index++)
+        if (g_ascii_strcasecmp(h->domains[job->domain_index].name, job->domain) == 0)
+            break;
+    if (job->domain_index == h->n_domains) {
+        notify_job_finish(n, job, NOTIFY_GIVE_UP, "the domain is not configured");
+        return;
+    }
+    const config_domain *dom = &h->domains[job->domain_index];
+    if (!dom->xikolo) {
+        notify_post(n, job, dom->base_url);
+        return;
+    }
+    const notify_resolved *r = &n->resolved[job->domain_index];
+    if (r->url_template != NULL && r->expires > now)
+        notify_post(n, job, r->url_template);
+    else
+        notify_resolve(n, job);
+}
+
+/* The error of a transfer without an answer, as stored and logged. */
+static char *notify_transfer_error(const notify_transfer *t, CURLcode res)
+{
+    const char *what = res == CURLE_OPERATION_TIMEDOUT ? "timeout"
+                     : res == CURLE_COULDNT_CONNECT ? "connection failed"
+                     : "error";
+    return g_strdup_printf("%s: %s", what, *t->error ? t->error : curl_easy_strerror(res));
+}
+
+/* The template from a xikolo answer, or NULL with *why set. */
+static char *notify_resolved_template(const notify_transfer *t, long status, const char **why)
+{
+    if (notify_outcome_of_status(status) != NOTIFY_DONE) {
+        *why = "the platform did not answer 2xx";
+        return NULL;
+    }
+    json_error_t err;
+    json_t *doc = json_loadb(t->answer->str, t->answer->len, 0, &err);
+    const char *tpl = json_string_value(json_object_get(doc, "email_suspensions_url"));
+    char *copy = tpl && *tpl ? g_strdup(tpl) : NULL;
+    json_decref(doc);
+    if (copy == NULL)
+        *why = doc ? "no email_suspensions_url in the answer" : "the answer is not JSON";
+    return copy;
+}
+
+static void notify_resolve_done(notify *n, notify_transfer *t, CURLcode res, long status)
+{
+    notify_resolved *r = &n->resolved[t->domain_index];
+    const char *why = NULL;
+    char *error = NULL;
+    r->resolving = NULL;
+    if (res != CURLE_OK) {
+        error = notify_transfer_error(t, res);
+    } else {
+        char *tpl = notify_resolved_template(t, status, &why);
+        if (tpl != NULL) {
+            g_free(r->url_template);
+            r->url_template = tpl;
+            r->expires = time(NULL) + n->cfg->notify.resolver_cache_s;
+        } else {
+            error = g_strdup_printf("%ld / %s (%s)", status, t->answer->str, why);
+        }
+    }
+    for (size_t i = 0; i < t->waiting->len; i++) {
+        notify_job *job = g_ptr_array_index(t->waiting, i);
+        if (error == NULL) {
+            notify_post(n, job, r->url_template);
+        } else {
+            char *text = g_strdup_printf("resolve: %s", error);
+            notify_job_finish(n, job, NOTIFY_RETRY, text);
+            g_free(text);
+        }
+    }
+    g_free(error);
+}
+
+static void notify_post_done(notify *n, notify_transfer *t, CURLcode res, long status)
+{
+    notify_job *job = t->job;
+    char *text;
+    notify_outcome outcome;
+    if (res == CURLE_OK) {
+        log_field("Response:", "%ld / %s", status, t->answer->str);
+        text = g_strdup_printf("%ld / %s", status, t->answer->str);
+        outcome = notify_outcome_of_status(status);
+    } else {
+        text = notify_transfer_error(t, res);
+        /* A URL curl cannot use stays unusable until the config is fixed. */
+        outcome = res == CURLE_URL_MALFORMAT || res == CURLE_UNSUPPORTED_PROTOCOL ? NOTIFY_GIVE_UP : NOTIFY_RETRY;
+    }
+    notify_job_finish(n, job, outcome, text);
+    g_free(text);
+}
+
+/* Handles the transfers curl has finished; returns how many. */
+static size_t notify_collect(notify *n)
+{
+    CURLMsg *msg;
+    int left;
+    size_t done = 0;
+    while ((msg = curl_multi_info_read(n->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        notify_transfer *t = NULL;
+        long status = 0;
+        CURLcode res = msg->data.result;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+        if (t->kind == NOTIFY_TRANSFER_RESOLVE)
+            notify_resolve_done(n, t, res, status);
+        else
+            notify_post_done(n, t, res, status);
+        notify_transfer_free(n, t);
+        done++;
+    }
+    return done;
+}
+
+/* Takes due items from the outbox into free slots, skipping those in flight
+ * and, when given, those in also_skip. Returns the number started, or -1
+ * when the store fails. */
+static int notify_fill(notify *n, time_t now, GHashTable *also_skip)
+{
+    size_t slots = (size_t)MAX(n->cfg->notify.max_in_flight, 1);
+    if (n->in_flight >= slots)
+        return 0;
+    size_t free_slots = slots - n->in_flight;
+    size_t skip = n->in_flight + (also_skip ? g_hash_table_size(also_skip) : 0);
+    store_outbox_item *items = NULL;
+    size_t count = 0;
+    if (store_outbox_due(n->st, now, skip + free_slots, &items, &count) != 0) {
+        log_error("notify: cannot read the outbox: %s", store_errmsg(n->st));
+        return -1;
+    }
+    int started = 0;
+    for (size_t i = 0; i < count && (size_t)started < free_slots; i++) {
+        if (g_hash_table_contains(n->busy, &items[i].id) ||
+            (also_skip && g_hash_table_contains(also_skip, &items[i].id)))
+            continue;
+        notify_job *job = notify_job_new(&items[i]);
+        if (also_skip)
+            g_hash_table_add(also_skip, g_memdup2(&job->id, sizeof job->id));
+        notify_job_start(n, job, now);
+        started++;
+    }
+    store_outbox_free(items, count);
+    return started;
+}
+
+/* Lets curl work; returns the number of transfers that finished. */
+static size_t notify_perform(notify *n)
+{
+    int running;
+    if (curl_multi_perform(n->multi, &running) != CURLM_OK)
+        log_error("notify: curl_multi_perform failed");
+    return notify_collect(n);
+}
+
+static void notify_poll(notify *n, int timeout_ms)
+{
+    if (curl_multi_poll(n->multi, NULL, 0, timeout_ms, NULL) != CURLM_OK)
+        log_error("notify: curl_multi_poll failed");
+}
+
+int notify_run_once(notify *n, time_t now, size_t *attempted)
+{
+    GHashTable *tried = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+    int rc = 0;
+    for (;;) {
+        int started = rc == 0 ? notify_fill(n, now, tried) : 0;
+        if (started < 0) {
+            rc = -1;
+            started = 0;
+        }
+        size_t finished = notify_perform(n);
+        if (started == 0 && finished == 0 && n->in_flight == 0)
+            break;
+        if (started == 0 && finished == 0)
+            notify_poll(n, NOTIFY_BUSY_POLL_MS);
+    }
+    if (attempted != NULL)
+        *attempted = g_hash_table_size(tried);
+    g_hash_table_destroy(tried);
+    return rc;
+}
+
+/* How long the worker may sleep when nothing is in flight. */
+static int notify_idle_timeout(notify *n)
+{
+    time_t when;
+    int any;
+    if (store_outbox_next_due(n->st, &when, &any) != 0) {
+        log_error("notify: cannot read the outbox: %s", store_errmsg(n->st));
+        return NOTIFY_IDLE_POLL_MS;
+    }
+    if (!any)
+        return NOTIFY_IDLE_POLL_MS;
+    time_t wait_s = when - time(NULL);
+    if (wait_s <= 0)
+        return NOTIFY_MIN_POLL_MS;
+    return wait_s >= NOTIFY_IDLE_POLL_MS / 1000 ? NOTIFY_IDLE_POLL_MS : (int)wait_s * 1000;
+}
+
+static void *notify_worker(void *arg)
+{
+    notify *n = arg;
+    while (!atomic_load(&n->stopping)) {
+        int started = notify_fill(n, time(NULL), NULL);
+        size_t finished = notify_perform(n);
+        if (started > 0 || finished > 0)
+            continue;
+        notify_poll(n, n->in_flight ? NOTIFY_BUSY_POLL_MS : notify_idle_timeout(n));
+    }
+    /* Stopping: nothing new is taken, what is in flight gets its outcome. */
+    while (n->in_flight > 0)
+        if (notify_perform(n) == 0 && n->in_flight > 0)
+            notify_poll(n, NOTIFY_BUSY_POLL_MS);
+    return NULL;
+}
+
+int notify_start(notify *n)
+{
+    if (n->started)
+        return 0;
+    atomic_store(&n->stopping, false);
+    int err = pthread_create(&n->thread, NULL, notify_worker, n);
+    if (err != 0) {
+        log_error("notify: cannot start the worker thread: %s", g_strerror(err));
+        return -1;
+    }
+    n->started = true;
+    return 0;
+}
+
+void notify_wake(notify *n)
+{
+    curl_multi_wakeup(n->multi);
+}
+
+void notify_stop(notify *n)
+{
+    if (!n->started)
+        return;
+    atomic_store(&n->stopping, true);
+    curl_multi_wakeup(n->multi);
+    pthread_join(n->thread, NULL);
+    n->started = false;
+}

@@ -30,7 +30,25 @@ void notify_wake(notify *n);
 void notify_stop(notify *n);
 
 /* The URL template with {address} expanded as RFC 6570 simple expansion does
- * (everything but unreserved characters percent-encoded). Newly allocated. */
+ * (everything but unreserved characters percent-encoded, each UTF-8 byte on
+ * its own). Every {address} in the template is expanded. Newly allocated:
+ * free with g_free() (or free()). */
 char *notify_expand_url(const char *url_template, const char *address);
+
+/* What an attempt's answer means for the outbox item. */
+typedef enum notify_outcome {
+    NOTIFY_DONE = 0,   /* 2xx: the platform suspended the address */
+    NOTIFY_UNKNOWN,    /* 404, 410: done, the platform does not know the address */
+    NOTIFY_GIVE_UP,    /* other 4xx (and 1xx, 3xx): asking again cannot help */
+    NOTIFY_RETRY,      /* 5xx, 408, 429, or no answer at all */
+} notify_outcome;
+
+/* The outcome of an HTTP status code; 0 (no answer) is NOTIFY_RETRY. */
+notify_outcome notify_outcome_of_status(long status);
+
+/* Seconds to wait after the attempt-th failed attempt (1 = the first):
+ * retry_initial_s doubled per attempt, capped at retry_max_s, minus up to
+ * half of that as jitter: jitter in [0, 1) picks within [ceil(base/2), base]. */
+long notify_backoff_s(const config_notify *cn, int attempt, double jitter);
 
 #endif
