@@ -1,1 +1,118 @@
-/* archive.c: to be written. */
+/*
+ * archive.c - keeps the raw bounce of every permanent failure, gzipped, under
+ * permanent_bounced_emails_path/<first two characters>/<address>.gz, as the
+ * original service did. The address becomes a file name that cannot leave
+ * the folder, and a file appears only complete (temporary file + rename), so
+ * a crash never leaves half an archive behind. There is no fsync: the
+ * archive is a copy for people to read, the database is the record, and a
+ * sync per permanent bounce would cost more than the rest of the message.
+ */
+#include "policy/policy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "log.h"
+
+static bool archive_safe_byte(unsigned char c, size_t pos)
+{
+    if (c == '.')
+        return pos > 0;   /* never ".", "..", or a hidden file */
+    return g_ascii_isalnum(c) || strchr("@_+=-", c) != NULL;
+}
+
+/* The address as a file name: unsafe bytes percent-encoded. */
+static char *archive_file_name(const char *address)
+{
+    GString *name = g_string_sized_new(strlen(address) + 8);
+    for (size_t i = 0; address[i]; i++) {
+        unsigned char c = (unsigned char)address[i];
+        if (archive_safe_byte(c, i))
+            g_string_append_c(name, (char)c);
+        else
+            g_string_append_printf(name, "%%%02X", c);
+    }
+    return g_string_free(name, FALSE);
+}
+
+/* The folder of a file name: its first two characters (one when shorter). */
+static char *archive_dir_of(const char *dir, const char *name)
+{
+    char prefix[3] = { name[0], name[1] ? name[1] : '\0', '\0' };
+    return g_build_filename(dir, prefix, NULL);
+}
+
+char *policy_archive_path(const char *dir, const char *address)
+{
+    if (!address || !*address)
+        return NULL;
+    char *name = archive_file_name(address);
+    char *sub = archive_dir_of(dir, name);
+    char *file = g_strconcat(name, ".gz", NULL);
+    char *path = g_build_filename(sub, file, NULL);
+    char *out = strdup(path);
+    g_free(name);
+    g_free(sub);
+    g_free(file);
+    g_free(path);
+    return out;
+}
+
+/* Gzips raw into fd; 0 or -1. gzclose also closes fd. */
+static int archive_gzip_to(int fd, const char *raw, size_t len)
+{
+    gzFile gz = gzdopen(fd, "wb");
+    if (!gz) {
+        close(fd);
+        return -1;
+    }
+    int rc = 0;
+    while (len > 0 && rc == 0) {
+        unsigned chunk = len > (1u << 30) ? (1u << 30) : (unsigned)len;
+        if (gzwrite(gz, raw, chunk) != (int)chunk)
+            rc = -1;
+        raw += chunk;
+        len -= chunk;
+    }
+    if (gzclose(gz) != Z_OK)
+        rc = -1;
+    return rc;
+}
+
+int policy_archive_write(const char *dir, const char *address, const char *raw, size_t len)
+{
+    char *path = policy_archive_path(dir, address);
+    if (!path)
+        return -1;
+    char *sub = g_path_get_dirname(path);
+    char *tmp = g_strconcat(path, ".tmp.XXXXXX", NULL);
+    int rc = -1;
+    int fd = -1;
+    if (g_mkdir_with_parents(sub, 0750) != 0) {
+        log_error("archive: cannot create %s: %s", sub, strerror(errno));
+        goto out;
+    }
+    fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        log_error("archive: cannot create %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (archive_gzip_to(fd, raw, len) != 0 || rename(tmp, path) != 0) {
+        log_error("archive: cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    rc = 0;
+out:
+    g_free(sub);
+    g_free(tmp);
+    free(path);
+    return rc;
+}

@@ -1,1 +1,522 @@
-/* policy.c: to be written. */
+/*
+ * policy.c - the one path every ingress feeds (stdin, AMQP, SMTP, replay).
+ *
+ * For one message: fingerprint it (a message delivered twice has its effects
+ * once), classify it, route it to a platform by the no-reply address it was
+ * sent to (route.c), then decide per recipient and write every effect and the
+ * audit trail in the caller's transaction. What cannot be read or routed is
+ * quarantined with its reason, never dropped. Log lines follow the original
+ * service's format, so journald searches keep working.
+ */
+#include "policy/policy.h"
+
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "policy/policy_internal.h"
+
+struct policy {
+    const config *cfg;
+    store *st;
+    void (*hook)(void *arg);
+    void *hook_arg;
+    time_t fixed_now;
+};
+
+/* One recipient as the policy treats it: the classifier's findings, or the
+ * recipient a VERP address names. */
+typedef struct policy_rcpt {
+    const char *address;
+    const char *action;        /* NULL: failed */
+    classify_reason reason;
+    classify_verdict verdict;  /* after the config's overrides */
+    const char *status;
+    const char *diagnostic;
+    const char *feedback_type;
+} policy_rcpt;
+
+static const char *const policy_outcome_names[] = {
+    [POLICY_HANDLED] = "handled",
+    [POLICY_DUPLICATE] = "duplicate",
+    [POLICY_QUARANTINED] = "quarantined",
+    [POLICY_STORE_FAILED] = "store failed",
+};
+
+const char *policy_outcome_name(policy_outcome outcome)
+{
+    if ((size_t)outcome >= G_N_ELEMENTS(policy_outcome_names))
+        return "?";
+    return policy_outcome_names[outcome];
+}
+
+policy *policy_new(const config *cfg, store *st)
+{
+    policy *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->cfg = cfg;
+    p->st = st;
+    return p;
+}
+
+void policy_free(policy *p)
+{
+    free(p);
+}
+
+void policy_set_commit_hook(policy *p, void (*hook)(void *arg), void *arg)
+{
+    p->hook = hook;
+    p->hook_arg = arg;
+}
+
+void policy_set_time(policy *p, time_t now)
+{
+    p->fixed_now = now;
+}
+
+static time_t policy_now(const policy *p)
+{
+    return p->fixed_now ? p->fixed_now : time(NULL);
+}
+
+static int policy_store_failed(policy *p, const char *what)
+{
+    log_error("store: %s: %s", what, store_errmsg(p->st));
+    return -1;
+}
+
+static void policy_fingerprint(const char *raw, size_t len, char out[65])
+{
+    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+    g_checksum_update(sum, (const guchar *)raw, (gssize)len);
+    g_strlcpy(out, g_checksum_get_string(sum), 65);
+    g_checksum_free(sum);
+}
+
+static bool policy_blank(const char *raw, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!g_ascii_isspace(raw[i]))
+            return false;
+    return true;
+}
+
+/* ---- per recipient ---- */
+
+/* The config's verdict for a reason when the config overrides it, else the
+ * classifier's own, which may also weigh the status (notaccept with 4xx). */
+static classify_verdict policy_verdict(const config *cfg, classify_reason reason, classify_verdict classifier)
+{
+    classify_verdict configured = cfg->handler.verdicts[reason];
+    return configured != classify_default_verdict(reason) ? configured : classifier;
+}
+
+static int policy_event(policy *p, const policy_job *job, const policy_rcpt *r, const char *verdict)
+{
+    store_event ev = {
+        .message_id = job->fingerprint,
+        .address = r->address,
+        .domain = job->domain ? job->domain->name : NULL,
+        .verdict = verdict,
+        .reason = classify_reason_name(r->reason),
+        .status = r->status ? r->status : "",
+        .diagnostic = r->diagnostic ? r->diagnostic : "",
+        .ingress = job->env->ingress ? job->env->ingress : "",
+        .when = job->now,
+    };
+    if (store_event_add(p->st, &ev) != 0)
+        return policy_store_failed(p, "event log");
+    return 0;
+}
+
+/* Suppresses the address at the platform: recorded, a notification queued,
+ * the raw bounce archived. */
+static int policy_suspend(policy *p, policy_job *job, const policy_rcpt *r, const char *verdict)
+{
+    const char *domain = job->domain->name;
+    const char *reason = classify_reason_name(r->reason);
+    const char *status = r->status ? r->status : "";
+    const char *diagnostic = r->diagnostic ? r->diagnostic : "";
+    store_permanent perm = { r->address, domain, reason, status, job->now };
+    if (store_permanent_add(p->st, &perm) != 0)
+        return policy_store_failed(p, "permanent bounce");
+    if (store_outbox_add(p->st, r->address, domain, reason, status, diagnostic, job->now) != 0)
+        return policy_store_failed(p, "outbox");
+    if (policy_event(p, job, r, verdict) != 0)
+        return -1;
+    job->queued++;
+    /* The archive is a copy for people; a full disk must not hold up the
+     * notification, so a failure is logged (by archive.c) and passed over. */
+    const char *dir = p->cfg->handler.permanent_bounced_emails_path;
+    if (!job->dry_run && dir && *dir)
+        policy_archive_write(dir, r->address, job->raw, job->len);
+    return 0;
+}
+
+static int policy_temporary(policy *p, policy_job *job, const policy_rcpt *r)
+{
+    const config_handler *h = &p->cfg->handler;
+    const char *reason = classify_reason_name(r->reason);
+    long window_s = (long)h->temporary_window_days * 86400L;
+    int count = 0;
+    if (store_soft_increment(p->st, r->address, job->domain->name, job->now, window_s, &count) != 0)
+        return policy_store_failed(p, "soft-bounce counter");
+    if (count <= h->temporary_threshold) {
+        log_field("Temporary:", "%s (%s, %d of %d)", r->address, reason, count, h->temporary_threshold);
+        return policy_event(p, job, r, "temporary");
+    }
+    if (store_soft_reset(p->st, r->address, job->domain->name) != 0)
+        return policy_store_failed(p, "soft-bounce counter reset");
+    log_field("Permanent:", "%s (%s, escalated: %d soft bounces within %d days)", r->address, reason, count,
+              h->temporary_window_days);
+    return policy_suspend(p, job, r, "escalated");
+}
+
+static int policy_complaint(policy *p, policy_job *job, const policy_rcpt *r)
+{
+    const char *type = r->feedback_type ? r->feedback_type : classify_reason_name(r->reason);
+    if (!p->cfg->handler.complaint_suspends) {
+        log_field("Complaint:", "%s (%s, recorded only)", r->address, type);
+        return policy_event(p, job, r, "complaint");
+    }
+    log_field("Complaint:", "%s (%s)", r->address, type);
+    return policy_suspend(p, job, r, "complaint");
+}
+
+static bool policy_is_failure(const char *action)
+{
+    return !action || !*action || g_ascii_strcasecmp(action, "failed") == 0;
+}
+
+static int policy_recipient(policy *p, policy_job *job, const policy_rcpt *r)
+{
+    const char *reason = classify_reason_name(r->reason);
+    if (!policy_is_failure(r->action)) {
+        log_field("Ignored:", "%s (%s, %s)", r->address, r->action, reason);
+        return policy_event(p, job, r, "ignore");
+    }
+    switch (r->verdict) {
+    case CLASSIFY_VERDICT_TEMPORARY:
+        return policy_temporary(p, job, r);
+    case CLASSIFY_VERDICT_PERMANENT:
+        log_field("Permanent:", "%s", r->address);
+        return policy_suspend(p, job, r, "permanent");
+    case CLASSIFY_VERDICT_COMPLAINT:
+        return policy_complaint(p, job, r);
+    default:
+        log_field("Ignored:", "%s (%s)", r->address, reason);
+        return policy_event(p, job, r, "ignore");
+    }
+}
+
+static policy_rcpt policy_rcpt_from(const config *cfg, const classify_recipient *c)
+{
+    return (policy_rcpt){
+        .address = c->address,
+        .action = c->action,
+        .reason = c->reason,
+        .verdict = policy_verdict(cfg, c->reason, c->verdict),
+        .status = c->status,
+        .diagnostic = c->diagnostic,
+        .feedback_type = c->feedback_type,
+    };
+}
+
+/* The recipient a VERP address names is the one that failed, whatever the
+ * report says: with the report's finding for it when there is one, else the
+ * first failure's, else what the kind of message implies. */
+static policy_rcpt policy_rcpt_verp(const config *cfg, const policy_job *job)
+{
+    const classify_report *rep = job->report;
+    const classify_recipient *like = NULL;
+    for (size_t i = 0; i < rep->n_recipients && !like; i++)
+        if (policy_is_failure(rep->recipients[i].action))
+            like = &rep->recipients[i];
+    if (!like && rep->n_recipients > 0)
+        like = &rep->recipients[0];
+    if (like) {
+        policy_rcpt r = policy_rcpt_from(cfg, like);
+        r.address = job->verp;
+        return r;
+    }
+    classify_reason reason = rep->kind == CLASSIFY_KIND_AUTOREPLY   ? CLASSIFY_REASON_VACATION
+                             : rep->kind == CLASSIFY_KIND_DELIVERED ? CLASSIFY_REASON_DELIVERED
+                                                                    : CLASSIFY_REASON_UNDEFINED;
+    return (policy_rcpt){
+        .address = job->verp,
+        .reason = reason,
+        .verdict = policy_verdict(cfg, reason, classify_default_verdict(reason)),
+        .status = "",
+        .diagnostic = "",
+    };
+}
+
+static bool policy_report_names(const classify_report *rep, const char *address)
+{
+    for (size_t i = 0; i < rep->n_recipients; i++)
+        if (g_ascii_strcasecmp(rep->recipients[i].address, address) == 0)
+            return true;
+    return false;
+}
+
+/* An auto-reply names no failed recipient; its sender is written to the
+ * event log so that it leaves a trace. */
+static int policy_autoreply(policy *p, policy_job *job)
+{
+    char *sender = policy_route_mailbox(job->report->from);
+    policy_rcpt r = {
+        .address = sender ? sender : "",
+        .reason = CLASSIFY_REASON_VACATION,
+        .status = "",
+        .diagnostic = job->report->subject ? job->report->subject : "",
+    };
+    log_field("Ignored:", "%s (vacation, auto-reply)", r.address);
+    int rc = policy_event(p, job, &r, "ignore");
+    g_free(sender);
+    return rc;
+}
+
+static int policy_recipients(policy *p, policy_job *job)
+{
+    const classify_report *rep = job->report;
+    if (job->verp && !policy_report_names(rep, job->verp)) {
+        policy_rcpt r = policy_rcpt_verp(p->cfg, job);
+        return policy_recipient(p, job, &r);
+    }
+    if (rep->n_recipients == 0)
+        return policy_autoreply(p, job);
+    for (size_t i = 0; i < rep->n_recipients; i++) {
+        policy_rcpt r = policy_rcpt_from(p->cfg, &rep->recipients[i]);
+        if (policy_recipient(p, job, &r) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- one message ---- */
+
+static void policy_log_headers(const policy_job *job)
+{
+    const classify_report *rep = job->report;
+    char *from = policy_route_display(rep->from);
+    const char *to = job->route_address ? job->route_address
+                     : rep->to          ? rep->to
+                     : job->env->recipient ? job->env->recipient
+                                           : "(none)";
+    log_field("From:", "%s", from ? from : "(none)");
+    log_field("Subject:", "%s", rep->subject ? rep->subject : "(none)");
+    log_field("To:", "%s", to);
+    log_field("Domain:", "%s", job->domain ? job->domain->name : "(none)");
+    g_free(from);
+}
+
+static policy_outcome policy_quarantine_reason(policy_job *job, char *reason)
+{
+    job->quarantine = reason;
+    log_field("Quarantine:", " %s", reason);
+    return POLICY_QUARANTINED;
+}
+
+/* Why a classified and routed message cannot be handled, or NULL. */
+static char *policy_unhandled(const policy_job *job)
+{
+    const classify_report *rep = job->report;
+    bool readable = rep->n_recipients > 0 || job->verp || rep->kind == CLASSIFY_KIND_AUTOREPLY;
+    if (!readable)
+        return g_strdup_printf("no bounce found (kind %s)", classify_kind_name(rep->kind));
+    if (!job->domain)
+        return job->route_address ? g_strdup_printf("unknown domain: %s", job->route_address)
+                                  : g_strdup("no platform address");
+    return NULL;
+}
+
+policy_outcome policy_job_run(policy *p, policy_job *job, bool check_duplicate)
+{
+    log_info("------------- INCOMING MESSAGE -------------");
+    policy_fingerprint(job->raw, job->len, job->fingerprint);
+    if (check_duplicate) {
+        int seen = 0;
+        if (store_message_seen(p->st, job->fingerprint, job->now, &seen) != 0) {
+            policy_store_failed(p, "fingerprint");
+            return POLICY_STORE_FAILED;
+        }
+        if (seen) {
+            log_field("Duplicate:", "%.16s (handled before)", job->fingerprint);
+            return POLICY_DUPLICATE;
+        }
+    }
+    if (policy_blank(job->raw, job->len))
+        return policy_quarantine_reason(job, g_strdup("empty message"));
+    job->report = classify_message(job->raw, job->len);
+    policy_route(p->cfg, job);
+    policy_log_headers(job);
+    char *why = policy_unhandled(job);
+    if (why)
+        return policy_quarantine_reason(job, why);
+    log_debug("format %s, %zu recipient(s), message %.16s", job->report->format ? job->report->format : "-",
+              job->report->n_recipients, job->fingerprint);
+    if (policy_recipients(p, job) != 0)
+        return POLICY_STORE_FAILED;
+    return POLICY_HANDLED;
+}
+
+static void policy_job_init(policy_job *job, const char *raw, size_t len, const policy_envelope *env, time_t now)
+{
+    static const policy_envelope none = { NULL, NULL, NULL };
+    memset(job, 0, sizeof *job);
+    job->raw = raw;
+    job->len = len;
+    job->env = env ? env : &none;
+    job->now = now;
+}
+
+static void policy_job_clear(policy_job *job)
+{
+    if (job->report)
+        classify_report_free(job->report);
+    g_free(job->route_address);
+    g_free(job->verp);
+    g_free(job->quarantine);
+    memset(job, 0, sizeof *job);
+}
+
+/* Runs the job and writes a quarantined message to the quarantine. */
+static policy_outcome policy_job_handle(policy *p, policy_job *job)
+{
+    policy_outcome out = policy_job_run(p, job, true);
+    if (out != POLICY_QUARANTINED)
+        return out;
+    if (store_quarantine_add(p->st, job->raw, job->len, job->env->recipient, job->env->ingress, job->quarantine,
+                             job->now) != 0) {
+        policy_store_failed(p, "quarantine");
+        return POLICY_STORE_FAILED;
+    }
+    return out;
+}
+
+/* Commits (or rolls back what failed) and tells the hook about new
+ * notifications. */
+static policy_outcome policy_finish(policy *p, policy_outcome out, int queued)
+{
+    if (out == POLICY_STORE_FAILED) {
+        store_rollback(p->st);
+        log_error("nothing of this message was committed; it will be retried");
+        return out;
+    }
+    if (store_commit(p->st) != 0) {
+        policy_store_failed(p, "commit");
+        store_rollback(p->st);
+        return POLICY_STORE_FAILED;
+    }
+    if (queued && p->hook)
+        p->hook(p->hook_arg);
+    return out;
+}
+
+policy_outcome policy_handle(policy *p, const char *raw, size_t len, const policy_envelope *env)
+{
+    if (store_begin(p->st) != 0) {
+        policy_store_failed(p, "begin");
+        return POLICY_STORE_FAILED;
+    }
+    policy_job job;
+    policy_job_init(&job, raw, len, env, policy_now(p));
+    policy_outcome out = policy_job_handle(p, &job);
+    out = policy_finish(p, out, job.queued);
+    policy_job_clear(&job);
+    return out;
+}
+
+/* One message of a batch under its own savepoint; *queued grows by its
+ * notifications when it stays. */
+static policy_outcome policy_batch_one(policy *p, const policy_message *m, time_t now, int *queued)
+{
+    if (store_savepoint(p->st) != 0) {
+        policy_store_failed(p, "savepoint");
+        return POLICY_STORE_FAILED;
+    }
+    policy_job job;
+    policy_job_init(&job, m->raw, m->len, &m->envelope, now);
+    policy_outcome out = policy_job_handle(p, &job);
+    if (out != POLICY_STORE_FAILED && store_savepoint_release(p->st) != 0) {
+        policy_store_failed(p, "savepoint release");
+        out = POLICY_STORE_FAILED;
+    }
+    if (out == POLICY_STORE_FAILED)
+        store_savepoint_rollback(p->st);
+    else
+        *queued += job.queued;
+    policy_job_clear(&job);
+    return out;
+}
+
+void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy_outcome *out)
+{
+    if (n == 0)
+        return;
+    if (store_begin(p->st) != 0) {
+        policy_store_failed(p, "begin");
+        for (size_t i = 0; i < n; i++)
+            out[i] = POLICY_STORE_FAILED;
+        return;
+    }
+    time_t now = policy_now(p);
+    int queued = 0;
+    for (size_t i = 0; i < n; i++)
+        out[i] = policy_batch_one(p, &msgs[i], now, &queued);
+    if (store_commit(p->st) != 0) {
+        policy_store_failed(p, "commit");
+        store_rollback(p->st);
+        for (size_t i = 0; i < n; i++)
+            out[i] = POLICY_STORE_FAILED;
+        return;
+    }
+    if (queued && p->hook)
+        p->hook(p->hook_arg);
+}
+
+/* Keeps a message that is still unhandled, under its new reason and its
+ * first time. */
+static int policy_requarantine(policy *p, const store_quarantine_item *item, const char *reason)
+{
+    if (item->reason && strcmp(item->reason, reason) == 0)
+        return 0;
+    if (store_quarantine_remove(p->st, item->id) != 0 ||
+        store_quarantine_add(p->st, item->raw, item->raw_len, item->envelope_recipient, item->ingress, reason,
+                             item->when) != 0)
+        return policy_store_failed(p, "quarantine");
+    return 0;
+}
+
+policy_outcome policy_replay(policy *p, const store_quarantine_item *item, bool dry_run, char **reason)
+{
+    if (reason)
+        *reason = NULL;
+    if (store_begin(p->st) != 0) {
+        policy_store_failed(p, "begin");
+        return POLICY_STORE_FAILED;
+    }
+    policy_envelope env = { item->envelope_recipient, NULL, "replay" };
+    policy_job job;
+    policy_job_init(&job, item->raw ? item->raw : "", item->raw ? item->raw_len : 0, &env, policy_now(p));
+    job.dry_run = dry_run;
+    /* Its fingerprint was recorded when it was quarantined. */
+    policy_outcome out = policy_job_run(p, &job, false);
+    if (!dry_run && out == POLICY_QUARANTINED && policy_requarantine(p, item, job.quarantine) != 0)
+        out = POLICY_STORE_FAILED;
+    if (!dry_run && out == POLICY_HANDLED && store_quarantine_remove(p->st, item->id) != 0) {
+        policy_store_failed(p, "quarantine");
+        out = POLICY_STORE_FAILED;
+    }
+    if (dry_run && out != POLICY_STORE_FAILED)
+        store_rollback(p->st);
+    else
+        out = policy_finish(p, out, job.queued);
+    if (reason && out == POLICY_QUARANTINED)
+        *reason = strdup(job.quarantine);
+    policy_job_clear(&job);
+    return out;
+}

@@ -10,7 +10,9 @@
 #ifndef BOUNCEDEMAILS_POLICY_H
 #define BOUNCEDEMAILS_POLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 #include "config.h"
 #include "store/store.h"
 
@@ -49,5 +51,28 @@ policy_outcome policy_handle(policy *p, const char *raw, size_t len, const polic
 void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy_outcome *out);
 
 const char *policy_outcome_name(policy_outcome outcome);
+
+/* Fixes the policy's clock at now (tests); 0 returns it to the real time. */
+void policy_set_time(policy *p, time_t now);
+
+/* Handles a quarantined message again with the current config, in its own
+ * transaction. It leaves the quarantine when it is handled now
+ * (POLICY_HANDLED), else it stays with its new reason (POLICY_QUARANTINED;
+ * *reason, when reason is not NULL, is set to a newly allocated copy of it;
+ * free with free()). With dry_run nothing is written: the outcome says what
+ * would happen. */
+policy_outcome policy_replay(policy *p, const store_quarantine_item *item, bool dry_run, char **reason);
+
+/* ---- the archive of raw permanent bounces (archive.c) ---- */
+
+/* dir/<first two characters>/<address>.gz, where the address is made a safe
+ * file name: bytes outside [A-Za-z0-9@._+=-] and a leading dot are
+ * percent-encoded, so "/" and ".." cannot leave dir. Newly allocated (free
+ * with free()), or NULL for an empty address. */
+char *policy_archive_path(const char *dir, const char *address);
+
+/* Writes raw gzipped to policy_archive_path(dir, address), creating the
+ * folders, atomically (a temporary file renamed into place). 0 or -1. */
+int policy_archive_write(const char *dir, const char *address, const char *raw, size_t len);
 
 #endif

@@ -1,0 +1,52 @@
+/*
+ * policy_internal.h - what policy.c and route.c share; not an interface for
+ * other modules (theirs is policy.h).
+ */
+#ifndef BOUNCEDEMAILS_POLICY_INTERNAL_H
+#define BOUNCEDEMAILS_POLICY_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+#include "classify/classify.h"
+#include "config.h"
+#include "policy/policy.h"
+
+/* One message on its way through the policy. */
+typedef struct policy_job {
+    const char *raw;
+    size_t len;
+    const policy_envelope *env;
+    time_t now;
+    bool dry_run;                  /* write no files (replay --dry-run) */
+    char fingerprint[65];          /* SHA-256 of the raw bytes, hex */
+    classify_report *report;
+    const config_domain *domain;   /* the platform, or NULL */
+    char *route_address;           /* the no-reply address that decided it (g_free) */
+    char *verp;                    /* the recipient that address carries, or NULL (g_free) */
+    char *quarantine;              /* why it is quarantined (g_free) */
+    int queued;                    /* notifications queued */
+} policy_job;
+
+/* Fills job->domain, job->route_address and job->verp from the envelope and
+ * the report: the first candidate address at a configured domain wins, in
+ * the order envelope recipient, X-Original-To, Delivered-To, To, the
+ * classifier's platform address, the original message's sender. When none
+ * matches, route_address is the first candidate seen (for the quarantine
+ * reason) and domain stays NULL. */
+void policy_route(const config *cfg, policy_job *job);
+
+/* The recipient a VERP address carries ("no-reply+user=example.com@x" with
+ * delimiter "+": "user@example.com"), lower case, or NULL (g_free). */
+char *policy_route_verp(const char *address, const char *delimiter);
+
+/* The first mailbox's address in a header value, or NULL (g_free). */
+char *policy_route_mailbox(const char *header);
+
+/* A From header as the original logged it: "address (Display Name)", or
+ * NULL (g_free). */
+char *policy_route_display(const char *header);
+
+policy_outcome policy_job_run(policy *p, policy_job *job, bool check_duplicate);
+
+#endif

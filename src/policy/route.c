@@ -1,0 +1,151 @@
+/*
+ * route.c - which platform a bounce belongs to. The no-reply address it was
+ * sent to decides: the SMTP envelope recipient when there is one, then the
+ * headers Postfix and the bounce carry, then the sender of the returned
+ * original. The first of them at a configured domain (compared by
+ * registrable domain in config_find_domain) wins, so an alias hop in
+ * Delivered-To does not hide the platform. A VERP no-reply address also
+ * names the recipient that failed.
+ *
+ * Header values are parsed with GMime, which the classifier has initialised
+ * by the time a report exists.
+ */
+#include <gmime/gmime.h>
+#include <string.h>
+
+#include "policy/policy_internal.h"
+
+/* Calls fn on each mailbox address in a header value (groups included) until
+ * it returns true; returns that address (g_free) or NULL. */
+static char *route_find_mailbox(const char *value, bool (*fn)(const char *addr, void *arg), void *arg)
+{
+    if (!value || !*value)
+        return NULL;
+    InternetAddressList *list = internet_address_list_parse(NULL, value);
+    if (!list)
+        return fn(value, arg) ? g_strdup(value) : NULL;
+    char *found = NULL;
+    for (int i = 0; i < internet_address_list_length(list) && !found; i++) {
+        InternetAddress *ia = internet_address_list_get_address(list, i);
+        InternetAddressList *members = NULL;
+        if (INTERNET_ADDRESS_IS_GROUP(ia))
+            members = internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia));
+        int n = members ? internet_address_list_length(members) : 1;
+        for (int j = 0; j < n && !found; j++) {
+            InternetAddress *m = members ? internet_address_list_get_address(members, j) : ia;
+            if (!INTERNET_ADDRESS_IS_MAILBOX(m))
+                continue;
+            const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(m));
+            if (addr && *addr && fn(addr, arg))
+                found = g_strdup(addr);
+        }
+    }
+    g_object_unref(list);
+    return found;
+}
+
+static bool route_any(const char *addr, void *arg)
+{
+    (void)addr;
+    (void)arg;
+    return true;
+}
+
+char *policy_route_mailbox(const char *header)
+{
+    return route_find_mailbox(header, route_any, NULL);
+}
+
+char *policy_route_display(const char *header)
+{
+    if (!header || !*header)
+        return NULL;
+    InternetAddressList *list = internet_address_list_parse(NULL, header);
+    InternetAddress *ia = list && internet_address_list_length(list) > 0
+                              ? internet_address_list_get_address(list, 0) : NULL;
+    char *out;
+    if (ia && INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+        const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+        const char *name = internet_address_get_name(ia);
+        out = name && *name ? g_strdup_printf("%s (%s)", addr, name) : g_strdup(addr);
+    } else {
+        out = g_strdup(header);
+    }
+    if (list)
+        g_object_unref(list);
+    return out;
+}
+
+char *policy_route_verp(const char *address, const char *delimiter)
+{
+    if (!address || !delimiter || !*delimiter)
+        return NULL;
+    const char *at = strrchr(address, '@');
+    if (!at)
+        return NULL;
+    const char *d = g_strstr_len(address, at - address, delimiter);
+    if (!d)
+        return NULL;
+    const char *inner = d + strlen(delimiter);
+    const char *eq = NULL;
+    for (const char *c = inner; c < at; c++)
+        if (*c == '=')
+            eq = c;
+    if (!eq || eq == inner || eq + 1 == at)
+        return NULL;
+    char *local = g_strndup(inner, eq - inner);
+    char *host = g_strndup(eq + 1, at - eq - 1);
+    char *joined = g_strconcat(local, "@", host, NULL);
+    char *out = g_ascii_strdown(joined, -1);
+    g_free(local);
+    g_free(host);
+    g_free(joined);
+    return out;
+}
+
+typedef struct route_match {
+    const config *cfg;
+    const config_domain *domain;
+    char *verp;
+} route_match;
+
+static bool route_configured(const char *addr, void *arg)
+{
+    route_match *m = arg;
+    m->domain = config_find_domain(m->cfg, addr);
+    return m->domain != NULL;
+}
+
+static bool route_verp_at(const char *addr, void *arg)
+{
+    route_match *m = arg;
+    if (config_find_domain(m->cfg, addr) != m->domain)
+        return false;
+    m->verp = policy_route_verp(addr, m->cfg->handler.verp_delimiter);
+    return m->verp != NULL;
+}
+
+void policy_route(const config *cfg, policy_job *job)
+{
+    const classify_report *rep = job->report;
+    const char *candidates[] = {
+        job->env->recipient, rep->x_original_to, rep->delivered_to, rep->to, rep->platform_address,
+        rep->original_sender,
+    };
+    route_match m = { cfg, NULL, NULL };
+    for (size_t i = 0; i < G_N_ELEMENTS(candidates) && !m.domain; i++) {
+        char *addr = route_find_mailbox(candidates[i], route_configured, &m);
+        if (addr) {
+            g_free(job->route_address);
+            job->route_address = addr;
+        } else if (!job->route_address) {
+            job->route_address = policy_route_mailbox(candidates[i]);
+        }
+    }
+    job->domain = m.domain;
+    if (!m.domain)
+        return;
+    for (size_t i = 0; i < G_N_ELEMENTS(candidates) && !m.verp; i++)
+        g_free(route_find_mailbox(candidates[i], route_verp_at, &m));
+    job->verp = m.verp;
+}
