@@ -9,7 +9,8 @@
 # message header so that the service routes by it. -p makes the message
 # persistent, so that it survives a broker restart.
 url=${BOUNCEDEMAILS_AMQP_URL:-amqp://bouncedemails:PASSWORD@rabbitmq.example.org/bouncedemails}
+queue=${BOUNCEDEMAILS_AMQP_QUEUE:-bouncedemails}
 if [ -n "${ORIGINAL_RECIPIENT:-}" ]; then
-  exec amqp-publish -u "$url" -r "bouncedemails" -p -H "x-original-recipient: $ORIGINAL_RECIPIENT"
+  exec amqp-publish -u "$url" -r "$queue" -p -H "x-original-recipient: $ORIGINAL_RECIPIENT"
 fi
-exec amqp-publish -u "$url" -r "bouncedemails" -p
+exec amqp-publish -u "$url" -r "$queue" -p
