@@ -66,7 +66,7 @@ def test_bounce_through_pipe_into_stdin():
     try:
         address = mta.send_to_unknown_user("nosuchuser-pipe")
         _await_suspension(platform, address, mta)
-        rows = work.query("SELECT address, domain FROM permanent_bounces")
+        rows = work.query("SELECT address, domain FROM permanent_bounce")
         assert (address, "mydomain.de") in rows, rows
     finally:
         mta.stop()
