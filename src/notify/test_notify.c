@@ -1,0 +1,621 @@
+/*
+ * test_notify.c - the notifier against the real stand-in platform
+ * (tests/platform.py, started here on a free port), with an in-memory outbox
+ * standing in for the store so that the notifier's own behaviour is what is
+ * tested: delivery, outcomes of each kind of answer, retries with backoff,
+ * the xikolo resolver, payload and headers, parallel requests, the worker
+ * thread and its wake-up.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include <glib.h>
+#include <jansson.h>
+
+#include "notify/notify.h"
+
+/* ---- the in-memory outbox: the store functions the notifier calls ---- */
+
+struct store {
+    GPtrArray *items;         /* store_outbox_item *, by id - 1 */
+    GHashTable *answers;      /* "address|domain" -> answer */
+    GHashTable *handed_out;   /* ids store_outbox_due has returned */
+    GMutex lock;              /* the worker thread and the test both look */
+};
+
+const char *store_errmsg(const store *st)
+{
+    (void)st;
+    return "no error";
+}
+
+static store *fake_store_new(void)
+{
+    store *st = g_new0(store, 1);
+    st->items = g_ptr_array_new();
+    st->answers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    st->handed_out = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+    g_mutex_init(&st->lock);
+    return st;
+}
+
+static void fake_item_free(store_outbox_item *it)
+{
+    g_free(it->address);
+    g_free(it->domain);
+    g_free(it->reason);
+    g_free(it->status);
+    g_free(it->diagnostic);
+    g_free(it->last_result);
+}
+
+static void fake_store_free(store *st)
+{
+    for (size_t i = 0; i < st->items->len; i++) {
+        fake_item_free(g_ptr_array_index(st->items, i));
+        g_free(g_ptr_array_index(st->items, i));
+    }
+    g_ptr_array_free(st->items, TRUE);
+    g_hash_table_destroy(st->answers);
+    g_hash_table_destroy(st->handed_out);
+    g_mutex_clear(&st->lock);
+    g_free(st);
+}
+
+static int64_t fake_add(store *st, const char *address, const char *domain, time_t due)
+{
+    store_outbox_item *it = g_new0(store_outbox_item, 1);
+    g_mutex_lock(&st->lock);
+    it->id = st->items->len + 1;
+    it->address = g_strdup(address);
+    it->domain = g_strdup(domain);
+    it->reason = g_strdup("mailbox_unknown");
+    it->status = g_strdup("5.1.1");
+    it->diagnostic = g_strdup("550 5.1.1 <x>: Recipient address rejected: User unknown");
+    it->created = 1700000000;
+    it->next_attempt = due;
+    it->state = STORE_OUTBOX_PENDING;
+    g_ptr_array_add(st->items, it);
+    g_mutex_unlock(&st->lock);
+    return it->id;
+}
+
+static store_outbox_item fake_get(store *st, int64_t id)
+{
+    g_mutex_lock(&st->lock);
+    store_outbox_item copy = *(store_outbox_item *)g_ptr_array_index(st->items, id - 1);
+    g_mutex_unlock(&st->lock);
+    return copy;
+}
+
+static const char *fake_answer(store *st, const char *address, const char *domain)
+{
+    char *key = g_strdup_printf("%s|%s", address, domain);
+    g_mutex_lock(&st->lock);
+    const char *answer = g_hash_table_lookup(st->answers, key);
+    g_mutex_unlock(&st->lock);
+    g_free(key);
+    return answer;
+}
+
+static bool fake_handed_out(store *st, int64_t id)
+{
+    g_mutex_lock(&st->lock);
+    bool out = g_hash_table_contains(st->handed_out, &id);
+    g_mutex_unlock(&st->lock);
+    return out;
+}
+
+int store_outbox_due(store *st, time_t now, size_t max, store_outbox_item **items, size_t *n)
+{
+    g_mutex_lock(&st->lock);
+    *items = g_new0(store_outbox_item, st->items->len + 1);
+    *n = 0;
+    for (size_t i = 0; i < st->items->len && *n < max; i++) {
+        store_outbox_item *it = g_ptr_array_index(st->items, i);
+        if (it->state != STORE_OUTBOX_PENDING || it->next_attempt > now)
+            continue;
+        store_outbox_item *out = &(*items)[(*n)++];
+        *out = *it;
+        out->address = g_strdup(it->address);
+        out->domain = g_strdup(it->domain);
+        out->reason = g_strdup(it->reason);
+        out->status = g_strdup(it->status);
+        out->diagnostic = g_strdup(it->diagnostic);
+        out->last_result = g_strdup(it->last_result);
+        g_hash_table_add(st->handed_out, g_memdup2(&it->id, sizeof it->id));
+    }
+    g_mutex_unlock(&st->lock);
+    return 0;
+}
+
+void store_outbox_free(store_outbox_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fake_item_free(&items[i]);
+    g_free(items);
+}
+
+int store_outbox_finish(store *st, int64_t id, store_outbox_state state, time_t next_attempt, const char *result)
+{
+    g_mutex_lock(&st->lock);
+    store_outbox_item *it = g_ptr_array_index(st->items, id - 1);
+    it->state = state;
+    it->next_attempt = next_attempt;
+    it->attempts++;
+    g_free(it->last_result);
+    it->last_result = g_strdup(result);
+    g_mutex_unlock(&st->lock);
+    return 0;
+}
+
+int store_outbox_next_due(store *st, time_t *when, int *any)
+{
+    g_mutex_lock(&st->lock);
+    *any = 0;
+    for (size_t i = 0; i < st->items->len; i++) {
+        store_outbox_item *it = g_ptr_array_index(st->items, i);
+        if (it->state == STORE_OUTBOX_PENDING && (!*any || it->next_attempt < *when)) {
+            *when = it->next_attempt;
+            *any = 1;
+        }
+    }
+    g_mutex_unlock(&st->lock);
+    return 0;
+}
+
+int store_permanent_set_answer(store *st, const char *address, const char *domain, const char *answer)
+{
+    g_mutex_lock(&st->lock);
+    g_hash_table_replace(st->answers, g_strdup_printf("%s|%s", address, domain), g_strdup(answer));
+    g_mutex_unlock(&st->lock);
+    return 0;
+}
+
+/* ---- the stand-in platform ---- */
+
+typedef struct platform {
+    GPid pid;
+    int port;
+} platform;
+
+static void platform_start(platform *p, int port)
+{
+    char port_arg[16];
+    snprintf(port_arg, sizeof port_arg, "%d", port);
+    char *script = g_build_filename(getenv("BOUNCEDEMAILS_SRC"), "tests", "platform.py", NULL);
+    char *argv[] = { "python3", script, "--port", port_arg, NULL };
+    int out;
+    GError *err = NULL;
+    if (!g_spawn_async_with_pipes(NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                  &p->pid, NULL, &out, NULL, &err))
+        fail_msg("cannot start the platform: %s", err->message);
+    g_free(script);
+    /* It prints "platform listening on http://127.0.0.1:PORT" once it listens. */
+    char line[256];
+    FILE *f = fdopen(out, "r");
+    if (fgets(line, sizeof line, f) == NULL)
+        fail_msg("the platform did not start");
+    fclose(f);
+    char *colon = strrchr(line, ':');
+    assert_non_null(colon);
+    p->port = atoi(colon + 1);
+    assert_true(p->port > 0);
+}
+
+static void platform_stop(platform *p)
+{
+    if (p->pid <= 0)
+        return;
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, NULL, 0);
+    g_spawn_close_pid(p->pid);
+    p->pid = 0;
+}
+
+static size_t platform_collect(char *data, size_t size, size_t nmemb, void *userp)
+{
+    g_string_append_len(userp, data, (gssize)(size * nmemb));
+    return size * nmemb;
+}
+
+static json_t *platform_call(const platform *p, const char *path, const char *body)
+{
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", p->port, path);
+    GString *answer = g_string_new(NULL);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, platform_collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, answer);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_cleanup(c);
+    json_t *doc = json_loads(answer->str, 0, NULL);
+    g_string_free(answer, TRUE);
+    assert_non_null(doc);
+    return doc;
+}
+
+static void platform_mode(const platform *p, const char *mode_json)
+{
+    json_decref(platform_call(p, "/_mode", mode_json));
+}
+
+/* How many POSTs for address the platform received. */
+static int platform_count(const platform *p, const char *address)
+{
+    json_t *all = platform_call(p, "/_received", NULL);
+    size_t i;
+    json_t *r;
+    int count = 0;
+    json_array_foreach(all, i, r)
+        if (g_strcmp0(json_string_value(json_object_get(r, "address")), address) == 0)
+            count++;
+    json_decref(all);
+    return count;
+}
+
+/* ---- fixtures ---- */
+
+typedef struct fixture {
+    platform plat;
+    store *st;
+    config cfg;
+    config_domain domains[2];
+    config_header headers[2];
+    char *urls[2];
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = g_new0(fixture, 1);
+    platform_start(&f->plat, 0);
+    f->st = fake_store_new();
+    f->urls[0] = g_strdup_printf("http://127.0.0.1:%d/emails/{address}/suspend", f->plat.port);
+    f->urls[1] = g_strdup_printf("http://127.0.0.1:%d/", f->plat.port);
+    f->domains[0] = (config_domain){ .name = "mydomain.de", .base_url = f->urls[0] };
+    f->domains[1] = (config_domain){ .name = "xikolo.de", .base_url = f->urls[1], .xikolo = true };
+    f->cfg.handler.domains = f->domains;
+    f->cfg.handler.n_domains = 2;
+    f->cfg.notify = (config_notify){
+        .connect_timeout_ms = 2000, .timeout_ms = 5000, .max_in_flight = 8,
+        .retry_initial_s = 30, .retry_max_s = 3600, .max_attempts = 5, .resolver_cache_s = 3600,
+    };
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    platform_stop(&f->plat);
+    fake_store_free(f->st);
+    g_free(f->urls[0]);
+    g_free(f->urls[1]);
+    g_free(f);
+    return 0;
+}
+
+static size_t run_once(fixture *f, time_t now)
+{
+    notify *n = notify_new(&f->cfg, f->st);
+    size_t attempted = 0;
+    assert_int_equal(notify_run_once(n, now, &attempted), 0);
+    notify_free(n);
+    return attempted;
+}
+
+/* ---- tests ---- */
+
+static void test_delivers_each_once(void **state)
+{
+    fixture *f = *state;
+    time_t now = time(NULL);
+    static const char *const addresses[] = { "a@x.de", "b+tag@x.de", "c/d@x.de", "100%@x.de", "jürgen@x.de",
+                                             "with space@x.de" };
+    int64_t ids[G_N_ELEMENTS(addresses)];
+    for (size_t i = 0; i < G_N_ELEMENTS(addresses); i++)
+        ids[i] = fake_add(f->st, addresses[i], "mydomain.de", now);
+    fake_add(f->st, "later@x.de", "mydomain.de", now + 600);
+
+    assert_int_equal(run_once(f, now), G_N_ELEMENTS(addresses));
+    for (size_t i = 0; i < G_N_ELEMENTS(addresses); i++) {
+        store_outbox_item it = fake_get(f->st, ids[i]);
+        assert_int_equal(it.state, STORE_OUTBOX_DONE);
+        /* The platform decoded the same address from the path. */
+        assert_int_equal(platform_count(&f->plat, addresses[i]), 1);
+        assert_true(g_str_has_prefix(it.last_result, "200 / "));
+        assert_non_null(strstr(fake_answer(f->st, addresses[i], "mydomain.de"), "processd_email"));
+    }
+    assert_int_equal(platform_count(&f->plat, "later@x.de"), 0);
+    /* Nothing is due any more: a second pass sends nothing. */
+    assert_int_equal(run_once(f, now), 0);
+    assert_int_equal(platform_count(&f->plat, "a@x.de"), 1);
+}
+
+static void test_down_then_up(void **state)
+{
+    fixture *f = *state;
+    int port = f->plat.port;
+    platform_stop(&f->plat);
+    time_t now = time(NULL);
+    int64_t ids[4];
+    for (int i = 0; i < 4; i++) {
+        char address[32];
+        snprintf(address, sizeof address, "down%d@x.de", i);
+        ids[i] = fake_add(f->st, address, "mydomain.de", now);
+    }
+    assert_int_equal(run_once(f, now), 4);
+    for (int i = 0; i < 4; i++) {
+        store_outbox_item it = fake_get(f->st, ids[i]);
+        assert_int_equal(it.state, STORE_OUTBOX_PENDING);
+        assert_int_equal(it.attempts, 1);
+        assert_true(it.next_attempt >= now + 15 && it.next_attempt <= time(NULL) + 30);
+        assert_true(g_str_has_prefix(it.last_result, "connection failed"));
+    }
+    /* Not due yet: nothing is attempted. */
+    assert_int_equal(run_once(f, now), 0);
+
+    platform_start(&f->plat, port);
+    assert_int_equal(run_once(f, now + 31), 4);
+    for (int i = 0; i < 4; i++) {
+        store_outbox_item it = fake_get(f->st, ids[i]);
+        assert_int_equal(it.state, STORE_OUTBOX_DONE);
+        char address[32];
+        snprintf(address, sizeof address, "down%d@x.de", i);
+        assert_int_equal(platform_count(&f->plat, address), 1);
+    }
+}
+
+static void test_error_statuses(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        int status;
+        store_outbox_state want;
+        const char *answer_prefix;
+    } cases[] = {
+        { 500, STORE_OUTBOX_PENDING, NULL },
+        { 503, STORE_OUTBOX_PENDING, NULL },
+        { 404, STORE_OUTBOX_DONE, "unknown at platform: 404 / " },
+        { 410, STORE_OUTBOX_DONE, "unknown at platform: 410 / " },
+        { 400, STORE_OUTBOX_GIVEN_UP, "given up: 400 / " },
+        { 403, STORE_OUTBOX_GIVEN_UP, "given up: 403 / " },
+    };
+    time_t now = time(NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        char mode[80], address[32];
+        snprintf(mode, sizeof mode, "{\"mode\": \"error\", \"status\": %d}", cases[i].status);
+        snprintf(address, sizeof address, "s%d@x.de", cases[i].status);
+        platform_mode(&f->plat, mode);
+        int64_t id = fake_add(f->st, address, "mydomain.de", now);
+        assert_int_equal(run_once(f, now), 1);
+        store_outbox_item it = fake_get(f->st, id);
+        if (it.state != cases[i].want)
+            fail_msg("status %d: state %d, want %d", cases[i].status, (int)it.state, (int)cases[i].want);
+        char want_result[16];
+        snprintf(want_result, sizeof want_result, "%d / ", cases[i].status);
+        assert_true(g_str_has_prefix(it.last_result, want_result));
+        const char *answer = fake_answer(f->st, address, "mydomain.de");
+        if (cases[i].answer_prefix) {
+            assert_non_null(answer);
+            assert_true(g_str_has_prefix(answer, cases[i].answer_prefix));
+        } else {
+            assert_null(answer);
+            assert_true(it.next_attempt > now);
+        }
+    }
+}
+
+static void test_gives_up_after_max_attempts(void **state)
+{
+    fixture *f = *state;
+    platform_mode(&f->plat, "{\"mode\": \"error\", \"status\": 500}");
+    f->cfg.notify.max_attempts = 3;
+    f->cfg.notify.retry_initial_s = 10;
+    f->cfg.notify.retry_max_s = 15;
+    time_t now = time(NULL);
+    int64_t id = fake_add(f->st, "tired@x.de", "mydomain.de", now);
+    long waits[2];
+    for (int attempt = 1; attempt <= 3; attempt++) {
+        store_outbox_item before = fake_get(f->st, id);
+        time_t at = before.next_attempt;
+        assert_int_equal(run_once(f, at), 1);
+        store_outbox_item it = fake_get(f->st, id);
+        assert_int_equal(it.attempts, attempt);
+        if (attempt < 3) {
+            assert_int_equal(it.state, STORE_OUTBOX_PENDING);
+            waits[attempt - 1] = (long)(it.next_attempt - time(NULL));
+        } else {
+            assert_int_equal(it.state, STORE_OUTBOX_GIVEN_UP);
+        }
+    }
+    /* 10 s, then doubled but capped at 15 s, each with up to half as jitter. */
+    assert_true(waits[0] >= 4 && waits[0] <= 10);
+    assert_true(waits[1] >= 6 && waits[1] <= 15);
+    assert_true(g_str_has_prefix(fake_answer(f->st, "tired@x.de", "mydomain.de"), "given up: 500 / "));
+}
+
+static void test_timeout_is_retried(void **state)
+{
+    fixture *f = *state;
+    f->cfg.notify.timeout_ms = 500;
+    platform_mode(&f->plat, "{\"mode\": \"slow\", \"delay\": 3}");
+    time_t now = time(NULL);
+    int64_t id = fake_add(f->st, "slow@x.de", "mydomain.de", now);
+    gint64 start = g_get_monotonic_time();
+    assert_int_equal(run_once(f, now), 1);
+    assert_true(g_get_monotonic_time() - start < 2 * G_USEC_PER_SEC);
+    store_outbox_item it = fake_get(f->st, id);
+    assert_int_equal(it.state, STORE_OUTBOX_PENDING);
+    assert_true(g_str_has_prefix(it.last_result, "timeout"));
+}
+
+static void test_requests_in_parallel(void **state)
+{
+    fixture *f = *state;
+    f->cfg.notify.max_in_flight = 8;
+    platform_mode(&f->plat, "{\"mode\": \"slow\", \"delay\": 1}");
+    time_t now = time(NULL);
+    for (int i = 0; i < 8; i++) {
+        char address[32];
+        snprintf(address, sizeof address, "p%d@x.de", i);
+        fake_add(f->st, address, "mydomain.de", now);
+    }
+    gint64 start = g_get_monotonic_time();
+    assert_int_equal(run_once(f, now), 8);
+    gint64 took = g_get_monotonic_time() - start;
+    /* One after the other they would take 8 s. */
+    if (took > 4 * G_USEC_PER_SEC)
+        fail_msg("8 slow requests took %.1f s", (double)took / G_USEC_PER_SEC);
+    assert_int_equal(platform_count(&f->plat, "p7@x.de"), 1);
+}
+
+static void test_xikolo_resolver(void **state)
+{
+    fixture *f = *state;
+    time_t now = time(NULL);
+    int64_t a = fake_add(f->st, "x+1@x.de", "xikolo.de", now);
+    int64_t b = fake_add(f->st, "x+2@x.de", "xikolo.de", now);
+    assert_int_equal(run_once(f, now), 2);
+    assert_int_equal(fake_get(f->st, a).state, STORE_OUTBOX_DONE);
+    assert_int_equal(fake_get(f->st, b).state, STORE_OUTBOX_DONE);
+    assert_int_equal(platform_count(&f->plat, "x+1@x.de"), 1);
+    assert_int_equal(platform_count(&f->plat, "x+2@x.de"), 1);
+
+    /* A platform that cannot answer the GET: a retryable failure. */
+    platform_mode(&f->plat, "{\"mode\": \"error\", \"status\": 502}");
+    int64_t c = fake_add(f->st, "x3@x.de", "xikolo.de", now);
+    assert_int_equal(run_once(f, now), 1);
+    store_outbox_item it = fake_get(f->st, c);
+    assert_int_equal(it.state, STORE_OUTBOX_PENDING);
+    assert_true(g_str_has_prefix(it.last_result, "resolve: 502 / "));
+}
+
+static void test_json_payload_and_headers(void **state)
+{
+    fixture *f = *state;
+    f->headers[0] = (config_header){ .name = "Authorization", .value = "Bearer s3cret" };
+    f->headers[1] = (config_header){ .name = "X-Empty", .value = "" };
+    f->domains[0].headers = f->headers;
+    f->domains[0].n_headers = 2;
+    f->domains[0].payload = CONFIG_PAYLOAD_JSON;
+    time_t now = time(NULL);
+    fake_add(f->st, "json@x.de", "mydomain.de", now);
+    assert_int_equal(run_once(f, now), 1);
+
+    json_t *all = platform_call(&f->plat, "/_received", NULL);
+    assert_int_equal(json_array_size(all), 1);
+    json_t *r = json_array_get(all, 0);
+    json_t *headers = json_object_get(r, "headers");
+    assert_string_equal(json_string_value(json_object_get(headers, "Authorization")), "Bearer s3cret");
+    assert_string_equal(json_string_value(json_object_get(headers, "X-Empty")), "");
+    assert_string_equal(json_string_value(json_object_get(headers, "Content-Type")), "application/json");
+    json_t *body = json_loads(json_string_value(json_object_get(r, "body")), 0, NULL);
+    assert_non_null(body);
+    assert_string_equal(json_string_value(json_object_get(body, "address")), "json@x.de");
+    assert_string_equal(json_string_value(json_object_get(body, "reason")), "mailbox_unknown");
+    assert_string_equal(json_string_value(json_object_get(body, "status")), "5.1.1");
+    assert_non_null(strstr(json_string_value(json_object_get(body, "diagnostic")), "User unknown"));
+    assert_string_equal(json_string_value(json_object_get(body, "time")), "2023-11-14T22:13:20Z");
+    json_decref(body);
+    json_decref(all);
+}
+
+static void test_empty_body_by_default(void **state)
+{
+    fixture *f = *state;
+    fake_add(f->st, "plain@x.de", "mydomain.de", time(NULL));
+    assert_int_equal(run_once(f, time(NULL)), 1);
+    json_t *all = platform_call(&f->plat, "/_received", NULL);
+    json_t *r = json_array_get(all, 0);
+    assert_string_equal(json_string_value(json_object_get(r, "method")), "POST");
+    assert_string_equal(json_string_value(json_object_get(r, "body")), "");
+    json_t *headers = json_object_get(r, "headers");
+    assert_null(json_object_get(headers, "Content-Type"));
+    assert_string_equal(json_string_value(json_object_get(headers, "Content-Length")), "0");
+    json_decref(all);
+}
+
+static void test_unconfigured_domain_given_up(void **state)
+{
+    fixture *f = *state;
+    int64_t id = fake_add(f->st, "who@x.de", "gone.example", time(NULL));
+    assert_int_equal(run_once(f, time(NULL)), 1);
+    store_outbox_item it = fake_get(f->st, id);
+    assert_int_equal(it.state, STORE_OUTBOX_GIVEN_UP);
+    assert_non_null(strstr(it.last_result, "not configured"));
+}
+
+static bool all_done(store *st, int64_t first, int64_t last)
+{
+    for (int64_t id = first; id <= last; id++)
+        if (fake_get(st, id).state != STORE_OUTBOX_DONE)
+            return false;
+    return true;
+}
+
+static void test_worker_wakes_and_stops(void **state)
+{
+    fixture *f = *state;
+    notify *n = notify_new(&f->cfg, f->st);
+    assert_int_equal(notify_start(n), 0);
+    /* An item added while the worker sleeps goes out promptly after a wake-up. */
+    g_usleep(G_USEC_PER_SEC / 10);
+    int64_t first = fake_add(f->st, "w1@x.de", "mydomain.de", time(NULL));
+    int64_t last = fake_add(f->st, "w2@x.de", "mydomain.de", time(NULL));
+    gint64 start = g_get_monotonic_time();
+    notify_wake(n);
+    while (!all_done(f->st, first, last) && g_get_monotonic_time() - start < 3 * G_USEC_PER_SEC)
+        g_usleep(10000);
+    assert_true(all_done(f->st, first, last));
+
+    /* Stopping lets a request in flight finish with its outcome. */
+    platform_mode(&f->plat, "{\"mode\": \"slow\", \"delay\": 1}");
+    int64_t slow = fake_add(f->st, "w3@x.de", "mydomain.de", time(NULL));
+    notify_wake(n);
+    start = g_get_monotonic_time();
+    while (!fake_handed_out(f->st, slow) && g_get_monotonic_time() - start < 3 * G_USEC_PER_SEC)
+        g_usleep(1000);
+    assert_true(fake_handed_out(f->st, slow));
+    notify_stop(n);
+    assert_int_equal(fake_get(f->st, slow).state, STORE_OUTBOX_DONE);
+    notify_free(n);
+}
+
+int main(void)
+{
+    if (getenv("BOUNCEDEMAILS_SRC") == NULL) {
+        fprintf(stderr, "BOUNCEDEMAILS_SRC is not set\n");
+        return 1;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_delivers_each_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_down_then_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_statuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gives_up_after_max_attempts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_is_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_requests_in_parallel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_xikolo_resolver, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_payload_and_headers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_body_by_default, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unconfigured_domain_given_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_wakes_and_stops, setup, teardown),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return failed;
+}
