@@ -1,1 +1,457 @@
-/* smtp_server.c: to be written. */
+/*
+ * smtp_server.c - the SMTP listener: accepts connections on smtp.host:port,
+ * turns away clients outside smtp.allow_networks (554) and beyond the
+ * connection limits (421), offers STARTTLS when a certificate is configured,
+ * and commits what the sessions (smtp_session.c) collect.
+ *
+ * Group commit: the messages whose final dot arrived during one turn of the
+ * event loop are handed to policy_handle_batch() together, in one
+ * transaction, by a callback that libevent runs after the read callbacks of
+ * that turn; each session is answered after the commit. A message addressed
+ * to several platform domains is handed to the policy once per domain, each
+ * copy with the first envelope recipient of its domain (its Received: names
+ * that recipient), since the envelope recipient decides the platform; it is
+ * answered 250 only when every copy was committed.
+ */
+#include "ingress/smtp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <glib.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "ingress/smtp_session.h"
+#include "log.h"
+
+/* The defaults of config.h, for a config that leaves a limit at zero. */
+#define SMTP_DEFAULT_MAX_MESSAGE_SIZE ((size_t)26214400)
+#define SMTP_DEFAULT_MAX_LINE_LENGTH ((size_t)4096)
+#define SMTP_DEFAULT_MAX_RECIPIENTS 100
+#define SMTP_DEFAULT_MAX_CONNECTIONS 512
+#define SMTP_DEFAULT_MAX_PER_CLIENT 32
+#define SMTP_DEFAULT_COMMAND_TIMEOUT_S 300
+#define SMTP_DEFAULT_DATA_TIMEOUT_S 600
+#define SMTP_LISTEN_BACKLOG 511
+/* How long accepting pauses when accept() fails, e.g. out of descriptors. */
+#define SMTP_ACCEPT_PAUSE_S 1
+
+static const char *const smtp_default_networks[] = { "127.0.0.0/8", "::1/128" };
+
+typedef struct smtp_net {
+    int family;
+    unsigned char addr[16];
+    int prefix;
+} smtp_net;
+
+struct smtp_server {
+    struct event_base *base;
+    const config *cfg;
+    policy *pol;
+    struct evconnlistener *listener;
+    struct event *accept_pause;
+    SSL_CTX *tls;
+    char *hostname;
+    smtp_session_limits limits;
+    int max_connections, max_per_client;
+    GArray *nets;             /* smtp_net */
+    GHashTable *sessions;     /* smtp_session * set */
+    GHashTable *per_client;   /* client address -> count */
+    GPtrArray *pending;       /* submitted sessions, committed at the end of the turn */
+    struct event *commit_ev;
+};
+
+/* ---- allowed networks ---- */
+
+static int smtp_net_parse(const char *cidr, smtp_net *net)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    if (strlen(cidr) >= sizeof buf) return -1;
+    strcpy(buf, cidr);
+    char *slash = strchr(buf, '/');
+    if (slash) *slash = '\0';
+    memset(net, 0, sizeof *net);
+    if (inet_pton(AF_INET, buf, net->addr) == 1)
+        net->family = AF_INET;
+    else if (inet_pton(AF_INET6, buf, net->addr) == 1)
+        net->family = AF_INET6;
+    else
+        return -1;
+    int max = net->family == AF_INET ? 32 : 128;
+    net->prefix = max;
+    if (slash) {
+        char *end;
+        long prefix = strtol(slash + 1, &end, 10);
+        if (!slash[1] || *end || prefix < 0 || prefix > max) return -1;
+        net->prefix = (int)prefix;
+    }
+    return 0;
+}
+
+static bool smtp_net_match(const smtp_net *net, int family, const unsigned char *addr)
+{
+    if (net->family != family) return false;
+    int whole = net->prefix / 8, bits = net->prefix % 8;
+    if (memcmp(net->addr, addr, (size_t)whole) != 0) return false;
+    if (bits == 0) return true;
+    unsigned char mask = (unsigned char)(0xff << (8 - bits));
+    return (net->addr[whole] & mask) == (addr[whole] & mask);
+}
+
+static int smtp_server_parse_networks(smtp_server *srv, char *err, size_t err_len)
+{
+    const config_smtp *c = &srv->cfg->smtp;
+    const char *const *list = c->n_allow_networks ? (const char *const *)c->allow_networks : smtp_default_networks;
+    size_t n = c->n_allow_networks ? c->n_allow_networks : G_N_ELEMENTS(smtp_default_networks);
+    srv->nets = g_array_new(FALSE, FALSE, sizeof(smtp_net));
+    for (size_t i = 0; i < n; i++) {
+        smtp_net net;
+        if (smtp_net_parse(list[i], &net) != 0) {
+            snprintf(err, err_len, "smtp.allow_networks: '%s' is not an IPv4 or IPv6 network", list[i]);
+            return -1;
+        }
+        g_array_append_val(srv->nets, net);
+    }
+    return 0;
+}
+
+/* The client's address in printable form, IPv4-mapped IPv6 shown as IPv4,
+ * and whether it is in an allowed network. */
+static bool smtp_server_client(const smtp_server *srv, const struct sockaddr *sa, char *out, size_t out_len)
+{
+    int family = sa->sa_family;
+    const unsigned char *addr;
+    if (family == AF_INET) {
+        addr = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+    } else if (family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        addr = a6->s6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            family = AF_INET;
+            addr += 12;
+        }
+    } else {
+        snprintf(out, out_len, "unknown");
+        return false;
+    }
+    inet_ntop(family, addr, out, (socklen_t)out_len);
+    for (guint i = 0; i < srv->nets->len; i++)
+        if (smtp_net_match(&g_array_index(srv->nets, smtp_net, i), family, addr)) return true;
+    return false;
+}
+
+/* ---- sessions ---- */
+
+static bool smtp_server_recipient_ok(void *arg, const char *rcpt)
+{
+    smtp_server *srv = arg;
+    return strcasecmp(rcpt, "postmaster") == 0 || config_find_domain(srv->cfg, rcpt) != NULL;
+}
+
+static void smtp_server_submit(void *arg, smtp_session *s)
+{
+    smtp_server *srv = arg;
+    g_ptr_array_add(srv->pending, s);
+    event_active(srv->commit_ev, EV_TIMEOUT, 1);
+}
+
+static void smtp_server_closed(void *arg, smtp_session *s)
+{
+    smtp_server *srv = arg;
+    const char *client = smtp_session_client(s);
+    gpointer count = g_hash_table_lookup(srv->per_client, client);
+    g_ptr_array_remove_fast(srv->pending, s);
+    g_hash_table_remove(srv->sessions, s);
+    if (GPOINTER_TO_INT(count) <= 1)
+        g_hash_table_remove(srv->per_client, client);
+    else
+        g_hash_table_insert(srv->per_client, g_strdup(client), GINT_TO_POINTER(GPOINTER_TO_INT(count) - 1));
+}
+
+static const smtp_session_ops smtp_server_ops = {
+    .recipient_ok = smtp_server_recipient_ok,
+    .submit = smtp_server_submit,
+    .closed = smtp_server_closed,
+};
+
+/* ---- group commit ---- */
+
+typedef struct smtp_batch {
+    GArray *msgs;             /* policy_message */
+    GArray *owner;            /* guint: index of the session in the batch */
+    GPtrArray *copies;        /* raw messages made for further domains */
+} smtp_batch;
+
+/* One policy message per platform domain among the session's recipients. */
+static void smtp_batch_add(smtp_server *srv, smtp_batch *b, smtp_session *s, guint index)
+{
+    size_t n = smtp_session_n_recipients(s);
+    const config_domain **domains = g_new0(const config_domain *, n);
+    for (size_t i = 0; i < n; i++) {
+        const char *rcpt = smtp_session_recipient(s, i);
+        const config_domain *d = config_find_domain(srv->cfg, rcpt);
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++) seen = domains[k] == d;
+        domains[i] = d;
+        if (seen) continue;
+        policy_message m = { .envelope = { .recipient = rcpt, .sender = smtp_session_sender(s), .ingress = "smtp" } };
+        if (i == 0) {
+            m.raw = smtp_session_message(s, &m.len);
+        } else {
+            char *copy = smtp_session_message_for(s, rcpt, &m.len);
+            g_ptr_array_add(b->copies, copy);
+            m.raw = copy;
+        }
+        g_array_append_val(b->msgs, m);
+        g_array_append_val(b->owner, index);
+    }
+    g_free(domains);
+}
+
+static void smtp_server_answer(GPtrArray *sessions, const smtp_batch *b, const policy_outcome *out)
+{
+    for (guint i = 0; i < sessions->len; i++) {
+        smtp_session *s = g_ptr_array_index(sessions, i);
+        bool ok = true;
+        for (guint k = 0; k < b->msgs->len; k++)
+            if (g_array_index(b->owner, guint, k) == i && out[k] == POLICY_STORE_FAILED) ok = false;
+        if (!ok) log_warn("SMTP %s: message not committed, answered 451", smtp_session_client(s));
+        smtp_session_committed(s, ok);
+    }
+}
+
+static void smtp_server_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+    smtp_server *srv = arg;
+    (void)fd;
+    (void)what;
+    /* Answering a session may submit its next pipelined message: that goes
+     * into a fresh list, for the next turn. */
+    GPtrArray *sessions = srv->pending;
+    srv->pending = g_ptr_array_new();
+    smtp_batch b = {
+        .msgs = g_array_new(FALSE, FALSE, sizeof(policy_message)),
+        .owner = g_array_new(FALSE, FALSE, sizeof(guint)),
+        .copies = g_ptr_array_new_with_free_func(g_free),
+    };
+    for (guint i = 0; i < sessions->len; i++) smtp_batch_add(srv, &b, g_ptr_array_index(sessions, i), i);
+    policy_outcome *out = g_new(policy_outcome, b.msgs->len ? b.msgs->len : 1);
+    if (b.msgs->len)
+        policy_handle_batch(srv->pol, (const policy_message *)(void *)b.msgs->data, b.msgs->len, out);
+    log_debug("SMTP: committed %u messages of %u sessions", b.msgs->len, sessions->len);
+    smtp_server_answer(sessions, &b, out);
+    g_free(out);
+    g_array_free(b.msgs, TRUE);
+    g_array_free(b.owner, TRUE);
+    g_ptr_array_free(b.copies, TRUE);
+    g_ptr_array_free(sessions, TRUE);
+}
+
+/* ---- accepting ---- */
+
+/* Tells a turned-away client why, without waiting for it. */
+static void smtp_server_refuse(evutil_socket_t fd, const char *reply)
+{
+    ssize_t n = send(fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)n;
+    shutdown(fd, SHUT_WR);
+    evutil_closesocket(fd);
+}
+
+static int smtp_server_check_limits(smtp_server *srv, const char *client)
+{
+    if ((int)g_hash_table_size(srv->sessions) >= srv->max_connections) {
+        log_warn("SMTP %s: refused, %d connections already", client, srv->max_connections);
+        return -1;
+    }
+    if (GPOINTER_TO_INT(g_hash_table_lookup(srv->per_client, client)) >= srv->max_per_client) {
+        log_warn("SMTP %s: refused, %d connections from this address already", client, srv->max_per_client);
+        return -1;
+    }
+    return 0;
+}
+
+static void smtp_server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
+                                  int socklen, void *arg)
+{
+    smtp_server *srv = arg;
+    char client[INET6_ADDRSTRLEN];
+    (void)listener;
+    (void)socklen;
+    if (!smtp_server_client(srv, sa, client, sizeof client)) {
+        log_warn("SMTP %s: refused, not in smtp.allow_networks", client);
+        smtp_server_refuse(fd, "554 5.7.1 Access denied\r\n");
+        return;
+    }
+    if (smtp_server_check_limits(srv, client) != 0) {
+        smtp_server_refuse(fd, "421 4.7.0 Too many connections, try again later\r\n");
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct bufferevent *bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        evutil_closesocket(fd);
+        return;
+    }
+    smtp_session_params params = {
+        .limits = &srv->limits, .hostname = srv->hostname, .client_addr = client,
+        .tls = srv->tls, .ops = &smtp_server_ops, .arg = srv,
+    };
+    smtp_session *s = smtp_session_new(bev, &params);
+    g_hash_table_add(srv->sessions, s);
+    gpointer count = g_hash_table_lookup(srv->per_client, client);
+    g_hash_table_insert(srv->per_client, g_strdup(client), GINT_TO_POINTER(GPOINTER_TO_INT(count) + 1));
+    log_debug("SMTP %s: connected", client);
+}
+
+static void smtp_server_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    smtp_server *srv = arg;
+    (void)fd;
+    (void)what;
+    evconnlistener_enable(srv->listener);
+}
+
+/* accept() failing (EMFILE) would wake the loop again at once: pause. */
+static void smtp_server_accept_error_cb(struct evconnlistener *listener, void *arg)
+{
+    smtp_server *srv = arg;
+    struct timeval pause = { .tv_sec = SMTP_ACCEPT_PAUSE_S };
+    log_error("SMTP: accept failed: %s; pausing for %d s", strerror(errno), SMTP_ACCEPT_PAUSE_S);
+    evconnlistener_disable(listener);
+    evtimer_add(srv->accept_pause, &pause);
+}
+
+/* ---- set-up ---- */
+
+static void smtp_server_tls_error(const char *what, const char *path, char *err, size_t err_len)
+{
+    char reason[256];
+    ERR_error_string_n(ERR_get_error(), reason, sizeof reason);
+    snprintf(err, err_len, "%s %s: %s", what, path, reason);
+}
+
+static int smtp_server_tls_init(smtp_server *srv, char *err, size_t err_len)
+{
+    const config_smtp *c = &srv->cfg->smtp;
+    if (!c->tls_certificate || !c->tls_key || !*c->tls_certificate || !*c->tls_key) return 0;
+    srv->tls = SSL_CTX_new(TLS_server_method());
+    if (!srv->tls) {
+        smtp_server_tls_error("cannot create the TLS context for", c->tls_certificate, err, err_len);
+        return -1;
+    }
+    SSL_CTX_set_min_proto_version(srv->tls, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(srv->tls, c->tls_certificate) != 1) {
+        smtp_server_tls_error("smtp.tls_certificate", c->tls_certificate, err, err_len);
+        return -1;
+    }
+    if (SSL_CTX_use_PrivateKey_file(srv->tls, c->tls_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(srv->tls) != 1) {
+        smtp_server_tls_error("smtp.tls_key", c->tls_key, err, err_len);
+        return -1;
+    }
+    return 0;
+}
+
+static void smtp_server_limits(smtp_server *srv)
+{
+    const config_smtp *c = &srv->cfg->smtp;
+    srv->limits = (smtp_session_limits){
+        .max_message_size = c->max_message_size ? c->max_message_size : SMTP_DEFAULT_MAX_MESSAGE_SIZE,
+        .max_line_length = c->max_line_length ? c->max_line_length : SMTP_DEFAULT_MAX_LINE_LENGTH,
+        .max_recipients = c->max_recipients > 0 ? c->max_recipients : SMTP_DEFAULT_MAX_RECIPIENTS,
+        .command_timeout_s = c->command_timeout_s > 0 ? c->command_timeout_s : SMTP_DEFAULT_COMMAND_TIMEOUT_S,
+        .data_timeout_s = c->data_timeout_s > 0 ? c->data_timeout_s : SMTP_DEFAULT_DATA_TIMEOUT_S,
+    };
+    srv->max_connections = c->max_connections > 0 ? c->max_connections : SMTP_DEFAULT_MAX_CONNECTIONS;
+    srv->max_per_client = c->max_connections_per_client > 0 ? c->max_connections_per_client
+                                                            : SMTP_DEFAULT_MAX_PER_CLIENT;
+}
+
+static char *smtp_server_hostname(const config *cfg)
+{
+    char name[256];
+    if (cfg->smtp.hostname && *cfg->smtp.hostname) return g_strdup(cfg->smtp.hostname);
+    if (gethostname(name, sizeof name) != 0) return g_strdup("localhost");
+    name[sizeof name - 1] = '\0';
+    return g_strdup(name);
+}
+
+static int smtp_server_listen(smtp_server *srv, char *err, size_t err_len)
+{
+    const char *host = srv->cfg->smtp.host && *srv->cfg->smtp.host ? srv->cfg->smtp.host : "127.0.0.1";
+    int port = srv->cfg->smtp.port > 0 ? srv->cfg->smtp.port : 2525;
+    char service[16];
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *ai;
+    snprintf(service, sizeof service, "%d", port);
+    int rc = getaddrinfo(host, service, &hints, &ai);
+    if (rc != 0) {
+        snprintf(err, err_len, "smtp.host '%s': %s", host, gai_strerror(rc));
+        return -1;
+    }
+    srv->listener = evconnlistener_new_bind(srv->base, smtp_server_accept_cb, srv,
+                                            LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                            SMTP_LISTEN_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
+    freeaddrinfo(ai);
+    if (!srv->listener) {
+        snprintf(err, err_len, "cannot listen on %s:%d: %s", host, port, strerror(errno));
+        return -1;
+    }
+    evconnlistener_set_error_cb(srv->listener, smtp_server_accept_error_cb);
+    log_info("SMTP listening on %s:%d%s", host, port, srv->tls ? " (STARTTLS offered)" : "");
+    return 0;
+}
+
+smtp_server *smtp_server_new(struct event_base *base, const config *cfg, policy *p, char *err, size_t err_len)
+{
+    smtp_server *srv = g_new0(smtp_server, 1);
+    srv->base = base;
+    srv->cfg = cfg;
+    srv->pol = p;
+    srv->hostname = smtp_server_hostname(cfg);
+    srv->sessions = g_hash_table_new(NULL, NULL);
+    srv->per_client = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    srv->pending = g_ptr_array_new();
+    srv->commit_ev = event_new(base, -1, 0, smtp_server_commit_cb, srv);
+    srv->accept_pause = evtimer_new(base, smtp_server_resume_cb, srv);
+    smtp_server_limits(srv);
+    if (smtp_server_parse_networks(srv, err, err_len) != 0 || smtp_server_tls_init(srv, err, err_len) != 0 ||
+        smtp_server_listen(srv, err, err_len) != 0) {
+        smtp_server_free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+void smtp_server_free(smtp_server *srv)
+{
+    if (!srv) return;
+    if (srv->listener) evconnlistener_free(srv->listener);
+    /* Messages not yet committed are not answered: their senders retry. */
+    g_ptr_array_set_size(srv->pending, 0);
+    GList *sessions = g_hash_table_get_keys(srv->sessions);
+    for (GList *l = sessions; l; l = l->next) smtp_session_free(l->data);
+    g_list_free(sessions);
+    event_free(srv->commit_ev);
+    event_free(srv->accept_pause);
+    if (srv->tls) SSL_CTX_free(srv->tls);
+    if (srv->nets) g_array_free(srv->nets, TRUE);
+    g_hash_table_destroy(srv->sessions);
+    g_hash_table_destroy(srv->per_client);
+    g_ptr_array_free(srv->pending, TRUE);
+    g_free(srv->hostname);
+    g_free(srv);
+}

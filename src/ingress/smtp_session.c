@@ -1,1 +1,707 @@
-/* smtp_session.c: to be written. */
+/*
+ * smtp_session.c - the per-connection ESMTP state machine (RFC 5321, with
+ * PIPELINING, SIZE, 8BITMIME, ENHANCEDSTATUSCODES and STARTTLS).
+ *
+ * Replies are collected in s->out while the input at hand is processed and
+ * written in one piece afterwards, so the EHLO reply and the replies of a
+ * pipelined group leave in one segment. The session never blocks: a message
+ * is handed to the owner with ops->submit and the final dot is answered when
+ * the owner calls smtp_session_committed(); meanwhile pipelined input waits
+ * in the bufferevent, bounded by its read watermark.
+ *
+ * A session frees itself only from libevent callbacks (the client left, or
+ * its last reply was written), never from inside a function the owner calls.
+ */
+#include "ingress/smtp_session.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <glib.h>
+
+#include "log.h"
+
+/* A data line longer than this is taken in pieces: data lines have no limit
+ * of their own (only the message size), since a bounce that quotes an
+ * over-long line must not be lost. */
+#define SMTP_DATA_CHUNK (64 * 1024)
+/* Input kept unread at most while a message commits or a line is incomplete. */
+#define SMTP_READ_HIGH_WATERMARK (256 * 1024)
+/* RFC 5321 4.5.3.1.3: a path is at most 256 octets. */
+#define SMTP_MAX_PATH 256
+
+typedef enum smtp_state {
+    SMTP_STATE_CONNECTED,   /* greeting sent, waiting for EHLO or HELO */
+    SMTP_STATE_GREETED,     /* no transaction */
+    SMTP_STATE_MAIL,        /* MAIL accepted, no recipient yet */
+    SMTP_STATE_RCPT,        /* at least one recipient */
+    SMTP_STATE_DATA,        /* reading the message */
+    SMTP_STATE_COMMITTING,  /* submitted, waiting for smtp_session_committed() */
+    SMTP_STATE_CLOSING,     /* the last reply is being written */
+} smtp_state;
+
+struct smtp_session {
+    struct bufferevent *bev;
+    smtp_session_params params;
+    char *client;
+    smtp_state state;
+    bool esmtp;             /* EHLO rather than HELO */
+    bool tls;               /* STARTTLS done */
+    bool processing;        /* inside smtp_session_process() */
+    bool discard_line;      /* the rest of an over-long command line is dropped */
+    int errors;
+    char *helo;
+    char *sender;
+    GPtrArray *rcpts;
+    GString *msg;           /* trace headers, then the data */
+    size_t header_len;
+    size_t data_len;        /* data bytes seen, kept or not */
+    bool oversize;          /* data beyond max_message_size: discarded */
+    bool midline;           /* a long data line was taken in part */
+    struct evbuffer *out;   /* replies not yet written */
+};
+
+typedef void (*smtp_command_fn)(smtp_session *s, char *args);
+
+static void smtp_session_process(smtp_session *s);
+static void smtp_session_read_cb(struct bufferevent *bev, void *arg);
+static void smtp_session_write_cb(struct bufferevent *bev, void *arg);
+static void smtp_session_event_cb(struct bufferevent *bev, short events, void *arg);
+
+/* ---- replies ---- */
+
+static void smtp_reply(smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void smtp_reply(smtp_session *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    evbuffer_add_vprintf(s->out, fmt, ap);
+    va_end(ap);
+    evbuffer_add(s->out, "\r\n", 2);
+}
+
+static void smtp_flush(smtp_session *s)
+{
+    if (evbuffer_get_length(s->out) > 0) bufferevent_write_buffer(s->bev, s->out);
+}
+
+/* The last reply: nothing more is read, and the session is freed once the
+ * reply has been written (smtp_session_write_cb). */
+static void smtp_close(smtp_session *s, const char *reply)
+{
+    smtp_reply(s, "%s", reply);
+    s->state = SMTP_STATE_CLOSING;
+    bufferevent_disable(s->bev, EV_READ);
+}
+
+/* A protocol error: counted, and too many of them end the session. */
+static void smtp_error(smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void smtp_error(smtp_session *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    evbuffer_add_vprintf(s->out, fmt, ap);
+    va_end(ap);
+    evbuffer_add(s->out, "\r\n", 2);
+    if (++s->errors >= SMTP_SESSION_MAX_ERRORS) {
+        log_warn("SMTP %s: too many errors, closing", s->client);
+        smtp_close(s, "421 4.7.0 Too many errors, closing connection");
+    }
+}
+
+/* ---- state ---- */
+
+static void smtp_set_timeouts(smtp_session *s)
+{
+    const smtp_session_limits *lim = s->params.limits;
+    int read_s = s->state == SMTP_STATE_DATA ? lim->data_timeout_s : lim->command_timeout_s;
+    struct timeval rd = { .tv_sec = read_s }, wr = { .tv_sec = lim->command_timeout_s };
+    bufferevent_set_timeouts(s->bev, &rd, &wr);
+}
+
+static void smtp_set_state(smtp_session *s, smtp_state state)
+{
+    bool timeouts_change = (s->state == SMTP_STATE_DATA) != (state == SMTP_STATE_DATA);
+    s->state = state;
+    if (timeouts_change) smtp_set_timeouts(s);
+}
+
+static void smtp_transaction_reset(smtp_session *s)
+{
+    g_free(s->sender);
+    s->sender = NULL;
+    g_ptr_array_set_size(s->rcpts, 0);
+    if (s->msg) g_string_free(s->msg, TRUE);
+    s->msg = NULL;
+    s->header_len = s->data_len = 0;
+    s->oversize = s->midline = false;
+}
+
+/* ---- parsing ---- */
+
+/* Takes the path in "<path> params" (or a bare address) off the front of arg,
+ * in place: returns the address without brackets and source route, and
+ * points *params at what follows; NULL on a syntax error. */
+static char *smtp_parse_path(char *arg, char **params)
+{
+    char *addr, *end;
+    while (*arg == ' ') arg++;
+    if (*arg == '<') {
+        bool quoted = false;
+        addr = ++arg;
+        for (end = arg; *end && (quoted || *end != '>'); end++)
+            if (*end == '"') quoted = !quoted;
+        if (*end != '>') return NULL;
+        *end++ = '\0';
+    } else {
+        addr = arg;
+        end = arg + strcspn(arg, " ");
+        if (*end) *end++ = '\0';
+    }
+    if (*addr == '@') {            /* a source route: @a,@b:user@c */
+        char *colon = strchr(addr, ':');
+        if (!colon) return NULL;
+        addr = colon + 1;
+    }
+    if (strlen(addr) > SMTP_MAX_PATH) return NULL;
+    for (const char *p = addr; *p; p++)
+        if ((unsigned char)*p <= ' ' && *p != ' ') return NULL;
+    while (*end == ' ') end++;
+    *params = end;
+    return addr;
+}
+
+/* Matches "KEYWORD:" at the start of arg, case-insensitively. */
+static char *smtp_after_keyword(char *arg, const char *keyword)
+{
+    size_t n = strlen(keyword);
+    if (strncasecmp(arg, keyword, n) != 0) return NULL;
+    return arg + n;
+}
+
+/* The next "KEY=VALUE" of an ESMTP parameter list, in place. */
+static bool smtp_next_param(char **params, char **key, char **value)
+{
+    char *p = *params;
+    while (*p == ' ') p++;
+    if (!*p) return false;
+    *key = p;
+    p += strcspn(p, " ");
+    if (*p) *p++ = '\0';
+    *params = p;
+    char *eq = strchr(*key, '=');
+    *value = eq ? eq + 1 : NULL;
+    if (eq) *eq = '\0';
+    return true;
+}
+
+static bool smtp_address_ok(const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+    return at && at != addr && at[1] != '\0';
+}
+
+/* ---- trace headers ---- */
+
+static void smtp_append_date(GString *out, time_t now)
+{
+    static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+    static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    g_string_append_printf(out, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday],
+                           tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                           tm.tm_sec);
+}
+
+/* Return-Path: and Received: as the final delivery adds them (RFC 5321 4.4). */
+static void smtp_append_trace(const smtp_session *s, GString *out, const char *rcpt)
+{
+    bool v6 = strchr(s->client, ':') != NULL;
+    g_string_append_printf(out, "Return-Path: <%s>\r\n", s->sender);
+    g_string_append_printf(out, "Received: from %s ([%s%s])\r\n\tby %s (bouncedemails) with %s%s\r\n",
+                           s->helo, v6 ? "IPv6:" : "", s->client, s->params.hostname,
+                           s->esmtp ? "ESMTP" : "SMTP", s->tls ? "S" : "");
+    g_string_append_printf(out, "\tfor <%s>; ", rcpt);
+    smtp_append_date(out, time(NULL));
+    g_string_append(out, "\r\n");
+}
+
+/* ---- commands ---- */
+
+static void smtp_reply_ehlo(smtp_session *s)
+{
+    GString *r = g_string_new(NULL);
+    g_string_append_printf(r, "250-%s\r\n250-PIPELINING\r\n250-SIZE %zu\r\n250-8BITMIME\r\n",
+                           s->params.hostname, s->params.limits->max_message_size);
+    if (s->params.tls && !s->tls) g_string_append(r, "250-STARTTLS\r\n");
+    g_string_append(r, "250 ENHANCEDSTATUSCODES\r\n");
+    evbuffer_add(s->out, r->str, r->len);
+    g_string_free(r, TRUE);
+}
+
+static void smtp_greet(smtp_session *s, char *args, bool esmtp)
+{
+    if (!*args) {
+        smtp_error(s, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+        return;
+    }
+    args[strcspn(args, " ")] = '\0';
+    smtp_transaction_reset(s);
+    g_free(s->helo);
+    s->helo = g_strdup(args);
+    s->esmtp = esmtp;
+    smtp_set_state(s, SMTP_STATE_GREETED);
+    if (esmtp)
+        smtp_reply_ehlo(s);
+    else
+        smtp_reply(s, "250 %s", s->params.hostname);
+}
+
+static void smtp_cmd_ehlo(smtp_session *s, char *args) { smtp_greet(s, args, true); }
+static void smtp_cmd_helo(smtp_session *s, char *args) { smtp_greet(s, args, false); }
+
+/* The MAIL parameters we take: SIZE=n and BODY=7BIT|8BITMIME. 0, or -1
+ * after an error reply. */
+static int smtp_mail_params(smtp_session *s, char *params)
+{
+    char *key, *value;
+    while (smtp_next_param(&params, &key, &value)) {
+        if (strcasecmp(key, "SIZE") == 0 && value && *value && strspn(value, "0123456789") == strlen(value)) {
+            if (strtoull(value, NULL, 10) > s->params.limits->max_message_size) {
+                smtp_error(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+                return -1;
+            }
+        } else if (strcasecmp(key, "BODY") == 0 && value &&
+                   (strcasecmp(value, "7BIT") == 0 || strcasecmp(value, "8BITMIME") == 0)) {
+            continue;
+        } else {
+            smtp_error(s, "555 5.5.4 Unsupported parameter %s", key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void smtp_cmd_mail(smtp_session *s, char *args)
+{
+    char *params, *addr, *path = smtp_after_keyword(args, "FROM:");
+    if (!path || !(addr = smtp_parse_path(path, &params))) {
+        smtp_error(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+        return;
+    }
+    if (*addr && !smtp_address_ok(addr)) {
+        smtp_error(s, "553 5.1.7 Bad sender address syntax");
+        return;
+    }
+    if (smtp_mail_params(s, params) != 0) return;
+    s->sender = g_strdup(addr);
+    smtp_set_state(s, SMTP_STATE_MAIL);
+    smtp_reply(s, "250 2.1.0 Ok");
+}
+
+static void smtp_cmd_rcpt(smtp_session *s, char *args)
+{
+    char *params, *addr, *path = smtp_after_keyword(args, "TO:");
+    if (!path || !(addr = smtp_parse_path(path, &params)) || !*addr) {
+        smtp_error(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+        return;
+    }
+    if (*params) {
+        smtp_error(s, "555 5.5.4 Unsupported parameter %s", params);
+        return;
+    }
+    bool postmaster = strcasecmp(addr, "postmaster") == 0;
+    if (!postmaster && !smtp_address_ok(addr)) {
+        smtp_error(s, "553 5.1.3 Bad recipient address syntax");
+        return;
+    }
+    if ((int)s->rcpts->len >= s->params.limits->max_recipients) {
+        smtp_reply(s, "452 4.5.3 Too many recipients");
+        return;
+    }
+    if (!s->params.ops->recipient_ok(s->params.arg, addr)) {
+        log_info("SMTP %s: relay denied for <%s>", s->client, addr);
+        smtp_error(s, "550 5.7.1 <%s>: Relay access denied", addr);
+        return;
+    }
+    g_ptr_array_add(s->rcpts, g_strdup(addr));
+    smtp_set_state(s, SMTP_STATE_RCPT);
+    smtp_reply(s, "250 2.1.5 Ok");
+}
+
+static void smtp_cmd_data(smtp_session *s, char *args)
+{
+    if (*args) {
+        smtp_error(s, "501 5.5.4 Syntax: DATA");
+        return;
+    }
+    if (s->rcpts->len == 0) {
+        smtp_error(s, "554 5.5.1 No valid recipients");
+        return;
+    }
+    s->msg = g_string_sized_new(16 * 1024);
+    smtp_append_trace(s, s->msg, smtp_session_recipient(s, 0));
+    s->header_len = s->msg->len;
+    smtp_set_state(s, SMTP_STATE_DATA);
+    smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static void smtp_cmd_rset(smtp_session *s, char *args)
+{
+    (void)args;
+    smtp_transaction_reset(s);
+    if (s->state != SMTP_STATE_CONNECTED) smtp_set_state(s, SMTP_STATE_GREETED);
+    smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void smtp_cmd_noop(smtp_session *s, char *args)
+{
+    (void)args;
+    smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void smtp_cmd_quit(smtp_session *s, char *args)
+{
+    (void)args;
+    smtp_close(s, "221 2.0.0 Bye");
+}
+
+static void smtp_cmd_help(smtp_session *s, char *args)
+{
+    (void)args;
+    smtp_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY%s",
+               s->params.tls && !s->tls ? " STARTTLS" : "");
+}
+
+static void smtp_cmd_vrfy(smtp_session *s, char *args)
+{
+    if (!*args) {
+        smtp_error(s, "501 5.5.4 Syntax: VRFY address");
+        return;
+    }
+    smtp_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message for our domains");
+}
+
+/* Replies 220 in plain text, drops whatever the client pipelined after the
+ * command (RFC 3207 5: it must not be taken into the TLS session) and puts
+ * a TLS filter over the connection; the client starts afresh with EHLO. */
+static void smtp_cmd_starttls(smtp_session *s, char *args)
+{
+    if (!s->params.tls || s->tls) {
+        smtp_error(s, s->tls ? "503 5.5.1 TLS already active" : "502 5.5.1 STARTTLS not available");
+        return;
+    }
+    if (*args) {
+        smtp_error(s, "501 5.5.4 Syntax: STARTTLS");
+        return;
+    }
+    smtp_reply(s, "220 2.0.0 Ready to start TLS");
+    smtp_flush(s);
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    SSL *ssl = SSL_new(s->params.tls);
+    struct bufferevent *tls = ssl ? bufferevent_openssl_filter_new(bufferevent_get_base(s->bev), s->bev, ssl,
+                                                                    BUFFEREVENT_SSL_ACCEPTING,
+                                                                    BEV_OPT_CLOSE_ON_FREE) : NULL;
+    if (!tls) {
+        if (ssl) SSL_free(ssl);
+        log_error("SMTP %s: cannot start TLS", s->client);
+        smtp_close(s, "421 4.7.0 TLS not available, closing connection");
+        return;
+    }
+    s->bev = tls;
+    s->tls = true;
+    bufferevent_setcb(tls, smtp_session_read_cb, smtp_session_write_cb, smtp_session_event_cb, s);
+    bufferevent_setwatermark(tls, EV_READ, 0, SMTP_READ_HIGH_WATERMARK);
+    bufferevent_enable(tls, EV_READ | EV_WRITE);
+    smtp_transaction_reset(s);
+    g_free(s->helo);
+    s->helo = NULL;
+    s->state = SMTP_STATE_CONNECTED;
+    smtp_set_timeouts(s);
+}
+
+#define SMTP_ST(x) (1u << SMTP_STATE_##x)
+#define SMTP_ST_COMMAND (SMTP_ST(CONNECTED) | SMTP_ST(GREETED) | SMTP_ST(MAIL) | SMTP_ST(RCPT))
+
+/* Which command is allowed in which state. */
+static const struct smtp_command {
+    const char *name;
+    smtp_command_fn fn;
+    unsigned states;
+} smtp_commands[] = {
+    { "EHLO", smtp_cmd_ehlo, SMTP_ST_COMMAND },
+    { "HELO", smtp_cmd_helo, SMTP_ST_COMMAND },
+    { "MAIL", smtp_cmd_mail, SMTP_ST(GREETED) },
+    { "RCPT", smtp_cmd_rcpt, SMTP_ST(MAIL) | SMTP_ST(RCPT) },
+    { "DATA", smtp_cmd_data, SMTP_ST(MAIL) | SMTP_ST(RCPT) },
+    { "RSET", smtp_cmd_rset, SMTP_ST_COMMAND },
+    { "NOOP", smtp_cmd_noop, SMTP_ST_COMMAND },
+    { "QUIT", smtp_cmd_quit, SMTP_ST_COMMAND },
+    { "HELP", smtp_cmd_help, SMTP_ST_COMMAND },
+    { "VRFY", smtp_cmd_vrfy, SMTP_ST_COMMAND },
+    { "STARTTLS", smtp_cmd_starttls, SMTP_ST(GREETED) },
+};
+
+static void smtp_dispatch(smtp_session *s, char *line)
+{
+    size_t verb_len = strcspn(line, " ");
+    char *args = line + verb_len;
+    while (*args == ' ') args++;
+    for (size_t i = 0; i < G_N_ELEMENTS(smtp_commands); i++) {
+        const struct smtp_command *c = &smtp_commands[i];
+        if (strlen(c->name) != verb_len || strncasecmp(c->name, line, verb_len) != 0) continue;
+        if (!(c->states & (1u << s->state))) {
+            smtp_error(s, "503 5.5.1 Bad sequence of commands");
+            return;
+        }
+        c->fn(s, args);
+        return;
+    }
+    smtp_error(s, "500 5.5.2 Command not recognized");
+}
+
+/* ---- input ---- */
+
+/* One command line, if a whole one is there. False when more input is needed. */
+static bool smtp_command_step(smtp_session *s)
+{
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+    size_t eol_len, max = s->params.limits->max_line_length;
+    struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+    if (eol.pos < 0) {
+        size_t len = evbuffer_get_length(in);
+        if (len < max) return false;
+        evbuffer_drain(in, len);
+        if (!s->discard_line) smtp_error(s, "500 5.5.2 Line too long");
+        s->discard_line = true;
+        return false;
+    }
+    if (s->discard_line || (size_t)eol.pos + eol_len > max) {
+        evbuffer_drain(in, (size_t)eol.pos + eol_len);
+        if (!s->discard_line) smtp_error(s, "500 5.5.2 Line too long");
+        s->discard_line = false;
+        return true;
+    }
+    size_t n = (size_t)eol.pos;
+    char *line = g_malloc(n + 1);
+    evbuffer_remove(in, line, n);
+    line[n] = '\0';
+    evbuffer_drain(in, eol_len);
+    if (strlen(line) != n)
+        smtp_error(s, "500 5.5.2 NUL in command");
+    else
+        smtp_dispatch(s, line);
+    g_free(line);
+    return true;
+}
+
+/* Moves n bytes of data (plus CRLF when eol) into the message, or drops them
+ * once the message is over the size limit. */
+static void smtp_data_take(smtp_session *s, struct evbuffer *in, size_t n, bool eol)
+{
+    size_t add = n + (eol ? 2 : 0);
+    if (!s->oversize && s->data_len + add > s->params.limits->max_message_size) {
+        s->oversize = true;
+        g_string_truncate(s->msg, 0);
+    }
+    s->data_len += add;
+    if (s->oversize) {
+        evbuffer_drain(in, n);
+        return;
+    }
+    size_t old = s->msg->len;
+    g_string_set_size(s->msg, old + n);
+    evbuffer_remove(in, s->msg->str + old, n);
+    if (eol) g_string_append_len(s->msg, "\r\n", 2);
+}
+
+static void smtp_data_end(smtp_session *s)
+{
+    if (s->oversize) {
+        log_info("SMTP %s: message of %zu bytes refused (limit %zu)", s->client, s->data_len,
+                 s->params.limits->max_message_size);
+        smtp_transaction_reset(s);
+        smtp_set_state(s, SMTP_STATE_GREETED);
+        smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+        return;
+    }
+    smtp_set_state(s, SMTP_STATE_COMMITTING);
+    s->params.ops->submit(s->params.arg, s);
+}
+
+typedef enum smtp_dot { SMTP_DOT_NONE, SMTP_DOT_STUFFED, SMTP_DOT_FINAL } smtp_dot;
+
+/* What a leading dot means for a line of n bytes (without its line end). */
+static smtp_dot smtp_data_dot(const smtp_session *s, struct evbuffer *in, size_t n)
+{
+    char first;
+    if (s->midline || n == 0 || evbuffer_copyout(in, &first, 1) != 1 || first != '.')
+        return SMTP_DOT_NONE;
+    return n == 1 ? SMTP_DOT_FINAL : SMTP_DOT_STUFFED;
+}
+
+/* A long line without its end yet: takes all but the last byte, which may
+ * be the CR of a CRLF. False when more input is needed. */
+static bool smtp_data_partial(smtp_session *s, struct evbuffer *in)
+{
+    size_t len = evbuffer_get_length(in);
+    if (len < SMTP_DATA_CHUNK) return false;
+    if (smtp_data_dot(s, in, len) == SMTP_DOT_STUFFED) {
+        evbuffer_drain(in, 1);
+        len--;
+    }
+    smtp_data_take(s, in, len - 1, false);
+    s->midline = true;
+    return true;
+}
+
+/* One data line, or a piece of a long one. False when more input is needed. */
+static bool smtp_data_step(smtp_session *s)
+{
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+    size_t eol_len;
+    struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+    if (eol.pos < 0) return smtp_data_partial(s, in);
+    size_t n = (size_t)eol.pos;
+    switch (smtp_data_dot(s, in, n)) {
+    case SMTP_DOT_FINAL:
+        evbuffer_drain(in, n + eol_len);
+        smtp_data_end(s);
+        return true;
+    case SMTP_DOT_STUFFED:
+        evbuffer_drain(in, 1);
+        n--;
+        break;
+    case SMTP_DOT_NONE:
+        break;
+    }
+    smtp_data_take(s, in, n, true);
+    evbuffer_drain(in, eol_len);
+    s->midline = false;
+    return true;
+}
+
+static void smtp_session_process(smtp_session *s)
+{
+    s->processing = true;
+    for (;;) {
+        bool more;
+        if (s->state == SMTP_STATE_DATA)
+            more = smtp_data_step(s);
+        else if (s->state == SMTP_STATE_COMMITTING || s->state == SMTP_STATE_CLOSING)
+            more = false;
+        else
+            more = smtp_command_step(s);
+        if (!more) break;
+    }
+    s->processing = false;
+    smtp_flush(s);
+}
+
+/* ---- libevent callbacks ---- */
+
+static void smtp_session_read_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    smtp_session_process(arg);
+}
+
+static void smtp_session_write_cb(struct bufferevent *bev, void *arg)
+{
+    smtp_session *s = arg;
+    if (s->state == SMTP_STATE_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        smtp_session_free(s);
+}
+
+static void smtp_session_event_cb(struct bufferevent *bev, short events, void *arg)
+{
+    smtp_session *s = arg;
+    (void)bev;
+    if ((events & BEV_EVENT_TIMEOUT) && (events & BEV_EVENT_READING) && s->state != SMTP_STATE_CLOSING) {
+        log_info("SMTP %s: timeout, closing", s->client);
+        smtp_close(s, "421 4.4.2 Timeout exceeded, closing connection");
+        smtp_flush(s);
+        return;
+    }
+    if (events & BEV_EVENT_ERROR) log_debug("SMTP %s: connection error", s->client);
+    smtp_session_free(s);
+}
+
+/* ---- public ---- */
+
+smtp_session *smtp_session_new(struct bufferevent *bev, const smtp_session_params *params)
+{
+    smtp_session *s = g_new0(smtp_session, 1);
+    s->bev = bev;
+    s->params = *params;
+    s->client = g_strdup(params->client_addr);
+    s->rcpts = g_ptr_array_new_with_free_func(g_free);
+    s->out = evbuffer_new();
+    s->state = SMTP_STATE_CONNECTED;
+    bufferevent_setcb(bev, smtp_session_read_cb, smtp_session_write_cb, smtp_session_event_cb, s);
+    bufferevent_setwatermark(bev, EV_READ, 0, SMTP_READ_HIGH_WATERMARK);
+    smtp_set_timeouts(s);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    smtp_reply(s, "220 %s ESMTP bouncedemails", params->hostname);
+    smtp_flush(s);
+    return s;
+}
+
+void smtp_session_free(smtp_session *s)
+{
+    if (!s) return;
+    s->params.ops->closed(s->params.arg, s);
+    bufferevent_free(s->bev);
+    evbuffer_free(s->out);
+    smtp_transaction_reset(s);
+    g_ptr_array_free(s->rcpts, TRUE);
+    g_free(s->helo);
+    g_free(s->client);
+    g_free(s);
+}
+
+const char *smtp_session_message(const smtp_session *s, size_t *len)
+{
+    *len = s->msg ? s->msg->len : 0;
+    return s->msg ? s->msg->str : NULL;
+}
+
+char *smtp_session_message_for(const smtp_session *s, const char *rcpt, size_t *len)
+{
+    GString *out = g_string_sized_new(s->msg->len + 64);
+    smtp_append_trace(s, out, rcpt);
+    g_string_append_len(out, s->msg->str + s->header_len, (gssize)(s->msg->len - s->header_len));
+    *len = out->len;
+    return g_string_free(out, FALSE);
+}
+
+const char *smtp_session_sender(const smtp_session *s) { return s->sender ? s->sender : ""; }
+size_t smtp_session_n_recipients(const smtp_session *s) { return s->rcpts->len; }
+const char *smtp_session_recipient(const smtp_session *s, size_t i) { return g_ptr_array_index(s->rcpts, i); }
+const char *smtp_session_client(const smtp_session *s) { return s->client; }
+
+void smtp_session_committed(smtp_session *s, bool ok)
+{
+    if (s->state != SMTP_STATE_COMMITTING) return;
+    if (ok) {
+        smtp_reply(s, "250 2.0.0 Ok: committed");
+        s->errors = 0;
+    } else {
+        smtp_reply(s, "451 4.3.0 Error: cannot store the message now, try again later");
+    }
+    smtp_transaction_reset(s);
+    s->state = SMTP_STATE_GREETED;
+    smtp_set_timeouts(s);
+    if (!s->processing) smtp_session_process(s);
+}

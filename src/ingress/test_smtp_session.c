@@ -1,0 +1,284 @@
+/*
+ * test_smtp_session.c - unit tests of the ESMTP state machine, driven over a
+ * libevent bufferevent pair: the test writes what a client would and reads
+ * the session's replies. Committing is a stub that answers in a later turn
+ * of the loop, as the server's group commit does.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <glib.h>
+
+#include "ingress/smtp_session.h"
+
+typedef struct fixture {
+    struct event_base *base;
+    struct bufferevent *client;
+    smtp_session *session;
+    smtp_session_limits limits;
+    smtp_session *pending;         /* submitted, to be answered */
+    struct event *commit_ev;
+    bool commit_ok;
+    GPtrArray *messages;           /* what was submitted, as strings */
+    bool closed;
+} fixture;
+
+static bool test_recipient_ok(void *arg, const char *rcpt)
+{
+    (void)arg;
+    const char *at = strrchr(rcpt, '@');
+    return at && strcasecmp(at + 1, "mydomain.de") == 0;
+}
+
+static void test_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+    fixture *f = arg;
+    (void)fd;
+    (void)what;
+    smtp_session *s = f->pending;
+    f->pending = NULL;
+    if (s) smtp_session_committed(s, f->commit_ok);
+}
+
+static void test_submit(void *arg, smtp_session *s)
+{
+    fixture *f = arg;
+    size_t len;
+    const char *raw = smtp_session_message(s, &len);
+    g_ptr_array_add(f->messages, g_strndup(raw, len));
+    f->pending = s;
+    event_active(f->commit_ev, EV_TIMEOUT, 1);
+}
+
+static void test_closed(void *arg, smtp_session *s)
+{
+    fixture *f = arg;
+    (void)s;
+    f->closed = true;
+    f->session = NULL;
+    f->pending = NULL;
+}
+
+static const smtp_session_ops test_ops = {
+    .recipient_ok = test_recipient_ok, .submit = test_submit, .closed = test_closed,
+};
+
+static int setup(void **state)
+{
+    fixture *f = g_new0(fixture, 1);
+    struct bufferevent *pair[2];
+    f->base = event_base_new();
+    f->messages = g_ptr_array_new_with_free_func(g_free);
+    f->commit_ev = event_new(f->base, -1, 0, test_commit_cb, f);
+    f->commit_ok = true;
+    f->limits = (smtp_session_limits){ .max_message_size = 100000, .max_line_length = 512,
+                                       .max_recipients = 3, .command_timeout_s = 60, .data_timeout_s = 60 };
+    bufferevent_pair_new(f->base, 0, pair);
+    f->client = pair[1];
+    bufferevent_enable(f->client, EV_READ | EV_WRITE);
+    smtp_session_params params = { .limits = &f->limits, .hostname = "mx.test", .client_addr = "192.0.2.7",
+                                   .tls = NULL, .ops = &test_ops, .arg = f };
+    f->session = smtp_session_new(pair[0], &params);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (f->session) smtp_session_free(f->session);
+    bufferevent_free(f->client);
+    event_free(f->commit_ev);
+    g_ptr_array_free(f->messages, TRUE);
+    event_base_free(f->base);
+    g_free(f);
+    return 0;
+}
+
+/* Everything the session has written so far, consumed. */
+static char *take_replies(fixture *f)
+{
+    for (int i = 0; i < 5; i++) event_base_loop(f->base, EVLOOP_NONBLOCK);
+    struct evbuffer *in = bufferevent_get_input(f->client);
+    size_t len = evbuffer_get_length(in);
+    char *out = g_malloc(len + 1);
+    evbuffer_remove(in, out, len);
+    out[len] = '\0';
+    return out;
+}
+
+/* Sends text as the client and returns the replies it gets. */
+static char *converse(fixture *f, const char *text)
+{
+    g_free(take_replies(f));
+    bufferevent_write(f->client, text, strlen(text));
+    return take_replies(f);
+}
+
+static void assert_reply(fixture *f, const char *text, const char *expected)
+{
+    char *got = converse(f, text);
+    if (strcmp(got, expected) != 0) fail_msg("sent %s\ngot      %s\nexpected %s", text, got, expected);
+    g_free(got);
+}
+
+static void test_greeting_and_ehlo(void **state)
+{
+    fixture *f = *state;
+    char *greeting = take_replies(f);
+    assert_string_equal(greeting, "220 mx.test ESMTP bouncedemails\r\n");
+    g_free(greeting);
+    assert_reply(f, "EHLO client.example\r\n",
+                 "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 100000\r\n250-8BITMIME\r\n"
+                 "250 ENHANCEDSTATUSCODES\r\n");
+}
+
+static void test_pipelined_message_is_unstuffed_and_traced(void **state)
+{
+    fixture *f = *state;
+    assert_reply(f, "EHLO client.example\r\nMAIL FROM:<> BODY=8BITMIME\r\nRCPT TO:<no-reply@mydomain.de>\r\nDATA\r\n",
+                 "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 100000\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"
+                 "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n");
+    assert_reply(f, "Subject: x\r\n\r\n..hidden dot\r\n.\r\n", "250 2.0.0 Ok: committed\r\n");
+    assert_int_equal(f->messages->len, 1);
+    const char *msg = g_ptr_array_index(f->messages, 0);
+    assert_true(g_str_has_prefix(msg, "Return-Path: <>\r\nReceived: from client.example ([192.0.2.7])\r\n"
+                                      "\tby mx.test (bouncedemails) with ESMTP\r\n\tfor <no-reply@mydomain.de>; "));
+    assert_true(g_str_has_suffix(msg, "\r\nSubject: x\r\n\r\n.hidden dot\r\n"));
+    /* The transaction is over: a second one may follow. */
+    assert_reply(f, "MAIL FROM:<a@b.example>\r\n", "250 2.1.0 Ok\r\n");
+}
+
+static void test_two_messages_in_one_write(void **state)
+{
+    fixture *f = *state;
+    g_free(converse(f, "EHLO c\r\n"));
+    char *got = converse(f, "MAIL FROM:<>\r\nRCPT TO:<no-reply@mydomain.de>\r\nDATA\r\n"
+                            "one\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<no-reply@mydomain.de>\r\nDATA\r\ntwo\r\n.\r\nQUIT\r\n");
+    assert_string_equal(got, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n"
+                             "250 2.0.0 Ok: committed\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+                             "354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok: committed\r\n221 2.0.0 Bye\r\n");
+    g_free(got);
+    assert_int_equal(f->messages->len, 2);
+    assert_true(g_str_has_suffix(g_ptr_array_index(f->messages, 1), "\r\ntwo\r\n"));
+    assert_true(f->closed);
+}
+
+static void test_store_failure_gets_451(void **state)
+{
+    fixture *f = *state;
+    f->commit_ok = false;
+    g_free(converse(f, "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<no-reply@mydomain.de>\r\nDATA\r\n"));
+    assert_reply(f, "x\r\n.\r\n", "451 4.3.0 Error: cannot store the message now, try again later\r\n");
+    assert_reply(f, "NOOP\r\n", "250 2.0.0 Ok\r\n");
+}
+
+static void test_relay_denied(void **state)
+{
+    fixture *f = *state;
+    g_free(converse(f, "EHLO c\r\nMAIL FROM:<>\r\n"));
+    assert_reply(f, "RCPT TO:<someone@elsewhere.example>\r\n",
+                 "550 5.7.1 <someone@elsewhere.example>: Relay access denied\r\n");
+    assert_reply(f, "DATA\r\n", "554 5.5.1 No valid recipients\r\n");
+}
+
+static void test_size_limits(void **state)
+{
+    fixture *f = *state;
+    g_free(converse(f, "EHLO c\r\n"));
+    assert_reply(f, "MAIL FROM:<> SIZE=100001\r\n", "552 5.3.4 Message size exceeds fixed maximum message size\r\n");
+    g_free(converse(f, "MAIL FROM:<> SIZE=99\r\nRCPT TO:<no-reply@mydomain.de>\r\nDATA\r\n"));
+    GString *big = g_string_new(NULL);
+    for (int i = 0; i < 2000; i++) g_string_append(big, "0123456789012345678901234567890123456789012345678\r\n");
+    g_string_append(big, ".\r\n");
+    assert_reply(f, big->str, "552 5.3.4 Message size exceeds fixed maximum message size\r\n");
+    g_string_free(big, TRUE);
+    assert_int_equal(f->messages->len, 0);
+    assert_reply(f, "NOOP\r\n", "250 2.0.0 Ok\r\n");
+}
+
+static void test_long_data_line_is_kept(void **state)
+{
+    fixture *f = *state;
+    g_free(converse(f, "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<no-reply@mydomain.de>\r\nDATA\r\n"));
+    GString *data = g_string_new(".");
+    for (int i = 0; i < 70000; i++) g_string_append_c(data, 'a' + i % 26);
+    g_string_append(data, "\r\n.\r\n");
+    assert_reply(f, data->str, "250 2.0.0 Ok: committed\r\n");
+    const char *msg = g_ptr_array_index(f->messages, 0);
+    /* The stuffed dot of the long line is gone and the line is whole. */
+    const char *body = strstr(msg, ">; ");
+    body = strstr(body, "\r\n") + 2;
+    assert_int_equal(strlen(body), 70000 + 2);
+    assert_memory_equal(body, data->str + 1, 70000);
+    g_string_free(data, TRUE);
+}
+
+static void test_garbage_survives_then_closes(void **state)
+{
+    fixture *f = *state;
+    assert_reply(f, "GARBAGE\r\n", "500 5.5.2 Command not recognized\r\n");
+    assert_reply(f, "MAIL FROM:<>\r\n", "503 5.5.1 Bad sequence of commands\r\n");
+    assert_reply(f, "NOOP\r\n", "250 2.0.0 Ok\r\n");
+    GString *long_line = g_string_new(NULL);
+    for (int i = 0; i < 600; i++) g_string_append_c(long_line, 'x');
+    g_string_append(long_line, "\r\n");
+    assert_reply(f, long_line->str, "500 5.5.2 Line too long\r\n");
+    g_string_free(long_line, TRUE);
+    assert_reply(f, "NOOP\r\n", "250 2.0.0 Ok\r\n");
+    assert_false(f->closed);
+    char *got = converse(f, "A\r\nB\r\nC\r\nD\r\nE\r\nF\r\nG\r\nH\r\nI\r\n");
+    assert_non_null(strstr(got, "421 4.7.0 Too many errors"));
+    g_free(got);
+    assert_true(f->closed);
+}
+
+static void test_too_many_recipients(void **state)
+{
+    fixture *f = *state;
+    g_free(converse(f, "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<a@mydomain.de>\r\nRCPT TO:<b@mydomain.de>\r\n"
+                       "RCPT TO:<c@mydomain.de>\r\n"));
+    assert_reply(f, "RCPT TO:<d@mydomain.de>\r\n", "452 4.5.3 Too many recipients\r\n");
+    assert_int_equal(smtp_session_n_recipients(f->session), 3);
+}
+
+static void test_other_commands(void **state)
+{
+    fixture *f = *state;
+    assert_reply(f, "HELO c\r\n", "250 mx.test\r\n");
+    assert_reply(f, "VRFY x\r\n", "252 2.5.0 Cannot VRFY user, but will accept message for our domains\r\n");
+    assert_reply(f, "HELP\r\n", "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY\r\n");
+    assert_reply(f, "STARTTLS\r\n", "502 5.5.1 STARTTLS not available\r\n");
+    assert_reply(f, "MAIL FROM:<> SMTPUTF8\r\n", "555 5.5.4 Unsupported parameter SMTPUTF8\r\n");
+    assert_reply(f, "MAIL FROM:<x> \r\n", "553 5.1.7 Bad sender address syntax\r\n");
+    assert_reply(f, "MAIL FROM:<@relay.example:bounce@b.example>\r\n", "250 2.1.0 Ok\r\n");
+    assert_reply(f, "RSET\r\n", "250 2.0.0 Ok\r\n");
+    assert_reply(f, "RCPT TO:<no-reply@mydomain.de>\r\n", "503 5.5.1 Bad sequence of commands\r\n");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_greeting_and_ehlo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_message_is_unstuffed_and_traced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_messages_in_one_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_failure_gets_451, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_denied, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_size_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_data_line_is_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_survives_then_closes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_many_recipients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_commands, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
