@@ -1,1 +1,231 @@
-/* store.c: to be written. */
+/*
+ * store.c - the store's public interface: picks the backend that the config
+ * names, checks arguments once for every backend, dispatches through the
+ * backend's table, and frees what the queries return.
+ */
+#include "store/store_backend.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+typedef store *(*store_open_fn)(const config *cfg, char *err, size_t err_len);
+
+/* A NULL constructor names a backend that this build does not have yet. */
+static const struct {
+    const char *name;
+    store_open_fn open;
+} store_backends[] = {
+    { "sqlite", store_sqlite_open },
+    { "postgresql", NULL },
+};
+
+store *store_open(const config *cfg, char *err, size_t err_len)
+{
+    const char *name = cfg->store.backend && *cfg->store.backend ? cfg->store.backend : "sqlite";
+
+    for (size_t i = 0; i < G_N_ELEMENTS(store_backends); i++) {
+        if (strcmp(store_backends[i].name, name) != 0) continue;
+        if (!store_backends[i].open) {
+            snprintf(err, err_len, "store backend %s: not built yet (use sqlite)", name);
+            return NULL;
+        }
+        return store_backends[i].open(cfg, err, err_len);
+    }
+    snprintf(err, err_len, "unknown store backend \"%s\" (sqlite or postgresql)", name);
+    return NULL;
+}
+
+void store_close(store *st)
+{
+    if (st) st->backend->close(st);
+}
+
+const char *store_errmsg(const store *st)
+{
+    return st ? st->errmsg : "no store";
+}
+
+int store_fail(store *st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->errmsg, sizeof st->errmsg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The keys every row needs; checked here so that no backend stores a NULL. */
+static int store_require(store *st, const char *what, const char *value)
+{
+    if (value && *value) return 0;
+    return store_fail(st, "%s is missing", what);
+}
+
+int store_begin(store *st) { return st->backend->begin(st); }
+int store_commit(store *st) { return st->backend->commit(st); }
+int store_rollback(store *st) { return st->backend->rollback(st); }
+int store_savepoint(store *st) { return st->backend->savepoint(st); }
+int store_savepoint_release(store *st) { return st->backend->savepoint_release(st); }
+int store_savepoint_rollback(store *st) { return st->backend->savepoint_rollback(st); }
+
+int store_message_seen(store *st, const char *fingerprint, time_t now, int *seen)
+{
+    if (store_require(st, "fingerprint", fingerprint) < 0) return -1;
+    return st->backend->message_seen(st, fingerprint, now, seen);
+}
+
+int store_soft_increment(store *st, const char *address, const char *domain, time_t now,
+                         long window_s, int *count)
+{
+    if (store_require(st, "address", address) < 0 || store_require(st, "domain", domain) < 0)
+        return -1;
+    return st->backend->soft_increment(st, address, domain, now, window_s, count);
+}
+
+int store_soft_reset(store *st, const char *address, const char *domain)
+{
+    if (store_require(st, "address", address) < 0) return -1;
+    return st->backend->soft_reset(st, address, domain);
+}
+
+int store_permanent_add(store *st, const store_permanent *p)
+{
+    if (store_require(st, "address", p->address) < 0 || store_require(st, "domain", p->domain) < 0)
+        return -1;
+    return st->backend->permanent_add(st, p);
+}
+
+int store_permanent_remove(store *st, const char *address, const char *domain, int *removed)
+{
+    if (store_require(st, "address", address) < 0) return -1;
+    return st->backend->permanent_remove(st, address, domain, removed);
+}
+
+int store_permanent_set_answer(store *st, const char *address, const char *domain,
+                               const char *answer)
+{
+    if (store_require(st, "address", address) < 0 || store_require(st, "domain", domain) < 0)
+        return -1;
+    return st->backend->permanent_set_answer(st, address, domain, answer);
+}
+
+int store_event_add(store *st, const store_event *ev)
+{
+    if (store_require(st, "message id", ev->message_id) < 0 ||
+        store_require(st, "verdict", ev->verdict) < 0)
+        return -1;
+    return st->backend->event_add(st, ev);
+}
+
+int store_outbox_add(store *st, const char *address, const char *domain, const char *reason,
+                     const char *status, const char *diagnostic, time_t now)
+{
+    if (store_require(st, "address", address) < 0 || store_require(st, "domain", domain) < 0)
+        return -1;
+    return st->backend->outbox_add(st, address, domain, reason, status, diagnostic, now);
+}
+
+int store_outbox_due(store *st, time_t now, size_t max, store_outbox_item **items, size_t *n)
+{
+    return st->backend->outbox_due(st, now, max, items, n);
+}
+
+int store_outbox_claim(store *st, time_t now, long lease_s, size_t max,
+                       store_outbox_item **items, size_t *n)
+{
+    return st->backend->outbox_claim(st, now, lease_s, max, items, n);
+}
+
+int store_outbox_list(store *st, store_outbox_item **items, size_t *n)
+{
+    return st->backend->outbox_list(st, items, n);
+}
+
+int store_outbox_finish(store *st, int64_t id, store_outbox_state state, time_t next_attempt,
+                        const char *result)
+{
+    return st->backend->outbox_finish(st, id, state, next_attempt, result);
+}
+
+int store_outbox_retry_given_up(store *st, time_t now, int *count)
+{
+    return st->backend->outbox_retry_given_up(st, now, count);
+}
+
+int store_outbox_next_due(store *st, time_t *when, int *any)
+{
+    return st->backend->outbox_next_due(st, when, any);
+}
+
+void store_outbox_free(store_outbox_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        g_free(items[i].address);
+        g_free(items[i].domain);
+        g_free(items[i].reason);
+        g_free(items[i].status);
+        g_free(items[i].diagnostic);
+        g_free(items[i].last_result);
+    }
+    g_free(items);
+}
+
+int store_quarantine_add(store *st, const char *raw, size_t raw_len, const char *envelope_recipient,
+                         const char *ingress, const char *reason, time_t now)
+{
+    if (!raw && raw_len) return store_fail(st, "quarantine: no message bytes");
+    return st->backend->quarantine_add(st, raw, raw_len, envelope_recipient, ingress, reason, now);
+}
+
+int store_quarantine_list(store *st, int with_raw, store_quarantine_item **items, size_t *n)
+{
+    return st->backend->quarantine_list(st, with_raw, items, n);
+}
+
+int store_quarantine_remove(store *st, int64_t id)
+{
+    return st->backend->quarantine_remove(st, id);
+}
+
+void store_quarantine_free(store_quarantine_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        g_free(items[i].reason);
+        g_free(items[i].envelope_recipient);
+        g_free(items[i].ingress);
+        g_free(items[i].raw);
+    }
+    g_free(items);
+}
+
+int store_find_address(store *st, const char *address, store_address_info **info, size_t *n)
+{
+    if (store_require(st, "address", address) < 0) return -1;
+    return st->backend->find_address(st, address, info, n);
+}
+
+void store_address_info_free(store_address_info *info, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        g_free(info[i].domain);
+        g_free(info[i].permanent_reason);
+        g_free(info[i].permanent_status);
+        g_free(info[i].platform_answer);
+    }
+    g_free(info);
+}
+
+int store_stats(store *st, time_t now, long window_s, store_domain_stats **stats, size_t *n,
+                long *quarantined)
+{
+    return st->backend->stats(st, now, window_s, stats, n, quarantined);
+}
+
+void store_stats_free(store_domain_stats *stats, size_t n)
+{
+    for (size_t i = 0; i < n; i++) g_free(stats[i].domain);
+    g_free(stats);
+}

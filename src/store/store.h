@@ -9,6 +9,13 @@
  * platform notifications; fingerprints of processed messages; the quarantine
  * of messages that could not be parsed or routed. The schema carries a
  * version number and is created and migrated by store_open().
+ *
+ * Addresses and domains are compared without regard to ASCII case, so
+ * "Foo@Example.org" and "foo@example.org" share one counter. Times are Unix
+ * seconds. Several processes may use one database at once (the daemon,
+ * `bouncedemails stdin` from Postfix, the admin commands): store_begin()
+ * takes the write lock at once and waits for it up to a busy timeout, so a
+ * failure there means the store is unavailable for now (EX_TEMPFAIL).
  */
 #ifndef BOUNCEDEMAILS_STORE_H
 #define BOUNCEDEMAILS_STORE_H
@@ -20,17 +27,22 @@
 
 typedef struct store store;
 
+/* Opens the backend that cfg->store.backend names ("sqlite" when unset; the
+ * SQLite file is cfg->handler.dbfile, its folder created when missing), and
+ * creates or migrates the schema. NULL with the reason in err on failure. */
 store *store_open(const config *cfg, char *err, size_t err_len);
 void store_close(store *st);
 const char *store_errmsg(const store *st);
 
 /* Everything one message (or one batch of messages) causes is written between
- * begin and commit. */
+ * begin and commit. store_rollback() outside a transaction does nothing, so
+ * error paths may always call it. */
 int store_begin(store *st);
 int store_commit(store *st);
 int store_rollback(store *st);
 /* A savepoint inside a transaction, so that one message of a batch can be
- * undone without the others. */
+ * undone without the others. Savepoints nest; release and rollback act on the
+ * innermost, and both end it. */
 int store_savepoint(store *st);
 int store_savepoint_release(store *st);
 int store_savepoint_rollback(store *st);
@@ -40,8 +52,8 @@ int store_savepoint_rollback(store *st);
 int store_message_seen(store *st, const char *fingerprint, time_t now, int *seen);
 
 /* Adds one soft bounce for (address, domain) and returns the new count in
- * *count. A counter whose last bounce is older than window_s starts again at
- * one. */
+ * *count. A counter whose last bounce is more than window_s before now starts
+ * again at one (window_s <= 0: counters never expire). */
 int store_soft_increment(store *st, const char *address, const char *domain,
                          time_t now, long window_s, int *count);
 /* Removes the counter for (address, domain); domain NULL: for every domain. */
@@ -55,11 +67,13 @@ typedef struct store_permanent {
     time_t when;
 } store_permanent;
 
-/* Records (or refreshes) a permanent bounce. */
+/* Records (or refreshes: reason, status and time are replaced, the platform's
+ * last answer is kept) a permanent bounce. */
 int store_permanent_add(store *st, const store_permanent *p);
 /* Lifts a suppression; domain NULL: for every domain. *removed: rows removed. */
 int store_permanent_remove(store *st, const char *address, const char *domain, int *removed);
-/* Records what the platform answered to the notification for (address, domain). */
+/* Records what the platform answered to the notification for (address,
+ * domain). Nothing happens when the suppression was lifted meanwhile. */
 int store_permanent_set_answer(store *st, const char *address, const char *domain, const char *answer);
 
 typedef struct store_event {
@@ -98,18 +112,36 @@ typedef struct store_outbox_item {
     char *last_result;        /* "200 / body", "timeout", ... or NULL */
 } store_outbox_item;
 
-/* Queues a notification for (address, domain) unless one is already pending. */
+/* Queues a notification for (address, domain), due at now. At most one item
+ * per pair is open (pending or given up):
+ *  - one pending already: nothing changes (it keeps its reason and backoff);
+ *  - one given up: it is revived with the new reason, status and diagnostic,
+ *    pending and due now, attempts back at zero (last_result kept);
+ *  - else a new pending item. Done items are history and never block. */
 int store_outbox_add(store *st, const char *address, const char *domain, const char *reason,
                      const char *status, const char *diagnostic, time_t now);
 /* Up to max pending items due at now, oldest first. Free with store_outbox_free(). */
 int store_outbox_due(store *st, time_t now, size_t max, store_outbox_item **items, size_t *n);
-/* Pending and given-up items (for `bouncedemails outbox`). */
+/* Like store_outbox_due(), but moves each item's next_attempt to now +
+ * lease_s in the same statement, so that another process (the daemon and a
+ * `bouncedemails stdin` both draining) does not attempt it at the same time.
+ * store_outbox_finish() sets the real outcome; an item whose attempt never
+ * finished (a crash) comes due again when the lease ends. The items come
+ * back oldest first, with next_attempt already at the lease's end. */
+int store_outbox_claim(store *st, time_t now, long lease_s, size_t max,
+                       store_outbox_item **items, size_t *n);
+/* Pending and given-up items, pending first, each oldest first (for
+ * `bouncedemails outbox`). */
 int store_outbox_list(store *st, store_outbox_item **items, size_t *n);
 void store_outbox_free(store_outbox_item *items, size_t n);
-/* The outcome of one attempt: done, given up, or retry at next_attempt. */
+/* The outcome of one attempt: done, given up, or retry at next_attempt
+ * (state STORE_OUTBOX_PENDING). Counts the attempt and records result. An id
+ * that does not exist is an error. */
 int store_outbox_finish(store *st, int64_t id, store_outbox_state state, time_t next_attempt,
                         const char *result);
-/* Moves every given-up item back to pending, due now. *count: items moved. */
+/* Moves every given-up item back to pending, due now, with attempts back at
+ * zero (so that the notifier's max_attempts counts afresh). *count: items
+ * moved. */
 int store_outbox_retry_given_up(store *st, time_t now, int *count);
 /* Earliest next_attempt among pending items; *any = 0 when none. */
 int store_outbox_next_due(store *st, time_t *when, int *any);
@@ -122,8 +154,8 @@ typedef struct store_quarantine_item {
     char *envelope_recipient; /* or NULL */
     char *ingress;
     time_t when;
-    char *raw;
-    size_t raw_len;
+    char *raw;                /* NUL-terminated beyond raw_len; NULL unless with_raw */
+    size_t raw_len;           /* filled with or without raw */
 } store_quarantine_item;
 
 int store_quarantine_add(store *st, const char *raw, size_t raw_len, const char *envelope_recipient,
@@ -141,24 +173,30 @@ typedef struct store_address_info {
     time_t soft_first, soft_last;
     int permanent;            /* 1 when suppressed */
     char *permanent_reason;
+    char *permanent_status;
     time_t permanent_when;
     char *platform_answer;
 } store_address_info;
 
+/* What is known about address, one entry per domain it has a counter or a
+ * suppression for, ordered by domain. */
 int store_find_address(store *st, const char *address, store_address_info **info, size_t *n);
 void store_address_info_free(store_address_info *info, size_t n);
 
 typedef struct store_domain_stats {
     char *domain;
-    long soft_addresses;      /* counters in the window */
+    long soft_addresses;      /* counters in the window (last bounce within window_s of now) */
     long permanent;
-    long complaints;
+    long complaints;          /* events with verdict "complaint" */
     long events;
     long outbox_pending;
     long outbox_given_up;
 } store_domain_stats;
 
-int store_stats(store *st, store_domain_stats **stats, size_t *n, long *quarantined);
+/* One entry per domain found in any table, ordered by domain; *quarantined:
+ * messages in the quarantine. window_s as for store_soft_increment(). */
+int store_stats(store *st, time_t now, long window_s, store_domain_stats **stats, size_t *n,
+                long *quarantined);
 void store_stats_free(store_domain_stats *stats, size_t n);
 
 #endif

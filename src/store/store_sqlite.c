@@ -1,1 +1,828 @@
-/* store_sqlite.c: to be written. */
+/*
+ * store_sqlite.c - the SQLite backend of the store: one database file shared
+ * by every process of the service (WAL, so readers never wait for the writer;
+ * BEGIN IMMEDIATE, so two writers never deadlock upgrading a read lock; a
+ * busy timeout, so a writer waits its turn). Statements are prepared once per
+ * handle and kept. The schema is a list of migrations; PRAGMA user_version
+ * says how many of them the file has.
+ */
+#include "store/store_backend.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+
+/* How long a writer waits for another process's transaction before the store
+ * counts as unavailable (stdin then exits 75 and Postfix retries). */
+#define STORE_SQLITE_BUSY_TIMEOUT_MS 10000
+
+/* Migration i brings the schema from version i to i + 1. Append only: a
+ * database file carries every step it has taken. Addresses and domains
+ * compare without ASCII case, so the unique keys hold however a bounce
+ * spells them. */
+static const char *const store_sqlite_migrations[] = {
+    /* 1: the first schema. */
+    "CREATE TABLE soft_bounce ("
+    "  address    TEXT NOT NULL COLLATE NOCASE,"
+    "  domain     TEXT NOT NULL COLLATE NOCASE,"
+    "  count      INTEGER NOT NULL,"
+    "  first_seen INTEGER NOT NULL,"
+    "  last_seen  INTEGER NOT NULL,"
+    "  PRIMARY KEY (address, domain)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX soft_bounce_domain ON soft_bounce (domain, last_seen);"
+
+    "CREATE TABLE permanent_bounce ("
+    "  address         TEXT NOT NULL COLLATE NOCASE,"
+    "  domain          TEXT NOT NULL COLLATE NOCASE,"
+    "  reason          TEXT,"
+    "  status          TEXT,"
+    "  bounced_at      INTEGER NOT NULL,"
+    "  platform_answer TEXT,"
+    "  PRIMARY KEY (address, domain)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX permanent_bounce_domain ON permanent_bounce (domain);"
+
+    "CREATE TABLE event ("
+    "  id         INTEGER PRIMARY KEY,"
+    "  message_id TEXT NOT NULL,"
+    "  address    TEXT COLLATE NOCASE,"
+    "  domain     TEXT COLLATE NOCASE,"
+    "  verdict    TEXT NOT NULL,"
+    "  reason     TEXT,"
+    "  status     TEXT,"
+    "  diagnostic TEXT,"
+    "  ingress    TEXT,"
+    "  at         INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX event_domain ON event (domain, verdict);"
+
+    /* state: 0 pending, 1 done, 2 given up (store_outbox_state). */
+    "CREATE TABLE outbox ("
+    "  id           INTEGER PRIMARY KEY,"
+    "  address      TEXT NOT NULL COLLATE NOCASE,"
+    "  domain       TEXT NOT NULL COLLATE NOCASE,"
+    "  reason       TEXT,"
+    "  status       TEXT,"
+    "  diagnostic   TEXT,"
+    "  created      INTEGER NOT NULL,"
+    "  next_attempt INTEGER NOT NULL,"
+    "  attempts     INTEGER NOT NULL DEFAULT 0,"
+    "  state        INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2)),"
+    "  last_result  TEXT"
+    ");"
+    "CREATE UNIQUE INDEX outbox_open ON outbox (address, domain) WHERE state <> 1;"
+    "CREATE INDEX outbox_due ON outbox (state, next_attempt);"
+    "CREATE INDEX outbox_domain ON outbox (domain, state);"
+
+    "CREATE TABLE message_seen ("
+    "  fingerprint TEXT PRIMARY KEY,"
+    "  seen_at     INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+
+    "CREATE TABLE quarantine ("
+    "  id                 INTEGER PRIMARY KEY,"
+    "  raw                BLOB NOT NULL,"
+    "  reason             TEXT,"
+    "  envelope_recipient TEXT,"
+    "  ingress            TEXT,"
+    "  at                 INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX quarantine_at ON quarantine (at);",
+};
+
+#define STORE_SQLITE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_sqlite_migrations))
+
+#define OUTBOX_COLUMNS \
+    "id, address, domain, reason, status, diagnostic, created, next_attempt, attempts, state, " \
+    "last_result"
+
+/* Every statement the backend runs, prepared on first use and kept. */
+#define STORE_SQLITE_STATEMENTS(X) \
+    X(BEGIN, "BEGIN IMMEDIATE") \
+    X(COMMIT, "COMMIT") \
+    X(ROLLBACK, "ROLLBACK") \
+    X(SAVEPOINT, "SAVEPOINT store_sp") \
+    X(RELEASE, "RELEASE store_sp") \
+    X(ROLLBACK_TO, "ROLLBACK TO store_sp") \
+    X(SEEN, \
+      "INSERT INTO message_seen (fingerprint, seen_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING") \
+    X(SOFT_INCREMENT, \
+      "INSERT INTO soft_bounce (address, domain, count, first_seen, last_seen)" \
+      " VALUES (?1, ?2, 1, ?3, ?3)" \
+      " ON CONFLICT (address, domain) DO UPDATE SET" \
+      "  count = CASE WHEN last_seen < ?4 THEN 1 ELSE count + 1 END," \
+      "  first_seen = CASE WHEN last_seen < ?4 THEN ?3 ELSE first_seen END," \
+      "  last_seen = max(last_seen, ?3)" \
+      " RETURNING count") \
+    X(SOFT_RESET, "DELETE FROM soft_bounce WHERE address = ?1 AND (?2 IS NULL OR domain = ?2)") \
+    X(PERMANENT_ADD, \
+      "INSERT INTO permanent_bounce (address, domain, reason, status, bounced_at)" \
+      " VALUES (?1, ?2, ?3, ?4, ?5)" \
+      " ON CONFLICT (address, domain) DO UPDATE SET" \
+      "  reason = excluded.reason, status = excluded.status, bounced_at = excluded.bounced_at") \
+    X(PERMANENT_REMOVE, \
+      "DELETE FROM permanent_bounce WHERE address = ?1 AND (?2 IS NULL OR domain = ?2)") \
+    X(PERMANENT_ANSWER, \
+      "UPDATE permanent_bounce SET platform_answer = ?3 WHERE address = ?1 AND domain = ?2") \
+    X(EVENT_ADD, \
+      "INSERT INTO event (message_id, address, domain, verdict, reason, status, diagnostic," \
+      " ingress, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)") \
+    X(OUTBOX_ADD, \
+      "INSERT INTO outbox (address, domain, reason, status, diagnostic, created, next_attempt)" \
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)" \
+      " ON CONFLICT (address, domain) WHERE state <> 1 DO UPDATE SET" \
+      "  reason = excluded.reason, status = excluded.status," \
+      "  diagnostic = excluded.diagnostic, next_attempt = excluded.next_attempt," \
+      "  attempts = 0, state = 0" \
+      " WHERE state = 2") \
+    X(OUTBOX_DUE, \
+      "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state = 0 AND next_attempt <= ?1" \
+      " ORDER BY next_attempt, id LIMIT ?2") \
+    X(OUTBOX_CLAIM, \
+      "UPDATE outbox SET next_attempt = ?3 WHERE id IN (SELECT id FROM outbox" \
+      "  WHERE state = 0 AND next_attempt <= ?1 ORDER BY next_attempt, id LIMIT ?2)" \
+      " RETURNING " OUTBOX_COLUMNS) \
+    X(OUTBOX_LIST, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state <> 1 ORDER BY state, id") \
+    X(OUTBOX_FINISH, \
+      "UPDATE outbox SET state = ?2, next_attempt = ?3, last_result = ?4," \
+      " attempts = attempts + 1 WHERE id = ?1") \
+    X(OUTBOX_RETRY, "UPDATE outbox SET state = 0, next_attempt = ?1, attempts = 0 WHERE state = 2") \
+    X(OUTBOX_NEXT_DUE, "SELECT min(next_attempt) FROM outbox WHERE state = 0") \
+    X(QUARANTINE_ADD, \
+      "INSERT INTO quarantine (raw, envelope_recipient, ingress, reason, at)" \
+      " VALUES (?1, ?2, ?3, ?4, ?5)") \
+    X(QUARANTINE_LIST, \
+      "SELECT id, reason, envelope_recipient, ingress, at, length(raw)," \
+      " CASE WHEN ?1 THEN raw END FROM quarantine ORDER BY at, id") \
+    X(QUARANTINE_REMOVE, "DELETE FROM quarantine WHERE id = ?1") \
+    X(QUARANTINE_COUNT, "SELECT count(*) FROM quarantine") \
+    X(FIND_ADDRESS, \
+      "SELECT d.domain, s.count, s.first_seen, s.last_seen, p.address IS NOT NULL," \
+      " p.reason, p.status, p.bounced_at, p.platform_answer" \
+      " FROM (SELECT domain FROM soft_bounce WHERE address = ?1" \
+      "       UNION SELECT domain FROM permanent_bounce WHERE address = ?1) AS d" \
+      " LEFT JOIN soft_bounce AS s ON s.address = ?1 AND s.domain = d.domain" \
+      " LEFT JOIN permanent_bounce AS p ON p.address = ?1 AND p.domain = d.domain" \
+      " ORDER BY d.domain") \
+    X(STATS, \
+      "WITH d (domain) AS (SELECT domain FROM soft_bounce" \
+      "  UNION SELECT domain FROM permanent_bounce" \
+      "  UNION SELECT domain FROM event WHERE domain IS NOT NULL" \
+      "  UNION SELECT domain FROM outbox)" \
+      " SELECT d.domain," \
+      "  (SELECT count(*) FROM soft_bounce AS s WHERE s.domain = d.domain AND s.last_seen >= ?1)," \
+      "  (SELECT count(*) FROM permanent_bounce AS p WHERE p.domain = d.domain)," \
+      "  (SELECT count(*) FROM event AS e WHERE e.domain = d.domain AND e.verdict = 'complaint')," \
+      "  (SELECT count(*) FROM event AS e WHERE e.domain = d.domain)," \
+      "  (SELECT count(*) FROM outbox AS o WHERE o.domain = d.domain AND o.state = 0)," \
+      "  (SELECT count(*) FROM outbox AS o WHERE o.domain = d.domain AND o.state = 2)" \
+      " FROM d ORDER BY d.domain")
+
+typedef enum store_sqlite_stmt {
+#define STORE_SQLITE_STMT_ENUM(id, sql) STMT_##id,
+    STORE_SQLITE_STATEMENTS(STORE_SQLITE_STMT_ENUM)
+#undef STORE_SQLITE_STMT_ENUM
+    STMT_COUNT
+} store_sqlite_stmt;
+
+static const char *const store_sqlite_sql[STMT_COUNT] = {
+#define STORE_SQLITE_STMT_SQL(id, sql) [STMT_##id] = sql,
+    STORE_SQLITE_STATEMENTS(STORE_SQLITE_STMT_SQL)
+#undef STORE_SQLITE_STMT_SQL
+};
+
+typedef struct store_sqlite {
+    store base;
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *stmts[STMT_COUNT];
+} store_sqlite;
+
+static store_sqlite *sq(store *st) { return (store_sqlite *)st; }
+
+static int sq_fail(store *st, const char *what)
+{
+    return store_fail(st, "%s: %s (%s)", what, sqlite3_errmsg(sq(st)->db), sq(st)->path);
+}
+
+/* The cached statement, ready to bind; NULL (with the error set) when it
+ * cannot be prepared, which only a damaged or foreign database causes. */
+static sqlite3_stmt *sq_stmt(store *st, store_sqlite_stmt id)
+{
+    store_sqlite *s = sq(st);
+    if (!s->stmts[id] &&
+        sqlite3_prepare_v3(s->db, store_sqlite_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                           &s->stmts[id], NULL) != SQLITE_OK) {
+        sq_fail(st, "preparing a statement");
+        return NULL;
+    }
+    return s->stmts[id];
+}
+
+/* Runs a statement that returns no rows, then resets it. */
+static int sq_exec(store *st, sqlite3_stmt *stmt, const char *what)
+{
+    int rc = sqlite3_step(stmt);
+    int ret = rc == SQLITE_DONE ? 0 : sq_fail(st, what);
+    sqlite3_reset(stmt);
+    return ret;
+}
+
+/* Runs a statement that takes no parameters. */
+static int sq_exec_id(store *st, store_sqlite_stmt id, const char *what)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, id);
+    return stmt ? sq_exec(st, stmt, what) : -1;
+}
+
+static void sq_bind_text(sqlite3_stmt *stmt, int i, const char *v)
+{
+    sqlite3_bind_text(stmt, i, v, -1, SQLITE_STATIC);
+}
+
+static char *sq_column_strdup(sqlite3_stmt *stmt, int i)
+{
+    return g_strdup((const char *)sqlite3_column_text(stmt, i));
+}
+
+static int sq_changes(store *st) { return sqlite3_changes(sq(st)->db); }
+
+/* ---- transactions ---- */
+
+static int sq_begin(store *st) { return sq_exec_id(st, STMT_BEGIN, "begin"); }
+static int sq_commit(store *st) { return sq_exec_id(st, STMT_COMMIT, "commit"); }
+
+static int sq_rollback(store *st)
+{
+    /* SQLite may have rolled back already (after SQLITE_FULL, IOERR, ...). */
+    if (sqlite3_get_autocommit(sq(st)->db)) return 0;
+    return sq_exec_id(st, STMT_ROLLBACK, "rollback");
+}
+
+static int sq_savepoint(store *st)
+{
+    /* Outside BEGIN IMMEDIATE, a savepoint would open a deferred transaction
+     * that can deadlock against another process's writer. */
+    if (sqlite3_get_autocommit(sq(st)->db))
+        return store_fail(st, "savepoint outside a transaction");
+    return sq_exec_id(st, STMT_SAVEPOINT, "savepoint");
+}
+
+static int sq_savepoint_release(store *st)
+{
+    return sq_exec_id(st, STMT_RELEASE, "release savepoint");
+}
+
+static int sq_savepoint_rollback(store *st)
+{
+    if (sq_exec_id(st, STMT_ROLLBACK_TO, "rollback to savepoint") < 0) return -1;
+    return sq_savepoint_release(st);
+}
+
+/* ---- fingerprints and counters ---- */
+
+static int sq_message_seen(store *st, const char *fingerprint, time_t now, int *seen)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_SEEN);
+    if (!stmt) return -1;
+    sq_bind_text(stmt, 1, fingerprint);
+    sqlite3_bind_int64(stmt, 2, now);
+    if (sq_exec(st, stmt, "recording a message fingerprint") < 0) return -1;
+    *seen = sq_changes(st) == 0;
+    return 0;
+}
+
+static int sq_soft_increment(store *st, const char *address, const char *domain, time_t now,
+                             long window_s, int *count)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_SOFT_INCREMENT);
+    if (!stmt) return -1;
+    sq_bind_text(stmt, 1, address);
+    sq_bind_text(stmt, 2, domain);
+    sqlite3_bind_int64(stmt, 3, now);
+    sqlite3_bind_int64(stmt, 4, window_s > 0 ? (sqlite3_int64)now - window_s : INT64_MIN);
+    int ret = 0;
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        *count = sqlite3_column_int(stmt, 0);
+    else
+        ret = sq_fail(st, "counting a soft bounce");
+    sqlite3_reset(stmt);
+    return ret;
+}
+
+static int sq_soft_reset(store *st, const char *address, const char *domain)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_SOFT_RESET);
+    if (!stmt) return -1;
+    sq_bind_text(stmt, 1, address);
+    sq_bind_text(stmt, 2, domain);
+    return sq_exec(st, stmt, "resetting a soft-bounce counter");
+}
+
+/* ---- permanent bounces and the event log ---- */
+
+static int sq_permanent_add(store *st, const store_permanent *p)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_PERMANENT_ADD);
+    if (!stmt) return -1;
+    sq_bind_text(stmt, 1, p->address);
+    sq_bind_text(stmt, 2, p->domain);
+    sq_bind_text(stmt, 3, p->reason);
+    sq_bind_text(stmt, 4, p->status);
+    sqlite3_bind_int64(stmt, 5, p->when);
+    return sq_exec(st, stmt, "recording a permanent bounce");
+}
+
+static int sq_permanent_remove(store *st, const char *address, const char *domain, int *removed)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_PERMANENT_REMOVE);
+    if (!stmt) return -1;
+    sq_bind_text(stmt, 1, address);
+    sq_bind_text(stmt, 2, domain);
+    if (sq_exec(st, stmt, "lifting a suppression") < 0) return -1;
+    if (removed) *removed = sq_changes(st);
+    return 0;
+}
+
+static int sq_permanent_set_answer(store *st, const char *address, const char *domain,
+                                   const char *answer)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_PERMANENT_ANSWER);
+    if (!stmt) return -1;
+    sq_bind_text(stmt, 1, address);
+    sq_bind_text(stmt, 2, domain);
+    sq_bind_text(stmt, 3, answer);
+    return sq_exec(st, stmt, "recording the platform's answer");
+}
+
+static int sq_event_add(store *st, const store_event *ev)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_EVENT_ADD);
+    if (!stmt) return -1;
+    sq_bind_text(stmt, 1, ev->message_id);
+    sq_bind_text(stmt, 2, ev->address);
+    sq_bind_text(stmt, 3, ev->domain);
+    sq_bind_text(stmt, 4, ev->verdict);
+    sq_bind_text(stmt, 5, ev->reason);
+    sq_bind_text(stmt, 6, ev->status);
+    sq_bind_text(stmt, 7, ev->diagnostic);
+    sq_bind_text(stmt, 8, ev->ingress);
+    sqlite3_bind_int64(stmt, 9, ev->when);
+    return sq_exec(st, stmt, "writing the event log");
+}
+
+/* ---- outbox ---- */
+
+static int sq_outbox_add(store *st, const char *address, const char *domain, const char *reason,
+                         const char *status, const char *diagnostic, time_t now)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_OUTBOX_ADD);
+    if (!stmt) return -1;
+    sq_bind_text(stmt, 1, address);
+    sq_bind_text(stmt, 2, domain);
+    sq_bind_text(stmt, 3, reason);
+    sq_bind_text(stmt, 4, status);
+    sq_bind_text(stmt, 5, diagnostic);
+    sqlite3_bind_int64(stmt, 6, now);
+    return sq_exec(st, stmt, "queueing a notification");
+}
+
+static void sq_outbox_row(sqlite3_stmt *stmt, store_outbox_item *it)
+{
+    it->id = sqlite3_column_int64(stmt, 0);
+    it->address = sq_column_strdup(stmt, 1);
+    it->domain = sq_column_strdup(stmt, 2);
+    it->reason = sq_column_strdup(stmt, 3);
+    it->status = sq_column_strdup(stmt, 4);
+    it->diagnostic = sq_column_strdup(stmt, 5);
+    it->created = (time_t)sqlite3_column_int64(stmt, 6);
+    it->next_attempt = (time_t)sqlite3_column_int64(stmt, 7);
+    it->attempts = sqlite3_column_int(stmt, 8);
+    it->state = (store_outbox_state)sqlite3_column_int(stmt, 9);
+    it->last_result = sq_column_strdup(stmt, 10);
+}
+
+/* Steps a bound statement to its end, collecting outbox rows. */
+static int sq_outbox_rows(store *st, sqlite3_stmt *stmt, const char *what,
+                          store_outbox_item **items, size_t *n)
+{
+    GArray *rows = g_array_new(FALSE, TRUE, sizeof(store_outbox_item));
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        store_outbox_item it;
+        sq_outbox_row(stmt, &it);
+        g_array_append_val(rows, it);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : sq_fail(st, what);
+    sqlite3_reset(stmt);
+    if (ret < 0) {
+        store_outbox_free((store_outbox_item *)(void *)rows->data, rows->len);
+        g_array_free(rows, FALSE);
+        *items = NULL;
+        *n = 0;
+        return -1;
+    }
+    *n = rows->len;
+    *items = (store_outbox_item *)(void *)g_array_free(rows, FALSE);
+    return 0;
+}
+
+static sqlite3_int64 sq_limit(size_t max)
+{
+    return max > (size_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)max;
+}
+
+static int sq_outbox_due(store *st, time_t now, size_t max, store_outbox_item **items, size_t *n)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_OUTBOX_DUE);
+    if (!stmt) return -1;
+    sqlite3_bind_int64(stmt, 1, now);
+    sqlite3_bind_int64(stmt, 2, sq_limit(max));
+    return sq_outbox_rows(st, stmt, "reading the due notifications", items, n);
+}
+
+static int sq_outbox_cmp_id(const void *a, const void *b)
+{
+    int64_t x = ((const store_outbox_item *)a)->id, y = ((const store_outbox_item *)b)->id;
+    return (x > y) - (x < y);
+}
+
+static int sq_outbox_claim(store *st, time_t now, long lease_s, size_t max,
+                           store_outbox_item **items, size_t *n)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_OUTBOX_CLAIM);
+    if (!stmt) return -1;
+    sqlite3_bind_int64(stmt, 1, now);
+    sqlite3_bind_int64(stmt, 2, sq_limit(max));
+    sqlite3_bind_int64(stmt, 3, (sqlite3_int64)now + (lease_s > 0 ? lease_s : 0));
+    if (sq_outbox_rows(st, stmt, "claiming the due notifications", items, n) < 0) return -1;
+    /* RETURNING gives rows in no promised order. */
+    if (*n > 1) qsort(*items, *n, sizeof **items, sq_outbox_cmp_id);
+    return 0;
+}
+
+static int sq_outbox_list(store *st, store_outbox_item **items, size_t *n)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_OUTBOX_LIST);
+    if (!stmt) return -1;
+    return sq_outbox_rows(st, stmt, "listing the outbox", items, n);
+}
+
+static int sq_outbox_finish(store *st, int64_t id, store_outbox_state state, time_t next_attempt,
+                            const char *result)
+{
+    if (state != STORE_OUTBOX_PENDING && state != STORE_OUTBOX_DONE &&
+        state != STORE_OUTBOX_GIVEN_UP)
+        return store_fail(st, "outbox item %lld: unknown state %d", (long long)id, (int)state);
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_OUTBOX_FINISH);
+    if (!stmt) return -1;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_int(stmt, 2, (int)state);
+    sqlite3_bind_int64(stmt, 3, next_attempt);
+    sq_bind_text(stmt, 4, result);
+    if (sq_exec(st, stmt, "recording a notification's outcome") < 0) return -1;
+    if (sq_changes(st) == 0) return store_fail(st, "no outbox item %lld", (long long)id);
+    return 0;
+}
+
+static int sq_outbox_retry_given_up(store *st, time_t now, int *count)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_OUTBOX_RETRY);
+    if (!stmt) return -1;
+    sqlite3_bind_int64(stmt, 1, now);
+    if (sq_exec(st, stmt, "queueing given-up notifications again") < 0) return -1;
+    if (count) *count = sq_changes(st);
+    return 0;
+}
+
+static int sq_outbox_next_due(store *st, time_t *when, int *any)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_OUTBOX_NEXT_DUE);
+    if (!stmt) return -1;
+    int ret = 0;
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+        *any = sqlite3_column_type(stmt, 0) != SQLITE_NULL;
+        *when = *any ? (time_t)sqlite3_column_int64(stmt, 0) : 0;
+    } else {
+        ret = sq_fail(st, "reading the outbox");
+    }
+    sqlite3_reset(stmt);
+    return ret;
+}
+
+/* ---- quarantine ---- */
+
+static int sq_quarantine_add(store *st, const char *raw, size_t raw_len,
+                             const char *envelope_recipient, const char *ingress,
+                             const char *reason, time_t now)
+{
+    if (raw_len > INT_MAX) return store_fail(st, "quarantine: message of %zu bytes", raw_len);
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_QUARANTINE_ADD);
+    if (!stmt) return -1;
+    /* A non-NULL pointer, so that an empty message is an empty blob, not NULL. */
+    sqlite3_bind_blob(stmt, 1, raw ? raw : "", (int)raw_len, SQLITE_STATIC);
+    sq_bind_text(stmt, 2, envelope_recipient);
+    sq_bind_text(stmt, 3, ingress);
+    sq_bind_text(stmt, 4, reason);
+    sqlite3_bind_int64(stmt, 5, now);
+    return sq_exec(st, stmt, "quarantining a message");
+}
+
+static void sq_quarantine_row(sqlite3_stmt *stmt, int with_raw, store_quarantine_item *it)
+{
+    it->id = sqlite3_column_int64(stmt, 0);
+    it->reason = sq_column_strdup(stmt, 1);
+    it->envelope_recipient = sq_column_strdup(stmt, 2);
+    it->ingress = sq_column_strdup(stmt, 3);
+    it->when = (time_t)sqlite3_column_int64(stmt, 4);
+    it->raw_len = (size_t)sqlite3_column_int64(stmt, 5);
+    it->raw = NULL;
+    if (with_raw) {
+        const void *blob = sqlite3_column_blob(stmt, 6);
+        it->raw_len = (size_t)sqlite3_column_bytes(stmt, 6);
+        it->raw = g_malloc(it->raw_len + 1);
+        if (it->raw_len) memcpy(it->raw, blob, it->raw_len);
+        it->raw[it->raw_len] = '\0';
+    }
+}
+
+static int sq_quarantine_list(store *st, int with_raw, store_quarantine_item **items, size_t *n)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_QUARANTINE_LIST);
+    if (!stmt) return -1;
+    sqlite3_bind_int(stmt, 1, with_raw != 0);
+    GArray *rows = g_array_new(FALSE, TRUE, sizeof(store_quarantine_item));
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        store_quarantine_item it;
+        sq_quarantine_row(stmt, with_raw, &it);
+        g_array_append_val(rows, it);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : sq_fail(st, "listing the quarantine");
+    sqlite3_reset(stmt);
+    *n = ret < 0 ? 0 : rows->len;
+    if (ret < 0) store_quarantine_free((store_quarantine_item *)(void *)rows->data, rows->len);
+    *items = (store_quarantine_item *)(void *)g_array_free(rows, FALSE);
+    if (ret < 0) *items = NULL;
+    return ret;
+}
+
+static int sq_quarantine_remove(store *st, int64_t id)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_QUARANTINE_REMOVE);
+    if (!stmt) return -1;
+    sqlite3_bind_int64(stmt, 1, id);
+    if (sq_exec(st, stmt, "removing a quarantined message") < 0) return -1;
+    if (sq_changes(st) == 0) return store_fail(st, "no quarantined message %lld", (long long)id);
+    return 0;
+}
+
+/* ---- admin ---- */
+
+static void sq_address_row(sqlite3_stmt *stmt, store_address_info *in)
+{
+    in->domain = sq_column_strdup(stmt, 0);
+    in->soft_count = sqlite3_column_int(stmt, 1);
+    in->soft_first = (time_t)sqlite3_column_int64(stmt, 2);
+    in->soft_last = (time_t)sqlite3_column_int64(stmt, 3);
+    in->permanent = sqlite3_column_int(stmt, 4);
+    in->permanent_reason = sq_column_strdup(stmt, 5);
+    in->permanent_status = sq_column_strdup(stmt, 6);
+    in->permanent_when = (time_t)sqlite3_column_int64(stmt, 7);
+    in->platform_answer = sq_column_strdup(stmt, 8);
+}
+
+static int sq_find_address(store *st, const char *address, store_address_info **info, size_t *n)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_FIND_ADDRESS);
+    if (!stmt) return -1;
+    sq_bind_text(stmt, 1, address);
+    GArray *rows = g_array_new(FALSE, TRUE, sizeof(store_address_info));
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        store_address_info in;
+        sq_address_row(stmt, &in);
+        g_array_append_val(rows, in);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : sq_fail(st, "looking up an address");
+    sqlite3_reset(stmt);
+    *n = ret < 0 ? 0 : rows->len;
+    if (ret < 0) store_address_info_free((store_address_info *)(void *)rows->data, rows->len);
+    *info = (store_address_info *)(void *)g_array_free(rows, FALSE);
+    if (ret < 0) *info = NULL;
+    return ret;
+}
+
+static int sq_quarantine_count(store *st, long *count)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_QUARANTINE_COUNT);
+    if (!stmt) return -1;
+    int ret = 0;
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        *count = (long)sqlite3_column_int64(stmt, 0);
+    else
+        ret = sq_fail(st, "counting the quarantine");
+    sqlite3_reset(stmt);
+    return ret;
+}
+
+static void sq_stats_row(sqlite3_stmt *stmt, store_domain_stats *ds)
+{
+    ds->domain = sq_column_strdup(stmt, 0);
+    ds->soft_addresses = (long)sqlite3_column_int64(stmt, 1);
+    ds->permanent = (long)sqlite3_column_int64(stmt, 2);
+    ds->complaints = (long)sqlite3_column_int64(stmt, 3);
+    ds->events = (long)sqlite3_column_int64(stmt, 4);
+    ds->outbox_pending = (long)sqlite3_column_int64(stmt, 5);
+    ds->outbox_given_up = (long)sqlite3_column_int64(stmt, 6);
+}
+
+static int sq_stats(store *st, time_t now, long window_s, store_domain_stats **stats, size_t *n,
+                    long *quarantined)
+{
+    *stats = NULL;
+    *n = 0;
+    if (sq_quarantine_count(st, quarantined) < 0) return -1;
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_STATS);
+    if (!stmt) return -1;
+    sqlite3_bind_int64(stmt, 1, window_s > 0 ? (sqlite3_int64)now - window_s : INT64_MIN);
+    GArray *rows = g_array_new(FALSE, TRUE, sizeof(store_domain_stats));
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        store_domain_stats ds;
+        sq_stats_row(stmt, &ds);
+        g_array_append_val(rows, ds);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : sq_fail(st, "counting per domain");
+    sqlite3_reset(stmt);
+    if (ret < 0) {
+        store_stats_free((store_domain_stats *)(void *)rows->data, rows->len);
+        g_array_free(rows, FALSE);
+        return -1;
+    }
+    *n = rows->len;
+    *stats = (store_domain_stats *)(void *)g_array_free(rows, FALSE);
+    return 0;
+}
+
+/* ---- opening, schema, closing ---- */
+
+static void sq_close(store *st)
+{
+    store_sqlite *s = sq(st);
+    for (int i = 0; i < STMT_COUNT; i++) sqlite3_finalize(s->stmts[i]);
+    if (s->db) {
+        /* Keeps the planner's statistics fresh; cheap when nothing changed. */
+        sqlite3_exec(s->db, "PRAGMA optimize", NULL, NULL, NULL);
+        sqlite3_close_v2(s->db);
+    }
+    g_free(s->path);
+    g_free(s);
+}
+
+static int sq_user_version(store *st, int *version)
+{
+    sqlite3_stmt *stmt;
+    if (sqlite3_prepare_v2(sq(st)->db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK)
+        return sq_fail(st, "reading the schema version");
+    int ret = 0;
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        *version = sqlite3_column_int(stmt, 0);
+    else
+        ret = sq_fail(st, "reading the schema version");
+    sqlite3_finalize(stmt);
+    return ret;
+}
+
+static int sq_exec_sql(store *st, const char *sql, const char *what)
+{
+    return sqlite3_exec(sq(st)->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : sq_fail(st, what);
+}
+
+/* Applies the migrations the file lacks, all in one transaction, so that a
+ * crash leaves the old schema, and two processes starting at once migrate it
+ * once (the second sees the new version after waiting for the lock). */
+static int sq_migrate(store *st)
+{
+    int version;
+    if (sq_user_version(st, &version) < 0) return -1;
+    if (version == STORE_SQLITE_SCHEMA_VERSION) return 0;
+    if (sq_begin(st) < 0) return -1;
+    if (sq_user_version(st, &version) < 0) goto fail;
+    if (version > STORE_SQLITE_SCHEMA_VERSION) {
+        store_fail(st, "%s: schema version %d is newer than this program's (%d)", sq(st)->path,
+                   version, STORE_SQLITE_SCHEMA_VERSION);
+        goto fail;
+    }
+    for (; version < STORE_SQLITE_SCHEMA_VERSION; version++) {
+        char what[64];
+        snprintf(what, sizeof what, "migrating the schema to version %d", version + 1);
+        if (sq_exec_sql(st, store_sqlite_migrations[version], what) < 0) goto fail;
+    }
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", STORE_SQLITE_SCHEMA_VERSION);
+    if (sq_exec_sql(st, pragma, "setting the schema version") < 0) goto fail;
+    if (sq_commit(st) < 0) goto fail;
+    return 0;
+fail:
+    sq_rollback(st);
+    return -1;
+}
+
+static int sq_configure(store *st)
+{
+    store_sqlite *s = sq(st);
+    sqlite3_busy_timeout(s->db, STORE_SQLITE_BUSY_TIMEOUT_MS);
+    sqlite3_stmt *stmt;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL) != SQLITE_OK)
+        return sq_fail(st, "opening");
+    int rc = sqlite3_step(stmt);
+    const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(stmt, 0) : NULL;
+    int ret = 0;
+    if (!mode)
+        ret = sq_fail(st, "switching to WAL");
+    else if (g_ascii_strcasecmp(mode, "wal") != 0)
+        ret = store_fail(st, "%s: the journal mode stays \"%s\", WAL is needed", s->path, mode);
+    sqlite3_finalize(stmt);
+    if (ret < 0) return -1;
+    return sq_exec_sql(st, "PRAGMA synchronous = NORMAL", "setting synchronous");
+}
+
+static int sq_make_folder(const char *path, char *err, size_t err_len)
+{
+    char *dir = g_path_get_dirname(path);
+    int ret = 0;
+    if (g_mkdir_with_parents(dir, 0750) != 0) {
+        snprintf(err, err_len, "cannot create the folder %s for handler.dbfile: %s", dir,
+                 g_strerror(errno));
+        ret = -1;
+    }
+    g_free(dir);
+    return ret;
+}
+
+static const store_backend store_sqlite_backend = {
+    .name = "sqlite",
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .savepoint = sq_savepoint,
+    .savepoint_release = sq_savepoint_release,
+    .savepoint_rollback = sq_savepoint_rollback,
+    .message_seen = sq_message_seen,
+    .soft_increment = sq_soft_increment,
+    .soft_reset = sq_soft_reset,
+    .permanent_add = sq_permanent_add,
+    .permanent_remove = sq_permanent_remove,
+    .permanent_set_answer = sq_permanent_set_answer,
+    .event_add = sq_event_add,
+    .outbox_add = sq_outbox_add,
+    .outbox_due = sq_outbox_due,
+    .outbox_claim = sq_outbox_claim,
+    .outbox_list = sq_outbox_list,
+    .outbox_finish = sq_outbox_finish,
+    .outbox_retry_given_up = sq_outbox_retry_given_up,
+    .outbox_next_due = sq_outbox_next_due,
+    .quarantine_add = sq_quarantine_add,
+    .quarantine_list = sq_quarantine_list,
+    .quarantine_remove = sq_quarantine_remove,
+    .find_address = sq_find_address,
+    .stats = sq_stats,
+};
+
+store *store_sqlite_open(const config *cfg, char *err, size_t err_len)
+{
+    const char *path = cfg->handler.dbfile;
+    if (!path || !*path) {
+        snprintf(err, err_len, "handler.dbfile is not set");
+        return NULL;
+    }
+    if (sq_make_folder(path, err, err_len) < 0) return NULL;
+
+    store_sqlite *s = g_new0(store_sqlite, 1);
+    s->base.backend = &store_sqlite_backend;
+    s->path = g_strdup(path);
+    store *st = &s->base;
+    /* NOMUTEX: a handle belongs to one thread at a time (store.h). */
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, err_len, "cannot open %s: %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        sq_close(st);
+        return NULL;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    if (sq_configure(st) < 0 || sq_migrate(st) < 0) {
+        snprintf(err, err_len, "%s", store_errmsg(st));
+        sq_close(st);
+        return NULL;
+    }
+    return st;
+}

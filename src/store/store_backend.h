@@ -1,0 +1,68 @@
+/*
+ * store_backend.h - what a store backend implements, shared only by the
+ * files of the store module. store.c checks the arguments and dispatches
+ * through the backend's table; a backend embeds struct store as the first
+ * member of its own handle, so that a store * is also a pointer to it.
+ */
+#ifndef BOUNCEDEMAILS_STORE_BACKEND_H
+#define BOUNCEDEMAILS_STORE_BACKEND_H
+
+#include "store/store.h"
+
+typedef struct store_backend {
+    const char *name;
+    void (*close)(store *st);
+
+    int (*begin)(store *st);
+    int (*commit)(store *st);
+    int (*rollback)(store *st);
+    int (*savepoint)(store *st);
+    int (*savepoint_release)(store *st);
+    int (*savepoint_rollback)(store *st);
+
+    int (*message_seen)(store *st, const char *fingerprint, time_t now, int *seen);
+    int (*soft_increment)(store *st, const char *address, const char *domain, time_t now,
+                          long window_s, int *count);
+    int (*soft_reset)(store *st, const char *address, const char *domain);
+
+    int (*permanent_add)(store *st, const store_permanent *p);
+    int (*permanent_remove)(store *st, const char *address, const char *domain, int *removed);
+    int (*permanent_set_answer)(store *st, const char *address, const char *domain,
+                                const char *answer);
+
+    int (*event_add)(store *st, const store_event *ev);
+
+    int (*outbox_add)(store *st, const char *address, const char *domain, const char *reason,
+                      const char *status, const char *diagnostic, time_t now);
+    int (*outbox_due)(store *st, time_t now, size_t max, store_outbox_item **items, size_t *n);
+    int (*outbox_claim)(store *st, time_t now, long lease_s, size_t max,
+                        store_outbox_item **items, size_t *n);
+    int (*outbox_list)(store *st, store_outbox_item **items, size_t *n);
+    int (*outbox_finish)(store *st, int64_t id, store_outbox_state state, time_t next_attempt,
+                         const char *result);
+    int (*outbox_retry_given_up)(store *st, time_t now, int *count);
+    int (*outbox_next_due)(store *st, time_t *when, int *any);
+
+    int (*quarantine_add)(store *st, const char *raw, size_t raw_len,
+                          const char *envelope_recipient, const char *ingress,
+                          const char *reason, time_t now);
+    int (*quarantine_list)(store *st, int with_raw, store_quarantine_item **items, size_t *n);
+    int (*quarantine_remove)(store *st, int64_t id);
+
+    int (*find_address)(store *st, const char *address, store_address_info **info, size_t *n);
+    int (*stats)(store *st, time_t now, long window_s, store_domain_stats **stats, size_t *n,
+                 long *quarantined);
+} store_backend;
+
+struct store {
+    const store_backend *backend;
+    char errmsg[512];
+};
+
+/* Sets the message that store_errmsg() returns, and returns -1. */
+int store_fail(store *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Each backend's constructor: fills err and returns NULL on failure. */
+store *store_sqlite_open(const config *cfg, char *err, size_t err_len);
+
+#endif
