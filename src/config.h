@@ -25,7 +25,8 @@ typedef struct config_header {
 } config_header;
 
 typedef struct config_domain {
-    char *name;                /* registrable domain, lower case, e.g. "openhpi.de" */
+    char *name;                /* as configured, lower case, e.g. "openhpi.de"; matched by
+                                  its registrable domain (config_find_domain) */
     char *base_url;            /* contains {address}, unless xikolo resolves it */
     bool xikolo;               /* url_resolver: xikolo */
     config_payload payload;
@@ -41,7 +42,9 @@ typedef struct config_handler {
     /* Per-reason verdict, the classifier's defaults with the config's overrides applied. */
     classify_verdict verdicts[CLASSIFY_REASON_COUNT];
     bool complaint_suspends;               /* complaints are handled like permanent (true) */
-    char *verp_delimiter;                  /* "+" : no-reply+user=example.com@openhpi.de */
+    char *verp_delimiter;                  /* "+" : no-reply+user=example.com@openhpi.de;
+                                              "" turns VERP decoding off */
+    char *verp_at_sign;                    /* "=" : stands for the recipient's @ */
     config_domain *domains;
     size_t n_domains;
 } config_handler;
@@ -96,6 +99,7 @@ typedef struct config {
     config_notify notify;
     config_amqp amqp;
     config_smtp smtp;
+    void *domain_index;        /* private to config.c: registrable domain -> domain */
 } config;
 
 /* The file to read when --config is not given: ./config.yml if it exists,
@@ -103,12 +107,15 @@ typedef struct config {
 const char *config_default_path(void);
 
 /* Reads section env of the file at path. Returns NULL and writes
- * "FILE:LINE: KEY: what is wrong" into err on any error. */
+ * "FILE:LINE: KEY: what is wrong" into err on any error; the caller exits
+ * with 78 (EX_CONFIG). No secret value (header values, URLs) is ever written
+ * into err. Not thread-safe (it reads the environment): call it at start-up. */
 config *config_load(const char *path, const char *env, char *err, size_t err_len);
 void config_free(config *cfg);
 
 /* The configured domain that address (or a host name) belongs to, compared by
- * registrable domain (libpsl), or NULL. */
+ * registrable domain (libpsl) and ASCII case-insensitively, or NULL. Cheap
+ * (no allocation) and safe from any number of threads. */
 const config_domain *config_find_domain(const config *cfg, const char *address_or_host);
 
 #endif
