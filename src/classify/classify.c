@@ -1,1 +1,295 @@
-/* classify.c: to be written. */
+/*
+ * classify.c - the classifier's entry point: prepares the message once
+ * (mime.c), lets the detectors of the table try it in order until one claims
+ * it, then finishes every recipient the same way whichever detector found
+ * it (reason, hard flag, default verdict) and names the platform address and
+ * the original sender. The only shared state is GMime's one-time
+ * initialisation, so any number of threads may classify at once.
+ */
+#include <string.h>
+#include "classify/classify_internal.h"
+
+static const char *const classify_kind_names[] = {
+    [CLASSIFY_KIND_UNKNOWN] = "unknown",
+    [CLASSIFY_KIND_BOUNCE] = "bounce",
+    [CLASSIFY_KIND_FEEDBACK] = "feedback",
+    [CLASSIFY_KIND_AUTOREPLY] = "autoreply",
+    [CLASSIFY_KIND_DELIVERED] = "delivered",
+};
+
+static const char *const classify_verdict_names[] = {
+    [CLASSIFY_VERDICT_IGNORE] = "ignore",
+    [CLASSIFY_VERDICT_TEMPORARY] = "temporary",
+    [CLASSIFY_VERDICT_PERMANENT] = "permanent",
+    [CLASSIFY_VERDICT_COMPLAINT] = "complaint",
+};
+
+/* DSN actions that report success: the recipient did not fail. */
+static const char *const classify_success_actions[] = { "delivered", "relayed", "expanded" };
+
+/* Headers that name the no-reply address the bounce came back to, most
+ * precise first. */
+static const char *const classify_platform_headers[] = { "X-Original-To", "Delivered-To", "To" };
+
+const char *
+classify_kind_name(classify_kind kind)
+{
+    if ((unsigned)kind < G_N_ELEMENTS(classify_kind_names))
+        return classify_kind_names[kind];
+    return "unknown";
+}
+
+const char *
+classify_verdict_name(classify_verdict verdict)
+{
+    if ((unsigned)verdict < G_N_ELEMENTS(classify_verdict_names))
+        return classify_verdict_names[verdict];
+    return "ignore";
+}
+
+bool
+classify_verdict_from_name(const char *name, classify_verdict *out)
+{
+    for (size_t i = 0; name != NULL && i < G_N_ELEMENTS(classify_verdict_names); i++) {
+        if (g_ascii_strcasecmp(name, classify_verdict_names[i]) == 0) {
+            *out = (classify_verdict)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static gpointer
+classify_init_gmime(gpointer unused)
+{
+    (void)unused;
+    g_mime_init();
+    return NULL;
+}
+
+static void
+classify_recipient_clear(classify_recipient *r)
+{
+    g_free(r->address);
+    g_free(r->original);
+    g_free(r->action);
+    g_free(r->diagnostic);
+    g_free(r->remote_mta);
+    g_free(r->feedback_type);
+}
+
+/* Drops whatever a detector added before it declined the message. */
+static void
+classify_report_reset(classify_report *report)
+{
+    for (size_t i = 0; i < report->n_recipients; i++)
+        classify_recipient_clear(&report->recipients[i]);
+    g_free(report->recipients);
+    report->recipients = NULL;
+    report->n_recipients = 0;
+    report->kind = CLASSIFY_KIND_UNKNOWN;
+}
+
+void
+classify_report_free(classify_report *report)
+{
+    if (report == NULL)
+        return;
+    classify_report_reset(report);
+    g_free(report->platform_address);
+    g_free(report->original_sender);
+    g_free(report->from);
+    g_free(report->to);
+    g_free(report->subject);
+    g_free(report->message_id);
+    g_free(report->x_original_to);
+    g_free(report->delivered_to);
+    g_free(report);
+}
+
+static bool
+classify_is_success_action(const char *action)
+{
+    for (size_t i = 0; action != NULL && i < G_N_ELEMENTS(classify_success_actions); i++)
+        if (g_ascii_strcasecmp(action, classify_success_actions[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Reason, hard flag and verdict, the same for every detector. */
+static void
+classify_finish_recipient(classify_recipient *r)
+{
+    if (r->action == NULL)
+        r->action = g_strdup("failed");
+    if (r->diagnostic == NULL)
+        r->diagnostic = g_strdup("");
+    size_t dlen = strlen(r->diagnostic);
+    if (r->status[0] == '\0')
+        classify_find_status(r->diagnostic, dlen, r->status);
+    if (r->reply_code[0] == '\0')
+        classify_find_reply_code(r->diagnostic, dlen, r->reply_code);
+
+    if (classify_is_success_action(r->action)) {
+        r->reason = CLASSIFY_REASON_DELIVERED;
+        r->hard = false;
+        r->verdict = CLASSIFY_VERDICT_IGNORE;
+        return;
+    }
+    if (r->reason == CLASSIFY_REASON_UNDEFINED)
+        r->reason = classify_reason_guess(r->status, r->reply_code, r->diagnostic);
+    r->hard = classify_is_hard(r->reason, r->status, r->reply_code);
+    r->verdict = classify_default_verdict(r->reason);
+    /* A delay is a warning: if delivery finally fails, that failure comes
+     * as its own report. */
+    if (g_ascii_strcasecmp(r->action, "delayed") == 0)
+        r->verdict = CLASSIFY_VERDICT_IGNORE;
+}
+
+/* A bounce whose every recipient was delivered is a delivery report. */
+static void
+classify_finish_kind(classify_report *report)
+{
+    if (report->kind != CLASSIFY_KIND_BOUNCE || report->n_recipients == 0)
+        return;
+    for (size_t i = 0; i < report->n_recipients; i++)
+        if (!classify_is_success_action(report->recipients[i].action))
+            return;
+    report->kind = CLASSIFY_KIND_DELIVERED;
+}
+
+static char *
+classify_header_copy(const classify_msg *msg, const char *name)
+{
+    const char *v = classify_msg_header(msg, name);
+    if (v == NULL)
+        return NULL;
+    if (g_utf8_validate(v, -1, NULL))
+        return g_strdup(v);
+    return g_utf8_make_valid(v, -1);
+}
+
+static void
+classify_fill_headers(const classify_msg *msg, classify_report *report)
+{
+    report->from = classify_header_copy(msg, "From");
+    report->to = classify_header_copy(msg, "To");
+    report->subject = classify_header_copy(msg, "Subject");
+    report->message_id = classify_header_copy(msg, "Message-ID");
+    report->x_original_to = classify_header_copy(msg, "X-Original-To");
+    report->delivered_to = classify_header_copy(msg, "Delivered-To");
+
+    for (size_t i = 0; i < G_N_ELEMENTS(classify_platform_headers) && !report->platform_address; i++) {
+        const char *v = classify_msg_header(msg, classify_platform_headers[i]);
+        if (v != NULL)
+            report->platform_address = classify_find_address(v, strlen(v));
+    }
+    char *sender = classify_msg_original_header(msg, "From");
+    if (sender != NULL) {
+        report->original_sender = classify_find_address(sender, strlen(sender));
+        g_free(sender);
+    }
+}
+
+classify_report *
+classify_message(const char *data, size_t len)
+{
+    static GOnce gmime_once = G_ONCE_INIT;
+    g_once(&gmime_once, classify_init_gmime, NULL);
+
+    classify_report *report = g_new0(classify_report, 1);
+    report->format = "none";
+
+    classify_msg msg;
+    classify_msg_init(&msg, data != NULL ? data : "", data != NULL ? len : 0);
+    classify_fill_headers(&msg, report);
+
+    for (size_t i = 0; i < classify_n_detectors; i++) {
+        if (classify_detectors[i].detect(&msg, report)) {
+            report->format = classify_detectors[i].name;
+            break;
+        }
+        classify_report_reset(report);
+    }
+    for (size_t i = 0; i < report->n_recipients; i++)
+        classify_finish_recipient(&report->recipients[i]);
+    classify_finish_kind(report);
+
+    classify_msg_clear(&msg);
+    return report;
+}
+
+/* True when the line at p (up to eol) is an mbox separator: "From ", a
+ * sender, and a date with a hh:mm time. A body line that merely starts with
+ * "From " has no such time. */
+static bool
+classify_is_mbox_from(const char *p, const char *eol)
+{
+    if (eol - p < 10 || eol - p > 256 || memcmp(p, "From ", 5) != 0)
+        return false;
+    for (const char *q = p + 6; q + 5 <= eol; q++)
+        if (q[2] == ':' && g_ascii_isdigit(q[0]) && g_ascii_isdigit(q[1]) &&
+            g_ascii_isdigit(q[3]) && g_ascii_isdigit(q[4]))
+            return true;
+    return false;
+}
+
+/* Line ends may be LF, CRLF or bare CR: the mbox is split before the
+ * classifier normalises them. */
+static const char *
+classify_line_end(const char *p, const char *end)
+{
+    while (p < end && *p != '\n' && *p != '\r')
+        p++;
+    return p;
+}
+
+static const char *
+classify_next_line(const char *eol, const char *end)
+{
+    if (eol >= end)
+        return end;
+    if (*eol == '\r' && eol + 1 < end && eol[1] == '\n')
+        return eol + 2;
+    return eol + 1;
+}
+
+static bool
+classify_is_blank(const char *p, const char *end)
+{
+    for (; p < end; p++)
+        if (!g_ascii_isspace(*p))
+            return false;
+    return true;
+}
+
+bool
+classify_mbox_next(const char *data, size_t len, size_t *pos, const char **msg, size_t *msg_len)
+{
+    const char *end = data + len;
+
+    while (*pos < len) {
+        const char *start = data + *pos;
+        const char *eol = classify_line_end(start, end);
+        if (classify_is_mbox_from(start, eol))
+            start = classify_next_line(eol, end);
+
+        /* The message runs to the next separator line. */
+        const char *stop = start;
+        while (stop < end) {
+            const char *e = classify_line_end(stop, end);
+            if (stop != start && classify_is_mbox_from(stop, e))
+                break;
+            stop = classify_next_line(e, end);
+        }
+        bool first = *pos == 0;
+        *pos = (size_t)(stop - data);
+        /* Blank lead-in before the first separator is not a message. */
+        if (first && start == data && classify_is_blank(start, stop) && stop < end)
+            continue;
+        *msg = start;
+        *msg_len = (size_t)(stop - start);
+        return true;
+    }
+    return false;
+}

@@ -118,6 +118,14 @@ classify_verdict classify_default_verdict(classify_reason reason);
 /* True for userunknown, hostunknown, hasmoved, and notaccept with a 5xx. */
 bool classify_is_hard(classify_reason reason, const char *status, const char *reply_code);
 
+/* Iterates over the messages of an mbox held in memory. A line "From <sender>
+ * <date>" (with a hh:mm time) starts a message; what precedes the first such
+ * line is message 0 when it is not blank, so a file holding one plain
+ * message is an mbox of one. Start with *pos = 0; each call sets *msg and
+ * *msg_len to the next message without its "From " line and returns true,
+ * or returns false at the end. */
+bool classify_mbox_next(const char *data, size_t len, size_t *pos, const char **msg, size_t *msg_len);
+
 /* The report as the JSON object that `bouncedemails classify --json` prints,
  * as a newly allocated compact string. */
 char *classify_report_json(const classify_report *report, const char *source, int message_index);

@@ -25,7 +25,18 @@ typedef struct classify_msg {
     const char *feedback_report; /* message/feedback-report part */
     const char *original_headers;/* header block of the returned message, if enclosed */
     const char *original_text;   /* body of the returned message, if enclosed */
+    const char *raw;             /* the whole input, newlines normalised to LF */
+    size_t raw_len;
+    /* Private to mime.c: what the pointers above point into. */
+    GMimeStream *stream;
+    GPtrArray *owned;
 } classify_msg;
+
+/* Builds msg from the raw bytes of one message (mime.c). Never fails:
+ * unreadable input leaves mime NULL and the whole input as text. Release it
+ * with classify_msg_clear(). */
+void classify_msg_init(classify_msg *msg, const char *data, size_t len);
+void classify_msg_clear(classify_msg *msg);
 
 /* A top-level header of the bounce, RFC 2047-decoded, or NULL. */
 const char *classify_msg_header(const classify_msg *msg, const char *name);

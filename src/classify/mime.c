@@ -1,1 +1,528 @@
-/* mime.c: to be written. */
+/*
+ * mime.c - turns the raw bytes of one message into the classify_msg that
+ * every detector reads: parsed once with GMime, every part the reporting MTA
+ * wrote decoded (transfer encoding, charset) to UTF-8 with LF line ends, the
+ * delivery-status and feedback-report parts set apart, and the returned
+ * original message (enclosed as message/rfc822, text/rfc822-headers, or
+ * quoted inline below a marker line) split off so that no detector mistakes
+ * its addresses for failed recipients.
+ */
+#include <string.h>
+#include "classify/classify_internal.h"
+
+/* Nesting deeper than this is not a bounce anyone wrote: ignore what is below. */
+#define MIME_MAX_DEPTH 16
+
+/* Lines after which a plain-text bounce quotes the original message
+ * (qmail, Exim, Sendmail V5, OpenSMTPD, Office 365, ...). Matched
+ * case-insensitively at the start of a line, after blanks and dashes. */
+static const char *const mime_original_markers[] = {
+    "this is a copy of the message, including all the headers.",
+    "below this line is a copy of the message.",
+    "below is a copy of the original message:",
+    "enclosed is a copy of the message.",
+    "enclosed are the original headers of the message.",
+    "included is a copy of the message header:",
+    "original message headers:",
+    "original message follows",
+    "original message -----",
+    "original message ---",
+    "unsent message follows",
+    "returned message --",
+    "the header of the original message is following.",
+    "the following is a copy of the original message",
+    "copy of the original message follows",
+};
+
+/* What the walk collects; turned into the classify_msg at the end. */
+typedef struct mime_walk {
+    GString *text;
+    GString *delivery_status;
+    GString *feedback_report;
+    GString *original_headers;
+    GString *original_text;
+    bool have_original;
+} mime_walk;
+
+/* Replaces CRLF and bare CR by LF and NUL by a space, in place; returns the
+ * new length. Every input newline style gives the same bytes after this. */
+static size_t
+mime_normalise_newlines(char *s, size_t len)
+{
+    char *cr = memchr(s, '\r', len);
+    char *nul = memchr(s, '\0', len);
+    if (cr == NULL && nul == NULL)
+        return len;
+
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '\r') {
+            c = '\n';
+            if (i + 1 < len && s[i + 1] == '\n')
+                i++;
+        } else if (c == '\0') {
+            c = ' ';
+        }
+        s[o++] = c;
+    }
+    return o;
+}
+
+static bool
+mime_is_ascii(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return false;
+    return true;
+}
+
+/* Appends len bytes in charset to out as valid UTF-8 with LF line ends.
+ * Unknown charsets and invalid bytes degrade to U+FFFD, never to failure. */
+static void
+mime_append_utf8(GString *out, const char *s, size_t len, const char *charset)
+{
+    size_t start = out->len;
+
+    if (mime_is_ascii(s, len)) {
+        g_string_append_len(out, s, (gssize)len);
+    } else {
+        char *conv = NULL;
+        bool utf8 = charset == NULL || g_ascii_strcasecmp(charset, "utf-8") == 0 ||
+                    g_ascii_strcasecmp(charset, "us-ascii") == 0 ||
+                    g_ascii_strcasecmp(charset, "utf8") == 0;
+        if (!utf8 || !g_utf8_validate(s, (gssize)len, NULL)) {
+            /* Undeclared 8-bit text that is not UTF-8 is most often Latin-1. */
+            const char *from = utf8 ? "iso-8859-1" : charset;
+            iconv_t cd = g_mime_iconv_open("UTF-8", from);
+            if (cd != (iconv_t)-1) {
+                conv = g_mime_iconv_strndup(cd, s, len);
+                g_mime_iconv_close(cd);
+            }
+        }
+        if (conv != NULL) {
+            g_string_append(out, conv);
+            g_free(conv);
+        } else {
+            g_string_append_len(out, s, (gssize)len);
+        }
+    }
+    g_string_set_size(out, start + mime_normalise_newlines(out->str + start, out->len - start));
+    if (!g_utf8_validate(out->str + start, (gssize)(out->len - start), NULL)) {
+        char *valid = g_utf8_make_valid(out->str + start, (gssize)(out->len - start));
+        g_string_truncate(out, start);
+        g_string_append(out, valid);
+        g_free(valid);
+    }
+}
+
+/* The part's content with its transfer encoding undone. */
+static GByteArray *
+mime_part_bytes(GMimePart *part)
+{
+    GMimeDataWrapper *content = g_mime_part_get_content(part);
+    GByteArray *bytes = g_byte_array_new();
+
+    if (content != NULL) {
+        GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(bytes);
+        g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+        g_mime_data_wrapper_write_to_stream(content, mem);
+        g_object_unref(mem);
+    }
+    return bytes;
+}
+
+/* Appends the decoded text of a leaf part to out, a newline between parts. */
+static void
+mime_append_part(GString *out, GMimePart *part)
+{
+    GByteArray *bytes = mime_part_bytes(part);
+    const char *charset = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
+
+    if (out->len > 0 && out->str[out->len - 1] != '\n')
+        g_string_append_c(out, '\n');
+    mime_append_utf8(out, (const char *)bytes->data, bytes->len, charset);
+    g_byte_array_free(bytes, TRUE);
+}
+
+/* Crude HTML to text: drops tags, style and script, decodes the entities
+ * bounces use. Only for bounces that offer no text/plain alternative. */
+static void
+mime_html_to_text(GString *s, size_t start)
+{
+    static const struct { const char *entity; const char *text; } entities[] = {
+        { "&lt;", "<" }, { "&gt;", ">" }, { "&amp;", "&" }, { "&quot;", "\"" },
+        { "&#39;", "'" }, { "&nbsp;", " " }, { "&#64;", "@" },
+    };
+    GString *out = g_string_sized_new(s->len - start);
+    const char *p = s->str + start, *end = s->str + s->len;
+
+    while (p < end) {
+        if (*p == '<') {
+            const char *skip_to = NULL;
+            if (g_ascii_strncasecmp(p, "<style", 6) == 0)
+                skip_to = "</style>";
+            else if (g_ascii_strncasecmp(p, "<script", 7) == 0)
+                skip_to = "</script>";
+            if (skip_to != NULL) {
+                const char *q = classify_find_ci(p, (size_t)(end - p), skip_to);
+                p = q != NULL ? q + strlen(skip_to) : end;
+                continue;
+            }
+            bool block = g_ascii_strncasecmp(p, "<br", 3) == 0 || g_ascii_strncasecmp(p, "<p", 2) == 0 ||
+                         g_ascii_strncasecmp(p, "</p", 3) == 0 || g_ascii_strncasecmp(p, "<tr", 3) == 0 ||
+                         g_ascii_strncasecmp(p, "<div", 4) == 0 || g_ascii_strncasecmp(p, "</div", 5) == 0;
+            const char *q = memchr(p, '>', (size_t)(end - p));
+            p = q != NULL ? q + 1 : end;
+            g_string_append_c(out, block ? '\n' : ' ');
+            continue;
+        }
+        if (*p == '&') {
+            size_t i;
+            for (i = 0; i < G_N_ELEMENTS(entities); i++) {
+                size_t n = strlen(entities[i].entity);
+                if ((size_t)(end - p) >= n && g_ascii_strncasecmp(p, entities[i].entity, n) == 0) {
+                    g_string_append(out, entities[i].text);
+                    p += n;
+                    break;
+                }
+            }
+            if (i < G_N_ELEMENTS(entities))
+                continue;
+        }
+        g_string_append_c(out, *p++);
+    }
+    g_string_truncate(s, start);
+    g_string_append_len(s, out->str, (gssize)out->len);
+    g_string_free(out, TRUE);
+}
+
+/* True when line (up to its end) looks like "Name: value". */
+static bool
+mime_is_header_line(const char *p, const char *end)
+{
+    const char *q = p;
+
+    while (q < end && *q != ':' && *q != '\n' && *q > ' ' && *q < 0x7f)
+        q++;
+    return q > p && q < end && *q == ':';
+}
+
+static const char *
+mime_line_end(const char *p, const char *end)
+{
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    return nl != NULL ? nl : end;
+}
+
+/* Splits text quoting the original below a marker line. Returns the length
+ * of the bounce's own text; when the marker is followed by a header block
+ * and no original was found yet, that block and the body below it become
+ * the original. */
+static size_t
+mime_split_inline_original(const char *s, size_t len, mime_walk *w)
+{
+    const char *end = s + len;
+
+    for (const char *line = s; line < end;) {
+        const char *eol = mime_line_end(line, end);
+        const char *p = line;
+        while (p < eol && (*p == ' ' || *p == '\t' || *p == '-' || *p == '='))
+            p++;
+        for (size_t i = 0; p < eol && i < G_N_ELEMENTS(mime_original_markers); i++) {
+            const char *m = mime_original_markers[i];
+            size_t n = strlen(m);
+            if ((size_t)(eol - p) < n || g_ascii_strncasecmp(p, m, n) != 0)
+                continue;
+            if (!w->have_original) {
+                const char *h = eol;
+                while (h < end && (*h == '\n' || *h == ' ' || *h == '\t'))
+                    h++;
+                if (mime_is_header_line(h, end)) {
+                    const char *b = h;
+                    while (b < end) {
+                        const char *e = mime_line_end(b, end);
+                        if (e == b)
+                            break; /* the blank line ending the header block */
+                        b = e < end ? e + 1 : end;
+                    }
+                    g_string_append_len(w->original_headers, h, b - h);
+                    if (b < end)
+                        g_string_append_len(w->original_text, b + 1, end - b - 1);
+                    w->have_original = true;
+                }
+            }
+            return (size_t)(line - s);
+        }
+        line = eol < end ? eol + 1 : end;
+    }
+    return len;
+}
+
+static void mime_walk_object(mime_walk *w, GMimeObject *obj, int depth);
+
+/* Takes the enclosed original message: its headers and its text. */
+static void
+mime_take_original(mime_walk *w, GMimeMessage *orig)
+{
+    if (w->have_original || orig == NULL)
+        return;
+    w->have_original = true;
+
+    char *headers = g_mime_object_get_headers(GMIME_OBJECT(orig), NULL);
+    if (headers != NULL) {
+        mime_append_utf8(w->original_headers, headers, strlen(headers), NULL);
+        g_free(headers);
+    }
+    GMimeObject *body = g_mime_message_get_mime_part(orig);
+    if (GMIME_IS_PART(body)) {
+        mime_append_part(w->original_text, GMIME_PART(body));
+    } else if (GMIME_IS_MULTIPART(body)) {
+        GMimeObject *first = g_mime_multipart_get_count(GMIME_MULTIPART(body)) > 0
+                                 ? g_mime_multipart_get_part(GMIME_MULTIPART(body), 0) : NULL;
+        if (GMIME_IS_PART(first))
+            mime_append_part(w->original_text, GMIME_PART(first));
+    }
+}
+
+/* A text part of the bounce's own: decoded, HTML flattened, any inline
+ * quoted original split off. */
+static void
+mime_take_text(mime_walk *w, GMimePart *part, bool html)
+{
+    size_t start = w->text->len;
+
+    mime_append_part(w->text, part);
+    if (html)
+        mime_html_to_text(w->text, start);
+    size_t own = mime_split_inline_original(w->text->str + start, w->text->len - start, w);
+    g_string_truncate(w->text, start + own);
+}
+
+/* In multipart/alternative only one rendering counts: text/plain if any. */
+static GMimeObject *
+mime_pick_alternative(GMimeMultipart *mp)
+{
+    int n = g_mime_multipart_get_count(mp);
+    GMimeObject *html = NULL;
+
+    for (int i = 0; i < n; i++) {
+        GMimeObject *sub = g_mime_multipart_get_part(mp, i);
+        GMimeContentType *ct = g_mime_object_get_content_type(sub);
+        if (ct != NULL && g_mime_content_type_is_type(ct, "text", "plain"))
+            return sub;
+        if (html == NULL)
+            html = sub;
+    }
+    return html;
+}
+
+static void
+mime_walk_part(mime_walk *w, GMimePart *part)
+{
+    GMimeContentType *ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
+    const char *type = ct != NULL ? g_mime_content_type_get_media_type(ct) : "text";
+    const char *sub = ct != NULL ? g_mime_content_type_get_media_subtype(ct) : "plain";
+
+    if (g_ascii_strcasecmp(type, "message") == 0 || g_ascii_strcasecmp(type, "text") == 0) {
+        if (g_ascii_strcasecmp(sub, "delivery-status") == 0 ||
+            g_ascii_strcasecmp(sub, "global-delivery-status") == 0) {
+            mime_append_part(w->delivery_status, part);
+            return;
+        }
+        if (g_ascii_strcasecmp(sub, "feedback-report") == 0) {
+            mime_append_part(w->feedback_report, part);
+            return;
+        }
+        if (g_ascii_strncasecmp(sub, "rfc822-header", 13) == 0 ||
+            g_ascii_strcasecmp(sub, "global-headers") == 0) {
+            if (!w->have_original) {
+                w->have_original = true;
+                mime_append_part(w->original_headers, part);
+            }
+            return;
+        }
+    }
+    if (g_ascii_strcasecmp(type, "text") == 0) {
+        mime_take_text(w, part, g_ascii_strcasecmp(sub, "html") == 0);
+        return;
+    }
+    if (g_ascii_strcasecmp(type, "message") == 0) {
+        /* message/rfc822 that GMime left as a leaf (e.g. base64-encoded):
+         * parse its decoded bytes as the original. */
+        GByteArray *bytes = mime_part_bytes(part);
+        GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(bytes);
+        GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+        GMimeMessage *orig = g_mime_parser_construct_message(parser, NULL);
+        mime_take_original(w, orig);
+        if (orig != NULL)
+            g_object_unref(orig);
+        g_object_unref(parser);
+        g_object_unref(stream);
+    }
+    /* Images, TNEF and other attachments carry nothing a detector reads. */
+}
+
+static void
+mime_walk_object(mime_walk *w, GMimeObject *obj, int depth)
+{
+    if (obj == NULL || depth > MIME_MAX_DEPTH)
+        return;
+    if (GMIME_IS_MESSAGE_PART(obj)) {
+        mime_take_original(w, g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj)));
+        return;
+    }
+    if (GMIME_IS_MULTIPART(obj)) {
+        GMimeMultipart *mp = GMIME_MULTIPART(obj);
+        GMimeContentType *ct = g_mime_object_get_content_type(obj);
+        if (ct != NULL && g_ascii_strcasecmp(g_mime_content_type_get_media_subtype(ct), "alternative") == 0) {
+            mime_walk_object(w, mime_pick_alternative(mp), depth + 1);
+            return;
+        }
+        int n = g_mime_multipart_get_count(mp);
+        for (int i = 0; i < n; i++)
+            mime_walk_object(w, g_mime_multipart_get_part(mp, i), depth + 1);
+        return;
+    }
+    if (GMIME_IS_PART(obj))
+        mime_walk_part(w, GMIME_PART(obj));
+}
+
+/* Keeps s alive as long as msg and returns it, or NULL when empty. */
+static const char *
+mime_keep(classify_msg *msg, GString *s, bool null_if_empty)
+{
+    if (null_if_empty && s->len == 0) {
+        g_string_free(s, TRUE);
+        return NULL;
+    }
+    char *str = g_string_free(s, FALSE);
+    g_ptr_array_add(msg->owned, str);
+    return str;
+}
+
+static const char *
+mime_keep_str(classify_msg *msg, char *s)
+{
+    g_ptr_array_add(msg->owned, s);
+    return s;
+}
+
+/* The decoded value of a top-level header as valid UTF-8, or "". */
+static const char *
+mime_header_or_empty(classify_msg *msg, const char *name)
+{
+    const char *v = classify_msg_header(msg, name);
+    if (v == NULL)
+        return "";
+    if (g_utf8_validate(v, -1, NULL))
+        return v;
+    return mime_keep_str(msg, g_utf8_make_valid(v, -1));
+}
+
+void
+classify_msg_init(classify_msg *msg, const char *data, size_t len)
+{
+    memset(msg, 0, sizeof *msg);
+    msg->owned = g_ptr_array_new_with_free_func(g_free);
+
+    GByteArray *raw = g_byte_array_sized_new((guint)len);
+    g_byte_array_append(raw, (const guint8 *)data, (guint)len);
+    g_byte_array_set_size(raw, (guint)mime_normalise_newlines((char *)raw->data, len));
+    msg->raw = (const char *)raw->data;
+    msg->raw_len = raw->len;
+
+    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(raw);
+    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+    msg->mime = g_mime_parser_construct_message(parser, NULL);
+    g_object_unref(parser);
+    msg->stream = stream; /* owns raw, which msg->raw points into */
+
+    mime_walk w = {
+        .text = g_string_new(NULL),
+        .delivery_status = g_string_new(NULL),
+        .feedback_report = g_string_new(NULL),
+        .original_headers = g_string_new(NULL),
+        .original_text = g_string_new(NULL),
+    };
+    if (msg->mime != NULL) {
+        GMimeObject *body = g_mime_message_get_mime_part(msg->mime);
+        mime_walk_object(&w, body, 0);
+        GMimeContentType *ct = body != NULL ? g_mime_object_get_content_type(body) : NULL;
+        char *type = ct != NULL ? g_mime_content_type_get_mime_type(ct) : g_strdup("text/plain");
+        msg->content_type = mime_keep_str(msg, g_ascii_strdown(type, -1));
+        g_free(type);
+    } else {
+        /* Nothing GMime could read: the whole input is the text. */
+        msg->content_type = "text/plain";
+        size_t own = 0;
+        mime_append_utf8(w.text, msg->raw, msg->raw_len, NULL);
+        own = mime_split_inline_original(w.text->str, w.text->len, &w);
+        g_string_truncate(w.text, own);
+    }
+
+    msg->text_len = w.text->len;
+    msg->text = mime_keep(msg, w.text, false);
+    msg->delivery_status = mime_keep(msg, w.delivery_status, true);
+    msg->feedback_report = mime_keep(msg, w.feedback_report, true);
+    msg->original_headers = mime_keep(msg, w.original_headers, !w.have_original);
+    msg->original_text = mime_keep(msg, w.original_text, true);
+    msg->from = mime_header_or_empty(msg, "From");
+    msg->subject = mime_header_or_empty(msg, "Subject");
+}
+
+void
+classify_msg_clear(classify_msg *msg)
+{
+    if (msg->mime != NULL)
+        g_object_unref(msg->mime);
+    if (msg->stream != NULL)
+        g_object_unref(msg->stream);
+    if (msg->owned != NULL)
+        g_ptr_array_free(msg->owned, TRUE);
+    memset(msg, 0, sizeof *msg);
+}
+
+const char *
+classify_msg_header(const classify_msg *msg, const char *name)
+{
+    if (msg->mime == NULL)
+        return NULL;
+    return g_mime_object_get_header(GMIME_OBJECT(msg->mime), name);
+}
+
+char *
+classify_msg_original_header(const classify_msg *msg, const char *name)
+{
+    const char *s = msg->original_headers;
+    if (s == NULL)
+        return NULL;
+
+    size_t n = strlen(name), len = strlen(s);
+    const char *end = s + len;
+    for (const char *line = s; line < end;) {
+        const char *eol = mime_line_end(line, end);
+        if ((size_t)(eol - line) > n && line[n] == ':' && g_ascii_strncasecmp(line, name, n) == 0) {
+            GString *value = g_string_new(NULL);
+            g_string_append_len(value, line + n + 1, eol - line - n - 1);
+            /* Unfold continuation lines. */
+            for (line = eol; line + 1 < end && (line[1] == ' ' || line[1] == '\t');) {
+                eol = mime_line_end(line + 1, end);
+                g_string_append_len(value, line + 1, eol - line - 1);
+                line = eol;
+            }
+            char *decoded = g_mime_utils_header_decode_text(NULL, g_strstrip(value->str));
+            g_string_free(value, TRUE);
+            if (decoded != NULL && !g_utf8_validate(decoded, -1, NULL)) {
+                char *valid = g_utf8_make_valid(decoded, -1);
+                g_free(decoded);
+                decoded = valid;
+            }
+            return decoded;
+        }
+        line = eol < end ? eol + 1 : end;
+    }
+    return NULL;
+}

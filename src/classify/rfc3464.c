@@ -1,1 +1,285 @@
-/* rfc3464.c: to be written. */
+/*
+ * rfc3464.c - standard delivery status notifications (RFC 3464, its
+ * predecessor RFC 1894 and the internationalised RFC 6533 form): the
+ * message/(global-)delivery-status part, or the same fields standing in the
+ * text when a mail system put them there. One recipient per per-recipient
+ * block; a block's diagnostic comes from Diagnostic-Code, else from the
+ * lines of the MTA's own text that name the recipient.
+ *
+ * Real DSNs are sloppy: blocks run together without blank lines, fields are
+ * folded, the address type is missing, the action is capitalised. The parser
+ * therefore reads fields one by one and starts a new recipient whenever a
+ * recipient field repeats, not only at blank lines.
+ */
+#include <string.h>
+#include "classify/detectors.h"
+
+typedef enum rfc3464_field {
+    RFC3464_FINAL,
+    RFC3464_ORIGINAL,
+    RFC3464_ACTUAL,
+    RFC3464_ACTION,
+    RFC3464_STATUS,
+    RFC3464_REMOTE_MTA,
+    RFC3464_DIAGNOSTIC,
+    RFC3464_N_FIELDS
+} rfc3464_field;
+
+static const struct {
+    const char *name;
+    rfc3464_field field;
+} rfc3464_field_names[] = {
+    { "Final-Recipient", RFC3464_FINAL },
+    { "Original-Recipient", RFC3464_ORIGINAL },
+    { "X-Actual-Recipient", RFC3464_ACTUAL },
+    { "Action", RFC3464_ACTION },
+    { "Status", RFC3464_STATUS },
+    { "Remote-MTA", RFC3464_REMOTE_MTA },
+    { "Diagnostic-Code", RFC3464_DIAGNOSTIC },
+};
+
+/* Action words as mail systems write them, and the RFC action they mean. */
+static const struct {
+    const char *word;
+    const char *action;
+} rfc3464_actions[] = {
+    { "failed", "failed" },   { "failure", "failed" }, { "fail", "failed" },
+    { "delayed", "delayed" }, { "delay", "delayed" },
+    { "delivered", "delivered" }, { "deliverable", "delivered" },
+    { "relayed", "relayed" }, { "expanded", "expanded" },
+};
+
+/* One per-recipient block: the fields' values, unfolded. */
+typedef struct rfc3464_block {
+    GString *value[RFC3464_N_FIELDS];
+    bool seen[RFC3464_N_FIELDS];
+} rfc3464_block;
+
+static void
+rfc3464_block_reset(rfc3464_block *b)
+{
+    for (int i = 0; i < RFC3464_N_FIELDS; i++) {
+        g_string_truncate(b->value[i], 0);
+        b->seen[i] = false;
+    }
+}
+
+static bool
+rfc3464_block_has_recipient(const rfc3464_block *b)
+{
+    return b->seen[RFC3464_FINAL] || b->seen[RFC3464_ORIGINAL];
+}
+
+/* Skips an RFC 3464 type prefix ("rfc822;", "smtp;", "dns;"). */
+static const char *
+rfc3464_skip_type(const char *v)
+{
+    const char *semi = strchr(v, ';');
+    if (semi == NULL)
+        return v;
+    for (const char *p = v; p < semi; p++)
+        if (*p == ' ' || *p == '@' || *p == '<')
+            return v;
+    semi++;
+    while (*semi == ' ' || *semi == '\t')
+        semi++;
+    return semi;
+}
+
+static const char *
+rfc3464_action(const char *v)
+{
+    char word[16];
+    size_t n = 0;
+
+    while (*v == ' ')
+        v++;
+    while (n + 1 < sizeof word && g_ascii_isalpha(v[n])) {
+        word[n] = g_ascii_tolower(v[n]);
+        n++;
+    }
+    word[n] = '\0';
+    for (size_t i = 0; i < G_N_ELEMENTS(rfc3464_actions); i++)
+        if (strcmp(word, rfc3464_actions[i].word) == 0)
+            return rfc3464_actions[i].action;
+    return NULL;
+}
+
+/* The MTA's own words about one recipient: the text from the line naming it
+ * to the next blank line. Used when the DSN gives no Diagnostic-Code. */
+static bool
+rfc3464_diagnostic_from_text(const classify_msg *msg, classify_recipient *r)
+{
+    const char *hit = classify_find_ci(msg->text, msg->text_len, r->address);
+    if (hit == NULL)
+        return false;
+
+    const char *end = msg->text + msg->text_len;
+    const char *start = hit;
+    while (start > msg->text && start[-1] != '\n')
+        start--;
+    const char *stop = strstr(hit, "\n\n");
+    if (stop == NULL)
+        stop = end;
+    if (stop - start > 1024)
+        stop = start + 1024;
+    classify_recipient_set_diagnostic(r, start, (size_t)(stop - start));
+    return r->diagnostic[0] != '\0';
+}
+
+/* Adds the recipient a complete block describes. */
+static void
+rfc3464_emit(const classify_msg *msg, classify_report *report, const rfc3464_block *b)
+{
+    const char *final = b->seen[RFC3464_FINAL] ? rfc3464_skip_type(b->value[RFC3464_FINAL]->str) : NULL;
+    const char *orig = b->seen[RFC3464_ORIGINAL] ? rfc3464_skip_type(b->value[RFC3464_ORIGINAL]->str) : NULL;
+    const char *actual = b->seen[RFC3464_ACTUAL] ? rfc3464_skip_type(b->value[RFC3464_ACTUAL]->str) : NULL;
+
+    classify_recipient *r = NULL;
+    const char *used = NULL;
+    const char *candidates[] = { final, actual, orig };
+    for (size_t i = 0; i < G_N_ELEMENTS(candidates) && r == NULL; i++) {
+        if (candidates[i] != NULL && strchr(candidates[i], '@') != NULL)
+            r = classify_report_add(report, used = candidates[i]);
+    }
+    if (r == NULL)
+        return;
+
+    const char *other = used != orig && orig != NULL ? orig : (used != actual ? actual : NULL);
+    if (other != NULL && r->original == NULL) {
+        char *o = classify_find_address(other, strlen(other));
+        if (o != NULL && strcmp(o, r->address) != 0)
+            r->original = o;
+        else
+            g_free(o);
+    }
+    if (b->seen[RFC3464_ACTION]) {
+        const char *action = rfc3464_action(b->value[RFC3464_ACTION]->str);
+        if (action != NULL)
+            classify_recipient_set_string(&r->action, action);
+    }
+    if (b->seen[RFC3464_STATUS]) {
+        const GString *s = b->value[RFC3464_STATUS];
+        classify_find_status(s->str, s->len, r->status);
+    }
+    if (!b->seen[RFC3464_ACTION] && r->status[0] == '2')
+        classify_recipient_set_string(&r->action, "delivered");
+    if (b->seen[RFC3464_REMOTE_MTA]) {
+        const char *mta = rfc3464_skip_type(b->value[RFC3464_REMOTE_MTA]->str);
+        if (*mta != '\0')
+            classify_recipient_set_string(&r->remote_mta, mta);
+    }
+    const char *diag = b->seen[RFC3464_DIAGNOSTIC] ? rfc3464_skip_type(b->value[RFC3464_DIAGNOSTIC]->str) : "";
+    if (*diag != '\0')
+        classify_recipient_set_diagnostic(r, diag, strlen(diag));
+    else
+        rfc3464_diagnostic_from_text(msg, r);
+    classify_find_reply_code(r->diagnostic, strlen(r->diagnostic), r->reply_code);
+}
+
+/* Which field a line names, or -1. *value is set past the colon. */
+static int
+rfc3464_field_of(const char *line, const char *eol, const char **value)
+{
+    const char *colon = memchr(line, ':', (size_t)(eol - line));
+    if (colon == NULL)
+        return -1;
+    size_t n = (size_t)(colon - line);
+    while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+        n--;
+    for (size_t i = 0; i < G_N_ELEMENTS(rfc3464_field_names); i++) {
+        const char *name = rfc3464_field_names[i].name;
+        if (strlen(name) == n && g_ascii_strncasecmp(line, name, n) == 0) {
+            *value = colon + 1;
+            return (int)rfc3464_field_names[i].field;
+        }
+    }
+    return -1;
+}
+
+/* Reads every field of the DSN text and adds one recipient per block.
+ * Returns the number of blocks that named a recipient. */
+static int
+rfc3464_parse(const classify_msg *msg, classify_report *report, const char *s, size_t len)
+{
+    rfc3464_block b;
+    int blocks = 0, field = -1;
+    const char *end = s + len;
+
+    for (int i = 0; i < RFC3464_N_FIELDS; i++)
+        b.value[i] = g_string_new(NULL);
+    rfc3464_block_reset(&b);
+
+    for (const char *line = s; line < end;) {
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
+        if (eol == NULL)
+            eol = end;
+        const char *value = NULL;
+        bool blank = true;
+        for (const char *p = line; p < eol && blank; p++)
+            blank = *p == ' ' || *p == '\t';
+
+        if (blank) {
+            field = -1;
+            if (rfc3464_block_has_recipient(&b)) {
+                rfc3464_emit(msg, report, &b);
+                blocks++;
+                rfc3464_block_reset(&b);
+            }
+        } else if ((*line == ' ' || *line == '\t') && field >= 0) {
+            g_string_append_c(b.value[field], ' ');
+            g_string_append_len(b.value[field], line, eol - line);
+        } else if ((field = rfc3464_field_of(line, eol, &value)) >= 0) {
+            bool repeat = (field == RFC3464_FINAL && b.seen[RFC3464_FINAL]) ||
+                          (field == RFC3464_ORIGINAL && rfc3464_block_has_recipient(&b));
+            if (repeat) {
+                rfc3464_emit(msg, report, &b);
+                blocks++;
+                rfc3464_block_reset(&b);
+            }
+            b.seen[field] = true;
+            g_string_truncate(b.value[field], 0);
+            g_string_append_len(b.value[field], value, eol - value);
+            g_strstrip(b.value[field]->str);
+            g_string_set_size(b.value[field], strlen(b.value[field]->str));
+        }
+        line = eol < end ? eol + 1 : end;
+    }
+    if (rfc3464_block_has_recipient(&b)) {
+        rfc3464_emit(msg, report, &b);
+        blocks++;
+    }
+    for (int i = 0; i < RFC3464_N_FIELDS; i++)
+        g_string_free(b.value[i], TRUE);
+    return blocks;
+}
+
+/* True when a line of s starts with name (a DSN field in plain text). */
+static bool
+rfc3464_has_field_line(const char *s, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = classify_find_ci(s, len, name); p != NULL;
+         p = classify_find_ci(p + n, len - (size_t)(p + n - s), name)) {
+        if (p == s || p[-1] == '\n')
+            return true;
+    }
+    return false;
+}
+
+bool
+classify_detect_rfc3464(const classify_msg *msg, classify_report *report)
+{
+    if (msg->delivery_status != NULL) {
+        rfc3464_parse(msg, report, msg->delivery_status, strlen(msg->delivery_status));
+    } else if (msg->text != NULL &&
+               rfc3464_has_field_line(msg->text, msg->text_len, "Final-Recipient:") &&
+               (rfc3464_has_field_line(msg->text, msg->text_len, "Action:") ||
+                rfc3464_has_field_line(msg->text, msg->text_len, "Status:"))) {
+        rfc3464_parse(msg, report, msg->text, msg->text_len);
+    }
+    if (report->n_recipients == 0)
+        return false;
+    report->kind = CLASSIFY_KIND_BOUNCE;
+    return true;
+}
