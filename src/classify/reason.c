@@ -3,14 +3,41 @@
  * reply code and diagnostic text describe, whether that failure makes the
  * address itself bad, and the default verdict for each reason.
  *
- * Everything here is constant data read by pure functions, so the classifier
- * stays thread-safe without locks.
+ * How a reason is chosen, in this order:
+ *   1. provider wording: error tokens that large receivers put in their
+ *      replies (Orange's "OFR_416", Facebook's "RCP-P2", GoDaddy's "IB607")
+ *      name the failure more exactly than any status code does;
+ *   2. a specific status code (5.1.1, 5.2.2, 5.7.26, ...) decides, unless the
+ *      wording names one of the few failures that the code's own row says
+ *      may overrule it ("5.1.1 ... sent to too many recipients this hour");
+ *   3. otherwise the wording decides: one pattern table per reason, tried in
+ *      the precedence order of reason_order[];
+ *   4. otherwise a generic status code's fallback (5.2.0 filtered, 4.4.x
+ *      expired), then the reply code's (551 hasmoved, 521 notaccept);
+ *   5. otherwise onhold when there was text to read, undefined when not.
+ *
+ * Patterns are lower case and matched against the lower-cased diagnostic
+ * with runs of white space folded to one space. A '*' in a pattern stands for
+ * any text in between, so "user * does not exist" is one line, not a branch.
+ * Everything here is constant data read by pure functions: no state, no
+ * locks, safe from any thread.
  */
-#include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "classify/classify_internal.h"
+
+#define R(id) CLASSIFY_REASON_##id
+#define BIT(id) (UINT64_C(1) << CLASSIFY_REASON_##id)
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Longer diagnostics are read up to this many bytes; the cause of a failure
+ * is stated near the start of a reply, and the rest is usually a URL or a
+ * dump of internal error codes. */
+#define REASON_TEXT_MAX 4096
+
+/* ---------------------------------------------------------------- names */
 
 static const char *const reason_names[CLASSIFY_REASON_COUNT] = {
 #define REASON_NAME(id, name) [CLASSIFY_REASON_##id] = name,
@@ -40,48 +67,67 @@ classify_reason_from_name(const char *name, classify_reason *out)
     return false;
 }
 
+/* ------------------------------------------------------ verdict and hard */
+
+/* Failures caused by our own sending (reputation, authentication, content)
+ * are ignored: the address is fine, and suspending it would punish the user
+ * for our mail server's standing. */
+static const classify_verdict reason_verdicts[CLASSIFY_REASON_COUNT] = {
+    [R(UNDEFINED)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(USERUNKNOWN)] = CLASSIFY_VERDICT_PERMANENT,
+    [R(HOSTUNKNOWN)] = CLASSIFY_VERDICT_PERMANENT,
+    [R(HASMOVED)] = CLASSIFY_VERDICT_PERMANENT,
+    [R(NOTACCEPT)] = CLASSIFY_VERDICT_PERMANENT,
+    [R(MAILBOXFULL)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(EXCEEDLIMIT)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(MESGTOOBIG)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(SUSPEND)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(EXPIRED)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(NETWORKERROR)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(SYSTEMERROR)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(SYSTEMFULL)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(TOOMANYCONN)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(MAILERERROR)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(BLOCKED)] = CLASSIFY_VERDICT_IGNORE,
+    [R(SPAMDETECTED)] = CLASSIFY_VERDICT_IGNORE,
+    [R(POLICYVIOLATION)] = CLASSIFY_VERDICT_IGNORE,
+    [R(BADREPUTATION)] = CLASSIFY_VERDICT_IGNORE,
+    [R(REJECTED)] = CLASSIFY_VERDICT_IGNORE,
+    [R(NORELAYING)] = CLASSIFY_VERDICT_IGNORE,
+    [R(SECURITYERROR)] = CLASSIFY_VERDICT_IGNORE,
+    [R(AUTHFAILURE)] = CLASSIFY_VERDICT_IGNORE,
+    [R(REQUIREPTR)] = CLASSIFY_VERDICT_IGNORE,
+    [R(NOTCOMPLIANTRFC)] = CLASSIFY_VERDICT_IGNORE,
+    [R(VIRUSDETECTED)] = CLASSIFY_VERDICT_IGNORE,
+    [R(CONTENTERROR)] = CLASSIFY_VERDICT_IGNORE,
+    [R(FILTERED)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(SYNTAXERROR)] = CLASSIFY_VERDICT_IGNORE,
+    [R(SPEEDING)] = CLASSIFY_VERDICT_IGNORE,
+    [R(ONHOLD)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(FEEDBACK)] = CLASSIFY_VERDICT_COMPLAINT,
+    [R(VACATION)] = CLASSIFY_VERDICT_IGNORE,
+    [R(DELIVERED)] = CLASSIFY_VERDICT_IGNORE,
+};
+
 classify_verdict
 classify_default_verdict(classify_reason reason)
 {
-    switch (reason) {
-    case CLASSIFY_REASON_USERUNKNOWN:
-    case CLASSIFY_REASON_HOSTUNKNOWN:
-    case CLASSIFY_REASON_HASMOVED:
-    case CLASSIFY_REASON_NOTACCEPT:
-        return CLASSIFY_VERDICT_PERMANENT;
-    case CLASSIFY_REASON_FEEDBACK:
-        return CLASSIFY_VERDICT_COMPLAINT;
-    case CLASSIFY_REASON_VACATION:
-    case CLASSIFY_REASON_DELIVERED:
-    case CLASSIFY_REASON_BLOCKED:
-    case CLASSIFY_REASON_SPAMDETECTED:
-    case CLASSIFY_REASON_POLICYVIOLATION:
-    case CLASSIFY_REASON_BADREPUTATION:
-    case CLASSIFY_REASON_REJECTED:
-    case CLASSIFY_REASON_NORELAYING:
-    case CLASSIFY_REASON_SECURITYERROR:
-    case CLASSIFY_REASON_AUTHFAILURE:
-    case CLASSIFY_REASON_REQUIREPTR:
-    case CLASSIFY_REASON_NOTCOMPLIANTRFC:
-    case CLASSIFY_REASON_VIRUSDETECTED:
-    case CLASSIFY_REASON_CONTENTERROR:
-    case CLASSIFY_REASON_SYNTAXERROR:
-    case CLASSIFY_REASON_SPEEDING:
-        return CLASSIFY_VERDICT_IGNORE;
-    default:
+    if ((unsigned)reason >= CLASSIFY_REASON_COUNT)
         return CLASSIFY_VERDICT_TEMPORARY;
-    }
+    return reason_verdicts[reason];
 }
 
 bool
 classify_is_hard(classify_reason reason, const char *status, const char *reply_code)
 {
     switch (reason) {
-    case CLASSIFY_REASON_USERUNKNOWN:
-    case CLASSIFY_REASON_HOSTUNKNOWN:
-    case CLASSIFY_REASON_HASMOVED:
+    case R(USERUNKNOWN):
+    case R(HOSTUNKNOWN):
+    case R(HASMOVED):
         return true;
-    case CLASSIFY_REASON_NOTACCEPT:
+    case R(NOTACCEPT):
+        /* A null MX or "does not accept mail" is only final when the
+         * receiver said so with a permanent code. */
         return (status != NULL && status[0] == '5') ||
                (reply_code != NULL && reply_code[0] == '5');
     default:
@@ -89,62 +135,1245 @@ classify_is_hard(classify_reason reason, const char *status, const char *reply_c
     }
 }
 
-struct reason_code {
-    const char *code;
+/* ------------------------------------------------------- wording tables */
+
+/* 1. Provider error tokens: exact enough to overrule any status code. */
+struct reason_token {
+    const char *pattern;
     classify_reason reason;
 };
 
-static const struct reason_code reason_status_codes[] = {
-    {"5.1.1", CLASSIFY_REASON_USERUNKNOWN},
-    {"5.1.2", CLASSIFY_REASON_HOSTUNKNOWN},
-    {"5.2.2", CLASSIFY_REASON_MAILBOXFULL},
-    {"5.3.4", CLASSIFY_REASON_MESGTOOBIG},
-    {"5.7.26", CLASSIFY_REASON_AUTHFAILURE},
+static const struct reason_token reason_provider_tokens[] = {
+    /* Orange / France Telecom (OFR_nnn, LPNnnn_nnn) */
+    {"ofr_416", R(USERUNKNOWN)},
+    {"ofr_506", R(SPAMDETECTED)},
+    {"ofr005_505", R(SYSTEMERROR)},
+    {"lpn007_426", R(SUSPEND)},
+    {"lpn000_630", R(POLICYVIOLATION)},
+    /* Facebook recipient policy codes */
+    {"rcp-p1 ", R(USERUNKNOWN)},
+    {"rcp-p2 ", R(FILTERED)},
+    {"rcp-p3 ", R(FILTERED)},
+    /* GoDaddy / secureserver.net */
+    {"ib401 ", R(REJECTED)},
+    {"ib501 ", R(BLOCKED)},
+    {"ib506 ", R(REJECTED)},
+    {"ib508 ", R(REJECTED)},
+    {"ib510 ", R(TOOMANYCONN)},
+    {"ib512 ", R(SPAMDETECTED)},
+    {"ib605 ", R(SPAMDETECTED)},
+    {"ib607 ", R(SPEEDING)},
+    {"ib705 ", R(VIRUSDETECTED)},
+    /* Cox acceptable-use codes */
+    {"aup#cdrbl", R(BLOCKED)},
+    {"aup#cxbl", R(BLOCKED)},
+    {"aup#rbl", R(BLOCKED)},
+    {"aup#cxdns", R(REQUIREPTR)},
+    {"aup#cxcnct", R(TOOMANYCONN)},
+    {"aup#cxmxrt", R(TOOMANYCONN)},
+    {"aup#cxsndr", R(REJECTED)},
+    {"aup#cxsmtp", R(REJECTED)},
+    /* Spectrum / Charter incoming codes */
+    {"aup#in-1000", R(BLOCKED)},
+    {"aup#in-1260", R(BLOCKED)},
+    {"aup#in-1300", R(TOOMANYCONN)},
+    {"aup#in-1310", R(TOOMANYCONN)},
+    {"aup#in-1320", R(TOOMANYCONN)},
+    {"aup#in-1330", R(TOOMANYCONN)},
+    /* Yahoo temporary deferrals */
+    {"[tss04]", R(BADREPUTATION)},
+    {"[tsm01]", R(SPAMDETECTED)},
+    /* Microsoft / Outlook.com */
+    {"5.7.606 access denied, banned sending ip", R(BLOCKED)},
+    {"ip reputation", R(BADREPUTATION)},
+    /* Tencent QQ */
+    {"ip frequency limited", R(TOOMANYCONN)},
+    {"connection frequency limited", R(TOOMANYCONN)},
+    {"domain frequency limited", R(TOOMANYCONN)},
+    /* Mimecast */
+    {"host network not allowed", R(POLICYVIOLATION)},
+    {"mcspamsignature", R(VIRUSDETECTED)},
+    /* wording that is never about the address, whatever the code says */
+    {"too many recipients this hour", R(SPEEDING)},
+    {"sent too many messages this hour", R(SPEEDING)},
+    {"procmail: ", R(MAILERERROR)},
+    {"my name was rejected", R(BLOCKED)},
 };
 
-struct reason_patterns {
+/* 3. One table per reason. */
+static const char *const pat_userunknown[] = {
+    "#5.1.1 bad address",
+    "550 address invalid",
+    "address does not exist",
+    "address not present in directory",
+    "address unknown",
+    "address couldn't be found",
+    "address could not be found",
+    "address wasn't found",
+    "address wasn\xe2\x80\x99t found",
+    "bad destination mailbox address",
+    "can't accept user",
+    "destination addresses were unknown",
+    "destination server rejected recipients",
+    "email account that you tried to reach does not exist",
+    "email address does not exist",
+    "email address could not be found",
+    "email address you entered couldn't be found",
+    "inactive email address",
+    "invalid address",
+    "invalid mailbox",
+    "invalid recipient",
+    "invalid user",
+    "is not a known user",
+    "is not a valid mailbox",
+    "mailbox does not exist",
+    "mailbox invalid",
+    "mailbox is unavailable",
+    "mailbox not found",
+    "mailbox not present",
+    "mailbox unavailable",
+    "nessun utente simile in questo indirizzo",
+    "no account by that name here",
+    "no existe dicha persona",
+    "no existe ese usuario",
+    "no mail box available for this user",
+    "no mailbox by that name",
+    "no mailbox here by that name",
+    "no mailbox found",
+    "no such address",
+    "no such mailbox",
+    "no such person at this address",
+    "no such recipient",
+    "no such user",
+    "not a valid recipient",
+    "not a valid user",
+    "not listed in domino directory",
+    "not a local address",
+    "recipient address rejected: access denied",
+    "recipient address rejected: invalid user",
+    "recipient address rejected: unknown user",
+    "recipient does not exist",
+    "recipient is not local",
+    "recipient not exist",
+    "recipient not found",
+    "recipient name is not recognized",
+    "recipient unknown",
+    "recipnotfound",
+    "recipientnotfound",
+    "requested action not taken: mailbox unavailable",
+    "sorry, user unknown",
+    "sorry, your envelope recipients are invalid",
+    "that domain or user does not exist",
+    "the user's email name is not found",
+    "there is no one at this address",
+    "this address no longer accepts mail",
+    "this email address is wrong or no longer valid",
+    "this recipient is not in my validrcptto list",
+    "unknown mailbox",
+    "unknown recipient",
+    "unknown user",
+    "unknown address",
+    "unknown e-mail address",
+    "unknown local part",
+    "unknown or illegal alias",
+    "user does not exist",
+    "user invalid",
+    "user mailbox is not found",
+    "user not exist",
+    "user not found",
+    "user not known",
+    "user unknown",
+    "userunknown",
+    "utilisateur inconnu",
+    "destinataire invalide",
+    "adresse inconnue",
+    "vdeliver: invalid or unknown virtual user",
+    "weil die adresse nicht gefunden wurde",
+    "empfaenger unbekannt",
+    "unbekannter empf",
+    "user doesn't have a * account",
+    "this user doesn't have a",
+    "account * does not exist",
+    "mailbox * does not exist",
+    "recipient * was not found in",
+    "user * does not exist",
+    "user * was not found",
+    "user (*) unknown",
+    "rcpt <* does not exist",
+    "not our customer",
+    "no such local user",
+    "unable to deliver message to <",
+    "\xe3\x83\x87\xe3\x82\xa3\xe3\x83\xac\xe3\x82\xaf\xe3\x83\x88\xe3\x83\xaa\xe3\x81\xae\xe3\x83\xaa\xe3\x82\xb9\xe3\x83\x88\xe3\x81\xab\xe3\x81\x82\xe3\x82\x8a\xe3\x81\xbe\xe3\x81\x9b\xe3\x82\x93",
+    NULL,
+};
+
+static const char *const pat_mailboxfull[] = {
+    "account is exceeding their quota",
+    "account is over quota",
+    "account is temporarily over quota",
+    "boite du destinataire pleine",
+    "delivery failed: over quota",
+    "disc quota exceeded",
+    "disk quota exceeded",
+    "diskspace quota",
+    "does not have enough space",
+    "exceeding its mailbox quota",
+    "full mailbox",
+    "inbox is full",
+    "inbox is out of storage space",
+    "out of storage space",
+    "insufficient storage space",
+    "is over disk quota",
+    "is over quota",
+    "mail file size exceeds the maximum size allowed for mail delivery",
+    "mail quota exceeded",
+    "mailbox exceeded the local limit",
+    "mailbox exceeds allowed size",
+    "mailbox full",
+    "mailbox is full",
+    "mailbox is over quota",
+    "mailbox limit has been exceeded",
+    "mailbox over quota",
+    "mailbox size limit exceeded",
+    "mailbox has exceeded",
+    "mailbox would exceed",
+    "maildir over quota",
+    "message would exceed quota",
+    "not enough disk space",
+    "not enough storage space",
+    "over the allowed quota",
+    "overquota",
+    "over quota",
+    "quota exceeded",
+    "quota violation",
+    "quotaexceeded",
+    "reached disk quota",
+    "recipient's mailbox is full",
+    "number of messages in recipient's mailbox exceeded",
+    "the user's space has been used up",
+    "user has exceeded quota",
+    "user has too many messages on the server",
+    "user is over quota",
+    "user is over the quota",
+    "user over quota",
+    "would be over the allowed quota",
+    "postfach voll",
+    "speicherplatz",
+    "casella piena",
+    "buzon lleno",
+    "mailbox * is full",
+    "mailbox * over quota",
+    "mailbox * is over quota",
+    NULL,
+};
+
+static const char *const pat_mesgtoobig[] = {
+    "exceeded maximum inbound message size",
+    "line limit exceeded",
+    "mail size limit exceeded",
+    "max message size exceeded",
+    "message file too big",
+    "message length exceeds administrative limit",
+    "message size exceeds fixed limit",
+    "message size exceeds maximum value",
+    "message size exceeds the limit",
+    "message too big",
+    "message too large",
+    "message is too large",
+    "message is too big",
+    "size limit exceeded",
+    "message size exceeds",
+    "taille limite du message atteinte",
+    "exceeds size limit",
+    "exceeds the maximum size",
+    NULL,
+};
+
+static const char *const pat_exceedlimit[] = {
+    "message header size exceeds limit",
+    "message length exceeds limit",
+    "message exceeds the limit set by recipient",
+    "exceeds limit set by recipient",
+    NULL,
+};
+
+static const char *const pat_suspend[] = {
+    " is currently suspended",
+    " temporary locked",
+    "account has been suspended",
+    "account has been disabled",
+    "account has been deactivated",
+    "account is disabled",
+    "account is inactive",
+    "account is locked",
+    "account is suspended",
+    "account disabled",
+    "account inactive",
+    "boite du destinataire archivee",
+    "email account that you tried to reach is disabled",
+    "email account that you tried to reach is inactive",
+    "has been disabled",
+    "has been suspended",
+    "inactive account",
+    "invalid/inactive user",
+    "is a deactivated mailbox",
+    "is unavailable: user is terminated",
+    "mailbox currently suspended",
+    "mailbox disabled",
+    "mailbox has been disabled",
+    "mailbox is disabled",
+    "mailbox is frozen",
+    "mailbox is inactive",
+    "mailbox unavailable or access denied",
+    "recipient rejected: temporarily inactive",
+    "recipient suspend the service",
+    "this account has been disabled or discontinued",
+    "this account has been temporarily suspended",
+    "user or domain is disabled",
+    "user suspended",
+    "account is temporarily unavailable",
+    "recipient account is blocked",
+    "le compte du destinataire est bloque",
+    "disabled recipient address",
+    "mailbox * has been suspended",
+    NULL,
+};
+
+static const char *const pat_hasmoved[] = {
+    " has been replaced by ",
+    "destination mailbox has moved",
+    "mailbox has moved",
+    "recipient no longer on server",
+    "user has moved",
+    "address has changed",
+    "no longer on server",
+    "not our user",
+    NULL,
+};
+
+static const char *const pat_hostunknown[] = {
+    "domain does not exist",
+    "domain is not reachable",
+    "domain must exist",
+    "domain name not found",
+    "dns lookup failure: host * not found",
+    "host or domain name not found",
+    "host unknown",
+    "host not found",
+    "invalid domain",
+    "mail domain mentioned in email address is unknown",
+    "name or service not known",
+    "no such domain",
+    "recipient address rejected: unknown domain",
+    "recipient domain must exist",
+    "the account or domain may not exist",
+    "unknown domain",
+    "unknown host",
+    "unroutable address",
+    "unrouteable address",
+    "couldn't find any host named",
+    "could not find any host named",
+    "domain * does not exist",
+    "553 * does not exist",
+    NULL,
+};
+
+static const char *const pat_notaccept[] = {
+    "does not accept mail",
+    "doesn't accept mail",
+    "doesn't receive email",
+    "does not receive email",
+    "mail receiving disabled",
+    "null mx",
+    "nullmx",
+    "an mx or srv record indicated no smtp service",
+    "no mx record found for domain",
+    "couldn't find a mail exchanger",
+    "could not find a mail exchanger",
+    "not accepting network messages",
+    NULL,
+};
+
+static const char *const pat_filtered[] = {
+    "because the recipient is only accepting mail from specific email addresses",
+    "bounced address",
+    "due to extended inactivity new mail is not currently being accepted",
+    "has restricted sms e-mail",
+    "is not accepting any mail",
+    "refused due to recipient preferences",
+    "resolver.rst.notauthorized",
+    "this account is protected by",
+    "user reject",
+    "recipient id refuse to receive mail",
+    "you have been blocked by the recipient",
+    "message filtered",
+    "rejected by the domain filter",
+    "header error",
+    NULL,
+};
+
+static const char *const pat_rejected[] = {
+    "access denied (in reply to mail from command)",
+    "administrative prohibition",
+    "all recipient addresses rejected",
+    "by non-member to a members-only list",
+    "can not check your address",
+    "closed mailing list",
+    "domain of sender address",
+    "email address is on senderfilterconfig list",
+    "emetteur invalide",
+    "empty envelope senders not allowed",
+    "envelope blocked",
+    "error: no third-party dsns",
+    "from: domain is invalid",
+    "fully qualified email address required",
+    "invalid sender",
+    "is not a registered gateway user",
+    "mail from not owned by user",
+    "mailfrom domain is listed in spamhaus",
+    "not a member of this mailing list",
+    "not a member of this group",
+    "null sender is not allowed",
+    "returned mail not accepted here",
+    "sending this from a different address or alias",
+    "sender address has been blacklisted",
+    "sender address rejected",
+    "sender email address rejected",
+    "sender is in my badmailfrom list",
+    "sender is spammer",
+    "sender not pre-approved",
+    "sender rejected",
+    "sender domain is empty",
+    "sender verify failed",
+    "sender was rejected",
+    "the message has been rejected by batv defense",
+    "this server does not accept mail from",
+    "unroutable sender address",
+    "you are not allowed to post to this mailing list",
+    "you are sending to/from an address that has been blacklisted",
+    "your email address has been blacklisted",
+    "sender address * does not exist",
+    "sender domain * does not exist",
+    "permission to post messages to the group",
+    "you may not have permission to post",
+    NULL,
+};
+
+static const char *const pat_blocked[] = {
+    " said: 550 blocked",
+    "//www.spamcop.net/bl.",
+    "spamhaus.org/query",
+    "bad sender ip address",
+    "banned sending ip",
+    "blacklisted by",
+    "ip address blacklisted",
+    "blocked using ",
+    "blocked - see http",
+    "dnsbl:",
+    "client host rejected: may not be mail exchanger",
+    "client host rejected: was not authenticated",
+    "confirm this mail server",
+    "connection dropped",
+    "connection refused by",
+    "connection was dropped by remote host",
+    "connections not accepted from ip addresses on spamhaus",
+    "currently sending spam",
+    "dynamic/zombied/spam ips blocked",
+    "esmtp not accepting connections",
+    "not accepting connections",
+    "extreme bad ip profile",
+    "go away",
+    "helo command rejected:",
+    "hosts with dynamic ip",
+    "invalid ip for sending mail",
+    "is in a black list",
+    "is listed in a blocklist",
+    "is not allowed to send mail from",
+    "no access from mail server",
+    "not currently accepting mail from your ip",
+    "part of their network is on our block list",
+    "please use the smtp server of your isp",
+    "refused - see http",
+    "rejected - multi-blacklist",
+    "rejecting open proxy",
+    "sender ip address rejected",
+    "server access forbidden by your ip",
+    "service not available, closing transmission channel",
+    "server refused to talk to me",
+    "smtp error from remote mail server after initial connection",
+    "sorry, your remotehost looks suspiciously like spammer",
+    "too many spams from your ip",
+    "too many unwanted messages have been sent",
+    "was blocked by ",
+    "we do not accept mail from dynamic ips",
+    "you are not allowed to connect",
+    "your network is temporary blacklisted",
+    "your server requires confirmation",
+    "messages from * weren't sent",
+    "access from ip address * blocked",
+    "client host * blocked using",
+    "ip * is blacklisted",
+    "mail server at * is blocked",
+    "message from * rejected based on blacklist",
+    "server ip * listed as abusive",
+    "your ip * is in rbl",
+    "is blocked by rbl",
+    "(bl)",
+    "blocked ip",
+    "ip blocked",
+    "blocked by spamhaus",
+    "listed at spamhaus",
+    "listed on spamhaus",
+    NULL,
+};
+
+static const char *const pat_spamdetected[] = {
+    " - spam",
+    "/help/help_spam_16.htm",
+    "554 5.7.0 reject, id=",
+    "appears to be unsolicited",
+    "blacklisted url in message",
+    "block for spam",
+    "blocked by policy: no spam please",
+    "blocked by spamassassin",
+    "classified as spam",
+    "content filter rejection",
+    "identified this email as a bulk email",
+    "denied due to spam list",
+    "high probability of spam",
+    "is classified as spam",
+    "mail appears to be unsolicited",
+    "mail content denied",
+    "may consider spam",
+    "message considered as spam",
+    "message contains spam content",
+    "message content rejected",
+    "message has been temporarily blocked by our filter",
+    "message is being rejected as it seems to be a spam",
+    "message looks like spam",
+    "message refused by mailmarshal spamprofiler",
+    "message rejected as spam",
+    "message rejected due to suspected spam content",
+    "rejected for possible spam",
+    "our email server thinks this email is spam",
+    "probable spam",
+    "reject bulk.advertising",
+    "rejected: spamassassin score ",
+    "rejected - spam",
+    "rejecting banned content",
+    "rejecting mail content",
+    "related to content with spam-like characteristics",
+    "sending address not accepted due to spam filter",
+    "spam check",
+    "spam content matched",
+    "spam detected",
+    "spam email",
+    "spam message rejected",
+    "spam not accepted",
+    "spam refused",
+    "spam rejection",
+    "spam score ",
+    "spambouncer identified spam",
+    "spamming not allowed",
+    "too much spam",
+    "detected as spam",
+    "rejected by spam filtering engine",
+    "classification as bulk mail",
+    "looked like spam",
+    "appears to be spam",
+    "identified as spam",
+    "scored as spam",
+    "this message was rejected by recurrent pattern detection system",
+    "spam message not queued",
+    "we dont accept spam",
+    "triggered a spam block",
+    "unsolicited mail",
+    "unsolicited bulk",
+    "rejected due to spam",
+    "due to spam classification",
+    "message content rejected, ube",
+    "our filters rate at and above * percent probability of being spam",
+    "rejected by * (spam)",
+    "this message scored * spam points",
+    "mail rejete. mail rejected",
+    NULL,
+};
+
+static const char *const pat_securityerror[] = {
+    "account not subscribed to ses",
+    "authentication credentials invalid",
+    "authentication failure",
+    "authentication required",
+    "authentication turned on in your email client",
+    "authrequired",
+    "executable files are not allowed in compressed files",
+    "insecure mail relay",
+    "sorry, you don't authenticate",
+    "tls required but not supported",
+    "must issue a starttls command first",
+    "unauthenticated senders not allowed",
+    "user not authenticated",
+    "verification failure",
+    "authentication is required",
+    "smtp authentication",
+    "delivery not authorized",
+    "not authorized to send",
+    "authentication failed; server * said: ",
+    "is not authorized to perform ses:sendrawemail",
+    "security policies",
+    NULL,
+};
+
+static const char *const pat_authfailure[] = {
+    "//support.google.com/a/answer/175365",
+    "dmarc policy",
+    "dmarc verification",
+    "dmarc check",
+    "fails to pass authentication checks",
+    "does not have authentication information",
+    "multiple authentication checks failed",
+    "sender policy framework",
+    "spf check: fail",
+    "spf record with a hard fail",
+    "spf=fail",
+    "spf: fail",
+    "spf validation",
+    "spf failure",
+    "spf fail",
+    "dkim validation",
+    "dkim signature",
+    "unauthenticated email",
+    "the sender is unauthenticated",
+    "is not allowed to send from <",
+    NULL,
+};
+
+static const char *const pat_requireptr[] = {
+    "ip name lookup failed",
+    "all mail servers must have a ptr record",
+    "bad dns ptr resource record",
+    "cannot find your hostname",
+    "fix reverse dns",
+    "no ptr record",
+    "does not have a ptr record",
+    "please get a custom reverse dns name",
+    "ptr record setup",
+    "reverse dns failed",
+    "reverse dns required",
+    "reverse dns validation failed",
+    "missing reverse dns",
+    "no reverse dns",
+    "without reverse dns",
+    "invalid rdns",
+    "sender ip reverse lookup rejected",
+    "the corresponding forward dns entry does not point to the sending ip",
+    "unresolvable relay host name",
+    "generic dns ptr",
+    "mismatches client ip",
+    "reverse dns lookup for host * failed",
+    "service permits * unverifyable sending ips",
+    NULL,
+};
+
+static const char *const pat_notcompliantrfc[] = {
+    "not rfc 5322 compliant",
+    "not rfc5322 compliant",
+    "not rfc 2822 compliant",
+    "rfcmessagenoncompliant",
+    "multiple * addresses in from: header are not accepted",
+    "multiple from: header",
+    "multiple subject header",
+    "message is not rfc compliant",
+    NULL,
+};
+
+static const char *const pat_badreputation[] = {
+    "rate limited due to ip reputation",
+    "ip/domain reputation problems",
+    "very low reputation",
+    "low reputation",
+    "poor reputation",
+    "bad reputation",
+    "temporarily deferred due to unexpected volume or user complaints",
+    NULL,
+};
+
+static const char *const pat_speeding[] = {
+    "please try again slower",
+    "receiving mail at a rate that prevents additional messages",
+    "sending rate",
+    "rate limit exceeded",
+    "too many messages",
+    "too fast",
+    NULL,
+};
+
+static const char *const pat_toomanyconn[] = {
+    "all available ips are at maximum connection limit",
+    "connection rate limit exceeded",
+    "exceeds per-domain connection limit",
+    "has exceeded the max emails per hour",
+    "throttling failure: daily message quota exceeded",
+    "throttling failure: maximum sending rate exceeded",
+    "too many connections",
+    "too many concurrent smtp connections",
+    "too many errors from your ip",
+    "too many recipients",
+    "too many smtp sessions",
+    "trop de connexions",
+    "frequency limited",
+    "too many simultaneous connections",
+    NULL,
+};
+
+static const char *const pat_policyviolation[] = {
+    "an illegal attachment on your message",
+    "because the recipient is not accepting mail with",
+    "denied by policy",
+    "email not accepted for policy reasons",
+    "local policy violation",
+    "message not accepted for policy reasons",
+    "message rejected due to local policy",
+    "rejected for policy reasons",
+    "policy violation",
+    "violates our email policy",
+    "email address used to send your message is not subscribed to this group",
+    "allowable number of posts without solving a captcha",
+    NULL,
+};
+
+static const char *const pat_virusdetected[] = {
+    "it has a potentially executable attachment",
+    "prohibited virus",
+    "used by recent viruses or other malware",
+    "virus detected",
+    "virus found",
+    "malicious_url detected",
+    "infected with a virus",
+    "contains a virus",
+    "message contains malware",
+    "malware detected",
+    NULL,
+};
+
+static const char *const pat_norelaying[] = {
+    "as a relay",
+    "email address is not verified.",
+    "is not permitted to relay",
+    "requires authentication when attempting to send to a non-local e-mail address",
+    "not a gateway",
+    "not allowed to relay",
+    "not an open relay",
+    "not local host",
+    "relay access denied",
+    "relay denied",
+    "relay not permitted",
+    "relaying denied",
+    "relaying mail to * is not allowed",
+    "relaying not allowed",
+    "unable to relay",
+    "we don't handle mail for",
+    "we do not relay",
+    "not in my list of allowed rcpthosts",
+    "isn't in my list of allowed rcpthosts",
+    "this system is not configured to relay mail",
+    NULL,
+};
+
+static const char *const pat_contenterror[] = {
+    "duplicate header",
+    "header line format error",
+    "headers too large",
+    "improper use of 8-bit data in message header",
+    "message header size, or recipient list, exceeds policy limit",
+    "message mime complexity exceeds the policy maximum",
+    "routing loop detected -- too many received: headers",
+    "invalid mime headers",
+    "improperly-formatted binary content",
+    "unnecessary base64 encoding",
+    "media error",
+    "malformed message",
+    NULL,
+};
+
+static const char *const pat_syntaxerror[] = {
+    "syntax error",
+    "improper sequence of commands",
+    "bad sequence of commands",
+    "command unrecognized",
+    "unrecognized command",
+    "command not recognized",
+    "malformed address",
+    "may not follow",
+    NULL,
+};
+
+static const char *const pat_systemfull[] = {
+    "mail system full",
+    "insufficient disk space",
+    "insufficient system storage",
+    "system storage",
+    "mail spool full",
+    "disk full",
+    NULL,
+};
+
+static const char *const pat_mailererror[] = {
+    " || exit ",
+    "bin/procmail",
+    "bin/maildrop",
+    "command failed: ",
+    "command died with status ",
+    "command output:",
+    "mailer error",
+    "pipe to |/",
+    "x-unix; ",
+    NULL,
+};
+
+static const char *const pat_systemerror[] = {
+    "aliasing/forwarding loop broken",
+    "can't create user output file",
+    "could not load drd for domain",
+    "internal error",
+    "internal server error",
+    "interrupted system call",
+    "it encountered an error while being processed",
+    "it would create a mail loop",
+    "local configuration error",
+    "local error in processing",
+    "loop was found in the mail exchanger",
+    "loops back to myself",
+    "mail system configuration error",
+    "queue file write error",
+    "recipient deferred because there is no mdb",
+    "remote server is misconfigured",
+    "server configuration error",
+    "service currently unavailable",
+    "system config error",
+    "timeout waiting for input",
+    "unable to contact ldap server",
+    "duplicated message-id",
+    "system error",
+    "service refuse",
+    "resources temporarily unavailable",
+    NULL,
+};
+
+static const char *const pat_networkerror[] = {
+    "could not connect and send the mail to",
+    "dns records for the destination computer could not be found",
+    "hop count exceeded",
+    "host is unreachable",
+    "host name lookup failure",
+    "host not found, try again",
+    "mail forwarding loop for ",
+    "malformed name server reply",
+    "malformed or unexpected name server reply",
+    "maximum forwarding loop count exceeded",
+    "message looping",
+    "message probably in an endless loop",
+    "no route to host",
+    "too many hops",
+    "unable to resolve route ",
+    "unrouteable mail domain",
+    "network error",
+    "dns error",
+    "wasn't able to establish an smtp connection",
+    NULL,
+};
+
+static const char *const pat_expired[] = {
+    "connection timed out",
+    "could not find a gateway for",
+    "delivery attempts will continue to be",
+    "delivery time expired",
+    "failed to deliver to domain ",
+    "has been delayed",
+    "have been failing for a long time",
+    "message expired",
+    "envelope expired",
+    "message timed out",
+    "retry time not reached for any host after a long failure period",
+    "retry timeout exceeded",
+    "server did not respond",
+    "did not accept our requests to connect",
+    "unable to deliver message after multiple retries",
+    "was not reachable within the allowed queue period",
+    "could not be delivered for more than",
+    "could not deliver for the last",
+    "undeliverable for",
+    "queue.expired",
+    "host not reachable",
+    "was aborted after",
+    "will continue trying",
+    "delivery failed * attempts",
+    NULL,
+};
+
+static const char *const pat_onhold[] = {
+    "on hold",
+    NULL,
+};
+
+/* Precedence when the wording names several failures: the more precise
+ * reason first. Our own sending's problems that name a cause (DMARC, PTR,
+ * reputation, rate) come before the address's; "mailbox full" before "user
+ * unknown" (a full mailbox exists); the catch-all words ("rejected",
+ * "access denied", "timed out") come last. */
+struct reason_table {
     classify_reason reason;
     const char *const *patterns;
 };
 
-static const char *const pat_userunknown[] = {
-    "user unknown", "unknown user", "no such user", "recipient not found", NULL,
-};
-static const char *const pat_mailboxfull[] = {
-    "mailbox full", "mailbox is full", "quota exceeded", "over quota", NULL,
+static const struct reason_table reason_order[] = {
+    {R(NOTCOMPLIANTRFC), pat_notcompliantrfc},
+    {R(AUTHFAILURE), pat_authfailure},
+    {R(REQUIREPTR), pat_requireptr},
+    {R(BADREPUTATION), pat_badreputation},
+    {R(VIRUSDETECTED), pat_virusdetected},
+    {R(SPAMDETECTED), pat_spamdetected},
+    {R(MAILBOXFULL), pat_mailboxfull},
+    {R(EXCEEDLIMIT), pat_exceedlimit},
+    {R(MESGTOOBIG), pat_mesgtoobig},
+    {R(SUSPEND), pat_suspend},
+    {R(HASMOVED), pat_hasmoved},
+    {R(NORELAYING), pat_norelaying},
+    {R(TOOMANYCONN), pat_toomanyconn},
+    {R(SPEEDING), pat_speeding},
+    {R(USERUNKNOWN), pat_userunknown},
+    {R(NOTACCEPT), pat_notaccept},
+    {R(NETWORKERROR), pat_networkerror},
+    {R(HOSTUNKNOWN), pat_hostunknown},
+    {R(FILTERED), pat_filtered},
+    {R(POLICYVIOLATION), pat_policyviolation},
+    {R(SECURITYERROR), pat_securityerror},
+    {R(CONTENTERROR), pat_contenterror},
+    {R(SYNTAXERROR), pat_syntaxerror},
+    {R(SYSTEMFULL), pat_systemfull},
+    {R(MAILERERROR), pat_mailererror},
+    {R(EXPIRED), pat_expired},
+    {R(SYSTEMERROR), pat_systemerror},
+    {R(REJECTED), pat_rejected},
+    {R(BLOCKED), pat_blocked},
+    {R(ONHOLD), pat_onhold},
 };
 
-static const struct reason_patterns reason_order[] = {
-    {CLASSIFY_REASON_MAILBOXFULL, pat_mailboxfull},
-    {CLASSIFY_REASON_USERUNKNOWN, pat_userunknown},
+/* Catch-all wording, tried only after every table above found nothing and
+ * never allowed to overrule a status code: it says that something was
+ * refused or went wrong, barely what. */
+static const struct reason_token reason_weak_wording[] = {
+    {"access denied", R(REJECTED)},
+    {"connection refused", R(NETWORKERROR)},
+    {"connection reset", R(NETWORKERROR)},
+    {"has been in the queue too long", R(EXPIRED)},
+    {"giving up on", R(EXPIRED)},
 };
+
+/* A user-unknown reply to the message's content rather than to RCPT TO is a
+ * content filter that answers with the wording of an unknown user. */
+static const char *const pat_data_phase[] = {
+    "end of data",
+    "after data",
+    "final data",
+    "(data)",
+    "[data]",
+    ">>> data",
+    NULL,
+};
+
+/* ------------------------------------------------------ code tables */
+
+/* How far a status code decides:
+ *   CODE_DECIDES   the code names the failure; only wording for the reasons
+ *                  in 'overrule' may override it;
+ *   CODE_FALLBACK  the code is generic in practice: the wording decides,
+ *                  and the code's reason applies when no wording matches. */
+enum code_mode { CODE_DECIDES, CODE_FALLBACK };
+
+struct reason_code {
+    const char *code;      /* "5.1.1", or "4.4." for every detail of a subject */
+    classify_reason reason;
+    enum code_mode mode;
+    uint64_t overrule;     /* reasons whose wording overrules a deciding code */
+};
+
+/* Wording that overrules any deciding code: it says the address was never
+ * the problem, or says precisely what else was. */
+#define OVR_SENDING (BIT(BLOCKED) | BIT(SPAMDETECTED) | BIT(NORELAYING) | BIT(REJECTED) | \
+                     BIT(AUTHFAILURE) | BIT(REQUIREPTR) | BIT(BADREPUTATION) |            \
+                     BIT(SPEEDING) | BIT(TOOMANYCONN) | BIT(MAILERERROR) | BIT(VIRUSDETECTED))
+#define OVR_ADDRESS (BIT(MAILBOXFULL) | BIT(HASMOVED) | BIT(NOTACCEPT) | BIT(SUSPEND))
+
+static const struct reason_code reason_status_codes[] = {
+    {"5.1.1", R(USERUNKNOWN), CODE_DECIDES, OVR_ADDRESS | OVR_SENDING},
+    {"4.1.1", R(USERUNKNOWN), CODE_DECIDES, OVR_ADDRESS | OVR_SENDING},
+    {"5.1.2", R(HOSTUNKNOWN), CODE_DECIDES, BIT(NOTACCEPT) | OVR_SENDING},
+    {"4.1.2", R(HOSTUNKNOWN), CODE_DECIDES, BIT(NOTACCEPT) | OVR_SENDING},
+    {"5.1.3", R(USERUNKNOWN), CODE_DECIDES, OVR_SENDING},
+    {"5.1.4", R(USERUNKNOWN), CODE_FALLBACK, 0},
+    {"5.1.6", R(HASMOVED), CODE_DECIDES, 0},
+    {"4.1.6", R(HASMOVED), CODE_DECIDES, 0},
+    {"5.1.7", R(REJECTED), CODE_DECIDES, 0},
+    {"4.1.7", R(REJECTED), CODE_DECIDES, 0},
+    {"5.1.8", R(REJECTED), CODE_DECIDES, 0},
+    {"4.1.8", R(REJECTED), CODE_DECIDES, 0},
+    {"5.1.10", R(NOTACCEPT), CODE_FALLBACK, 0},
+    {"5.1.0", R(USERUNKNOWN), CODE_FALLBACK, 0},
+    {"5.2.0", R(FILTERED), CODE_DECIDES, OVR_ADDRESS | OVR_SENDING | BIT(SPAMDETECTED)},
+    {"5.2.1", R(SUSPEND), CODE_FALLBACK, 0},
+    {"4.2.1", R(SUSPEND), CODE_FALLBACK, 0},
+    {"5.2.2", R(MAILBOXFULL), CODE_DECIDES, 0},
+    {"4.2.2", R(MAILBOXFULL), CODE_DECIDES, 0},
+    {"5.2.3", R(EXCEEDLIMIT), CODE_DECIDES, 0},
+    {"4.2.3", R(EXCEEDLIMIT), CODE_DECIDES, 0},
+    {"5.2.4", R(SYSTEMERROR), CODE_FALLBACK, 0},
+    {"5.3.0", R(SYSTEMERROR), CODE_FALLBACK, 0},
+    {"4.3.0", R(ONHOLD), CODE_FALLBACK, 0},
+    {"4.0.0", R(EXPIRED), CODE_FALLBACK, 0},
+    {"5.3.1", R(SYSTEMFULL), CODE_DECIDES, OVR_SENDING},
+    {"4.3.1", R(SYSTEMFULL), CODE_DECIDES, OVR_SENDING},
+    {"5.3.2", R(NOTACCEPT), CODE_DECIDES, OVR_SENDING},
+    {"4.3.2", R(NOTACCEPT), CODE_DECIDES, OVR_SENDING},
+    {"5.3.4", R(MESGTOOBIG), CODE_DECIDES, 0},
+    {"4.3.4", R(MESGTOOBIG), CODE_DECIDES, 0},
+    {"5.3.5", R(SYSTEMERROR), CODE_FALLBACK, 0},
+    {"5.4.", R(NETWORKERROR), CODE_FALLBACK, 0},
+    {"4.4.", R(EXPIRED), CODE_FALLBACK, 0},
+    {"5.4.1", R(USERUNKNOWN), CODE_FALLBACK, 0},
+    {"4.4.1", R(EXPIRED), CODE_FALLBACK, 0},
+    {"4.4.2", R(EXPIRED), CODE_FALLBACK, 0},
+    {"5.4.4", R(HOSTUNKNOWN), CODE_FALLBACK, 0},
+    {"4.4.5", R(TOOMANYCONN), CODE_FALLBACK, 0},
+    {"5.4.6", R(NETWORKERROR), CODE_DECIDES, 0},
+    {"4.4.6", R(NETWORKERROR), CODE_DECIDES, 0},
+    {"4.4.7", R(EXPIRED), CODE_FALLBACK, 0},
+    {"5.4.7", R(EXPIRED), CODE_FALLBACK, 0},
+    {"5.4.316", R(EXPIRED), CODE_FALLBACK, 0},
+    {"4.5.", R(EXPIRED), CODE_FALLBACK, 0},
+    {"4.5.3", R(TOOMANYCONN), CODE_FALLBACK, 0},
+    {"5.5.3", R(TOOMANYCONN), CODE_FALLBACK, 0},
+    {"5.5.2", R(SYNTAXERROR), CODE_FALLBACK, 0},
+    {"5.5.4", R(SYNTAXERROR), CODE_FALLBACK, 0},
+    {"5.5.5", R(SYNTAXERROR), CODE_FALLBACK, 0},
+    {"5.5.6", R(SYNTAXERROR), CODE_FALLBACK, 0},
+    {"5.6.", R(CONTENTERROR), CODE_FALLBACK, 0},
+    {"4.6.", R(CONTENTERROR), CODE_FALLBACK, 0},
+    {"5.7.0", R(SECURITYERROR), CODE_FALLBACK, 0},
+    {"5.7.1", R(BLOCKED), CODE_FALLBACK, 0},
+    {"4.7.0", R(BLOCKED), CODE_FALLBACK, 0},
+    {"4.7.1", R(BLOCKED), CODE_FALLBACK, 0},
+    {"5.7.", R(SECURITYERROR), CODE_FALLBACK, 0},
+    {"4.7.", R(SECURITYERROR), CODE_FALLBACK, 0},
+    {"5.7.9", R(SECURITYERROR), CODE_FALLBACK, 0},
+    {"5.7.7", R(SECURITYERROR), CODE_DECIDES, OVR_SENDING},
+    {"5.7.13", R(SUSPEND), CODE_DECIDES, 0},
+    {"5.7.17", R(HASMOVED), CODE_DECIDES, 0},
+    {"5.7.18", R(HASMOVED), CODE_DECIDES, 0},
+    {"5.7.23", R(AUTHFAILURE), CODE_DECIDES, 0},
+    {"5.7.24", R(AUTHFAILURE), CODE_DECIDES, 0},
+    {"5.7.25", R(REQUIREPTR), CODE_DECIDES, 0},
+    {"4.7.25", R(REQUIREPTR), CODE_DECIDES, 0},
+    {"5.7.26", R(AUTHFAILURE), CODE_DECIDES, 0},
+    {"4.7.26", R(AUTHFAILURE), CODE_DECIDES, 0},
+    {"5.7.27", R(NOTACCEPT), CODE_DECIDES, 0},
+    {"5.7.509", R(AUTHFAILURE), CODE_DECIDES, 0},
+    {"5.7.515", R(AUTHFAILURE), CODE_DECIDES, 0},
+    {"5.7.606", R(BLOCKED), CODE_DECIDES, 0},
+    {"5.7.607", R(BLOCKED), CODE_DECIDES, 0},
+    {"4.7.650", R(BADREPUTATION), CODE_DECIDES, 0},
+    {"5.1.351", R(USERUNKNOWN), CODE_FALLBACK, 0},
+};
+
+/* Reply codes that say something when neither status nor wording does. */
+static const struct reason_code reason_reply_codes[] = {
+    {"551", R(HASMOVED), CODE_FALLBACK, 0},
+    {"521", R(NOTACCEPT), CODE_FALLBACK, 0},
+    {"556", R(NOTACCEPT), CODE_FALLBACK, 0},
+    {"552", R(MAILBOXFULL), CODE_FALLBACK, 0},
+    {"553", R(USERUNKNOWN), CODE_FALLBACK, 0},
+    {"523", R(MESGTOOBIG), CODE_FALLBACK, 0},
+    {"421", R(BLOCKED), CODE_FALLBACK, 0},
+    {"451", R(SYSTEMERROR), CODE_FALLBACK, 0},
+    {"452", R(SYSTEMFULL), CODE_FALLBACK, 0},
+    {"503", R(SYNTAXERROR), CODE_FALLBACK, 0},
+    {"500", R(SYNTAXERROR), CODE_FALLBACK, 0},
+    {"501", R(SYNTAXERROR), CODE_FALLBACK, 0},
+};
+
+/* ------------------------------------------------------------- matching */
+
+/* The diagnostic lower-cased with white space folded, and a 4096-bit set of
+ * the character pairs it contains, so that a pattern whose first or last pair
+ * is absent is skipped without a search. */
+struct reason_text {
+    char buf[REASON_TEXT_MAX];
+    size_t len;
+    uint64_t pairs[64];
+};
+
+static unsigned
+reason_pair(unsigned char a, unsigned char b)
+{
+    return ((unsigned)a * 131u + b) & 4095u;
+}
+
+static bool
+reason_has_pair(const struct reason_text *t, unsigned char a, unsigned char b)
+{
+    unsigned h = reason_pair(a, b);
+    return (t->pairs[h >> 6] >> (h & 63)) & 1;
+}
+
+static void
+reason_text_init(struct reason_text *t, const char *s)
+{
+    size_t n = 0;
+    bool space = true; /* drops leading white space */
+
+    memset(t->pairs, 0, sizeof t->pairs);
+    for (; *s != '\0' && n < sizeof t->buf; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            if (space)
+                continue;
+            c = ' ';
+            space = true;
+        } else {
+            space = false;
+            if (c >= 'A' && c <= 'Z')
+                c = (unsigned char)(c - 'A' + 'a');
+        }
+        t->buf[n] = (char)c;
+        if (n > 0) {
+            unsigned h = reason_pair((unsigned char)t->buf[n - 1], c);
+            t->pairs[h >> 6] |= UINT64_C(1) << (h & 63);
+        }
+        n++;
+    }
+    t->len = n;
+}
+
+/* True when every '*'-separated piece of pattern occurs in t, in order. */
+static bool
+reason_match(const struct reason_text *t, const char *pattern)
+{
+    const char *star = strchr(pattern, '*');
+    size_t first = star ? (size_t)(star - pattern) : strlen(pattern);
+    const char *last = star ? strrchr(pattern, '*') + 1 : pattern;
+    size_t last_len = strlen(last);
+
+    if (first >= 2 && !reason_has_pair(t, (unsigned char)pattern[0], (unsigned char)pattern[1]))
+        return false;
+    if (last_len >= 2 && !reason_has_pair(t, (unsigned char)last[last_len - 2],
+                                          (unsigned char)last[last_len - 1]))
+        return false;
+
+    const char *pos = t->buf;
+    const char *end = t->buf + t->len;
+    const char *piece = pattern;
+    for (;;) {
+        const char *next = strchr(piece, '*');
+        size_t n = next ? (size_t)(next - piece) : strlen(piece);
+        if (n > 0) {
+            const char *hit = memmem(pos, (size_t)(end - pos), piece, n);
+            if (hit == NULL)
+                return false;
+            pos = hit + n;
+        }
+        if (next == NULL)
+            return true;
+        piece = next + 1;
+    }
+}
+
+static bool
+reason_match_any(const struct reason_text *t, const char *const *patterns)
+{
+    for (; *patterns != NULL; patterns++)
+        if (reason_match(t, *patterns))
+            return true;
+    return false;
+}
+
+/* The first matching reason in precedence order among those in 'allowed'. */
+static classify_reason
+reason_from_wording(const struct reason_text *t, uint64_t allowed)
+{
+    for (size_t i = 0; i < N_ELEMS(reason_order); i++) {
+        if (!(allowed & (UINT64_C(1) << reason_order[i].reason)))
+            continue;
+        if (reason_match_any(t, reason_order[i].patterns))
+            return reason_order[i].reason;
+    }
+    return R(UNDEFINED);
+}
 
 static classify_reason
-reason_from_status(const char *status)
+reason_from_tokens(const struct reason_text *t)
 {
-    for (size_t i = 0; i < sizeof reason_status_codes / sizeof reason_status_codes[0]; i++)
-        if (strcmp(status, reason_status_codes[i].code) == 0)
-            return reason_status_codes[i].reason;
-    return CLASSIFY_REASON_UNDEFINED;
+    for (size_t i = 0; i < N_ELEMS(reason_provider_tokens); i++)
+        if (reason_match(t, reason_provider_tokens[i].pattern))
+            return reason_provider_tokens[i].reason;
+    return R(UNDEFINED);
+}
+
+/* The exact code's row, else the longest "x.y." row that prefixes it. */
+static const struct reason_code *
+reason_code_lookup(const struct reason_code *table, size_t n, const char *code)
+{
+    const struct reason_code *best = NULL;
+    size_t best_len = 0;
+
+    if (code == NULL || code[0] == '\0')
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(table[i].code);
+        bool prefix = table[i].code[len - 1] == '.';
+        if (prefix ? strncmp(code, table[i].code, len) == 0 : strcmp(code, table[i].code) == 0) {
+            if (!prefix)
+                return &table[i];
+            if (len > best_len) {
+                best = &table[i];
+                best_len = len;
+            }
+        }
+    }
+    return best;
 }
 
 classify_reason
 classify_reason_guess(const char *status, const char *reply_code, const char *diagnostic)
 {
-    (void)reply_code;
-    if (diagnostic != NULL) {
-        char buf[1024];
-        size_t len = strlen(diagnostic);
-        if (len >= sizeof buf)
-            len = sizeof buf - 1;
-        for (size_t i = 0; i < len; i++)
-            buf[i] = (char)tolower((unsigned char)diagnostic[i]);
-        for (size_t i = 0; i < sizeof reason_order / sizeof reason_order[0]; i++)
-            for (const char *const *p = reason_order[i].patterns; *p != NULL; p++)
-                if (memmem(buf, len, *p, strlen(*p)) != NULL)
-                    return reason_order[i].reason;
+    struct reason_text t;
+    const struct reason_code *code;
+    classify_reason reason;
+
+    reason_text_init(&t, diagnostic != NULL ? diagnostic : "");
+
+    reason = reason_from_tokens(&t);
+    if (reason != R(UNDEFINED))
+        return reason;
+
+    code = reason_code_lookup(reason_status_codes, N_ELEMS(reason_status_codes), status);
+    if (code != NULL && code->mode == CODE_DECIDES) {
+        reason = reason_from_wording(&t, code->overrule);
+        return reason != R(UNDEFINED) ? reason : code->reason;
     }
-    if (status != NULL)
-        return reason_from_status(status);
-    return CLASSIFY_REASON_UNDEFINED;
+
+    reason = reason_from_wording(&t, ~UINT64_C(0));
+    if (reason == R(USERUNKNOWN) && reason_match_any(&t, pat_data_phase))
+        return R(FILTERED);
+    if (reason != R(UNDEFINED))
+        return reason;
+
+    if (code != NULL)
+        return code->reason;
+    for (size_t i = 0; i < N_ELEMS(reason_weak_wording); i++)
+        if (reason_match(&t, reason_weak_wording[i].pattern))
+            return reason_weak_wording[i].reason;
+    code = reason_code_lookup(reason_reply_codes, N_ELEMS(reason_reply_codes), reply_code);
+    if (code != NULL)
+        return code->reason;
+    return t.len > 0 ? R(ONHOLD) : R(UNDEFINED);
 }
