@@ -1,0 +1,685 @@
+/*
+ * test_policy.c - unit tests of the policy against the real SQLite store in
+ * a temporary folder and the real classifier: the soft-bounce threshold and
+ * window, the counter reset, duplicates, verdict overrides, complaints,
+ * ignored reasons, the quarantine and its replay, VERP, batches, and the
+ * archive of raw bounces (path, content, hostile addresses).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+#include <zlib.h>
+
+#include "classify/classify.h"
+#include "config.h"
+#include "policy/policy.h"
+#include "store/store.h"
+
+#define T0 ((time_t)1767225600) /* 2026-01-01 */
+#define DAY 86400
+
+typedef struct fixture {
+    char *dir;
+    config *cfg;
+    store *st;
+    policy *p;
+    int commits;
+    int serial;
+} fixture;
+
+/* ---- messages ---- */
+
+/* An RFC 3464 report for one recipient, sent back to `to`; the enclosed
+ * original was sent from `to` too. Each serial makes a distinct message. */
+static char *dsn(int serial, const char *to, const char *rcpt, const char *action, const char *status,
+                 const char *diagnostic)
+{
+    return g_strdup_printf(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\n"
+        "To: %s\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <%d.bounce@mx.example.net>\r\n"
+        "Date: Thu, 1 Jan 2026 10:00:00 +0000\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=\"BB\"\r\n"
+        "\r\n"
+        "--BB\r\n"
+        "Content-Type: text/plain\r\n"
+        "\r\n"
+        "This is the mail system at host mx.example.net. Your message could not be delivered.\r\n"
+        "\r\n"
+        "--BB\r\n"
+        "Content-Type: message/delivery-status\r\n"
+        "\r\n"
+        "Reporting-MTA: dns; mx.example.net\r\n"
+        "\r\n"
+        "Final-Recipient: rfc822; %s\r\n"
+        "Action: %s\r\n"
+        "Status: %s\r\n"
+        "Diagnostic-Code: smtp; %s\r\n"
+        "\r\n"
+        "--BB\r\n"
+        "Content-Type: text/rfc822-headers\r\n"
+        "\r\n"
+        "From: %s\r\n"
+        "To: %s\r\n"
+        "Subject: News from your course\r\n"
+        "Message-ID: <%d.course@openhpi.de>\r\n"
+        "\r\n"
+        "--BB--\r\n",
+        to, serial, rcpt, action, status, diagnostic, to, rcpt, serial);
+}
+
+static char *hard_bounce(fixture *f, const char *rcpt)
+{
+    return dsn(++f->serial, "no-reply@openhpi.de", rcpt, "failed", "5.1.1",
+               "550 5.1.1 User unknown");
+}
+
+static char *soft_bounce(fixture *f, const char *rcpt)
+{
+    return dsn(++f->serial, "no-reply@openhpi.de", rcpt, "failed", "4.2.2",
+               "452 4.2.2 Mailbox full: user is over quota");
+}
+
+static policy_outcome handle(fixture *f, const char *raw, const char *env_rcpt)
+{
+    policy_envelope env = { env_rcpt, NULL, "test" };
+    return policy_handle(f->p, raw, strlen(raw), &env);
+}
+
+static policy_outcome handle_free(fixture *f, char *raw)
+{
+    policy_outcome out = handle(f, raw, NULL);
+    g_free(raw);
+    return out;
+}
+
+/* ---- fixture ---- */
+
+static void count_commit(void *arg)
+{
+    ((fixture *)arg)->commits++;
+}
+
+/* (Re)loads the config with extra handler keys and reopens the policy. */
+static void fixture_load(fixture *f, const char *handler_extra, const char *domains)
+{
+    char *path = g_build_filename(f->dir, "config.yml", NULL);
+    char *yaml = g_strdup_printf("test:\n"
+                                 "  handler:\n"
+                                 "    dbfile: %s/db.sqlite\n"
+                                 "    permanent_bounced_emails_path: %s/archive\n"
+                                 "    temporary_threshold: 3\n"
+                                 "    temporary_window_days: 30\n"
+                                 "%s"
+                                 "    domains:\n"
+                                 "%s",
+                                 f->dir, f->dir, handler_extra ? handler_extra : "",
+                                 domains ? domains
+                                         : "      openhpi.de:\n"
+                                           "        base_url: \"http://127.0.0.1:9/emails/{address}/suspend\"\n");
+    assert_true(g_file_set_contents(path, yaml, -1, NULL));
+    if (f->p)
+        policy_free(f->p);
+    if (f->st)
+        store_close(f->st);
+    if (f->cfg)
+        config_free(f->cfg);
+    char err[512];
+    f->cfg = config_load(path, "test", err, sizeof err);
+    if (!f->cfg)
+        fail_msg("config: %s", err);
+    f->st = store_open(f->cfg, err, sizeof err);
+    if (!f->st)
+        fail_msg("store: %s", err);
+    f->p = policy_new(f->cfg, f->st);
+    policy_set_commit_hook(f->p, count_commit, f);
+    policy_set_time(f->p, T0);
+    g_free(yaml);
+    g_free(path);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->dir = g_dir_make_tmp("test_policy_XXXXXX", NULL);
+    assert_non_null(f->dir);
+    fixture_load(f, NULL, NULL);
+    *state = f;
+    return 0;
+}
+
+static void remove_tree(const char *path)
+{
+    GDir *d = g_dir_open(path, 0, NULL);
+    if (d) {
+        const char *name;
+        while ((name = g_dir_read_name(d))) {
+            char *child = g_build_filename(path, name, NULL);
+            remove_tree(child);
+            g_free(child);
+        }
+        g_dir_close(d);
+    }
+    g_remove(path);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    policy_free(f->p);
+    store_close(f->st);
+    config_free(f->cfg);
+    remove_tree(f->dir);
+    g_free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* ---- what the store says ---- */
+
+static int soft_count(fixture *f, const char *address)
+{
+    store_address_info *info = NULL;
+    size_t n = 0;
+    assert_int_equal(store_find_address(f->st, address, &info, &n), 0);
+    int count = 0;
+    for (size_t i = 0; i < n; i++)
+        count += info[i].soft_count;
+    store_address_info_free(info, n);
+    return count;
+}
+
+static bool suppressed(fixture *f, const char *address)
+{
+    store_address_info *info = NULL;
+    size_t n = 0;
+    assert_int_equal(store_find_address(f->st, address, &info, &n), 0);
+    bool yes = false;
+    for (size_t i = 0; i < n; i++)
+        yes = yes || info[i].permanent;
+    store_address_info_free(info, n);
+    return yes;
+}
+
+static size_t outbox_for(fixture *f, const char *address)
+{
+    store_outbox_item *items = NULL;
+    size_t n = 0, found = 0;
+    assert_int_equal(store_outbox_list(f->st, &items, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(items[i].address, address) == 0)
+            found++;
+    store_outbox_free(items, n);
+    return found;
+}
+
+static long events(fixture *f)
+{
+    store_domain_stats *stats = NULL;
+    size_t n = 0;
+    long quarantined = 0, total = 0;
+    assert_int_equal(store_stats(f->st, T0, 30L * DAY, &stats, &n, &quarantined), 0);
+    for (size_t i = 0; i < n; i++)
+        total += stats[i].events;
+    store_stats_free(stats, n);
+    return total;
+}
+
+static size_t quarantine(fixture *f, store_quarantine_item **items)
+{
+    size_t n = 0;
+    assert_int_equal(store_quarantine_list(f->st, 1, items, &n), 0);
+    return n;
+}
+
+static size_t quarantine_count(fixture *f)
+{
+    store_quarantine_item *items = NULL;
+    size_t n = quarantine(f, &items);
+    store_quarantine_free(items, n);
+    return n;
+}
+
+/* The classifier's reason for the first recipient of raw. */
+static classify_reason first_reason(const char *raw)
+{
+    classify_report *rep = classify_message(raw, strlen(raw));
+    assert_true(rep->n_recipients > 0);
+    classify_reason r = rep->recipients[0].reason;
+    classify_report_free(rep);
+    return r;
+}
+
+/* ---- tests ---- */
+
+static void test_fourth_soft_bounce_escalates(void **state)
+{
+    fixture *f = *state;
+    const char *a = "full@example.com";
+    for (int i = 1; i <= 3; i++) {
+        policy_set_time(f->p, T0 + i * DAY);
+        assert_int_equal(handle_free(f, soft_bounce(f, a)), POLICY_HANDLED);
+        assert_int_equal(soft_count(f, a), i);
+        assert_false(suppressed(f, a));
+    }
+    assert_int_equal(outbox_for(f, a), 0);
+    assert_int_equal(f->commits, 0);
+
+    policy_set_time(f->p, T0 + 4 * DAY);
+    assert_int_equal(handle_free(f, soft_bounce(f, a)), POLICY_HANDLED);
+    assert_true(suppressed(f, a));
+    assert_int_equal(outbox_for(f, a), 1);
+    assert_int_equal(f->commits, 1);
+    /* The counter starts again after the escalation. */
+    assert_int_equal(soft_count(f, a), 0);
+    policy_set_time(f->p, T0 + 5 * DAY);
+    assert_int_equal(handle_free(f, soft_bounce(f, a)), POLICY_HANDLED);
+    assert_int_equal(soft_count(f, a), 1);
+    assert_int_equal(events(f), 5);
+}
+
+static void test_window_restarts_count(void **state)
+{
+    fixture *f = *state;
+    const char *a = "slow@example.com";
+    for (int i = 0; i < 3; i++) {
+        policy_set_time(f->p, T0 + i * DAY);
+        assert_int_equal(handle_free(f, soft_bounce(f, a)), POLICY_HANDLED);
+    }
+    assert_int_equal(soft_count(f, a), 3);
+    /* 31 days after the last one: a fourth bounce counts as the first. */
+    policy_set_time(f->p, T0 + 2 * DAY + 31 * DAY);
+    assert_int_equal(handle_free(f, soft_bounce(f, a)), POLICY_HANDLED);
+    assert_int_equal(soft_count(f, a), 1);
+    assert_false(suppressed(f, a));
+}
+
+static void test_reset_clears_count(void **state)
+{
+    fixture *f = *state;
+    const char *a = "reset@example.com";
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(handle_free(f, soft_bounce(f, a)), POLICY_HANDLED);
+    assert_int_equal(store_soft_reset(f->st, a, NULL), 0);
+    assert_int_equal(handle_free(f, soft_bounce(f, a)), POLICY_HANDLED);
+    assert_int_equal(soft_count(f, a), 1);
+    assert_false(suppressed(f, a));
+}
+
+static void test_same_message_twice_counts_once(void **state)
+{
+    fixture *f = *state;
+    char *raw = soft_bounce(f, "twice@example.com");
+    assert_int_equal(handle(f, raw, NULL), POLICY_HANDLED);
+    assert_int_equal(handle(f, raw, NULL), POLICY_DUPLICATE);
+    assert_int_equal(soft_count(f, "twice@example.com"), 1);
+    assert_int_equal(events(f), 1);
+    g_free(raw);
+
+    raw = hard_bounce(f, "hard-twice@example.com");
+    assert_int_equal(handle(f, raw, NULL), POLICY_HANDLED);
+    assert_int_equal(handle(f, raw, NULL), POLICY_DUPLICATE);
+    assert_int_equal(outbox_for(f, "hard-twice@example.com"), 1);
+    assert_int_equal(f->commits, 1);
+    g_free(raw);
+}
+
+static void test_permanent_suspends_and_archives(void **state)
+{
+    fixture *f = *state;
+    const char *a = "gone@example.com";
+    char *raw = hard_bounce(f, a);
+    assert_int_equal(handle(f, raw, NULL), POLICY_HANDLED);
+    assert_true(suppressed(f, a));
+    assert_int_equal(outbox_for(f, a), 1);
+
+    char *expected = g_build_filename(f->dir, "archive", "go", "gone@example.com.gz", NULL);
+    char *path = policy_archive_path(f->cfg->handler.permanent_bounced_emails_path, a);
+    assert_string_equal(path, expected);
+    gzFile gz = gzopen(path, "rb");
+    assert_non_null(gz);
+    size_t len = strlen(raw);
+    char *back = calloc(1, len + 16);
+    assert_int_equal(gzread(gz, back, (unsigned)len + 16), (int)len);
+    assert_memory_equal(back, raw, len);
+    gzclose(gz);
+    free(back);
+    free(path);
+    g_free(expected);
+    g_free(raw);
+}
+
+static void test_verdict_override(void **state)
+{
+    fixture *f = *state;
+    fixture_load(f, "    verdicts: {mailboxfull: permanent, userunknown: ignore}\n", NULL);
+    assert_int_equal(handle_free(f, soft_bounce(f, "over@example.com")), POLICY_HANDLED);
+    assert_true(suppressed(f, "over@example.com"));
+    assert_int_equal(soft_count(f, "over@example.com"), 0);
+    assert_int_equal(handle_free(f, hard_bounce(f, "kept@example.com")), POLICY_HANDLED);
+    assert_false(suppressed(f, "kept@example.com"));
+    assert_int_equal(outbox_for(f, "kept@example.com"), 0);
+    assert_int_equal(events(f), 2);
+}
+
+static char *complaint(fixture *f, const char *rcpt)
+{
+    return g_strdup_printf(
+        "From: Feedback Loop <fbl@isp.example.net>\r\n"
+        "To: no-reply@openhpi.de\r\n"
+        "Subject: Abuse report\r\n"
+        "Message-ID: <%d.fbl@isp.example.net>\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=feedback-report; boundary=\"FB\"\r\n"
+        "\r\n"
+        "--FB\r\n"
+        "Content-Type: text/plain\r\n"
+        "\r\n"
+        "This is an email abuse report.\r\n"
+        "\r\n"
+        "--FB\r\n"
+        "Content-Type: message/feedback-report\r\n"
+        "\r\n"
+        "Feedback-Type: abuse\r\n"
+        "User-Agent: ExampleFBL/1.0\r\n"
+        "Version: 1\r\n"
+        "Original-Mail-From: <no-reply@openhpi.de>\r\n"
+        "Original-Rcpt-To: <%s>\r\n"
+        "\r\n"
+        "--FB\r\n"
+        "Content-Type: message/rfc822\r\n"
+        "\r\n"
+        "From: no-reply@openhpi.de\r\n"
+        "To: %s\r\n"
+        "Subject: News from your course\r\n"
+        "\r\n"
+        "Hello\r\n"
+        "--FB--\r\n",
+        ++f->serial, rcpt, rcpt);
+}
+
+static void test_complaint_suspends_by_default(void **state)
+{
+    fixture *f = *state;
+    char *raw = complaint(f, "angry@example.com");
+    classify_report *rep = classify_message(raw, strlen(raw));
+    assert_int_equal(rep->kind, CLASSIFY_KIND_FEEDBACK);
+    classify_report_free(rep);
+    assert_int_equal(handle(f, raw, NULL), POLICY_HANDLED);
+    assert_true(suppressed(f, "angry@example.com"));
+    assert_int_equal(outbox_for(f, "angry@example.com"), 1);
+    g_free(raw);
+}
+
+static void test_complaint_recorded_only(void **state)
+{
+    fixture *f = *state;
+    fixture_load(f, "    complaint_suspends: false\n", NULL);
+    assert_int_equal(handle_free(f, complaint(f, "angry@example.com")), POLICY_HANDLED);
+    assert_false(suppressed(f, "angry@example.com"));
+    assert_int_equal(outbox_for(f, "angry@example.com"), 0);
+    assert_int_equal(events(f), 1);
+}
+
+static void test_blocked_does_not_suspend(void **state)
+{
+    fixture *f = *state;
+    char *raw = dsn(++f->serial, "no-reply@openhpi.de", "fine@example.com", "failed", "5.7.1",
+                    "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org");
+    assert_int_equal(first_reason(raw), CLASSIFY_REASON_BLOCKED);
+    assert_int_equal(handle(f, raw, NULL), POLICY_HANDLED);
+    assert_false(suppressed(f, "fine@example.com"));
+    assert_int_equal(soft_count(f, "fine@example.com"), 0);
+    assert_int_equal(outbox_for(f, "fine@example.com"), 0);
+    assert_int_equal(events(f), 1);
+    g_free(raw);
+}
+
+static void test_delayed_is_ignored(void **state)
+{
+    fixture *f = *state;
+    char *raw = dsn(++f->serial, "no-reply@openhpi.de", "later@example.com", "delayed", "4.4.7",
+                    "451 4.4.7 delivery temporarily suspended: connect timed out");
+    assert_int_equal(handle(f, raw, NULL), POLICY_HANDLED);
+    assert_int_equal(soft_count(f, "later@example.com"), 0);
+    assert_false(suppressed(f, "later@example.com"));
+    assert_int_equal(events(f), 1);
+    g_free(raw);
+}
+
+static void test_unknown_domain_quarantined_then_replayed(void **state)
+{
+    fixture *f = *state;
+    char *raw = dsn(++f->serial, "no-reply@other-platform.example", "lost@example.com", "failed", "5.1.1",
+                    "550 5.1.1 User unknown");
+    assert_int_equal(handle(f, raw, NULL), POLICY_QUARANTINED);
+    assert_false(suppressed(f, "lost@example.com"));
+    store_quarantine_item *items = NULL;
+    size_t n = quarantine(f, &items);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(items[0].reason, "unknown domain"));
+    assert_non_null(strstr(items[0].reason, "other-platform.example"));
+    assert_int_equal(items[0].raw_len, strlen(raw));
+    assert_memory_equal(items[0].raw, raw, items[0].raw_len);
+
+    /* Replayed with the same config it stays. */
+    char *reason = NULL;
+    assert_int_equal(policy_replay(f->p, &items[0], false, &reason), POLICY_QUARANTINED);
+    assert_non_null(strstr(reason, "unknown domain"));
+    free(reason);
+    store_quarantine_free(items, n);
+    assert_int_equal(quarantine_count(f), 1);
+
+    /* The config is fixed: a dry run changes nothing, a replay handles it. */
+    fixture_load(f, NULL,
+                 "      openhpi.de:\n"
+                 "        base_url: \"http://127.0.0.1:9/emails/{address}/suspend\"\n"
+                 "      other-platform.example:\n"
+                 "        base_url: \"http://127.0.0.1:9/{address}\"\n");
+    n = quarantine(f, &items);
+    assert_int_equal(n, 1);
+    assert_int_equal(policy_replay(f->p, &items[0], true, NULL), POLICY_HANDLED);
+    assert_false(suppressed(f, "lost@example.com"));
+    assert_int_equal(quarantine_count(f), 1);
+    assert_int_equal(f->commits, 0);
+    assert_int_equal(policy_replay(f->p, &items[0], false, NULL), POLICY_HANDLED);
+    assert_true(suppressed(f, "lost@example.com"));
+    assert_int_equal(outbox_for(f, "lost@example.com"), 1);
+    assert_int_equal(quarantine_count(f), 0);
+    assert_int_equal(f->commits, 1);
+    store_quarantine_free(items, n);
+    g_free(raw);
+}
+
+static void test_garbage_and_empty_are_quarantined(void **state)
+{
+    fixture *f = *state;
+    char noise[4096];
+    GRand *rnd = g_rand_new_with_seed(7);
+    for (size_t i = 0; i < sizeof noise; i++)
+        noise[i] = (char)g_rand_int_range(rnd, 0, 256);
+    g_rand_free(rnd);
+    policy_envelope env = { "no-reply@openhpi.de", NULL, "test" };
+    assert_int_equal(policy_handle(f->p, noise, sizeof noise, &env), POLICY_QUARANTINED);
+    assert_int_equal(policy_handle(f->p, "", 0, &env), POLICY_QUARANTINED);
+    const char *human = "From: Someone <someone@example.com>\r\nTo: no-reply@openhpi.de\r\n"
+                        "Subject: Re: News from your course\r\n\r\nThanks, but how do I log in?\r\n";
+    assert_int_equal(handle(f, human, NULL), POLICY_QUARANTINED);
+
+    store_quarantine_item *items = NULL;
+    size_t n = quarantine(f, &items);
+    assert_int_equal(n, 3);
+    assert_int_equal(items[0].raw_len, sizeof noise);
+    assert_string_equal(items[1].reason, "empty message");
+    assert_non_null(strstr(items[2].reason, "no bounce"));
+    assert_string_equal(items[0].envelope_recipient, "no-reply@openhpi.de");
+    store_quarantine_free(items, n);
+    assert_int_equal(events(f), 0);
+}
+
+static void test_autoreply_is_logged(void **state)
+{
+    fixture *f = *state;
+    const char *raw = "From: Ann Example <ann@example.com>\r\nTo: no-reply@openhpi.de\r\n"
+                      "Subject: Out of office\r\nAuto-Submitted: auto-replied\r\n"
+                      "Message-ID: <ooo.1@example.com>\r\n\r\nI am away until Monday.\r\n";
+    classify_report *rep = classify_message(raw, strlen(raw));
+    assert_int_equal(rep->kind, CLASSIFY_KIND_AUTOREPLY);
+    classify_report_free(rep);
+    assert_int_equal(handle(f, raw, NULL), POLICY_HANDLED);
+    assert_int_equal(events(f), 1);
+    assert_int_equal(quarantine_count(f), 0);
+    assert_false(suppressed(f, "ann@example.com"));
+}
+
+static void test_routes_by_envelope_and_subdomain(void **state)
+{
+    fixture *f = *state;
+    /* No To: header at all; the envelope recipient at a subdomain decides. */
+    char *raw = hard_bounce(f, "noto@example.com");
+    char *cut = strstr(raw, "To: no-reply@openhpi.de\r\n");
+    memmove(cut, cut + strlen("To: no-reply@openhpi.de\r\n"), strlen(cut + strlen("To: no-reply@openhpi.de\r\n")) + 1);
+    assert_int_equal(handle(f, raw, "no-reply@mail.openhpi.de"), POLICY_HANDLED);
+    assert_true(suppressed(f, "noto@example.com"));
+    g_free(raw);
+}
+
+static void test_verp_names_the_recipient(void **state)
+{
+    fixture *f = *state;
+    /* An unreadable body: the VERP recipient is still known to have failed. */
+    const char *raw = "From: postmaster@mx.example.net\r\nSubject: ???\r\n\r\nsomething went wrong\r\n";
+    assert_int_equal(handle(f, raw, "no-reply+alice=example.com@openhpi.de"), POLICY_HANDLED);
+    assert_int_equal(soft_count(f, "alice@example.com"), 1);
+
+    /* The report names a forwarding target; the VERP address is the one we
+     * sent to, and it takes the report's finding. */
+    char *fwd = dsn(++f->serial, "no-reply+bob=example.org@openhpi.de", "bob@forward.example", "failed",
+                    "5.1.1", "550 5.1.1 User unknown");
+    assert_int_equal(handle(f, fwd, NULL), POLICY_HANDLED);
+    assert_true(suppressed(f, "bob@example.org"));
+    assert_false(suppressed(f, "bob@forward.example"));
+    g_free(fwd);
+}
+
+static void test_batch_savepoints(void **state)
+{
+    fixture *f = *state;
+    char *a = hard_bounce(f, "b1@example.com");
+    char *b = soft_bounce(f, "b2@example.com");
+    policy_message msgs[] = {
+        { a, strlen(a), { NULL, NULL, "amqp" } },
+        { b, strlen(b), { NULL, NULL, "amqp" } },
+        { a, strlen(a), { NULL, NULL, "amqp" } },
+        { "", 0, { NULL, NULL, "amqp" } },
+    };
+    policy_outcome out[4];
+    policy_handle_batch(f->p, msgs, 4, out);
+    assert_int_equal(out[0], POLICY_HANDLED);
+    assert_int_equal(out[1], POLICY_HANDLED);
+    assert_int_equal(out[2], POLICY_DUPLICATE);
+    assert_int_equal(out[3], POLICY_QUARANTINED);
+    assert_true(suppressed(f, "b1@example.com"));
+    assert_int_equal(soft_count(f, "b2@example.com"), 1);
+    assert_int_equal(quarantine_count(f), 1);
+    assert_int_equal(f->commits, 1);
+    g_free(a);
+    g_free(b);
+}
+
+static void test_archive_path_is_safe(void **state)
+{
+    fixture *f = *state;
+    const char *dir = f->cfg->handler.permanent_bounced_emails_path;
+    static const char *const hostile[] = { "../../etc/passwd@example.com", "a/b@example.com", "..@example.com",
+                                           ".hidden@example.com", "x@example.com/../../y" };
+    for (size_t i = 0; i < G_N_ELEMENTS(hostile); i++) {
+        char *path = policy_archive_path(dir, hostile[i]);
+        assert_non_null(path);
+        assert_true(g_str_has_prefix(path, dir));
+        const char *rest = path + strlen(dir) + 1;
+        /* Exactly two components below dir, neither "." nor "..", none hidden. */
+        char **parts = g_strsplit(rest, "/", -1);
+        assert_int_equal(g_strv_length(parts), 2);
+        for (int k = 0; k < 2; k++)
+            assert_true(parts[k][0] != '.' && parts[k][0] != '\0');
+        g_strfreev(parts);
+        assert_int_equal(policy_archive_write(dir, hostile[i], "raw", 3), 0);
+        assert_true(g_file_test(path, G_FILE_TEST_IS_REGULAR));
+        free(path);
+    }
+    char *a = policy_archive_path(dir, "a/b@example.com");
+    char *b = policy_archive_path(dir, "a_b@example.com");
+    assert_string_not_equal(a, b);
+    free(a);
+    free(b);
+    /* Nothing escaped the archive folder. */
+    char *escaped = g_build_filename(f->dir, "etc", NULL);
+    assert_false(g_file_test(escaped, G_FILE_TEST_EXISTS));
+    g_free(escaped);
+    assert_null(policy_archive_path(dir, ""));
+}
+
+static void sql(fixture *f, const char *statement)
+{
+    char *db = g_build_filename(f->dir, "db.sqlite", NULL);
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, statement, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    g_free(db);
+}
+
+static void test_store_failure_rolls_back(void **state)
+{
+    fixture *f = *state;
+    char *raw = hard_bounce(f, "rollback@example.com");
+    /* The outbox write fails after the permanent bounce and the fingerprint
+     * were written: none of it may stay. */
+    sql(f, "ALTER TABLE outbox RENAME TO outbox_away");
+    assert_int_equal(handle(f, raw, NULL), POLICY_STORE_FAILED);
+    assert_false(suppressed(f, "rollback@example.com"));
+    assert_int_equal(f->commits, 0);
+    sql(f, "ALTER TABLE outbox_away RENAME TO outbox");
+    /* Delivered again, it is not taken for a duplicate. */
+    assert_int_equal(handle(f, raw, NULL), POLICY_HANDLED);
+    assert_true(suppressed(f, "rollback@example.com"));
+    assert_int_equal(outbox_for(f, "rollback@example.com"), 1);
+    g_free(raw);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_fourth_soft_bounce_escalates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_window_restarts_count, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_clears_count, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_message_twice_counts_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_permanent_suspends_and_archives, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verdict_override, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_complaint_suspends_by_default, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_complaint_recorded_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocked_does_not_suspend, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delayed_is_ignored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_domain_quarantined_then_replayed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_and_empty_are_quarantined, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_autoreply_is_logged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_routes_by_envelope_and_subdomain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verp_names_the_recipient, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_savepoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_archive_path_is_safe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_failure_rolls_back, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
