@@ -1,0 +1,317 @@
+/*
+ * mta.c - the layout scanner shared by the mail-system detectors: cuts the
+ * bounce's own part out of the text and reads its recipient blocks (see
+ * mta.h for the layout it expects).
+ */
+#include <string.h>
+
+#include "classify/mta/mta.h"
+
+/* Lines after which the systems quote the returned message. A section never
+ * reaches past them, so that no address of the original is taken. */
+const char *const mta_end_common[] = {
+    "------ This is a copy of the message",
+    "--- Below this line is a copy of the message",
+    "----- Original message -----",
+    "--- Original message follows",
+    "Original message follows",
+    "----- Unsent message follows -----",
+    "-----Original Message-----",
+    "--- The header of the original message is following",
+    "Included is a copy of the message header",
+    "------- Returned Message --------",
+    "----- The following is a copy of the original message",
+    "Content-Type: message/rfc822",
+    "Content-Type: text/rfc822-headers",
+    NULL,
+};
+
+/* One recipient block while a section is read. */
+typedef struct mta_block {
+    char *address;
+    const char *diag;
+    size_t diag_len;
+} mta_block;
+
+bool
+mta_any(const char *s, const char *const *list)
+{
+    if (s == NULL || list == NULL)
+        return false;
+    return mta_find_any(s, strlen(s), list) != NULL;
+}
+
+const char *
+mta_find_any(const char *s, size_t len, const char *const *list)
+{
+    const char *best = NULL;
+
+    if (s == NULL || list == NULL)
+        return NULL;
+    for (size_t i = 0; list[i] != NULL; i++) {
+        size_t limit = best != NULL ? (size_t)(best - s) + strlen(list[i]) : len;
+        const char *hit = classify_find_ci(s, limit < len ? limit : len, list[i]);
+        if (hit != NULL && (best == NULL || hit < best))
+            best = hit;
+    }
+    return best;
+}
+
+static const char *
+mta_line_end(const char *p, const char *end)
+{
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    return nl != NULL ? nl : end;
+}
+
+bool
+mta_section(const classify_msg *msg, const char *const *begin, const char *const *end,
+            mta_span *out)
+{
+    const char *text = msg->text, *stop;
+
+    if (text == NULL || msg->text_len == 0)
+        return false;
+    stop = text + msg->text_len;
+    if (begin != NULL) {
+        const char *hit = mta_find_any(text, msg->text_len, begin);
+        if (hit == NULL)
+            return false;
+        text = mta_line_end(hit, stop);
+        if (text < stop)
+            text++;
+    }
+    const char *cut = mta_find_any(text, (size_t)(stop - text), end != NULL ? end : mta_end_common);
+    if (cut != NULL) {
+        while (cut > text && cut[-1] != '\n')
+            cut--;
+        stop = cut;
+    }
+    out->p = text;
+    out->len = (size_t)(stop - text);
+    return true;
+}
+
+static bool
+mta_local_char(unsigned char c)
+{
+    if (c >= 0x80 || g_ascii_isalnum(c))
+        return true;
+    return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL;
+}
+
+static bool
+mta_domain_char(unsigned char c)
+{
+    return c >= 0x80 || g_ascii_isalnum(c) || c == '-' || c == '.' || c == '_' ||
+           c == '[' || c == ']' || c == ':';
+}
+
+static size_t
+mta_skip_blank(const char *s, size_t len, size_t i)
+{
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+        i++;
+    return i;
+}
+
+char *
+mta_rcpt_line(const char *line, size_t len, const mta_layout *layout, size_t *rest)
+{
+    size_t i = mta_skip_blank(line, len, 0);
+
+    if ((layout->flags & MTA_RCPT_COL0) && i > 0)
+        return NULL;
+
+    bool prefixed = false;
+    for (size_t k = 0; layout->prefix != NULL && layout->prefix[k] != NULL; k++) {
+        size_t n = strlen(layout->prefix[k]);
+        if (n <= len - i && g_ascii_strncasecmp(line + i, layout->prefix[k], n) == 0) {
+            i = mta_skip_blank(line, len, i + n);
+            prefixed = true;
+            break;
+        }
+    }
+    if (layout->flags & MTA_RCPT_PREFIXED) {
+        if (!prefixed)
+            return NULL;
+        *rest = 0;
+        return classify_find_address(line + i, len - i);
+    }
+    if ((layout->flags & MTA_RCPT_CODE) && len - i > 4 && g_ascii_isdigit(line[i]) &&
+        g_ascii_isdigit(line[i + 1]) && g_ascii_isdigit(line[i + 2]) && line[i + 3] == ' ')
+        i = mta_skip_blank(line, len, i + 4);
+    while (i < len && (line[i] == '<' || line[i] == '"' || line[i] == '\''))
+        i++;
+
+    size_t a = i;
+    while (i < len && mta_local_char((unsigned char)line[i]))
+        i++;
+    if (i == a || i >= len || line[i] != '@' || line[a] == '.')
+        return NULL;
+    size_t at = i++;
+    bool dot = false;
+    while (i < len && mta_domain_char((unsigned char)line[i])) {
+        dot = dot || line[i] == '.' || line[i] == '[';
+        i++;
+    }
+    while (i > at + 1 && (line[i - 1] == '.' || line[i - 1] == ':'))
+        i--;
+    if (i == at + 1 || !dot)
+        return NULL;
+    size_t b = i;
+
+    while (i < len && (line[i] == '>' || line[i] == '"' || line[i] == '\''))
+        i++;
+    size_t after = mta_skip_blank(line, len, i);
+    unsigned flags = layout->flags;
+    bool ok;
+
+    if (after >= len) {
+        ok = flags & MTA_RCPT_BARE;
+    } else if (line[after] == ':') {
+        after = mta_skip_blank(line, len, after + 1);
+        ok = (flags & MTA_RCPT_COLON) || ((flags & MTA_RCPT_BARE) && after >= len);
+    } else if (len - after >= 3 && memcmp(line + after, "...", 3) == 0) {
+        after += 3;
+        ok = flags & MTA_RCPT_DOTS;
+    } else {
+        ok = (flags & MTA_RCPT_TEXT) && (after > i || line[after] == ',');
+    }
+    if (!ok)
+        return NULL;
+    *rest = after;
+    return g_strndup(line + a, b - a);
+}
+
+static void
+mta_set_codes(classify_recipient *r, const char *diag, size_t len)
+{
+    char status[16], reply[4];
+
+    if (r->status[0] == '\0' && classify_find_status(diag, len, status))
+        g_strlcpy(r->status, status, sizeof r->status);
+    if (r->reply_code[0] == '\0' && classify_find_reply_code(diag, len, reply))
+        g_strlcpy(r->reply_code, reply, sizeof r->reply_code);
+}
+
+classify_recipient *
+mta_add(classify_report *report, const char *address, const char *diag, size_t diag_len,
+        const mta_layout *layout)
+{
+    classify_recipient *r = classify_report_add(report, address);
+
+    if (r == NULL)
+        return NULL;
+    if (diag != NULL && diag_len > 0 && r->diagnostic[0] == '\0')
+        classify_recipient_set_diagnostic(r, diag, diag_len);
+    mta_set_codes(r, r->diagnostic, strlen(r->diagnostic));
+    for (size_t i = 0; layout != NULL && layout->reasons != NULL && layout->reasons[i].text != NULL; i++) {
+        if (r->reason == CLASSIFY_REASON_UNDEFINED &&
+            classify_find_ci(r->diagnostic, strlen(r->diagnostic), layout->reasons[i].text) != NULL)
+            r->reason = layout->reasons[i].reason;
+    }
+    return r;
+}
+
+static bool
+mta_blank(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!g_ascii_isspace(p[i]))
+            return false;
+    return true;
+}
+
+size_t
+mta_parse_span(classify_report *report, mta_span sec, const mta_layout *layout)
+{
+    GArray *blocks = g_array_new(FALSE, TRUE, sizeof(mta_block));
+    const char *p = sec.p, *end = sec.p + sec.len;
+    const char *pre = NULL, *pre_end = NULL;
+    mta_block *cur = NULL;
+    bool closed = false;
+    size_t before = report->n_recipients;
+
+    while (p < end) {
+        const char *eol = mta_line_end(p, end);
+        size_t n = (size_t)(eol - p), rest;
+        char *addr = mta_rcpt_line(p, n, layout, &rest);
+
+        if (addr != NULL) {
+            mta_block b = { addr, p + rest, n - rest };
+            g_array_append_val(blocks, b);
+            cur = &g_array_index(blocks, mta_block, blocks->len - 1);
+            closed = false;
+        } else if (cur != NULL && !closed) {
+            if ((layout->flags & MTA_DIAG_STOP_BLANK) && mta_blank(p, n) &&
+                !mta_blank(cur->diag, cur->diag_len))
+                closed = true;
+            else
+                cur->diag_len = (size_t)(eol - cur->diag);
+        } else if (cur == NULL && !mta_blank(p, n)) {
+            if (pre == NULL)
+                pre = p;
+            pre_end = eol;
+        }
+        p = eol < end ? eol + 1 : end;
+    }
+
+    /* Recipients listed one under another share the error text of the
+     * block that follows them; with MTA_DIAG_BEFORE the text above them. */
+    for (guint i = blocks->len; i-- > 0;) {
+        mta_block *b = &g_array_index(blocks, mta_block, i);
+        if (!mta_blank(b->diag, b->diag_len))
+            continue;
+        if (i + 1 < blocks->len) {
+            mta_block *next = &g_array_index(blocks, mta_block, i + 1);
+            b->diag = next->diag;
+            b->diag_len = next->diag_len;
+        }
+        if (mta_blank(b->diag, b->diag_len) && (layout->flags & MTA_DIAG_BEFORE) && pre != NULL) {
+            b->diag = pre;
+            b->diag_len = (size_t)(pre_end - pre);
+        }
+    }
+
+    bool delayed = layout->delayed != NULL && mta_find_any(sec.p, sec.len, layout->delayed) != NULL;
+    for (guint i = 0; i < blocks->len; i++) {
+        mta_block *b = &g_array_index(blocks, mta_block, i);
+        classify_recipient *r = mta_add(report, b->address, b->diag, b->diag_len, layout);
+        if (r != NULL && delayed)
+            classify_recipient_set_string(&r->action, "delayed");
+        g_free(b->address);
+    }
+    g_array_free(blocks, TRUE);
+    if (report->n_recipients > before)
+        report->kind = CLASSIFY_KIND_BOUNCE;
+    return report->n_recipients - before;
+}
+
+size_t
+mta_parse(const classify_msg *msg, classify_report *report, const mta_layout *layout)
+{
+    mta_span sec;
+
+    if (!mta_section(msg, layout->begin, layout->end, &sec))
+        return 0;
+    size_t n = mta_parse_span(report, sec, layout);
+    if (n > 0 && layout->delayed != NULL && mta_any(msg->subject, layout->delayed)) {
+        for (size_t i = report->n_recipients - n; i < report->n_recipients; i++)
+            classify_recipient_set_string(&report->recipients[i].action, "delayed");
+    }
+    return n;
+}
+
+bool
+mta_detect_system(const mta_system *sys, const classify_msg *msg, classify_report *report)
+{
+    if (sys->from != NULL && !mta_any(msg->from, sys->from))
+        return false;
+    if (sys->subject != NULL && !mta_any(msg->subject, sys->subject))
+        return false;
+    if (sys->text != NULL && (msg->text == NULL ||
+        mta_find_any(msg->text, msg->text_len < 2048 ? msg->text_len : 2048, sys->text) == NULL))
+        return false;
+    return mta_parse(msg, report, &sys->layout) > 0;
+}

@@ -1,0 +1,85 @@
+/*
+ * postfix.c - Postfix's bounce when it carries no delivery-status part (old
+ * versions, or one rewritten by a relay): "This is the Postfix program at
+ * host ..." or "This is the mail system at host ...", then one
+ * "<address>: error text" block per recipient, continuation lines indented.
+ * Postfix notes forwarding as "<address> (expanded from <alias>): ...".
+ */
+#include <string.h>
+
+#include "classify/detectors.h"
+#include "classify/mta/mta.h"
+
+static const char *const postfix_begin[] = {
+    "The Postfix program",
+    "The mail system",
+    NULL,
+};
+
+static const char *const postfix_end[] = {
+    "Content-Description: Undelivered Message",
+    "Content-Description: Delivery report",
+    "Content-Type: message/rfc822",
+    "Content-Type: text/rfc822-headers",
+    "Reporting-MTA: dns;",
+    NULL,
+};
+
+static const char *const postfix_signature[] = {
+    "This is the Postfix program at host",
+    "This is the mail system at host",
+    NULL,
+};
+
+static const char *const postfix_delayed[] = {
+    "Delayed Mail (still being retried)",
+    "This is a warning only",
+    NULL,
+};
+
+static const mta_layout postfix_layout = {
+    .begin = postfix_begin,
+    .end = postfix_end,
+    .delayed = postfix_delayed,
+    .flags = MTA_RCPT_COLON | MTA_RCPT_TEXT | MTA_RCPT_BARE | MTA_RCPT_COL0,
+};
+
+/* "<address> (expanded from <alias>): ..." names the original recipient. */
+static void
+postfix_expanded(classify_report *report, mta_span sec)
+{
+    for (size_t i = 0; i < report->n_recipients; i++) {
+        classify_recipient *r = &report->recipients[i];
+        const char *d = r->diagnostic;
+        const char *x = g_str_has_prefix(d, "(expanded from") ? d + 14 : NULL;
+        if (x == NULL || r->original != NULL)
+            continue;
+        const char *close = strchr(x, ')');
+        char *alias = classify_find_address(x, close != NULL ? (size_t)(close - x) : strlen(x));
+        if (alias != NULL) {
+            r->original = alias;
+            if (close != NULL && close[1] == ':')
+                classify_recipient_set_diagnostic(r, close + 2, strlen(close + 2));
+        }
+    }
+    (void)sec;
+}
+
+bool
+classify_detect_postfix(const classify_msg *msg, classify_report *report)
+{
+    mta_span sec;
+
+    if (msg->text == NULL || mta_find_any(msg->text, msg->text_len < 2048 ? msg->text_len : 2048,
+                                          postfix_signature) == NULL)
+        return false;
+    if (!mta_section(msg, postfix_begin, postfix_end, &sec))
+        return false;
+    if (mta_parse_span(report, sec, &postfix_layout) == 0)
+        return false;
+    postfix_expanded(report, sec);
+    if (mta_any(msg->subject, postfix_delayed) || mta_find_any(sec.p, sec.len, postfix_delayed))
+        for (size_t i = 0; i < report->n_recipients; i++)
+            classify_recipient_set_string(&report->recipients[i].action, "delayed");
+    return true;
+}

@@ -1,0 +1,255 @@
+/*
+ * systems.c - the mail systems whose bounce fits the shared layout scanner
+ * once their signature is seen, described as data: which From, Subject or
+ * opening text identifies them, where their list of failed recipients
+ * starts and ends, how a recipient line looks, and the wording of their own
+ * that names a reason. Systems that need code of their own have a file of
+ * their own.
+ */
+#include "classify/detectors.h"
+#include "classify/mta/mta.h"
+
+#define L(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define R(...) ((const mta_reason_rule[]){ __VA_ARGS__, { NULL, 0 } })
+
+/* Yahoo! Mail (qmail lineage): "Sorry, we were unable to deliver your
+ * message to the following address." then "<address>:" blocks. */
+static const mta_system sys_yahoo = {
+    .text = L("Sorry, we were unable to deliver your message"),
+    .layout = {
+        .begin = L("to the following address"),
+        .end = L("--- Below this line is a copy of the message"),
+        .flags = MTA_RCPT_BARE | MTA_RCPT_COLON,
+    },
+};
+
+/* A web-mail system ("X2" in Sisimai's naming) of the same lineage:
+ * "Unable to deliver message to the following address(es)." */
+static const mta_system sys_x2 = {
+    .text = L("Unable to deliver message to the following address(es)"),
+    .layout = {
+        .begin = L("Unable to deliver message to the following address(es)"),
+        .end = L("--- Original message follows", "Content-Type: message/rfc822"),
+        .reasons = R({ "account is over quota", CLASSIFY_REASON_MAILBOXFULL },
+                     { "account has been disabled or discontinued", CLASSIFY_REASON_SUSPEND }),
+        .flags = MTA_RCPT_BARE | MTA_RCPT_COLON,
+    },
+};
+
+/* "X1": "---The following addresses had delivery errors---" then
+ * "address [reason]". */
+static const mta_system sys_x1 = {
+    .text = L("The following addresses had delivery errors"),
+    .layout = {
+        .begin = L("The following addresses had delivery errors"),
+        .flags = MTA_RCPT_BARE | MTA_RCPT_TEXT,
+    },
+};
+
+/* Activehunter: sendmail-like text with ">>> address <address>" lines. */
+static const mta_system sys_activehunter = {
+    .subject = L("FAILURE NOTICE :"),
+    .text = L("following addresses had permanent fatal errors"),
+    .layout = {
+        .begin = L("following addresses had permanent fatal errors"),
+        .prefix = L(">>>"),
+        .flags = MTA_RCPT_BARE | MTA_RCPT_TEXT,
+    },
+};
+
+/* Zoho Mail: "address Invalid Address, ERROR_CODE :550, ..." lines, or in its
+ * delay warnings "[Status: Error, Address: <address>, ResponseCode 421, ...]";
+ * the original's headers follow directly in the same part. */
+static const mta_system sys_zoho = {
+    .from = L("zoho"),
+    .text = L("This message was created automatically by mail delivery"),
+    .layout = {
+        .begin = L("This is a permanent error", "following addresses had fatal errors"),
+        .end = L("\nReceived:", "Content-Type: message/rfc822"),
+        .prefix = L("[Status: Error, Address:", "[Status: Warning, Address:"),
+        .delayed = L("THIS IS A WARNING MESSAGE ONLY"),
+        .flags = MTA_RCPT_BARE | MTA_RCPT_TEXT,
+    },
+};
+
+/* MailFoundry: "Unable to deliver message to: <address>" and the reason
+ * under it. */
+static const mta_system sys_mailfoundry = {
+    .text = L("Unable to deliver message to:"),
+    .layout = {
+        .prefix = L("Unable to deliver message to:"),
+        .flags = MTA_RCPT_PREFIXED,
+    },
+};
+
+/* Ipswitch IMail Server: one sentence per failure with the address in it. */
+static const mta_system sys_imailserver = {
+    .subject = L("Undeliverable Mail"),
+    .layout = {
+        .end = L("Original message follows", "Content-Type: message/rfc822"),
+        .prefix = L("Unknown user:", "User mailbox exceeds allowed size:", "Delivery failed",
+                    "undeliverable to", "Requested action not taken: mailbox unavailable",
+                    "Mail rejected", "Message rejected"),
+        .reasons = R({ "Unknown user:", CLASSIFY_REASON_USERUNKNOWN },
+                     { "User mailbox exceeds allowed size", CLASSIFY_REASON_MAILBOXFULL },
+                     { "Requested action not taken: mailbox unavailable", CLASSIFY_REASON_USERUNKNOWN },
+                     { "Delivery failed", CLASSIFY_REASON_EXPIRED }),
+        .flags = MTA_RCPT_PREFIXED,
+    },
+};
+
+/* Microsoft Exchange 2000/2003 (and its IMC): "did not reach the following
+ * recipient(s):" then "address on <date>" and the MSEXCH diagnostic, whose
+ * hexadecimal code names the failure. */
+static const mta_system sys_exchange2003 = {
+    .text = L("did not reach the following recipient", "following recipient(s) could not be reached",
+              "did not reach some or all of the intended recipients"),
+    .layout = {
+        .begin = L("did not reach the following recipient", "following recipient(s) could not be reached"),
+        .end = L("Content-Type: message/rfc822", "Content-Type: text/rfc822-headers"),
+        .reasons = R({ "000C05A6", CLASSIFY_REASON_USERUNKNOWN },
+                     { "000C0595", CLASSIFY_REASON_FILTERED },
+                     { "000B099C", CLASSIFY_REASON_ONHOLD },
+                     { "000B09AA", CLASSIFY_REASON_ONHOLD },
+                     { "000B09B6", CLASSIFY_REASON_ONHOLD },
+                     { "00010256", CLASSIFY_REASON_SYSTEMERROR },
+                     { "000D06B5", CLASSIFY_REASON_SYSTEMERROR },
+                     { "00120270", CLASSIFY_REASON_NETWORKERROR },
+                     { "00050311", CLASSIFY_REASON_CONTENTERROR },
+                     { "000502CC", CLASSIFY_REASON_CONTENTERROR },
+                     { "000B0981", CLASSIFY_REASON_SECURITYERROR },
+                     { "The recipient name is not recognized", CLASSIFY_REASON_USERUNKNOWN },
+                     { "Recipient Not Found", CLASSIFY_REASON_USERUNKNOWN }),
+        .flags = MTA_RCPT_BARE | MTA_RCPT_TEXT,
+    },
+};
+
+/* m-FILTER (Digital Arts): the address alone, then "-------server message". */
+static const mta_system sys_mfilter = {
+    .text = L("m-FILTER"),
+    .layout = {
+        .end = L("-------original message", "Content-Type: message/rfc822"),
+        .flags = MTA_RCPT_BARE,
+    },
+};
+
+/* Lotus Notes' SMTP MTA: the reason above the address. */
+static const mta_system sys_notes = {
+    .subject = L("Undeliverable message"),
+    .text = L("------- Failure Reasons"),
+    .layout = {
+        .begin = L("------- Failure Reasons"),
+        .end = L("------- Returned Message", "Content-Type: message/rfc822"),
+        .reasons = R({ "User not listed in public Name & Address Book", CLASSIFY_REASON_USERUNKNOWN },
+                     { "ディレクトリのリストにありません", CLASSIFY_REASON_USERUNKNOWN },
+                     { "Message has exceeded maximum hop count", CLASSIFY_REASON_NETWORKERROR }),
+        .flags = MTA_RCPT_BARE | MTA_DIAG_BEFORE,
+    },
+};
+
+/* IBM Lotus Domino: "was not delivered to:" the address, "because:" the
+ * reason, in the server's language. */
+static const mta_system sys_domino = {
+    .subject = L("DELIVERY FAILURE:", "DELIVERY_FAILURE:"),
+    .layout = {
+        .begin = L("was not delivered to:"),
+        .end = L("Content-Type: message/rfc822", "Content-Type: text/rfc822-headers"),
+        .reasons = R({ "not listed in Domino Directory", CLASSIFY_REASON_USERUNKNOWN },
+                     { "not listed in public Name & Address Book", CLASSIFY_REASON_USERUNKNOWN },
+                     { "non répertorié dans l'annuaire Domino", CLASSIFY_REASON_USERUNKNOWN },
+                     { "Domino ディレクトリには見つかりません", CLASSIFY_REASON_USERUNKNOWN },
+                     { "Cannot route mail to user", CLASSIFY_REASON_FILTERED },
+                     { "Several matches found in Domino Directory", CLASSIFY_REASON_SYSTEMERROR }),
+        .flags = MTA_RCPT_BARE,
+    },
+};
+
+/* KDDI (au, dion.ne.jp): "Could not be delivered to: <address>". */
+static const mta_system sys_kddi = {
+    .text = L("Could not be delivered to:"),
+    .layout = {
+        .prefix = L("Could not be delivered to:"),
+        .reasons = R({ "As their mailbox is full", CLASSIFY_REASON_MAILBOXFULL },
+                     { "Due to the following SMTP relay error", CLASSIFY_REASON_SYSTEMERROR },
+                     { "As the remote domain doesnt exist", CLASSIFY_REASON_HOSTUNKNOWN }),
+        .flags = MTA_RCPT_PREFIXED,
+    },
+};
+
+/* Trend Micro InterScan MSS. */
+static const mta_system sys_trendmicro = {
+    .text = L("InterScan Messaging Security Suite", "Sent <<< RCPT TO:"),
+    .layout = {
+        .prefix = L("Unable to deliver message to", "Sent <<< RCPT TO:"),
+        .flags = MTA_RCPT_PREFIXED,
+    },
+};
+
+/* "X6": "We had trouble delivering your message. Full details follow:". */
+static const mta_system sys_x6 = {
+    .text = L("We had trouble delivering your message"),
+    .layout = {
+        .prefix = L("The following recipients returned", "SMTP Server <"),
+        .flags = MTA_RCPT_PREFIXED,
+    },
+};
+
+/* au by KDDI's EZweb: "<address>" or "Recipient: <address>" lines, with
+ * Japanese and English explanations above. */
+static const mta_system sys_ezweb = {
+    .from = L("@ezweb.ne.jp"),
+    .layout = {
+        .end = L("Content-Type: message/rfc822", "Content-Type: text/rfc822-headers",
+                 "\nReceived:"),
+        .prefix = L("Recipient:"),
+        .reasons = R({ "The user(s) account is temporarily over quota", CLASSIFY_REASON_MAILBOXFULL },
+                     { "The user(s) account is disabled", CLASSIFY_REASON_SUSPEND },
+                     { "The user(s) account is temporarily limited", CLASSIFY_REASON_SUSPEND },
+                     { "Your message was not delivered within", CLASSIFY_REASON_EXPIRED }),
+        .flags = MTA_RCPT_BARE | MTA_RCPT_COLON | MTA_RCPT_DOTS | MTA_DIAG_BEFORE,
+    },
+};
+
+/* BIGLOBE: "----- The following addresses had delivery problems -----". */
+static const mta_system sys_biglobe = {
+    .text = L("The following addresses had delivery problems"),
+    .layout = {
+        .begin = L("The following addresses had delivery problems"),
+        .reasons = R({ "mailbox exceeded the local limit", CLASSIFY_REASON_MAILBOXFULL }),
+        .flags = MTA_RCPT_BARE,
+    },
+};
+
+/* Amazon WorkMail: "An error occurred while trying to deliver the mail to
+ * the following recipients:" then the address and a technical report. */
+static const mta_system sys_amazonworkmail = {
+    .text = L("An error occurred while trying to deliver the mail to the following recipients"),
+    .layout = {
+        .begin = L("to the following recipients"),
+        .flags = MTA_RCPT_BARE,
+    },
+};
+
+#define MTA_SYSTEM_DETECTOR(name)                                                         \
+    bool classify_detect_##name(const classify_msg *msg, classify_report *report)        \
+    {                                                                                     \
+        return mta_detect_system(&sys_##name, msg, report);                               \
+    }
+
+MTA_SYSTEM_DETECTOR(yahoo)
+MTA_SYSTEM_DETECTOR(x2)
+MTA_SYSTEM_DETECTOR(x1)
+MTA_SYSTEM_DETECTOR(activehunter)
+MTA_SYSTEM_DETECTOR(zoho)
+MTA_SYSTEM_DETECTOR(mailfoundry)
+MTA_SYSTEM_DETECTOR(imailserver)
+MTA_SYSTEM_DETECTOR(exchange2003)
+MTA_SYSTEM_DETECTOR(mfilter)
+MTA_SYSTEM_DETECTOR(notes)
+MTA_SYSTEM_DETECTOR(domino)
+MTA_SYSTEM_DETECTOR(kddi)
+MTA_SYSTEM_DETECTOR(trendmicro)
+MTA_SYSTEM_DETECTOR(x6)
+MTA_SYSTEM_DETECTOR(ezweb)
+MTA_SYSTEM_DETECTOR(biglobe)
+MTA_SYSTEM_DETECTOR(amazonworkmail)
