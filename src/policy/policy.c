@@ -194,6 +194,13 @@ static bool policy_is_failure(const char *action)
 static int policy_recipient(policy *p, policy_job *job, const policy_rcpt *r)
 {
     const char *reason = classify_reason_name(r->reason);
+    if (!r->address || !*r->address) {
+        /* Nothing can be counted or suspended without an address. */
+        policy_rcpt none = *r;
+        none.address = "";
+        log_field("Ignored:", "(no address) (%s)", reason);
+        return policy_event(p, job, &none, "ignore");
+    }
     if (!policy_is_failure(r->action)) {
         log_field("Ignored:", "%s (%s, %s)", r->address, r->action, reason);
         return policy_event(p, job, r, "ignore");
@@ -268,7 +275,7 @@ static int policy_autoreply(policy *p, policy_job *job)
 {
     char *sender = policy_route_mailbox(job->report->from);
     policy_rcpt r = {
-        .address = sender ? sender : "",
+        .address = sender ? sender : "(unknown)",
         .reason = CLASSIFY_REASON_VACATION,
         .status = "",
         .diagnostic = job->report->subject ? job->report->subject : "",

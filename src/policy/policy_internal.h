@@ -37,8 +37,10 @@ typedef struct policy_job {
 void policy_route(const config *cfg, policy_job *job);
 
 /* The recipient a VERP address carries ("no-reply+user=example.com@x" with
- * delimiter "+": "user@example.com"), lower case, or NULL (g_free). */
-char *policy_route_verp(const char *address, const char *delimiter);
+ * delimiter "+" and at_sign "=": "user@example.com"), lower case, or NULL
+ * (g_free). The first delimiter starts the recipient (its own local part may
+ * hold another), the last at_sign stands for its @. */
+char *policy_route_verp(const char *address, const char *delimiter, const char *at_sign);
 
 /* The first mailbox's address in a header value, or NULL (g_free). */
 char *policy_route_mailbox(const char *header);

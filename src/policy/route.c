@@ -76,9 +76,9 @@ char *policy_route_display(const char *header)
     return out;
 }
 
-char *policy_route_verp(const char *address, const char *delimiter)
+char *policy_route_verp(const char *address, const char *delimiter, const char *at_sign)
 {
-    if (!address || !delimiter || !*delimiter)
+    if (!address || !delimiter || !*delimiter || !at_sign || !*at_sign)
         return NULL;
     const char *at = strrchr(address, '@');
     if (!at)
@@ -89,7 +89,7 @@ char *policy_route_verp(const char *address, const char *delimiter)
     const char *inner = d + strlen(delimiter);
     const char *eq = NULL;
     for (const char *c = inner; c < at; c++)
-        if (*c == '=')
+        if (*c == *at_sign)
             eq = c;
     if (!eq || eq == inner || eq + 1 == at)
         return NULL;
@@ -121,7 +121,7 @@ static bool route_verp_at(const char *addr, void *arg)
     route_match *m = arg;
     if (config_find_domain(m->cfg, addr) != m->domain)
         return false;
-    m->verp = policy_route_verp(addr, m->cfg->handler.verp_delimiter);
+    m->verp = policy_route_verp(addr, m->cfg->handler.verp_delimiter, m->cfg->handler.verp_at_sign);
     return m->verp != NULL;
 }
 
