@@ -617,11 +617,23 @@ static void smtp_session_read_cb(struct bufferevent *bev, void *arg)
     smtp_session_process(arg);
 }
 
+/* Under TLS the last reply has left the filter but maybe not the socket. */
+static void smtp_session_underlying_write_cb(struct bufferevent *bev, void *arg)
+{
+    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) smtp_session_free(arg);
+}
+
 static void smtp_session_write_cb(struct bufferevent *bev, void *arg)
 {
     smtp_session *s = arg;
-    if (s->state == SMTP_STATE_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        smtp_session_free(s);
+    if (s->state != SMTP_STATE_CLOSING || evbuffer_get_length(bufferevent_get_output(bev)) > 0) return;
+    struct bufferevent *under = bufferevent_get_underlying(bev);
+    if (under && evbuffer_get_length(bufferevent_get_output(under)) > 0) {
+        /* Nothing more goes through the filter: the socket's side takes over. */
+        bufferevent_setcb(under, NULL, smtp_session_underlying_write_cb, smtp_session_event_cb, s);
+        return;
+    }
+    smtp_session_free(s);
 }
 
 static void smtp_session_event_cb(struct bufferevent *bev, short events, void *arg)
@@ -634,6 +646,7 @@ static void smtp_session_event_cb(struct bufferevent *bev, short events, void *a
         smtp_flush(s);
         return;
     }
+    if (events & BEV_EVENT_CONNECTED) return;   /* the TLS handshake is done */
     if (events & BEV_EVENT_ERROR) log_debug("SMTP %s: connection error", s->client);
     smtp_session_free(s);
 }

@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""The SMTP listener against real clients (smtplib, and raw sockets where a
+test needs pipelining or misbehaviour): pipelined sessions, the size limit,
+allowed networks, relay denial, garbage, idle connections, connection limits,
+timeouts, a failing store (451, and the retry arrives) and STARTTLS."""
+import contextlib
+import gzip
+import os
+import smtplib
+import socket
+import sqlite3
+import ssl
+import subprocess
+import time
+
+import harness
+
+TEMPLATE = os.path.join(harness.DATA, "amqp", "permanent.eml")
+NOREPLY = "no-reply@mydomain.de"
+TIMEOUT = 30
+
+
+def bounce(n):
+    """A permanent-failure DSN for user-N@example.org, with CRLF line ends."""
+    with open(TEMPLATE, encoding="utf-8") as f:
+        text = f.read().replace("{n}", str(n))
+    return text.replace("\r\n", "\n").replace("\n", "\r\n").encode()
+
+
+@contextlib.contextmanager
+def smtp_service(**smtp):
+    """run-smtpserver on a free port, with smtp.* settings; yields (work, service, port)."""
+    port = harness.free_port()
+    work = harness.Workdir(smtp={"port": port, **smtp})
+    service = work.start("run-smtpserver", "--host", "127.0.0.1", "--port", str(port))
+    try:
+        service.wait_output("SMTP listening on")
+        yield work, service, port
+    finally:
+        service.stop()
+
+
+def events(work, ingress="smtp"):
+    try:
+        return sorted(r[0] for r in work.query("SELECT address FROM event WHERE ingress = ?", (ingress,)))
+    except sqlite3.Error:
+        return []
+
+
+class Raw:
+    """A hand-driven SMTP client: sends exactly what it is told, in one write."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        self.file = self.sock.makefile("rb")
+
+    def send(self, data):
+        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def reply(self):
+        """One (possibly multi-line) reply: (code, [lines])."""
+        lines = []
+        while True:
+            line = self.file.readline()
+            if not line:
+                raise EOFError("connection closed; got " + repr(lines))
+            lines.append(line.decode().rstrip("\r\n"))
+            if len(line) < 4 or line[3:4] != b"-":
+                return int(lines[-1][:3]), lines
+
+    def replies(self, n):
+        return [self.reply()[0] for _ in range(n)]
+
+    def close(self):
+        self.file.close()
+        self.sock.close()
+
+
+def test_pipelined_session_with_several_messages():
+    with smtp_service() as (work, service, port):
+        c = Raw(port)
+        assert c.reply()[0] == 220
+        c.send("EHLO client.example\r\n")
+        code, lines = c.reply()
+        assert code == 250
+        for ext in ("PIPELINING", "SIZE", "8BITMIME", "ENHANCEDSTATUSCODES"):
+            assert any(l[4:].startswith(ext) for l in lines), lines
+        assert not any("STARTTLS" in l for l in lines), lines
+        for n in (1, 2, 3):
+            # One pipelined group up to DATA, then the data and the next group's start.
+            c.send(f"MAIL FROM:<>\r\nRCPT TO:<{NOREPLY}>\r\nDATA\r\n")
+            assert c.replies(3) == [250, 250, 354]
+            c.send(bounce(n) + b".\r\n")
+            code, lines = c.reply()
+            assert code == 250 and lines[0].startswith("250 2.0.0"), lines
+        c.send("QUIT\r\n")
+        assert c.reply()[0] == 221
+        c.close()
+        # Committed before the 250: the rows are there now.
+        assert events(work) == ["user-1@example.org", "user-2@example.org", "user-3@example.org"]
+        # smtplib's session (no pipelining) on the same server, two messages.
+        with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
+            assert s.sendmail("", [NOREPLY], bounce(4)) == {}
+            assert s.sendmail("", [NOREPLY], bounce(5)) == {}
+        assert len(events(work)) == 5
+    archived = os.path.join(work.archive, "us", "user-1@example.org.gz")
+    with gzip.open(archived) as f:
+        raw = f.read().decode()
+    assert raw.startswith("Return-Path: <>\r\nReceived: from client.example ([127.0.0.1])\r\n"), raw[:200]
+    assert f"for <{NOREPLY}>;" in raw.split("\r\n\r\n")[0]
+
+
+def test_dot_stuffed_lines_are_unstuffed():
+    with smtp_service() as (work, service, port):
+        message = bounce(7).replace(b"This is the mail system", b".This is the mail system")
+        stuffed = message.replace(b"\r\n.", b"\r\n..")
+        c = Raw(port)
+        c.reply()
+        c.send(f"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<{NOREPLY}>\r\nDATA\r\n")
+        assert c.replies(4) == [250, 250, 250, 354]
+        c.send(stuffed + b".\r\n")
+        assert c.reply()[0] == 250
+        c.close()
+    with gzip.open(os.path.join(work.archive, "us", "user-7@example.org.gz")) as f:
+        raw = f.read()
+    assert raw.endswith(message), raw[-300:]
+
+
+def test_oversized_message_gets_552():
+    with smtp_service(max_message_size=65536) as (work, service, port):
+        big = bounce(1) + b"X" * 70 + b"\r\n"
+        big = big + (b"Y" * 998 + b"\r\n") * 80
+        with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
+            s.ehlo()
+            assert int(s.esmtp_features["size"]) == 65536
+            # smtplib announces SIZE= in MAIL FROM: refused there.
+            try:
+                s.sendmail("", [NOREPLY], big)
+                raise AssertionError("oversized message accepted")
+            except smtplib.SMTPSenderRefused as e:
+                assert e.smtp_code == 552 and e.smtp_error.startswith(b"5.3.4"), e
+            # Without SIZE=, refused after the final dot; the rest was read.
+            assert s.mail("")[0] == 250
+            assert s.rcpt(NOREPLY)[0] == 250
+            code, text = s.data(big)
+            assert code == 552 and text.startswith(b"5.3.4"), (code, text)
+            # The session goes on.
+            assert s.sendmail("", [NOREPLY], bounce(2)) == {}
+        assert events(work) == ["user-2@example.org"]
+
+
+def test_client_outside_allowed_networks_gets_554():
+    with smtp_service(allow_networks=["10.0.0.0/8", "fd00::/8"]) as (work, service, port):
+        try:
+            smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT)
+            raise AssertionError("connection accepted")
+        except smtplib.SMTPConnectError as e:
+            assert e.smtp_code == 554 and e.smtp_error.startswith(b"5.7.1"), e
+        service.wait_output("not in smtp.allow_networks")
+
+
+def test_relay_attempt_gets_550():
+    with smtp_service() as (work, service, port):
+        with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
+            try:
+                s.sendmail("", ["someone@elsewhere.example"], bounce(1))
+                raise AssertionError("relay accepted")
+            except smtplib.SMTPRecipientsRefused as e:
+                code, text = e.recipients["someone@elsewhere.example"]
+                assert code == 550 and text.startswith(b"5.7.1") and b"elay" in text, e.recipients
+            # A platform domain's subdomain is ours (registrable domain).
+            assert s.sendmail("", ["no-reply@mail.mydomain.de"], bounce(3)) == {}
+        assert events(work) == ["user-3@example.org"]
+
+
+def test_garbage_commands_get_500_and_session_survives():
+    with smtp_service() as (work, service, port):
+        with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
+            for junk in ("XYZZY", "MAILBOX", "\x01\x02\x7f garbage", "GET / HTTP/1.1"):
+                code, text = s.docmd(junk)
+                assert code == 500 and text.startswith(b"5.5.2"), (junk, code, text)
+            code, text = s.docmd("X" * 5000)
+            assert code == 500 and b"too long" in text, (code, text)
+            assert s.sendmail("", [NOREPLY], bounce(1)) == {}
+        assert events(work) == ["user-1@example.org"]
+        # Too many errors end the session with 421.
+        c = Raw(port)
+        c.reply()
+        c.send("BAD\r\n" * 20)
+        codes = []
+        with contextlib.suppress(EOFError):
+            while True:
+                codes.append(c.reply()[0])
+        c.close()
+        assert codes[-1] == 421 and set(codes[:-1]) == {500}, codes
+
+
+def test_idle_connections_do_not_stop_a_normal_client():
+    with smtp_service(max_connections_per_client=200) as (work, service, port):
+        idle = []
+        try:
+            for i in range(100):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+                # Some say nothing at all, some stop in the middle of a command or of DATA.
+                if i % 3 == 1:
+                    sock.sendall(b"EHLO idle\r\nMAIL FROM:<")
+                elif i % 3 == 2:
+                    sock.sendall(f"EHLO idle\r\nMAIL FROM:<>\r\nRCPT TO:<{NOREPLY}>\r\nDATA\r\nSubject: ha".encode())
+                idle.append(sock)
+            start = time.monotonic()
+            with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
+                assert s.sendmail("", [NOREPLY], bounce(1)) == {}
+            elapsed = time.monotonic() - start
+            assert elapsed < 2, f"a normal client took {elapsed:.2f}s"
+            assert events(work) == ["user-1@example.org"]
+        finally:
+            for sock in idle:
+                sock.close()
+
+
+def test_connection_limits_get_421():
+    with smtp_service(max_connections_per_client=2) as (work, service, port):
+        first = Raw(port)
+        second = Raw(port)
+        assert first.reply()[0] == 220 and second.reply()[0] == 220
+        third = Raw(port)
+        code, lines = third.reply()
+        assert code == 421 and lines[0].startswith("421 4.7.0"), lines
+        third.close()
+        first.send("QUIT\r\n")
+        first.reply()
+        first.close()
+        # The slot is free again once the first has gone.
+        def admitted():
+            c = Raw(port)
+            code = c.reply()[0]
+            c.close()
+            return code == 220
+        harness.wait_until(admitted, 10, "a slot to free up")
+        second.close()
+
+
+def test_command_timeout_gets_421():
+    with smtp_service(command_timeout=1) as (work, service, port):
+        c = Raw(port)
+        assert c.reply()[0] == 220
+        c.send("EHLO slow\r\n")
+        assert c.reply()[0] == 250
+        code, lines = c.reply()
+        assert code == 421 and lines[0].startswith("421 4.4.2"), lines
+        with contextlib.suppress(ConnectionError):
+            assert c.file.readline() == b""
+        c.close()
+
+
+def test_store_failure_gets_451_and_the_retry_arrives():
+    with smtp_service() as (work, service, port):
+        with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
+            assert s.sendmail("", [NOREPLY], bounce(1)) == {}
+        # Another process holds the database's write lock: nothing can commit.
+        lock = sqlite3.connect(work.db, isolation_level=None, timeout=10)
+        lock.execute("BEGIN EXCLUSIVE")
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
+                try:
+                    s.sendmail("", [NOREPLY], bounce(2))
+                    raise AssertionError("accepted while the store was locked")
+                except smtplib.SMTPDataError as e:
+                    assert e.smtp_code == 451 and e.smtp_error.startswith(b"4.3.0"), e
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        assert events(work) == ["user-1@example.org"]
+        # The sending server retries later: the message arrives.
+        with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
+            assert s.sendmail("", [NOREPLY], bounce(2)) == {}
+        assert events(work) == ["user-1@example.org", "user-2@example.org"]
+
+
+def _self_signed(directory):
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                    "-days", "2", "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
+def test_starttls_with_a_self_signed_certificate():
+    directory = harness.Workdir().dir
+    cert, key = _self_signed(directory)
+    with smtp_service(tls_certificate=cert, tls_key=key) as (work, service, port):
+        context = ssl.create_default_context(cafile=cert)
+        context.check_hostname = False
+        with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
+            s.ehlo()
+            assert s.has_extn("starttls")
+            code, _ = s.starttls(context=context)
+            assert code == 220
+            assert s.sock.version() in ("TLSv1.2", "TLSv1.3")
+            s.ehlo()
+            assert not s.has_extn("starttls")
+            assert s.sendmail("", [NOREPLY], bounce(1)) == {}
+        assert events(work) == ["user-1@example.org"]
+    with gzip.open(os.path.join(work.archive, "us", "user-1@example.org.gz")) as f:
+        assert b"with ESMTPS\r\n" in f.read()
+
+
+if __name__ == "__main__":
+    harness.main(globals())
