@@ -207,9 +207,9 @@ static const char *const pat_userunknown[] = {
     "address does not exist",
     "address not present in directory",
     "address unknown",
-    "address couldn't be found",
-    "address could not be found",
-    "address wasn't found",
+    "address*couldn't be found",
+    "address*could not be found",
+    "address*wasn't found",
     "address wasn\xe2\x80\x99t found",
     "bad destination mailbox address",
     "can't accept user",
@@ -1007,6 +1007,7 @@ static const char *const pat_expired[] = {
     "host not reachable",
     "was aborted after",
     "will continue trying",
+    "will be retried for",
     "delivery failed * attempts",
     NULL,
 };
@@ -1064,6 +1065,7 @@ static const struct reason_table reason_order[] = {
  * refused or went wrong, barely what. */
 static const struct reason_token reason_weak_wording[] = {
     {"access denied", R(REJECTED)},
+    {"recipient address rejected", R(USERUNKNOWN)},
     {"connection refused", R(NETWORKERROR)},
     {"connection reset", R(NETWORKERROR)},
     {"has been in the queue too long", R(EXPIRED)},
@@ -1367,11 +1369,11 @@ classify_reason_guess(const char *status, const char *reply_code, const char *di
     if (reason != R(UNDEFINED))
         return reason;
 
-    if (code != NULL)
-        return code->reason;
     for (size_t i = 0; i < N_ELEMS(reason_weak_wording); i++)
         if (reason_match(&t, reason_weak_wording[i].pattern))
             return reason_weak_wording[i].reason;
+    if (code != NULL)
+        return code->reason;
     code = reason_code_lookup(reason_reply_codes, N_ELEMS(reason_reply_codes), reply_code);
     if (code != NULL)
         return code->reason;
