@@ -42,6 +42,7 @@ typedef struct mime_walk {
     GString *original_headers;
     GString *original_text;
     bool have_original;
+    bool have_report;  /* the bounce itself is a multipart/report */
 } mime_walk;
 
 /* Replaces CRLF and bare CR by LF and NUL by a space, in place; returns the
@@ -78,6 +79,28 @@ mime_is_ascii(const char *s, size_t len)
     return true;
 }
 
+/* Charsets that encode non-ASCII text in 7-bit bytes: ASCII-only bytes
+ * still need converting. */
+static const char *const mime_7bit_charsets[] = { "iso-2022", "utf-7", "hz-gb" };
+
+/* True when the 7-bit bytes s are in such a charset; Japanese mail often
+ * sends ISO-2022-JP without declaring it, which the escape sequence shows. */
+static bool
+mime_is_7bit_charset(const char *s, size_t len, const char **charset)
+{
+    for (size_t i = 0; *charset != NULL && i < G_N_ELEMENTS(mime_7bit_charsets); i++) {
+        size_t n = strlen(mime_7bit_charsets[i]);
+        if (g_ascii_strncasecmp(*charset, mime_7bit_charsets[i], n) == 0)
+            return true;
+    }
+    const char *esc = memchr(s, 0x1b, len);
+    if (esc != NULL && (size_t)(s + len - esc) > 2 && (esc[1] == '$' || esc[1] == '(')) {
+        *charset = "iso-2022-jp";
+        return true;
+    }
+    return false;
+}
+
 /* Appends len bytes in charset to out as valid UTF-8 with LF line ends.
  * Unknown charsets and invalid bytes degrade to U+FFFD, never to failure. */
 static void
@@ -85,7 +108,7 @@ mime_append_utf8(GString *out, const char *s, size_t len, const char *charset)
 {
     size_t start = out->len;
 
-    if (mime_is_ascii(s, len)) {
+    if (mime_is_ascii(s, len) && !mime_is_7bit_charset(s, len, &charset)) {
         g_string_append_len(out, s, (gssize)len);
     } else {
         char *conv = NULL;
@@ -261,13 +284,23 @@ mime_split_inline_original(const char *s, size_t len, mime_walk *w)
 }
 
 static void mime_walk_object(mime_walk *w, GMimeObject *obj, int depth);
+static void mime_take_text_bytes(mime_walk *w, const char *s, size_t len);
 
 /* Takes the enclosed original message: its headers and its text. */
 static void
-mime_take_original(mime_walk *w, GMimeMessage *orig)
+mime_take_original(mime_walk *w, GMimeMessage *orig, int depth)
 {
     if (w->have_original || orig == NULL)
         return;
+    GMimeObject *top = g_mime_message_get_mime_part(orig);
+    GMimeContentType *ct = top != NULL ? g_mime_object_get_content_type(top) : NULL;
+    if (ct != NULL && g_mime_content_type_is_type(ct, "multipart", "report") && w->delivery_status->len == 0 &&
+        w->feedback_report->len == 0 && !w->have_report) {
+        /* A bounce forwarded as an attachment by a system that reports
+         * nothing itself: the enclosed report is the one to read. */
+        mime_walk_object(w, top, depth + 1);
+        return;
+    }
     w->have_original = true;
 
     char *headers = g_mime_object_get_headers(GMIME_OBJECT(orig), NULL);
@@ -300,6 +333,20 @@ mime_take_text(mime_walk *w, GMimePart *part, bool html)
     g_string_truncate(w->text, start + own);
 }
 
+/* Text that is no MIME part of its own (a prologue), as the bounce's text. */
+static void
+mime_take_text_bytes(mime_walk *w, const char *s, size_t len)
+{
+    size_t start = w->text->len;
+
+    if (start > 0 && w->text->str[start - 1] != '\n')
+        g_string_append_c(w->text, '\n');
+    start = w->text->len;
+    mime_append_utf8(w->text, s, len, NULL);
+    size_t own = mime_split_inline_original(w->text->str + start, w->text->len - start, w);
+    g_string_truncate(w->text, start + own);
+}
+
 /* In multipart/alternative only one rendering counts: text/plain if any. */
 static GMimeObject *
 mime_pick_alternative(GMimeMultipart *mp)
@@ -319,7 +366,7 @@ mime_pick_alternative(GMimeMultipart *mp)
 }
 
 static void
-mime_walk_part(mime_walk *w, GMimePart *part)
+mime_walk_part(mime_walk *w, GMimePart *part, int depth)
 {
     GMimeContentType *ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
     const char *type = ct != NULL ? g_mime_content_type_get_media_type(ct) : "text";
@@ -355,7 +402,7 @@ mime_walk_part(mime_walk *w, GMimePart *part)
         GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(bytes);
         GMimeParser *parser = g_mime_parser_new_with_stream(stream);
         GMimeMessage *orig = g_mime_parser_construct_message(parser, NULL);
-        mime_take_original(w, orig);
+        mime_take_original(w, orig, depth);
         if (orig != NULL)
             g_object_unref(orig);
         g_object_unref(parser);
@@ -364,13 +411,57 @@ mime_walk_part(mime_walk *w, GMimePart *part)
     /* Images, TNEF and other attachments carry nothing a detector reads. */
 }
 
+/* A multipart whose declared boundary never occurs (a mail system that
+ * rewrote it, or none at all) leaves GMime nothing but a prologue. When a
+ * boundary-like line stands in it, the parts are read again with that
+ * boundary; otherwise the whole prologue is the text. */
+static void
+mime_walk_broken_multipart(mime_walk *w, GMimeMultipart *mp, int depth)
+{
+    const char *pro = g_mime_multipart_get_prologue(mp);
+    if (pro == NULL)
+        return;
+
+    size_t len = strlen(pro);
+    const char *end = pro + len;
+    for (const char *line = pro; line < end && depth < MIME_MAX_DEPTH;) {
+        const char *eol = mime_line_end(line, end);
+        size_t n = (size_t)(eol - line);
+        if (n > 3 && n < 76 && line[0] == '-' && line[1] == '-' && line[2] != '-' &&
+            memchr(line, ' ', n) == NULL) {
+            GString *part = g_string_new("Content-Type: multipart/mixed; boundary=\"");
+            g_string_append_len(part, line + 2, (gssize)(n - 2));
+            g_string_append(part, "\"\n\n");
+            g_string_append_len(part, line, end - line);
+            GMimeStream *stream = g_mime_stream_mem_new_with_buffer(part->str, part->len);
+            GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+            GMimeObject *obj = g_mime_parser_construct_part(parser, NULL);
+            g_string_free(part, TRUE);
+            bool usable = GMIME_IS_MULTIPART(obj) && g_mime_multipart_get_count(GMIME_MULTIPART(obj)) > 0;
+            if (usable) {
+                mime_take_text_bytes(w, pro, (size_t)(line - pro));
+                mime_walk_object(w, obj, depth + 1);
+            }
+            if (obj != NULL)
+                g_object_unref(obj);
+            g_object_unref(parser);
+            g_object_unref(stream);
+            if (usable)
+                return;
+            break;
+        }
+        line = eol < end ? eol + 1 : end;
+    }
+    mime_take_text_bytes(w, pro, len);
+}
+
 static void
 mime_walk_object(mime_walk *w, GMimeObject *obj, int depth)
 {
     if (obj == NULL || depth > MIME_MAX_DEPTH)
         return;
     if (GMIME_IS_MESSAGE_PART(obj)) {
-        mime_take_original(w, g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj)));
+        mime_take_original(w, g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj)), depth);
         return;
     }
     if (GMIME_IS_MULTIPART(obj)) {
@@ -381,12 +472,16 @@ mime_walk_object(mime_walk *w, GMimeObject *obj, int depth)
             return;
         }
         int n = g_mime_multipart_get_count(mp);
+        if (n == 0) {
+            mime_walk_broken_multipart(w, mp, depth);
+            return;
+        }
         for (int i = 0; i < n; i++)
             mime_walk_object(w, g_mime_multipart_get_part(mp, i), depth + 1);
         return;
     }
     if (GMIME_IS_PART(obj))
-        mime_walk_part(w, GMIME_PART(obj));
+        mime_walk_part(w, GMIME_PART(obj), depth);
 }
 
 /* Keeps s alive as long as msg and returns it, or NULL when empty. */
@@ -449,8 +544,9 @@ classify_msg_init(classify_msg *msg, const char *data, size_t len)
     };
     if (msg->mime != NULL) {
         GMimeObject *body = g_mime_message_get_mime_part(msg->mime);
-        mime_walk_object(&w, body, 0);
         GMimeContentType *ct = body != NULL ? g_mime_object_get_content_type(body) : NULL;
+        w.have_report = ct != NULL && g_mime_content_type_is_type(ct, "multipart", "report");
+        mime_walk_object(&w, body, 0);
         char *type = ct != NULL ? g_mime_content_type_get_mime_type(ct) : g_strdup("text/plain");
         msg->content_type = mime_keep_str(msg, g_ascii_strdown(type, -1));
         g_free(type);

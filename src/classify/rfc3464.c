@@ -14,6 +14,7 @@
 #include <string.h>
 #include "classify/detectors.h"
 
+
 typedef enum rfc3464_field {
     RFC3464_FINAL,
     RFC3464_ORIGINAL,
@@ -70,6 +71,21 @@ rfc3464_block_has_recipient(const rfc3464_block *b)
     return b->seen[RFC3464_FINAL] || b->seen[RFC3464_ORIGINAL];
 }
 
+/* True when a recipient field begins the next block although no blank line
+ * ended this one: the field repeats, or the other recipient field came
+ * before it together with the fields that follow the recipient's. */
+static bool
+rfc3464_starts_block(const rfc3464_block *b, rfc3464_field field)
+{
+    bool progressed = b->seen[RFC3464_ACTION] || b->seen[RFC3464_STATUS] || b->seen[RFC3464_DIAGNOSTIC];
+
+    if (field == RFC3464_FINAL)
+        return b->seen[RFC3464_FINAL] || (b->seen[RFC3464_ORIGINAL] && progressed);
+    if (field == RFC3464_ORIGINAL)
+        return b->seen[RFC3464_ORIGINAL] || (b->seen[RFC3464_FINAL] && progressed);
+    return false;
+}
+
 /* Skips an RFC 3464 type prefix ("rfc822;", "smtp;", "dns;"). */
 static const char *
 rfc3464_skip_type(const char *v)
@@ -105,8 +121,9 @@ rfc3464_action(const char *v)
     return NULL;
 }
 
-/* The MTA's own words about one recipient: the text from the line naming it
- * to the next blank line. Used when the DSN gives no Diagnostic-Code. */
+/* The MTA's own words about one recipient, used when the DSN gives no
+ * Diagnostic-Code: the line of the text naming it and the lines under it,
+ * up to a blank line or a line about another address. */
 static bool
 rfc3464_diagnostic_from_text(const classify_msg *msg, classify_recipient *r)
 {
@@ -118,13 +135,47 @@ rfc3464_diagnostic_from_text(const classify_msg *msg, classify_recipient *r)
     const char *start = hit;
     while (start > msg->text && start[-1] != '\n')
         start--;
-    const char *stop = strstr(hit, "\n\n");
+    const char *stop = memchr(hit, '\n', (size_t)(end - hit));
+    while (stop != NULL && stop + 1 < end && stop - start < 1024) {
+        const char *next = stop + 1;
+        const char *eol = memchr(next, '\n', (size_t)(end - next));
+        if (eol == NULL)
+            eol = end;
+        bool blank = true;
+        for (const char *p = next; p < eol && blank; p++)
+            blank = *p == ' ' || *p == '\t';
+        bool other = *next != ' ' && *next != '\t' && memchr(next, '@', (size_t)(eol - next)) != NULL;
+        if (blank || other)
+            break;
+        stop = eol;
+    }
     if (stop == NULL)
         stop = end;
-    if (stop - start > 1024)
-        stop = start + 1024;
     classify_recipient_set_diagnostic(r, start, (size_t)(stop - start));
     return r->diagnostic[0] != '\0';
+}
+
+/* True for the codes that only give the class ("5.0.0") or that mail systems
+ * put in the Status field for any give-up ("4.4.7"), not the cause. */
+static bool
+rfc3464_is_generic_status(const char *status)
+{
+    size_t n = strlen(status);
+    return (n >= 4 && strcmp(status + n - 4, ".0.0") == 0) || strcmp(status + 1, ".4.7") == 0;
+}
+
+/* The Status field against the code the remote server gave in the
+ * diagnostic: the remote server's is the more precise unless it is
+ * generic, because the reporting MTA often sums up with its own. */
+static void
+rfc3464_prefer_status(char status[16], const char *diag)
+{
+    char found[16];
+
+    if (!classify_find_status(diag, strlen(diag), found))
+        return;
+    if (status[0] == '\0' || !rfc3464_is_generic_status(found))
+        memcpy(status, found, sizeof found);
 }
 
 /* Adds the recipient a complete block describes. */
@@ -162,6 +213,7 @@ rfc3464_emit(const classify_msg *msg, classify_report *report, const rfc3464_blo
         const GString *s = b->value[RFC3464_STATUS];
         classify_find_status(s->str, s->len, r->status);
     }
+    const char *diag = b->seen[RFC3464_DIAGNOSTIC] ? rfc3464_skip_type(b->value[RFC3464_DIAGNOSTIC]->str) : "";
     if (!b->seen[RFC3464_ACTION] && r->status[0] == '2')
         classify_recipient_set_string(&r->action, "delivered");
     if (b->seen[RFC3464_REMOTE_MTA]) {
@@ -169,11 +221,11 @@ rfc3464_emit(const classify_msg *msg, classify_report *report, const rfc3464_blo
         if (*mta != '\0')
             classify_recipient_set_string(&r->remote_mta, mta);
     }
-    const char *diag = b->seen[RFC3464_DIAGNOSTIC] ? rfc3464_skip_type(b->value[RFC3464_DIAGNOSTIC]->str) : "";
     if (*diag != '\0')
         classify_recipient_set_diagnostic(r, diag, strlen(diag));
     else
         rfc3464_diagnostic_from_text(msg, r);
+    rfc3464_prefer_status(r->status, r->diagnostic);
     classify_find_reply_code(r->diagnostic, strlen(r->diagnostic), r->reply_code);
 }
 
@@ -230,9 +282,7 @@ rfc3464_parse(const classify_msg *msg, classify_report *report, const char *s, s
             g_string_append_c(b.value[field], ' ');
             g_string_append_len(b.value[field], line, eol - line);
         } else if ((field = rfc3464_field_of(line, eol, &value)) >= 0) {
-            bool repeat = (field == RFC3464_FINAL && b.seen[RFC3464_FINAL]) ||
-                          (field == RFC3464_ORIGINAL && rfc3464_block_has_recipient(&b));
-            if (repeat) {
+            if (rfc3464_starts_block(&b, (rfc3464_field)field)) {
                 rfc3464_emit(msg, report, &b);
                 blocks++;
                 rfc3464_block_reset(&b);
