@@ -178,6 +178,17 @@ rfc3464_prefer_status(char status[16], const char *diag)
         memcpy(status, found, sizeof found);
 }
 
+/* True for a plain mailbox whose domain has a dot. */
+static bool
+rfc3464_is_qualified(const char *address)
+{
+    const char *at = strrchr(address, '@');
+    if (at == NULL || at == address)
+        return false;
+    const char *route = strchr(address, ':');
+    return (route == NULL || route > at) && *address != '@' && strchr(at, '.') != NULL;
+}
+
 /* Adds the recipient a complete block describes. */
 static void
 rfc3464_emit(const classify_msg *msg, classify_report *report, const rfc3464_block *b)
@@ -186,6 +197,14 @@ rfc3464_emit(const classify_msg *msg, classify_report *report, const rfc3464_blo
     const char *orig = b->seen[RFC3464_ORIGINAL] ? rfc3464_skip_type(b->value[RFC3464_ORIGINAL]->str) : NULL;
     const char *actual = b->seen[RFC3464_ACTUAL] ? rfc3464_skip_type(b->value[RFC3464_ACTUAL]->str) : NULL;
 
+    /* A source-routed ("@relay:user@host") or unqualified final recipient
+     * is the relay's internal name: the original address is the one the
+     * sender knows. */
+    if (final != NULL && orig != NULL && !rfc3464_is_qualified(final) && rfc3464_is_qualified(orig)) {
+        const char *swap = final;
+        final = orig;
+        orig = swap;
+    }
     classify_recipient *r = NULL;
     const char *used = NULL;
     const char *candidates[] = { final, actual, orig };
