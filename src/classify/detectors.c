@@ -17,6 +17,7 @@ const classify_detector classify_detectors[] = {
     { "sendmail", classify_detect_sendmail },
     { "qmail", classify_detect_qmail },
     { "gmail", classify_detect_gmail },
+    { "googlegroups", classify_detect_googlegroups },
     { "dragonfly", classify_detect_dragonfly },
     { "opensmtpd", classify_detect_opensmtpd },
     { "yahoo", classify_detect_yahoo },
@@ -36,6 +37,9 @@ const classify_detector classify_detectors[] = {
     { "ezweb", classify_detect_ezweb },
     { "biglobe", classify_detect_biglobe },
     { "amazonworkmail", classify_detect_amazonworkmail },
+    { "office365", classify_detect_office365 },
+    { "x3", classify_detect_x3 },
+    { "x7", classify_detect_x7 },
 };
 
 const size_t classify_n_detectors = sizeof classify_detectors / sizeof classify_detectors[0];

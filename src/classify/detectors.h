@@ -19,6 +19,7 @@ bool classify_detect_postfix(const classify_msg *msg, classify_report *report);
 bool classify_detect_sendmail(const classify_msg *msg, classify_report *report);
 bool classify_detect_qmail(const classify_msg *msg, classify_report *report);
 bool classify_detect_gmail(const classify_msg *msg, classify_report *report);
+bool classify_detect_googlegroups(const classify_msg *msg, classify_report *report);
 bool classify_detect_dragonfly(const classify_msg *msg, classify_report *report);
 bool classify_detect_opensmtpd(const classify_msg *msg, classify_report *report);
 
@@ -40,5 +41,8 @@ bool classify_detect_x6(const classify_msg *msg, classify_report *report);
 bool classify_detect_ezweb(const classify_msg *msg, classify_report *report);
 bool classify_detect_biglobe(const classify_msg *msg, classify_report *report);
 bool classify_detect_amazonworkmail(const classify_msg *msg, classify_report *report);
+bool classify_detect_office365(const classify_msg *msg, classify_report *report);
+bool classify_detect_x3(const classify_msg *msg, classify_report *report);
+bool classify_detect_x7(const classify_msg *msg, classify_report *report);
 
 #endif

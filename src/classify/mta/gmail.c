@@ -54,3 +54,33 @@ classify_detect_gmail(const classify_msg *msg, classify_report *report)
         return false;
     return mta_parse(msg, report, &gmail_layout) > 0;
 }
+
+/* Google Groups refusing a post: a localised letter ("the group you tried to
+ * contact may not exist, or you may not have permission to post") whose
+ * only machine-readable part is X-Failed-Recipients, the group's address.
+ * It greets the sender by address, so the text is never searched for one. */
+bool
+classify_detect_googlegroups(const classify_msg *msg, classify_report *report)
+{
+    const char *failed = classify_msg_header(msg, "X-Failed-Recipients");
+    mta_span sec;
+
+    if (failed == NULL || !mta_any(msg->from, (const char *const[]){ "mailer-daemon@googlemail.com",
+                                                                    "mailer-daemon@google.com", NULL }))
+        return false;
+    if (!mta_section(msg, NULL, gmail_end, &sec)) {
+        sec.p = NULL;
+        sec.len = 0;
+    }
+    char **list = g_strsplit_set(failed, ", \t\r\n", -1);
+    for (size_t i = 0; list[i] != NULL; i++) {
+        classify_recipient *r = mta_add(report, list[i], sec.p, sec.len, NULL);
+        if (r != NULL && r->reason == CLASSIFY_REASON_UNDEFINED)
+            r->reason = CLASSIFY_REASON_REJECTED;
+    }
+    g_strfreev(list);
+    if (report->n_recipients == 0)
+        return false;
+    report->kind = CLASSIFY_KIND_BOUNCE;
+    return true;
+}

@@ -176,7 +176,7 @@ mta_rcpt_line(const char *line, size_t len, const mta_layout *layout, size_t *re
         after += 3;
         ok = flags & MTA_RCPT_DOTS;
     } else {
-        ok = (flags & MTA_RCPT_TEXT) && (after > i || line[after] == ',');
+        ok = (flags & MTA_RCPT_TEXT) && (after > i || line[after] == ',' || line[after] == '<');
     }
     if (!ok)
         return NULL;
@@ -238,7 +238,12 @@ mta_parse_span(classify_report *report, mta_span sec, const mta_layout *layout)
         size_t n = (size_t)(eol - p), rest;
         char *addr = mta_rcpt_line(p, n, layout, &rest);
 
-        if (addr != NULL) {
+        if (addr != NULL && cur != NULL && !closed && g_ascii_strcasecmp(addr, cur->address) == 0) {
+            /* The address repeated inside its own error text ("after RCPT
+             * TO:\n<address>:") continues the block. */
+            g_free(addr);
+            cur->diag_len = (size_t)(eol - cur->diag);
+        } else if (addr != NULL) {
             mta_block b = { addr, p + rest, n - rest };
             g_array_append_val(blocks, b);
             cur = &g_array_index(blocks, mta_block, blocks->len - 1);

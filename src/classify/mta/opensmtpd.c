@@ -9,7 +9,7 @@
 #include "classify/mta/mta.h"
 
 static const char *const opensmtpd_begin[] = {
-    "the following list of recipients",
+    "list of recipients:",
     NULL,
 };
 
@@ -21,7 +21,8 @@ static const char *const opensmtpd_end[] = {
 
 static const char *const opensmtpd_delayed[] = {
     "has been delayed",
-    "Delivery status notification: delay",
+    "is delayed for more than",
+    "only a temporary failure report",
     NULL,
 };
 

@@ -32,7 +32,6 @@ static const char *const qmail_end[] = {
 
 /* qmail-remote's and qmail-send's own sentences. */
 static const mta_reason_rule qmail_reasons[] = {
-    { "this message has been in the queue too long", CLASSIFY_REASON_EXPIRED },
     { "Sorry, I couldn't find any host named", CLASSIFY_REASON_HOSTUNKNOWN },
     { "Sorry, I couldn't find any host by that name", CLASSIFY_REASON_HOSTUNKNOWN },
     { "Sorry, I couldn't find a mail exchanger or IP address", CLASSIFY_REASON_HOSTUNKNOWN },
@@ -42,6 +41,7 @@ static const mta_reason_rule qmail_reasons[] = {
     { "Sorry, I wasn't able to establish an SMTP connection", CLASSIFY_REASON_NETWORKERROR },
     { "but my name was rejected", CLASSIFY_REASON_BLOCKED },
     { "but sender was rejected", CLASSIFY_REASON_REJECTED },
+    { "this message has been in the queue too long", CLASSIFY_REASON_EXPIRED },
     { NULL, 0 },
 };
 

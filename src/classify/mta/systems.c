@@ -230,6 +230,44 @@ static const mta_system sys_amazonworkmail = {
     },
 };
 
+/* Exchange 2007 and later, Office 365 and Outlook.com: "Delivery has failed
+ * to these recipients or groups:" then "address<mailto:address>" and the
+ * explanation; the administrators' part repeats the address with the remote
+ * server's answer. */
+static const mta_system sys_office365 = {
+    .text = L("Delivery has failed to these recipients or groups",
+              "Your message couldn't be delivered", "Your message wasn't delivered"),
+    .layout = {
+        .begin = L("Delivery has failed to these recipients or groups",
+                   "Your message couldn't be delivered", "Your message wasn't delivered"),
+        .end = L("Original message headers:", "Content-Type: message/rfc822",
+                 "Content-Type: text/rfc822-headers"),
+        .flags = MTA_RCPT_BARE | MTA_RCPT_TEXT | MTA_RCPT_COL0,
+    },
+};
+
+/* "X3": "Delivery to the following recipients failed permanently:" then
+ * "* address" lines and a "Technical details:" box. */
+static const mta_system sys_x3 = {
+    .text = L("This is an automatically generated Delivery Status Notification"),
+    .layout = {
+        .begin = L("to the following recipients failed", "to the following recipients was aborted"),
+        .prefix = L("*"),
+        .reasons = R({ "Routing: Could not find a gateway for", CLASSIFY_REASON_SYSTEMERROR }),
+        .flags = MTA_RCPT_BARE,
+    },
+};
+
+/* A Japanese carrier-grade MTA: "Your delivery to the following address has
+ * been failed." then "Delivery failed: address" and the remote answer. */
+static const mta_system sys_x7 = {
+    .text = L("Your delivery to the following address has been failed"),
+    .layout = {
+        .prefix = L("Delivery failed:"),
+        .flags = MTA_RCPT_PREFIXED,
+    },
+};
+
 #define MTA_SYSTEM_DETECTOR(name)                                                         \
     bool classify_detect_##name(const classify_msg *msg, classify_report *report)        \
     {                                                                                     \
@@ -253,3 +291,6 @@ MTA_SYSTEM_DETECTOR(x6)
 MTA_SYSTEM_DETECTOR(ezweb)
 MTA_SYSTEM_DETECTOR(biglobe)
 MTA_SYSTEM_DETECTOR(amazonworkmail)
+MTA_SYSTEM_DETECTOR(office365)
+MTA_SYSTEM_DETECTOR(x3)
+MTA_SYSTEM_DETECTOR(x7)
