@@ -462,6 +462,17 @@ static size_t notify_collect(notify *n)
         CURLcode res = msg->data.result;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
         curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+        if (log_debug_enabled()) {
+            long connects = 0;
+            double seconds = 0;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_NUM_CONNECTS, &connects);
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_TOTAL_TIME, &seconds);
+            log_debug("notify: %s %s: %ld in %.3fs on a %s connection",
+                      t->kind == NOTIFY_TRANSFER_RESOLVE ? "resolve" : "post",
+                      t->kind == NOTIFY_TRANSFER_RESOLVE ? n->cfg->handler.domains[t->domain_index].name
+                                                         : t->job->address,
+                      status, seconds, connects ? "new" : "reused");
+        }
         if (t->kind == NOTIFY_TRANSFER_RESOLVE)
             notify_resolve_done(n, t, res, status);
         else
