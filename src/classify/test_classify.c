@@ -1,0 +1,386 @@
+/*
+ * test_classify.c - unit tests of the classifier's core on the hand-written
+ * messages in tests/data/classify: standard DSNs with several recipients,
+ * delayed beside failed, feedback reports, auto-replies and the bounces that
+ * look like them, encoded words, quoted-printable and base64 parts, 8-bit
+ * headers, a bounce of a bounce, a broken multipart boundary, no To header,
+ * mbox splitting, newline styles, empty input and the JSON keys.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include "classify/classify_internal.h"
+#include "classify/detectors.h"
+
+static const char *data_dir;
+
+static char *
+load(const char *name, gsize *len)
+{
+    char *path = g_build_filename(data_dir, name, NULL);
+    char *data = NULL;
+    if (!g_file_get_contents(path, &data, len, NULL))
+        fail_msg("cannot read %s", path);
+    g_free(path);
+    return data;
+}
+
+static classify_report *
+classify_file(const char *name)
+{
+    gsize len;
+    char *data = load(name, &len);
+    classify_report *rep = classify_message(data, len);
+    g_free(data);
+    return rep;
+}
+
+static const classify_recipient *
+find(const classify_report *rep, const char *address)
+{
+    for (size_t i = 0; i < rep->n_recipients; i++)
+        if (strcmp(rep->recipients[i].address, address) == 0)
+            return &rep->recipients[i];
+    fail_msg("recipient %s not found", address);
+    return NULL;
+}
+
+static void
+test_dsn_several_recipients(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("dsn-several.eml");
+    assert_int_equal(rep->kind, CLASSIFY_KIND_BOUNCE);
+    assert_string_equal(rep->format, "rfc3464");
+    assert_int_equal(rep->n_recipients, 3);
+    assert_string_equal(rep->platform_address, "no-reply@learn.example.org");
+    assert_string_equal(rep->original_sender, "no-reply@learn.example.org");
+
+    const classify_recipient *a = find(rep, "alice@example.com");
+    assert_string_equal(a->action, "failed");
+    assert_string_equal(a->status, "5.1.1");
+    assert_string_equal(a->reply_code, "550");
+    assert_int_equal(a->reason, CLASSIFY_REASON_USERUNKNOWN);
+    assert_true(a->hard);
+    assert_int_equal(a->verdict, CLASSIFY_VERDICT_PERMANENT);
+    assert_string_equal(a->remote_mta, "mx.example.com");
+    /* Folded Diagnostic-Code comes out as one line. */
+    assert_string_equal(a->diagnostic, "550 5.1.1 <alice@example.com>: Recipient address rejected: User unknown");
+
+    const classify_recipient *b = find(rep, "bob@example.com");
+    assert_string_equal(b->status, "5.2.2");
+    assert_int_equal(b->reason, CLASSIFY_REASON_MAILBOXFULL);
+    assert_false(b->hard);
+    assert_int_equal(b->verdict, CLASSIFY_VERDICT_TEMPORARY);
+
+    /* Delayed beside failed: a warning, never acted upon. */
+    const classify_recipient *c = find(rep, "carol@example.org");
+    assert_string_equal(c->action, "delayed");
+    assert_string_equal(c->status, "4.4.1");
+    assert_false(c->hard);
+    assert_int_equal(c->verdict, CLASSIFY_VERDICT_IGNORE);
+    classify_report_free(rep);
+}
+
+static void
+test_dsn_delayed_only(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("dsn-delayed.eml");
+    assert_int_equal(rep->kind, CLASSIFY_KIND_BOUNCE);
+    assert_int_equal(rep->n_recipients, 1);
+    const classify_recipient *r = find(rep, "erin@slow.example.com");
+    assert_string_equal(r->action, "delayed");
+    assert_int_equal(r->verdict, CLASSIFY_VERDICT_IGNORE);
+    assert_false(r->hard);
+    assert_string_equal(rep->original_sender, "no-reply@learn.example.org");
+    classify_report_free(rep);
+}
+
+static void
+test_arf(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("arf-abuse.eml");
+    assert_int_equal(rep->kind, CLASSIFY_KIND_FEEDBACK);
+    assert_string_equal(rep->format, "arf");
+    assert_int_equal(rep->n_recipients, 1);
+    const classify_recipient *r = find(rep, "frank@example.com");
+    assert_string_equal(r->feedback_type, "abuse");
+    assert_int_equal(r->reason, CLASSIFY_REASON_FEEDBACK);
+    assert_int_equal(r->verdict, CLASSIFY_VERDICT_COMPLAINT);
+    assert_false(r->hard);
+    classify_report_free(rep);
+
+    /* No Original-Rcpt-To: the recipient comes from the enclosed headers. */
+    rep = classify_file("arf-optout-headers-only.eml");
+    assert_int_equal(rep->kind, CLASSIFY_KIND_FEEDBACK);
+    r = find(rep, "grace@example.com");
+    assert_string_equal(r->feedback_type, "opt-out");
+    classify_report_free(rep);
+}
+
+static void
+test_autoreply(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("autoreply-ooo.eml");
+    assert_int_equal(rep->kind, CLASSIFY_KIND_AUTOREPLY);
+    assert_string_equal(rep->format, "rfc3834");
+    assert_int_equal(rep->n_recipients, 0);
+    classify_report_free(rep);
+}
+
+/* A bounce with Auto-Submitted: auto-replied is not an auto-reply. */
+static void
+test_autoreply_declines_bounce(void **state)
+{
+    (void)state;
+    gsize len;
+    char *data = load("autoreply-bounce.eml", &len);
+    classify_report *rep = classify_message(data, len);
+    assert_int_not_equal(rep->kind, CLASSIFY_KIND_AUTOREPLY);
+    classify_report_free(rep);
+
+    classify_msg msg;
+    classify_report empty = {0};
+    classify_msg_init(&msg, data, len);
+    assert_false(classify_detect_autoreply(&msg, &empty));
+    /* The quoted original is split off the bounce's own text. */
+    assert_null(classify_find_ci(msg.text, msg.text_len, "judy@example.com"));
+    assert_non_null(classify_find_ci(msg.text, msg.text_len, "ivan@example.com"));
+    char *to = classify_msg_original_header(&msg, "To");
+    assert_string_equal(to, "ivan@example.com, judy@example.com");
+    g_free(to);
+    classify_msg_clear(&msg);
+    g_free(data);
+}
+
+static void
+test_encoded_words_qp_base64(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("encoded-qp-base64.eml");
+    assert_string_equal(rep->subject, "Unzustellbare Nachricht f\xc3\xbcr K\xc3\xa4the");
+    assert_string_equal(rep->from, "Mail Delivery System <mailer-daemon@mx.example.net>");
+    const classify_recipient *r = find(rep, "kaethe@example.de");
+    assert_string_equal(r->status, "5.1.1");
+    assert_string_equal(r->diagnostic, "550 5.1.1 Benutzer unbekannt");
+    classify_report_free(rep);
+
+    gsize len;
+    char *data = load("encoded-qp-base64.eml", &len);
+    classify_msg msg;
+    classify_msg_init(&msg, data, len);
+    assert_non_null(strstr(msg.text, "k\xc3\xa4the@example.de"));
+    classify_msg_clear(&msg);
+    g_free(data);
+}
+
+static void
+test_eightbit_subject(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("eightbit-subject.eml");
+    assert_non_null(rep->subject);
+    assert_true(g_utf8_validate(rep->subject, -1, NULL));
+    assert_non_null(strstr(rep->subject, "Unzustellbar"));
+    find(rep, "kaethe@example.de");
+    char *json = classify_report_json(rep, "eightbit-subject.eml", 0);
+    assert_non_null(json);
+    free(json);
+    classify_report_free(rep);
+}
+
+/* The outer report counts; the enclosed bounce is only the original. */
+static void
+test_bounce_of_bounce(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("bounce-of-bounce.eml");
+    assert_int_equal(rep->n_recipients, 1);
+    find(rep, "postmaster@inner.example.com");
+    assert_string_equal(rep->original_sender, "mailer-daemon@learn.example.org");
+    classify_report_free(rep);
+}
+
+static void
+test_no_to_header(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("no-to.eml");
+    assert_null(rep->to);
+    assert_string_equal(rep->platform_address, "no-reply@learn.example.org");
+    const classify_recipient *r = find(rep, "niaj@example.com");
+    assert_int_equal(r->reason, CLASSIFY_REASON_HOSTUNKNOWN);
+    assert_true(r->hard);
+    assert_null(rep->original_sender);
+    classify_report_free(rep);
+}
+
+static void
+test_broken_boundary(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("broken-boundary.eml");
+    assert_int_equal(rep->kind, CLASSIFY_KIND_BOUNCE);
+    assert_string_equal(rep->format, "rfc3464");
+    find(rep, "olivia@example.com");
+    classify_report_free(rep);
+}
+
+static void
+test_global_dsn(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("global-dsn.eml");
+    assert_int_equal(rep->n_recipients, 1);
+    assert_string_equal(rep->recipients[0].address, "j\xc3\xb6rg@b\xc3\xbc" "cher.example");
+    classify_report_free(rep);
+}
+
+static void
+test_mbox(void **state)
+{
+    (void)state;
+    gsize len;
+    char *data = load("mbox-two.mbox", &len);
+    size_t pos = 0, mlen;
+    const char *m;
+    int n = 0;
+    classify_kind kinds[2] = {0};
+    while (classify_mbox_next(data, len, &pos, &m, &mlen)) {
+        assert_true(n < 2);
+        classify_report *rep = classify_message(m, mlen);
+        kinds[n++] = rep->kind;
+        classify_report_free(rep);
+    }
+    assert_int_equal(n, 2);
+    assert_int_equal(kinds[0], CLASSIFY_KIND_BOUNCE);
+    assert_int_equal(kinds[1], CLASSIFY_KIND_AUTOREPLY);
+    g_free(data);
+}
+
+/* LF, CRLF and bare CR give the same JSON. */
+static void
+test_newline_styles(void **state)
+{
+    (void)state;
+    static const char *const files[] = { "dsn-several.eml", "encoded-qp-base64.eml", "arf-abuse.eml",
+                                         "autoreply-bounce.eml", "broken-boundary.eml" };
+    for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+        gsize len;
+        char *lf = load(files[i], &len);
+        char **lines = g_strsplit(lf, "\n", -1);
+        char *crlf = g_strjoinv("\r\n", lines);
+        char *cr = g_strjoinv("\r", lines);
+        classify_report *a = classify_message(lf, len);
+        classify_report *b = classify_message(crlf, strlen(crlf));
+        classify_report *c = classify_message(cr, strlen(cr));
+        char *ja = classify_report_json(a, files[i], 0);
+        char *jb = classify_report_json(b, files[i], 0);
+        char *jc = classify_report_json(c, files[i], 0);
+        assert_string_equal(ja, jb);
+        assert_string_equal(ja, jc);
+        free(ja);
+        free(jb);
+        free(jc);
+        classify_report_free(a);
+        classify_report_free(b);
+        classify_report_free(c);
+        g_strfreev(lines);
+        g_free(crlf);
+        g_free(cr);
+        g_free(lf);
+    }
+}
+
+static void
+test_empty_and_garbage(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_message("", 0);
+    assert_int_equal(rep->kind, CLASSIFY_KIND_UNKNOWN);
+    assert_int_equal(rep->n_recipients, 0);
+    classify_report_free(rep);
+
+    rep = classify_message(NULL, 0);
+    assert_int_equal(rep->kind, CLASSIFY_KIND_UNKNOWN);
+    classify_report_free(rep);
+
+    static const char garbage[] = "\0\xff\xfe\r\r\n--\0Content-Type: multipart/report; boundary=\"\"\n\n--\n";
+    rep = classify_message(garbage, sizeof garbage - 1);
+    assert_int_equal(rep->n_recipients, 0);
+    char *json = classify_report_json(rep, "garbage", 0);
+    assert_non_null(json);
+    free(json);
+    classify_report_free(rep);
+}
+
+static void
+test_json_keys(void **state)
+{
+    (void)state;
+    static const char *const top[] = { "source", "message", "kind", "format", "platform_address", "recipients" };
+    static const char *const rcpt[] = { "address", "original", "action", "status", "reply_code", "reason",
+                                        "hard", "verdict", "diagnostic", "remote_mta", "feedback_type" };
+    classify_report *rep = classify_file("dsn-several.eml");
+    char *s = classify_report_json(rep, "dsn-several.eml", 3);
+    json_t *o = json_loads(s, 0, NULL);
+    assert_non_null(o);
+    assert_int_equal(json_object_size(o), G_N_ELEMENTS(top));
+    for (size_t i = 0; i < G_N_ELEMENTS(top); i++)
+        assert_non_null(json_object_get(o, top[i]));
+    assert_int_equal(json_integer_value(json_object_get(o, "message")), 3);
+    assert_string_equal(json_string_value(json_object_get(o, "kind")), "bounce");
+    json_t *r = json_array_get(json_object_get(o, "recipients"), 0);
+    assert_int_equal(json_object_size(r), G_N_ELEMENTS(rcpt));
+    for (size_t i = 0; i < G_N_ELEMENTS(rcpt); i++)
+        assert_non_null(json_object_get(r, rcpt[i]));
+    assert_true(json_is_null(json_object_get(r, "feedback_type")));
+    assert_true(json_is_true(json_object_get(r, "hard")));
+    json_decref(o);
+    free(s);
+    classify_report_free(rep);
+}
+
+static void
+test_names(void **state)
+{
+    (void)state;
+    classify_verdict v;
+    assert_string_equal(classify_kind_name(CLASSIFY_KIND_FEEDBACK), "feedback");
+    assert_string_equal(classify_verdict_name(CLASSIFY_VERDICT_COMPLAINT), "complaint");
+    assert_true(classify_verdict_from_name("permanent", &v));
+    assert_int_equal(v, CLASSIFY_VERDICT_PERMANENT);
+    assert_false(classify_verdict_from_name("sometimes", &v));
+}
+
+int
+main(int argc, char **argv)
+{
+    data_dir = argc > 1 ? argv[1] : "tests/data/classify";
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dsn_several_recipients),
+        cmocka_unit_test(test_dsn_delayed_only),
+        cmocka_unit_test(test_arf),
+        cmocka_unit_test(test_autoreply),
+        cmocka_unit_test(test_autoreply_declines_bounce),
+        cmocka_unit_test(test_encoded_words_qp_base64),
+        cmocka_unit_test(test_eightbit_subject),
+        cmocka_unit_test(test_bounce_of_bounce),
+        cmocka_unit_test(test_no_to_header),
+        cmocka_unit_test(test_broken_boundary),
+        cmocka_unit_test(test_global_dsn),
+        cmocka_unit_test(test_mbox),
+        cmocka_unit_test(test_newline_styles),
+        cmocka_unit_test(test_empty_and_garbage),
+        cmocka_unit_test(test_json_keys),
+        cmocka_unit_test(test_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
