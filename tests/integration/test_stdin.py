@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""`bouncedemails stdin` and `bouncedemails replay` against the stand-in
+platform: a permanent bounce reaches the platform; odd and broken messages
+end logged and kept (event log or quarantine) with exit 0; the same message
+twice counts once; the envelope recipient comes from --recipient or Postfix's
+environment; an unknown domain is quarantined, then replayed once the config
+knows it; the store unavailable gives 75 and a bad config 78.
+"""
+import os
+import random
+
+import harness
+from harness import Platform, Workdir, sample, wait_until
+
+EX_TEMPFAIL = 75
+EX_CONFIG = 78
+
+
+def stdin(work, data, *args, env=None):
+    """Runs `stdin` on data; checks that its output is valid UTF-8 and returns
+    (exit status, output)."""
+    proc = work.run("stdin", *args, input=data, env=env)
+    out = proc.stdout.decode("utf-8")  # strict: the log must be valid UTF-8
+    assert "INCOMING MESSAGE" in out, out + proc.stderr.decode("utf-8", "replace")
+    return proc.returncode, out
+
+
+def kept(work):
+    """Rows that leave a trace: the event log and the quarantine."""
+    if not os.path.exists(work.db):
+        return 0
+    return work.query("SELECT (SELECT count(*) FROM event) + (SELECT count(*) FROM quarantine)")[0][0]
+
+
+def test_permanent_bounce_reaches_platform():
+    platform = Platform()
+    try:
+        work = Workdir(platform)
+        status, out = stdin(work, sample("service", "postfix-nosuchuser.eml"))
+        assert status == 0, out
+        assert "bouncedemails - Domain:    mydomain.de" in out, out
+        assert "bouncedemails - Permanent: nosuchuser@example.org" in out, out
+        # The prompt attempt: the platform's answer is in the same output.
+        assert 'Response:  200 / {"processd_email": "nosuchuser@example.org"}' in out, out
+        wait_until(lambda: "nosuchuser@example.org" in platform.addresses(), 10, "the suspension")
+        assert platform.addresses().count("nosuchuser@example.org") == 1
+        assert work.query("SELECT count(*) FROM permanent_bounce WHERE address = ?",
+                          ("nosuchuser@example.org",))[0][0] == 1
+        archived = os.path.join(work.archive, "no", "nosuchuser@example.org.gz")
+        assert os.path.isfile(archived), archived
+    finally:
+        platform.stop()
+
+
+def test_platform_down_keeps_notification_in_outbox():
+    platform = Platform()
+    platform.stop()
+    work = Workdir(platform)
+    status, out = stdin(work, sample("service", "postfix-userunknown.eml"))
+    assert status == 0, out
+    rows = work.query("SELECT address, state FROM outbox")
+    assert rows == [("evil-address@some-provider.com", 0)], rows
+
+
+def test_same_message_twice_counts_once():
+    work = Workdir()
+    data = sample("service", "postfix-mailboxfull.eml")
+    for _ in range(2):
+        status, out = stdin(work, data)
+        assert status == 0, out
+    assert "Duplicate:" in out, out
+    assert work.query("SELECT count FROM soft_bounce WHERE address = 'full@example.net'") == [(1,)]
+
+
+def test_mbox_from_line_is_not_part_of_the_message():
+    """Postfix's local(8) prefixes a From_ line whose date changes on every
+    retry; the retry is still the same message."""
+    work = Workdir()
+    data = sample("service", "postfix-mailboxfull.eml")
+    for date in ("Thu Nov 26 10:02:12 2026", "Thu Nov 26 10:07:12 2026"):
+        status, out = stdin(work, b"From MAILER-DAEMON  " + date.encode() + b"\n" + data)
+        assert status == 0, out
+    assert "Duplicate:" in out, out
+    assert work.query("SELECT count FROM soft_bounce") == [(1,)]
+
+
+def test_odd_messages_end_logged_and_kept():
+    rnd = random.Random(42)
+    cases = {
+        "no To: header": sample("service", "no-to-header.eml"),
+        "8-bit subject": sample("service", "8bit-subject.eml"),
+        "auto-reply": sample("service", "autoreply.eml"),
+        "random bytes": bytes(rnd.randrange(256) for _ in range(8192)),
+        "empty message": b"",
+    }
+    work = Workdir()
+    for name, data in cases.items():
+        before = kept(work)
+        status, out = stdin(work, data)
+        assert status == 0, f"{name}: exit {status}\n{out}"
+        assert kept(work) > before, f"{name}: neither in the event log nor in the quarantine\n{out}"
+    reasons = [r for (r,) in work.query("SELECT reason FROM quarantine ORDER BY id")]
+    assert "empty message" in reasons, reasons
+    assert work.query("SELECT count(*) FROM event WHERE reason = 'vacation'")[0][0] == 1
+
+
+def test_envelope_recipient_from_option_or_environment():
+    # A bounce that names no address of ours anywhere: only the envelope can route it.
+    data = (b"From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\n"
+            b"Subject: Undelivered Mail Returned to Sender\n"
+            b"Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n"
+            b"--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n"
+            b"Final-Recipient: rfc822; %s\nAction: failed\nStatus: 5.1.1\n"
+            b"Diagnostic-Code: smtp; 550 5.1.1 User unknown\n\n--B--\n")
+    work = Workdir()
+    status, out = stdin(work, data % b"envless@example.org")
+    assert status == 0 and "no platform address" in out, out
+    status, out = stdin(work, data % b"byoption@example.org", "--recipient", "no-reply@mydomain.de")
+    assert status == 0 and "Permanent: byoption@example.org" in out, out
+    status, out = stdin(work, data % b"byenv@example.org", env={"ORIGINAL_RECIPIENT": "no-reply@mydomain.de"})
+    assert status == 0 and "Permanent: byenv@example.org" in out, out
+    status, out = stdin(work, data % b"verp@example.org",
+                        env={"RECIPIENT": "no-reply+verp-user=example.com@mydomain.de"})
+    assert status == 0 and "Permanent: verp-user@example.com" in out, out
+
+
+def test_unknown_domain_quarantined_then_replayed():
+    platform = Platform()
+    try:
+        work = Workdir(platform)
+        status, out = stdin(work, sample("service", "unknown-domain.eml"))
+        assert status == 0, out
+        assert "unknown domain: no-reply@unknown-platform.example" in out, out
+        assert work.query("SELECT count(*) FROM quarantine")[0][0] == 1
+
+        # Replay with the same config: it stays.
+        proc = work.run("replay")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert work.query("SELECT count(*) FROM quarantine")[0][0] == 1
+
+        # The config learns the domain; a dry run changes nothing, a replay handles it.
+        fixed = Workdir(platform, handler={
+            "dbfile": work.db, "permanent_bounced_emails_path": work.archive,
+            "domains": {"unknown-platform.example": {"base_url": platform.url + "/emails/{address}/suspend"}}})
+        proc = fixed.run("replay", "--dry-run")
+        assert proc.returncode == 0 and b"would be handled" in proc.stdout, proc.stdout + proc.stderr
+        assert work.query("SELECT count(*) FROM quarantine")[0][0] == 1
+        proc = fixed.run("replay")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert b"Permanent: stranded@example.org" in proc.stdout, proc.stdout
+        assert work.query("SELECT count(*) FROM quarantine")[0][0] == 0
+        wait_until(lambda: "stranded@example.org" in platform.addresses(), 10, "the replayed suspension")
+        proc = fixed.run("replay", "--id", "999")
+        assert proc.returncode != 0, proc.stdout
+    finally:
+        platform.stop()
+
+
+def test_store_unavailable_gives_tempfail():
+    work = Workdir()
+    # The database's folder cannot exist: its parent is a regular file.
+    broken = Workdir(handler={"dbfile": os.path.join(work.config, "db", "bouncedemails.db")})
+    proc = broken.run("stdin", input=sample("service", "postfix-nosuchuser.eml"))
+    assert proc.returncode == EX_TEMPFAIL, (proc.returncode, proc.stdout, proc.stderr)
+
+
+def test_config_error_gives_78():
+    work = Workdir(handler={"no_such_key": 1})
+    proc = work.run("stdin", input=sample("service", "postfix-nosuchuser.eml"))
+    assert proc.returncode == EX_CONFIG, (proc.returncode, proc.stdout, proc.stderr)
+
+
+def test_help():
+    work = Workdir()
+    for command in ("stdin", "replay"):
+        proc = work.run(command, "--help")
+        assert proc.returncode == 0 and b"usage:" in proc.stdout, proc
+
+
+if __name__ == "__main__":
+    harness.main(globals())
