@@ -94,6 +94,8 @@ config_fail(config_loader *ld, size_t line, const char *key, const char *fmt, ..
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (key != NULL && key[0] == '\0')
+        key = ld->cfg->env;    /* the section itself */
     if (line > 0 && key != NULL)
         snprintf(ld->err, ld->err_len, "%s:%zu: %s: %s", ld->path, line, key, msg);
     else if (line > 0)
@@ -470,6 +472,12 @@ config_apply_scalar(config_loader *ld, yaml_node_t *node, const char *path, void
 
 /* ---- mappings ---- */
 
+static char *
+config_join(const char *path, const char *name)
+{
+    return path[0] ? g_strconcat(path, ".", name, NULL) : g_strdup(name);
+}
+
 static const char *
 config_scalar_value(const yaml_node_t *node)
 {
@@ -532,19 +540,17 @@ config_walk(config_loader *ld, yaml_node_t *map, const char *path, config_pair_f
             return config_fail(ld, config_node_line(key), path, "a key must be a single value");
         for (yaml_node_pair_t *q = start; q < p; q++) {
             const char *prev = config_scalar_value(yaml_document_get_node(&ld->doc, q->key));
-            if (prev != NULL && strcmp(prev, k) == 0)
-                return config_fail(ld, config_node_line(key), path, "key '%s' appears twice", k);
+            if (prev != NULL && strcmp(prev, k) == 0) {
+                char *full = config_join(path, k);
+                config_fail(ld, config_node_line(key), full, "appears twice in the same mapping");
+                g_free(full);
+                return -1;
+            }
         }
         if (fn(ld, key, yaml_document_get_node(&ld->doc, p->value), path, ctx) < 0)
             return -1;
     }
     return 0;
-}
-
-static char *
-config_join(const char *path, const char *name)
-{
-    return path[0] ? g_strconcat(path, ".", name, NULL) : g_strdup(name);
 }
 
 /* ---- sections ---- */
@@ -616,7 +622,7 @@ static int
 config_verdict_pair(config_loader *ld, yaml_node_t *key, yaml_node_t *value, const char *path, void *ctx)
 {
     classify_verdict *verdicts = ctx;
-    const char *name = config_scalar_value(key);
+    char *name = g_ascii_strdown(config_scalar_value(key), -1);
     char *sub = config_join(path, name), *text = NULL, got[96];
     classify_reason reason;
     classify_verdict verdict;
@@ -638,6 +644,7 @@ config_verdict_pair(config_loader *ld, yaml_node_t *key, yaml_node_t *value, con
     }
     g_free(text);
     g_free(sub);
+    g_free(name);
     return rc;
 }
 
@@ -1073,30 +1080,60 @@ config_check(config_loader *ld)
 
 /* ---- the file ---- */
 
+/* The whole file, so that an encoding error can be given its line. */
 static int
-config_read_document(config_loader *ld)
+config_read_file(config_loader *ld, GByteArray *buf)
 {
-    yaml_parser_t parser;
     struct stat st;
+    unsigned char chunk[8192];
+    size_t n;
     FILE *f = fopen(ld->path, "rb");
     int rc = 0;
 
     if (f == NULL)
         return config_fail(ld, 0, NULL, "cannot read: %s", g_strerror(errno));
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        return config_fail(ld, 0, NULL, "cannot read: is a directory");
-    }
-    yaml_parser_initialize(&parser);
-    yaml_parser_set_input_file(&parser, f);
-    if (!yaml_parser_load(&parser, &ld->doc)) {
-        memset(&ld->doc, 0, sizeof ld->doc);
-        rc = config_fail(ld, parser.problem_mark.line + 1, NULL, "YAML syntax error: %s%s%s",
-                         parser.problem ? parser.problem : "unreadable",
-                         parser.context ? " " : "", parser.context ? parser.context : "");
-    }
-    yaml_parser_delete(&parser);
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))
+        rc = config_fail(ld, 0, NULL, "cannot read: is a directory");
+    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        g_byte_array_append(buf, chunk, (guint)n);
+    if (rc == 0 && ferror(f))
+        rc = config_fail(ld, 0, NULL, "cannot read: %s", g_strerror(errno));
     fclose(f);
+    return rc;
+}
+
+static size_t
+config_line_at(const GByteArray *buf, size_t offset)
+{
+    size_t line = 1;
+
+    for (size_t i = 0; i < offset && i < buf->len; i++)
+        line += buf->data[i] == '\n';
+    return line;
+}
+
+static int
+config_read_document(config_loader *ld)
+{
+    yaml_parser_t parser;
+    GByteArray *buf = g_byte_array_new();
+    int rc;
+
+    rc = config_read_file(ld, buf);
+    if (rc == 0) {
+        yaml_parser_initialize(&parser);
+        yaml_parser_set_input_string(&parser, buf->len ? buf->data : (const unsigned char *)"", buf->len);
+        if (!yaml_parser_load(&parser, &ld->doc)) {
+            size_t line = parser.error == YAML_READER_ERROR ? config_line_at(buf, parser.problem_offset)
+                                                            : parser.problem_mark.line + 1;
+            memset(&ld->doc, 0, sizeof ld->doc);
+            rc = config_fail(ld, line, NULL, "YAML syntax error: %s%s%s",
+                             parser.problem ? parser.problem : "unreadable",
+                             parser.context ? " " : "", parser.context ? parser.context : "");
+        }
+        yaml_parser_delete(&parser);
+    }
+    g_byte_array_unref(buf);
     return rc;
 }
 

@@ -407,7 +407,7 @@ test_verdict_overrides(void **state)
     fixture *f = *state;
     config *cfg = load_text(f, NULL, MINIMAL
         "    verdicts:\n"
-        "      mailboxfull: permanent\n"
+        "      MailboxFull: permanent\n"
         "      userunknown: ignore\n"
         "      blocked: temporary\n"
         "      feedback: complaint\n");
@@ -575,7 +575,10 @@ static const error_case error_cases[] = {
     { "bad variable name", MINIMAL "    dbfile: ${1X}/db\n", 6,
       "handler.dbfile", "is not ${NAME} or ${NAME:-default}" },
     { "duplicate key", MINIMAL "    temporary_threshold: 3\n    temporary_threshold: 4\n", 7,
-      "handler", "key 'temporary_threshold' appears twice" },
+      "handler.temporary_threshold", "appears twice in the same mapping" },
+    { "a section that is a value", "production: hello\n", 1, "production",
+      "expected a mapping of keys, got a single value" },
+    { "a merge of a value", "production:\n  <<: 3\n", 2, "production", "<< must name a mapping" },
     { "missing section", "develop:\n  handler: {}\n", 1, "production",
       "no such section (the file has: develop)" },
     { "empty file", "", 1, "production", "no such section: the file is empty" },
@@ -607,6 +610,20 @@ test_yaml_syntax_error(void **state)
     assert_null(cfg);
     if (!g_str_has_prefix(f->err, prefix))
         fail_msg("expected '%s...', got '%s'", prefix, f->err);
+    g_free(prefix);
+}
+
+/* libyaml reports encoding errors by offset; the line is still named. */
+static void
+test_encoding_error(void **state)
+{
+    fixture *f = *state;
+    char *prefix = g_strdup_printf("%s:3: YAML syntax error: ", f->path);
+    config *cfg = load_text(f, NULL, "production:\n  handler:\n    dbfile: \"caf\xe9\"\n");
+
+    assert_null(cfg);
+    if (!g_str_has_prefix(f->err, prefix) || strstr(f->err, "UTF-8") == NULL)
+        fail_msg("expected '%s...UTF-8...', got '%s'", prefix, f->err);
     g_free(prefix);
 }
 
@@ -750,6 +767,7 @@ main(void)
         T(test_networks_invalid),
         T(test_errors),
         T(test_yaml_syntax_error),
+        T(test_encoding_error),
         T(test_unreadable_file),
         T(test_no_secret_in_errors),
         T(test_find_domain),
