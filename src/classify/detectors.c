@@ -40,6 +40,8 @@ const classify_detector classify_detectors[] = {
     { "office365", classify_detect_office365 },
     { "x3", classify_detect_x3 },
     { "x7", classify_detect_x7 },
+    /* Last: any failure notice that names an address in a sentence. */
+    { "prose", classify_detect_prose },
 };
 
 const size_t classify_n_detectors = sizeof classify_detectors / sizeof classify_detectors[0];

@@ -26,7 +26,7 @@ static const char *const exim_begin[] = {
     "following address failed",
     "\nfailed:",
     "following addresses failed",
-    "have not yet been delivered",
+    "not yet been delivered",
     "recipient addresses that were",
     "router encountered the following error",
     NULL,
@@ -41,7 +41,7 @@ static const char *const exim_end[] = {
 };
 
 static const char *const exim_delayed[] = {
-    "have not yet been delivered",
+    "not yet been delivered",
     "Warning: message",
     NULL,
 };

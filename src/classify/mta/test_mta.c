@@ -1,0 +1,173 @@
+/*
+ * test_mta.c - unit tests of the mail-system detectors: the layout scanner's
+ * recipient lines, and one hand-written bounce per recognised format in
+ * tests/data/mta/ (several recipients, delay warnings, forwarding, quoted
+ * originals whose addresses must not come out as failed).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "classify/mta/mta.h"
+
+/* What one hand-written message must give. */
+typedef struct mta_case {
+    const char *file;
+    const char *format;
+    const char *addresses[3];  /* the failed recipients, in order */
+    const char *action;        /* of every recipient */
+    const char *status;        /* of the first recipient */
+    const char *reply_code;    /* of the first recipient */
+    classify_reason reason;    /* of the first recipient */
+} mta_case;
+
+static const mta_case mta_cases[] = {
+    { "exim-two-recipients.eml", "exim", { "alice@example.org", "bob@example.com" },
+      "failed", "5.1.1", "550", CLASSIFY_REASON_USERUNKNOWN },
+    { "exim-delayed.eml", "exim", { "dave@example.org" }, "delayed", "4.7.1", "451",
+      CLASSIFY_REASON_UNDEFINED },
+    { "postfix-plain.eml", "postfix", { "erin@example.org" }, "failed", "5.1.1", "550",
+      CLASSIFY_REASON_USERUNKNOWN },
+    { "qmail-two.eml", "qmail", { "frank@example.org", "grace@example.net" }, "failed", "5.1.1", "",
+      CLASSIFY_REASON_USERUNKNOWN },
+    { "sendmail-plain.eml", "sendmail", { "ivan@example.com" }, "failed", "5.1.1", "550",
+      CLASSIFY_REASON_USERUNKNOWN },
+    { "gmail-delay.eml", "gmail", { "judy@example.org" }, "delayed", "", "",
+      CLASSIFY_REASON_EXPIRED },
+    { "office365-text.eml", "office365", { "mallory@contoso.com" }, "failed", "5.1.10", "550",
+      CLASSIFY_REASON_USERUNKNOWN },
+    { "domino.eml", "domino", { "peggy@example.co.jp" }, "failed", "", "",
+      CLASSIFY_REASON_USERUNKNOWN },
+    { "opensmtpd.eml", "opensmtpd", { "victor@example.org" }, "failed", "5.1.1", "550",
+      CLASSIFY_REASON_USERUNKNOWN },
+    { "prose-rejected.eml", "prose", { "trent@example.edu" }, "failed", "", "",
+      CLASSIFY_REASON_UNDEFINED },
+};
+
+static char *
+mta_read(const char *name, size_t *len)
+{
+    const char *src = getenv("BOUNCEDEMAILS_SRC");
+    char *path = g_build_filename(src != NULL ? src : ".", "tests", "data", "mta", name, NULL);
+    char *data = NULL;
+    gsize n = 0;
+
+    if (!g_file_get_contents(path, &data, &n, NULL))
+        fail_msg("cannot read %s", path);
+    g_free(path);
+    *len = n;
+    return data;
+}
+
+static void
+test_mta_messages(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < G_N_ELEMENTS(mta_cases); i++) {
+        const mta_case *c = &mta_cases[i];
+        size_t len;
+        char *data = mta_read(c->file, &len);
+        classify_report *r = classify_message(data, len);
+        size_t want = 0;
+
+        while (want < 3 && c->addresses[want] != NULL)
+            want++;
+        print_message("%s: format %s, %zu recipient(s)\n", c->file, r->format ? r->format : "-",
+                      r->n_recipients);
+        assert_int_equal(r->kind, CLASSIFY_KIND_BOUNCE);
+        assert_string_equal(r->format, c->format);
+        assert_int_equal(r->n_recipients, want);
+        for (size_t k = 0; k < want; k++) {
+            assert_string_equal(r->recipients[k].address, c->addresses[k]);
+            assert_string_equal(r->recipients[k].action, c->action);
+        }
+        assert_string_equal(r->recipients[0].status, c->status);
+        assert_string_equal(r->recipients[0].reply_code, c->reply_code);
+        if (c->reason != CLASSIFY_REASON_UNDEFINED)
+            assert_int_equal(r->recipients[0].reason, c->reason);
+        assert_true(r->recipients[0].diagnostic[0] != '\0');
+        classify_report_free(r);
+        g_free(data);
+    }
+}
+
+/* Postfix names the pre-forwarding address in "(expanded from <...>)". */
+static void
+test_mta_postfix_expanded(void **state)
+{
+    size_t len;
+    char *data = mta_read("postfix-plain.eml", &len);
+    classify_report *r = classify_message(data, len);
+
+    (void)state;
+    assert_int_equal(r->n_recipients, 1);
+    assert_non_null(r->recipients[0].original);
+    assert_string_equal(r->recipients[0].original, "erin.old@example.net");
+    assert_non_null(strstr(r->recipients[0].diagnostic, "User unknown"));
+    assert_null(strstr(r->recipients[0].diagnostic, "expanded from"));
+    classify_report_free(r);
+    g_free(data);
+}
+
+/* A line opens a recipient block only in the shapes its layout allows. */
+static void
+test_mta_rcpt_line(void **state)
+{
+    static const char *const prefix[] = { ">>>", NULL };
+    const mta_layout bare = { .flags = MTA_RCPT_BARE };
+    const mta_layout colon = { .flags = MTA_RCPT_COLON | MTA_RCPT_COL0 };
+    const mta_layout code = { .flags = MTA_RCPT_DOTS | MTA_RCPT_CODE };
+    const mta_layout text = { .prefix = prefix, .flags = MTA_RCPT_TEXT };
+    const mta_layout prefixed = { .prefix = (const char *const[]){ "Unknown user:", NULL },
+                                  .flags = MTA_RCPT_PREFIXED };
+    struct {
+        const mta_layout *layout;
+        const char *line;
+        const char *address; /* NULL: not a recipient line */
+    } lines[] = {
+        { &bare, "  kijitora@example.jp", "kijitora@example.jp" },
+        { &bare, "<neko@example.org>:", "neko@example.org" },
+        { &bare, "\"neko@example.org\":", "neko@example.org" },
+        { &bare, "  neko@example.org said: 550 no", NULL },
+        { &bare, "    host mx.example.org [192.0.2.1]: 550 <a@example.org>", NULL },
+        { &bare, "  localpart-only", NULL },
+        { &colon, "<a@example.org>: host said 550", "a@example.org" },
+        { &colon, "    a@example.org does not exist", NULL },
+        { &code, "554 <b@example.org>... Host unknown", "b@example.org" },
+        { &code, "<<< 550 <b@example.org>... User unknown", NULL },
+        { &text, ">>> c@example.org <c@example.org>", "c@example.org" },
+        { &text, "c@example.org [User unknown]", "c@example.org" },
+        { &prefixed, "Unknown user: d@example.org", "d@example.org" },
+        { &prefixed, "d@example.org", NULL },
+    };
+
+    (void)state;
+    for (size_t i = 0; i < G_N_ELEMENTS(lines); i++) {
+        size_t rest = 0;
+        char *got = mta_rcpt_line(lines[i].line, strlen(lines[i].line), lines[i].layout, &rest);
+        if (lines[i].address == NULL) {
+            if (got != NULL)
+                fail_msg("\"%s\" taken as a recipient line (%s)", lines[i].line, got);
+        } else {
+            if (got == NULL)
+                fail_msg("\"%s\" not taken as a recipient line", lines[i].line);
+            assert_string_equal(got, lines[i].address);
+        }
+        g_free(got);
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mta_rcpt_line),
+        cmocka_unit_test(test_mta_messages),
+        cmocka_unit_test(test_mta_postfix_expanded),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
