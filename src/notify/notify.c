@@ -35,6 +35,10 @@
 #define NOTIFY_BUSY_POLL_MS 1000
 /* The platform's answer is logged and stored, cut to this many bytes. */
 #define NOTIFY_ANSWER_MAX 4096
+/* A claimed item is due again after its lease (should this process die with
+ * it in flight). The lease covers a xikolo resolve and the POST, each up to
+ * the total timeout, and this margin for the store. */
+#define NOTIFY_LEASE_MARGIN_S 60
 
 typedef struct notify_job {
     int64_t id;
@@ -81,6 +85,7 @@ struct notify {
     notify_resolved *resolved; /* one per configured domain */
     GHashTable *busy;          /* ids of the jobs in flight */
     size_t in_flight;
+    time_t clock_floor;        /* notify_run_once's now: retries are due after it */
     pthread_t thread;
     bool started;
     atomic_bool stopping;
@@ -160,12 +165,13 @@ static void notify_job_finish(notify *n, notify_job *job, notify_outcome outcome
         [NOTIFY_RETRY] = "given up: ",
     };
     const config_notify *cn = &n->cfg->notify;
-    time_t now = time(NULL);
+    time_t now = MAX(time(NULL), n->clock_floor);
     store_outbox_state state = STORE_OUTBOX_DONE;
     time_t next = now;
 
     if (outcome == NOTIFY_RETRY && job->attempt < cn->max_attempts) {
-        long delay = notify_backoff_s(cn, job->attempt, g_random_double());
+        /* At least a second, so that no retry is due in the same pass. */
+        long delay = MAX(notify_backoff_s(cn, job->attempt, g_random_double()), 1);
         state = STORE_OUTBOX_PENDING;
         next = now + delay;
         log_warn("notify: %s (%s): attempt %d failed: %s; next attempt in %lds",
@@ -483,31 +489,26 @@ static size_t notify_collect(notify *n)
     return done;
 }
 
-/* Takes due items from the outbox into free slots, skipping those in flight
- * and, when given, those in also_skip. Returns the number started, or -1
- * when the store fails. */
-static int notify_fill(notify *n, time_t now, GHashTable *also_skip)
+/* Claims due items from the outbox for the free slots and starts them.
+ * Returns the number started, or -1 when the store fails. */
+static int notify_fill(notify *n, time_t now)
 {
     size_t slots = (size_t)MAX(n->cfg->notify.max_in_flight, 1);
     if (n->in_flight >= slots)
         return 0;
-    size_t free_slots = slots - n->in_flight;
-    size_t skip = n->in_flight + (also_skip ? g_hash_table_size(also_skip) : 0);
+    long lease_s = 2 * (n->cfg->notify.timeout_ms / 1000 + 1) + NOTIFY_LEASE_MARGIN_S;
     store_outbox_item *items = NULL;
     size_t count = 0;
-    if (store_outbox_due(n->st, now, skip + free_slots, &items, &count) != 0) {
+    if (store_outbox_claim(n->st, now, lease_s, slots - n->in_flight, &items, &count) != 0) {
         log_error("notify: cannot read the outbox: %s", store_errmsg(n->st));
         return -1;
     }
     int started = 0;
-    for (size_t i = 0; i < count && (size_t)started < free_slots; i++) {
-        if (g_hash_table_contains(n->busy, &items[i].id) ||
-            (also_skip && g_hash_table_contains(also_skip, &items[i].id)))
+    for (size_t i = 0; i < count; i++) {
+        /* Only when a lease ran out while its request was still in flight. */
+        if (g_hash_table_contains(n->busy, &items[i].id))
             continue;
-        notify_job *job = notify_job_new(&items[i]);
-        if (also_skip)
-            g_hash_table_add(also_skip, g_memdup2(&job->id, sizeof job->id));
-        notify_job_start(n, job, now);
+        notify_job_start(n, notify_job_new(&items[i]), now);
         started++;
     }
     store_outbox_free(items, count);
@@ -531,23 +532,25 @@ static void notify_poll(notify *n, int timeout_ms)
 
 int notify_run_once(notify *n, time_t now, size_t *attempted)
 {
-    GHashTable *tried = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
     int rc = 0;
+    size_t total = 0;
+    n->clock_floor = now;
     for (;;) {
-        int started = rc == 0 ? notify_fill(n, now, tried) : 0;
+        int started = rc == 0 ? notify_fill(n, now) : 0;
         if (started < 0) {
             rc = -1;
             started = 0;
         }
+        total += (size_t)started;
         size_t finished = notify_perform(n);
         if (started == 0 && finished == 0 && n->in_flight == 0)
             break;
         if (started == 0 && finished == 0)
             notify_poll(n, NOTIFY_BUSY_POLL_MS);
     }
+    n->clock_floor = 0;
     if (attempted != NULL)
-        *attempted = g_hash_table_size(tried);
-    g_hash_table_destroy(tried);
+        *attempted = total;
     return rc;
 }
 
@@ -572,7 +575,7 @@ static void *notify_worker(void *arg)
 {
     notify *n = arg;
     while (!atomic_load(&n->stopping)) {
-        int started = notify_fill(n, time(NULL), NULL);
+        int started = notify_fill(n, time(NULL));
         size_t finished = notify_perform(n);
         if (started > 0 || finished > 0)
             continue;
