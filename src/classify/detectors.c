@@ -12,6 +12,7 @@ const classify_detector classify_detectors[] = {
     { "arf", classify_detect_arf },
     { "rfc3834", classify_detect_autoreply },
     { "rfc3464", classify_detect_rfc3464 },
+    { "amazonses", classify_detect_amazonses },
     { "exim", classify_detect_exim },
     { "postfix", classify_detect_postfix },
     { "sendmail", classify_detect_sendmail },

@@ -14,6 +14,7 @@ bool classify_detect_autoreply(const classify_msg *msg, classify_report *report)
 bool classify_detect_rfc3464(const classify_msg *msg, classify_report *report);
 
 /* The mail systems' own formats (mta/). */
+bool classify_detect_amazonses(const classify_msg *msg, classify_report *report);
 bool classify_detect_exim(const classify_msg *msg, classify_report *report);
 bool classify_detect_postfix(const classify_msg *msg, classify_report *report);
 bool classify_detect_sendmail(const classify_msg *msg, classify_report *report);

@@ -44,6 +44,8 @@ static const mta_case mta_cases[] = {
       CLASSIFY_REASON_USERUNKNOWN },
     { "opensmtpd.eml", "opensmtpd", { "victor@example.org" }, "failed", "5.1.1", "550",
       CLASSIFY_REASON_USERUNKNOWN },
+    { "amazonses-bounce.eml", "amazonses", { "quinn@example.org" }, "failed", "5.1.1", "550",
+      CLASSIFY_REASON_USERUNKNOWN },
     { "prose-rejected.eml", "prose", { "trent@example.edu" }, "failed", "", "",
       CLASSIFY_REASON_UNDEFINED },
 };
@@ -113,6 +115,25 @@ test_mta_postfix_expanded(void **state)
     g_free(data);
 }
 
+/* An SES complaint notification is a complaint about its recipient. */
+static void
+test_mta_amazonses_complaint(void **state)
+{
+    size_t len;
+    char *data = mta_read("amazonses-complaint.eml", &len);
+    classify_report *r = classify_message(data, len);
+
+    (void)state;
+    assert_int_equal(r->kind, CLASSIFY_KIND_FEEDBACK);
+    assert_string_equal(r->format, "amazonses");
+    assert_int_equal(r->n_recipients, 1);
+    assert_string_equal(r->recipients[0].address, "rupert@example.com");
+    assert_string_equal(r->recipients[0].feedback_type, "abuse");
+    assert_int_equal(r->recipients[0].verdict, CLASSIFY_VERDICT_COMPLAINT);
+    classify_report_free(r);
+    g_free(data);
+}
+
 /* A line opens a recipient block only in the shapes its layout allows. */
 static void
 test_mta_rcpt_line(void **state)
@@ -168,6 +189,7 @@ main(void)
         cmocka_unit_test(test_mta_rcpt_line),
         cmocka_unit_test(test_mta_messages),
         cmocka_unit_test(test_mta_postfix_expanded),
+        cmocka_unit_test(test_mta_amazonses_complaint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
