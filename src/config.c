@@ -1259,6 +1259,7 @@ config_find_domain(const config *cfg, const char *address_or_host)
 {
     char host[256];
     const char *at, *reg;
+    const config_domain *d;
     size_t n;
 
     if (cfg == NULL || address_or_host == NULL || cfg->domain_index == NULL)
@@ -1274,6 +1275,10 @@ config_find_domain(const config *cfg, const char *address_or_host)
     for (size_t i = 0; i < n; i++)
         host[i] = g_ascii_tolower(address_or_host[i]);
     host[n] = '\0';
+    /* The index's keys are registrable domains, so a host equal to one is
+     * its own registrable domain: the usual case needs no libpsl walk. */
+    if ((d = g_hash_table_lookup(cfg->domain_index, host)) != NULL)
+        return d;
     reg = psl_registrable_domain(psl_builtin(), host);
-    return g_hash_table_lookup(cfg->domain_index, reg ? reg : host);
+    return reg ? g_hash_table_lookup(cfg->domain_index, reg) : NULL;
 }

@@ -733,6 +733,42 @@ test_find_domain_single_label(void **state)
     config_free(cfg);
 }
 
+/* Lookups run per message on every ingress thread at once. */
+static gpointer
+find_domain_thread(gpointer data)
+{
+    const config *cfg = data;
+    static const char *const hosts[] = { "no-reply@mail.openhpi.de", "x@a.example.co.uk", "y@other.co.uk" };
+    gsize wrong = 0;
+
+    for (int i = 0; i < 20000; i++) {
+        const config_domain *d = config_find_domain(cfg, hosts[i % 3]);
+        const char *want = i % 3 == 0 ? "openhpi.de" : i % 3 == 1 ? "example.co.uk" : NULL;
+        if (want == NULL ? d != NULL : (d == NULL || strcmp(d->name, want) != 0))
+            wrong++;
+    }
+    return GSIZE_TO_POINTER(wrong);
+}
+
+static void
+test_find_domain_threads(void **state)
+{
+    fixture *f = *state;
+    config *cfg = load_text(f, NULL,
+        "production:\n  handler:\n    domains:\n"
+        "      openhpi.de: {base_url: 'http://o/{address}'}\n"
+        "      example.co.uk: {base_url: 'http://e/{address}'}\n");
+    GThread *threads[8];
+
+    if (cfg == NULL)
+        fail_msg("%s", f->err);
+    for (size_t i = 0; i < G_N_ELEMENTS(threads); i++)
+        threads[i] = g_thread_new("find", find_domain_thread, cfg);
+    for (size_t i = 0; i < G_N_ELEMENTS(threads); i++)
+        assert_int_equal(GPOINTER_TO_SIZE(g_thread_join(threads[i])), 0);
+    config_free(cfg);
+}
+
 /* ---- config_default_path ---- */
 
 static void
@@ -772,6 +808,7 @@ main(void)
         T(test_no_secret_in_errors),
         T(test_find_domain),
         T(test_find_domain_single_label),
+        T(test_find_domain_threads),
         T(test_default_path),
 #undef T
     };
