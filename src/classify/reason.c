@@ -1203,175 +1203,316 @@ static const struct reason_code reason_reply_codes[] = {
     {"501", R(SYNTAXERROR), CODE_FALLBACK, 0},
 };
 
-/* ------------------------------------------------------------- matching */
+/* ------------------------------------------------------------- the index */
 
-/* The diagnostic lower-cased with white space folded, and a 4096-bit set of
- * the character pairs it contains, so that a pattern whose first or last pair
- * is absent is skipped without a search. */
-struct reason_text {
-    char buf[REASON_TEXT_MAX];
-    size_t len;
-    uint64_t pairs[64];
+/* Every pattern of every table above, flattened once into one array and
+ * indexed by its first three bytes, so that a diagnostic is read once, each
+ * position looking only at the few patterns that start with its bytes. Built
+ * on first use under g_once and read-only afterwards. */
+#define INDEX_MAX 2048
+#define INDEX_BUCKETS 8192
+
+struct index_pattern {
+    uint64_t head, head_mask; /* the first piece's first eight bytes, to reject fast */
+    const char *text;
+    uint16_t first_len;   /* length up to the first '*', or the whole */
+    uint8_t reason;
+    uint8_t table;        /* TABLE_TOKENS, TABLE_ORDER + i, ... */
+    bool wild;            /* has '*': the rest must follow the first piece */
+};
+
+/* Which table a pattern came from; one bit each in reason_hits.tables. */
+enum {
+    TABLE_TOKENS = 0,
+    TABLE_WEAK,
+    TABLE_DATA_PHASE,
+    TABLE_ORDER, /* + index in reason_order[] */
+};
+_Static_assert(TABLE_ORDER + N_ELEMS(reason_order) <= 64, "one bit per table");
+
+struct index_range {
+    uint16_t begin, end;  /* pattern ids of one table */
+};
+
+struct reason_index {
+    unsigned char fold[256]; /* lower case; 0 for white space */
+    struct index_pattern patterns[INDEX_MAX];
+    uint16_t n;
+    uint16_t bucket_start[INDEX_BUCKETS + 1];
+    uint16_t bucket_ids[INDEX_MAX];
+    struct index_range tokens, weak; /* tables where the first line to match wins */
+};
+
+/* What matched one diagnostic: the pattern ids, and the tables that had
+ * at least one of them. */
+struct reason_hits {
+    uint64_t tables;
+    uint64_t bits[INDEX_MAX / 64];
 };
 
 static unsigned
-reason_pair(unsigned char a, unsigned char b)
+index_hash(const char *s)
 {
-    return ((unsigned)a * 131u + b) & 4095u;
+    const unsigned char *u = (const unsigned char *)s;
+    return ((unsigned)u[0] * 1031u + (unsigned)u[1] * 37u + u[2]) & (INDEX_BUCKETS - 1);
 }
 
-static bool
-reason_has_pair(const struct reason_text *t, unsigned char a, unsigned char b)
+static uint64_t
+index_head(const char *s, size_t len)
 {
-    unsigned h = reason_pair(a, b);
-    return (t->pairs[h >> 6] >> (h & 63)) & 1;
+    uint64_t v = 0;
+    memcpy(&v, s, len < 8 ? len : 8);
+    return v;
 }
 
 static void
-reason_text_init(struct reason_text *t, const char *s)
+index_add(struct reason_index *ix, const char *text, classify_reason reason, unsigned table)
 {
+    const char *star = strchr(text, '*');
+    size_t first = star != NULL ? (size_t)(star - text) : strlen(text);
+
+    /* Programming errors in the tables, caught by the first unit test. */
+    if (ix->n >= INDEX_MAX || first < 3)
+        g_error("reason table: pattern \"%s\" too short, or too many patterns", text);
+    ix->patterns[ix->n++] = (struct index_pattern){
+        .head = index_head(text, first),
+        .head_mask = index_head("\xff\xff\xff\xff\xff\xff\xff\xff", first),
+        .text = text, .first_len = (uint16_t)first, .reason = (uint8_t)reason,
+        .table = (uint8_t)table, .wild = star != NULL,
+    };
+}
+
+static struct index_range
+index_add_tokens(struct reason_index *ix, const struct reason_token *tokens, size_t n,
+                 unsigned table)
+{
+    struct index_range r = {.begin = ix->n};
+    for (size_t i = 0; i < n; i++)
+        index_add(ix, tokens[i].pattern, tokens[i].reason, table);
+    r.end = ix->n;
+    return r;
+}
+
+static void
+index_add_list(struct reason_index *ix, const char *const *patterns, classify_reason reason,
+               unsigned table)
+{
+    for (; *patterns != NULL; patterns++)
+        index_add(ix, *patterns, reason, table);
+}
+
+static gpointer
+index_build(gpointer data)
+{
+    struct reason_index *ix = data;
+    uint16_t count[INDEX_BUCKETS] = {0};
+
+    for (unsigned c = 0; c < 256; c++)
+        ix->fold[c] = (unsigned char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    ix->fold[' '] = ix->fold['\t'] = ix->fold['\r'] = ix->fold['\n'] = 0;
+
+    ix->tokens = index_add_tokens(ix, reason_provider_tokens, N_ELEMS(reason_provider_tokens),
+                                  TABLE_TOKENS);
+    for (size_t i = 0; i < N_ELEMS(reason_order); i++)
+        index_add_list(ix, reason_order[i].patterns, reason_order[i].reason,
+                       (unsigned)(TABLE_ORDER + i));
+    ix->weak = index_add_tokens(ix, reason_weak_wording, N_ELEMS(reason_weak_wording),
+                                TABLE_WEAK);
+    index_add_list(ix, pat_data_phase, R(FILTERED), TABLE_DATA_PHASE);
+
+    for (uint16_t id = 0; id < ix->n; id++)
+        count[index_hash(ix->patterns[id].text)]++;
+    ix->bucket_start[0] = 0;
+    for (unsigned b = 0; b < INDEX_BUCKETS; b++)
+        ix->bucket_start[b + 1] = (uint16_t)(ix->bucket_start[b] + count[b]);
+    memset(count, 0, sizeof count);
+    for (uint16_t id = 0; id < ix->n; id++) {
+        unsigned b = index_hash(ix->patterns[id].text);
+        ix->bucket_ids[ix->bucket_start[b] + count[b]++] = id;
+    }
+    return ix;
+}
+
+static const struct reason_index *
+index_get(void)
+{
+    static GOnce once = G_ONCE_INIT;
+    static struct reason_index index;
+
+    return g_once(&once, index_build, &index);
+}
+
+/* ------------------------------------------------------------- matching */
+
+/* The diagnostic lower-cased, with runs of white space folded to one space. */
+struct reason_text {
+    char buf[REASON_TEXT_MAX];
+    size_t len;
+};
+
+static void
+reason_text_init(const struct reason_index *ix, struct reason_text *t, const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
     size_t n = 0;
     bool space = true; /* drops leading white space */
 
-    memset(t->pairs, 0, sizeof t->pairs);
-    for (; *s != '\0' && n < sizeof t->buf; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            if (space)
-                continue;
-            c = ' ';
+    for (; *u != '\0' && n < sizeof t->buf; u++) {
+        unsigned char c = ix->fold[*u];
+        if (c == 0) {
+            if (!space)
+                t->buf[n++] = ' ';
             space = true;
         } else {
+            t->buf[n++] = (char)c;
             space = false;
-            if (c >= 'A' && c <= 'Z')
-                c = (unsigned char)(c - 'A' + 'a');
         }
-        t->buf[n] = (char)c;
-        if (n > 0) {
-            unsigned h = reason_pair((unsigned char)t->buf[n - 1], c);
-            t->pairs[h >> 6] |= UINT64_C(1) << (h & 63);
-        }
-        n++;
     }
     t->len = n;
 }
 
-/* True when every '*'-separated piece of pattern occurs in t, in order. */
+/* The pieces of a '*' pattern after its first, in order, from pos on. */
 static bool
-reason_match(const struct reason_text *t, const char *pattern)
+reason_rest_matches(const char *pos, const char *end, const char *rest)
 {
-    const char *star = strchr(pattern, '*');
-    size_t first = star ? (size_t)(star - pattern) : strlen(pattern);
-    const char *last = star ? strrchr(pattern, '*') + 1 : pattern;
-    size_t last_len = strlen(last);
-
-    if (first >= 2 && !reason_has_pair(t, (unsigned char)pattern[0], (unsigned char)pattern[1]))
-        return false;
-    if (last_len >= 2 && !reason_has_pair(t, (unsigned char)last[last_len - 2],
-                                          (unsigned char)last[last_len - 1]))
-        return false;
-
-    const char *pos = t->buf;
-    const char *end = t->buf + t->len;
-    const char *piece = pattern;
     for (;;) {
-        const char *next = strchr(piece, '*');
-        size_t n = next ? (size_t)(next - piece) : strlen(piece);
+        const char *next = strchr(rest, '*');
+        size_t n = next != NULL ? (size_t)(next - rest) : strlen(rest);
         if (n > 0) {
-            const char *hit = memmem(pos, (size_t)(end - pos), piece, n);
+            const char *hit = memmem(pos, (size_t)(end - pos), rest, n);
             if (hit == NULL)
                 return false;
             pos = hit + n;
         }
         if (next == NULL)
             return true;
-        piece = next + 1;
+        rest = next + 1;
     }
 }
 
 static bool
-reason_match_any(const struct reason_text *t, const char *const *patterns)
+hits_has(const struct reason_hits *h, unsigned id)
 {
-    for (; *patterns != NULL; patterns++)
-        if (reason_match(t, *patterns))
-            return true;
-    return false;
+    return (h->bits[id >> 6] >> (id & 63)) & 1;
 }
 
-/* The first matching reason in precedence order among those in 'allowed'. */
+static void
+reason_scan(const struct reason_index *ix, const struct reason_text *t, struct reason_hits *h)
+{
+    const char *end = t->buf + t->len;
+
+    memset(h, 0, sizeof *h);
+    for (size_t i = 0; i + 3 <= t->len; i++) {
+        unsigned b = index_hash(t->buf + i);
+        unsigned k = ix->bucket_start[b], k_end = ix->bucket_start[b + 1];
+        if (k == k_end)
+            continue;
+        uint64_t head = index_head(t->buf + i, t->len - i);
+        for (; k < k_end; k++) {
+            unsigned id = ix->bucket_ids[k];
+            const struct index_pattern *p = &ix->patterns[id];
+            if ((head & p->head_mask) != p->head || hits_has(h, id) ||
+                p->first_len > t->len - i ||
+                memcmp(t->buf + i, p->text, p->first_len) != 0)
+                continue;
+            if (p->wild && !reason_rest_matches(t->buf + i + p->first_len, end,
+                                                p->text + p->first_len + 1))
+                continue;
+            h->bits[id >> 6] |= UINT64_C(1) << (id & 63);
+            h->tables |= UINT64_C(1) << p->table;
+        }
+    }
+}
+
+static bool
+hits_table(const struct reason_hits *h, unsigned table)
+{
+    return (h->tables >> table) & 1;
+}
+
+/* The reason of the first pattern of a table that matched: for the tables
+ * whose lines each name their own reason. */
 static classify_reason
-reason_from_wording(const struct reason_text *t, uint64_t allowed)
+hits_reason(const struct reason_index *ix, const struct reason_hits *h, struct index_range r,
+            unsigned table)
+{
+    if (!hits_table(h, table))
+        return R(UNDEFINED);
+    for (unsigned id = r.begin; id < r.end; id++)
+        if (hits_has(h, id))
+            return (classify_reason)ix->patterns[id].reason;
+    return R(UNDEFINED);
+}
+
+/* The first reason in precedence order among those in 'allowed' whose table
+ * matched. */
+static classify_reason
+reason_from_wording(const struct reason_hits *h, uint64_t allowed)
 {
     for (size_t i = 0; i < N_ELEMS(reason_order); i++) {
-        if (!(allowed & (UINT64_C(1) << reason_order[i].reason)))
-            continue;
-        if (reason_match_any(t, reason_order[i].patterns))
+        if ((allowed & (UINT64_C(1) << reason_order[i].reason)) &&
+            hits_table(h, (unsigned)(TABLE_ORDER + i)))
             return reason_order[i].reason;
     }
     return R(UNDEFINED);
 }
 
-static classify_reason
-reason_from_tokens(const struct reason_text *t)
-{
-    for (size_t i = 0; i < N_ELEMS(reason_provider_tokens); i++)
-        if (reason_match(t, reason_provider_tokens[i].pattern))
-            return reason_provider_tokens[i].reason;
-    return R(UNDEFINED);
-}
-
-/* The exact code's row, else the longest "x.y." row that prefixes it. */
+/* The exact code's row, else the "x.y." row that prefixes it. The code's
+ * first byte is compared before anything else: most rows differ there or in
+ * the next three. */
 static const struct reason_code *
 reason_code_lookup(const struct reason_code *table, size_t n, const char *code)
 {
-    const struct reason_code *best = NULL;
-    size_t best_len = 0;
+    const struct reason_code *prefix_row = NULL;
 
     if (code == NULL || code[0] == '\0')
         return NULL;
     for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(table[i].code);
-        bool prefix = table[i].code[len - 1] == '.';
-        if (prefix ? strncmp(code, table[i].code, len) == 0 : strcmp(code, table[i].code) == 0) {
-            if (!prefix)
+        const char *row = table[i].code;
+        if (row[0] != code[0] || row[1] != code[1] || row[2] != code[2])
+            continue;
+        size_t len = strlen(row);
+        if (row[len - 1] != '.') {
+            if (strcmp(code, row) == 0)
                 return &table[i];
-            if (len > best_len) {
-                best = &table[i];
-                best_len = len;
-            }
+        } else if (strncmp(code, row, len) == 0) {
+            prefix_row = &table[i];
         }
     }
-    return best;
+    return prefix_row;
 }
 
 classify_reason
 classify_reason_guess(const char *status, const char *reply_code, const char *diagnostic)
 {
+    const struct reason_index *ix = index_get();
     struct reason_text t;
+    struct reason_hits h;
     const struct reason_code *code;
     classify_reason reason;
 
-    reason_text_init(&t, diagnostic != NULL ? diagnostic : "");
+    reason_text_init(ix, &t, diagnostic != NULL ? diagnostic : "");
+    reason_scan(ix, &t, &h);
 
-    reason = reason_from_tokens(&t);
+    reason = hits_reason(ix, &h, ix->tokens, TABLE_TOKENS);
     if (reason != R(UNDEFINED))
         return reason;
 
     code = reason_code_lookup(reason_status_codes, N_ELEMS(reason_status_codes), status);
     if (code != NULL && code->mode == CODE_DECIDES) {
-        reason = reason_from_wording(&t, code->overrule);
+        reason = reason_from_wording(&h, code->overrule);
         return reason != R(UNDEFINED) ? reason : code->reason;
     }
 
-    reason = reason_from_wording(&t, ~UINT64_C(0));
-    if (reason == R(USERUNKNOWN) && reason_match_any(&t, pat_data_phase))
+    reason = reason_from_wording(&h, ~UINT64_C(0));
+    if (reason == R(USERUNKNOWN) && hits_table(&h, TABLE_DATA_PHASE))
         return R(FILTERED);
     if (reason != R(UNDEFINED))
         return reason;
 
-    for (size_t i = 0; i < N_ELEMS(reason_weak_wording); i++)
-        if (reason_match(&t, reason_weak_wording[i].pattern))
-            return reason_weak_wording[i].reason;
+    reason = hits_reason(ix, &h, ix->weak, TABLE_WEAK);
+    if (reason != R(UNDEFINED))
+        return reason;
     if (code != NULL)
         return code->reason;
     code = reason_code_lookup(reason_reply_codes, N_ELEMS(reason_reply_codes), reply_code);
