@@ -195,6 +195,68 @@ mta_set_codes(classify_recipient *r, const char *diag, size_t len)
         g_strlcpy(r->reply_code, reply, sizeof r->reply_code);
 }
 
+/* Wording by which the systems say which SMTP command the failure answered. */
+static const struct {
+    const char *text;
+    mta_command command;
+} mta_commands[] = {
+    { "RCPT TO", MTA_COMMAND_RCPT },
+    { "does not like recipient", MTA_COMMAND_RCPT },
+    { "RCPT command", MTA_COMMAND_RCPT },
+    { "(RCPT)", MTA_COMMAND_RCPT },
+    { "[RCPT_TO]", MTA_COMMAND_RCPT },
+    { "SMTP:RCPT", MTA_COMMAND_RCPT },
+    { "end of data", MTA_COMMAND_DATA },
+    { "DATA command", MTA_COMMAND_DATA },
+    { ">>> DATA", MTA_COMMAND_DATA },
+    { "(DATA)", MTA_COMMAND_DATA },
+    { "failed after I sent the message", MTA_COMMAND_DATA },
+    { "our final DATA", MTA_COMMAND_DATA },
+    { "-------SMTP command\nDATA", MTA_COMMAND_DATA },
+    { "MAIL FROM", MTA_COMMAND_MAIL },
+    { "sender was rejected", MTA_COMMAND_MAIL },
+    { "after EHLO", MTA_COMMAND_EHLO },
+    { "after HELO", MTA_COMMAND_EHLO },
+    { "my name was rejected", MTA_COMMAND_EHLO },
+    { "initial connection", MTA_COMMAND_CONN },
+    { "greeting failed", MTA_COMMAND_CONN },
+};
+
+mta_command
+mta_find_command(const char *text, size_t len)
+{
+    const char *best = NULL;
+    mta_command found = MTA_COMMAND_NONE;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(mta_commands); i++) {
+        const char *hit = classify_find_ci(text, len, mta_commands[i].text);
+        if (hit != NULL && (best == NULL || hit < best)) {
+            best = hit;
+            found = mta_commands[i].command;
+        }
+    }
+    return found;
+}
+
+/* A mailbox refused at any point but RCPT, with no status code that names
+ * the mailbox (X.1.x), was refused for the message, not for the address:
+ * filters that answer "user unknown" after DATA are the common case. */
+static void
+mta_refine_userunknown(classify_recipient *r, const char *diag, size_t len, mta_command fallback)
+{
+    if (r->reason != CLASSIFY_REASON_UNDEFINED)
+        return;
+    if ((r->status[0] == '5' || r->status[0] == '4') && strncmp(r->status + 1, ".1.", 3) == 0)
+        return;
+    if (classify_reason_guess(r->status, r->reply_code, r->diagnostic) != CLASSIFY_REASON_USERUNKNOWN)
+        return;
+    mta_command command = mta_find_command(diag, len);
+    if (command == MTA_COMMAND_NONE)
+        command = fallback;
+    if (command != MTA_COMMAND_RCPT)
+        r->reason = CLASSIFY_REASON_FILTERED;
+}
+
 classify_recipient *
 mta_add(classify_report *report, const char *address, const char *diag, size_t diag_len,
         const mta_layout *layout)
@@ -211,6 +273,9 @@ mta_add(classify_report *report, const char *address, const char *diag, size_t d
             classify_find_ci(r->diagnostic, strlen(r->diagnostic), layout->reasons[i].text) != NULL)
             r->reason = layout->reasons[i].reason;
     }
+    if (diag != NULL)
+        mta_refine_userunknown(r, diag, diag_len, layout != NULL ? (mta_command)layout->command
+                                                                : MTA_COMMAND_NONE);
     return r;
 }
 
@@ -293,6 +358,18 @@ mta_parse_span(classify_report *report, mta_span sec, const mta_layout *layout)
     return report->n_recipients - before;
 }
 
+/* The reason the notice above the recipients gives for all of them. */
+static classify_reason
+mta_notice_reason(const classify_msg *msg, mta_span sec, const mta_layout *layout)
+{
+    size_t len = (size_t)(sec.p + sec.len - msg->text);
+
+    for (size_t k = 0; layout->notice != NULL && layout->notice[k].text != NULL; k++)
+        if (classify_find_ci(msg->text, len, layout->notice[k].text) != NULL)
+            return layout->notice[k].reason;
+    return CLASSIFY_REASON_UNDEFINED;
+}
+
 size_t
 mta_parse(const classify_msg *msg, classify_report *report, const mta_layout *layout)
 {
@@ -301,6 +378,17 @@ mta_parse(const classify_msg *msg, classify_report *report, const mta_layout *la
     if (!mta_section(msg, layout->begin, layout->end, &sec))
         return 0;
     size_t n = mta_parse_span(report, sec, layout);
+    classify_reason notice = mta_notice_reason(msg, sec, layout);
+
+    /* It yields to what the recipient's own error text says. */
+    for (size_t i = report->n_recipients - n; notice != CLASSIFY_REASON_UNDEFINED && i < report->n_recipients; i++) {
+        classify_recipient *r = &report->recipients[i];
+        if (r->reason != CLASSIFY_REASON_UNDEFINED)
+            continue;
+        classify_reason own = classify_reason_guess(r->status, r->reply_code, r->diagnostic);
+        if (own == CLASSIFY_REASON_UNDEFINED || own == CLASSIFY_REASON_ONHOLD)
+            r->reason = notice;
+    }
     if (n > 0 && layout->delayed != NULL && mta_any(msg->subject, layout->delayed)) {
         for (size_t i = report->n_recipients - n; i < report->n_recipients; i++)
             classify_recipient_set_string(&report->recipients[i].action, "delayed");

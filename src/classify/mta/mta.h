@@ -42,6 +42,19 @@ enum {
                                      (it applies to every recipient) */
 };
 
+/* The SMTP command a failure answered, as the error text words it. */
+typedef enum mta_command {
+    MTA_COMMAND_NONE = 0,
+    MTA_COMMAND_CONN,
+    MTA_COMMAND_EHLO,
+    MTA_COMMAND_MAIL,
+    MTA_COMMAND_RCPT,
+    MTA_COMMAND_DATA,
+} mta_command;
+
+/* The command named first in the text, or MTA_COMMAND_NONE. */
+mta_command mta_find_command(const char *text, size_t len);
+
 /* A wording of the system's own that names a reason more precisely than
  * the generic reason table would. */
 typedef struct mta_reason_rule {
@@ -57,6 +70,11 @@ typedef struct mta_layout {
     const char *const *prefix;  /* optional words before the address (">>>") */
     const char *const *delayed; /* wording that says delivery is only delayed */
     const mta_reason_rule *reasons; /* terminated by { NULL, 0 } */
+    const mta_reason_rule *notice;  /* same, matched in the whole notice above the
+                                       quoted original, for what it says once for
+                                       every recipient ("was aborted after 5 hours") */
+    int command;                    /* the mta_command its failures answer when
+                                       the text does not say (0: unknown) */
     unsigned flags;
 } mta_layout;
 
@@ -95,10 +113,12 @@ size_t mta_parse(const classify_msg *msg, classify_report *report, const mta_lay
 size_t mta_parse_span(classify_report *report, mta_span sec, const mta_layout *layout);
 
 /* Adds one recipient with its error text: the diagnostic, the status and
- * reply codes it gives, and the layout's reason rules. NULL when the address
- * is implausible. */
+ * reply codes it gives, and the layout's reason rules. A "user unknown" that
+ * answered no RCPT command and carries no X.1.x status is a content filter's
+ * refusal (filtered). NULL when the address is implausible. */
 classify_recipient *mta_add(classify_report *report, const char *address,
                             const char *diag, size_t diag_len, const mta_layout *layout);
+
 
 /* The address that a recipient line of the given flags opens, or NULL. On
  * success *rest points past the address and its separator. Newly allocated. */

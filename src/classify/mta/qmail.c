@@ -34,13 +34,34 @@ static const char *const qmail_end[] = {
 static const mta_reason_rule qmail_reasons[] = {
     { "Sorry, I couldn't find any host named", CLASSIFY_REASON_HOSTUNKNOWN },
     { "Sorry, I couldn't find any host by that name", CLASSIFY_REASON_HOSTUNKNOWN },
-    { "Sorry, I couldn't find a mail exchanger or IP address", CLASSIFY_REASON_HOSTUNKNOWN },
+    { "Sorry, I couldn't find a mail exchanger or IP address", CLASSIFY_REASON_NOTACCEPT },
+    { "Although I'm listed as a best-preference MX or A for that host", CLASSIFY_REASON_NETWORKERROR },
+    { "Mailaddress is administratively disabled", CLASSIFY_REASON_SUSPEND },
+    { "Mailaddress is administrativley disabled", CLASSIFY_REASON_SUSPEND },
+    { "The message exeeded the maximum size the user accepts", CLASSIFY_REASON_EXCEEDLIMIT },
+    { "Message size exceeds fixed maximum message size", CLASSIFY_REASON_MESGTOOBIG },
+    { "Requested action not taken: mailbox unavailable (not enough free space)", CLASSIFY_REASON_SYSTEMFULL },
+    { "disk quota exceeded", CLASSIFY_REASON_MAILBOXFULL },
+    { "Automatic homedir creator crashed", CLASSIFY_REASON_SYSTEMERROR },
+    { "Illegal value in LDAP attribute", CLASSIFY_REASON_SYSTEMERROR },
+    { "LDAP attribute is not given but mandatory", CLASSIFY_REASON_SYSTEMERROR },
+    { "Timeout while performing search on LDAP server", CLASSIFY_REASON_SYSTEMERROR },
+    { "Too many results returned but needs to be unique", CLASSIFY_REASON_SYSTEMERROR },
+    { "error while executing qmail-forward", CLASSIFY_REASON_SYSTEMERROR },
+    { "error in automatic homedir creation", CLASSIFY_REASON_SYSTEMERROR },
+    { "Temporary failure in LDAP lookup", CLASSIFY_REASON_SYSTEMERROR },
+    { "Unable to login into LDAP server", CLASSIFY_REASON_SYSTEMERROR },
+    { "bad interpreter: No such file or directory", CLASSIFY_REASON_SYSTEMERROR },
     { "Sorry, no mailbox here by that name", CLASSIFY_REASON_USERUNKNOWN },
     { "account is locked", CLASSIFY_REASON_SUSPEND },
     { "Unable to contact LDAP server", CLASSIFY_REASON_SYSTEMERROR },
     { "Sorry, I wasn't able to establish an SMTP connection", CLASSIFY_REASON_NETWORKERROR },
     { "but my name was rejected", CLASSIFY_REASON_BLOCKED },
-    { "but sender was rejected", CLASSIFY_REASON_REJECTED },
+    { NULL, 0 },
+};
+
+/* The expiry is said once, above the recipients, for all of them. */
+static const mta_reason_rule qmail_notice[] = {
     { "this message has been in the queue too long", CLASSIFY_REASON_EXPIRED },
     { NULL, 0 },
 };
@@ -49,6 +70,8 @@ static const mta_layout qmail_layout = {
     .begin = qmail_begin,
     .end = qmail_end,
     .reasons = qmail_reasons,
+    .notice = qmail_notice,
+    .command = MTA_COMMAND_RCPT,
     .flags = MTA_RCPT_BARE | MTA_RCPT_COLON,
 };
 
@@ -58,13 +81,5 @@ classify_detect_qmail(const classify_msg *msg, classify_report *report)
     if (msg->text == NULL ||
         mta_find_any(msg->text, msg->text_len < 1024 ? msg->text_len : 1024, qmail_signature) == NULL)
         return false;
-    size_t n = mta_parse(msg, report, &qmail_layout);
-
-    /* The expiry is said once, above the recipients, for all of them. */
-    if (n > 0 && classify_find_ci(msg->text, msg->text_len < 1024 ? msg->text_len : 1024,
-                                  "in the queue too long") != NULL)
-        for (size_t i = 0; i < report->n_recipients; i++)
-            if (report->recipients[i].reason == CLASSIFY_REASON_UNDEFINED)
-                report->recipients[i].reason = CLASSIFY_REASON_EXPIRED;
-    return n > 0;
+    return mta_parse(msg, report, &qmail_layout) > 0;
 }

@@ -45,6 +45,7 @@ static const mta_reason_rule sendmail_reasons[] = {
     { "Host unknown", CLASSIFY_REASON_HOSTUNKNOWN },
     { "Cannot send message for", CLASSIFY_REASON_EXPIRED },
     { "Remote protocol error", CLASSIFY_REASON_SYSTEMERROR },
+    { "User unknown", CLASSIFY_REASON_USERUNKNOWN },
     { NULL, 0 },
 };
 

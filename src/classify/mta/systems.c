@@ -19,6 +19,7 @@ static const mta_system sys_yahoo = {
     .layout = {
         .begin = L("to the following address"),
         .end = L("--- Below this line is a copy of the message"),
+        .command = MTA_COMMAND_RCPT,
         .flags = MTA_RCPT_BARE | MTA_RCPT_COLON,
     },
 };
@@ -31,6 +32,7 @@ static const mta_system sys_x2 = {
         .begin = L("Unable to deliver message to the following address(es)"),
         .end = L("--- Original message follows", "Content-Type: message/rfc822"),
         .reasons = R({ "account is over quota", CLASSIFY_REASON_MAILBOXFULL },
+                     { "this message has been in the queue too long", CLASSIFY_REASON_EXPIRED },
                      { "account has been disabled or discontinued", CLASSIFY_REASON_SUSPEND }),
         .flags = MTA_RCPT_BARE | MTA_RCPT_COLON,
     },
@@ -118,8 +120,7 @@ static const mta_system sys_exchange2003 = {
                      { "00050311", CLASSIFY_REASON_CONTENTERROR },
                      { "000502CC", CLASSIFY_REASON_CONTENTERROR },
                      { "000B0981", CLASSIFY_REASON_SECURITYERROR },
-                     { "The recipient name is not recognized", CLASSIFY_REASON_USERUNKNOWN },
-                     { "Recipient Not Found", CLASSIFY_REASON_USERUNKNOWN }),
+                     { "The recipient name is not recognized", CLASSIFY_REASON_USERUNKNOWN }),
         .flags = MTA_RCPT_BARE | MTA_RCPT_TEXT,
     },
 };
@@ -181,6 +182,7 @@ static const mta_system sys_trendmicro = {
     .text = L("InterScan Messaging Security Suite", "Sent <<< RCPT TO:"),
     .layout = {
         .prefix = L("Unable to deliver message to", "Sent <<< RCPT TO:"),
+        .command = MTA_COMMAND_RCPT,
         .flags = MTA_RCPT_PREFIXED,
     },
 };
@@ -253,7 +255,7 @@ static const mta_system sys_x3 = {
     .layout = {
         .begin = L("to the following recipients failed", "to the following recipients was aborted"),
         .prefix = L("*"),
-        .reasons = R({ "Routing: Could not find a gateway for", CLASSIFY_REASON_SYSTEMERROR }),
+        .notice = R({ "was aborted after", CLASSIFY_REASON_EXPIRED }),
         .flags = MTA_RCPT_BARE,
     },
 };
