@@ -50,6 +50,8 @@ typedef struct mime_walk {
 static size_t
 mime_normalise_newlines(char *s, size_t len)
 {
+    if (len == 0)
+        return 0;
     char *cr = memchr(s, '\r', len);
     char *nul = memchr(s, '\0', len);
     if (cr == NULL && nul == NULL)
@@ -108,6 +110,8 @@ mime_append_utf8(GString *out, const char *s, size_t len, const char *charset)
 {
     size_t start = out->len;
 
+    if (len == 0)
+        return;
     if (mime_is_ascii(s, len) && !mime_is_7bit_charset(s, len, &charset)) {
         g_string_append_len(out, s, (gssize)len);
     } else {

@@ -321,6 +321,39 @@ test_empty_and_garbage(void **state)
     classify_report_free(rep);
 }
 
+/* Hostile input ends in a report: truncated MIME, endless nesting, a 50 MB
+ * line, NUL bytes, an unknown charset. */
+static void
+test_hostile_input(void **state)
+{
+    (void)state;
+    GString *s = g_string_new("From: a@b.example\nContent-Type: multipart/report; boundary=\"x\"\n\n--x\n"
+                              "Content-Type: message/delivery-status\n\nFinal-Recipient: rfc822; tr");
+    classify_report *rep = classify_message(s->str, s->len);
+    assert_non_null(rep);
+    classify_report_free(rep);
+
+    g_string_assign(s, "From: a@b.example\n");
+    for (int i = 0; i < 20000; i++)
+        g_string_append_printf(s, "Content-Type: multipart/mixed; boundary=\"b%d\"\n\n--b%d\n", i, i);
+    g_string_append(s, "Content-Type: text/plain\n\nFinal-Recipient: rfc822; deep@example.com\n");
+    rep = classify_message(s->str, s->len);
+    assert_non_null(rep);
+    classify_report_free(rep);
+
+    g_string_assign(s, "From: a@b.example\nContent-Type: text/plain; charset=x-no-such-charset\n\n\xff\xfe");
+    g_string_set_size(s, s->len + 50 * 1024 * 1024);
+    memset(s->str + s->len - 50 * 1024 * 1024, 'A', 50 * 1024 * 1024);
+    s->str[s->len - 1000] = '\0';
+    rep = classify_message(s->str, s->len);
+    assert_int_equal(rep->n_recipients, 0);
+    char *json = classify_report_json(rep, "hostile", 0);
+    assert_non_null(json);
+    free(json);
+    classify_report_free(rep);
+    g_string_free(s, TRUE);
+}
+
 static void
 test_json_keys(void **state)
 {
@@ -379,6 +412,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_mbox),
         cmocka_unit_test(test_newline_styles),
         cmocka_unit_test(test_empty_and_garbage),
+        cmocka_unit_test(test_hostile_input),
         cmocka_unit_test(test_json_keys),
         cmocka_unit_test(test_names),
     };
