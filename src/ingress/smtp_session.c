@@ -409,6 +409,8 @@ static void smtp_cmd_starttls(smtp_session *s, char *args)
     smtp_flush(s);
     struct evbuffer *in = bufferevent_get_input(s->bev);
     evbuffer_drain(in, evbuffer_get_length(in));
+    /* The filter's own timeouts apply from now on. */
+    bufferevent_set_timeouts(s->bev, NULL, NULL);
     SSL *ssl = SSL_new(s->params.tls);
     struct bufferevent *tls = ssl ? bufferevent_openssl_filter_new(bufferevent_get_base(s->bev), s->bev, ssl,
                                                                     BUFFEREVENT_SSL_ACCEPTING,

@@ -18,7 +18,8 @@
 #include <event2/bufferevent.h>
 #include <openssl/ssl.h>
 
-/* Consecutive protocol errors after which a session is closed with 421. */
+/* Protocol errors after which a session is closed with 421; a committed
+ * message forgives the earlier ones, so a long session is not cut short. */
 #define SMTP_SESSION_MAX_ERRORS 10
 
 typedef struct smtp_session smtp_session;

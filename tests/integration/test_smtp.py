@@ -32,7 +32,7 @@ def smtp_service(**smtp):
     """run-smtpserver on a free port, with smtp.* settings; yields (work, service, port)."""
     port = harness.free_port()
     work = harness.Workdir(smtp={"port": port, **smtp})
-    service = work.start("run-smtpserver", "--host", "127.0.0.1", "--port", str(port))
+    service = work.start("run-smtpserver", "--host", smtp.get("host", "127.0.0.1"), "--port", str(port))
     try:
         service.wait_output("SMTP listening on")
         yield work, service, port
@@ -157,6 +157,29 @@ def test_client_outside_allowed_networks_gets_554():
         except smtplib.SMTPConnectError as e:
             assert e.smtp_code == 554 and e.smtp_error.startswith(b"5.7.1"), e
         service.wait_output("not in smtp.allow_networks")
+
+
+def _ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError as e:
+        raise harness.Skip(f"no IPv6 loopback: {e}")
+
+
+def test_ipv6_networks_on_a_dual_stack_listener():
+    _ipv6_loopback()
+    with smtp_service(host="::", allow_networks=["::1/128"]) as (work, service, port):
+        with smtplib.SMTP("::1", port, timeout=TIMEOUT) as s:
+            assert s.sendmail("", [NOREPLY], bounce(1)) == {}
+        # 127.0.0.1 arrives as ::ffff:127.0.0.1 and is matched as IPv4: not allowed.
+        try:
+            smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT)
+            raise AssertionError("IPv4 client accepted")
+        except smtplib.SMTPConnectError as e:
+            assert e.smtp_code == 554, e
+        service.wait_output("SMTP 127.0.0.1: refused")
+        assert events(work) == ["user-1@example.org"]
 
 
 def test_relay_attempt_gets_550():
