@@ -198,6 +198,12 @@ static const struct reason_token reason_provider_tokens[] = {
     {"sent too many messages this hour", R(SPEEDING)},
     {"procmail: ", R(MAILERERROR)},
     {"my name was rejected", R(BLOCKED)},
+    {"throttling failure", R(TOOMANYCONN)},
+    {"sending quota exceeded", R(TOOMANYCONN)},
+    {"unusual rate of unsolicited mail", R(BLOCKED)},
+    {"[bl21]", R(BLOCKED)},
+    {"[bl22]", R(BLOCKED)},
+    {"[bl23]", R(BLOCKED)},
 };
 
 /* 3. One table per reason. */
@@ -304,6 +310,18 @@ static const char *const pat_userunknown[] = {
     "no such local user",
     "unable to deliver message to <",
     "\xe3\x83\x87\xe3\x82\xa3\xe3\x83\xac\xe3\x82\xaf\xe3\x83\x88\xe3\x83\xaa\xe3\x81\xae\xe3\x83\xaa\xe3\x82\xb9\xe3\x83\x88\xe3\x81\xab\xe3\x81\x82\xe3\x82\x8a\xe3\x81\xbe\xe3\x81\x9b\xe3\x82\x93",
+    "no such account",
+    "account does not exist",
+    "user doesn't exist",
+    "no user by that name",
+    "recipient address invalid",
+    "invalid recipient address",
+    "addressee unknown",
+    "recipient is not valid",
+    "mailbox name not allowed",
+    "user is unknown",
+    "unknown recipient address",
+    "not a valid address",
     NULL,
 };
 
@@ -364,6 +382,16 @@ static const char *const pat_mailboxfull[] = {
     "mailbox * is full",
     "mailbox * over quota",
     "mailbox * is over quota",
+    "mailbox quota",
+    "quota full",
+    "storage quota",
+    "mail box full",
+    "inbox full",
+    "mailfolder is full",
+    "account is full",
+    "storage limit",
+    "exceeded * quota",
+    "exceeds * quota",
     NULL,
 };
 
@@ -386,6 +414,9 @@ static const char *const pat_mesgtoobig[] = {
     "taille limite du message atteinte",
     "exceeds size limit",
     "exceeds the maximum size",
+    "message size limits",
+    "exceeds the size limit",
+    "message exceeds the maximum",
     NULL,
 };
 
@@ -436,6 +467,10 @@ static const char *const pat_suspend[] = {
     "le compte du destinataire est bloque",
     "disabled recipient address",
     "mailbox * has been suspended",
+    "has been deactivated",
+    "temporarily disabled",
+    "account frozen",
+    "account has expired",
     NULL,
 };
 
@@ -475,6 +510,9 @@ static const char *const pat_hostunknown[] = {
     "could not find any host named",
     "domain * does not exist",
     "553 * does not exist",
+    "domain not found",
+    "no such host",
+    "nxdomain",
     NULL,
 };
 
@@ -624,6 +662,26 @@ static const char *const pat_blocked[] = {
     "blocked by spamhaus",
     "listed at spamhaus",
     "listed on spamhaus",
+    "spamhaus",
+    "spamcop",
+    "barracudacentral",
+    "sorbs.net",
+    "blocklist",
+    "blacklist",
+    "block list",
+    "black list",
+    "rbl reject",
+    "ip address has been blocked",
+    "ip has been blocked",
+    "not authorized to send email directly to our servers",
+    "traffic not accepted from this ip",
+    "client host rejected",
+    "invalid helo",
+    "bad helo",
+    "helo rejected",
+    "ehlo rejected",
+    "unregistered domains",
+    "poor ip",
     NULL,
 };
 
@@ -696,6 +754,13 @@ static const char *const pat_spamdetected[] = {
     "rejected by * (spam)",
     "this message scored * spam points",
     "mail rejete. mail rejected",
+    "considered spam",
+    "suspected spam",
+    "likely spam",
+    "likely unsolicited",
+    "bulk mail",
+    "content filter",
+    "spam message",
     NULL,
 };
 
@@ -721,6 +786,11 @@ static const char *const pat_securityerror[] = {
     "authentication failed; server * said: ",
     "is not authorized to perform ses:sendrawemail",
     "security policies",
+    "tls required",
+    "tls is required",
+    "starttls is required",
+    "encryption required",
+    "must use tls",
     NULL,
 };
 
@@ -745,6 +815,13 @@ static const char *const pat_authfailure[] = {
     "unauthenticated email",
     "the sender is unauthenticated",
     "is not allowed to send from <",
+    "spf check failed",
+    "failed spf",
+    "dkim check failed",
+    "dkim verification failed",
+    "dmarc authentication",
+    "dmarc reject",
+    "authenticate with either spf or dkim",
     NULL,
 };
 
@@ -784,6 +861,9 @@ static const char *const pat_notcompliantrfc[] = {
     "multiple from: header",
     "multiple subject header",
     "message is not rfc compliant",
+    "rfc 5322 section",
+    "rfc5322 section",
+    "not compliant with rfc",
     NULL,
 };
 
@@ -795,6 +875,7 @@ static const char *const pat_badreputation[] = {
     "poor reputation",
     "bad reputation",
     "temporarily deferred due to unexpected volume or user complaints",
+    "due to user complaints",
     NULL,
 };
 
@@ -823,6 +904,12 @@ static const char *const pat_toomanyconn[] = {
     "trop de connexions",
     "frequency limited",
     "too many simultaneous connections",
+    "too many concurrent",
+    "max connections",
+    "maximum number of connections",
+    "connection limit",
+    "max message per connection",
+    "too many messages in this connection",
     NULL,
 };
 
@@ -853,6 +940,7 @@ static const char *const pat_virusdetected[] = {
     "contains a virus",
     "message contains malware",
     "malware detected",
+    "infected",
     NULL,
 };
 
@@ -877,6 +965,8 @@ static const char *const pat_norelaying[] = {
     "not in my list of allowed rcpthosts",
     "isn't in my list of allowed rcpthosts",
     "this system is not configured to relay mail",
+    "relay not allowed",
+    "relaying is not allowed",
     NULL,
 };
 
@@ -980,6 +1070,7 @@ static const char *const pat_networkerror[] = {
     "network error",
     "dns error",
     "wasn't able to establish an smtp connection",
+    "network is unreachable",
     NULL,
 };
 
@@ -1069,6 +1160,7 @@ static const struct reason_token reason_weak_wording[] = {
     {"connection refused", R(NETWORKERROR)},
     {"connection reset", R(NETWORKERROR)},
     {"has been in the queue too long", R(EXPIRED)},
+    {"lost connection", R(NETWORKERROR)},
     {"giving up on", R(EXPIRED)},
 };
 
