@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,24 +66,51 @@ char *policy_archive_path(const char *dir, const char *address)
     return out;
 }
 
-/* Gzips raw into fd; 0 or -1. gzclose also closes fd. */
+/* deflate's memory: an 8 KiB window and a small hash keep its state near
+ * 50 KiB, under malloc's trim threshold. The default (320 KiB) made every
+ * write map, zero and return that memory again, which cost more than the
+ * compression; bounces are small, so the ratio hardly changes. */
+#define ARCHIVE_WINDOW_BITS 13
+#define ARCHIVE_MEM_LEVEL 5
+#define ARCHIVE_GZIP 16            /* added to the window bits: a gzip header */
+
+static int archive_write_all(int fd, const unsigned char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t put = write(fd, buf, n);
+        if (put < 0 && errno == EINTR)
+            continue;
+        if (put <= 0)
+            return -1;
+        buf += put;
+        n -= (size_t)put;
+    }
+    return 0;
+}
+
+/* Gzips raw into fd; 0 or -1. */
 static int archive_gzip_to(int fd, const char *raw, size_t len)
 {
-    gzFile gz = gzdopen(fd, "wb");
-    if (!gz) {
-        close(fd);
+    z_stream z = { 0 };
+    unsigned char out[16384];
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, ARCHIVE_WINDOW_BITS + ARCHIVE_GZIP,
+                     ARCHIVE_MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK)
         return -1;
-    }
-    int rc = 0;
-    while (len > 0 && rc == 0) {
-        unsigned chunk = len > (1u << 30) ? (1u << 30) : (unsigned)len;
-        if (gzwrite(gz, raw, chunk) != (int)chunk)
+    z.next_in = (unsigned char *)(uintptr_t)raw;
+    int rc = 0, zr;
+    do {
+        /* avail_in is 32 bits: feed a large message in slices. */
+        if (z.avail_in == 0 && len > 0) {
+            z.avail_in = len > (1u << 30) ? (1u << 30) : (uInt)len;
+            len -= z.avail_in;
+        }
+        z.next_out = out;
+        z.avail_out = sizeof out;
+        zr = deflate(&z, len == 0 ? Z_FINISH : Z_NO_FLUSH);
+        if (zr == Z_STREAM_ERROR || archive_write_all(fd, out, sizeof out - z.avail_out) != 0)
             rc = -1;
-        raw += chunk;
-        len -= chunk;
-    }
-    if (gzclose(gz) != Z_OK)
-        rc = -1;
+    } while (rc == 0 && zr != Z_STREAM_END);
+    deflateEnd(&z);
     return rc;
 }
 
@@ -104,7 +132,8 @@ int policy_archive_write(const char *dir, const char *address, const char *raw, 
         log_error("archive: cannot create %s: %s", tmp, strerror(errno));
         goto out;
     }
-    if (archive_gzip_to(fd, raw, len) != 0 || rename(tmp, path) != 0) {
+    int written = archive_gzip_to(fd, raw, len);
+    if (close(fd) != 0 || written != 0 || rename(tmp, path) != 0) {
         log_error("archive: cannot write %s: %s", path, strerror(errno));
         unlink(tmp);
         goto out;
