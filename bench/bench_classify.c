@@ -1,0 +1,124 @@
+/*
+ * bench_classify.c - times classify_message() in-process on one core: every
+ * message of the corpus (../shared/corpus/sisimai/maildir, or the folder
+ * given as argument, or the project's own tests/data/classify) loaded into
+ * memory, one warm-up pass, then whole passes until the time budget is
+ * spent. Prints messages/s, MB/s, time per message and peak RSS. A
+ * benchmark, never a test: it does not fail on a slow machine.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <glib.h>
+#include "classify/classify.h"
+
+#ifndef BENCH_DEFAULT_DATA
+#define BENCH_DEFAULT_DATA "tests/data/classify"
+#endif
+
+typedef struct bench_msg {
+    const char *data;
+    size_t len;
+} bench_msg;
+
+static double
+bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Loads every file of dir and splits it into messages; the file buffers
+ * stay alive in keep. */
+static void
+bench_load(const char *dir, GArray *msgs, GPtrArray *keep)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    if (d == NULL) {
+        fprintf(stderr, "bench_classify: cannot open %s\n", dir);
+        exit(1);
+    }
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    const char *name;
+    while ((name = g_dir_read_name(d)) != NULL)
+        g_ptr_array_add(names, g_build_filename(dir, name, NULL));
+    g_dir_close(d);
+    g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
+
+    for (guint i = 0; i < names->len; i++) {
+        char *data;
+        gsize len;
+        if (!g_file_get_contents(g_ptr_array_index(names, i), &data, &len, NULL))
+            continue;
+        g_ptr_array_add(keep, data);
+        size_t pos = 0, mlen;
+        const char *m;
+        while (classify_mbox_next(data, len, &pos, &m, &mlen)) {
+            bench_msg bm = { m, mlen };
+            g_array_append_val(msgs, bm);
+        }
+    }
+    g_ptr_array_free(names, TRUE);
+}
+
+static size_t
+bench_pass(const GArray *msgs)
+{
+    size_t found = 0;
+    for (guint i = 0; i < msgs->len; i++) {
+        const bench_msg *m = &g_array_index(msgs, bench_msg, i);
+        classify_report *rep = classify_message(m->data, m->len);
+        found += rep->n_recipients;
+        classify_report_free(rep);
+    }
+    return found;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *corpus = getenv("BOUNCEDEMAILS_CORPUS");
+    char *dir = argc > 1 ? g_strdup(argv[1])
+                : corpus != NULL && *corpus ? g_build_filename(corpus, "sisimai", "maildir", NULL)
+                : g_strdup(BENCH_DEFAULT_DATA);
+    double budget = getenv("BENCH_SECONDS") != NULL ? atof(getenv("BENCH_SECONDS")) : 5.0;
+
+    GArray *msgs = g_array_new(FALSE, FALSE, sizeof(bench_msg));
+    GPtrArray *keep = g_ptr_array_new_with_free_func(g_free);
+    bench_load(dir, msgs, keep);
+    if (msgs->len == 0) {
+        fprintf(stderr, "bench_classify: no messages in %s\n", dir);
+        return 1;
+    }
+    size_t bytes = 0;
+    for (guint i = 0; i < msgs->len; i++)
+        bytes += g_array_index(msgs, bench_msg, i).len;
+
+    size_t recipients = bench_pass(msgs); /* warm-up: GMime init, caches */
+    int passes = 0;
+    double start = bench_now(), elapsed;
+    do {
+        bench_pass(msgs);
+        passes++;
+        elapsed = bench_now() - start;
+    } while (elapsed < budget);
+
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double n = (double)msgs->len * passes;
+    printf("classifier, in-process, one core (%s)\n", dir);
+    printf("  %-22s %u (%.1f MB, %zu recipients per pass)\n", "messages", msgs->len, bytes / 1e6, recipients);
+    printf("  %-22s %d passes in %.2f s\n", "runs", passes, elapsed);
+    printf("  %-22s %.0f\n", "messages/s", n / elapsed);
+    printf("  %-22s %.1f\n", "MB/s", (double)bytes * passes / 1e6 / elapsed);
+    printf("  %-22s %.1f\n", "us/message", elapsed * 1e6 / n);
+    printf("  %-22s %.1f MB\n", "peak RSS", ru.ru_maxrss / 1024.0);
+
+    g_array_free(msgs, TRUE);
+    g_ptr_array_free(keep, TRUE);
+    g_free(dir);
+    return 0;
+}
