@@ -41,6 +41,10 @@ const classify_detector classify_detectors[] = {
     { "office365", classify_detect_office365 },
     { "x3", classify_detect_x3 },
     { "x7", classify_detect_x7 },
+    { "verizon", classify_detect_verizon },
+    { "facebook", classify_detect_facebook },
+    { "mailmarshal", classify_detect_mailmarshal },
+    { "apachejames", classify_detect_apachejames },
     /* Last: any failure notice that names an address in a sentence. */
     { "prose", classify_detect_prose },
 };

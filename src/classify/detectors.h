@@ -46,6 +46,10 @@ bool classify_detect_office365(const classify_msg *msg, classify_report *report)
 bool classify_detect_x3(const classify_msg *msg, classify_report *report);
 bool classify_detect_x7(const classify_msg *msg, classify_report *report);
 
+bool classify_detect_verizon(const classify_msg *msg, classify_report *report);
+bool classify_detect_facebook(const classify_msg *msg, classify_report *report);
+bool classify_detect_mailmarshal(const classify_msg *msg, classify_report *report);
+bool classify_detect_apachejames(const classify_msg *msg, classify_report *report);
 bool classify_detect_prose(const classify_msg *msg, classify_report *report);
 
 #endif

@@ -177,11 +177,13 @@ static const mta_system sys_kddi = {
     },
 };
 
-/* Trend Micro InterScan MSS. */
+/* Trend Micro InterScan MSS: "Unable to deliver message to <address>" or
+ * its SMTP transcript ("Sent <<< RCPT TO:<address>", "Received >>> 550 ..."). */
 static const mta_system sys_trendmicro = {
-    .text = L("InterScan Messaging Security Suite", "Sent <<< RCPT TO:"),
+    .text = L("InterScan Messaging Security Suite", "Sent <<< RCPT TO:", "Unable to deliver message to <"),
     .layout = {
-        .prefix = L("Unable to deliver message to", "Sent <<< RCPT TO:"),
+        .prefix = L("Unable to deliver message to", "Reason: Unable to deliver message to",
+                    "Sent <<< RCPT TO:"),
         .command = MTA_COMMAND_RCPT,
         .flags = MTA_RCPT_PREFIXED,
     },
@@ -270,6 +272,56 @@ static const mta_system sys_x7 = {
     },
 };
 
+/* Verizon's MMS gateway: "Message could not be delivered to mobile." and
+ * the error, then the original's summary whose To: is the recipient. */
+static const mta_system sys_verizon = {
+    .text = L("Message could not be delivered to mobile"),
+    .layout = {
+        .begin = L("Original Message:"),
+        .end = L("Subject:"),
+        .prefix = L("To:"),
+        .notice = R({ "No valid recipients", CLASSIFY_REASON_USERUNKNOWN }),
+        .flags = MTA_RCPT_PREFIXED,
+    },
+};
+
+/* Facebook's mail servers: a DSN written into the text part, with
+ * Facebook's own response codes (RCP-P1, POL-P2, ...). */
+static const mta_system sys_facebook = {
+    .from = L("@mx.facebook.com"),
+    .layout = {
+        .prefix = L("Final-Recipient:"),
+        .end = L("Content-Disposition: inline", "Content-Type: message/rfc822"),
+        .reasons = R({ "RCP-P1", CLASSIFY_REASON_USERUNKNOWN }, { "INT-P1", CLASSIFY_REASON_USERUNKNOWN },
+                     { "INT-P3", CLASSIFY_REASON_USERUNKNOWN }, { "INT-P4", CLASSIFY_REASON_USERUNKNOWN },
+                     { "RCP-P2", CLASSIFY_REASON_FILTERED }, { "RCP-P3", CLASSIFY_REASON_FILTERED },
+                     { "POL-P1", CLASSIFY_REASON_BLOCKED }, { "POL-P2", CLASSIFY_REASON_BLOCKED },
+                     { "MSG-P1", CLASSIFY_REASON_MESGTOOBIG }, { "INT-P2", CLASSIFY_REASON_MESGTOOBIG },
+                     { "MSG-P2", CLASSIFY_REASON_CONTENTERROR }, { "MSG-P3", CLASSIFY_REASON_CONTENTERROR },
+                     { "POL-P6", CLASSIFY_REASON_CONTENTERROR }, { "POL-P7", CLASSIFY_REASON_CONTENTERROR },
+                     { "POL-P3", CLASSIFY_REASON_NOTACCEPT }, { "POL-P4", CLASSIFY_REASON_NOTACCEPT },
+                     { "POL-T1", CLASSIFY_REASON_NOTACCEPT }, { "POL-T2", CLASSIFY_REASON_NOTACCEPT },
+                     { "POL-T3", CLASSIFY_REASON_NOTACCEPT }, { "DNS-P1", CLASSIFY_REASON_REJECTED },
+                     { "DNS-P2", CLASSIFY_REASON_REJECTED }, { "DNS-T1", CLASSIFY_REASON_REJECTED },
+                     { "DNS-P3", CLASSIFY_REASON_REJECTED }, { "DNS-T2", CLASSIFY_REASON_REJECTED },
+                     { "CON-T1", CLASSIFY_REASON_SYSTEMERROR }, { "RCP-T1", CLASSIFY_REASON_SYSTEMERROR },
+                     { "CON-T2", CLASSIFY_REASON_TOOMANYCONN }, { "CON-T3", CLASSIFY_REASON_TOOMANYCONN },
+                     { "POL-P5", CLASSIFY_REASON_VIRUSDETECTED }, { "RCP-T4", CLASSIFY_REASON_SUSPEND }),
+        .flags = MTA_RCPT_PREFIXED,
+    },
+};
+
+/* MailMarshal SMTP: "Could not be delivered because of" and the error above
+ * "The following recipients were affected:" and the indented addresses. */
+static const mta_system sys_mailmarshal = {
+    .subject = L("Undeliverable Mail: \""),
+    .layout = {
+        .begin = L("Could not be delivered because of"),
+        .end = L("Original Sender:", "Sender-MTA:", "Content-Type: message/rfc822"),
+        .flags = MTA_RCPT_BARE | MTA_DIAG_BEFORE,
+    },
+};
+
 #define MTA_SYSTEM_DETECTOR(name)                                                         \
     bool classify_detect_##name(const classify_msg *msg, classify_report *report)        \
     {                                                                                     \
@@ -296,3 +348,6 @@ MTA_SYSTEM_DETECTOR(amazonworkmail)
 MTA_SYSTEM_DETECTOR(office365)
 MTA_SYSTEM_DETECTOR(x3)
 MTA_SYSTEM_DETECTOR(x7)
+MTA_SYSTEM_DETECTOR(verizon)
+MTA_SYSTEM_DETECTOR(facebook)
+MTA_SYSTEM_DETECTOR(mailmarshal)
