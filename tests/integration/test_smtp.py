@@ -28,10 +28,11 @@ def bounce(n):
 
 
 @contextlib.contextmanager
-def smtp_service(**smtp):
-    """run-smtpserver on a free port, with smtp.* settings; yields (work, service, port)."""
+def smtp_service(sections=None, **smtp):
+    """run-smtpserver on a free port, with smtp.* settings (and other config
+    sections); yields (work, service, port)."""
     port = harness.free_port()
-    work = harness.Workdir(smtp={"port": port, **smtp})
+    work = harness.Workdir(**(sections or {}), smtp={"port": port, **smtp})
     service = work.start("run-smtpserver", "--host", smtp.get("host", "127.0.0.1"), "--port", str(port))
     try:
         service.wait_output("SMTP listening on")
@@ -159,6 +160,17 @@ def test_client_outside_allowed_networks_gets_554():
         service.wait_output("not in smtp.allow_networks")
 
 
+def test_recipients_at_two_platforms_hand_the_message_to_each():
+    other = {"handler": {"domains": {"other-platform.org": {"base_url": "http://127.0.0.1:9/{address}"}}}}
+    with smtp_service(sections=other) as (work, service, port):
+        with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
+            rcpts = [NOREPLY, "no-reply@other-platform.org", "bounces@mydomain.de"]
+            assert s.sendmail("", rcpts, bounce(1)) == {}
+        rows = work.query("SELECT address, domain FROM event WHERE ingress = 'smtp' ORDER BY domain")
+        # Once per platform domain, not once per recipient.
+        assert rows == [("user-1@example.org", "mydomain.de"), ("user-1@example.org", "other-platform.org")], rows
+
+
 def _ipv6_loopback():
     try:
         with socket.socket(socket.AF_INET6) as s:
@@ -274,6 +286,19 @@ def test_command_timeout_gets_421():
         with contextlib.suppress(ConnectionError):
             assert c.file.readline() == b""
         c.close()
+
+
+def test_data_timeout_gets_421_and_nothing_is_stored():
+    with smtp_service(data_timeout=1) as (work, service, port):
+        c = Raw(port)
+        c.reply()
+        c.send(f"EHLO slow\r\nMAIL FROM:<>\r\nRCPT TO:<{NOREPLY}>\r\nDATA\r\n")
+        assert c.replies(4) == [250, 250, 250, 354]
+        c.send(bounce(1)[:200])
+        code, lines = c.reply()
+        assert code == 421 and lines[0].startswith("421 4.4.2"), lines
+        c.close()
+        assert events(work) == []
 
 
 def test_store_failure_gets_451_and_the_retry_arrives():
