@@ -45,6 +45,7 @@ const classify_detector classify_detectors[] = {
     { "facebook", classify_detect_facebook },
     { "mailmarshal", classify_detect_mailmarshal },
     { "apachejames", classify_detect_apachejames },
+    { "fml", classify_detect_fml },
     /* Last: any failure notice that names an address in a sentence. */
     { "prose", classify_detect_prose },
 };

@@ -65,6 +65,27 @@ postfix_expanded(classify_report *report, mta_span sec)
     (void)sec;
 }
 
+/* "--- Delivery report unavailable ---": Postfix lost the report, so the
+ * returned message's recipients are the only ones it can have failed. */
+static bool
+postfix_unavailable(const classify_msg *msg, classify_report *report)
+{
+    if (classify_find_ci(msg->text, msg->text_len, "--- Delivery report unavailable ---") == NULL)
+        return false;
+    char *to = classify_msg_original_header(msg, "To");
+    if (to == NULL)
+        return false;
+    char **list = g_strsplit(to, ",", -1);
+    for (size_t i = 0; list[i] != NULL; i++)
+        classify_report_add(report, list[i]);
+    g_strfreev(list);
+    g_free(to);
+    if (report->n_recipients == 0)
+        return false;
+    report->kind = CLASSIFY_KIND_BOUNCE;
+    return true;
+}
+
 bool
 classify_detect_postfix(const classify_msg *msg, classify_report *report)
 {
@@ -76,7 +97,7 @@ classify_detect_postfix(const classify_msg *msg, classify_report *report)
     if (!mta_section(msg, postfix_begin, postfix_end, &sec))
         return false;
     if (mta_parse_span(report, sec, &postfix_layout) == 0)
-        return false;
+        return postfix_unavailable(msg, report);
     postfix_expanded(report, sec);
     if (mta_any(msg->subject, postfix_delayed) || mta_find_any(sec.p, sec.len, postfix_delayed))
         for (size_t i = 0; i < report->n_recipients; i++)

@@ -35,7 +35,8 @@ static const char *const prose_failure[] = {
     "cannot be delivered", "can't be delivered", "was not delivered", "undeliverable",
     "delivery failed", "failed", "rejected", "invalid", "unknown", "mailbox", "quota",
     "unavailable", "refused", "not accepted", "disabled", "suspended", "is full",
-    "no longer", "unable to deliver", "permanent", "not reachable", "550", "551", "552",
+    "no longer", "unable to deliver", "permanent", "not reachable", "did not reach",
+    "could not reach", "not deliverable", "delivery has failed", "550", "551", "552",
     "553", "554", NULL,
 };
 

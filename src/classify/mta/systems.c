@@ -322,6 +322,22 @@ static const mta_system sys_mailmarshal = {
     },
 };
 
+/* fml, the mailing-list manager, refusing a post: the list's address is the
+ * recipient that failed. */
+static const mta_system sys_fml = {
+    .from = L("-admin@"),
+    .text = L("not a member of this mailing list", "Duplicated Message-ID in", "Security Alert"),
+    .layout = {
+        .end = L("Original mail as follows:"),
+        .prefix = L("You are not a member of this mailing list", "Duplicated Message-ID in",
+                    "Security Alert"),
+        .reasons = R({ "not a member", CLASSIFY_REASON_REJECTED },
+                     { "Duplicated Message-ID", CLASSIFY_REASON_SYSTEMERROR },
+                     { "Security Alert", CLASSIFY_REASON_SECURITYERROR }),
+        .flags = MTA_RCPT_PREFIXED,
+    },
+};
+
 #define MTA_SYSTEM_DETECTOR(name)                                                         \
     bool classify_detect_##name(const classify_msg *msg, classify_report *report)        \
     {                                                                                     \
@@ -351,3 +367,4 @@ MTA_SYSTEM_DETECTOR(x7)
 MTA_SYSTEM_DETECTOR(verizon)
 MTA_SYSTEM_DETECTOR(facebook)
 MTA_SYSTEM_DETECTOR(mailmarshal)
+MTA_SYSTEM_DETECTOR(fml)
