@@ -69,7 +69,9 @@ char *policy_archive_path(const char *dir, const char *address)
 /* deflate's memory: an 8 KiB window and a small hash keep its state near
  * 50 KiB, under malloc's trim threshold. The default (320 KiB) made every
  * write map, zero and return that memory again, which cost more than the
- * compression; bounces are small, so the ratio hardly changes. */
+ * compression; bounces are small, so the ratio hardly changes. The fastest
+ * level: the archive is read by people now and then, written for every
+ * permanent failure. */
 #define ARCHIVE_WINDOW_BITS 13
 #define ARCHIVE_MEM_LEVEL 5
 #define ARCHIVE_GZIP 16            /* added to the window bits: a gzip header */
@@ -93,7 +95,7 @@ static int archive_gzip_to(int fd, const char *raw, size_t len)
 {
     z_stream z = { 0 };
     unsigned char out[16384];
-    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, ARCHIVE_WINDOW_BITS + ARCHIVE_GZIP,
+    if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, ARCHIVE_WINDOW_BITS + ARCHIVE_GZIP,
                      ARCHIVE_MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK)
         return -1;
     z.next_in = (unsigned char *)(uintptr_t)raw;
