@@ -150,6 +150,7 @@ static const struct reason_token reason_provider_tokens[] = {
     {"ofr005_505", R(SYSTEMERROR)},
     {"lpn007_426", R(SUSPEND)},
     {"lpn000_630", R(POLICYVIOLATION)},
+    {"ofr_999", R(BLOCKED)},
     /* Facebook recipient policy codes */
     {"rcp-p1 ", R(USERUNKNOWN)},
     {"rcp-p2 ", R(FILTERED)},
@@ -306,10 +307,10 @@ static const char *const pat_userunknown[] = {
     "user * was not found",
     "user (*) unknown",
     "rcpt <* does not exist",
-    "not our customer",
     "no such local user",
     "unable to deliver message to <",
-    "\xe3\x83\x87\xe3\x82\xa3\xe3\x83\xac\xe3\x82\xaf\xe3\x83\x88\xe3\x83\xaa\xe3\x81\xae\xe3\x83\xaa\xe3\x82\xb9\xe3\x83\x88\xe3\x81\xab\xe3\x81\x82\xe3\x82\x8a\xe3\x81\xbe\xe3\x81\x9b\xe3\x82\x93",
+    "ディレクトリのリストにありません", /* Lotus Notes: not in the directory list */
+    "ディレクトリには見つかりません", /* Domino: not found in the directory */
     "no such account",
     "account does not exist",
     "user doesn't exist",
@@ -483,6 +484,7 @@ static const char *const pat_hasmoved[] = {
     "address has changed",
     "no longer on server",
     "not our user",
+    "not our customer",
     NULL,
 };
 
@@ -495,7 +497,6 @@ static const char *const pat_hostunknown[] = {
     "host or domain name not found",
     "host unknown",
     "host not found",
-    "invalid domain",
     "mail domain mentioned in email address is unknown",
     "name or service not known",
     "no such domain",
@@ -1111,8 +1112,10 @@ static const char *const pat_onhold[] = {
 /* Precedence when the wording names several failures: the more precise
  * reason first. Our own sending's problems that name a cause (DMARC, PTR,
  * reputation, rate) come before the address's; "mailbox full" before "user
- * unknown" (a full mailbox exists); the catch-all words ("rejected",
- * "access denied", "timed out") come last. */
+ * unknown" (a full mailbox exists); a refused sender ("sender domain ...
+ * does not exist") before an unknown user or host, so that our own sending
+ * problem never passes for a bad address; the broad network and system
+ * wording, and blocks, last. */
 struct reason_table {
     classify_reason reason;
     const char *const *patterns;
@@ -1133,6 +1136,7 @@ static const struct reason_table reason_order[] = {
     {R(NORELAYING), pat_norelaying},
     {R(TOOMANYCONN), pat_toomanyconn},
     {R(SPEEDING), pat_speeding},
+    {R(REJECTED), pat_rejected},
     {R(USERUNKNOWN), pat_userunknown},
     {R(NOTACCEPT), pat_notaccept},
     {R(NETWORKERROR), pat_networkerror},
@@ -1146,7 +1150,6 @@ static const struct reason_table reason_order[] = {
     {R(MAILERERROR), pat_mailererror},
     {R(EXPIRED), pat_expired},
     {R(SYSTEMERROR), pat_systemerror},
-    {R(REJECTED), pat_rejected},
     {R(BLOCKED), pat_blocked},
     {R(ONHOLD), pat_onhold},
 };
@@ -1234,7 +1237,7 @@ static const struct reason_code reason_status_codes[] = {
     {"5.3.5", R(SYSTEMERROR), CODE_FALLBACK, 0},
     {"5.4.", R(NETWORKERROR), CODE_FALLBACK, 0},
     {"4.4.", R(EXPIRED), CODE_FALLBACK, 0},
-    {"5.4.1", R(USERUNKNOWN), CODE_FALLBACK, 0},
+    {"5.4.1", R(ONHOLD), CODE_FALLBACK, 0},
     {"4.4.1", R(EXPIRED), CODE_FALLBACK, 0},
     {"4.4.2", R(EXPIRED), CODE_FALLBACK, 0},
     {"5.4.4", R(HOSTUNKNOWN), CODE_FALLBACK, 0},
@@ -1253,13 +1256,8 @@ static const struct reason_code reason_status_codes[] = {
     {"5.5.6", R(SYNTAXERROR), CODE_FALLBACK, 0},
     {"5.6.", R(CONTENTERROR), CODE_FALLBACK, 0},
     {"4.6.", R(CONTENTERROR), CODE_FALLBACK, 0},
-    {"5.7.0", R(SECURITYERROR), CODE_FALLBACK, 0},
-    {"5.7.1", R(BLOCKED), CODE_FALLBACK, 0},
-    {"4.7.0", R(BLOCKED), CODE_FALLBACK, 0},
-    {"4.7.1", R(BLOCKED), CODE_FALLBACK, 0},
     {"5.7.", R(SECURITYERROR), CODE_FALLBACK, 0},
     {"4.7.", R(SECURITYERROR), CODE_FALLBACK, 0},
-    {"5.7.9", R(SECURITYERROR), CODE_FALLBACK, 0},
     {"5.7.7", R(SECURITYERROR), CODE_DECIDES, OVR_SENDING},
     {"5.7.13", R(SUSPEND), CODE_DECIDES, 0},
     {"5.7.17", R(HASMOVED), CODE_DECIDES, 0},

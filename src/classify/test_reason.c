@@ -214,6 +214,9 @@ test_reason_code_and_wording_precedence(void **state)
         {"5.0.0", "550", "550 User unknown; also blocked using rbl.example", R(USERUNKNOWN)},
         {"5.0.0", "550", "550 mailbox full for unknown user", R(MAILBOXFULL)},
         {"5.0.0", "550", "550 DMARC policy rejection: message rejected as spam", R(AUTHFAILURE)},
+        /* a refused sender is our problem, not a bad recipient host */
+        {"5.0.0", "550", "550 Sender domain mailer.example does not exist", R(REJECTED)},
+        {"5.0.0", "553", "553 Domain of sender address bounce@mailer.example does not exist", R(REJECTED)},
         /* an unknown user answered to the message's content is a filter */
         {"5.0.0", "550", "SMTP error from remote mail server after end of data: 550 User unknown", R(FILTERED)},
     };
@@ -227,7 +230,7 @@ static void
 test_reason_fallbacks(void **state)
 {
     static const struct guess_case cases[] = {
-        {"5.7.1", "550", "550 5.7.1 go read our web page", R(BLOCKED)},
+        {"5.7.1", "550", "550 5.7.1 go read our web page", R(SECURITYERROR)},
         {"5.2.0", "550", "550 5.2.0 see the web page", R(FILTERED)},
         {"4.4.7", "", "", R(EXPIRED)},
         {"5.6.0", "", "", R(CONTENTERROR)},
