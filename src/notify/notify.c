@@ -357,17 +357,15 @@ static void notify_resolve(notify *n, notify_job *job)
 
 static void notify_job_start(notify *n, notify_job *job, time_t now)
 {
-    const config_handler *h = &n->cfg->handler;
     g_hash_table_add(n->busy, &job->id);
     n->in_flight++;
-    for (job->domain_index = 0; job->domain_index < h->n_domains; job->domain_index++)
-        if (g_ascii_strcasecmp(h->domains[job->domain_index].name, job->domain) == 0)
-            break;
-    if (job->domain_index == h->n_domains) {
+    /* The config may have changed since the item was queued. */
+    const config_domain *dom = config_find_domain(n->cfg, job->domain);
+    if (dom == NULL) {
         notify_job_finish(n, job, NOTIFY_GIVE_UP, "the domain is not configured");
         return;
     }
-    const config_domain *dom = &h->domains[job->domain_index];
+    job->domain_index = (size_t)(dom - n->cfg->handler.domains);
     if (!dom->xikolo) {
         notify_post(n, job, dom->base_url);
         return;
@@ -579,7 +577,10 @@ static void *notify_worker(void *arg)
         size_t finished = notify_perform(n);
         if (started > 0 || finished > 0)
             continue;
-        notify_poll(n, n->in_flight ? NOTIFY_BUSY_POLL_MS : notify_idle_timeout(n));
+        if (n->in_flight > 0)
+            notify_poll(n, NOTIFY_BUSY_POLL_MS);
+        else
+            notify_poll(n, started < 0 ? NOTIFY_IDLE_POLL_MS : notify_idle_timeout(n));
     }
     /* Stopping: nothing new is taken, what is in flight gets its outcome. */
     while (n->in_flight > 0)

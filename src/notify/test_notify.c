@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <curl/curl.h>
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <jansson.h>
 
 #include "notify/notify.h"
@@ -286,27 +287,57 @@ static int platform_count(const platform *p, const char *address)
 typedef struct fixture {
     platform plat;
     store *st;
-    config cfg;
-    config_domain domains[2];
-    config_header headers[2];
-    char *urls[2];
+    config *cfg;
+    char *dir;
 } fixture;
+
+/* A config file as an operator would write it, read by config_load(). */
+static config *fixture_config(fixture *f)
+{
+    char *yaml = g_strdup_printf(
+        "test:\n"
+        "  handler:\n"
+        "    dbfile: %s/unused.db\n"
+        "    permanent_bounced_emails_path: %s/permanent\n"
+        "    domains:\n"
+        "      mydomain.de:\n"
+        "        base_url: \"http://127.0.0.1:%d/emails/{address}/suspend\"\n"
+        "      xikolo.de:\n"
+        "        url_resolver: xikolo\n"
+        "        base_url: \"http://127.0.0.1:%d/\"\n"
+        "      json.de:\n"
+        "        base_url: \"http://127.0.0.1:%d/emails/{address}/suspend\"\n"
+        "        payload: json\n"
+        "        headers:\n"
+        "          Authorization: \"Bearer s3cret\"\n"
+        "          X-Empty: \"\"\n"
+        "  notify:\n"
+        "    connect_timeout: 2\n"
+        "    timeout: 5\n"
+        "    max_in_flight: 8\n"
+        "    retry_initial: 30\n"
+        "    retry_max: 3600\n"
+        "    max_attempts: 5\n",
+        f->dir, f->dir, f->plat.port, f->plat.port, f->plat.port);
+    char *path = g_build_filename(f->dir, "config.yml", NULL);
+    assert_true(g_file_set_contents(path, yaml, -1, NULL));
+    char err[512];
+    config *cfg = config_load(path, "test", err, sizeof err);
+    if (cfg == NULL)
+        fail_msg("config: %s", err);
+    g_free(path);
+    g_free(yaml);
+    return cfg;
+}
 
 static int setup(void **state)
 {
     fixture *f = g_new0(fixture, 1);
+    f->dir = g_dir_make_tmp("test-notify-XXXXXX", NULL);
+    assert_non_null(f->dir);
     platform_start(&f->plat, 0);
     f->st = fake_store_new();
-    f->urls[0] = g_strdup_printf("http://127.0.0.1:%d/emails/{address}/suspend", f->plat.port);
-    f->urls[1] = g_strdup_printf("http://127.0.0.1:%d/", f->plat.port);
-    f->domains[0] = (config_domain){ .name = "mydomain.de", .base_url = f->urls[0] };
-    f->domains[1] = (config_domain){ .name = "xikolo.de", .base_url = f->urls[1], .xikolo = true };
-    f->cfg.handler.domains = f->domains;
-    f->cfg.handler.n_domains = 2;
-    f->cfg.notify = (config_notify){
-        .connect_timeout_ms = 2000, .timeout_ms = 5000, .max_in_flight = 8,
-        .retry_initial_s = 30, .retry_max_s = 3600, .max_attempts = 5, .resolver_cache_s = 3600,
-    };
+    f->cfg = fixture_config(f);
     *state = f;
     return 0;
 }
@@ -316,15 +347,19 @@ static int teardown(void **state)
     fixture *f = *state;
     platform_stop(&f->plat);
     fake_store_free(f->st);
-    g_free(f->urls[0]);
-    g_free(f->urls[1]);
+    config_free(f->cfg);
+    char *path = g_build_filename(f->dir, "config.yml", NULL);
+    g_unlink(path);
+    g_rmdir(f->dir);
+    g_free(path);
+    g_free(f->dir);
     g_free(f);
     return 0;
 }
 
 static size_t run_once(fixture *f, time_t now)
 {
-    notify *n = notify_new(&f->cfg, f->st);
+    notify *n = notify_new(f->cfg, f->st);
     size_t attempted = 0;
     assert_int_equal(notify_run_once(n, now, &attempted), 0);
     notify_free(n);
@@ -437,9 +472,9 @@ static void test_gives_up_after_max_attempts(void **state)
 {
     fixture *f = *state;
     platform_mode(&f->plat, "{\"mode\": \"error\", \"status\": 500}");
-    f->cfg.notify.max_attempts = 3;
-    f->cfg.notify.retry_initial_s = 10;
-    f->cfg.notify.retry_max_s = 15;
+    f->cfg->notify.max_attempts = 3;
+    f->cfg->notify.retry_initial_s = 10;
+    f->cfg->notify.retry_max_s = 15;
     time_t now = time(NULL);
     int64_t id = fake_add(f->st, "tired@x.de", "mydomain.de", now);
     long waits[2];
@@ -465,7 +500,7 @@ static void test_gives_up_after_max_attempts(void **state)
 static void test_timeout_is_retried(void **state)
 {
     fixture *f = *state;
-    f->cfg.notify.timeout_ms = 500;
+    f->cfg->notify.timeout_ms = 500;
     platform_mode(&f->plat, "{\"mode\": \"slow\", \"delay\": 3}");
     time_t now = time(NULL);
     int64_t id = fake_add(f->st, "slow@x.de", "mydomain.de", now);
@@ -480,7 +515,7 @@ static void test_timeout_is_retried(void **state)
 static void test_requests_in_parallel(void **state)
 {
     fixture *f = *state;
-    f->cfg.notify.max_in_flight = 8;
+    f->cfg->notify.max_in_flight = 8;
     platform_mode(&f->plat, "{\"mode\": \"slow\", \"delay\": 1}");
     time_t now = time(NULL);
     for (int i = 0; i < 8; i++) {
@@ -521,13 +556,8 @@ static void test_xikolo_resolver(void **state)
 static void test_json_payload_and_headers(void **state)
 {
     fixture *f = *state;
-    f->headers[0] = (config_header){ .name = "Authorization", .value = "Bearer s3cret" };
-    f->headers[1] = (config_header){ .name = "X-Empty", .value = "" };
-    f->domains[0].headers = f->headers;
-    f->domains[0].n_headers = 2;
-    f->domains[0].payload = CONFIG_PAYLOAD_JSON;
     time_t now = time(NULL);
-    fake_add(f->st, "json@x.de", "mydomain.de", now);
+    fake_add(f->st, "json@x.de", "json.de", now);
     assert_int_equal(run_once(f, now), 1);
 
     json_t *all = platform_call(&f->plat, "/_received", NULL);
@@ -584,7 +614,7 @@ static bool all_done(store *st, int64_t first, int64_t last)
 static void test_worker_wakes_and_stops(void **state)
 {
     fixture *f = *state;
-    notify *n = notify_new(&f->cfg, f->st);
+    notify *n = notify_new(f->cfg, f->st);
     assert_int_equal(notify_start(n), 0);
     /* An item added while the worker sleeps goes out promptly after a wake-up. */
     g_usleep(G_USEC_PER_SEC / 10);
