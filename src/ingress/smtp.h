@@ -1,7 +1,23 @@
 /*
  * smtp.h - the SMTP listener (libevent): an ESMTP server that takes bounces
  * for the configured platform domains and answers 250 after DATA only once
- * the message is committed.
+ * the message is committed (451 4.3.0 when the store fails, so the sender
+ * retries).
+ *
+ * - Messages whose final dot arrives in the same turn of the event loop are
+ *   committed together with policy_handle_batch() (group commit).
+ * - The envelope recipient decides the platform: a message with recipients
+ *   at several platform domains is handed to the policy once per domain,
+ *   with that domain's first recipient; further recipients of the same
+ *   domain add nothing (a bounce has one: the no-reply address).
+ * - Return-Path: and Received: (helo, client address, "for <rcpt>", date)
+ *   are prepended; data is dot-unstuffed. Data lines may be longer than
+ *   RFC 5322's 998 bytes (a bounce quoting a broken message is not lost);
+ *   only the message size limits them. Command lines over
+ *   smtp.max_line_length get 500 5.5.2.
+ * - Clients outside smtp.allow_networks get 554 5.7.1, clients beyond
+ *   smtp.max_connections or max_connections_per_client 421 4.7.0; both are
+ *   closed at once. Recipients outside the configured domains get 550 5.7.1.
  */
 #ifndef BOUNCEDEMAILS_SMTP_H
 #define BOUNCEDEMAILS_SMTP_H

@@ -14,9 +14,7 @@
  */
 #include "ingress/smtp_session.h"
 
-#include <ctype.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -392,9 +390,34 @@ static void smtp_cmd_vrfy(smtp_session *s, char *args)
     smtp_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message for our domains");
 }
 
-/* Replies 220 in plain text, drops whatever the client pipelined after the
- * command (RFC 3207 5: it must not be taken into the TLS session) and puts
- * a TLS filter over the connection; the client starts afresh with EHLO. */
+/* Puts a TLS filter over the connection: the client starts afresh with EHLO. */
+static int smtp_start_tls(smtp_session *s)
+{
+    /* The filter's own timeouts apply from now on. */
+    bufferevent_set_timeouts(s->bev, NULL, NULL);
+    SSL *ssl = SSL_new(s->params.tls);
+    struct bufferevent *tls = ssl ? bufferevent_openssl_filter_new(bufferevent_get_base(s->bev), s->bev, ssl,
+                                                                    BUFFEREVENT_SSL_ACCEPTING,
+                                                                    BEV_OPT_CLOSE_ON_FREE) : NULL;
+    if (!tls) {
+        if (ssl) SSL_free(ssl);
+        return -1;
+    }
+    s->bev = tls;
+    s->tls = true;
+    bufferevent_setcb(tls, smtp_session_read_cb, smtp_session_write_cb, smtp_session_event_cb, s);
+    bufferevent_setwatermark(tls, EV_READ, 0, SMTP_READ_HIGH_WATERMARK);
+    bufferevent_enable(tls, EV_READ | EV_WRITE);
+    smtp_transaction_reset(s);
+    g_free(s->helo);
+    s->helo = NULL;
+    s->state = SMTP_STATE_CONNECTED;
+    smtp_set_timeouts(s);
+    return 0;
+}
+
+/* Replies 220 in plain text and drops whatever the client pipelined after
+ * the command (RFC 3207 5: it must not be taken into the TLS session). */
 static void smtp_cmd_starttls(smtp_session *s, char *args)
 {
     if (!s->params.tls || s->tls) {
@@ -409,28 +432,10 @@ static void smtp_cmd_starttls(smtp_session *s, char *args)
     smtp_flush(s);
     struct evbuffer *in = bufferevent_get_input(s->bev);
     evbuffer_drain(in, evbuffer_get_length(in));
-    /* The filter's own timeouts apply from now on. */
-    bufferevent_set_timeouts(s->bev, NULL, NULL);
-    SSL *ssl = SSL_new(s->params.tls);
-    struct bufferevent *tls = ssl ? bufferevent_openssl_filter_new(bufferevent_get_base(s->bev), s->bev, ssl,
-                                                                    BUFFEREVENT_SSL_ACCEPTING,
-                                                                    BEV_OPT_CLOSE_ON_FREE) : NULL;
-    if (!tls) {
-        if (ssl) SSL_free(ssl);
+    if (smtp_start_tls(s) != 0) {
         log_error("SMTP %s: cannot start TLS", s->client);
         smtp_close(s, "421 4.7.0 TLS not available, closing connection");
-        return;
     }
-    s->bev = tls;
-    s->tls = true;
-    bufferevent_setcb(tls, smtp_session_read_cb, smtp_session_write_cb, smtp_session_event_cb, s);
-    bufferevent_setwatermark(tls, EV_READ, 0, SMTP_READ_HIGH_WATERMARK);
-    bufferevent_enable(tls, EV_READ | EV_WRITE);
-    smtp_transaction_reset(s);
-    g_free(s->helo);
-    s->helo = NULL;
-    s->state = SMTP_STATE_CONNECTED;
-    smtp_set_timeouts(s);
 }
 
 #define SMTP_ST(x) (1u << SMTP_STATE_##x)
