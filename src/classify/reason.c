@@ -126,10 +126,11 @@ classify_is_hard(classify_reason reason, const char *status, const char *reply_c
     case R(HASMOVED):
         return true;
     case R(NOTACCEPT):
-        /* A null MX or "does not accept mail" is only final when the
-         * receiver said so with a permanent code. */
-        return (status != NULL && status[0] == '5') ||
-               (reply_code != NULL && reply_code[0] == '5');
+        /* A null MX or "does not accept mail" is final unless a code says
+         * it is temporary; a failure report that gives no code at all
+         * (the reporting MTA's own "no SMTP service here") is final. */
+        return !(status != NULL && status[0] == '4') &&
+               !(reply_code != NULL && reply_code[0] == '4');
     default:
         return false;
     }

@@ -83,12 +83,15 @@ test_reason_hard_flag(void **state)
     assert_true(classify_is_hard(R(USERUNKNOWN), "", ""));
     assert_true(classify_is_hard(R(HOSTUNKNOWN), "5.1.2", ""));
     assert_true(classify_is_hard(R(HASMOVED), "", "551"));
-    /* notaccept is only hard when the receiver said it permanently */
+    /* notaccept is hard unless a code says it is temporary */
     assert_true(classify_is_hard(R(NOTACCEPT), "5.1.10", ""));
     assert_true(classify_is_hard(R(NOTACCEPT), "", "556"));
     assert_false(classify_is_hard(R(NOTACCEPT), "4.3.2", "421"));
-    assert_false(classify_is_hard(R(NOTACCEPT), "", ""));
-    assert_false(classify_is_hard(R(NOTACCEPT), NULL, NULL));
+    assert_false(classify_is_hard(R(NOTACCEPT), "", "421"));
+    assert_false(classify_is_hard(R(NOTACCEPT), "4.7.27", ""));
+    /* a final report without any code is taken as permanent */
+    assert_true(classify_is_hard(R(NOTACCEPT), "", ""));
+    assert_true(classify_is_hard(R(NOTACCEPT), NULL, NULL));
 
     static const classify_reason soft[] = {
         R(MAILBOXFULL), R(SUSPEND), R(EXPIRED), R(BLOCKED), R(SPAMDETECTED),
