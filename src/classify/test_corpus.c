@@ -22,13 +22,17 @@
 #include <jansson.h>
 #include "classify/classify_internal.h"
 
-/* Floors, in percent: what the classifier reached, minus nothing. */
-#define FLOOR_RECALL 0.0
-#define FLOOR_PRECISION 0.0
-#define FLOOR_HARD 0.0
-#define FLOOR_REASON 0.0
-#define FLOOR_STATUS 0.0
-#define FLOOR_KIND 0.0
+/* Floors, in percent: what the classifier reached (rounded down), a ratchet.
+ * Status agreement stays low on purpose: for bounces that give no status
+ * code the labels carry Sisimai's invented x.0.9xx codes, which the
+ * classifier does not make up; the table also prints the agreement on the
+ * rows whose status is a real code. */
+#define FLOOR_RECALL 98.5
+#define FLOOR_PRECISION 99.3
+#define FLOOR_HARD 94.5
+#define FLOOR_REASON 93.0
+#define FLOOR_STATUS 75.0
+#define FLOOR_KIND 96.0
 
 typedef struct corpus_row {
     char *file, *recipient, *alias, *status, *reason, *feedback_type;
@@ -42,6 +46,7 @@ typedef struct corpus_score {
 
 typedef struct corpus_scores {
     corpus_score recall, precision, hard, reason, status, kind;
+    corpus_score real_status; /* status rows without Sisimai's x.0.9xx codes */
 } corpus_scores;
 
 static bool corpus_verbose;
@@ -218,6 +223,8 @@ corpus_score_row(corpus_scores *sc, const corpus_row *r, const classify_report *
                    c->status, c->reply_code);
     if (r->status[0] != '\0') {
         corpus_score_add(&sc->status, strcmp(c->status, r->status) == 0);
+        if (strncmp(r->status + 1, ".0.9", 4) != 0)
+            corpus_score_add(&sc->real_status, strcmp(c->status, r->status) == 0);
         if (strcmp(c->status, r->status) != 0)
             corpus_say(r->file, r->message, "status: want %s got %s (%s)", r->status, c->status, fmt);
     }
@@ -292,6 +299,8 @@ test_corpus_scores(void **state)
     corpus_print_row("reason agreement", sc.reason, FLOOR_REASON);
     corpus_print_row("status agreement", sc.status, FLOOR_STATUS);
     corpus_print_row("kind accuracy", sc.kind, FLOOR_KIND);
+    printf("  %-20s %8.2f%%  %5d / %-5d  (information: status rows without x.0.9xx)\n", "real status codes",
+           corpus_pct(sc.real_status), sc.real_status.hits, sc.real_status.total);
 
     g_hash_table_destroy(files);
     corpus_free_labels(rows);
