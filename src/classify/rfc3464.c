@@ -155,6 +155,59 @@ rfc3464_diagnostic_from_text(const classify_msg *msg, classify_recipient *r)
     return r->diagnostic[0] != '\0';
 }
 
+/* How the text of a report says which SMTP command the remote server
+ * refused, and the command in Postfix's wording. The Diagnostic-Code alone
+ * rarely says it, yet it matters: a refusal after DATA is the content's
+ * fault, not the address's. */
+static const struct {
+    const char *phrase;
+    const char *command;
+} rfc3464_commands[] = {
+    { ">>> data", "end of DATA" },
+    { "after end of data", "end of DATA" },
+    { "in reply to end of data command", "end of DATA" },
+    { "in reply to data command", "DATA" },
+    { ">>> rcpt to", "RCPT TO" },
+    { "after rcpt to", "RCPT TO" },
+    { "in reply to rcpt to command", "RCPT TO" },
+    { ">>> mail from", "MAIL FROM" },
+    { "after mail from", "MAIL FROM" },
+    { "in reply to mail from command", "MAIL FROM" },
+};
+
+/* The SMTP command named in s, or NULL. */
+static const char *
+rfc3464_command_in(const char *s, size_t len)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(rfc3464_commands); i++)
+        if (classify_find_ci(s, len, rfc3464_commands[i].phrase) != NULL)
+            return rfc3464_commands[i].command;
+    return NULL;
+}
+
+/* Adds the refused command to a diagnostic that does not name it, from
+ * the report's text: the recipient's own paragraph, or the whole text when
+ * the report has one recipient. */
+static void
+rfc3464_add_command(const classify_msg *msg, classify_recipient *r, bool only_recipient)
+{
+    if (msg->text == NULL || rfc3464_command_in(r->diagnostic, strlen(r->diagnostic)) != NULL)
+        return;
+    const char *command = NULL;
+    const char *hit = classify_find_ci(msg->text, msg->text_len, r->address);
+    if (hit != NULL) {
+        const char *stop = strstr(hit, "\n\n");
+        command = rfc3464_command_in(hit, stop != NULL ? (size_t)(stop - hit) : strlen(hit));
+    }
+    if (command == NULL && only_recipient)
+        command = rfc3464_command_in(msg->text, msg->text_len);
+    if (command == NULL)
+        return;
+    char *d = g_strdup_printf("%s (in reply to %s command)", r->diagnostic, command);
+    classify_recipient_set_diagnostic(r, d, strlen(d));
+    g_free(d);
+}
+
 /* True for the codes that only give the class ("5.0.0") or that mail systems
  * put in the Status field for any give-up ("4.4.7"), not the cause. */
 static bool
@@ -349,6 +402,8 @@ classify_detect_rfc3464(const classify_msg *msg, classify_report *report)
     }
     if (report->n_recipients == 0)
         return false;
+    for (size_t i = 0; i < report->n_recipients; i++)
+        rfc3464_add_command(msg, &report->recipients[i], report->n_recipients == 1);
     report->kind = CLASSIFY_KIND_BOUNCE;
     return true;
 }
