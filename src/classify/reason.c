@@ -200,6 +200,7 @@ static const struct reason_token reason_provider_tokens[] = {
     {"sent too many messages this hour", R(SPEEDING)},
     {"procmail: ", R(MAILERERROR)},
     {"my name was rejected", R(BLOCKED)},
+    {"but greeting failed", R(BLOCKED)},
     {"throttling failure", R(TOOMANYCONN)},
     {"sending quota exceeded", R(TOOMANYCONN)},
     {"unusual rate of unsolicited mail", R(BLOCKED)},
@@ -324,6 +325,14 @@ static const char *const pat_userunknown[] = {
     "user is unknown",
     "unknown recipient address",
     "not a valid address",
+    "exrecipnotfound",
+    "not listed in public name",
+    "benutzer unbekannt",
+    "empfänger unbekannt",
+    "usuario desconocido",
+    "utente sconosciuto",
+    "usuário desconhecido",
+    "recent history of bouncing as an invalid address",
     NULL,
 };
 
@@ -394,6 +403,8 @@ static const char *const pat_mailboxfull[] = {
     "storage limit",
     "exceeded * quota",
     "exceeds * quota",
+    "caixa cheia",
+    "boite pleine",
     NULL,
 };
 
@@ -419,6 +430,7 @@ static const char *const pat_mesgtoobig[] = {
     "message size limits",
     "exceeds the size limit",
     "message exceeds the maximum",
+    "recipsizelimit",
     NULL,
 };
 
@@ -515,6 +527,10 @@ static const char *const pat_hostunknown[] = {
     "domain not found",
     "no such host",
     "nxdomain",
+    "all relevant mx records point to non-existent hosts",
+    "all host address lookups failed permanently",
+    "illegal host/domain name found",
+    "destination email system is unknown",
     NULL,
 };
 
@@ -531,6 +547,7 @@ static const char *const pat_notaccept[] = {
     "couldn't find a mail exchanger",
     "could not find a mail exchanger",
     "not accepting network messages",
+    "destination seem to reject all mails",
     NULL,
 };
 
@@ -614,7 +631,6 @@ static const char *const pat_blocked[] = {
     "client host rejected: was not authenticated",
     "confirm this mail server",
     "connection dropped",
-    "connection refused by",
     "connection was dropped by remote host",
     "connections not accepted from ip addresses on spamhaus",
     "currently sending spam",
@@ -684,6 +700,8 @@ static const char *const pat_blocked[] = {
     "ehlo rejected",
     "unregistered domains",
     "poor ip",
+    "greylist",
+    "graylist",
     NULL,
 };
 
@@ -928,6 +946,8 @@ static const char *const pat_policyviolation[] = {
     "violates our email policy",
     "email address used to send your message is not subscribed to this group",
     "allowable number of posts without solving a captcha",
+    "policy rejection",
+    "administrative policy",
     NULL,
 };
 
@@ -985,6 +1005,7 @@ static const char *const pat_contenterror[] = {
     "unnecessary base64 encoding",
     "media error",
     "malformed message",
+    "too many \"received\" headers",
     NULL,
 };
 
@@ -1020,6 +1041,7 @@ static const char *const pat_mailererror[] = {
     "mailer error",
     "pipe to |/",
     "x-unix; ",
+    "unknown mailer error",
     NULL,
 };
 
@@ -1073,6 +1095,9 @@ static const char *const pat_networkerror[] = {
     "dns error",
     "wasn't able to establish an smtp connection",
     "network is unreachable",
+    "host lookup did not complete",
+    "name server timeout",
+    "bounce between two servers",
     NULL,
 };
 
@@ -1102,6 +1127,8 @@ static const char *const pat_expired[] = {
     "will continue trying",
     "will be retried for",
     "delivery failed * attempts",
+    "cannot send message for",
+    "could not be delivered for",
     NULL,
 };
 
@@ -1156,7 +1183,7 @@ static const struct reason_table reason_order[] = {
 };
 
 /* Catch-all wording, tried only after every table above found nothing and
- * never allowed to overrule a status code: it says that something was
+ * after a generic status code's own fallback: it says that something was
  * refused or went wrong, barely what. */
 static const struct reason_token reason_weak_wording[] = {
     {"access denied", R(REJECTED)},
@@ -1177,6 +1204,7 @@ static const char *const pat_data_phase[] = {
     "(data)",
     "[data]",
     ">>> data",
+    "rejected after data",
     NULL,
 };
 
@@ -1263,6 +1291,9 @@ static const struct reason_code reason_status_codes[] = {
     {"5.7.13", R(SUSPEND), CODE_DECIDES, 0},
     {"5.7.17", R(HASMOVED), CODE_DECIDES, 0},
     {"5.7.18", R(HASMOVED), CODE_DECIDES, 0},
+    {"5.7.20", R(AUTHFAILURE), CODE_DECIDES, 0},
+    {"5.7.21", R(AUTHFAILURE), CODE_DECIDES, 0},
+    {"5.7.22", R(AUTHFAILURE), CODE_DECIDES, 0},
     {"5.7.23", R(AUTHFAILURE), CODE_DECIDES, 0},
     {"5.7.24", R(AUTHFAILURE), CODE_DECIDES, 0},
     {"5.7.25", R(REQUIREPTR), CODE_DECIDES, 0},
@@ -1270,10 +1301,13 @@ static const struct reason_code reason_status_codes[] = {
     {"5.7.26", R(AUTHFAILURE), CODE_DECIDES, 0},
     {"4.7.26", R(AUTHFAILURE), CODE_DECIDES, 0},
     {"5.7.27", R(NOTACCEPT), CODE_DECIDES, 0},
+    {"5.7.29", R(AUTHFAILURE), CODE_DECIDES, 0},
     {"5.7.509", R(AUTHFAILURE), CODE_DECIDES, 0},
     {"5.7.515", R(AUTHFAILURE), CODE_DECIDES, 0},
     {"5.7.606", R(BLOCKED), CODE_DECIDES, 0},
     {"5.7.607", R(BLOCKED), CODE_DECIDES, 0},
+    {"5.7.708", R(BLOCKED), CODE_DECIDES, 0},
+    {"5.7.750", R(BLOCKED), CODE_DECIDES, 0},
     {"4.7.650", R(BADREPUTATION), CODE_DECIDES, 0},
     {"5.1.351", R(USERUNKNOWN), CODE_FALLBACK, 0},
 };
@@ -1573,6 +1607,12 @@ reason_code_lookup(const struct reason_code *table, size_t n, const char *code)
     return prefix_row;
 }
 
+static bool
+reason_is_temporary(const char *status, const char *reply_code)
+{
+    return (status != NULL && status[0] == '4') || (reply_code != NULL && reply_code[0] == '4');
+}
+
 classify_reason
 classify_reason_guess(const char *status, const char *reply_code, const char *diagnostic)
 {
@@ -1601,11 +1641,13 @@ classify_reason_guess(const char *status, const char *reply_code, const char *di
     if (reason != R(UNDEFINED))
         return reason;
 
-    reason = hits_reason(ix, &h, ix->weak, TABLE_WEAK);
-    if (reason != R(UNDEFINED))
-        return reason;
     if (code != NULL)
         return code->reason;
+    /* Catch-all wording never turns a temporary failure into a bad address. */
+    reason = hits_reason(ix, &h, ix->weak, TABLE_WEAK);
+    if (reason != R(UNDEFINED) &&
+        !(classify_is_hard(reason, "", "") && reason_is_temporary(status, reply_code)))
+        return reason;
     code = reason_code_lookup(reason_reply_codes, N_ELEMS(reason_reply_codes), reply_code);
     if (code != NULL)
         return code->reason;

@@ -243,6 +243,12 @@ test_reason_fallbacks(void **state)
         {"", "", "", R(UNDEFINED)},
         {NULL, NULL, NULL, R(UNDEFINED)},
         {"5.0.0", NULL, "   \t  ", R(UNDEFINED)},
+        /* catch-all wording decides when nothing else does */
+        {"5.0.0", "550", "550 <x@example.org>: Recipient address rejected.", R(USERUNKNOWN)},
+        {"", "", "Connection refused", R(NETWORKERROR)},
+        /* but never makes a bad address of a temporary failure */
+        {"4.2.0", "451", "451 4.2.0 <x@example.org>: Recipient address rejected: try later", R(SYSTEMERROR)},
+        {"4.2.0", "450", "450 4.2.0 <x@example.org>: Recipient address rejected: Greylisted, see http://greylisting.example/", R(BLOCKED)},
     };
 
     (void)state;
