@@ -65,11 +65,13 @@ classify_verdict_from_name(const char *name, classify_verdict *out)
  * closes, so opening and closing one per message part cost more than the
  * parsing. One descriptor each, opened once and never closed, keeps the
  * modules loaded; they are never used for converting, so sharing them
- * between threads is safe. */
+ * between threads is safe. Written once under g_once, then only kept. */
 static const char *const classify_pinned_charsets[] = {
     "ISO-8859-1", "WINDOWS-1252", "ISO-8859-15", "ISO-8859-2", "ISO-2022-JP", "SHIFT_JIS", "EUC-JP",
     "EUC-KR", "GB2312", "GBK", "BIG5", "KOI8-R", "WINDOWS-1251", "UTF-7", "UTF-16",
 };
+
+static iconv_t classify_pinned[G_N_ELEMENTS(classify_pinned_charsets)];
 
 static gpointer
 classify_init_gmime(gpointer unused)
@@ -77,7 +79,7 @@ classify_init_gmime(gpointer unused)
     (void)unused;
     g_mime_init();
     for (size_t i = 0; i < G_N_ELEMENTS(classify_pinned_charsets); i++)
-        (void)iconv_open("UTF-8", classify_pinned_charsets[i]);
+        classify_pinned[i] = iconv_open("UTF-8", classify_pinned_charsets[i]);
     return NULL;
 }
 
