@@ -201,6 +201,8 @@ static const struct reason_token reason_provider_tokens[] = {
     {"procmail: ", R(MAILERERROR)},
     {"my name was rejected", R(BLOCKED)},
     {"but greeting failed", R(BLOCKED)},
+    {"limits for how many messages can be sent", R(TOOMANYCONN)},
+    {"[tss09]", R(BLOCKED)},
     {"throttling failure", R(TOOMANYCONN)},
     {"sending quota exceeded", R(TOOMANYCONN)},
     {"unusual rate of unsolicited mail", R(BLOCKED)},
@@ -613,6 +615,8 @@ static const char *const pat_rejected[] = {
     "sender domain * does not exist",
     "permission to post messages to the group",
     "you may not have permission to post",
+    "unresolvable rfc.5321 from domain",
+    "unresolvable rfc.5322 from domain",
     NULL,
 };
 
@@ -702,6 +706,9 @@ static const char *const pat_blocked[] = {
     "poor ip",
     "greylist",
     "graylist",
+    "not in whitelist",
+    "permanently deferred",
+    "connection rejected by policy",
     NULL,
 };
 
@@ -781,6 +788,7 @@ static const char *const pat_spamdetected[] = {
     "bulk mail",
     "content filter",
     "spam message",
+    "suspicious due to the nature of the content",
     NULL,
 };
 
@@ -906,6 +914,8 @@ static const char *const pat_speeding[] = {
     "rate limit exceeded",
     "too many messages",
     "too fast",
+    "receiving mail too quickly",
+    "too quickly",
     NULL,
 };
 
@@ -930,6 +940,8 @@ static const char *const pat_toomanyconn[] = {
     "connection limit",
     "max message per connection",
     "too many messages in this connection",
+    "denial of service",
+    "server busy",
     NULL,
 };
 
@@ -963,6 +975,7 @@ static const char *const pat_virusdetected[] = {
     "message contains malware",
     "malware detected",
     "infected",
+    "content presents a potential security issue",
     NULL,
 };
 
@@ -989,6 +1002,7 @@ static const char *const pat_norelaying[] = {
     "this system is not configured to relay mail",
     "relay not allowed",
     "relaying is not allowed",
+    "open relay not allowed",
     NULL,
 };
 
@@ -1071,6 +1085,7 @@ static const char *const pat_systemerror[] = {
     "system error",
     "service refuse",
     "resources temporarily unavailable",
+    "temporary system problem",
     NULL,
 };
 
@@ -1098,6 +1113,9 @@ static const char *const pat_networkerror[] = {
     "host lookup did not complete",
     "name server timeout",
     "bounce between two servers",
+    "possible mail loop",
+    "indicate a mail loop",
+    "suspected mail loop",
     NULL,
 };
 
