@@ -1115,7 +1115,6 @@ static const char *const pat_networkerror[] = {
     "bounce between two servers",
     "possible mail loop",
     "indicate a mail loop",
-    "suspected mail loop",
     NULL,
 };
 

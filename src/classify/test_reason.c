@@ -176,6 +176,8 @@ test_reason_wording(void **state)
         {"5.7.1", "550", "550 This message is not RFC 5322 compliant: duplicate Date header", R(NOTCOMPLIANTRFC)},
         {"5.7.1", "554", "554 Rejected: virus found in attachment invoice.zip", R(VIRUSDETECTED)},
         {"5.0.0", "554", "554 Transaction failed: improper use of 8-bit data in message header", R(CONTENTERROR)},
+        {"5.0.0", "550", "Too many \"Received\" headers - suspected mail loop", R(CONTENTERROR)},
+        {"5.0.0", "554", "554 5.0.0 Message exceeded 40 hops, this may indicate a mail loop", R(NETWORKERROR)},
         {"5.0.0", "550", "550 Message refused due to recipient preferences", R(FILTERED)},
         {"5.0.0", "501", "501 Syntax error in parameters or arguments", R(SYNTAXERROR)},
         {"4.7.0", "421", "421 Please try again slower, you are sending too quickly", R(SPEEDING)},
