@@ -452,13 +452,37 @@ static void notify_post_done(notify *n, notify_transfer *t, CURLcode res, long s
     g_free(text);
 }
 
+/* The outcomes of one round are written in one transaction: an item's
+ * outcome and the platform's answer together, and one commit for all the
+ * requests that finished at once. Should the store refuse the transaction,
+ * each write commits on its own instead. */
+static bool notify_batch_begin(notify *n)
+{
+    if (store_begin(n->st) == 0)
+        return true;
+    log_debug("notify: no transaction for the outcomes (%s)", store_errmsg(n->st));
+    return false;
+}
+
+static void notify_batch_end(notify *n, bool open)
+{
+    if (!open || store_commit(n->st) == 0)
+        return;
+    /* The items stay claimed, so they come due again when their lease ends. */
+    log_error("notify: cannot record the outcomes of the last requests: %s", store_errmsg(n->st));
+    store_rollback(n->st);
+}
+
 /* Handles the transfers curl has finished; returns how many. */
 static size_t notify_collect(notify *n)
 {
     CURLMsg *msg;
     int left;
     size_t done = 0;
+    bool batch = false;
     while ((msg = curl_multi_info_read(n->multi, &left)) != NULL) {
+        if (done == 0 && msg->msg == CURLMSG_DONE)
+            batch = notify_batch_begin(n);
         if (msg->msg != CURLMSG_DONE)
             continue;
         notify_transfer *t = NULL;
@@ -484,6 +508,7 @@ static size_t notify_collect(notify *n)
         notify_transfer_free(n, t);
         done++;
     }
+    notify_batch_end(n, batch);
     return done;
 }
 
