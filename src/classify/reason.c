@@ -789,6 +789,11 @@ static const char *const pat_spamdetected[] = {
     "content filter",
     "spam message",
     "suspicious due to the nature of the content",
+    "spam content",
+    "spam filter",
+    "marked as spam",
+    "flagged as spam",
+    "message is spam",
     NULL,
 };
 
@@ -916,6 +921,7 @@ static const char *const pat_speeding[] = {
     "too fast",
     "receiving mail too quickly",
     "too quickly",
+    "rate limited",
     NULL,
 };
 
@@ -1305,6 +1311,7 @@ static const struct reason_code reason_status_codes[] = {
     {"5.7.", R(SECURITYERROR), CODE_FALLBACK, 0},
     {"4.7.", R(SECURITYERROR), CODE_FALLBACK, 0},
     {"5.7.7", R(SECURITYERROR), CODE_DECIDES, OVR_SENDING},
+    {"5.7.8", R(SECURITYERROR), CODE_DECIDES, OVR_SENDING},
     {"5.7.13", R(SUSPEND), CODE_DECIDES, 0},
     {"5.7.17", R(HASMOVED), CODE_DECIDES, 0},
     {"5.7.18", R(HASMOVED), CODE_DECIDES, 0},
@@ -1413,9 +1420,14 @@ index_add(struct reason_index *ix, const char *text, classify_reason reason, uns
     const char *star = strchr(text, '*');
     size_t first = star != NULL ? (size_t)(star - text) : strlen(text);
 
-    /* Programming errors in the tables, caught by the first unit test. */
-    if (ix->n >= INDEX_MAX || first < 3)
-        g_error("reason table: pattern \"%s\" too short, or too many patterns", text);
+    /* Programming errors in the tables, caught by the first unit test: the
+     * text a pattern is matched against is lower case with single spaces. */
+    if (ix->n >= INDEX_MAX || first < 3 || strstr(text, "  ") != NULL ||
+        strstr(text, "**") != NULL || text[strlen(text) - 1] == '*')
+        g_error("reason table: pattern \"%s\" cannot match, or too many patterns", text);
+    for (const char *c = text; *c != '\0'; c++)
+        if ((*c >= 'A' && *c <= 'Z') || *c == '\t' || *c == '\n' || *c == '\r')
+            g_error("reason table: pattern \"%s\" is not lower case", text);
     ix->patterns[ix->n++] = (struct index_pattern){
         .head = index_head(text, first),
         .head_mask = index_head("\xff\xff\xff\xff\xff\xff\xff\xff", first),

@@ -206,6 +206,8 @@ test_reason_code_and_wording_precedence(void **state)
         /* catch-all words never overrule a code */
         {"5.1.1", "550", "550 5.1.1 <x@example.org>: rejected", R(USERUNKNOWN)},
         {"5.1.1", "550", "550 5.1.1 access denied", R(USERUNKNOWN)},
+        /* a failed login is not an unknown recipient, whatever its wording */
+        {"5.7.8", "535", "535 5.7.8 Error: authentication failed: invalid user", R(SECURITYERROR)},
         /* wording that names another cause overrules a misleading code */
         {"5.1.1", "550", "550 5.1.1 <a@example.com> - 192.0.2.5 has sent too many messages this hour", R(SPEEDING)},
         {"5.1.1", "552", "552 sorry, mailbox is over quota temporarily (#5.1.1)", R(MAILBOXFULL)},
