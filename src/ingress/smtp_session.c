@@ -33,6 +33,10 @@
 #define SMTP_DATA_CHUNK (64 * 1024)
 /* Input kept unread at most while a message commits or a line is incomplete. */
 #define SMTP_READ_HIGH_WATERMARK (256 * 1024)
+/* Replies a client has not read yet, at most: beyond this the session stops
+ * taking commands until they are written, so a client that sends without
+ * reading cannot grow our buffers. */
+#define SMTP_MAX_UNSENT (64 * 1024)
 /* RFC 5321 4.5.3.1.3: a path is at most 256 octets. */
 #define SMTP_MAX_PATH 256
 
@@ -599,12 +603,19 @@ static bool smtp_data_step(smtp_session *s)
     return true;
 }
 
+static bool smtp_output_full(const smtp_session *s)
+{
+    return evbuffer_get_length(s->out) + evbuffer_get_length(bufferevent_get_output(s->bev)) > SMTP_MAX_UNSENT;
+}
+
 static void smtp_session_process(smtp_session *s)
 {
     s->processing = true;
     for (;;) {
         bool more;
-        if (s->state == SMTP_STATE_DATA)
+        if (smtp_output_full(s))
+            more = false;      /* smtp_session_write_cb goes on once it is written */
+        else if (s->state == SMTP_STATE_DATA)
             more = smtp_data_step(s);
         else if (s->state == SMTP_STATE_COMMITTING || s->state == SMTP_STATE_CLOSING)
             more = false;
@@ -633,7 +644,11 @@ static void smtp_session_underlying_write_cb(struct bufferevent *bev, void *arg)
 static void smtp_session_write_cb(struct bufferevent *bev, void *arg)
 {
     smtp_session *s = arg;
-    if (s->state != SMTP_STATE_CLOSING || evbuffer_get_length(bufferevent_get_output(bev)) > 0) return;
+    if (s->state != SMTP_STATE_CLOSING) {
+        if (evbuffer_get_length(bufferevent_get_input(bev)) > 0 && !s->processing) smtp_session_process(s);
+        return;
+    }
+    if (evbuffer_get_length(bufferevent_get_output(bev)) > 0) return;
     struct bufferevent *under = bufferevent_get_underlying(bev);
     if (under && evbuffer_get_length(bufferevent_get_output(under)) > 0) {
         /* Nothing more goes through the filter: the socket's side takes over. */

@@ -3,6 +3,7 @@
 test needs pipelining or misbehaviour): pipelined sessions, the size limit,
 allowed networks, relay denial, garbage, idle connections, connection limits,
 timeouts, a failing store (451, and the retry arrives) and STARTTLS."""
+import collections
 import contextlib
 import gzip
 import os
@@ -11,6 +12,7 @@ import socket
 import sqlite3
 import ssl
 import subprocess
+import threading
 import time
 
 import harness
@@ -251,6 +253,33 @@ def test_idle_connections_do_not_stop_a_normal_client():
         finally:
             for sock in idle:
                 sock.close()
+
+
+def _peak_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+
+
+def test_a_client_that_does_not_read_its_replies():
+    """It is stopped (TCP flow control) rather than buffered without bound,
+    others are served meanwhile, and it gets every reply once it reads."""
+    count = 2000000   # 12 MB of commands, 32 MB of replies
+    with smtp_service() as (work, service, port):
+        with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
+            assert s.sendmail("", [NOREPLY], bounce(1)) == {}
+        baseline = _peak_rss_kib(service.proc.pid)
+        c = Raw(port)
+        c.reply()
+        sender = threading.Thread(target=c.send, args=(b"NOOP\r\n" * count,))
+        sender.start()
+        with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
+            assert s.sendmail("", [NOREPLY], bounce(2)) == {}
+        codes = collections.Counter(c.reply()[0] for _ in range(count))
+        sender.join()
+        assert codes == {250: count}, codes
+        c.close()
+        growth = _peak_rss_kib(service.proc.pid) - baseline
+        assert growth < 8 * 1024, f"the service grew by {growth} KiB"
 
 
 def test_connection_limits_get_421():
