@@ -243,6 +243,24 @@ mime_line_end(const char *p, const char *end)
     return nl != NULL ? nl : end;
 }
 
+/* Past the marker line: blank lines and dash lines ("------ The body of
+ * the message is 2040 characters long; only the first ...") stand between
+ * it and the quoted header block. */
+static const char *
+mime_skip_to_headers(const char *p, const char *end)
+{
+    for (int lines = 0; p < end && lines < 4;) {
+        while (p < end && (*p == '\n' || *p == ' ' || *p == '\t'))
+            p++;
+        if (end - p < 2 || p[0] != '-' || p[1] != '-')
+            break;
+        const char *eol = mime_line_end(p, end);
+        p = eol < end ? eol + 1 : end;
+        lines++;
+    }
+    return p;
+}
+
 /* Splits text quoting the original below a marker line. Returns the length
  * of the bounce's own text; when the marker is followed by a header block
  * and no original was found yet, that block and the body below it become
@@ -263,9 +281,7 @@ mime_split_inline_original(const char *s, size_t len, mime_walk *w)
             if ((size_t)(eol - p) < n || g_ascii_strncasecmp(p, m, n) != 0)
                 continue;
             if (!w->have_original) {
-                const char *h = eol;
-                while (h < end && (*h == '\n' || *h == ' ' || *h == '\t'))
-                    h++;
+                const char *h = mime_skip_to_headers(eol, end);
                 if (mime_is_header_line(h, end)) {
                     const char *b = h;
                     while (b < end) {

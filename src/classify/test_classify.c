@@ -354,6 +354,61 @@ test_hostile_input(void **state)
     g_string_free(s, TRUE);
 }
 
+/* Many threads classify at once and get what one thread gets. */
+typedef struct thread_job {
+    GPtrArray *inputs;   /* GBytes of each message */
+    GPtrArray *expected; /* its JSON */
+    int mismatches;
+} thread_job;
+
+static gpointer
+thread_run(gpointer data)
+{
+    thread_job *job = data;
+    for (int round = 0; round < 20; round++) {
+        for (guint i = 0; i < job->inputs->len; i++) {
+            gsize len;
+            const char *m = g_bytes_get_data(g_ptr_array_index(job->inputs, i), &len);
+            classify_report *rep = classify_message(m, len);
+            char *json = classify_report_json(rep, "t", 0);
+            if (strcmp(json, g_ptr_array_index(job->expected, i)) != 0)
+                g_atomic_int_inc(&job->mismatches);
+            free(json);
+            classify_report_free(rep);
+        }
+    }
+    return NULL;
+}
+
+static void
+test_threads(void **state)
+{
+    (void)state;
+    thread_job job = { g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref),
+                       g_ptr_array_new_with_free_func(free), 0 };
+    GDir *d = g_dir_open(data_dir, 0, NULL);
+    assert_non_null(d);
+    const char *name;
+    while ((name = g_dir_read_name(d)) != NULL) {
+        gsize len;
+        char *data = load(name, &len);
+        classify_report *rep = classify_message(data, len);
+        g_ptr_array_add(job.expected, classify_report_json(rep, "t", 0));
+        classify_report_free(rep);
+        g_ptr_array_add(job.inputs, g_bytes_new_take(data, len));
+    }
+    g_dir_close(d);
+
+    GThread *threads[4];
+    for (size_t i = 0; i < G_N_ELEMENTS(threads); i++)
+        threads[i] = g_thread_new("classify", thread_run, &job);
+    for (size_t i = 0; i < G_N_ELEMENTS(threads); i++)
+        g_thread_join(threads[i]);
+    assert_int_equal(job.mismatches, 0);
+    g_ptr_array_free(job.inputs, TRUE);
+    g_ptr_array_free(job.expected, TRUE);
+}
+
 static void
 test_json_keys(void **state)
 {
@@ -413,6 +468,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_newline_styles),
         cmocka_unit_test(test_empty_and_garbage),
         cmocka_unit_test(test_hostile_input),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_json_keys),
         cmocka_unit_test(test_names),
     };
