@@ -882,6 +882,9 @@ static const char *const pat_requireptr[] = {
     "mismatches client ip",
     "reverse dns lookup for host * failed",
     "service permits * unverifyable sending ips",
+    "reverse hostname",
+    "reverse dns entry",
+    "ptr record",
     NULL,
 };
 
@@ -890,7 +893,7 @@ static const char *const pat_notcompliantrfc[] = {
     "not rfc5322 compliant",
     "not rfc 2822 compliant",
     "rfcmessagenoncompliant",
-    "multiple * addresses in from: header are not accepted",
+    "multiple*addresses in from: header",
     "multiple from: header",
     "multiple subject header",
     "message is not rfc compliant",
@@ -1092,6 +1095,7 @@ static const char *const pat_systemerror[] = {
     "service refuse",
     "resources temporarily unavailable",
     "temporary system problem",
+    "local problem",
     NULL,
 };
 
