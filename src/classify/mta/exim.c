@@ -98,6 +98,16 @@ exim_failed_recipients(const classify_msg *msg, classify_report *report)
         report->kind = CLASSIFY_KIND_BOUNCE;
 }
 
+/* "an undisclosed address\n  (generated from user@example.org)": the
+ * address a router rewrote into something that cannot be shown. */
+static const mta_layout exim_generated = {
+    .begin = exim_begin,
+    .end = exim_end,
+    .reasons = exim_reasons,
+    .prefix = (const char *const[]){ "(generated from", "(ultimately generated from", NULL },
+    .flags = MTA_RCPT_PREFIXED,
+};
+
 bool
 classify_detect_exim(const classify_msg *msg, classify_report *report)
 {
@@ -109,7 +119,8 @@ classify_detect_exim(const classify_msg *msg, classify_report *report)
 
     if (!text && !(daemon && mta_any(msg->subject, exim_subjects)))
         return false;
-    mta_parse(msg, report, &exim_layout);
+    if (mta_parse(msg, report, &exim_layout) == 0)
+        mta_parse(msg, report, &exim_generated);
     exim_failed_recipients(msg, report);
     return report->n_recipients > 0;
 }

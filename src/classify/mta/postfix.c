@@ -10,9 +10,13 @@
 #include "classify/detectors.h"
 #include "classify/mta/mta.h"
 
+/* Postfix signs its notice "The Postfix program" (or a distribution's
+ * "The Postfix on SuSE Linux ... program") or "The mail system". */
 static const char *const postfix_begin[] = {
-    "The Postfix program",
-    "The mail system",
+    "\tThe Postfix",
+    "  The Postfix",
+    "The mail system\n",
+    "The Postfix program\n",
     NULL,
 };
 
@@ -26,7 +30,7 @@ static const char *const postfix_end[] = {
 };
 
 static const char *const postfix_signature[] = {
-    "This is the Postfix program at host",
+    "This is the Postfix",
     "This is the mail system at host",
     NULL,
 };
@@ -94,7 +98,11 @@ classify_detect_postfix(const classify_msg *msg, classify_report *report)
     if (msg->text == NULL || mta_find_any(msg->text, msg->text_len < 2048 ? msg->text_len : 2048,
                                           postfix_signature) == NULL)
         return false;
-    if (!mta_section(msg, postfix_begin, postfix_end, &sec))
+    /* Translated or rewritten notices may lack the signature line: then the
+     * recipient lines, which alone start with '<' in the first column, are
+     * read from the top. */
+    if (!mta_section(msg, postfix_begin, postfix_end, &sec) &&
+        !mta_section(msg, NULL, postfix_end, &sec))
         return false;
     if (mta_parse_span(report, sec, &postfix_layout) == 0)
         return postfix_unavailable(msg, report);

@@ -28,7 +28,15 @@ static const char *const prose_subject[] = {
     NULL,
 };
 
-/* Wording that says, on the line that names an address, that it failed. */
+/* Opening sentences that make a message a failure notice whatever its
+ * sender and subject. */
+static const char *const prose_opening[] = {
+    "could not be delivered", "couldn't be delivered", "undeliverable", "delivery has failed",
+    "delivery failed", "was not delivered", "unable to deliver", "permanent error",
+    "returned mail", "delivery failure", "non-delivery", NULL,
+};
+
+/* Wording that says, near the line that names an address, that it failed. */
 static const char *const prose_failure[] = {
     "address rejected", "user unknown", "unknown user", "no such user", "does not exist",
     "doesn't exist", "not found", "could not be delivered", "couldn't be delivered",
@@ -36,7 +44,10 @@ static const char *const prose_failure[] = {
     "delivery failed", "failed", "rejected", "invalid", "unknown", "mailbox", "quota",
     "unavailable", "refused", "not accepted", "disabled", "suspended", "is full",
     "no longer", "unable to deliver", "permanent", "not reachable", "did not reach",
-    "could not reach", "not deliverable", "delivery has failed", "550", "551", "552",
+    "could not reach", "not deliverable", "delivery has failed", "not known", "error",
+    "intended recipient", "addressed to", "postponed", "delivery problem",
+    "无法发送", "无法送达", "送信できません", "配信できません", "届きません", "zugestellt",
+    "non remis", "n'a pas pu", "no pudo ser entregado", "non è stato", "550", "551", "552",
     "553", "554", NULL,
 };
 
@@ -98,24 +109,147 @@ prose_paragraph(const char *p, const char *end)
     return (size_t)(q - p);
 }
 
-/* True when the last non-blank line before p ends with a colon. */
-static bool
-prose_after_colon(const char *start, const char *p)
+/* The nearest non-blank line before p (back) or after the line at p, or
+ * NULL; *len gets its length. */
+static const char *
+prose_neighbour(const char *start, const char *end, const char *p, bool back, size_t *len)
 {
     const char *q = p;
 
-    while (q > start && g_ascii_isspace(q[-1]))
+    for (;;) {
+        if (back) {
+            if (q <= start)
+                return NULL;
+            const char *e = q - 1; /* the newline ending the previous line */
+            const char *b = e;
+            while (b > start && b[-1] != '\n')
+                b--;
+            q = b;
+            *len = (size_t)(e - b);
+        } else {
+            const char *nl = memchr(q, '\n', (size_t)(end - q));
+            if (nl == NULL)
+                return NULL;
+            q = nl + 1;
+            const char *e = memchr(q, '\n', (size_t)(end - q));
+            *len = (size_t)((e != NULL ? e : end) - q);
+        }
+        for (size_t i = 0; i < *len; i++)
+            if (!g_ascii_isspace(q[i]))
+                return q;
+    }
+}
+
+/* A line that holds one address and little else ("  user@example.org",
+ * "-- <user@example.org>", "\"User\" <user@example.org>"). */
+static bool
+prose_address_only(const char *line, size_t len)
+{
+    size_t other = 0, ats = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c == '@') {
+            /* Skip the whole mailbox around it. */
+            ats++;
+            size_t a = i, b = i + 1;
+            while (a > 0 && !g_ascii_isspace(line[a - 1]) && strchr("<\"':", line[a - 1]) == NULL)
+                a--;
+            while (b < len && !g_ascii_isspace(line[b]) && strchr(">\"';,", line[b]) == NULL)
+                b++;
+            other -= other >= i - a ? i - a : other;
+            i = b - 1;
+            continue;
+        }
+        if (!g_ascii_isspace(c) && strchr("<>\"'-*:;,.()[]", c) == NULL)
+            other++;
+    }
+    /* Room for a display name, not for a sentence in any script. */
+    return ats >= 1 && ats <= 2 && other <= 30;
+}
+
+static bool
+prose_ends_with_colon(const char *line, size_t len)
+{
+    while (len > 0 && g_ascii_isspace(line[len - 1]))
+        len--;
+    return len > 0 && line[len - 1] == ':';
+}
+
+/* True when the address that starts at a in line is introduced as a sender
+ * ("not accepting mail from a@b") or a helpdesk ("please contact a@b"),
+ * which is never the failed recipient. */
+static bool
+prose_named_as_sender(const char *line, const char *a)
+{
+    const char *q = a;
+
+    while (q > line && (q[-1] == ' ' || q[-1] == '<' || q[-1] == '"' || q[-1] == ':'))
         q--;
-    return q > start && q[-1] == ':';
+    return (q - line >= 4 && g_ascii_strncasecmp(q - 4, "from", 4) == 0) ||
+           (q - line >= 7 && g_ascii_strncasecmp(q - 7, "contact", 7) == 0);
+}
+
+/* The address in a line, without a routing prefix such as Exchange's
+ * "SMTP=" or "smtp:". */
+static char *
+prose_address(const char *line, size_t len, const char **where)
+{
+    char *addr = classify_find_address(line, len);
+
+    if (addr == NULL)
+        return NULL;
+    for (const char *const *p = (const char *const[]){ "smtp=", "smtp:", NULL }; *p != NULL; p++) {
+        if (g_str_has_prefix(addr, *p)) {
+            char *bare = g_strdup(addr + strlen(*p));
+            g_free(addr);
+            addr = bare;
+        }
+    }
+    const char *at = strchr(addr, '@');
+    const char *hit = at != NULL ? classify_find_ci(line, len, addr) : NULL;
+    *where = hit != NULL ? hit : line;
+    return addr;
+}
+
+/* Takes the address of one line when the wording around it says it failed:
+ * its paragraph, or for an address standing alone the line above (ending in
+ * a colon, or saying the failure) or below. */
+static void
+prose_line(const classify_msg *msg, classify_report *report, mta_span sec, const char *p, size_t n)
+{
+    const char *end = sec.p + sec.len, *where;
+    char *addr = prose_address(p, n, &where);
+
+    if (addr == NULL)
+        return;
+    size_t para = prose_paragraph(p, end);
+    bool failed = mta_find_any(p, para, prose_failure) != NULL;
+
+    if (!failed && prose_address_only(p, n)) {
+        size_t len;
+        const char *prev = prose_neighbour(sec.p, end, p, true, &len);
+        while (prev != NULL && prose_address_only(prev, len))
+            prev = prose_neighbour(sec.p, end, prev, true, &len);
+        failed = prev != NULL && (prose_ends_with_colon(prev, len) ||
+                                  mta_find_any(prev, len, prose_failure) != NULL);
+        const char *next = !failed ? prose_neighbour(sec.p, end, p, false, &len) : NULL;
+        failed = failed || (next != NULL && mta_find_any(next, len, prose_failure) != NULL);
+    }
+    if (failed && !prose_excluded(addr, msg) && !prose_named_as_sender(p, where))
+        mta_add(report, addr, p, para, NULL);
+    g_free(addr);
 }
 
 bool
 classify_detect_prose(const classify_msg *msg, classify_report *report)
 {
-    static const mta_layout bare = { .flags = MTA_RCPT_BARE };
     mta_span sec;
 
-    if (!mta_any(msg->from, prose_from) && !mta_any(msg->subject, prose_subject))
+    if (!mta_any(msg->from, prose_from) && !mta_any(msg->subject, prose_subject) &&
+        g_strcmp0(msg->content_type, "multipart/report") != 0 &&
+        (msg->text == NULL || mta_find_any(msg->text, msg->text_len < 1024 ? msg->text_len : 1024,
+                                           prose_opening) == NULL))
         return false;
     if (!mta_section(msg, NULL, NULL, &sec))
         return false;
@@ -124,22 +258,10 @@ classify_detect_prose(const classify_msg *msg, classify_report *report)
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         eol = eol != NULL ? eol : end;
-        size_t n = (size_t)(eol - p), rest;
-        const char *at = memchr(p, '@', n);
+        size_t n = (size_t)(eol - p);
 
-        if (at != NULL && !prose_starts_with_any(p, n, prose_header_lines)) {
-            char *addr = mta_rcpt_line(p, n, &bare, &rest);
-            bool listed = addr != NULL && prose_after_colon(sec.p, p);
-            if (!listed) {
-                g_free(addr);
-                addr = classify_find_address(p, n);
-            }
-            size_t para = prose_paragraph(p, end);
-            if (addr != NULL && !prose_excluded(addr, msg) &&
-                (listed || mta_find_any(p, para, prose_failure) != NULL))
-                mta_add(report, addr, p, para, NULL);
-            g_free(addr);
-        }
+        if (memchr(p, '@', n) != NULL && !prose_starts_with_any(p, n, prose_header_lines))
+            prose_line(msg, report, sec, p, n);
         p = eol < end ? eol + 1 : end;
     }
     if (report->n_recipients == 0)
