@@ -188,6 +188,8 @@ static const struct reason_token reason_provider_tokens[] = {
     /* Microsoft / Outlook.com */
     {"5.7.606 access denied, banned sending ip", R(BLOCKED)},
     {"ip reputation", R(BADREPUTATION)},
+    /* Yahoo refuses unknown users at the end of DATA, not as a filter */
+    {"this user doesn't have a", R(USERUNKNOWN)},
     /* Tencent QQ */
     {"ip frequency limited", R(TOOMANYCONN)},
     {"connection frequency limited", R(TOOMANYCONN)},
@@ -302,8 +304,6 @@ static const char *const pat_userunknown[] = {
     "weil die adresse nicht gefunden wurde",
     "empfaenger unbekannt",
     "unbekannter empf",
-    "user doesn't have a * account",
-    "this user doesn't have a",
     "account * does not exist",
     "mailbox * does not exist",
     "recipient * was not found in",
@@ -1219,6 +1219,11 @@ static const struct reason_token reason_weak_wording[] = {
     {"connection reset", R(NETWORKERROR)},
     {"has been in the queue too long", R(EXPIRED)},
     {"lost connection", R(NETWORKERROR)},
+    /* refused before any envelope: the receiver refuses our server */
+    {"in reply to helo command", R(BLOCKED)},
+    {"in reply to ehlo command", R(BLOCKED)},
+    {"after helo", R(BLOCKED)},
+    {"after ehlo", R(BLOCKED)},
     {"giving up on", R(EXPIRED)},
 };
 
@@ -1232,6 +1237,7 @@ static const char *const pat_data_phase[] = {
     "[data]",
     ">>> data",
     "rejected after data",
+    "in reply to data command",
     NULL,
 };
 

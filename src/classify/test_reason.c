@@ -226,6 +226,9 @@ test_reason_code_and_wording_precedence(void **state)
         {"5.0.0", "553", "553 Domain of sender address bounce@mailer.example does not exist", R(REJECTED)},
         /* an unknown user answered to the message's content is a filter */
         {"5.0.0", "550", "SMTP error from remote mail server after end of data: 550 User unknown", R(FILTERED)},
+        {"5.0.0", "550", "550 Unknown user (in reply to DATA command)", R(FILTERED)},
+        /* ... unless the receiver says so explicitly in its own words */
+        {"5.0.0", "554", "554 delivery error: dd This user doesn't have a example.net account (x@example.net) [0] (in reply to end of DATA command)", R(USERUNKNOWN)},
     };
 
     (void)state;
