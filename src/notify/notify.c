@@ -156,6 +156,31 @@ static notify_job *notify_job_new(const store_outbox_item *item)
     return job;
 }
 
+/* The item's next state for an attempt's outcome, said in the log; *next
+ * is when a retry is due. */
+static store_outbox_state notify_job_schedule(const notify *n, const notify_job *job, notify_outcome outcome,
+                                              const char *text, time_t *next)
+{
+    const config_notify *cn = &n->cfg->notify;
+    *next = MAX(time(NULL), n->clock_floor);
+    if (outcome == NOTIFY_RETRY && job->attempt < cn->max_attempts) {
+        /* At least a second, so that no retry is due in the same pass. */
+        long delay = MAX(notify_backoff_s(cn, job->attempt, g_random_double()), 1);
+        *next += delay;
+        log_warn("notify: %s (%s): attempt %d failed: %s; next attempt in %lds",
+                 job->address, job->domain, job->attempt, text, delay);
+        return STORE_OUTBOX_PENDING;
+    }
+    if (outcome == NOTIFY_RETRY || outcome == NOTIFY_GIVE_UP) {
+        log_warn("notify: %s (%s): given up after %d attempt%s: %s (`bouncedemails outbox retry` queues it again)",
+                 job->address, job->domain, job->attempt, job->attempt == 1 ? "" : "s", text);
+        return STORE_OUTBOX_GIVEN_UP;
+    }
+    if (outcome == NOTIFY_UNKNOWN)
+        log_info("notify: %s (%s): unknown at the platform, counted as done", job->address, job->domain);
+    return STORE_OUTBOX_DONE;
+}
+
 /* Writes the job's outcome to the store and lets go of it. text is the
  * platform's "status / body", or the error when there was no answer. */
 static void notify_job_finish(notify *n, notify_job *job, notify_outcome outcome, const char *text)
@@ -164,28 +189,10 @@ static void notify_job_finish(notify *n, notify_job *job, notify_outcome outcome
         [NOTIFY_DONE] = "", [NOTIFY_UNKNOWN] = "unknown at platform: ", [NOTIFY_GIVE_UP] = "given up: ",
         [NOTIFY_RETRY] = "given up: ",
     };
-    const config_notify *cn = &n->cfg->notify;
-    time_t now = MAX(time(NULL), n->clock_floor);
-    store_outbox_state state = STORE_OUTBOX_DONE;
-    time_t next = now;
-
-    if (outcome == NOTIFY_RETRY && job->attempt < cn->max_attempts) {
-        /* At least a second, so that no retry is due in the same pass. */
-        long delay = MAX(notify_backoff_s(cn, job->attempt, g_random_double()), 1);
-        state = STORE_OUTBOX_PENDING;
-        next = now + delay;
-        log_warn("notify: %s (%s): attempt %d failed: %s; next attempt in %lds",
-                 job->address, job->domain, job->attempt, text, delay);
-    } else if (outcome == NOTIFY_RETRY || outcome == NOTIFY_GIVE_UP) {
-        state = STORE_OUTBOX_GIVEN_UP;
-        log_warn("notify: %s (%s): given up after %d attempt%s: %s (`bouncedemails outbox retry` queues it again)",
-                 job->address, job->domain, job->attempt, job->attempt == 1 ? "" : "s", text);
-    } else if (outcome == NOTIFY_UNKNOWN) {
-        log_info("notify: %s (%s): unknown at the platform, counted as done", job->address, job->domain);
-    }
-
+    time_t next;
+    store_outbox_state state = notify_job_schedule(n, job, outcome, text, &next);
     if (store_outbox_finish(n->st, job->id, state, next, text) != 0)
-        log_error("notify: %s (%s): cannot record the outcome, it stays due: %s",
+        log_error("notify: %s (%s): cannot record the outcome, it comes due again when its claim ends: %s",
                   job->address, job->domain, store_errmsg(n->st));
     if (state != STORE_OUTBOX_PENDING) {
         char *answer = g_strconcat(answer_prefix[outcome], text, NULL);
