@@ -261,6 +261,24 @@ mime_skip_to_headers(const char *p, const char *end)
     return p;
 }
 
+/* A header block and the body below it, in text, as the original. */
+static void
+mime_take_inline_original(mime_walk *w, const char *h, size_t len)
+{
+    const char *end = h + len, *b = h;
+
+    while (b < end) {
+        const char *e = mime_line_end(b, end);
+        if (e == b)
+            break; /* the blank line ending the header block */
+        b = e < end ? e + 1 : end;
+    }
+    g_string_append_len(w->original_headers, h, b - h);
+    if (b < end)
+        g_string_append_len(w->original_text, b + 1, end - b - 1);
+    w->have_original = true;
+}
+
 /* Splits text quoting the original below a marker line. Returns the length
  * of the bounce's own text; when the marker is followed by a header block
  * and no original was found yet, that block and the body below it become
@@ -282,19 +300,8 @@ mime_split_inline_original(const char *s, size_t len, mime_walk *w)
                 continue;
             if (!w->have_original) {
                 const char *h = mime_skip_to_headers(eol, end);
-                if (mime_is_header_line(h, end)) {
-                    const char *b = h;
-                    while (b < end) {
-                        const char *e = mime_line_end(b, end);
-                        if (e == b)
-                            break; /* the blank line ending the header block */
-                        b = e < end ? e + 1 : end;
-                    }
-                    g_string_append_len(w->original_headers, h, b - h);
-                    if (b < end)
-                        g_string_append_len(w->original_text, b + 1, end - b - 1);
-                    w->have_original = true;
-                }
+                if (mime_is_header_line(h, end))
+                    mime_take_inline_original(w, h, (size_t)(end - h));
             }
             return (size_t)(line - s);
         }
@@ -341,6 +348,31 @@ mime_take_original(mime_walk *w, GMimeMessage *orig, int depth)
 
 /* A text part of the bounce's own: decoded, HTML flattened, any inline
  * quoted original split off. */
+/* Headers that only a message's own header block has; a delivery report in
+ * plain text (Reporting-MTA:, Final-Recipient:) has none of them. */
+static const char *const mime_message_headers[] = { "received:", "return-path:", "message-id:", "from:" };
+
+/* True when s starts with a header block that has one of the headers above:
+ * the returned message, sent as a text part of its own. */
+static bool
+mime_is_message_text(const char *s, size_t len)
+{
+    const char *end = s + len;
+    for (const char *line = s; line < end && mime_is_header_line(line, end);) {
+        for (size_t i = 0; i < G_N_ELEMENTS(mime_message_headers); i++) {
+            size_t n = strlen(mime_message_headers[i]);
+            if ((size_t)(end - line) > n && g_ascii_strncasecmp(line, mime_message_headers[i], n) == 0)
+                return true;
+        }
+        /* Skip the field and its continuation lines. */
+        do {
+            const char *eol = mime_line_end(line, end);
+            line = eol < end ? eol + 1 : end;
+        } while (line < end && (*line == ' ' || *line == '\t'));
+    }
+    return false;
+}
+
 static void
 mime_take_text(mime_walk *w, GMimePart *part, bool html)
 {
@@ -349,8 +381,20 @@ mime_take_text(mime_walk *w, GMimePart *part, bool html)
     mime_append_part(w->text, part);
     if (html)
         mime_html_to_text(w->text, start);
-    size_t own = mime_split_inline_original(w->text->str + start, w->text->len - start, w);
-    g_string_truncate(w->text, start + own);
+    const char *own_text = w->text->str + start;
+    size_t own_len = w->text->len - start;
+    while (own_len > 0 && (*own_text == '\n' || *own_text == ' ')) {
+        own_text++;
+        own_len--;
+    }
+    /* The returned message as a later text part (an attachment): original. */
+    if (start > 0 && !w->have_original && mime_is_message_text(own_text, own_len)) {
+        mime_take_inline_original(w, own_text, own_len);
+        g_string_truncate(w->text, start);
+        return;
+    }
+    size_t own = mime_split_inline_original(own_text, own_len, w);
+    g_string_truncate(w->text, (size_t)(own_text - w->text->str) + own);
 }
 
 /* Text that is no MIME part of its own (a prologue), as the bounce's text. */

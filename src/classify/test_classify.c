@@ -160,6 +160,28 @@ test_autoreply_declines_bounce(void **state)
     g_free(data);
 }
 
+/* The returned message sent as a plain text attachment is the original. */
+static void
+test_attached_original(void **state)
+{
+    (void)state;
+    gsize len;
+    char *data = load("attached-original.eml", &len);
+    classify_msg msg;
+    classify_msg_init(&msg, data, len);
+    assert_non_null(classify_find_ci(msg.text, msg.text_len, "rupert@example.com"));
+    assert_null(classify_find_ci(msg.text, msg.text_len, "sybil@example.com"));
+    char *to = classify_msg_original_header(&msg, "To");
+    assert_string_equal(to, "rupert@example.com, sybil@example.com");
+    g_free(to);
+    assert_non_null(strstr(msg.original_text, "certificate is ready"));
+    classify_msg_clear(&msg);
+    classify_report *rep = classify_message(data, len);
+    assert_string_equal(rep->original_sender, "no-reply@learn.example.org");
+    classify_report_free(rep);
+    g_free(data);
+}
+
 static void
 test_encoded_words_qp_base64(void **state)
 {
@@ -458,6 +480,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_arf),
         cmocka_unit_test(test_autoreply),
         cmocka_unit_test(test_autoreply_declines_bounce),
+        cmocka_unit_test(test_attached_original),
         cmocka_unit_test(test_encoded_words_qp_base64),
         cmocka_unit_test(test_eightbit_subject),
         cmocka_unit_test(test_bounce_of_bounce),
