@@ -86,17 +86,6 @@ static GByteArray *stdin_read_all(int fd)
     }
 }
 
-/* Postfix's local(8) starts a piped message with an mbox "From sender date"
- * line. It is not part of the message, and its date differs on every retry,
- * so it would defeat the duplicate check. Returns the offset past it. */
-static size_t stdin_skip_from_line(const guint8 *data, size_t len)
-{
-    if (len < 5 || memcmp(data, "From ", 5) != 0)
-        return 0;
-    const guint8 *nl = memchr(data, '\n', len);
-    return nl ? (size_t)(nl - data) + 1 : len;
-}
-
 static const char *stdin_env_first(const char *const *names)
 {
     for (; *names; names++) {
@@ -151,9 +140,8 @@ int cmd_stdin(const cmd_context *ctx, int argc, char **argv)
         policy *p = policy_new(cfg, st);
         int commits = 0;
         policy_set_commit_hook(p, ingest_count_commit, &commits);
-        size_t skip = stdin_skip_from_line(msg->data, msg->len);
-        policy_envelope env = { recipient, sender, "stdin" };
-        policy_outcome out = policy_handle(p, (const char *)msg->data + skip, msg->len - skip, &env);
+        policy_envelope env = { recipient, sender, "stdin", 0 };
+        policy_outcome out = policy_handle(p, (const char *)msg->data, msg->len, &env);
         policy_free(p);
         if (out == POLICY_STORE_FAILED)
             status = EX_TEMPFAIL;

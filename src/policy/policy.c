@@ -88,12 +88,30 @@ static int policy_store_failed(policy *p, const char *what)
     return -1;
 }
 
-static void policy_fingerprint(const char *raw, size_t len, char out[65])
+/* The envelope recipient and the message less the ingress's trace: the same
+ * bounce to two platforms is two messages, a retry is one. */
+static void policy_fingerprint(const policy_job *job, char out[65])
 {
+    static const guchar separator = 0;
+    size_t skip = job->trace_len;
+    const char *rcpt = job->env->recipient ? job->env->recipient : "";
     GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
-    g_checksum_update(sum, (const guchar *)raw, (gssize)len);
+    g_checksum_update(sum, (const guchar *)rcpt, (gssize)strlen(rcpt));
+    g_checksum_update(sum, &separator, 1);
+    g_checksum_update(sum, (const guchar *)job->raw + skip, (gssize)(job->len - skip));
     g_strlcpy(out, g_checksum_get_string(sum), 65);
     g_checksum_free(sum);
+}
+
+/* Postfix's local(8) starts a piped message with an mbox "From sender date"
+ * line: envelope, not message, and its date differs on every attempt.
+ * Returns the offset past it. */
+static size_t policy_from_line(const char *raw, size_t len)
+{
+    if (len < 5 || memcmp(raw, "From ", 5) != 0)
+        return 0;
+    const char *nl = memchr(raw, '\n', len);
+    return nl ? (size_t)(nl - raw) + 1 : len;
 }
 
 static bool policy_blank(const char *raw, size_t len)
@@ -343,7 +361,7 @@ static char *policy_unhandled(const policy_job *job)
 policy_outcome policy_job_run(policy *p, policy_job *job, bool check_duplicate)
 {
     log_info("------------- INCOMING MESSAGE -------------");
-    policy_fingerprint(job->raw, job->len, job->fingerprint);
+    policy_fingerprint(job, job->fingerprint);
     if (check_duplicate) {
         int seen = 0;
         if (store_message_seen(p->st, job->fingerprint, job->now, &seen) != 0) {
@@ -372,11 +390,15 @@ policy_outcome policy_job_run(policy *p, policy_job *job, bool check_duplicate)
 
 static void policy_job_init(policy_job *job, const char *raw, size_t len, const policy_envelope *env, time_t now)
 {
-    static const policy_envelope none = { NULL, NULL, NULL };
+    static const policy_envelope none = { NULL, NULL, NULL, 0 };
     memset(job, 0, sizeof *job);
-    job->raw = raw;
-    job->len = len;
+    size_t from_line = policy_from_line(raw, len);
+    job->raw = raw + from_line;
+    job->len = len - from_line;
     job->env = env ? env : &none;
+    /* The trace was counted from the start of raw, the From line included. */
+    size_t trace = job->env->trace_len > from_line ? job->env->trace_len - from_line : 0;
+    job->trace_len = trace <= job->len ? trace : 0;
     job->now = now;
 }
 
@@ -506,7 +528,7 @@ policy_outcome policy_replay(policy *p, const store_quarantine_item *item, bool 
         policy_store_failed(p, "begin");
         return POLICY_STORE_FAILED;
     }
-    policy_envelope env = { item->envelope_recipient, NULL, "replay" };
+    policy_envelope env = { item->envelope_recipient, NULL, "replay", 0 };
     policy_job job;
     policy_job_init(&job, item->raw ? item->raw : "", item->raw ? item->raw_len : 0, &env, policy_now(p));
     job.dry_run = dry_run;

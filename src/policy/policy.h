@@ -5,6 +5,10 @@
  * the message's fingerprint, or the quarantine. An ingress acknowledges a
  * message only when this returns an outcome other than POLICY_STORE_FAILED.
  *
+ * A message is the same message when its bytes (less a leading mbox "From "
+ * line, which Postfix's local(8) adds with the time of each attempt, and
+ * less the ingress's own trace) and its envelope recipient are the same.
+ *
  * A policy owns no store; it uses the one it is given, from one thread.
  */
 #ifndef BOUNCEDEMAILS_POLICY_H
@@ -20,6 +24,11 @@ typedef struct policy_envelope {
     const char *recipient;    /* SMTP envelope recipient, or NULL */
     const char *sender;       /* SMTP envelope sender, or NULL */
     const char *ingress;      /* "stdin", "amqp", "smtp", "replay" */
+    /* Bytes at the start of raw that the ingress itself added (its
+     * Return-Path: and Received: lines), or 0. They are left out of the
+     * fingerprint, so that a sender's retry of a message that was committed
+     * (its 250 lost) is still recognised as the same message. */
+    size_t trace_len;
 } policy_envelope;
 
 typedef struct policy_message {

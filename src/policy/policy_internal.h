@@ -14,9 +14,10 @@
 
 /* One message on its way through the policy. */
 typedef struct policy_job {
-    const char *raw;
+    const char *raw;               /* without a leading mbox "From " line */
     size_t len;
     const policy_envelope *env;
+    size_t trace_len;              /* the ingress's own trace at the start of raw */
     time_t now;
     bool dry_run;                  /* write no files (replay --dry-run) */
     char fingerprint[65];          /* SHA-256 of the raw bytes, hex */

@@ -93,7 +93,7 @@ static char *soft_bounce(fixture *f, const char *rcpt)
 
 static policy_outcome handle(fixture *f, const char *raw, const char *env_rcpt)
 {
-    policy_envelope env = { env_rcpt, NULL, "test" };
+    policy_envelope env = { env_rcpt, NULL, "test", 0 };
     return policy_handle(f->p, raw, strlen(raw), &env);
 }
 
@@ -335,6 +335,35 @@ static void test_same_message_twice_counts_once(void **state)
     g_free(raw);
 }
 
+static void test_same_message_despite_from_line_and_trace(void **state)
+{
+    fixture *f = *state;
+    char *raw = soft_bounce(f, "retry@example.com");
+    /* Postfix's local(8) adds a From_ line with the time of each attempt. */
+    char *a = g_strconcat("From MAILER-DAEMON  Thu Nov 26 10:02:12 2026\n", raw, NULL);
+    char *b = g_strconcat("From MAILER-DAEMON  Thu Nov 26 10:07:12 2026\n", raw, NULL);
+    assert_int_equal(handle(f, a, NULL), POLICY_HANDLED);
+    assert_int_equal(handle(f, b, NULL), POLICY_DUPLICATE);
+    /* The SMTP listener's own Received: differs on a sender's retry. */
+    const char *t1 = "Received: from mx.example.net by bd; Thu, 26 Nov 2026 10:02:12 +0000\r\n";
+    const char *t2 = "Received: from mx.example.net by bd; Thu, 26 Nov 2026 10:09:40 +0000\r\n";
+    char *c = g_strconcat(t1, raw, NULL);
+    char *d = g_strconcat(t2, raw, NULL);
+    policy_envelope e1 = { "no-reply@openhpi.de", NULL, "smtp", strlen(t1) };
+    policy_envelope e2 = { "no-reply@openhpi.de", NULL, "smtp", strlen(t2) };
+    assert_int_equal(policy_handle(f->p, c, strlen(c), &e1), POLICY_HANDLED);
+    assert_int_equal(policy_handle(f->p, d, strlen(d), &e2), POLICY_DUPLICATE);
+    /* The same bytes to another envelope recipient are another delivery. */
+    policy_envelope e3 = { "no-reply@mail.openhpi.de", NULL, "smtp", strlen(t2) };
+    assert_int_equal(policy_handle(f->p, d, strlen(d), &e3), POLICY_HANDLED);
+    assert_int_equal(soft_count(f, "retry@example.com"), 3);
+    g_free(a);
+    g_free(b);
+    g_free(c);
+    g_free(d);
+    g_free(raw);
+}
+
 static void test_permanent_suspends_and_archives(void **state)
 {
     fixture *f = *state;
@@ -510,7 +539,7 @@ static void test_garbage_and_empty_are_quarantined(void **state)
     for (size_t i = 0; i < sizeof noise; i++)
         noise[i] = (char)g_rand_int_range(rnd, 0, 256);
     g_rand_free(rnd);
-    policy_envelope env = { "no-reply@openhpi.de", NULL, "test" };
+    policy_envelope env = { "no-reply@openhpi.de", NULL, "test", 0 };
     assert_int_equal(policy_handle(f->p, noise, sizeof noise, &env), POLICY_QUARANTINED);
     assert_int_equal(policy_handle(f->p, "", 0, &env), POLICY_QUARANTINED);
     const char *human = "From: Someone <someone@example.com>\r\nTo: no-reply@openhpi.de\r\n"
@@ -579,10 +608,10 @@ static void test_batch_savepoints(void **state)
     char *a = hard_bounce(f, "b1@example.com");
     char *b = soft_bounce(f, "b2@example.com");
     policy_message msgs[] = {
-        { a, strlen(a), { NULL, NULL, "amqp" } },
-        { b, strlen(b), { NULL, NULL, "amqp" } },
-        { a, strlen(a), { NULL, NULL, "amqp" } },
-        { "", 0, { NULL, NULL, "amqp" } },
+        { a, strlen(a), { NULL, NULL, "amqp", 0 } },
+        { b, strlen(b), { NULL, NULL, "amqp", 0 } },
+        { a, strlen(a), { NULL, NULL, "amqp", 0 } },
+        { "", 0, { NULL, NULL, "amqp", 0 } },
     };
     policy_outcome out[4];
     policy_handle_batch(f->p, msgs, 4, out);
@@ -666,6 +695,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_window_restarts_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_clears_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_message_twice_counts_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_message_despite_from_line_and_trace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_permanent_suspends_and_archives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verdict_override, setup, teardown),
         cmocka_unit_test_setup_teardown(test_complaint_suspends_by_default, setup, teardown),
