@@ -350,8 +350,10 @@ static char *policy_unhandled(const policy_job *job)
 {
     const classify_report *rep = job->report;
     bool readable = rep->n_recipients > 0 || job->verp || rep->kind == CLASSIFY_KIND_AUTOREPLY;
+    if (!readable && rep->kind == CLASSIFY_KIND_UNKNOWN)
+        return g_strdup("no bounce found: unreadable, or not a bounce");
     if (!readable)
-        return g_strdup_printf("no bounce found (kind %s)", classify_kind_name(rep->kind));
+        return g_strdup_printf("no recipient found in the %s report", classify_kind_name(rep->kind));
     if (!job->domain)
         return job->route_address ? g_strdup_printf("unknown domain: %s", job->route_address)
                                   : g_strdup("no platform address");
