@@ -282,7 +282,7 @@ static policy_rcpt policy_rcpt_verp(const config *cfg, const policy_job *job)
 static bool policy_report_names(const classify_report *rep, const char *address)
 {
     for (size_t i = 0; i < rep->n_recipients; i++)
-        if (g_ascii_strcasecmp(rep->recipients[i].address, address) == 0)
+        if (rep->recipients[i].address && g_ascii_strcasecmp(rep->recipients[i].address, address) == 0)
             return true;
     return false;
 }
