@@ -4,23 +4,28 @@
  * address itself bad, and the default verdict for each reason.
  *
  * How a reason is chosen, in this order:
- *   1. provider wording: error tokens that large receivers put in their
+ *   1. decisive wording: error tokens that large receivers put in their
  *      replies (Orange's "OFR_416", Facebook's "RCP-P2", GoDaddy's "IB607")
- *      name the failure more exactly than any status code does;
+ *      and a few phrases that are never about the address ("too many
+ *      recipients this hour") name the failure more exactly than any code;
  *   2. a specific status code (5.1.1, 5.2.2, 5.7.26, ...) decides, unless the
- *      wording names one of the few failures that the code's own row says
- *      may overrule it ("5.1.1 ... sent to too many recipients this hour");
+ *      wording names one of the failures that the code's own row says may
+ *      overrule it ("5.1.1 ... mailbox is over quota");
  *   3. otherwise the wording decides: one pattern table per reason, tried in
- *      the precedence order of reason_order[];
- *   4. otherwise a generic status code's fallback (5.2.0 filtered, 4.4.x
- *      expired), then the reply code's (551 hasmoved, 521 notaccept);
- *   5. otherwise onhold when there was text to read, undefined when not.
+ *      the precedence order of reason_order[] (an unknown user refused only
+ *      after DATA is a content filter: filtered);
+ *   4. otherwise a generic status code's fallback (5.7.x securityerror,
+ *      4.4.x expired);
+ *   5. otherwise catch-all wording ("access denied", "connection refused"),
+ *      which never makes a temporary failure a bad address;
+ *   6. otherwise the reply code's fallback (551 hasmoved, 521 notaccept);
+ *   7. otherwise onhold when there was text to read, undefined when not.
  *
  * Patterns are lower case and matched against the lower-cased diagnostic
  * with runs of white space folded to one space. A '*' in a pattern stands for
  * any text in between, so "user * does not exist" is one line, not a branch.
- * Everything here is constant data read by pure functions: no state, no
- * locks, safe from any thread.
+ * The tables are constant; the index over them is built once, on first use,
+ * and only read afterwards, so a guess is safe from any thread.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -138,7 +143,8 @@ classify_is_hard(classify_reason reason, const char *status, const char *reply_c
 
 /* ------------------------------------------------------- wording tables */
 
-/* 1. Provider error tokens: exact enough to overrule any status code. */
+/* 1. Decisive wording: provider error tokens and phrases exact enough to
+ * overrule any status code. The first line to match wins. */
 struct reason_token {
     const char *pattern;
     classify_reason reason;
@@ -153,19 +159,19 @@ static const struct reason_token reason_provider_tokens[] = {
     {"lpn000_630", R(POLICYVIOLATION)},
     {"ofr_999", R(BLOCKED)},
     /* Facebook recipient policy codes */
-    {"rcp-p1 ", R(USERUNKNOWN)},
-    {"rcp-p2 ", R(FILTERED)},
-    {"rcp-p3 ", R(FILTERED)},
+    {"rcp-p1", R(USERUNKNOWN)},
+    {"rcp-p2", R(FILTERED)},
+    {"rcp-p3", R(FILTERED)},
     /* GoDaddy / secureserver.net */
-    {"ib401 ", R(REJECTED)},
-    {"ib501 ", R(BLOCKED)},
-    {"ib506 ", R(REJECTED)},
-    {"ib508 ", R(REJECTED)},
-    {"ib510 ", R(TOOMANYCONN)},
-    {"ib512 ", R(SPAMDETECTED)},
-    {"ib605 ", R(SPAMDETECTED)},
-    {"ib607 ", R(SPEEDING)},
-    {"ib705 ", R(VIRUSDETECTED)},
+    {"ib401", R(REJECTED)},
+    {"ib501", R(BLOCKED)},
+    {"ib506", R(REJECTED)},
+    {"ib508", R(REJECTED)},
+    {"ib510", R(TOOMANYCONN)},
+    {"ib512", R(SPAMDETECTED)},
+    {"ib605", R(SPAMDETECTED)},
+    {"ib607", R(SPEEDING)},
+    {"ib705", R(VIRUSDETECTED)},
     /* Cox acceptable-use codes */
     {"aup#cdrbl", R(BLOCKED)},
     {"aup#cxbl", R(BLOCKED)},
@@ -182,14 +188,18 @@ static const struct reason_token reason_provider_tokens[] = {
     {"aup#in-1310", R(TOOMANYCONN)},
     {"aup#in-1320", R(TOOMANYCONN)},
     {"aup#in-1330", R(TOOMANYCONN)},
-    /* Yahoo temporary deferrals */
+    /* Yahoo: deferral and block codes; unknown users are refused at the
+     * end of DATA, which is not a content filter there */
     {"[tss04]", R(BADREPUTATION)},
     {"[tsm01]", R(SPAMDETECTED)},
-    /* Microsoft / Outlook.com */
-    {"5.7.606 access denied, banned sending ip", R(BLOCKED)},
-    {"ip reputation", R(BADREPUTATION)},
-    /* Yahoo refuses unknown users at the end of DATA, not as a filter */
+    {"[tss09]", R(BLOCKED)},
+    {"[bl21]", R(BLOCKED)},
+    {"[bl22]", R(BLOCKED)},
+    {"[bl23]", R(BLOCKED)},
     {"this user doesn't have a", R(USERUNKNOWN)},
+    /* Microsoft / Outlook.com */
+    {"ip reputation", R(BADREPUTATION)},
+    {"limits for how many messages can be sent", R(TOOMANYCONN)},
     /* Tencent QQ */
     {"ip frequency limited", R(TOOMANYCONN)},
     {"connection frequency limited", R(TOOMANYCONN)},
@@ -203,17 +213,12 @@ static const struct reason_token reason_provider_tokens[] = {
     {"procmail: ", R(MAILERERROR)},
     {"my name was rejected", R(BLOCKED)},
     {"but greeting failed", R(BLOCKED)},
-    {"limits for how many messages can be sent", R(TOOMANYCONN)},
-    {"[tss09]", R(BLOCKED)},
     {"throttling failure", R(TOOMANYCONN)},
     {"sending quota exceeded", R(TOOMANYCONN)},
     {"unusual rate of unsolicited mail", R(BLOCKED)},
-    {"[bl21]", R(BLOCKED)},
-    {"[bl22]", R(BLOCKED)},
-    {"[bl23]", R(BLOCKED)},
 };
 
-/* 3. One table per reason. */
+/* 3. One table per reason, in no particular order within a table. */
 static const char *const pat_userunknown[] = {
     "#5.1.1 bad address",
     "550 address invalid",
