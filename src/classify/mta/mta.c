@@ -408,3 +408,28 @@ mta_detect_system(const mta_system *sys, const classify_msg *msg, classify_repor
         return false;
     return mta_parse(msg, report, &sys->layout) > 0;
 }
+
+void
+mta_take_expanded(classify_report *report)
+{
+    for (size_t i = 0; i < report->n_recipients; i++) {
+        classify_recipient *r = &report->recipients[i];
+        const char *d = r->diagnostic;
+        const char *x = g_str_has_prefix(d, "(expanded from") ? d + 14 : NULL;
+        if (x == NULL || r->original != NULL)
+            continue;
+        const char *close = strchr(x, ')');
+        char *alias = classify_find_address(x, close != NULL ? (size_t)(close - x) : strlen(x));
+        if (alias == NULL)
+            continue;
+        r->original = alias;
+        if (close != NULL) {
+            const char *rest = close + 1;
+            while (*rest == ':' || *rest == ' ')
+                rest++;
+            char *copy = g_strdup(rest);
+            classify_recipient_set_diagnostic(r, copy, strlen(copy));
+            g_free(copy);
+        }
+    }
+}

@@ -120,6 +120,10 @@ classify_recipient *mta_add(classify_report *report, const char *address,
                             const char *diag, size_t diag_len, const mta_layout *layout);
 
 
+/* Moves a leading "(expanded from <alias>)" of each diagnostic (Postfix,
+ * Sendmail) into the recipient's original address. */
+void mta_take_expanded(classify_report *report);
+
 /* The address that a recipient line of the given flags opens, or NULL. On
  * success *rest points past the address and its separator. Newly allocated. */
 char *mta_rcpt_line(const char *line, size_t len, const mta_layout *layout, size_t *rest);

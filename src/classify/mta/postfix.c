@@ -48,27 +48,6 @@ static const mta_layout postfix_layout = {
     .flags = MTA_RCPT_COLON | MTA_RCPT_TEXT | MTA_RCPT_BARE | MTA_RCPT_COL0,
 };
 
-/* "<address> (expanded from <alias>): ..." names the original recipient. */
-static void
-postfix_expanded(classify_report *report, mta_span sec)
-{
-    for (size_t i = 0; i < report->n_recipients; i++) {
-        classify_recipient *r = &report->recipients[i];
-        const char *d = r->diagnostic;
-        const char *x = g_str_has_prefix(d, "(expanded from") ? d + 14 : NULL;
-        if (x == NULL || r->original != NULL)
-            continue;
-        const char *close = strchr(x, ')');
-        char *alias = classify_find_address(x, close != NULL ? (size_t)(close - x) : strlen(x));
-        if (alias != NULL) {
-            r->original = alias;
-            if (close != NULL && close[1] == ':')
-                classify_recipient_set_diagnostic(r, close + 2, strlen(close + 2));
-        }
-    }
-    (void)sec;
-}
-
 /* "--- Delivery report unavailable ---": Postfix lost the report, so the
  * returned message's recipients are the only ones it can have failed. */
 static bool
@@ -106,7 +85,7 @@ classify_detect_postfix(const classify_msg *msg, classify_report *report)
         return false;
     if (mta_parse_span(report, sec, &postfix_layout) == 0)
         return postfix_unavailable(msg, report);
-    postfix_expanded(report, sec);
+    mta_take_expanded(report);
     if (mta_any(msg->subject, postfix_delayed) || mta_find_any(sec.p, sec.len, postfix_delayed))
         for (size_t i = 0; i < report->n_recipients; i++)
             classify_recipient_set_string(&report->recipients[i].action, "delayed");

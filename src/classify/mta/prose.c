@@ -41,7 +41,7 @@ static const char *const prose_failure[] = {
     "address rejected", "user unknown", "unknown user", "no such user", "does not exist",
     "doesn't exist", "not found", "could not be delivered", "couldn't be delivered",
     "cannot be delivered", "can't be delivered", "was not delivered", "undeliverable",
-    "delivery failed", "failed", "rejected", "invalid", "unknown", "mailbox", "quota",
+    "delivery failed", "failed", "failure", "rejected", "invalid", "unknown", "mailbox", "quota",
     "unavailable", "refused", "not accepted", "disabled", "suspended", "is full",
     "no longer", "unable to deliver", "permanent", "not reachable", "did not reach",
     "could not reach", "not deliverable", "delivery has failed", "not known", "error",
@@ -165,7 +165,7 @@ prose_address_only(const char *line, size_t len)
             other++;
     }
     /* Room for a display name, not for a sentence in any script. */
-    return ats >= 1 && ats <= 2 && other <= 30;
+    return ats >= 1 && ats <= 2 && other <= 24;
 }
 
 static bool

@@ -65,5 +65,8 @@ classify_detect_sendmail(const classify_msg *msg, classify_report *report)
         return false;
     if (msg->text == NULL || mta_find_any(msg->text, msg->text_len, sendmail_signature) == NULL)
         return false;
-    return mta_parse(msg, report, &sendmail_layout) > 0;
+    if (mta_parse(msg, report, &sendmail_layout) == 0)
+        return false;
+    mta_take_expanded(report);
+    return true;
 }
