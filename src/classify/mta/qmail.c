@@ -13,17 +13,31 @@ static const char *const qmail_signature[] = {
     "This is the qmail-send program",
     "I'm afraid I wasn't able to deliver your message",
     "I tried to deliver a bounce message to this address",
+    "unable to deliver your message to the following addresses",
+    "Su mensaje no pudo ser entregado",
+    "This is the machine generated message from mail service",
+    "This is the mail delivery agent at",
+    "Unfortunately, your mail was not delivered to the following address",
+    "Your mail message to the following address",
+    "Your message to the following addresses",
     NULL,
 };
 
+/* The sentence that introduces the "<address>:" blocks, in qmail and in the
+ * qmail-based services that reworded it. */
 static const char *const qmail_begin[] = {
     "to the following address",
     "I tried to deliver a bounce message to this address",
+    "Su mensaje no pudo ser entregado",
+    "This is the machine generated message from mail service",
+    "This is the mail delivery agent at",
     NULL,
 };
 
 static const char *const qmail_end[] = {
     "--- Below this line is a copy of the message",
+    "---Below this line is a copy of the message",
+    "--- Original message follows",
     "--- Below this line is the original bounce",
     "--- Enclosed are the original headers of the message",
     "Content-Type: message/rfc822",
