@@ -155,6 +155,12 @@ int store_outbox_retry_given_up(store *st, time_t now, int *count)
     return st->backend->outbox_retry_given_up(st, now, count);
 }
 
+int store_outbox_cancel(store *st, const char *address, const char *domain, int *count)
+{
+    if (store_require(st, "address", address) < 0) return -1;
+    return st->backend->outbox_cancel(st, address, domain, count);
+}
+
 int store_outbox_next_due(store *st, time_t *when, int *any)
 {
     return st->backend->outbox_next_due(st, when, any);

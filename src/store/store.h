@@ -143,6 +143,10 @@ int store_outbox_finish(store *st, int64_t id, store_outbox_state state, time_t 
  * zero (so that the notifier's max_attempts counts afresh). *count: items
  * moved. */
 int store_outbox_retry_given_up(store *st, time_t now, int *count);
+/* Removes the open (pending or given-up) items for address in domain, or in
+ * every domain when domain is NULL, so that a lifted suppression is not sent
+ * after all (reset-address). *count: items removed. */
+int store_outbox_cancel(store *st, const char *address, const char *domain, int *count);
 /* Earliest next_attempt among pending items; *any = 0 when none. */
 int store_outbox_next_due(store *st, time_t *when, int *any);
 

@@ -41,6 +41,7 @@ typedef struct store_backend {
     int (*outbox_finish)(store *st, int64_t id, store_outbox_state state, time_t next_attempt,
                          const char *result);
     int (*outbox_retry_given_up)(store *st, time_t now, int *count);
+    int (*outbox_cancel)(store *st, const char *address, const char *domain, int *count);
     int (*outbox_next_due)(store *st, time_t *when, int *any);
 
     int (*quarantine_add)(store *st, const char *raw, size_t raw_len,

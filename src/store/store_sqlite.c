@@ -165,6 +165,8 @@ static const char *const store_sqlite_migrations[] = {
       "UPDATE outbox SET state = ?2, next_attempt = ?3, last_result = ?4," \
       " attempts = attempts + 1 WHERE id = ?1") \
     X(OUTBOX_RETRY, "UPDATE outbox SET state = 0, next_attempt = ?1, attempts = 0 WHERE state = 2") \
+    X(OUTBOX_CANCEL, \
+      "DELETE FROM outbox WHERE state <> 1 AND address = ?1 AND (?2 IS NULL OR domain = ?2)") \
     X(OUTBOX_NEXT_DUE, "SELECT min(next_attempt) FROM outbox WHERE state = 0") \
     X(QUARANTINE_ADD, \
       "INSERT INTO quarantine (raw, envelope_recipient, ingress, reason, at)" \
@@ -513,6 +515,17 @@ static int sq_outbox_retry_given_up(store *st, time_t now, int *count)
     return 0;
 }
 
+static int sq_outbox_cancel(store *st, const char *address, const char *domain, int *count)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_OUTBOX_CANCEL);
+    if (!stmt) return -1;
+    sq_bind_text(stmt, 1, address);
+    sq_bind_text(stmt, 2, domain);
+    if (sq_exec(st, stmt, "cancelling notifications") < 0) return -1;
+    if (count) *count = sq_changes(st);
+    return 0;
+}
+
 static int sq_outbox_next_due(store *st, time_t *when, int *any)
 {
     sqlite3_stmt *stmt = sq_stmt(st, STMT_OUTBOX_NEXT_DUE);
@@ -801,6 +814,7 @@ static const store_backend store_sqlite_backend = {
     .outbox_list = sq_outbox_list,
     .outbox_finish = sq_outbox_finish,
     .outbox_retry_given_up = sq_outbox_retry_given_up,
+    .outbox_cancel = sq_outbox_cancel,
     .outbox_next_due = sq_outbox_next_due,
     .quarantine_add = sq_quarantine_add,
     .quarantine_list = sq_quarantine_list,

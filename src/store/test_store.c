@@ -628,6 +628,37 @@ static void test_outbox_claim_between_handles(void **state)
     store_close(other);
 }
 
+static void test_outbox_cancel(void **state)
+{
+    fixture *f = *state;
+    store *st = f->st;
+    store_outbox_item *items;
+    size_t n;
+    store_outbox_add(st, "x@example.org", "openhpi.de", "userunknown", "5.1.1", "", T0);
+    store_outbox_add(st, "x@example.org", "opensap.com", "userunknown", "5.1.1", "", T0);
+    store_outbox_add(st, "y@example.org", "openhpi.de", "userunknown", "5.1.1", "", T0);
+    assert_int_equal(store_outbox_due(st, T0, 10, &items, &n), 0);
+    assert_int_equal(n, 3);
+    /* x@ in openhpi.de: one done (history stays), one given up. */
+    store_outbox_finish(st, items[0].id, STORE_OUTBOX_DONE, T0, "200");
+    store_outbox_free(items, n);
+    store_outbox_add(st, "x@example.org", "openhpi.de", "userunknown", "5.1.1", "", T0 + 1);
+    assert_int_equal(store_outbox_due(st, T0 + 1, 1, &items, &n), 0);
+    store_outbox_finish(st, items[0].id, STORE_OUTBOX_GIVEN_UP, T0, "400");
+    store_outbox_free(items, n);
+
+    int count = -1;
+    assert_int_equal(store_outbox_cancel(st, "X@example.org", "openhpi.de", &count), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(store_outbox_cancel(st, "x@example.org", NULL, &count), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(store_outbox_list(st, &items, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(items[0].address, "y@example.org");
+    store_outbox_free(items, n);
+    assert_int_equal(sql_int(f->dbfile, "SELECT count(*) FROM outbox WHERE state = 1"), 1);
+}
+
 /* ---- quarantine ---- */
 
 static void test_quarantine_binary_round_trip(void **state)
@@ -802,6 +833,7 @@ int main(void)
         FIXTURE_TEST(test_event_add_and_stats),
         FIXTURE_TEST(test_outbox_lifecycle),
         FIXTURE_TEST(test_outbox_claim_between_handles),
+        FIXTURE_TEST(test_outbox_cancel),
         FIXTURE_TEST(test_quarantine_binary_round_trip),
         FIXTURE_TEST(test_transaction_rollback),
         FIXTURE_TEST(test_savepoint_rollback),
