@@ -147,6 +147,8 @@ classify_collect(classify_run *run, const char *dir, GPtrArray *files, int depth
     }
     const char *name;
     while ((name = g_dir_read_name(d)) != NULL) {
+        if (name[0] == '.')
+            continue; /* hidden files and a Maildir's own bookkeeping */
         char *path = g_build_filename(dir, name, NULL);
         if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
             if (depth < 8 && strcmp(name, "tmp") != 0)
@@ -196,6 +198,8 @@ cmd_classify(const cmd_context *ctx, int argc, char **argv)
     }
     if (optind >= argc)
         return classify_usage(EX_USAGE);
+    if (!run.json)
+        printf("SOURCE#MESSAGE\tKIND\tFORMAT\tADDRESS\tACTION\tSTATUS\tREPLY\tREASON\tHARD\tVERDICT\n");
 
     for (int i = optind; i < argc; i++) {
         const char *path = argv[i];
