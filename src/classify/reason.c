@@ -340,6 +340,20 @@ static const char *const pat_userunknown[] = {
     "utente sconosciuto",
     "usuário desconhecido",
     "recent history of bouncing as an invalid address",
+    "undeliverable address",
+    "no longer exists",
+    "address not found",
+    "mailbox not available",
+    "not a valid e-mail address",
+    "not a valid email address",
+    "unknown account",
+    "unbekannter benutzer",
+    "adresse existiert nicht",
+    "destinataire inconnu",
+    "usuario no existe",
+    "utente inesistente",
+    "usuário inexistente",
+    "onbekende gebruiker",
     NULL,
 };
 
@@ -412,6 +426,15 @@ static const char *const pat_mailboxfull[] = {
     "exceeds * quota",
     "caixa cheia",
     "boite pleine",
+    "postfach ist voll",
+    "mailbox ist voll",
+    "quota dépassé",
+    "boîte pleine",
+    "boîte aux lettres pleine",
+    "buzón lleno",
+    "caixa postal cheia",
+    "caixa de correio cheia",
+    "mailbox vol",
     NULL,
 };
 
@@ -505,6 +528,7 @@ static const char *const pat_hasmoved[] = {
     "no longer on server",
     "not our user",
     "not our customer",
+    "user not local",
     NULL,
 };
 
