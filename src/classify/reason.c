@@ -1286,8 +1286,9 @@ struct reason_code {
     uint64_t overrule;     /* reasons whose wording overrules a deciding code */
 };
 
-/* Wording that overrules any deciding code: it says the address was never
- * the problem, or says precisely what else was. */
+/* Reasons whose wording a deciding code's row may let overrule it:
+ * OVR_SENDING, failures of our own sending (the address was never the
+ * problem); OVR_ADDRESS, other states of an address that exists. */
 #define OVR_SENDING (BIT(BLOCKED) | BIT(SPAMDETECTED) | BIT(NORELAYING) | BIT(REJECTED) | \
                      BIT(AUTHFAILURE) | BIT(REQUIREPTR) | BIT(BADREPUTATION) |            \
                      BIT(SPEEDING) | BIT(TOOMANYCONN) | BIT(MAILERERROR) | BIT(VIRUSDETECTED))
