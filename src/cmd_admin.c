@@ -1,1 +1,518 @@
-/* cmd_admin.c: to be written. */
+/*
+ * cmd_admin.c - the administrator's commands: find-address and
+ * set-permanent-bounced-address (the original service's, same names and
+ * options), reset-address, stats and outbox. Each reads the config, opens the
+ * store, and exits with a sysexits(3) status: 64 for a usage error, 78 for
+ * the config, 75 when the store is unavailable.
+ */
+#include "cmd.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include <glib.h>
+
+#include "log.h"
+#include "notify/notify.h"
+
+#define ADMIN_SYNOPSIS "usage: bouncedemails [--config PATH] [--env NAME] [--debug] "
+#define ADMIN_DAY 86400L
+
+/* One command's options: each takes a value, stored in *value. */
+typedef struct admin_option {
+    const char *name;
+    const char **value;
+} admin_option;
+
+typedef struct admin_command {
+    const char *usage;        /* printed after ADMIN_SYNOPSIS */
+    const admin_option *options;
+    size_t n_options;
+    size_t max_args;          /* words after the options */
+} admin_command;
+
+static int admin_usage(const admin_command *cmd, int status)
+{
+    fprintf(status ? stderr : stdout, ADMIN_SYNOPSIS "%s", cmd->usage);
+    return status;
+}
+
+/* Parses argv (argv[0] the command's name) into the command's options, both
+ * --long_name and --long-name. Returns -1 when parsed, else the exit status
+ * (0 after --help). *first_arg: index of the first word after the options. */
+static int admin_parse(const admin_command *cmd, int argc, char **argv, int *first_arg)
+{
+    struct option *longopts = g_new0(struct option, cmd->n_options + 2);
+    size_t i;
+    for (i = 0; i < cmd->n_options; i++)
+        longopts[i] = (struct option){ cmd->options[i].name, required_argument, NULL, (int)i };
+    longopts[i] = (struct option){ "help", no_argument, NULL, 'h' };
+
+    cmd_normalize_options(argc, argv);
+    optind = 1;
+    int opt, status = -1;
+    while (status < 0 && (opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (opt == 'h')
+            status = admin_usage(cmd, 0);
+        else if (opt >= 0 && (size_t)opt < cmd->n_options)
+            *cmd->options[opt].value = optarg;
+        else
+            status = admin_usage(cmd, EX_USAGE);
+    }
+    g_free(longopts);
+    if (status >= 0) return status;
+    if ((size_t)(argc - optind) > cmd->max_args) {
+        fprintf(stderr, "bouncedemails %s: unexpected argument \"%s\"\n", argv[0], argv[optind]);
+        return admin_usage(cmd, EX_USAGE);
+    }
+    *first_arg = optind;
+    return -1;
+}
+
+/* An option that must be given, and look like an address when it names one. */
+static int admin_require(const char *command, const char *option, const char *value, bool address)
+{
+    if (!value || !*value) {
+        fprintf(stderr, "bouncedemails %s: --%s is required (see --help)\n", command, option);
+        return EX_USAGE;
+    }
+    const char *at = strrchr(value, '@');
+    if (address && (!at || at == value || !at[1])) {
+        fprintf(stderr, "bouncedemails %s: --%s: \"%s\" is not an email address\n", command,
+                option, value);
+        return EX_USAGE;
+    }
+    return 0;
+}
+
+static int admin_open(const cmd_context *ctx, config **cfg, store **st)
+{
+    *st = NULL;
+    int status = cmd_load_config(ctx, cfg);
+    if (status == 0) status = cmd_open_store(*cfg, st);
+    return status;
+}
+
+static void admin_close(config *cfg, store *st)
+{
+    store_close(st);
+    if (cfg) config_free(cfg);
+}
+
+/* A store error after opening: the store is there but not usable now. */
+static int admin_store_failed(store *st, const char *what)
+{
+    fprintf(stderr, "bouncedemails: %s: %s\n", what, store_errmsg(st));
+    store_rollback(st);
+    return EX_TEMPFAIL;
+}
+
+static const char *admin_time(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm))
+        snprintf(buf, len, "%lld", (long long)t);
+    return buf;
+}
+
+/* Stored text came from bounces and platforms: shown on one line, without
+ * control characters, and cut when long. Newly allocated. */
+static char *admin_clean(const char *s, size_t max)
+{
+    if (!s) return g_strdup("-");
+    GString *out = g_string_new(NULL);
+    for (const char *p = s; *p && out->len < max; p++)
+        g_string_append_c(out, (unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p);
+    if (strlen(s) > max) g_string_append(out, "...");
+    return g_string_free(out, FALSE);
+}
+
+/* The configured domain that a --domain value names (by registrable domain),
+ * or the value itself when none does: data may outlive a domain's config. */
+static const char *admin_domain_name(const config *cfg, const char *value)
+{
+    const config_domain *d = config_find_domain(cfg, value);
+    return d ? d->name : value;
+}
+
+/* ---- find-address ---- */
+
+static void find_print_soft(const config *cfg, const store_address_info *in, time_t now)
+{
+    char first[32], last[32], until[32];
+    long window = (long)cfg->handler.temporary_window_days * ADMIN_DAY;
+    time_t ends = in->soft_last + window;
+    if (in->soft_count == 0) {
+        printf("    soft bounces:    none counted\n");
+    } else if (ends < now) {
+        printf("    soft bounces:    %d, expired (the last on %s is more than %d days old;"
+               " the next one counts as 1)\n", in->soft_count,
+               admin_time(in->soft_last, last, sizeof last), cfg->handler.temporary_window_days);
+    } else {
+        printf("    soft bounces:    %d (threshold %d), first %s, last %s, counted until %s\n",
+               in->soft_count, cfg->handler.temporary_threshold,
+               admin_time(in->soft_first, first, sizeof first),
+               admin_time(in->soft_last, last, sizeof last), admin_time(ends, until, sizeof until));
+    }
+}
+
+static void find_print_permanent(const store_address_info *in)
+{
+    char when[32];
+    if (!in->permanent) {
+        printf("    suppressed:      no\n");
+        return;
+    }
+    char *reason = admin_clean(in->permanent_reason, 80);
+    char *status = admin_clean(in->permanent_status && *in->permanent_status
+                                   ? in->permanent_status : NULL, 20);
+    char *answer = admin_clean(in->platform_answer, 300);
+    printf("    suppressed:      yes, since %s, reason %s, status %s\n",
+           admin_time(in->permanent_when, when, sizeof when), reason, status);
+    printf("    platform answer: %s\n", in->platform_answer ? answer : "none yet");
+    g_free(reason);
+    g_free(status);
+    g_free(answer);
+}
+
+static void find_print_outbox(const store_outbox_item *it)
+{
+    char when[32];
+    char *result = admin_clean(it->last_result, 200);
+    if (it->state == STORE_OUTBOX_PENDING)
+        printf("    notification:    pending, %d attempt(s), next %s, last result %s\n",
+               it->attempts, admin_time(it->next_attempt, when, sizeof when), result);
+    else
+        printf("    notification:    given up after %d attempt(s), last result %s"
+               " (`bouncedemails outbox retry` sends it again)\n", it->attempts, result);
+    g_free(result);
+}
+
+static int find_address_run(const config *cfg, store *st, const char *address)
+{
+    store_address_info *info = NULL;
+    store_outbox_item *items = NULL;
+    size_t n = 0, n_items = 0;
+    if (store_find_address(st, address, &info, &n) < 0)
+        return admin_store_failed(st, "find-address");
+    if (store_outbox_list(st, &items, &n_items) < 0) {
+        store_address_info_free(info, n);
+        return admin_store_failed(st, "find-address");
+    }
+    char *shown = admin_clean(address, 320);
+    if (n == 0) printf("%s: nothing known\n", shown);
+    else printf("%s\n", shown);
+    time_t now = time(NULL);
+    for (size_t i = 0; i < n; i++) {
+        char *domain = admin_clean(info[i].domain, 255);
+        printf("  %s\n", domain);
+        find_print_soft(cfg, &info[i], now);
+        find_print_permanent(&info[i]);
+        for (size_t j = 0; j < n_items; j++)
+            if (g_ascii_strcasecmp(items[j].address, address) == 0 &&
+                g_ascii_strcasecmp(items[j].domain, info[i].domain) == 0)
+                find_print_outbox(&items[j]);
+        g_free(domain);
+    }
+    g_free(shown);
+    store_outbox_free(items, n_items);
+    store_address_info_free(info, n);
+    return 0;
+}
+
+int cmd_find_address(const cmd_context *ctx, int argc, char **argv)
+{
+    const char *address = NULL;
+    const admin_option options[] = { { "address", &address } };
+    const admin_command cmd = {
+        "find-address --address ADDRESS\n"
+        "\n"
+        "Shows what is known about ADDRESS for each platform domain: its soft-bounce\n"
+        "count and window, whether it is suppressed (since when, why, and what the\n"
+        "platform answered), and a notification still in the outbox.\n"
+        "\n"
+        "options:\n"
+        "  --address ADDRESS  the address to look up (case does not matter)\n"
+        "  --help             this help\n",
+        options, G_N_ELEMENTS(options), 0,
+    };
+    int arg, status = admin_parse(&cmd, argc, argv, &arg);
+    if (status >= 0) return status;
+    if ((status = admin_require(argv[0], "address", address, true))) return status;
+
+    config *cfg = NULL;
+    store *st = NULL;
+    if ((status = admin_open(ctx, &cfg, &st)) == 0)
+        status = find_address_run(cfg, st, address);
+    admin_close(cfg, st);
+    return status;
+}
+
+/* ---- set-permanent-bounced-address ---- */
+
+/* Records the suppression, its event and its notification in one transaction. */
+static int set_permanent_commit(store *st, const char *address, const char *domain, time_t now)
+{
+    store_permanent p = { address, domain, "manual", "", now };
+    store_event ev = { "admin", address, domain, "permanent", "manual", "",
+                       "set-permanent-bounced-address", "admin", now };
+    if (store_begin(st) < 0 || store_permanent_add(st, &p) < 0 || store_event_add(st, &ev) < 0 ||
+        store_outbox_add(st, address, domain, "manual", "", "set by an administrator", now) < 0 ||
+        store_commit(st) < 0)
+        return admin_store_failed(st, "set-permanent-bounced-address");
+    return 0;
+}
+
+static int set_permanent_run(const config *cfg, store *st, const char *address,
+                             const char *domain_arg)
+{
+    const config_domain *d = config_find_domain(cfg, domain_arg);
+    if (!d) {
+        fprintf(stderr, "bouncedemails set-permanent-bounced-address: --domain %s is not one of"
+                        " the configured domains:", domain_arg);
+        for (size_t i = 0; i < cfg->handler.n_domains; i++)
+            fprintf(stderr, " %s", cfg->handler.domains[i].name);
+        fprintf(stderr, "\n");
+        return EX_USAGE;
+    }
+    int status = set_permanent_commit(st, address, d->name, time(NULL));
+    if (status) return status;
+    log_field("Domain:", "%s", d->name);
+    log_field("Permanent:", "%s (set by an administrator)", address);
+    /* As the original did, the platform is told at once; what fails stays in
+     * the outbox for `bouncedemails run`. */
+    notify *n = notify_new(cfg, st);
+    size_t attempted = 0;
+    if (!n || notify_run_once(n, time(NULL), &attempted) != 0)
+        log_warn("the notification stays in the outbox for `bouncedemails run`");
+    notify_free(n);
+    return 0;
+}
+
+int cmd_set_permanent_bounced_address(const cmd_context *ctx, int argc, char **argv)
+{
+    const char *address = NULL, *domain = NULL;
+    const admin_option options[] = { { "bounced-address", &address }, { "domain", &domain } };
+    const admin_command cmd = {
+        "set-permanent-bounced-address --bounced_address ADDRESS --domain DOMAIN\n"
+        "\n"
+        "Records ADDRESS as permanently bounced for the platform DOMAIN and tells the\n"
+        "platform, as a permanent failure in a bounce would: the notification is\n"
+        "queued in the outbox and attempted at once; if the platform cannot be\n"
+        "reached it stays there for `bouncedemails run`.\n"
+        "\n"
+        "options:\n"
+        "  --bounced_address ADDRESS  the address (also --bounced-address)\n"
+        "  --domain DOMAIN            a configured platform domain, or a host in it\n"
+        "  --help                     this help\n",
+        options, G_N_ELEMENTS(options), 0,
+    };
+    int arg, status = admin_parse(&cmd, argc, argv, &arg);
+    if (status >= 0) return status;
+    if ((status = admin_require(argv[0], "bounced_address", address, true)) ||
+        (status = admin_require(argv[0], "domain", domain, false)))
+        return status;
+
+    config *cfg = NULL;
+    store *st = NULL;
+    if ((status = admin_open(ctx, &cfg, &st)) == 0)
+        status = set_permanent_run(cfg, st, address, domain);
+    admin_close(cfg, st);
+    return status;
+}
+
+/* ---- reset-address ---- */
+
+static int reset_address_run(store *st, const char *address, const char *domain, time_t now)
+{
+    store_address_info *info = NULL;
+    size_t n = 0;
+    int lifted = 0, cancelled = 0;
+    store_event ev = { "admin", address, domain, "reset", "manual", "", "reset-address", "admin",
+                       now };
+    if (store_begin(st) < 0 || store_find_address(st, address, &info, &n) < 0)
+        return admin_store_failed(st, "reset-address");
+    int counters = 0;
+    for (size_t i = 0; i < n; i++)
+        if (info[i].soft_count && (!domain || g_ascii_strcasecmp(info[i].domain, domain) == 0))
+            counters++;
+    store_address_info_free(info, n);
+    if (store_soft_reset(st, address, domain) < 0 ||
+        store_permanent_remove(st, address, domain, &lifted) < 0 ||
+        store_outbox_cancel(st, address, domain, &cancelled) < 0 ||
+        store_event_add(st, &ev) < 0 || store_commit(st) < 0)
+        return admin_store_failed(st, "reset-address");
+
+    char *shown = admin_clean(address, 320);
+    printf("%s%s%s: %d soft-bounce counter(s) cleared, %d suppression(s) lifted, %d queued"
+           " notification(s) cancelled\n", shown, domain ? " in " : "", domain ? domain : "",
+           counters, lifted, cancelled);
+    if (lifted)
+        printf("The platform is not told: lift the suspension there as well.\n");
+    g_free(shown);
+    return 0;
+}
+
+int cmd_reset_address(const cmd_context *ctx, int argc, char **argv)
+{
+    const char *address = NULL, *domain = NULL;
+    const admin_option options[] = { { "address", &address }, { "domain", &domain } };
+    const admin_command cmd = {
+        "reset-address --address ADDRESS [--domain DOMAIN]\n"
+        "\n"
+        "Clears ADDRESS's soft-bounce counters and lifts its suppression, for DOMAIN or\n"
+        "for every domain, and cancels its notifications still in the outbox. The\n"
+        "platform is not told; lift the suspension there as well. The event log\n"
+        "keeps the history, with this reset in it.\n"
+        "\n"
+        "options:\n"
+        "  --address ADDRESS  the address (case does not matter)\n"
+        "  --domain DOMAIN    only this platform domain (default: all)\n"
+        "  --help             this help\n",
+        options, G_N_ELEMENTS(options), 0,
+    };
+    int arg, status = admin_parse(&cmd, argc, argv, &arg);
+    if (status >= 0) return status;
+    if ((status = admin_require(argv[0], "address", address, true))) return status;
+    if (domain && (status = admin_require(argv[0], "domain", domain, false))) return status;
+
+    config *cfg = NULL;
+    store *st = NULL;
+    if ((status = admin_open(ctx, &cfg, &st)) == 0)
+        status = reset_address_run(st, address, domain ? admin_domain_name(cfg, domain) : NULL,
+                                   time(NULL));
+    admin_close(cfg, st);
+    return status;
+}
+
+/* ---- stats ---- */
+
+int cmd_stats(const cmd_context *ctx, int argc, char **argv)
+{
+    const admin_command cmd = {
+        "stats\n"
+        "\n"
+        "Per platform domain: addresses with soft bounces inside the window,\n"
+        "suppressed addresses, complaints and verdicts in the event log, and\n"
+        "notifications pending or given up in the outbox; then the number of\n"
+        "messages in the quarantine.\n"
+        "\n"
+        "options:\n"
+        "  --help  this help\n",
+        NULL, 0, 0,
+    };
+    int arg, status = admin_parse(&cmd, argc, argv, &arg);
+    if (status >= 0) return status;
+
+    config *cfg = NULL;
+    store *st = NULL;
+    if ((status = admin_open(ctx, &cfg, &st)) != 0) {
+        admin_close(cfg, st);
+        return status;
+    }
+    store_domain_stats *stats = NULL;
+    size_t n = 0;
+    long quarantined = 0;
+    long window = (long)cfg->handler.temporary_window_days * ADMIN_DAY;
+    if (store_stats(st, time(NULL), window, &stats, &n, &quarantined) < 0) {
+        status = admin_store_failed(st, "stats");
+    } else {
+        printf("%-30s %10s %10s %10s %10s %10s %10s\n", "domain", "soft", "permanent",
+               "complaints", "events", "pending", "given-up");
+        for (size_t i = 0; i < n; i++) {
+            char *domain = admin_clean(stats[i].domain, 30);
+            printf("%-30s %10ld %10ld %10ld %10ld %10ld %10ld\n", domain, stats[i].soft_addresses,
+                   stats[i].permanent, stats[i].complaints, stats[i].events,
+                   stats[i].outbox_pending, stats[i].outbox_given_up);
+            g_free(domain);
+        }
+        printf("soft: addresses with a soft bounce in the last %d days\n",
+               cfg->handler.temporary_window_days);
+        printf("quarantined messages: %ld\n", quarantined);
+    }
+    store_stats_free(stats, n);
+    admin_close(cfg, st);
+    return status;
+}
+
+/* ---- outbox ---- */
+
+static void outbox_print(const store_outbox_item *it)
+{
+    char created[32], next[32];
+    char *address = admin_clean(it->address, 120);
+    char *domain = admin_clean(it->domain, 60);
+    char *reason = admin_clean(it->reason, 40);
+    char *result = admin_clean(it->last_result, 200);
+    printf("#%lld %s %s at %s: %s, queued %s, %d attempt(s)", (long long)it->id,
+           it->state == STORE_OUTBOX_PENDING ? "pending " : "given up", address, domain, reason,
+           admin_time(it->created, created, sizeof created), it->attempts);
+    if (it->state == STORE_OUTBOX_PENDING)
+        printf(", next %s", admin_time(it->next_attempt, next, sizeof next));
+    printf(", last result: %s\n", result);
+    g_free(address);
+    g_free(domain);
+    g_free(reason);
+    g_free(result);
+}
+
+static int outbox_list_run(store *st)
+{
+    store_outbox_item *items = NULL;
+    size_t n = 0;
+    if (store_outbox_list(st, &items, &n) < 0) return admin_store_failed(st, "outbox");
+    size_t given_up = 0;
+    for (size_t i = 0; i < n; i++) {
+        outbox_print(&items[i]);
+        given_up += items[i].state == STORE_OUTBOX_GIVEN_UP;
+    }
+    printf("%zu pending, %zu given up", n - given_up, given_up);
+    printf(given_up ? " (`bouncedemails outbox retry` queues them again)\n" : "\n");
+    store_outbox_free(items, n);
+    return 0;
+}
+
+static int outbox_retry_run(store *st)
+{
+    int moved = 0;
+    if (store_begin(st) < 0 || store_outbox_retry_given_up(st, time(NULL), &moved) < 0 ||
+        store_commit(st) < 0)
+        return admin_store_failed(st, "outbox retry");
+    printf("%d given-up notification(s) queued again; `bouncedemails run` sends them\n", moved);
+    return 0;
+}
+
+int cmd_outbox(const cmd_context *ctx, int argc, char **argv)
+{
+    const admin_command cmd = {
+        "outbox [retry]\n"
+        "\n"
+        "Lists the platform notifications not yet delivered: pending ones (with their\n"
+        "next attempt) and given-up ones (a 4xx answer other than 404 and 410, or too\n"
+        "many attempts), each with the last result.\n"
+        "\n"
+        "  retry   queues every given-up notification again, due now, its attempts\n"
+        "          counted afresh\n"
+        "\n"
+        "options:\n"
+        "  --help  this help\n",
+        NULL, 0, 1,
+    };
+    int arg, status = admin_parse(&cmd, argc, argv, &arg);
+    if (status >= 0) return status;
+    bool retry = arg < argc;
+    if (retry && strcmp(argv[arg], "retry") != 0) {
+        fprintf(stderr, "bouncedemails outbox: unknown subcommand \"%s\"\n", argv[arg]);
+        return admin_usage(&cmd, EX_USAGE);
+    }
+
+    config *cfg = NULL;
+    store *st = NULL;
+    if ((status = admin_open(ctx, &cfg, &st)) == 0)
+        status = retry ? outbox_retry_run(st) : outbox_list_run(st);
+    admin_close(cfg, st);
+    return status;
+}
