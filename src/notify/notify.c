@@ -86,6 +86,7 @@ struct notify {
     GHashTable *busy;          /* ids of the jobs in flight */
     size_t in_flight;
     time_t clock_floor;        /* notify_run_once's now: retries are due after it */
+    bool unreachable;          /* a request of this pass got no answer at all */
     pthread_t thread;
     bool started;
     atomic_bool stopping;
@@ -417,6 +418,7 @@ static void notify_resolve_done(notify *n, notify_transfer *t, CURLcode res, lon
     char *error = NULL;
     r->resolving = NULL;
     if (res != CURLE_OK) {
+        n->unreachable = true;
         error = notify_transfer_error(t, res);
     } else {
         char *tpl = notify_resolved_template(t, status, &why);
@@ -451,6 +453,7 @@ static void notify_post_done(notify *n, notify_transfer *t, CURLcode res, long s
         text = g_strdup_printf("%ld / %s", status, t->answer->str);
         outcome = notify_outcome_of_status(status);
     } else {
+        n->unreachable = true;
         text = notify_transfer_error(t, res);
         /* A URL curl cannot use stays unusable until the config is fixed. */
         outcome = res == CURLE_URL_MALFORMAT || res == CURLE_UNSUPPORTED_PROTOCOL ? NOTIFY_GIVE_UP : NOTIFY_RETRY;
@@ -565,8 +568,12 @@ int notify_run_once(notify *n, time_t now, size_t *attempted)
     int rc = 0;
     size_t total = 0;
     n->clock_floor = now;
+    n->unreachable = false;
     for (;;) {
-        int started = rc == 0 ? notify_fill(n, now) : 0;
+        /* Once a platform has not answered, the rest waits for the daemon:
+         * a caller such as Postfix's pipe should not wait a timeout per
+         * batch of a backlog. */
+        int started = rc == 0 && !n->unreachable ? notify_fill(n, now) : 0;
         if (started < 0) {
             rc = -1;
             started = 0;

@@ -19,7 +19,10 @@ notify *notify_new(const config *cfg, store *st);
 void notify_free(notify *n);
 
 /* Attempts every notification due at now, and returns when each attempt has
- * an outcome recorded. *attempted: the number of attempts made. */
+ * an outcome recorded. *attempted: the number of attempts made. A request
+ * that gets no answer at all (timeout, refused connection) ends the pass
+ * early: what is in flight finishes, and what was not started yet stays due
+ * for the daemon, so that a backlog costs one timeout, not one per batch. */
 int notify_run_once(notify *n, time_t now, size_t *attempted);
 
 /* The daemon's worker thread: attempts what is due, then sleeps until the

@@ -447,6 +447,33 @@ static void test_down_then_up(void **state)
     }
 }
 
+static void test_unreachable_platform_ends_the_pass(void **state)
+{
+    fixture *f = *state;
+    f->cfg->notify.max_in_flight = 2;
+    int port = f->plat.port;
+    platform_stop(&f->plat);
+    time_t now = time(NULL);
+    for (int i = 0; i < 6; i++) {
+        char address[32];
+        snprintf(address, sizeof address, "backlog%d@x.de", i);
+        fake_add(f->st, address, "mydomain.de", now);
+    }
+    /* The first batch finds nobody there; the rest is left for the daemon. */
+    assert_int_equal(run_once(f, now), 2);
+    for (int64_t id = 1; id <= 6; id++) {
+        store_outbox_item it = fake_get(f->st, id);
+        assert_int_equal(it.state, STORE_OUTBOX_PENDING);
+        assert_int_equal(it.attempts, id <= 2 ? 1 : 0);
+        if (id > 2)
+            assert_true(it.next_attempt <= now);
+    }
+    /* An answer, even an error, does not end the pass. */
+    platform_start(&f->plat, port);
+    platform_mode(&f->plat, "{\"mode\": \"error\", \"status\": 500}");
+    assert_int_equal(run_once(f, now), 4);
+}
+
 static void test_error_statuses(void **state)
 {
     fixture *f = *state;
@@ -668,6 +695,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_delivers_each_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_down_then_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_platform_ends_the_pass, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_statuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gives_up_after_max_attempts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_is_retried, setup, teardown),
