@@ -813,6 +813,38 @@ static void test_concurrent_writers(void **state)
                      WRITERS * ROUNDS * PER_ROUND + 1);
 }
 
+/* Processes starting together on a new file: each switches it to WAL and
+ * finds the schema created exactly once. */
+static gpointer opener(gpointer data)
+{
+    const config *cfg = data;
+    char err[512];
+    store *st = store_open(cfg, err, sizeof err);
+    if (!st) {
+        fprintf(stderr, "opener: %s\n", err);
+        return GINT_TO_POINTER(1);
+    }
+    int count;
+    int failed = store_soft_increment(st, "first@example.org", "openhpi.de", T0, DAY, &count);
+    store_close(st);
+    return GINT_TO_POINTER(failed ? 1 : 0);
+}
+
+static void test_concurrent_first_open(void **state)
+{
+    fixture *f = *state;
+    char *path = g_build_filename(f->dir, "fresh", "new.sqlite", NULL);
+    config cfg = { 0 };
+    cfg.handler.dbfile = path;
+    GThread *threads[WRITERS];
+    for (int i = 0; i < WRITERS; i++) threads[i] = g_thread_new("opener", opener, &cfg);
+    for (int i = 0; i < WRITERS; i++) assert_int_equal(GPOINTER_TO_INT(g_thread_join(threads[i])), 0);
+    assert_int_equal(sql_int(path, "PRAGMA user_version"),
+                     sql_int(f->dbfile, "PRAGMA user_version"));
+    assert_int_equal(sql_int(path, "SELECT count FROM soft_bounce"), WRITERS);
+    g_free(path);
+}
+
 #define FIXTURE_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -839,6 +871,7 @@ int main(void)
         FIXTURE_TEST(test_savepoint_rollback),
         FIXTURE_TEST(test_two_handles_see_commits_only),
         FIXTURE_TEST(test_concurrent_writers),
+        FIXTURE_TEST(test_concurrent_first_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
