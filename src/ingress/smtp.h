@@ -4,8 +4,9 @@
  * the message is committed (451 4.3.0 when the store fails, so the sender
  * retries).
  *
- * - Messages whose final dot arrives in the same turn of the event loop are
- *   committed together with policy_handle_batch() (group commit).
+ * - Group commit: the messages that arrive while the commit thread is busy
+ *   are committed together with policy_handle_batch(), so batches grow with
+ *   the load.
  * - The envelope recipient decides the platform: a message with recipients
  *   at several platform domains is handed to the policy once per domain,
  *   with that domain's first recipient; further recipients of the same
@@ -29,8 +30,10 @@
 
 typedef struct smtp_server smtp_server;
 
-/* Listens on cfg->smtp.host:port on base; handled messages go through p
- * (used only from base's thread). NULL with a reason in err on failure. */
+/* Listens on cfg->smtp.host:port on base. Handled messages go through p,
+ * which from now on is used only by the listener's own commit thread (so a
+ * slow or locked store never holds up the event loop; p's commit hook is
+ * called from that thread). NULL with a reason in err on failure. */
 smtp_server *smtp_server_new(struct event_base *base, const config *cfg, policy *p,
                              char *err, size_t err_len);
 /* Stops accepting, closes every session. */

@@ -4,10 +4,13 @@
  * connection limits (421), offers STARTTLS when a certificate is configured,
  * and commits what the sessions (smtp_session.c) collect.
  *
- * Group commit: the messages whose final dot arrived during one turn of the
- * event loop are handed to policy_handle_batch() together, in one
- * transaction, by a callback that libevent runs after the read callbacks of
- * that turn; each session is answered after the commit. A message addressed
+ * Group commit: the policy runs in a thread of its own. The messages whose
+ * final dot arrived during one turn of the event loop (a callback that
+ * libevent runs after that turn's read callbacks) go to it together, in one
+ * policy_handle_batch() transaction; whatever arrives while it is busy goes
+ * with the next batch, so batches grow with the load while the loop keeps
+ * serving every connection. Each session is answered after the commit, when
+ * the thread wakes the loop through an eventfd. A message addressed
  * to several platform domains is handed to the policy once per domain, each
  * copy with the first envelope recipient of its domain (its Received: names
  * that recipient), since the envelope recipient decides the platform; it is
@@ -20,10 +23,13 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,6 +56,15 @@
 
 static const char *const smtp_default_networks[] = { "127.0.0.0/8", "::1/128" };
 
+/* Messages handed to the worker together, with everything they point to. */
+typedef struct smtp_batch {
+    GPtrArray *sessions;      /* smtp_session *, NULL once its client has gone */
+    GArray *msgs;             /* policy_message */
+    GArray *owner;            /* guint: the index in sessions of each message */
+    GPtrArray *keep;          /* memory the messages point to: g_free()d */
+    policy_outcome *out;
+} smtp_batch;
+
 typedef struct smtp_net {
     int family;
     unsigned char addr[16];
@@ -69,8 +84,19 @@ struct smtp_server {
     GArray *nets;             /* smtp_net */
     GHashTable *sessions;     /* smtp_session * set */
     GHashTable *per_client;   /* client address -> count */
-    GPtrArray *pending;       /* submitted sessions, committed at the end of the turn */
-    struct event *commit_ev;
+    GPtrArray *pending;       /* submitted sessions, for the next batch */
+    struct event *commit_ev;  /* at the end of the loop's turn: dispatch */
+    smtp_batch *in_flight;    /* with the worker (loop thread's view) */
+    /* The worker thread and what it shares with the loop, under lock. */
+    pthread_t worker;
+    bool worker_running;
+    GMutex lock;
+    GCond cond;
+    smtp_batch *todo;         /* for the worker */
+    smtp_batch *done;         /* committed, for the loop */
+    bool stopping;
+    int done_fd;              /* eventfd: the worker wakes the loop */
+    struct event *done_ev;
 };
 
 /* ---- allowed networks ---- */
@@ -173,6 +199,9 @@ static void smtp_server_closed(void *arg, smtp_session *s)
     const char *client = smtp_session_client(s);
     gpointer count = g_hash_table_lookup(srv->per_client, client);
     g_ptr_array_remove_fast(srv->pending, s);
+    /* Its message still commits; there is nobody left to answer. */
+    for (guint i = 0; srv->in_flight && i < srv->in_flight->sessions->len; i++)
+        if (g_ptr_array_index(srv->in_flight->sessions, i) == s) g_ptr_array_index(srv->in_flight->sessions, i) = NULL;
     g_hash_table_remove(srv->sessions, s);
     if (GPOINTER_TO_INT(count) <= 1)
         g_hash_table_remove(srv->per_client, client);
@@ -188,75 +217,169 @@ static const smtp_session_ops smtp_server_ops = {
 
 /* ---- group commit ---- */
 
-typedef struct smtp_batch {
-    GArray *msgs;             /* policy_message */
-    GArray *owner;            /* guint: index of the session in the batch */
-    GPtrArray *copies;        /* raw messages made for further domains */
-} smtp_batch;
+
+static void smtp_batch_free(smtp_batch *b)
+{
+    if (!b) return;
+    g_ptr_array_free(b->sessions, TRUE);
+    g_array_free(b->msgs, TRUE);
+    g_array_free(b->owner, TRUE);
+    g_ptr_array_free(b->keep, TRUE);
+    g_free(b->out);
+    g_free(b);
+}
+
+static const char *smtp_batch_keep(smtp_batch *b, char *p)
+{
+    g_ptr_array_add(b->keep, p);
+    return p;
+}
 
 /* One policy message per platform domain among the session's recipients. */
-static void smtp_batch_add(smtp_server *srv, smtp_batch *b, smtp_session *s, guint index)
+static void smtp_batch_add(smtp_server *srv, smtp_batch *b, smtp_session *s)
 {
+    guint index = b->sessions->len, first = b->msgs->len;
     size_t n = smtp_session_n_recipients(s);
     const config_domain **domains = g_new0(const config_domain *, n);
+    g_ptr_array_add(b->sessions, s);
+    const char *sender = smtp_batch_keep(b, g_strdup(smtp_session_sender(s)));
     for (size_t i = 0; i < n; i++) {
         const char *rcpt = smtp_session_recipient(s, i);
-        const config_domain *d = config_find_domain(srv->cfg, rcpt);
         bool seen = false;
-        for (size_t k = 0; k < i && !seen; k++) seen = domains[k] == d;
-        domains[i] = d;
+        domains[i] = config_find_domain(srv->cfg, rcpt);
+        for (size_t k = 0; k < i && !seen; k++) seen = domains[k] == domains[i];
         if (seen) continue;
-        policy_message m = { .envelope = { .recipient = rcpt, .sender = smtp_session_sender(s), .ingress = "smtp" } };
-        if (i == 0) {
-            m.raw = smtp_session_message(s, &m.len);
-        } else {
-            char *copy = smtp_session_message_for(s, rcpt, &m.len);
-            g_ptr_array_add(b->copies, copy);
-            m.raw = copy;
-        }
+        policy_message m = { .envelope = { .sender = sender, .ingress = "smtp" } };
+        m.envelope.recipient = smtp_batch_keep(b, g_strdup(rcpt));
+        /* The first copy last: taking it leaves the session without one. */
+        m.raw = i == 0 ? NULL : smtp_batch_keep(b, smtp_session_message_for(s, rcpt, &m.len));
         g_array_append_val(b->msgs, m);
         g_array_append_val(b->owner, index);
     }
+    policy_message *main_copy = &g_array_index(b->msgs, policy_message, first);
+    main_copy->raw = smtp_batch_keep(b, smtp_session_take_message(s, &main_copy->len));
     g_free(domains);
 }
 
-static void smtp_server_answer(GPtrArray *sessions, const smtp_batch *b, const policy_outcome *out)
+static smtp_batch *smtp_batch_new(smtp_server *srv, GPtrArray *sessions)
 {
-    for (guint i = 0; i < sessions->len; i++) {
-        smtp_session *s = g_ptr_array_index(sessions, i);
+    smtp_batch *b = g_new0(smtp_batch, 1);
+    b->sessions = g_ptr_array_new();
+    b->msgs = g_array_new(FALSE, FALSE, sizeof(policy_message));
+    b->owner = g_array_new(FALSE, FALSE, sizeof(guint));
+    b->keep = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < sessions->len; i++) smtp_batch_add(srv, b, g_ptr_array_index(sessions, i));
+    b->out = g_new(policy_outcome, b->msgs->len);
+    return b;
+}
+
+/* The worker thread: the policy is used from here only, so that a slow or
+ * locked store never holds up the event loop. */
+static void *smtp_worker_main(void *arg)
+{
+    smtp_server *srv = arg;
+    uint64_t one = 1;
+    g_mutex_lock(&srv->lock);
+    for (;;) {
+        while (!srv->todo && !srv->stopping) g_cond_wait(&srv->cond, &srv->lock);
+        if (srv->stopping) break;
+        smtp_batch *b = srv->todo;
+        g_mutex_unlock(&srv->lock);
+        policy_handle_batch(srv->pol, (const policy_message *)(void *)b->msgs->data, b->msgs->len, b->out);
+        g_mutex_lock(&srv->lock);
+        srv->todo = NULL;
+        srv->done = b;
+        if (write(srv->done_fd, &one, sizeof one) < 0) log_error("SMTP: cannot wake the event loop: %s", strerror(errno));
+    }
+    g_mutex_unlock(&srv->lock);
+    return NULL;
+}
+
+/* Hands what was submitted to the worker, unless it is busy: then it goes
+ * with the next batch, which grows with the load. */
+static void smtp_server_dispatch(smtp_server *srv)
+{
+    if (srv->in_flight || srv->pending->len == 0) return;
+    srv->in_flight = smtp_batch_new(srv, srv->pending);
+    g_ptr_array_set_size(srv->pending, 0);
+    g_mutex_lock(&srv->lock);
+    srv->todo = srv->in_flight;
+    g_cond_signal(&srv->cond);
+    g_mutex_unlock(&srv->lock);
+}
+
+static void smtp_server_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    smtp_server_dispatch(arg);
+}
+
+static void smtp_server_answer(const smtp_batch *b)
+{
+    for (guint i = 0; i < b->sessions->len; i++) {
+        smtp_session *s = g_ptr_array_index(b->sessions, i);
         bool ok = true;
         for (guint k = 0; k < b->msgs->len; k++)
-            if (g_array_index(b->owner, guint, k) == i && out[k] == POLICY_STORE_FAILED) ok = false;
+            if (g_array_index(b->owner, guint, k) == i && b->out[k] == POLICY_STORE_FAILED) ok = false;
+        if (!s) continue;
         if (!ok) log_warn("SMTP %s: message not committed, answered 451", smtp_session_client(s));
         smtp_session_committed(s, ok);
     }
 }
 
-static void smtp_server_commit_cb(evutil_socket_t fd, short what, void *arg)
+/* The worker is done with a batch: answer, and hand it the next one. */
+static void smtp_server_done_cb(evutil_socket_t fd, short what, void *arg)
 {
     smtp_server *srv = arg;
-    (void)fd;
+    uint64_t count;
     (void)what;
-    /* Answering a session may submit its next pipelined message: that goes
-     * into a fresh list, for the next turn. */
-    GPtrArray *sessions = srv->pending;
-    srv->pending = g_ptr_array_new();
-    smtp_batch b = {
-        .msgs = g_array_new(FALSE, FALSE, sizeof(policy_message)),
-        .owner = g_array_new(FALSE, FALSE, sizeof(guint)),
-        .copies = g_ptr_array_new_with_free_func(g_free),
-    };
-    for (guint i = 0; i < sessions->len; i++) smtp_batch_add(srv, &b, g_ptr_array_index(sessions, i), i);
-    policy_outcome *out = g_new(policy_outcome, b.msgs->len ? b.msgs->len : 1);
-    if (b.msgs->len)
-        policy_handle_batch(srv->pol, (const policy_message *)(void *)b.msgs->data, b.msgs->len, out);
-    log_debug("SMTP: committed %u messages of %u sessions", b.msgs->len, sessions->len);
-    smtp_server_answer(sessions, &b, out);
-    g_free(out);
-    g_array_free(b.msgs, TRUE);
-    g_array_free(b.owner, TRUE);
-    g_ptr_array_free(b.copies, TRUE);
-    g_ptr_array_free(sessions, TRUE);
+    if (read(fd, &count, sizeof count) < 0) return;
+    g_mutex_lock(&srv->lock);
+    smtp_batch *b = srv->done;
+    srv->done = NULL;
+    g_mutex_unlock(&srv->lock);
+    if (!b) return;
+    srv->in_flight = NULL;
+    log_debug("SMTP: committed %u messages of %u sessions", b->msgs->len, b->sessions->len);
+    smtp_server_answer(b);
+    smtp_batch_free(b);
+    smtp_server_dispatch(srv);
+}
+
+static int smtp_server_worker_start(smtp_server *srv, char *err, size_t err_len)
+{
+    srv->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (srv->done_fd < 0) {
+        snprintf(err, err_len, "eventfd: %s", strerror(errno));
+        return -1;
+    }
+    srv->done_ev = event_new(srv->base, srv->done_fd, EV_READ | EV_PERSIST, smtp_server_done_cb, srv);
+    event_add(srv->done_ev, NULL);
+    int rc = pthread_create(&srv->worker, NULL, smtp_worker_main, srv);
+    if (rc != 0) {
+        snprintf(err, err_len, "cannot start the SMTP commit thread: %s", strerror(rc));
+        return -1;
+    }
+    srv->worker_running = true;
+    return 0;
+}
+
+/* Waits for the batch in hand (its sessions are not answered: their
+ * senders retry) and ends the worker. */
+static void smtp_server_worker_stop(smtp_server *srv)
+{
+    if (srv->worker_running) {
+        g_mutex_lock(&srv->lock);
+        srv->stopping = true;
+        g_cond_signal(&srv->cond);
+        g_mutex_unlock(&srv->lock);
+        pthread_join(srv->worker, NULL);
+    }
+    if (srv->done_ev) event_free(srv->done_ev);
+    if (srv->done_fd >= 0) close(srv->done_fd);
+    if (srv->done != srv->in_flight) smtp_batch_free(srv->done);
+    smtp_batch_free(srv->in_flight);
 }
 
 /* ---- accepting ---- */
@@ -427,9 +550,12 @@ smtp_server *smtp_server_new(struct event_base *base, const config *cfg, policy 
     srv->pending = g_ptr_array_new();
     srv->commit_ev = event_new(base, -1, 0, smtp_server_commit_cb, srv);
     srv->accept_pause = evtimer_new(base, smtp_server_resume_cb, srv);
+    srv->done_fd = -1;
+    g_mutex_init(&srv->lock);
+    g_cond_init(&srv->cond);
     smtp_server_limits(srv);
     if (smtp_server_parse_networks(srv, err, err_len) != 0 || smtp_server_tls_init(srv, err, err_len) != 0 ||
-        smtp_server_listen(srv, err, err_len) != 0) {
+        smtp_server_worker_start(srv, err, err_len) != 0 || smtp_server_listen(srv, err, err_len) != 0) {
         smtp_server_free(srv);
         return NULL;
     }
@@ -440,6 +566,8 @@ void smtp_server_free(smtp_server *srv)
 {
     if (!srv) return;
     if (srv->listener) evconnlistener_free(srv->listener);
+    smtp_server_worker_stop(srv);
+    srv->in_flight = NULL;
     /* Messages not yet committed are not answered: their senders retry. */
     g_ptr_array_set_size(srv->pending, 0);
     GList *sessions = g_hash_table_get_keys(srv->sessions);
@@ -452,6 +580,8 @@ void smtp_server_free(smtp_server *srv)
     g_hash_table_destroy(srv->sessions);
     g_hash_table_destroy(srv->per_client);
     g_ptr_array_free(srv->pending, TRUE);
+    g_mutex_clear(&srv->lock);
+    g_cond_clear(&srv->cond);
     g_free(srv->hostname);
     g_free(srv);
 }

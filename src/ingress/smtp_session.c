@@ -721,6 +721,18 @@ char *smtp_session_message_for(const smtp_session *s, const char *rcpt, size_t *
     return g_string_free(out, FALSE);
 }
 
+char *smtp_session_take_message(smtp_session *s, size_t *len)
+{
+    if (!s->msg) {
+        *len = 0;
+        return NULL;
+    }
+    *len = s->msg->len;
+    char *raw = g_string_free(s->msg, FALSE);
+    s->msg = NULL;
+    return raw;
+}
+
 const char *smtp_session_sender(const smtp_session *s) { return s->sender ? s->sender : ""; }
 size_t smtp_session_n_recipients(const smtp_session *s) { return s->rcpts->len; }
 const char *smtp_session_recipient(const smtp_session *s, size_t i) { return g_ptr_array_index(s->rcpts, i); }

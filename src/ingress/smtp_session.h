@@ -60,6 +60,9 @@ void smtp_session_free(smtp_session *s);
 const char *smtp_session_message(const smtp_session *s, size_t *len);
 /* The same message with the trace headers naming rcpt instead: g_free() it. */
 char *smtp_session_message_for(const smtp_session *s, const char *rcpt, size_t *len);
+/* Hands the submitted message (as smtp_session_message() gives it) over to
+ * the caller, who g_free()s it: it may outlive the session. */
+char *smtp_session_take_message(smtp_session *s, size_t *len);
 /* Envelope sender ("" for the null sender <>), and the accepted recipients. */
 const char *smtp_session_sender(const smtp_session *s);
 size_t smtp_session_n_recipients(const smtp_session *s);

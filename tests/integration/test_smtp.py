@@ -7,6 +7,7 @@ import collections
 import contextlib
 import gzip
 import os
+import select
 import smtplib
 import socket
 import sqlite3
@@ -279,6 +280,9 @@ def test_a_client_that_does_not_read_its_replies():
         assert codes == {250: count}, codes
         c.close()
         growth = _peak_rss_kib(service.proc.pid) - baseline
+        with open(f"/proc/{service.proc.pid}/maps") as f:
+            if "libasan" in f.read():
+                raise harness.Skip("memory not comparable under ASan (its quarantine keeps freed memory)")
         assert growth < 8 * 1024, f"the service grew by {growth} KiB"
 
 
@@ -338,12 +342,20 @@ def test_store_failure_gets_451_and_the_retry_arrives():
         lock = sqlite3.connect(work.db, isolation_level=None, timeout=10)
         lock.execute("BEGIN EXCLUSIVE")
         try:
+            waiting = Raw(port)
+            waiting.reply()
+            waiting.send(f"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<{NOREPLY}>\r\nDATA\r\n")
+            assert waiting.replies(4) == [250, 250, 250, 354]
+            waiting.send(bounce(2) + b".\r\n")
+            # While that commit waits for the lock, others are served at once.
+            start = time.monotonic()
             with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
-                try:
-                    s.sendmail("", [NOREPLY], bounce(2))
-                    raise AssertionError("accepted while the store was locked")
-                except smtplib.SMTPDataError as e:
-                    assert e.smtp_code == 451 and e.smtp_error.startswith(b"4.3.0"), e
+                assert s.ehlo()[0] == 250 and s.noop()[0] == 250
+            assert time.monotonic() - start < 2
+            assert select.select([waiting.sock], [], [], 0)[0] == [], "answered before the store gave up"
+            code, lines = waiting.reply()
+            assert code == 451 and lines[0].startswith("451 4.3.0"), lines
+            waiting.close()
         finally:
             lock.execute("ROLLBACK")
             lock.close()
