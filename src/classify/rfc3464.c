@@ -121,20 +121,32 @@ rfc3464_action(const char *v)
     return NULL;
 }
 
-/* The MTA's own words about one recipient, used when the DSN gives no
- * Diagnostic-Code: the line of the text naming it and the lines under it,
- * up to a blank line or a line about another address. */
-static bool
-rfc3464_diagnostic_from_text(const classify_msg *msg, classify_recipient *r)
-{
-    const char *hit = classify_find_ci(msg->text, msg->text_len, r->address);
-    if (hit == NULL)
-        return false;
+static int rfc3464_field_of(const char *line, const char *eol, const char **value);
 
-    const char *end = msg->text + msg->text_len;
+/* The MTA's words about one recipient around one place that names it: the
+ * line, the lines above it in the same paragraph that name no other address
+ * (a transcript's "mail.local: unknown user"), and the lines below it up to
+ * a blank line or a line about another address. Banner lines ("----- ...")
+ * are left out. */
+static void
+rfc3464_paragraph_at(const classify_msg *msg, const char *hit, const char **from, const char **to)
+{
+    const char *text = msg->text, *end = msg->text + msg->text_len;
     const char *start = hit;
-    while (start > msg->text && start[-1] != '\n')
+    while (start > text && start[-1] != '\n')
         start--;
+    while (start > text + 1 && start[-2] != '\n') {
+        const char *prev = start - 1; /* the newline ending the line above */
+        const char *p = prev;
+        while (p > text && p[-1] != '\n')
+            p--;
+        const char *q = p;
+        while (q < prev && (*q == ' ' || *q == '\t'))
+            q++;
+        if (q == prev || (prev - q >= 2 && q[0] == '-' && q[1] == '-') || memchr(p, '@', (size_t)(prev - p)))
+            break;
+        start = p;
+    }
     const char *stop = memchr(hit, '\n', (size_t)(end - hit));
     while (stop != NULL && stop + 1 < end && stop - start < 1024) {
         const char *next = stop + 1;
@@ -149,9 +161,49 @@ rfc3464_diagnostic_from_text(const classify_msg *msg, classify_recipient *r)
             break;
         stop = eol;
     }
-    if (stop == NULL)
-        stop = end;
-    classify_recipient_set_diagnostic(r, start, (size_t)(stop - start));
+    *from = start;
+    *to = stop != NULL ? stop : end;
+}
+
+/* Letters and digits in s that are not part of the address: how much a
+ * paragraph says beyond naming the recipient. */
+static size_t
+rfc3464_words(const char *s, size_t len, size_t address_len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += g_ascii_isalnum(s[i]) != 0;
+    return n > address_len ? n - address_len : 0;
+}
+
+/* The diagnostic from the MTA's own text, used when the DSN gives no
+ * Diagnostic-Code: of the places that name the recipient, the one that says
+ * the most (the transcript rather than the bare list of addresses). */
+static bool
+rfc3464_diagnostic_from_text(const classify_msg *msg, classify_recipient *r)
+{
+    const char *end = msg->text + msg->text_len, *best_from = NULL, *best_to = NULL;
+    size_t best = 0, alen = strlen(r->address);
+
+    for (const char *hit = classify_find_ci(msg->text, msg->text_len, r->address); hit != NULL;
+         hit = classify_find_ci(hit + alen, (size_t)(end - hit - alen), r->address)) {
+        const char *line = hit, *value;
+        while (line > msg->text && line[-1] != '\n')
+            line--;
+        if (rfc3464_field_of(line, hit, &value) >= 0)
+            continue; /* the DSN's own fields, standing in the text */
+        const char *from, *to;
+        rfc3464_paragraph_at(msg, hit, &from, &to);
+        size_t words = rfc3464_words(from, (size_t)(to - from), alen);
+        if (best_from == NULL || words > best) {
+            best_from = from;
+            best_to = to;
+            best = words;
+        }
+    }
+    if (best_from == NULL)
+        return false;
+    classify_recipient_set_diagnostic(r, best_from, (size_t)(best_to - best_from));
     return r->diagnostic[0] != '\0';
 }
 
@@ -286,6 +338,8 @@ rfc3464_emit(const classify_msg *msg, classify_report *report, const rfc3464_blo
         classify_find_status(s->str, s->len, r->status);
     }
     const char *diag = b->seen[RFC3464_DIAGNOSTIC] ? rfc3464_skip_type(b->value[RFC3464_DIAGNOSTIC]->str) : "";
+    bool local_program = b->seen[RFC3464_DIAGNOSTIC] &&
+                         g_ascii_strncasecmp(b->value[RFC3464_DIAGNOSTIC]->str, "x-unix;", 7) == 0;
     if (!b->seen[RFC3464_ACTION] && r->status[0] == '2')
         classify_recipient_set_string(&r->action, "delivered");
     if (b->seen[RFC3464_REMOTE_MTA]) {
@@ -299,6 +353,13 @@ rfc3464_emit(const classify_msg *msg, classify_report *report, const rfc3464_blo
         rfc3464_diagnostic_from_text(msg, r);
     rfc3464_prefer_status(r->status, r->diagnostic);
     classify_find_reply_code(r->diagnostic, strlen(r->diagnostic), r->reply_code);
+    /* Diagnostic type X-Unix: the local delivery program (a pipe, procmail)
+     * failed. Unless its words say more, that is a mailer error. */
+    if (local_program) {
+        classify_reason guess = classify_reason_guess(r->status, r->reply_code, r->diagnostic);
+        if (guess == CLASSIFY_REASON_UNDEFINED || guess == CLASSIFY_REASON_ONHOLD)
+            r->reason = CLASSIFY_REASON_MAILERERROR;
+    }
 }
 
 /* Which field a line names, or -1. *value is set past the colon. */

@@ -101,6 +101,20 @@ test_dsn_delayed_only(void **state)
     classify_report_free(rep);
 }
 
+/* No Diagnostic-Code: the words come from the part of the text that says
+ * the most about the recipient, and the refused command is named. */
+static void
+test_dsn_diagnostic_from_text(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("dsn-transcript.eml");
+    const classify_recipient *r = find(rep, "trent@example.com");
+    assert_non_null(strstr(r->diagnostic, "User unknown"));
+    assert_non_null(strstr(r->diagnostic, "DATA"));
+    assert_string_equal(r->reply_code, "550");
+    classify_report_free(rep);
+}
+
 static void
 test_arf(void **state)
 {
@@ -477,6 +491,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dsn_several_recipients),
         cmocka_unit_test(test_dsn_delayed_only),
+        cmocka_unit_test(test_dsn_diagnostic_from_text),
         cmocka_unit_test(test_arf),
         cmocka_unit_test(test_autoreply),
         cmocka_unit_test(test_autoreply_declines_bounce),
