@@ -32,6 +32,7 @@ static const char *const autoreply_subjects[] = {
     "abwesenheit", "automatische antwort", "réponse automatique", "respuesta automática",
     "risposta automatica", "automatisch antwoord", "fuera de la oficina", "absence",
     "auto response", "autoresponse", "auto-response", "abwesend", "congés", "ausente", "afwezig",
+    "fuori ufficio", "resposta automática", "自動返信", "自動応答",
 };
 
 /* Wording of bounces that an auto-reply does not use. */
