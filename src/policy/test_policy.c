@@ -531,6 +531,29 @@ static void test_unknown_domain_quarantined_then_replayed(void **state)
     g_free(raw);
 }
 
+static void test_replay_updates_the_reason(void **state)
+{
+    fixture *f = *state;
+    const char *raw = "Subject: hello\r\n\r\njust a note\r\n";
+    assert_int_equal(store_quarantine_add(f->st, raw, strlen(raw), NULL, "amqp", "an older reason", T0 - DAY), 0);
+    store_quarantine_item *items = NULL;
+    size_t n = quarantine(f, &items);
+    assert_int_equal(n, 1);
+    char *reason = NULL;
+    assert_int_equal(policy_replay(f->p, &items[0], false, &reason), POLICY_QUARANTINED);
+    store_quarantine_free(items, n);
+    n = quarantine(f, &items);
+    assert_int_equal(n, 1);
+    assert_string_equal(items[0].reason, reason);
+    assert_string_not_equal(items[0].reason, "an older reason");
+    /* Still the same message, from the same ingress, kept since it came. */
+    assert_int_equal(items[0].raw_len, strlen(raw));
+    assert_string_equal(items[0].ingress, "amqp");
+    assert_int_equal(items[0].when, T0 - DAY);
+    free(reason);
+    store_quarantine_free(items, n);
+}
+
 static void test_garbage_and_empty_are_quarantined(void **state)
 {
     fixture *f = *state;
@@ -703,6 +726,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_blocked_does_not_suspend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delayed_is_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_domain_quarantined_then_replayed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_updates_the_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_and_empty_are_quarantined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_autoreply_is_logged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_routes_by_envelope_and_subdomain, setup, teardown),
