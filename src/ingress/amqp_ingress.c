@@ -270,6 +270,7 @@ static int amqp_ingress_settle(amqp_ingress *in, amqp_connection_state_t conn, a
 {
     size_t failed = 0;
     policy_handle_batch(in->pol, b->messages, b->n, b->outcomes);
+    log_debug("AMQP: committed a batch of %zu", b->n);
     for (size_t i = 0; i < b->n; i++)
         failed += b->outcomes[i] == POLICY_STORE_FAILED;
     int rc = 0;
