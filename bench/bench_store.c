@@ -7,7 +7,9 @@
  *
  *     bench_store [FOLDER [MESSAGES]]
  *
- * Prints one line per batch size. Numbers, never pass/fail.
+ * Prints one line per batch size, then how many times a second a process can
+ * open the store, handle one message and close it again (what each
+ * `bouncedemails stdin` does). Numbers, never pass/fail.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +88,30 @@ fail:
     return -1;
 }
 
+/* The store's share of one `bouncedemails stdin`: open, one message in its
+ * own transaction, close. */
+static int bench_open_close(const config *cfg, long rounds)
+{
+    char err[512];
+    double t0 = bench_now(), c0 = bench_cpu();
+    for (long i = 0; i < rounds; i++) {
+        store *st = store_open(cfg, err, sizeof err);
+        if (!st) {
+            fprintf(stderr, "bench_store: %s\n", err);
+            return -1;
+        }
+        int ok = store_begin(st) == 0 && bench_message(st, 99, i, time(NULL)) == 0 &&
+                 store_commit(st) == 0;
+        if (!ok) fprintf(stderr, "bench_store: %s\n", store_errmsg(st));
+        store_close(st);
+        if (!ok) return -1;
+    }
+    double secs = bench_now() - t0, cpu = bench_cpu() - c0;
+    printf("open, 1 message, close: %ld in %.2f s = %.0f a second (%.2f s CPU = %.0f per CPU-second)\n",
+           rounds, secs, (double)rounds / secs, cpu, (double)rounds / cpu);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char *dir = argc > 1 ? g_strdup(argv[1]) : g_dir_make_tmp("bench_store_XXXXXX", NULL);
@@ -107,6 +133,7 @@ int main(int argc, char **argv)
         ret = bench_run(st, (long)b, n, batches[b]);
     }
     store_close(st);
+    if (ret == 0) ret = bench_open_close(&cfg, 2000);
     if (argc <= 1) {
         const char *suffixes[] = { "", "-wal", "-shm" };
         for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++) {

@@ -703,7 +703,9 @@ static void sq_close(store *st)
     store_sqlite *s = sq(st);
     for (int i = 0; i < STMT_COUNT; i++) sqlite3_finalize(s->stmts[i]);
     if (s->db) {
-        /* Keeps the planner's statistics fresh; cheap when nothing changed. */
+        /* Keeps the planner's statistics fresh; cheap when nothing changed.
+         * Best effort: it never waits for another process's write lock. */
+        sqlite3_busy_timeout(s->db, 0);
         sqlite3_exec(s->db, "PRAGMA optimize", NULL, NULL, NULL);
         sqlite3_close_v2(s->db);
     }
