@@ -669,7 +669,7 @@ static void smtp_session_event_cb(struct bufferevent *bev, short events, void *a
         return;
     }
     if (events & BEV_EVENT_CONNECTED) return;   /* the TLS handshake is done */
-    if (events & BEV_EVENT_ERROR) log_debug("SMTP %s: connection error", s->client);
+    log_debug("SMTP %s: %s", s->client, events & BEV_EVENT_ERROR ? "connection error" : "disconnected");
     smtp_session_free(s);
 }
 

@@ -36,7 +36,7 @@ def smtp_service(sections=None, **smtp):
     sections); yields (work, service, port)."""
     port = harness.free_port()
     work = harness.Workdir(**(sections or {}), smtp={"port": port, **smtp})
-    service = work.start("run-smtpserver", "--host", smtp.get("host", "127.0.0.1"), "--port", str(port))
+    service = work.start("--debug", "run-smtpserver", "--host", smtp.get("host", "127.0.0.1"), "--port", str(port))
     try:
         service.wait_output("SMTP listening on")
         yield work, service, port
@@ -361,6 +361,30 @@ def test_store_failure_gets_451_and_the_retry_arrives():
             lock.close()
         assert events(work) == ["user-1@example.org"]
         # The sending server retries later: the message arrives.
+        with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
+            assert s.sendmail("", [NOREPLY], bounce(2)) == {}
+        assert events(work) == ["user-1@example.org", "user-2@example.org"]
+
+
+def test_client_gone_while_its_message_commits():
+    """Its message still commits (nobody is left to answer) and the
+    listener carries on."""
+    with smtp_service() as (work, service, port):
+        lock = sqlite3.connect(work.db, isolation_level=None, timeout=10)
+        lock.execute("BEGIN EXCLUSIVE")
+        try:
+            c = Raw(port)
+            c.reply()
+            c.send(f"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<{NOREPLY}>\r\nDATA\r\n")
+            assert c.replies(4) == [250, 250, 250, 354]
+            c.send(bounce(1) + b".\r\n")
+            c.close()
+            harness.wait_until(lambda: service.output().count("SMTP 127.0.0.1: disconnected") == 1, 10,
+                               "the listener to see the client go")
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        harness.wait_until(lambda: events(work) == ["user-1@example.org"], 15, "the message to commit")
         with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
             assert s.sendmail("", [NOREPLY], bounce(2)) == {}
         assert events(work) == ["user-1@example.org", "user-2@example.org"]
