@@ -19,7 +19,7 @@ static const struct {
     store_open_fn open;
 } store_backends[] = {
     { "sqlite", store_sqlite_open },
-    { "postgresql", NULL },
+    { "postgresql", store_pg_open },
 };
 
 store *store_open(const config *cfg, char *err, size_t err_len)

@@ -230,7 +230,7 @@ static void test_backend_choice(void **state)
     cfg.store.backend = "postgresql";
     err[0] = '\0';
     assert_null(store_open(&cfg, err, sizeof err));
-    assert_non_null(strstr(err, "not built yet"));
+    assert_non_null(strstr(err, "store.url"));
 
     cfg.store.backend = "oracle";
     err[0] = '\0';
