@@ -174,8 +174,11 @@ static char *smtp_parse_path(char *arg, char **params)
         addr = colon + 1;
     }
     if (strlen(addr) > SMTP_MAX_PATH) return NULL;
-    for (const char *p = addr; *p; p++)
-        if ((unsigned char)*p <= ' ' && *p != ' ') return NULL;
+    bool quoted = false;
+    for (const char *p = addr; *p; p++) {
+        if (*p == '"') quoted = !quoted;
+        if ((unsigned char)*p < ' ' || *p == 0x7f || (*p == ' ' && !quoted)) return NULL;
+    }
     while (*end == ' ') end++;
     *params = end;
     return addr;

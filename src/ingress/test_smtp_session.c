@@ -261,6 +261,9 @@ static void test_other_commands(void **state)
     assert_reply(f, "STARTTLS\r\n", "502 5.5.1 STARTTLS not available\r\n");
     assert_reply(f, "MAIL FROM:<> SMTPUTF8\r\n", "555 5.5.4 Unsupported parameter SMTPUTF8\r\n");
     assert_reply(f, "MAIL FROM:<x> \r\n", "553 5.1.7 Bad sender address syntax\r\n");
+    assert_reply(f, "MAIL FROM:<a b@b.example>\r\n", "501 5.5.4 Syntax: MAIL FROM:<address>\r\n");
+    assert_reply(f, "MAIL FROM:<\"a b\"@b.example>\r\n", "250 2.1.0 Ok\r\n");
+    assert_reply(f, "RSET\r\n", "250 2.0.0 Ok\r\n");
     assert_reply(f, "MAIL FROM:<@relay.example:bounce@b.example>\r\n", "250 2.1.0 Ok\r\n");
     assert_reply(f, "RSET\r\n", "250 2.0.0 Ok\r\n");
     assert_reply(f, "RCPT TO:<no-reply@mydomain.de>\r\n", "503 5.5.1 Bad sequence of commands\r\n");
