@@ -261,6 +261,8 @@ classify_recipient *
 mta_add(classify_report *report, const char *address, const char *diag, size_t diag_len,
         const mta_layout *layout)
 {
+    if (report->n_recipients >= MTA_MAX_RECIPIENTS)
+        return NULL;
     classify_recipient *r = classify_report_add(report, address);
 
     if (r == NULL)
@@ -308,6 +310,9 @@ mta_parse_span(classify_report *report, mta_span sec, const mta_layout *layout)
              * TO:\n<address>:") continues the block. */
             g_free(addr);
             cur->diag_len = (size_t)(eol - cur->diag);
+        } else if (addr != NULL && blocks->len >= MTA_MAX_RECIPIENTS) {
+            g_free(addr);
+            break;
         } else if (addr != NULL) {
             mta_block b = { addr, p + rest, n - rest };
             g_array_append_val(blocks, b);

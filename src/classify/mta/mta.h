@@ -17,6 +17,10 @@
 
 #include "classify/classify_internal.h"
 
+/* No bounce names more recipients than this; a text that seems to is not a
+ * bounce list, and stopping there keeps hostile input linear. */
+#define MTA_MAX_RECIPIENTS 1000
+
 /* A byte range inside the message's text. */
 typedef struct mta_span {
     const char *p;
@@ -115,7 +119,8 @@ size_t mta_parse_span(classify_report *report, mta_span sec, const mta_layout *l
 /* Adds one recipient with its error text: the diagnostic, the status and
  * reply codes it gives, and the layout's reason rules. A "user unknown" that
  * answered no RCPT command and carries no X.1.x status is a content filter's
- * refusal (filtered). NULL when the address is implausible. */
+ * refusal (filtered). NULL when the address is implausible or the report
+ * already holds MTA_MAX_RECIPIENTS. */
 classify_recipient *mta_add(classify_report *report, const char *address,
                             const char *diag, size_t diag_len, const mta_layout *layout);
 

@@ -90,12 +90,18 @@ prose_starts_with_any(const char *line, size_t len, const char *const *list)
     return false;
 }
 
-/* Length of the paragraph that starts at p: up to the first blank line. */
+/* Length of the paragraph that starts at p: up to the first blank line, and
+ * never more than PROSE_PARAGRAPH_MAX bytes so that a text without blank
+ * lines costs linear time. */
+#define PROSE_PARAGRAPH_MAX 512
+
 static size_t
 prose_paragraph(const char *p, const char *end)
 {
     const char *q = p;
 
+    if (end - p > PROSE_PARAGRAPH_MAX)
+        end = p + PROSE_PARAGRAPH_MAX;
     while (q < end) {
         const char *eol = memchr(q, '\n', (size_t)(end - q));
         eol = eol != NULL ? eol : end;
@@ -229,7 +235,9 @@ prose_line(const classify_msg *msg, classify_report *report, mta_span sec, const
     if (!failed && prose_address_only(p, n)) {
         size_t len;
         const char *prev = prose_neighbour(sec.p, end, p, true, &len);
-        while (prev != NULL && prose_address_only(prev, len))
+        /* A list of addresses shares the sentence above it; a list longer
+         * than any bounce's is not one. */
+        for (int k = 0; prev != NULL && prose_address_only(prev, len) && k < 64; k++)
             prev = prose_neighbour(sec.p, end, prev, true, &len);
         failed = prev != NULL && (prose_ends_with_colon(prev, len) ||
                                   mta_find_any(prev, len, prose_failure) != NULL);
@@ -255,7 +263,7 @@ classify_detect_prose(const classify_msg *msg, classify_report *report)
         return false;
 
     const char *p = sec.p, *end = sec.p + sec.len;
-    while (p < end) {
+    while (p < end && report->n_recipients < MTA_MAX_RECIPIENTS) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         eol = eol != NULL ? eol : end;
         size_t n = (size_t)(eol - p);
