@@ -44,11 +44,13 @@ static char *route_find_mailbox(const char *value, bool (*fn)(const char *addr, 
     return found;
 }
 
+/* Any real address: a header value that reaches us decoded and unquoted
+ * ("Müller, Hans <hans@example.com>") would parse as a bogus first mailbox
+ * without an @, which is passed over. */
 static bool route_any(const char *addr, void *arg)
 {
-    (void)addr;
     (void)arg;
-    return true;
+    return strchr(addr, '@') != NULL;
 }
 
 char *policy_route_mailbox(const char *header)

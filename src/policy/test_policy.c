@@ -580,10 +580,25 @@ static void test_garbage_and_empty_are_quarantined(void **state)
     assert_int_equal(events(f), 0);
 }
 
+/* Runs a counting query on the database itself. */
+static void sql_expect(fixture *f, const char *query, int expected)
+{
+    char *db = g_build_filename(f->dir, "db.sqlite", NULL);
+    sqlite3 *h = NULL;
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, query, -1, &stmt, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(stmt, 0), expected);
+    sqlite3_finalize(stmt);
+    sqlite3_close(h);
+    g_free(db);
+}
+
 static void test_autoreply_is_logged(void **state)
 {
     fixture *f = *state;
-    const char *raw = "From: Ann Example <ann@example.com>\r\nTo: no-reply@openhpi.de\r\n"
+    const char *raw = "From: =?utf-8?q?M=C3=BCller=2C_Ann?= <ann@example.com>\r\nTo: no-reply@openhpi.de\r\n"
                       "Subject: Out of office\r\nAuto-Submitted: auto-replied\r\n"
                       "Message-ID: <ooo.1@example.com>\r\n\r\nI am away until Monday.\r\n";
     classify_report *rep = classify_message(raw, strlen(raw));
@@ -593,6 +608,7 @@ static void test_autoreply_is_logged(void **state)
     assert_int_equal(events(f), 1);
     assert_int_equal(quarantine_count(f), 0);
     assert_false(suppressed(f, "ann@example.com"));
+    sql_expect(f, "SELECT count(*) FROM event WHERE address = 'ann@example.com' AND reason = 'vacation'", 1);
 }
 
 static void test_routes_by_envelope_and_subdomain(void **state)
