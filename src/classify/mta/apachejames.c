@@ -12,6 +12,10 @@
 
 static const mta_layout apachejames_layout = {
     .prefix = (const char *const[]){ "RCPT TO:", NULL },
+    .reasons = (const mta_reason_rule[]){
+        { "Requested action not taken: no such user here", CLASSIFY_REASON_USERUNKNOWN },
+        { NULL, 0 },
+    },
     .flags = MTA_RCPT_PREFIXED,
 };
 

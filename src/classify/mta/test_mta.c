@@ -46,6 +46,12 @@ static const mta_case mta_cases[] = {
       CLASSIFY_REASON_USERUNKNOWN },
     { "amazonses-bounce.eml", "amazonses", { "quinn@example.org" }, "failed", "5.1.1", "550",
       CLASSIFY_REASON_USERUNKNOWN },
+    { "yahoo.eml", "yahoo", { "xavier@example.org" }, "failed", "5.2.2", "552",
+      CLASSIFY_REASON_MAILBOXFULL },
+    { "exchange2003.eml", "exchange2003", { "zoe@corp.example.com" }, "failed", "", "",
+      CLASSIFY_REASON_USERUNKNOWN },
+    { "qmail-expired.eml", "qmail", { "amy@example.org", "bert@example.org" }, "failed", "4.4.1", "",
+      CLASSIFY_REASON_NETWORKERROR },
     { "prose-rejected.eml", "prose", { "trent@example.edu" }, "failed", "", "",
       CLASSIFY_REASON_UNDEFINED },
 };
@@ -111,6 +117,24 @@ test_mta_postfix_expanded(void **state)
     assert_string_equal(r->recipients[0].original, "erin.old@example.net");
     assert_non_null(strstr(r->recipients[0].diagnostic, "User unknown"));
     assert_null(strstr(r->recipients[0].diagnostic, "expanded from"));
+    classify_report_free(r);
+    g_free(data);
+}
+
+/* What a notice says once above its recipients ("in the queue too long")
+ * names the reason of those whose own error text names none. */
+static void
+test_mta_notice_reason(void **state)
+{
+    size_t len;
+    char *data = mta_read("qmail-expired.eml", &len);
+    classify_report *r = classify_message(data, len);
+
+    (void)state;
+    assert_int_equal(r->n_recipients, 2);
+    assert_int_equal(r->recipients[0].reason, CLASSIFY_REASON_NETWORKERROR);
+    assert_int_equal(r->recipients[1].reason, CLASSIFY_REASON_EXPIRED);
+    assert_false(r->recipients[1].hard);
     classify_report_free(r);
     g_free(data);
 }
@@ -190,6 +214,7 @@ main(void)
         cmocka_unit_test(test_mta_messages),
         cmocka_unit_test(test_mta_postfix_expanded),
         cmocka_unit_test(test_mta_amazonses_complaint),
+        cmocka_unit_test(test_mta_notice_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
