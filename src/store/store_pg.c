@@ -250,9 +250,12 @@ static char *pg_redact(char *const *secrets, size_t n_secrets, const char *msg)
         if (!secrets[i] || !*secrets[i]) continue;
         g_string_replace(out, secrets[i], "***", 0);
     }
-    /* libpq ends its messages with a newline. */
+    /* One line for the log: libpq ends messages with a newline and puts
+     * hints on lines of their own. */
+    g_string_replace(out, "\n\t", "; ", 0);
     while (out->len && (out->str[out->len - 1] == '\n' || out->str[out->len - 1] == ' '))
         g_string_truncate(out, out->len - 1);
+    g_string_replace(out, "\n", "; ", 0);
     return g_string_free(out, FALSE);
 }
 
@@ -260,7 +263,10 @@ static int pg_fail_msg(store *st, const char *what, const char *msg)
 {
     store_pg *s = pg(st);
     char *clean = pg_redact(s->secrets, G_N_ELEMENTS(s->secrets), msg);
-    store_fail(st, "%s: %s (%s)", what, clean, s->where ? s->where : "postgresql");
+    if (s->where)
+        store_fail(st, "%s: %s (%s)", what, clean, s->where);
+    else
+        store_fail(st, "%s: %s", what, clean);
     g_free(clean);
     return -1;
 }
