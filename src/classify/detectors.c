@@ -39,6 +39,7 @@ const classify_detector classify_detectors[] = {
     { "biglobe", classify_detect_biglobe },
     { "amazonworkmail", classify_detect_amazonworkmail },
     { "office365", classify_detect_office365 },
+    { "office365", classify_detect_office365_modern },
     { "x3", classify_detect_x3 },
     { "x7", classify_detect_x7 },
     { "verizon", classify_detect_verizon },

@@ -51,6 +51,7 @@ bool classify_detect_facebook(const classify_msg *msg, classify_report *report);
 bool classify_detect_mailmarshal(const classify_msg *msg, classify_report *report);
 bool classify_detect_apachejames(const classify_msg *msg, classify_report *report);
 bool classify_detect_fml(const classify_msg *msg, classify_report *report);
+bool classify_detect_office365_modern(const classify_msg *msg, classify_report *report);
 bool classify_detect_prose(const classify_msg *msg, classify_report *report);
 
 #endif

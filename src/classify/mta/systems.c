@@ -236,17 +236,61 @@ static const mta_system sys_amazonworkmail = {
 
 /* Exchange 2007 and later, Office 365 and Outlook.com: "Delivery has failed
  * to these recipients or groups:" then "address<mailto:address>" and the
- * explanation; the administrators' part repeats the address with the remote
- * server's answer. */
+ * explanation; the administrators' part, whose heading is translated with
+ * the rest, repeats the address with the remote server's answer
+ * ("#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##"). */
+#define EXCHANGE_ADMIN_HEADINGS                                                   \
+    "Diagnostic information for administrators",                                 \
+    "Informations de diagnostic pour les administrateurs",                       \
+    "Informazioni di diagnostica per gli amministratori",                        \
+    "Diagnoseinformationen für Administratoren",                                 \
+    "Información de diagnóstico para administradores",                           \
+    "管理者向けの診断情報"
+
+/* Exchange's own status names (the enhanced code's text). */
+static const mta_reason_rule exchange_reasons[] = {
+    { "SMTPSEND.DNS.NonExistentDomain", CLASSIFY_REASON_HOSTUNKNOWN },
+    { "SMTPSEND.DNS.MxLoopback", CLASSIFY_REASON_NETWORKERROR },
+    { "RESOLVER.ADR.RecipNotFound", CLASSIFY_REASON_USERUNKNOWN },
+    { "RESOLVER.ADR.ExRecipNotFound", CLASSIFY_REASON_USERUNKNOWN },
+    { "RESOLVER.ADR.RecipientNotFound", CLASSIFY_REASON_USERUNKNOWN },
+    { "RESOLVER.ADR.BadPrimary", CLASSIFY_REASON_SYSTEMERROR },
+    { "RESOLVER.ADR.RecipLimit", CLASSIFY_REASON_TOOMANYCONN },
+    { "RESOLVER.ADR.InvalidInSmtp", CLASSIFY_REASON_SYSTEMERROR },
+    { "RESOLVER.ADR.Ambiguous", CLASSIFY_REASON_SYSTEMERROR },
+    { "RESOLVER.RST.AuthRequired", CLASSIFY_REASON_SECURITYERROR },
+    { "RESOLVER.RST.NotAuthorized", CLASSIFY_REASON_REJECTED },
+    { "RESOLVER.RST.RecipSizeLimit", CLASSIFY_REASON_MESGTOOBIG },
+    { "QUEUE.Expired", CLASSIFY_REASON_EXPIRED },
+    { NULL, 0 },
+};
+
 static const mta_system sys_office365 = {
-    .text = L("Delivery has failed to these recipients or groups",
-              "Your message couldn't be delivered", "Your message wasn't delivered"),
+    .text = L("Delivery has failed to these recipients or", "Your message couldn't be delivered",
+              "Your message wasn't delivered", EXCHANGE_ADMIN_HEADINGS),
     .layout = {
-        .begin = L("Delivery has failed to these recipients or groups",
-                   "Your message couldn't be delivered", "Your message wasn't delivered"),
-        .end = L("Original message headers:", "Content-Type: message/rfc822",
+        .begin = L("Delivery has failed to these recipients or", "Your message couldn't be delivered",
+                   "Your message wasn't delivered", EXCHANGE_ADMIN_HEADINGS),
+        .end = L("Original message headers:", "Original Message Headers", "Message Hops",
+                 "En-têtes de message d'origine", "Intestazioni originali del messaggio",
+                 "Ursprüngliche Nachrichtenkopfzeilen", "Content-Type: message/rfc822",
                  "Content-Type: text/rfc822-headers"),
+        .reasons = exchange_reasons,
         .flags = MTA_RCPT_BARE | MTA_RCPT_TEXT | MTA_RCPT_COL0,
+    },
+};
+
+/* Office 365's current layout: "Your message to address couldn't be
+ * delivered.", the explanation, and the administrators' details ("Reported
+ * error: 550 5.1.10 RESOLVER.ADR.RecipientNotFound"). */
+static const mta_system sys_office365_modern = {
+    .text = L("couldn't be delivered", "wasn't delivered", "could not be delivered"),
+    .layout = {
+        .end = L("Message Hops", "Original Message Headers", "Original message headers:",
+                 "Content-Type: message/rfc822", "Content-Type: text/rfc822-headers"),
+        .prefix = L("Your message to"),
+        .reasons = exchange_reasons,
+        .flags = MTA_RCPT_PREFIXED,
     },
 };
 
@@ -368,3 +412,4 @@ MTA_SYSTEM_DETECTOR(verizon)
 MTA_SYSTEM_DETECTOR(facebook)
 MTA_SYSTEM_DETECTOR(mailmarshal)
 MTA_SYSTEM_DETECTOR(fml)
+MTA_SYSTEM_DETECTOR(office365_modern)
