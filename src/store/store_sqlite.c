@@ -160,7 +160,7 @@ static const char *const store_sqlite_migrations[] = {
       "UPDATE outbox SET next_attempt = ?3 WHERE id IN (SELECT id FROM outbox" \
       "  WHERE state = 0 AND next_attempt <= ?1 ORDER BY next_attempt, id LIMIT ?2)" \
       " RETURNING " OUTBOX_COLUMNS) \
-    X(OUTBOX_LIST, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state <> 1 ORDER BY state, id") \
+    X(OUTBOX_LIST, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state IN (0, 2) ORDER BY state, id") \
     X(OUTBOX_FINISH, \
       "UPDATE outbox SET state = ?2, next_attempt = ?3, last_result = ?4," \
       " attempts = attempts + 1 WHERE id = ?1") \
