@@ -45,6 +45,7 @@ def _alternate_dirs(change):
 class PrivatePostfix:
     def __init__(self, route, pipe_command=None, smtp_port=None):
         self.dir = tempfile.mkdtemp(prefix="bd-postfix-")
+        os.chmod(self.dir, 0o755)  # the postfix user takes its lock in data/
         self.etc = os.path.join(self.dir, "etc")
         self.log_path = os.path.join(self.dir, "log", "postfix.log")
         self.port = harness.free_port()
