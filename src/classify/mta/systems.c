@@ -284,12 +284,13 @@ static const mta_system sys_office365 = {
  * delivered.", the explanation, and the administrators' details ("Reported
  * error: 550 5.1.10 RESOLVER.ADR.RecipientNotFound"). */
 static const mta_system sys_office365_modern = {
-    .text = L("couldn't be delivered", "wasn't delivered", "could not be delivered"),
+    .text = L("Office365", "Office 365", "office.com", "Microsoft", "Outlook"),
     .layout = {
         .end = L("Message Hops", "Original Message Headers", "Original message headers:",
                  "Content-Type: message/rfc822", "Content-Type: text/rfc822-headers"),
         .prefix = L("Your message to"),
         .reasons = exchange_reasons,
+        .command = MTA_COMMAND_RCPT,
         .flags = MTA_RCPT_PREFIXED,
     },
 };

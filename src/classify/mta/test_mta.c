@@ -40,6 +40,8 @@ static const mta_case mta_cases[] = {
       CLASSIFY_REASON_EXPIRED },
     { "office365-text.eml", "office365", { "mallory@contoso.com" }, "failed", "5.1.10", "550",
       CLASSIFY_REASON_USERUNKNOWN },
+    { "office365-modern.eml", "office365", { "carla@fabrikam.com" }, "failed", "5.1.10", "550",
+      CLASSIFY_REASON_USERUNKNOWN },
     { "domino.eml", "domino", { "peggy@example.co.jp" }, "failed", "", "",
       CLASSIFY_REASON_USERUNKNOWN },
     { "opensmtpd.eml", "opensmtpd", { "victor@example.org" }, "failed", "5.1.1", "550",
