@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""The PostgreSQL store with real processes, against the server that $PG_URL
+names (scripts/test-server postgresql start; skipped without it): several
+`bouncedemails stdin` at once on one database count every soft bounce (no
+update lost), the same message delivered to several of them at once has its
+effects once, and the admin commands read what they wrote. Also runs the
+store's PostgreSQL unit tests (src/store/test_store_pg), which `meson test`
+skips when the server starts after the unit tests. Each test has a schema of
+its own (search_path through the URL), dropped afterwards.
+"""
+import os
+import shutil
+import subprocess
+import uuid
+
+import harness
+from harness import Skip, Workdir, sample
+
+PG_URL = os.environ.get("PG_URL")
+
+
+def psql(url, sql):
+    """One value from psql, the real client."""
+    exe = shutil.which("psql")
+    if not exe:
+        raise Skip("psql is not installed")
+    out = subprocess.run([exe, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c",
+                          "SET client_min_messages = warning", "-c", sql],
+                         capture_output=True, text=True, timeout=60, check=True)
+    return out.stdout.strip()
+
+
+class Schema:
+    """A schema of its own on the PG_URL database, and a URL that uses it."""
+
+    def __enter__(self):
+        if not PG_URL:
+            raise Skip("PG_URL is not set: no PostgreSQL (scripts/test-server postgresql start)")
+        self.name = "bd_it_" + uuid.uuid4().hex[:12]
+        psql(PG_URL, f"CREATE SCHEMA {self.name}")
+        sep = "&" if "?" in PG_URL else "?"
+        self.url = f"{PG_URL}{sep}options=-csearch_path%3D{self.name}"
+        return self
+
+    def __exit__(self, *exc):
+        psql(PG_URL, f"DROP SCHEMA {self.name} CASCADE")
+
+    def value(self, sql):
+        return psql(self.url, sql)
+
+
+def workdir(schema, threshold=1000):
+    return Workdir(store={"backend": "postgresql", "url": schema.url},
+                   handler={"temporary_threshold": threshold})
+
+
+def with_message_id(data, tag):
+    """The same bounce as another message: a Message-Id of its own."""
+    old = b"Message-Id: <20261126090211.9A3E2B40D81@mail.example.net>"
+    assert old in data
+    return data.replace(old, b"Message-Id: <%s@mail.example.net>" % tag.encode(), 1)
+
+
+def run_at_once(work, messages):
+    """Starts one `stdin` per message, all before any ends; (status, output) each."""
+    procs = [subprocess.Popen(work.args("stdin"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT) for _ in messages]
+    results = []
+    for proc, data in zip(procs, messages):
+        out, _ = proc.communicate(data, timeout=120)
+        results.append((proc.returncode, out.decode("utf-8", "replace")))
+    return results
+
+
+def test_parallel_stdin_processes_count_every_bounce():
+    with Schema() as schema:
+        work = workdir(schema)
+        data = sample("service", "postfix-mailboxfull.eml")
+        n = 16
+        results = run_at_once(work, [with_message_id(data, f"m{i}") for i in range(n)])
+        for status, out in results:
+            assert status == 0, out
+        assert schema.value("SELECT count FROM soft_bounce WHERE address = 'full@example.net'") \
+            == str(n)
+        assert schema.value("SELECT count(*) FROM event") == str(n)
+        assert schema.value("SELECT count(*) FROM message_seen") == str(n)
+        proc = work.run("find-address", "--address", "FULL@example.net")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert f"soft bounces:    {n} " in proc.stdout.decode(), proc.stdout.decode()
+        # Nothing of it reached the SQLite file.
+        assert not os.path.exists(work.db)
+
+
+def test_same_message_at_once_counts_once():
+    with Schema() as schema:
+        work = workdir(schema)
+        data = sample("service", "postfix-mailboxfull.eml")
+        n = 8
+        results = run_at_once(work, [data] * n)
+        for status, out in results:
+            assert status == 0, out
+        duplicates = sum("Duplicate:" in out for _, out in results)
+        assert duplicates == n - 1, [out for _, out in results]
+        assert schema.value("SELECT count FROM soft_bounce WHERE address = 'full@example.net'") == "1"
+        assert schema.value("SELECT count(*) FROM event") == "1"
+
+
+def test_threshold_escalates_once_across_processes():
+    """Threshold 3: of six soft bounces at once, the fourth escalates; the
+    counter is reset then, so the next two count again from one."""
+    with Schema() as schema:
+        work = workdir(schema, threshold=3)
+        data = sample("service", "postfix-mailboxfull.eml")
+        results = run_at_once(work, [with_message_id(data, f"t{i}") for i in range(6)])
+        for status, out in results:
+            assert status == 0, out
+        assert schema.value("SELECT count(*) FROM permanent_bounce"
+                            " WHERE address = 'full@example.net'") == "1"
+        assert schema.value("SELECT count(*) FROM outbox WHERE address = 'full@example.net'") == "1"
+        assert schema.value("SELECT count FROM soft_bounce WHERE address = 'full@example.net'") == "2"
+
+
+def test_unit_tests_against_the_server():
+    if not PG_URL:
+        raise Skip("PG_URL is not set: no PostgreSQL (scripts/test-server postgresql start)")
+    exe = os.path.join(os.path.dirname(harness.BIN), "src", "store", "test_store_pg")
+    if not os.access(exe, os.X_OK):
+        raise Skip(f"{exe} is not built")
+    proc = subprocess.run([exe], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+if __name__ == "__main__":
+    harness.main(globals())
