@@ -238,21 +238,31 @@ mta_find_command(const char *text, size_t len)
     return found;
 }
 
-/* A mailbox refused at any point but RCPT, with no status code that names
- * the mailbox (X.1.x), was refused for the message, not for the address:
- * filters that answer "user unknown" after DATA are the common case. */
+/* The SMTP command the failure answered says whose address was refused.
+ * An unknown-user or unknown-domain answer to MAIL FROM is about our sender,
+ * so the mail was rejected, not the recipient. A mailbox refused at any other
+ * point but RCPT, with no status code that names the mailbox (X.1.x), was
+ * refused for the message, not for the address: filters that answer "user
+ * unknown" after DATA are the common case. */
 static void
-mta_refine_userunknown(classify_recipient *r, const char *diag, size_t len, mta_command fallback)
+mta_refine_by_command(classify_recipient *r, const char *diag, size_t len, mta_command fallback)
 {
     if (r->reason != CLASSIFY_REASON_UNDEFINED)
         return;
-    if ((r->status[0] == '5' || r->status[0] == '4') && strncmp(r->status + 1, ".1.", 3) == 0)
-        return;
-    if (classify_reason_guess(r->status, r->reply_code, r->diagnostic) != CLASSIFY_REASON_USERUNKNOWN)
+    classify_reason guess = classify_reason_guess(r->status, r->reply_code, r->diagnostic);
+    if (guess != CLASSIFY_REASON_USERUNKNOWN && guess != CLASSIFY_REASON_HOSTUNKNOWN)
         return;
     mta_command command = mta_find_command(diag, len);
     if (command == MTA_COMMAND_NONE)
         command = fallback;
+    if (command == MTA_COMMAND_MAIL) {
+        r->reason = CLASSIFY_REASON_REJECTED;
+        return;
+    }
+    if (guess != CLASSIFY_REASON_USERUNKNOWN)
+        return;
+    if ((r->status[0] == '5' || r->status[0] == '4') && strncmp(r->status + 1, ".1.", 3) == 0)
+        return;
     if (command != MTA_COMMAND_RCPT)
         r->reason = CLASSIFY_REASON_FILTERED;
 }
@@ -276,7 +286,7 @@ mta_add(classify_report *report, const char *address, const char *diag, size_t d
             r->reason = layout->reasons[i].reason;
     }
     if (diag != NULL)
-        mta_refine_userunknown(r, diag, diag_len, layout != NULL ? (mta_command)layout->command
+        mta_refine_by_command(r, diag, diag_len, layout != NULL ? (mta_command)layout->command
                                                                 : MTA_COMMAND_NONE);
     return r;
 }

@@ -119,7 +119,8 @@ size_t mta_parse_span(classify_report *report, mta_span sec, const mta_layout *l
 /* Adds one recipient with its error text: the diagnostic, the status and
  * reply codes it gives, and the layout's reason rules. A "user unknown" that
  * answered no RCPT command and carries no X.1.x status is a content filter's
- * refusal (filtered). NULL when the address is implausible or the report
+ * refusal (filtered); an unknown user or domain answered to MAIL FROM is our
+ * sender's (rejected). NULL when the address is implausible or the report
  * already holds MTA_MAX_RECIPIENTS. */
 classify_recipient *mta_add(classify_report *report, const char *address,
                             const char *diag, size_t diag_len, const mta_layout *layout);
