@@ -3,8 +3,13 @@
  * the order it tries them in. The first detector that claims a message wins.
  *
  * Feedback reports and auto-replies go first because their headers say what
- * they are. Standard delivery status notifications come next. Then the
- * mail systems' own formats, and last the plain-prose fallback.
+ * they are. Standard delivery status notifications come next, ahead of every
+ * mail system's own text: measured on the corpus, a system's delivery-status
+ * part is as complete as its prose or more (status codes, original
+ * recipients), and putting the text detectors first lowered recall and
+ * reason agreement. Then the mail systems' own formats, those with the
+ * narrowest signatures before those whose wording others copy, and last the
+ * plain-prose fallback.
  */
 #include "classify/detectors.h"
 
@@ -16,12 +21,13 @@ const classify_detector classify_detectors[] = {
     { "exim", classify_detect_exim },
     { "postfix", classify_detect_postfix },
     { "sendmail", classify_detect_sendmail },
+    /* Yahoo! words qmail's notice its own way under qmail's subject. */
+    { "yahoo", classify_detect_yahoo },
     { "qmail", classify_detect_qmail },
     { "gmail", classify_detect_gmail },
     { "googlegroups", classify_detect_googlegroups },
     { "dragonfly", classify_detect_dragonfly },
     { "opensmtpd", classify_detect_opensmtpd },
-    { "yahoo", classify_detect_yahoo },
     { "x2", classify_detect_x2 },
     { "x1", classify_detect_x1 },
     { "activehunter", classify_detect_activehunter },

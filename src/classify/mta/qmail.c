@@ -89,11 +89,26 @@ static const mta_layout qmail_layout = {
     .flags = MTA_RCPT_BARE | MTA_RCPT_COLON,
 };
 
+/* qmail's own subject: a reworded notice under it is still read from the
+ * top for its "<address>:" blocks. */
+static const mta_layout qmail_top = {
+    .end = qmail_end,
+    .reasons = qmail_reasons,
+    .notice = qmail_notice,
+    .command = MTA_COMMAND_RCPT,
+    .flags = MTA_RCPT_BARE | MTA_RCPT_COLON | MTA_RCPT_COL0,
+};
+
 bool
 classify_detect_qmail(const classify_msg *msg, classify_report *report)
 {
-    if (msg->text == NULL ||
-        mta_find_any(msg->text, msg->text_len < 1024 ? msg->text_len : 1024, qmail_signature) == NULL)
+    if (msg->text == NULL)
         return false;
-    return mta_parse(msg, report, &qmail_layout) > 0;
+    if (mta_find_any(msg->text, msg->text_len < 1024 ? msg->text_len : 1024, qmail_signature) != NULL &&
+        mta_parse(msg, report, &qmail_layout) > 0)
+        return true;
+    if (g_ascii_strcasecmp(msg->subject, "failure notice") != 0 &&
+        !g_str_has_prefix(msg->subject, "Permanent Delivery Failure"))
+        return false;
+    return mta_parse(msg, report, &qmail_top) > 0;
 }
