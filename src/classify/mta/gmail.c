@@ -4,7 +4,8 @@
  * to the following recipient failed permanently:" or "... has been
  * delayed:", the address indented alone on its line, then "Technical details
  * of permanent failure:" and the remote server's answer, and the original
- * after "----- Original message -----".
+ * after "----- Original message -----"; or, in the current layout, a
+ * sentence per recipient (see gmail_current).
  */
 #include "classify/detectors.h"
 #include "classify/mta/mta.h"
@@ -46,13 +47,31 @@ static const mta_layout gmail_layout = {
     .flags = MTA_RCPT_BARE,
 };
 
+/* The current layout: "** Address not found **", "Your message wasn't
+ * delivered to address because ...", "The response was:" and the remote
+ * answer. */
+static const mta_layout gmail_current = {
+    .end = gmail_end,
+    .prefix = (const char *const[]){ "Your message wasn't delivered to",
+                                     "Your message has not been delivered to", NULL },
+    .reasons = (const mta_reason_rule[]){
+        { "because the address couldn't be found", CLASSIFY_REASON_USERUNKNOWN },
+        { "Null MX", CLASSIFY_REASON_NOTACCEPT },
+        { "had no relevant answers", CLASSIFY_REASON_NETWORKERROR },
+        { "responded with code NXDOMAIN", CLASSIFY_REASON_HOSTUNKNOWN },
+        { NULL, 0 },
+    },
+    .command = MTA_COMMAND_RCPT,
+    .flags = MTA_RCPT_PREFIXED,
+};
+
 bool
 classify_detect_gmail(const classify_msg *msg, classify_report *report)
 {
     if (!mta_any(msg->from, (const char *const[]){ "mailer-daemon@googlemail.com",
                                                    "mailer-daemon@google.com", NULL }))
         return false;
-    return mta_parse(msg, report, &gmail_layout) > 0;
+    return mta_parse(msg, report, &gmail_layout) > 0 || mta_parse(msg, report, &gmail_current) > 0;
 }
 
 /* Google Groups refusing a post: a localised letter ("the group you tried to
