@@ -53,12 +53,17 @@ static const mta_layout gmail_layout = {
 static const mta_layout gmail_current = {
     .end = gmail_end,
     .prefix = (const char *const[]){ "Your message wasn't delivered to",
-                                     "Your message has not been delivered to", NULL },
+                                     "Your message has not been delivered to",
+                                     "There was a problem delivering your message to",
+                                     "There was a temporary problem delivering your message to",
+                                     NULL },
+    .delayed = (const char *const[]){ "There was a temporary problem delivering", "will retry for", NULL },
     .reasons = (const mta_reason_rule[]){
         { "because the address couldn't be found", CLASSIFY_REASON_USERUNKNOWN },
         { "Null MX", CLASSIFY_REASON_NOTACCEPT },
+        /* A failed DNS lookup may be the resolver's, not the domain's. */
         { "had no relevant answers", CLASSIFY_REASON_NETWORKERROR },
-        { "responded with code NXDOMAIN", CLASSIFY_REASON_HOSTUNKNOWN },
+        { "responded with code NXDOMAIN", CLASSIFY_REASON_NETWORKERROR },
         { NULL, 0 },
     },
     .command = MTA_COMMAND_RCPT,
