@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <curl/curl.h>
@@ -222,6 +223,13 @@ typedef struct platform {
     int port;
 } platform;
 
+/* The platform must not outlive a test that crashes. */
+static void platform_child_setup(gpointer data)
+{
+    (void)data;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static void platform_start(platform *p, int port)
 {
     char port_arg[16];
@@ -230,7 +238,8 @@ static void platform_start(platform *p, int port)
     char *argv[] = { "python3", script, "--port", port_arg, NULL };
     int out;
     GError *err = NULL;
-    if (!g_spawn_async_with_pipes(NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+    if (!g_spawn_async_with_pipes(NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+                                  platform_child_setup, NULL,
                                   &p->pid, NULL, &out, NULL, &err))
         fail_msg("cannot start the platform: %s", err->message);
     g_free(script);
@@ -308,6 +317,7 @@ typedef struct fixture {
     store *st;
     config *cfg;
     char *dir;
+    notify *worker;            /* stopped by teardown should a test fail */
 } fixture;
 
 /* A config file as an operator would write it, read by config_load(). */
@@ -364,6 +374,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
+    notify_free(f->worker);
     platform_stop(&f->plat);
     fake_store_free(f->st);
     config_free(f->cfg);
@@ -661,7 +672,7 @@ static bool all_done(store *st, int64_t first, int64_t last)
 static void test_worker_wakes_and_stops(void **state)
 {
     fixture *f = *state;
-    notify *n = notify_new(f->cfg, f->st);
+    notify *n = f->worker = notify_new(f->cfg, f->st);
     assert_int_equal(notify_start(n), 0);
     /* An item added while the worker sleeps goes out promptly after a wake-up. */
     g_usleep(G_USEC_PER_SEC / 10);
@@ -683,7 +694,6 @@ static void test_worker_wakes_and_stops(void **state)
     assert_true(fake_handed_out(f->st, slow));
     notify_stop(n);
     assert_int_equal(fake_get(f->st, slow).state, STORE_OUTBOX_DONE);
-    notify_free(n);
 }
 
 int main(void)
