@@ -101,6 +101,31 @@ test_dsn_delayed_only(void **state)
     classify_report_free(rep);
 }
 
+/* Blocks without blank lines between them, capitalised actions, folded
+ * fields, a source-routed final recipient, a block with only the original
+ * recipient, a generic Status beside a precise code in the diagnostic. */
+static void
+test_dsn_sloppy(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("dsn-sloppy.eml");
+    assert_int_equal(rep->n_recipients, 3);
+    const classify_recipient *u = find(rep, "uma@example.com");
+    assert_string_equal(u->action, "failed");
+    assert_string_equal(u->status, "5.1.1");
+    assert_string_equal(u->reply_code, "550");
+    assert_string_equal(u->diagnostic, "550-5.1.1 The email account that you tried to reach does not exist.");
+    assert_true(u->hard);
+    const classify_recipient *v = find(rep, "victor@example.org");
+    assert_string_equal(v->status, "5.2.2");
+    const classify_recipient *w = find(rep, "wendy@example.com");
+    assert_string_equal(w->action, "delivered");
+    assert_int_equal(w->reason, CLASSIFY_REASON_DELIVERED);
+    assert_int_equal(w->verdict, CLASSIFY_VERDICT_IGNORE);
+    assert_int_equal(rep->kind, CLASSIFY_KIND_BOUNCE);
+    classify_report_free(rep);
+}
+
 /* No Diagnostic-Code: the words come from the part of the text that says
  * the most about the recipient, and the refused command is named. */
 static void
@@ -491,6 +516,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dsn_several_recipients),
         cmocka_unit_test(test_dsn_delayed_only),
+        cmocka_unit_test(test_dsn_sloppy),
         cmocka_unit_test(test_dsn_diagnostic_from_text),
         cmocka_unit_test(test_arf),
         cmocka_unit_test(test_autoreply),
