@@ -48,32 +48,34 @@ def answer(work, address):
 def test_platform_down_then_up_every_notification_once():
     platform = Platform()
     platform.stop()
-    work = Workdir(platform)
-    addresses = [f"down{i}+tag@example.org" for i in range(6)]
-    for address in addresses:
-        out = ingest(work, address)
-        assert "Response:" not in out, out
-        assert "connection failed" in out, out
-    # Each stdin run also makes an attempt at what has come due again.
-    for address in addresses:
-        state, attempts, result = outbox(work, address)
-        assert state == PENDING and attempts >= 1, (address, state, attempts, result)
-        assert result.startswith("connection failed"), result
-
-    platform.start()
-    service = work.start("run")
     try:
-        wait_until(lambda: all(outbox(work, a)[0] == DONE for a in addresses), 20, "every notification done")
-        received = platform.addresses()
+        work = Workdir(platform)
+        addresses = [f"down{i}+tag@example.org" for i in range(6)]
         for address in addresses:
-            assert received.count(address) == 1, (address, received)
-            assert answer(work, address) == f'200 / {{"processd_email": "{address}"}}'
-        service.wait_output(f'Response:  200 / {{"processd_email": "{addresses[-1]}"}}')
+            out = ingest(work, address)
+            assert "Response:" not in out, out
+            assert "connection failed" in out, out
+        # Each stdin run also makes an attempt at what has come due again.
+        for address in addresses:
+            state, attempts, result = outbox(work, address)
+            assert state == PENDING and attempts >= 1, (address, state, attempts, result)
+            assert result.startswith("connection failed"), result
+
+        platform.start()
+        service = work.start("run")
+        try:
+            wait_until(lambda: all(outbox(work, a)[0] == DONE for a in addresses), 20, "every notification done")
+            received = platform.addresses()
+            for address in addresses:
+                assert received.count(address) == 1, (address, received)
+                assert answer(work, address) == f'200 / {{"processd_email": "{address}"}}'
+            service.wait_output(f'Response:  200 / {{"processd_email": "{addresses[-1]}"}}')
+        finally:
+            assert service.stop() == 0, service.output()
+        # Nothing more went out after the outcomes were recorded.
+        assert sorted(platform.addresses()) == sorted(addresses)
     finally:
-        assert service.stop() == 0, service.output()
-    # Nothing more went out after the outcomes were recorded.
-    assert sorted(platform.addresses()) == sorted(addresses)
-    platform.stop()
+        platform.stop()
 
 
 def test_500_and_hang_are_retried():
