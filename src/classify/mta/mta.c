@@ -307,7 +307,6 @@ mta_parse_span(classify_report *report, mta_span sec, const mta_layout *layout)
     const char *p = sec.p, *end = sec.p + sec.len;
     const char *pre = NULL, *pre_end = NULL;
     mta_block *cur = NULL;
-    bool closed = false;
     size_t before = report->n_recipients;
 
     while (p < end) {
@@ -315,7 +314,7 @@ mta_parse_span(classify_report *report, mta_span sec, const mta_layout *layout)
         size_t n = (size_t)(eol - p), rest;
         char *addr = mta_rcpt_line(p, n, layout, &rest);
 
-        if (addr != NULL && cur != NULL && !closed && g_ascii_strcasecmp(addr, cur->address) == 0) {
+        if (addr != NULL && cur != NULL && g_ascii_strcasecmp(addr, cur->address) == 0) {
             /* The address repeated inside its own error text ("after RCPT
              * TO:\n<address>:") continues the block. */
             g_free(addr);
@@ -327,13 +326,8 @@ mta_parse_span(classify_report *report, mta_span sec, const mta_layout *layout)
             mta_block b = { addr, p + rest, n - rest };
             g_array_append_val(blocks, b);
             cur = &g_array_index(blocks, mta_block, blocks->len - 1);
-            closed = false;
-        } else if (cur != NULL && !closed) {
-            if ((layout->flags & MTA_DIAG_STOP_BLANK) && mta_blank(p, n) &&
-                !mta_blank(cur->diag, cur->diag_len))
-                closed = true;
-            else
-                cur->diag_len = (size_t)(eol - cur->diag);
+        } else if (cur != NULL) {
+            cur->diag_len = (size_t)(eol - cur->diag);
         } else if (cur == NULL && !mta_blank(p, n)) {
             if (pre == NULL)
                 pre = p;

@@ -30,20 +30,19 @@ typedef struct mta_span {
 /* How a line that opens a recipient block may look, after leading blanks, an
  * optional prefix from the layout's list, and an optional quote or '<'. */
 enum {
-    MTA_RCPT_BARE = 1 << 0,  /* the address alone on its line ("addr", "<addr>:") */
-    MTA_RCPT_COLON = 1 << 1, /* "<addr>: error text" */
-    MTA_RCPT_DOTS = 1 << 2,  /* "<addr>... error text" (sendmail style) */
-    MTA_RCPT_TEXT = 1 << 3,  /* "addr error text": the address, blanks, text */
-    MTA_RCPT_CODE = 1 << 6,  /* an SMTP reply code may stand before the address
-                                ("554 <addr>... error", sendmail's transcript) */
-    MTA_RCPT_COL0 = 1 << 7,  /* the line starts at its first column: indented
-                                lines continue the error text */
-    MTA_RCPT_PREFIXED = 1 << 8, /* the line must start with one of the layout's
+    MTA_RCPT_BARE = 1 << 0,     /* the address alone on its line ("addr", "<addr>:") */
+    MTA_RCPT_COLON = 1 << 1,    /* "<addr>: error text" */
+    MTA_RCPT_DOTS = 1 << 2,     /* "<addr>... error text" (sendmail style) */
+    MTA_RCPT_TEXT = 1 << 3,     /* "addr error text": the address, blanks, text */
+    MTA_RCPT_CODE = 1 << 4,     /* an SMTP reply code may stand before the address
+                                   ("554 <addr>... error", sendmail's transcript) */
+    MTA_RCPT_COL0 = 1 << 5,     /* the line starts at its first column: indented
+                                   lines continue the error text */
+    MTA_RCPT_PREFIXED = 1 << 6, /* the line must start with one of the layout's
                                    prefixes; the address is the first one after
                                    it and the whole line is error text */
-    MTA_DIAG_STOP_BLANK = 1 << 4, /* error text ends at its first blank line */
-    MTA_DIAG_BEFORE = 1 << 5,     /* the error text stands above the addresses
-                                     (it applies to every recipient) */
+    MTA_DIAG_BEFORE = 1 << 7,   /* the error text stands above the addresses
+                                   (it applies to every recipient) */
 };
 
 /* The SMTP command a failure answered, as the error text words it. */
