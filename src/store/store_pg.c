@@ -895,12 +895,26 @@ static int pg_set_schema_version(store *st, int version)
     return ok ? 0 : -1;
 }
 
+/* Whether the schema is at this program's version already: the usual case,
+ * read without a transaction or a lock, since every `bouncedemails stdin`
+ * opens the store. A missing table is an error here, and simply "no". */
+static int pg_schema_is_current(store *st)
+{
+    PGresult *res = PQexec(pg(st)->conn,
+                           "SELECT value FROM bouncedemails_meta WHERE name = 'schema_version'");
+    int current = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+                  pg_int_at(res, 0, 0) == STORE_PG_SCHEMA_VERSION;
+    PQclear(res);
+    return current;
+}
+
 /* Applies the migrations the database lacks, in one transaction under an
  * advisory lock: a crash leaves the old schema, and of several processes
  * starting at once the first migrates and the others then find it done. */
 static int pg_migrate(store *st)
 {
     int version;
+    if (pg_schema_is_current(st)) return 0;
     if (pg_begin(st) < 0) return -1;
     if (pg_simple(st, "SELECT pg_advisory_xact_lock(" STORE_PG_MIGRATION_LOCK ")",
                   "waiting for the schema lock") < 0)
