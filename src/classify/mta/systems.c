@@ -127,6 +127,7 @@ static const mta_system sys_exchange2003 = {
 
 /* m-FILTER (Digital Arts): the address alone, then "-------server message". */
 static const mta_system sys_mfilter = {
+    .subject = L("failure notice", "Returned mail", "Undeliver"),
     .text = L("m-FILTER"),
     .layout = {
         .end = L("-------original message", "Content-Type: message/rfc822"),
@@ -201,7 +202,7 @@ static const mta_system sys_x6 = {
 /* au by KDDI's EZweb: "<address>" or "Recipient: <address>" lines, with
  * Japanese and English explanations above. */
 static const mta_system sys_ezweb = {
-    .from = L("@ezweb.ne.jp"),
+    .from = L("Postmaster@ezweb.ne.jp", "Mailer-Daemon@ezweb.ne.jp"),
     .layout = {
         .end = L("Content-Type: message/rfc822", "Content-Type: text/rfc822-headers",
                  "\nReceived:"),
@@ -284,6 +285,11 @@ static const mta_system sys_office365 = {
  * delivered.", the explanation, and the administrators' details ("Reported
  * error: 550 5.1.10 RESOLVER.ADR.RecipientNotFound"). */
 static const mta_system sys_office365_modern = {
+    /* Microsoft's non-delivery subjects, in the languages it sends them in. */
+    .subject = L("Undeliverable", "Unzustellbar", "Non remis", "Non recapitabile",
+                 "Non distribuibile", "Onbestelbaar", "No se puede entregar",
+                 "Não é possível entregar", "Olevererbart", "配信不能", "无法投递",
+                 "Niedostarczalne"),
     .text = L("Office365", "Office 365", "office.com", "Microsoft", "Outlook"),
     .layout = {
         .end = L("Message Hops", "Original Message Headers", "Original message headers:",

@@ -141,6 +141,22 @@ test_mta_notice_reason(void **state)
     g_free(data);
 }
 
+/* A person's reply that names addresses near words of failure is no
+ * bounce: no detector of a mail system may claim it. */
+static void
+test_mta_not_a_bounce(void **state)
+{
+    size_t len;
+    char *data = mta_read("human-reply.eml", &len);
+    classify_report *r = classify_message(data, len);
+
+    (void)state;
+    assert_int_not_equal(r->kind, CLASSIFY_KIND_BOUNCE);
+    assert_int_equal(r->n_recipients, 0);
+    classify_report_free(r);
+    g_free(data);
+}
+
 /* An SES complaint notification is a complaint about its recipient. */
 static void
 test_mta_amazonses_complaint(void **state)
@@ -217,6 +233,7 @@ main(void)
         cmocka_unit_test(test_mta_postfix_expanded),
         cmocka_unit_test(test_mta_amazonses_complaint),
         cmocka_unit_test(test_mta_notice_reason),
+        cmocka_unit_test(test_mta_not_a_bounce),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
