@@ -3,6 +3,16 @@
  * outbox with libcurl: several requests in flight, connection reuse, connect
  * and total timeouts, retries with exponential backoff and jitter. An item
  * leaves the outbox only with an outcome recorded.
+ *
+ * Items are taken with store_outbox_claim(), so that the daemon and a
+ * `bouncedemails stdin` never attempt one item together. Each attempt ends in
+ * store_outbox_finish(): 2xx done; 404 and 410 done, the address unknown at
+ * the platform; other 4xx given up; no answer, 5xx, 408 and 429 retried until
+ * cfg->notify.max_attempts, then given up. A final outcome is also written
+ * with store_permanent_set_answer(): "200 / body", "unknown at platform:
+ * 404 / body" or "given up: ...". Each answer is logged as the original did
+ * ("Response:  200 / body"); retries and give-ups are warnings naming the
+ * address and domain, never a header value or a URL.
  */
 #ifndef BOUNCEDEMAILS_NOTIFY_H
 #define BOUNCEDEMAILS_NOTIFY_H
@@ -14,7 +24,8 @@
 
 typedef struct notify notify;
 
-/* st is used only by the notifier (from its own thread once started). */
+/* st is used only by the notifier (from its own thread once started). NULL
+ * when libcurl cannot be set up. notify_free() stops a started worker first. */
 notify *notify_new(const config *cfg, store *st);
 void notify_free(notify *n);
 
@@ -22,12 +33,15 @@ void notify_free(notify *n);
  * an outcome recorded. *attempted: the number of attempts made. A request
  * that gets no answer at all (timeout, refused connection) ends the pass
  * early: what is in flight finishes, and what was not started yet stays due
- * for the daemon, so that a backlog costs one timeout, not one per batch. */
+ * for the daemon, so that a backlog costs one timeout, not one per batch.
+ * Returns -1 when the outbox could not be read (what was attempted still has
+ * its outcome), else 0. */
 int notify_run_once(notify *n, time_t now, size_t *attempted);
 
 /* The daemon's worker thread: attempts what is due, then sleeps until the
  * next item is due or notify_wake() is called. notify_stop() lets the
- * requests in flight finish, then joins. */
+ * requests in flight finish, then joins. notify_wake() is cheap and may be
+ * called from any thread, e.g. right after a commit that queued an item. */
 int notify_start(notify *n);
 void notify_wake(notify *n);
 void notify_stop(notify *n);
