@@ -24,6 +24,7 @@ state = {"mode": "ok", "status": 500, "delay": 30.0, "received": []}
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as a real platform would
+    disable_nagle_algorithm = True  # headers and body are written apart
 
     def log_message(self, fmt, *args):  # keep the test output quiet
         pass
