@@ -835,6 +835,52 @@ static void test_broken_connection_is_reset(void **state)
     g_free(url);
 }
 
+typedef struct deadlock_side {
+    store *st;
+    int rc;
+    char err[512];
+} deadlock_side;
+
+static gpointer deadlock_second_step(gpointer data)
+{
+    deadlock_side *d = data;
+    int count;
+    d->rc = store_soft_increment(d->st, "y@example.org", "openhpi.de", T0, DAY, &count);
+    g_strlcpy(d->err, store_errmsg(d->st), sizeof d->err);
+    return NULL;
+}
+
+/* Two batches that take the same counters in opposite order: PostgreSQL
+ * breaks the deadlock by failing one of them, which the store reports as an
+ * error (the ingress requeues the batch); the other commits. */
+static void test_deadlock_is_an_error_to_retry(void **state)
+{
+    fixture *f = *state;
+    deadlock_side a = { .st = f->st };
+    store *b = open_store(&f->cfg);
+    assert_int_equal(store_begin(a.st), 0);
+    assert_int_equal(store_begin(b), 0);
+    soft(a.st, "x@example.org", "openhpi.de", T0, DAY);
+    soft(b, "y@example.org", "openhpi.de", T0, DAY);
+    GThread *t = g_thread_new("deadlock", deadlock_second_step, &a); /* waits for b */
+    int count;
+    int rc_b = store_soft_increment(b, "x@example.org", "openhpi.de", T0, DAY, &count);
+    const char *err_b = rc_b < 0 ? store_errmsg(b) : "";
+    if (rc_b < 0) store_rollback(b);
+    g_thread_join(t);
+    /* Exactly one side failed, saying why. */
+    assert_true((rc_b < 0) != (a.rc < 0));
+    assert_non_null(strstr(rc_b < 0 ? err_b : a.err, "deadlock"));
+    if (a.rc < 0) {
+        store_rollback(a.st);
+        assert_int_equal(store_commit(b), 0);
+    } else {
+        assert_int_equal(store_commit(a.st), 0);
+    }
+    assert_int_equal(sql_int(f, "SELECT sum(count) FROM soft_bounce"), 2);
+    store_close(b);
+}
+
 static void test_two_handles_see_commits_only(void **state)
 {
     fixture *f = *state;
@@ -1034,6 +1080,7 @@ int main(void)
         FIXTURE_TEST(test_savepoint_rollback),
         FIXTURE_TEST(test_failed_statement_fails_the_commit),
         FIXTURE_TEST(test_broken_connection_is_reset),
+        FIXTURE_TEST(test_deadlock_is_an_error_to_retry),
         FIXTURE_TEST(test_two_handles_see_commits_only),
         FIXTURE_TEST(test_concurrent_writers_lose_no_update),
         FIXTURE_TEST(test_outbox_claim_hands_each_item_to_one_claimer),
