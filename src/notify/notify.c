@@ -38,7 +38,7 @@
 /* A claimed item is due again after its lease (should this process die with
  * it in flight). The lease covers a xikolo resolve and the POST, each up to
  * the total timeout, and this margin for the store. */
-#define NOTIFY_LEASE_MARGIN_S 60
+#define NOTIFY_LEASE_MARGIN_S 10
 
 typedef struct notify_job {
     int64_t id;
