@@ -33,10 +33,12 @@ amazonses_load(const classify_msg *msg)
     const char *open = memchr(msg->text, '{', msg->text_len);
     const char *close = NULL;
 
+    if (open == NULL)
+        return NULL;
     for (const char *p = msg->text + msg->text_len; p > open && close == NULL; p--)
         if (p[-1] == '}')
             close = p;
-    if (open == NULL || close == NULL)
+    if (close == NULL)
         return NULL;
 
     GString *s = g_string_sized_new((gsize)(close - open));
