@@ -157,6 +157,20 @@ test_mta_not_a_bounce(void **state)
     g_free(data);
 }
 
+/* Text that looks like an SES notification's start but holds no JSON object
+ * is declined without reading outside it (a fuzzer's find, checked under
+ * AddressSanitizer in make test). */
+static void
+test_mta_amazonses_without_json(void **state)
+{
+    static const char msg[] = "From: x@example.org\nSubject: y\n\n\"notificationType\": Bounce ]";
+    classify_report *r = classify_message(msg, sizeof msg - 1);
+
+    (void)state;
+    assert_int_equal(r->n_recipients, 0);
+    classify_report_free(r);
+}
+
 /* An SES complaint notification is a complaint about its recipient. */
 static void
 test_mta_amazonses_complaint(void **state)
@@ -234,6 +248,7 @@ main(void)
         cmocka_unit_test(test_mta_amazonses_complaint),
         cmocka_unit_test(test_mta_notice_reason),
         cmocka_unit_test(test_mta_not_a_bounce),
+        cmocka_unit_test(test_mta_amazonses_without_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
