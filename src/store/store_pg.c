@@ -526,12 +526,21 @@ static int pg_soft_increment(store *st, const char *address, const char *domain,
     return 0;
 }
 
-static int pg_soft_reset(store *st, const char *address, const char *domain)
+/* The statements that remove the rows of address in domain, or in every
+ * domain when domain is NULL; *count (when not NULL): rows removed. */
+static int pg_remove_pair(store *st, store_pg_stmt id, const char *address, const char *domain,
+                          const char *what, int *count)
 {
     pg_params p = { 0 };
     pg_key(&p, address);
     pg_key(&p, domain);
-    return pg_exec(st, PG_SOFT_RESET, &p, "resetting a soft-bounce counter", NULL);
+    return pg_exec(st, id, &p, what, count);
+}
+
+static int pg_soft_reset(store *st, const char *address, const char *domain)
+{
+    return pg_remove_pair(st, PG_SOFT_RESET, address, domain, "resetting a soft-bounce counter",
+                          NULL);
 }
 
 /* ---- permanent bounces and the event log ---- */
@@ -549,13 +558,8 @@ static int pg_permanent_add(store *st, const store_permanent *perm)
 
 static int pg_permanent_remove(store *st, const char *address, const char *domain, int *removed)
 {
-    pg_params p = { 0 };
-    pg_key(&p, address);
-    pg_key(&p, domain);
-    int n;
-    if (pg_exec(st, PG_PERMANENT_REMOVE, &p, "lifting a suppression", &n) < 0) return -1;
-    if (removed) *removed = n;
-    return 0;
+    return pg_remove_pair(st, PG_PERMANENT_REMOVE, address, domain, "lifting a suppression",
+                          removed);
 }
 
 static int pg_permanent_set_answer(store *st, const char *address, const char *domain,
@@ -684,22 +688,13 @@ static int pg_outbox_retry_given_up(store *st, time_t now, int *count)
 {
     pg_params p = { 0 };
     pg_int(&p, now);
-    int changed;
-    if (pg_exec(st, PG_OUTBOX_RETRY, &p, "queueing given-up notifications again", &changed) < 0)
-        return -1;
-    if (count) *count = changed;
-    return 0;
+    return pg_exec(st, PG_OUTBOX_RETRY, &p, "queueing given-up notifications again", count);
 }
 
 static int pg_outbox_cancel(store *st, const char *address, const char *domain, int *count)
 {
-    pg_params p = { 0 };
-    pg_key(&p, address);
-    pg_key(&p, domain);
-    int changed;
-    if (pg_exec(st, PG_OUTBOX_CANCEL, &p, "cancelling notifications", &changed) < 0) return -1;
-    if (count) *count = changed;
-    return 0;
+    return pg_remove_pair(st, PG_OUTBOX_CANCEL, address, domain, "cancelling notifications",
+                          count);
 }
 
 static int pg_outbox_next_due(store *st, time_t *when, int *any)

@@ -430,18 +430,26 @@ typedef struct worker {
     GArray *claimed;          /* int64_t ids */
 } worker;
 
+/* A worker's own connection; failures -1 when there is none. */
+static store *worker_open(worker *w)
+{
+    char err[512];
+    store *st = store_open(w->cfg, err, sizeof err);
+    if (!st) {
+        print_error("store_open: %s\n", err);
+        w->failures = -1;
+    }
+    return st;
+}
+
 /* Batches of increments of the same counter as every other writer, plus a
  * fingerprint each that every writer also records. A batch that fails
  * (deadlock, lock timeout) is retried, as the ingress requeues. */
 static gpointer counter_writer(gpointer data)
 {
     worker *w = data;
-    char err[512];
-    store *st = store_open(w->cfg, err, sizeof err);
-    if (!st) {
-        w->failures = -1;
-        return NULL;
-    }
+    store *st = worker_open(w);
+    if (!st) return NULL;
     for (int r = 0; r < ROUNDS; r++) {
         for (int attempt = 0;; attempt++) {
             int ok = store_begin(st) == 0, count, seen = 0;
@@ -498,12 +506,8 @@ static void test_concurrent_writers_lose_no_update(void **state)
 static gpointer claimer(gpointer data)
 {
     worker *w = data;
-    char err[512];
-    store *st = store_open(w->cfg, err, sizeof err);
-    if (!st) {
-        w->failures = -1;
-        return NULL;
-    }
+    store *st = worker_open(w);
+    if (!st) return NULL;
     for (;;) {
         store_outbox_item *items;
         size_t n;
