@@ -3,7 +3,8 @@
 names (scripts/test-server postgresql start; skipped without it): several
 `bouncedemails stdin` at once on one database count every soft bounce (no
 update lost), the same message delivered to several of them at once has its
-effects once, and the admin commands read what they wrote. Also runs the
+effects once, the admin commands read what they wrote, and an unreachable
+database is a temporary failure whose messages hide the password. Also runs the
 store's PostgreSQL unit tests (src/store/test_store_pg), which `meson test`
 skips when the server starts after the unit tests. Each test has a schema of
 its own (search_path through the URL), dropped afterwards.
@@ -118,6 +119,18 @@ def test_threshold_escalates_once_across_processes():
                             " WHERE address = 'full@example.net'") == "1"
         assert schema.value("SELECT count(*) FROM outbox WHERE address = 'full@example.net'") == "1"
         assert schema.value("SELECT count FROM soft_bounce WHERE address = 'full@example.net'") == "2"
+
+
+def test_database_unreachable_gives_tempfail_without_the_password():
+    """No server on the port: `stdin` exits 75 so that Postfix retries, and
+    neither its log nor its errors show the password."""
+    url = f"postgresql://bouncedemails:Sup3r-s3cret@127.0.0.1:{harness.free_port()}/bouncedemails"
+    work = Workdir(store={"backend": "postgresql", "url": url})
+    proc = work.run("stdin", input=sample("service", "postfix-mailboxfull.eml"))
+    out = (proc.stdout + proc.stderr).decode("utf-8", "replace")
+    assert proc.returncode == 75, out
+    assert "store unavailable" in out and "127.0.0.1" in out, out
+    assert "Sup3r-s3cret" not in out, out
 
 
 def test_unit_tests_against_the_server():
