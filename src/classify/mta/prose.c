@@ -171,7 +171,7 @@ prose_address_only(const char *line, size_t len)
             other++;
     }
     /* Room for a display name, not for a sentence in any script. */
-    return ats >= 1 && ats <= 2 && other <= 24;
+    return ats >= 1 && ats <= 2 && other <= 20;
 }
 
 static bool

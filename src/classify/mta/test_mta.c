@@ -171,6 +171,43 @@ test_mta_amazonses_without_json(void **state)
     classify_report_free(r);
 }
 
+/* The SMTP command a failure answered decides whose fault "user unknown"
+ * is: at RCPT the address does not exist, after DATA a filter refused the
+ * message, and at MAIL FROM our sender was refused. */
+static void
+test_mta_command_decides(void **state)
+{
+    static const struct {
+        const char *after;
+        classify_reason reason;
+    } cases[] = {
+        { "RCPT TO:<una@example.org>", CLASSIFY_REASON_USERUNKNOWN },
+        { "end of data", CLASSIFY_REASON_FILTERED },
+        { "MAIL FROM:<no-reply@openhpi.de>", CLASSIFY_REASON_REJECTED },
+    };
+
+    (void)state;
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        char *msg = g_strdup_printf(
+            "From: Mail Delivery System <Mailer-Daemon@mx.example.net>\n"
+            "To: no-reply@openhpi.de\n"
+            "Subject: Mail delivery failed: returning message to sender\n\n"
+            "This message was created automatically by mail delivery software.\n\n"
+            "A message that you sent could not be delivered to one or more of its\n"
+            "recipients. This is a permanent error. The following address(es) failed:\n\n"
+            "  una@example.org\n"
+            "    SMTP error from remote mail server after %s:\n"
+            "    550 User unknown\n", cases[i].after);
+        classify_report *r = classify_message(msg, strlen(msg));
+        assert_int_equal(r->n_recipients, 1);
+        if (r->recipients[0].reason != cases[i].reason)
+            fail_msg("after %s: reason %s", cases[i].after,
+                     classify_reason_name(r->recipients[0].reason));
+        classify_report_free(r);
+        g_free(msg);
+    }
+}
+
 /* An SES complaint notification is a complaint about its recipient. */
 static void
 test_mta_amazonses_complaint(void **state)
@@ -249,6 +286,7 @@ main(void)
         cmocka_unit_test(test_mta_notice_reason),
         cmocka_unit_test(test_mta_not_a_bounce),
         cmocka_unit_test(test_mta_amazonses_without_json),
+        cmocka_unit_test(test_mta_command_decides),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
