@@ -10,6 +10,10 @@
  * Prints one line per batch size, then how many times a second a process can
  * open the store, handle one message and close it again (what each
  * `bouncedemails stdin` does). Numbers, never pass/fail.
+ *
+ *     BENCH_PG_URL=postgresql://... bench_store FOLDER MESSAGES
+ *
+ * does the same on PostgreSQL.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +123,14 @@ int main(int argc, char **argv)
     char *dbfile = g_build_filename(dir, "bench.sqlite", NULL);
     config cfg = { 0 };
     cfg.handler.dbfile = dbfile;
+    /* BENCH_PG_URL: the same writes on that PostgreSQL database instead (a
+     * schema of its own per run: the fingerprints repeat from run to run). */
+    const char *pg_url = getenv("BENCH_PG_URL");
+    if (pg_url && *pg_url) {
+        cfg.store.backend = "postgresql";
+        cfg.store.url = (char *)pg_url;
+        printf("store: postgresql (BENCH_PG_URL)\n");
+    }
     char err[512];
     store *st = store_open(&cfg, err, sizeof err);
     if (!st) {
