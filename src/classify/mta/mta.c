@@ -164,11 +164,29 @@ mta_rcpt_line(const char *line, size_t len, const mta_layout *layout, size_t *re
     while (i < len && (line[i] == '>' || line[i] == '"' || line[i] == '\''))
         i++;
     size_t after = mta_skip_blank(line, len, i);
+
+    bool bracketed = false;
+
+    /* "phrase <mailbox>": what stood first was a display name that looks
+     * like an address; the mailbox is the one in angle brackets. */
+    if (after < len && line[after] == '<') {
+        const char *close = memchr(line + after, '>', len - after);
+        const char *at = close != NULL ? memchr(line + after, '@', (size_t)(close - line - after)) : NULL;
+        if (at != NULL) {
+            a = after + 1;
+            if (close - line - (long)a > 7 && g_ascii_strncasecmp(line + a, "mailto:", 7) == 0)
+                a += 7;
+            b = (size_t)(close - line);
+            i = b + 1;
+            after = mta_skip_blank(line, len, i);
+            bracketed = true;
+        }
+    }
     unsigned flags = layout->flags;
     bool ok;
 
     if (after >= len) {
-        ok = flags & MTA_RCPT_BARE;
+        ok = (flags & MTA_RCPT_BARE) || (bracketed && (flags & MTA_RCPT_TEXT));
     } else if (line[after] == ':') {
         after = mta_skip_blank(line, len, after + 1);
         ok = (flags & MTA_RCPT_COLON) || ((flags & MTA_RCPT_BARE) && after >= len);

@@ -255,6 +255,7 @@ test_mta_rcpt_line(void **state)
         { &code, "<<< 550 <b@example.org>... User unknown", NULL },
         { &text, ">>> c@example.org <c@example.org>", "c@example.org" },
         { &text, "c@example.org [User unknown]", "c@example.org" },
+        { &colon, "a@example.org <b@example.net>: malformed", "b@example.net" },
         { &prefixed, "Unknown user: d@example.org", "d@example.org" },
         { &prefixed, "d@example.org", NULL },
     };
