@@ -2,7 +2,8 @@
  * test_mta.c - unit tests of the mail-system detectors: the layout scanner's
  * recipient lines, and one hand-written bounce per recognised format in
  * tests/data/mta/ (several recipients, delay warnings, forwarding, quoted
- * originals whose addresses must not come out as failed).
+ * originals whose addresses must not come out as failed), each also with
+ * CRLF and bare-CR line ends.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -73,6 +74,45 @@ mta_read(const char *name, size_t *len)
     return data;
 }
 
+/* The message with every LF replaced by eol. */
+static char *
+mta_with_newlines(const char *data, size_t len, const char *eol, size_t *out_len)
+{
+    GString *s = g_string_sized_new(len * 2);
+
+    for (size_t i = 0; i < len; i++) {
+        if (data[i] == '\n')
+            g_string_append(s, eol);
+        else
+            g_string_append_c(s, data[i]);
+    }
+    *out_len = s->len;
+    return g_string_free(s, FALSE);
+}
+
+/* CRLF and bare-CR copies give the same recipients as the LF original. */
+static void
+mta_assert_same_with_newlines(const char *data, size_t len, const classify_report *lf)
+{
+    static const char *const eols[] = { "\r\n", "\r" };
+
+    for (size_t e = 0; e < G_N_ELEMENTS(eols); e++) {
+        size_t n;
+        char *copy = mta_with_newlines(data, len, eols[e], &n);
+        classify_report *r = classify_message(copy, n);
+        assert_string_equal(r->format, lf->format);
+        assert_int_equal(r->n_recipients, lf->n_recipients);
+        for (size_t k = 0; k < r->n_recipients; k++) {
+            assert_string_equal(r->recipients[k].address, lf->recipients[k].address);
+            assert_string_equal(r->recipients[k].status, lf->recipients[k].status);
+            assert_string_equal(r->recipients[k].diagnostic, lf->recipients[k].diagnostic);
+            assert_int_equal(r->recipients[k].reason, lf->recipients[k].reason);
+        }
+        classify_report_free(r);
+        g_free(copy);
+    }
+}
+
 static void
 test_mta_messages(void **state)
 {
@@ -100,6 +140,7 @@ test_mta_messages(void **state)
         if (c->reason != CLASSIFY_REASON_UNDEFINED)
             assert_int_equal(r->recipients[0].reason, c->reason);
         assert_true(r->recipients[0].diagnostic[0] != '\0');
+        mta_assert_same_with_newlines(data, len, r);
         classify_report_free(r);
         g_free(data);
     }
