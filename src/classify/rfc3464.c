@@ -225,6 +225,13 @@ static const struct {
     { ">>> mail from", "MAIL FROM" },
     { "after mail from", "MAIL FROM" },
     { "in reply to mail from command", "MAIL FROM" },
+    /* refused at the greeting: the receiver refuses our server */
+    { ">>> ehlo", "EHLO" },
+    { "after ehlo", "EHLO" },
+    { "in reply to ehlo command", "EHLO" },
+    { ">>> helo", "HELO" },
+    { "after helo", "HELO" },
+    { "in reply to helo command", "HELO" },
 };
 
 /* The SMTP command named in s, or NULL. */
@@ -233,7 +240,8 @@ rfc3464_command_in(const char *s, size_t len)
 {
     /* Every phrase names one of these: most texts have none of them. */
     if (classify_find_ci(s, len, "data") == NULL && classify_find_ci(s, len, "rcpt to") == NULL &&
-        classify_find_ci(s, len, "mail from") == NULL)
+        classify_find_ci(s, len, "mail from") == NULL && classify_find_ci(s, len, "helo") == NULL &&
+        classify_find_ci(s, len, "ehlo") == NULL)
         return NULL;
     for (size_t i = 0; i < G_N_ELEMENTS(rfc3464_commands); i++)
         if (classify_find_ci(s, len, rfc3464_commands[i].phrase) != NULL)
@@ -241,9 +249,25 @@ rfc3464_command_in(const char *s, size_t len)
     return NULL;
 }
 
+/* The one SMTP command that the whole of s names, or NULL when it names
+ * none or several (a Sendmail transcript that shows only ">>> DATA" refused
+ * every recipient it lists at DATA). */
+static const char *
+rfc3464_sole_command(const char *s, size_t len)
+{
+    const char *command = rfc3464_command_in(s, len);
+
+    for (size_t i = 0; command != NULL && i < G_N_ELEMENTS(rfc3464_commands); i++)
+        if (strcmp(rfc3464_commands[i].command, command) != 0 &&
+            classify_find_ci(s, len, rfc3464_commands[i].phrase) != NULL)
+            return NULL;
+    return command;
+}
+
 /* Adds the refused command to a diagnostic that does not name it, from
- * the report's text: the recipient's own paragraph, or the whole text when
- * the report has one recipient. */
+ * the report's text: the recipient's own paragraph; else the whole text
+ * when the report has one recipient, or when the whole text names one
+ * command only. */
 static void
 rfc3464_add_command(const classify_msg *msg, classify_recipient *r, bool only_recipient)
 {
@@ -257,11 +281,35 @@ rfc3464_add_command(const classify_msg *msg, classify_recipient *r, bool only_re
     }
     if (command == NULL && only_recipient)
         command = rfc3464_command_in(msg->text, msg->text_len);
+    else if (command == NULL)
+        command = rfc3464_sole_command(msg->text, msg->text_len);
     if (command == NULL)
         return;
     char *d = g_strdup_printf("%s (in reply to %s command)", r->diagnostic, command);
     classify_recipient_set_diagnostic(r, d, strlen(d));
     g_free(d);
+}
+
+/* Where the remote server's own reply starts in a diagnostic: at an SMTP
+ * reply code followed by a status code ("550 5.7.1", "550-'5.7.1"), whose
+ * status is copied to out. NULL when there is none. */
+static const char *
+rfc3464_remote_reply(const char *diag, char out[16])
+{
+    size_t len = strlen(diag);
+
+    for (size_t i = 0; i + 5 < len; i++) {
+        const char *p = diag + i;
+        if ((p[0] != '4' && p[0] != '5') || !g_ascii_isdigit(p[1]) || !g_ascii_isdigit(p[2]) ||
+            (p[3] != ' ' && p[3] != '-') || (i > 0 && g_ascii_isalnum(p[-1])))
+            continue;
+        const char *q = p + 4;
+        while (*q == ' ' || *q == '\'' || *q == '"')
+            q++;
+        if (q - p <= 6 && classify_find_status(q, strnlen(q, 12), out) && q[0] == out[0])
+            return p;
+    }
+    return NULL;
 }
 
 /* True for the codes that only give the class ("5.0.0") or that mail systems
@@ -275,16 +323,29 @@ rfc3464_is_generic_status(const char *status)
 
 /* The Status field against the code the remote server gave in the
  * diagnostic: the remote server's is the more precise unless it is
- * generic, because the reporting MTA often sums up with its own. */
+ * generic, because the reporting MTA often sums up with its own. Some
+ * reporting MTAs open the diagnostic with their own summary code and words
+ * before the remote's reply (Amazon SES: "5.1.0 - Unknown address error
+ * 550-'5.7.1 ... Access denied'"): then the reason is read from the
+ * remote's reply alone, since the summary words name the summary code. */
 static void
-rfc3464_prefer_status(char status[16], const char *diag)
+rfc3464_prefer_status(classify_recipient *r)
 {
     char found[16];
+    const char *remote = rfc3464_remote_reply(r->diagnostic, found);
 
-    if (!classify_find_status(diag, strlen(diag), found))
+    if (remote == NULL && !classify_find_status(r->diagnostic, strlen(r->diagnostic), found))
         return;
-    if (status[0] == '\0' || !rfc3464_is_generic_status(found))
-        memcpy(status, found, sizeof found);
+    if (r->status[0] == '\0' || !rfc3464_is_generic_status(found))
+        memcpy(r->status, found, sizeof found);
+    char summary[16];
+    if (remote != NULL && remote != r->diagnostic &&
+        classify_find_status(r->diagnostic, (size_t)(remote - r->diagnostic), summary) &&
+        r->diagnostic[0] == summary[0] && strcmp(summary, found) != 0) {
+        char reply[4];
+        classify_find_reply_code(remote, 3, reply);
+        r->reason = classify_reason_guess(r->status, reply, remote);
+    }
 }
 
 /* True for a plain mailbox whose domain has a dot. */
@@ -355,7 +416,7 @@ rfc3464_emit(const classify_msg *msg, classify_report *report, const rfc3464_blo
         classify_recipient_set_diagnostic(r, diag, strlen(diag));
     else
         rfc3464_diagnostic_from_text(msg, r);
-    rfc3464_prefer_status(r->status, r->diagnostic);
+    rfc3464_prefer_status(r);
     classify_find_reply_code(r->diagnostic, strlen(r->diagnostic), r->reply_code);
     /* Diagnostic type X-Unix: the local delivery program (a pipe, procmail)
      * failed. Unless its words say more, that is a mailer error. */

@@ -68,8 +68,10 @@ test_dsn_several_recipients(void **state)
     assert_true(a->hard);
     assert_int_equal(a->verdict, CLASSIFY_VERDICT_PERMANENT);
     assert_string_equal(a->remote_mta, "mx.example.com");
-    /* Folded Diagnostic-Code comes out as one line. */
-    assert_string_equal(a->diagnostic, "550 5.1.1 <alice@example.com>: Recipient address rejected: User unknown");
+    /* Folded Diagnostic-Code comes out as one line, and the command that
+     * the text names (RCPT TO, the only one) is added. */
+    assert_string_equal(a->diagnostic, "550 5.1.1 <alice@example.com>: Recipient address rejected: "
+                                       "User unknown (in reply to RCPT TO command)");
 
     const classify_recipient *b = find(rep, "bob@example.com");
     assert_string_equal(b->status, "5.2.2");
@@ -140,6 +142,53 @@ test_dsn_diagnostic_from_text(void **state)
     classify_report_free(rep);
 }
 
+/* A reporting MTA's own summary code and words before the remote server's
+ * reply: status and reason come from the remote's reply. */
+static void
+test_dsn_summary_code(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("dsn-summary-code.eml");
+    const classify_recipient *r = find(rep, "frank@example.com");
+    assert_string_equal(r->status, "5.7.1");
+    assert_string_equal(r->reply_code, "550");
+    assert_int_equal(r->reason, CLASSIFY_REASON_SECURITYERROR);
+    assert_false(r->hard);
+    classify_report_free(rep);
+}
+
+/* A transcript that names only DATA: every recipient was refused after
+ * DATA. An unknown-user wording there is a content filter unless the
+ * status code itself says the mailbox does not exist. */
+static void
+test_dsn_data_stage(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("dsn-data-stage.eml");
+    assert_int_equal(rep->n_recipients, 2);
+    const classify_recipient *g = find(rep, "gina@example.com");
+    assert_non_null(strstr(g->diagnostic, "DATA"));
+    assert_int_equal(g->reason, CLASSIFY_REASON_FILTERED);
+    assert_false(g->hard);
+    const classify_recipient *h = find(rep, "hank@example.com");
+    assert_int_equal(h->reason, CLASSIFY_REASON_USERUNKNOWN);
+    assert_true(h->hard);
+    classify_report_free(rep);
+}
+
+/* Refused at the greeting (Exim: "after EHLO"): our server is blocked. */
+static void
+test_dsn_ehlo_stage(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("dsn-ehlo-stage.eml");
+    const classify_recipient *r = find(rep, "ivan@example.com");
+    assert_non_null(strstr(r->diagnostic, "EHLO"));
+    assert_int_equal(r->reason, CLASSIFY_REASON_BLOCKED);
+    assert_int_equal(r->verdict, CLASSIFY_VERDICT_IGNORE);
+    classify_report_free(rep);
+}
+
 static void
 test_arf(void **state)
 {
@@ -160,6 +209,16 @@ test_arf(void **state)
     assert_int_equal(rep->kind, CLASSIFY_KIND_FEEDBACK);
     r = find(rep, "grace@example.com");
     assert_string_equal(r->feedback_type, "opt-out");
+    classify_report_free(rep);
+
+    /* An opt-out report names the address to remove in Removal-Recipient;
+     * the enclosed headers name no recipient at all. */
+    rep = classify_file("arf-removal-recipient.eml");
+    assert_int_equal(rep->kind, CLASSIFY_KIND_FEEDBACK);
+    assert_int_equal(rep->n_recipients, 1);
+    r = find(rep, "judy@isp.example.net");
+    assert_string_equal(r->feedback_type, "opt-out");
+    assert_int_equal(r->verdict, CLASSIFY_VERDICT_COMPLAINT);
     classify_report_free(rep);
 }
 
@@ -518,6 +577,9 @@ main(int argc, char **argv)
         cmocka_unit_test(test_dsn_delayed_only),
         cmocka_unit_test(test_dsn_sloppy),
         cmocka_unit_test(test_dsn_diagnostic_from_text),
+        cmocka_unit_test(test_dsn_summary_code),
+        cmocka_unit_test(test_dsn_data_stage),
+        cmocka_unit_test(test_dsn_ehlo_stage),
         cmocka_unit_test(test_arf),
         cmocka_unit_test(test_autoreply),
         cmocka_unit_test(test_autoreply_declines_bounce),
