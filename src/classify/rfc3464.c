@@ -234,17 +234,57 @@ static const struct {
     { "in reply to helo command", "HELO" },
 };
 
+/* Where needle's words stand in s, case-insensitively and whatever the
+ * white space between them: report texts fold long lines ("(in reply to
+ * end of DATA\n    command)"). NULL when they do not. */
+static const char *
+rfc3464_find_words(const char *s, size_t len, const char *needle)
+{
+    const char *space = strchr(needle, ' ');
+    size_t first = space != NULL ? (size_t)(space - needle) : strlen(needle);
+    char head[32];
+    const char *end = s + len;
+
+    if (first >= sizeof head)
+        return NULL;
+    memcpy(head, needle, first);
+    head[first] = '\0';
+    for (const char *p = s; p < end; p++) {
+        p = classify_find_ci(p, (size_t)(end - p), head);
+        if (p == NULL)
+            return NULL;
+        const char *q = p + first, *n = needle + first;
+        while (*n != '\0' && q < end) {
+            if (*n == ' ') {
+                if (!g_ascii_isspace(*q))
+                    break;
+                while (q < end && g_ascii_isspace(*q))
+                    q++;
+                n++;
+            } else if (g_ascii_tolower(*q) == *n) {
+                q++;
+                n++;
+            } else {
+                break;
+            }
+        }
+        if (*n == '\0')
+            return p;
+    }
+    return NULL;
+}
+
 /* The SMTP command named in s, or NULL. */
 static const char *
 rfc3464_command_in(const char *s, size_t len)
 {
     /* Every phrase names one of these: most texts have none of them. */
-    if (classify_find_ci(s, len, "data") == NULL && classify_find_ci(s, len, "rcpt to") == NULL &&
-        classify_find_ci(s, len, "mail from") == NULL && classify_find_ci(s, len, "helo") == NULL &&
+    if (classify_find_ci(s, len, "data") == NULL && rfc3464_find_words(s, len, "rcpt to") == NULL &&
+        rfc3464_find_words(s, len, "mail from") == NULL && classify_find_ci(s, len, "helo") == NULL &&
         classify_find_ci(s, len, "ehlo") == NULL)
         return NULL;
     for (size_t i = 0; i < G_N_ELEMENTS(rfc3464_commands); i++)
-        if (classify_find_ci(s, len, rfc3464_commands[i].phrase) != NULL)
+        if (rfc3464_find_words(s, len, rfc3464_commands[i].phrase) != NULL)
             return rfc3464_commands[i].command;
     return NULL;
 }
@@ -259,7 +299,7 @@ rfc3464_sole_command(const char *s, size_t len)
 
     for (size_t i = 0; command != NULL && i < G_N_ELEMENTS(rfc3464_commands); i++)
         if (strcmp(rfc3464_commands[i].command, command) != 0 &&
-            classify_find_ci(s, len, rfc3464_commands[i].phrase) != NULL)
+            rfc3464_find_words(s, len, rfc3464_commands[i].phrase) != NULL)
             return NULL;
     return command;
 }

@@ -176,6 +176,20 @@ test_dsn_data_stage(void **state)
     classify_report_free(rep);
 }
 
+/* Postfix folds "(in reply to end of DATA command)" over two lines: the
+ * stage is still read, and an unknown user after DATA is a filter. */
+static void
+test_dsn_folded_stage(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("dsn-folded-stage.eml");
+    const classify_recipient *r = find(rep, "kate@example.com");
+    assert_non_null(strstr(r->diagnostic, "(in reply to end of DATA command)"));
+    assert_int_equal(r->reason, CLASSIFY_REASON_FILTERED);
+    assert_false(r->hard);
+    classify_report_free(rep);
+}
+
 /* Refused at the greeting (Exim: "after EHLO"): our server is blocked. */
 static void
 test_dsn_ehlo_stage(void **state)
@@ -580,6 +594,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_dsn_summary_code),
         cmocka_unit_test(test_dsn_data_stage),
         cmocka_unit_test(test_dsn_ehlo_stage),
+        cmocka_unit_test(test_dsn_folded_stage),
         cmocka_unit_test(test_arf),
         cmocka_unit_test(test_autoreply),
         cmocka_unit_test(test_autoreply_declines_bounce),
