@@ -1,9 +1,10 @@
 /*
  * prose.c - the last resort for bounces that no known layout fits: a message
  * that presents itself as a delivery failure (its sender is a mailer daemon
- * or postmaster, or its subject says so) and names the failed address in a
- * sentence of its own text ("<a@b>: Recipient address rejected", "Delivery
- * to a@b failed", or the address alone under a line ending in a colon).
+ * or postmaster, its subject or its opening sentences say so, or it is a
+ * multipart/report) and names the failed address in a sentence of its own
+ * text ("<a@b>: Recipient address rejected", "Delivery to a@b failed", or
+ * the address alone under a line that ends in a colon or says the failure).
  *
  * Only the bounce's own text before the quoted original is read, lines that
  * look like quoted header fields are skipped, and neither the bounce's own
