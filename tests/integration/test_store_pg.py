@@ -3,7 +3,8 @@
 names (scripts/test-server postgresql start; skipped without it): several
 `bouncedemails stdin` at once on one database count every soft bounce (no
 update lost), the same message delivered to several of them at once has its
-effects once, the admin commands read what they wrote, and an unreachable
+effects once, the admin commands read what they wrote, the daemon drains an
+outbox that `stdin` filled, and an unreachable
 database is a temporary failure whose messages hide the password. Also runs the
 store's PostgreSQL unit tests (src/store/test_store_pg), which `meson test`
 skips when the server starts after the unit tests. Each test has a schema of
@@ -15,7 +16,7 @@ import subprocess
 import uuid
 
 import harness
-from harness import Skip, Workdir, sample
+from harness import Platform, Skip, Workdir, sample, wait_until
 
 PG_URL = os.environ.get("PG_URL")
 
@@ -119,6 +120,30 @@ def test_threshold_escalates_once_across_processes():
                             " WHERE address = 'full@example.net'") == "1"
         assert schema.value("SELECT count(*) FROM outbox WHERE address = 'full@example.net'") == "1"
         assert schema.value("SELECT count FROM soft_bounce WHERE address = 'full@example.net'") == "2"
+
+
+def test_permanent_bounce_reaches_platform_through_the_outbox():
+    """A permanent bounce on one machine, the outbox drained by the daemon:
+    the platform hears of it once, and the outbox says done."""
+    with Schema() as schema:
+        platform = Platform()
+        try:
+            platform.mode(mode="error", status=503)
+            work = Workdir(platform, store={"backend": "postgresql", "url": schema.url})
+            proc = work.run("stdin", input=sample("service", "postfix-nosuchuser.eml"))
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            # Its prompt attempt failed (503) and was counted; it waits for a retry.
+            assert schema.value("SELECT state || ' ' || attempts FROM outbox") == "0 1"
+            platform.mode(mode="ok")
+            service = work.start("run")
+            try:
+                wait_until(lambda: schema.value("SELECT count(*) FROM outbox WHERE state = 1") == "1",
+                           30, "the notification to be done")
+            finally:
+                service.stop()
+            assert platform.addresses().count("nosuchuser@example.org") == 1, platform.received()
+        finally:
+            platform.stop()
 
 
 def test_database_unreachable_gives_tempfail_without_the_password():
