@@ -34,9 +34,13 @@
 #include <glib.h>
 #include <libpq-fe.h>
 
-/* Like SQLite's busy timeout: how long a statement waits for another
- * process's row lock before the store counts as unavailable for now. */
-#define STORE_PG_LOCK_TIMEOUT "10s"
+/* Server settings of every session, given when connecting (so that a
+ * reconnection keeps them, at no extra round trip); options in store.url come
+ * after them and win. lock_timeout is like SQLite's busy timeout: how long a
+ * statement waits for another process's row lock before the store counts as
+ * unavailable for now. Notices (IF NOT EXISTS, cascades) would go to stderr,
+ * into our logs. */
+#define STORE_PG_OPTIONS "-c lock_timeout=10s -c client_min_messages=warning"
 #define STORE_PG_CONNECT_TIMEOUT "10"
 
 /* pg_advisory_xact_lock key for migrations: "bdschema" in ASCII. */
@@ -347,17 +351,6 @@ static void pg_bytes(pg_params *p, const char *data, size_t len)
 
 static void pg_forget_prepared(store_pg *s) { memset(s->prepared, 0, sizeof s->prepared); }
 
-/* Per connection, again after a reset: the settings every session needs. */
-static int pg_session(store *st)
-{
-    /* Notices (IF NOT EXISTS, cascades) would go to stderr, into our logs. */
-    PGresult *res = PQexec(pg(st)->conn, "SET lock_timeout = '" STORE_PG_LOCK_TIMEOUT "';"
-                                         " SET client_min_messages = warning");
-    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
-    return ok ? 0 : pg_fail(st, "configuring the session");
-}
-
 /* A connection that broke is reset, but never in the middle of a transaction:
  * the statements after it would run outside the transaction they belong to. */
 static int pg_ready(store *st)
@@ -369,7 +362,7 @@ static int pg_ready(store *st)
     PQreset(s->conn);
     pg_forget_prepared(s);
     if (PQstatus(s->conn) != CONNECTION_OK) return pg_fail(st, "reconnecting");
-    return pg_session(st);
+    return 0;
 }
 
 static int pg_prepare(store *st, store_pg_stmt id)
@@ -932,9 +925,10 @@ fail:
     return -1;
 }
 
-/* The password as the URL spells it and decoded, for pg_redact(); also the
- * one libpq parses out of a key=value string. */
-static void pg_collect_secrets(store_pg *s, const char *url)
+/* What store.url holds besides where to connect: the password as the URL
+ * spells it and decoded, and as libpq parses it (also from a key=value
+ * string), for pg_redact(); and the server options, returned after ours. */
+static char *pg_parse_url(store_pg *s, const char *url)
 {
     const char *scheme = strstr(url, "://");
     if (scheme) {
@@ -947,10 +941,16 @@ static void pg_collect_secrets(store_pg *s, const char *url)
             s->secrets[1] = g_uri_unescape_string(s->secrets[0], NULL);
         }
     }
+    const char *theirs = NULL;
     PQconninfoOption *opts = PQconninfoParse(url, NULL);
-    for (PQconninfoOption *o = opts; o && o->keyword; o++)
-        if (strcmp(o->keyword, "password") == 0 && o->val) s->secrets[2] = g_strdup(o->val);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+        if (!o->val || !*o->val) continue;
+        if (strcmp(o->keyword, "password") == 0) s->secrets[2] = g_strdup(o->val);
+        if (strcmp(o->keyword, "options") == 0) theirs = o->val;
+    }
+    char *options = g_strconcat(STORE_PG_OPTIONS, theirs ? " " : "", theirs, NULL);
     PQconninfoFree(opts);
+    return options;
 }
 
 static const store_backend store_pg_backend = {
@@ -1001,13 +1001,17 @@ store *store_pg_open(const config *cfg, char *err, size_t err_len)
     store_pg *s = g_new0(store_pg, 1);
     s->base.backend = &store_pg_backend;
     store *st = &s->base;
-    pg_collect_secrets(s, url);
+    char *options = pg_parse_url(s, url);
 
-    /* Ours first, so that what the URL says wins (expand_dbname). */
-    const char *const keys[] = { "application_name", "connect_timeout", "client_encoding",
-                                 "dbname", NULL };
-    const char *const values[] = { "bouncedemails", STORE_PG_CONNECT_TIMEOUT, "UTF8", url, NULL };
+    /* Keywords before dbname are defaults that the URL may change
+     * (expand_dbname); those after it override the URL: the text we send is
+     * UTF-8, and the options are the URL's after ours. */
+    const char *const keys[] = { "application_name", "connect_timeout", "dbname",
+                                 "client_encoding", "options", NULL };
+    const char *const values[] = { "bouncedemails", STORE_PG_CONNECT_TIMEOUT, url, "UTF8", options,
+                                   NULL };
     s->conn = PQconnectdbParams(keys, values, 1);
+    g_free(options);
     if (!s->conn) {
         store_fail(st, "connecting to postgresql: out of memory");
         return pg_open_failed(st, err, err_len);
@@ -1017,6 +1021,6 @@ store *store_pg_open(const config *cfg, char *err, size_t err_len)
         return pg_open_failed(st, err, err_len);
     }
     s->where = g_strdup_printf("%s:%s/%s", PQhost(s->conn), PQport(s->conn), PQdb(s->conn));
-    if (pg_session(st) < 0 || pg_migrate(st) < 0) return pg_open_failed(st, err, err_len);
+    if (pg_migrate(st) < 0) return pg_open_failed(st, err, err_len);
     return st;
 }

@@ -369,6 +369,30 @@ static void test_broken_connection_is_reset(void **state)
     g_free(url);
 }
 
+/* A row lock held by another transaction is waited for only lock_timeout
+ * (ours 10 s; the URL's options override it, and keep their search_path),
+ * then the statement fails as the store being unavailable for now. */
+static void test_lock_wait_ends_in_an_error(void **state)
+{
+    fixture *f = *state;
+    config cfg = f->cfg;
+    char *url = g_strdup_printf("%s%%20-clock_timeout%%3D300ms", f->url);
+    cfg.store.url = url;
+    store *impatient = open_store(&cfg);
+    assert_int_equal(store_begin(f->st), 0);
+    soft(f->st, "l@example.org", "openhpi.de", T0, DAY);
+    int count;
+    gint64 t0 = g_get_monotonic_time();
+    assert_int_equal(store_soft_increment(impatient, "l@example.org", "openhpi.de", T0, DAY,
+                                          &count), -1);
+    assert_true(g_get_monotonic_time() - t0 < 5 * G_USEC_PER_SEC);
+    assert_non_null(strstr(store_errmsg(impatient), "lock timeout"));
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(soft(impatient, "l@example.org", "openhpi.de", T0, DAY), 2);
+    store_close(impatient);
+    g_free(url);
+}
+
 typedef struct deadlock_side {
     store *st;
     int rc;
@@ -601,6 +625,7 @@ int main(void)
         FIXTURE_TEST(test_savepoint_rollback),
         FIXTURE_TEST(test_failed_statement_fails_the_commit),
         FIXTURE_TEST(test_broken_connection_is_reset),
+        FIXTURE_TEST(test_lock_wait_ends_in_an_error),
         FIXTURE_TEST(test_deadlock_is_an_error_to_retry),
         FIXTURE_TEST(test_two_handles_see_commits_only),
         FIXTURE_TEST(test_concurrent_writers_lose_no_update),
