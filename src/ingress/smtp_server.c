@@ -243,6 +243,10 @@ static void smtp_batch_add(smtp_server *srv, smtp_batch *b, smtp_session *s)
     const config_domain **domains = g_new0(const config_domain *, n);
     g_ptr_array_add(b->sessions, s);
     const char *sender = smtp_batch_keep(b, g_strdup(smtp_session_sender(s)));
+    /* The trace differs per copy and per attempt: the fingerprint skips it. */
+    size_t main_len;
+    smtp_session_message(s, &main_len);
+    size_t trace_len = smtp_session_trace_len(s), body_len = main_len - trace_len;
     for (size_t i = 0; i < n; i++) {
         const char *rcpt = smtp_session_recipient(s, i);
         bool seen = false;
@@ -253,6 +257,7 @@ static void smtp_batch_add(smtp_server *srv, smtp_batch *b, smtp_session *s)
         m.envelope.recipient = smtp_batch_keep(b, g_strdup(rcpt));
         /* The first copy last: taking it leaves the session without one. */
         m.raw = i == 0 ? NULL : smtp_batch_keep(b, smtp_session_message_for(s, rcpt, &m.len));
+        m.envelope.trace_len = i == 0 ? trace_len : m.len - body_len;
         g_array_append_val(b->msgs, m);
         g_array_append_val(b->owner, index);
     }

@@ -715,6 +715,11 @@ const char *smtp_session_message(const smtp_session *s, size_t *len)
     return s->msg ? s->msg->str : NULL;
 }
 
+size_t smtp_session_trace_len(const smtp_session *s)
+{
+    return s->msg ? s->header_len : 0;
+}
+
 char *smtp_session_message_for(const smtp_session *s, const char *rcpt, size_t *len)
 {
     GString *out = g_string_sized_new(s->msg->len + 64);

@@ -58,6 +58,9 @@ void smtp_session_free(smtp_session *s);
 
 /* The submitted message: trace headers for the first recipient, then the data. */
 const char *smtp_session_message(const smtp_session *s, size_t *len);
+/* The length of its trace headers (Return-Path:, Received:), for
+ * policy_envelope.trace_len. */
+size_t smtp_session_trace_len(const smtp_session *s);
 /* The same message with the trace headers naming rcpt instead: g_free() it. */
 char *smtp_session_message_for(const smtp_session *s, const char *rcpt, size_t *len);
 /* Hands the submitted message (as smtp_session_message() gives it) over to
