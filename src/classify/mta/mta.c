@@ -41,20 +41,56 @@ mta_any(const char *s, const char *const *list)
     return mta_find_any(s, strlen(s), list) != NULL;
 }
 
+/* ASCII lower case, inlined: this runs over every byte a detector reads. */
+static inline char
+mta_lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}
+
+/* Markers are looked for in chunks lower-cased on the stack, so that each
+ * marker costs one memmem per chunk rather than a case-insensitive compare
+ * at every occurrence of its first letter, nothing is allocated, and a
+ * marker near the top (the common case) ends the search early. Consecutive
+ * chunks overlap by the longest marker, so none is missed at a seam. Only
+ * ASCII letters are folded; other bytes compare as they are. */
+#define MTA_CHUNK 4096
+#define MTA_MARKER_MAX 255
+
 const char *
 mta_find_any(const char *s, size_t len, const char *const *list)
 {
-    const char *best = NULL;
+    char low[MTA_CHUNK], needle[MTA_MARKER_MAX];
+    const size_t step = MTA_CHUNK - MTA_MARKER_MAX;
 
     if (s == NULL || list == NULL)
         return NULL;
-    for (size_t i = 0; list[i] != NULL; i++) {
-        size_t limit = best != NULL ? (size_t)(best - s) + strlen(list[i]) : len;
-        const char *hit = classify_find_ci(s, limit < len ? limit : len, list[i]);
-        if (hit != NULL && (best == NULL || hit < best))
-            best = hit;
+    for (size_t off = 0; off < len; off += step) {
+        size_t n = len - off < MTA_CHUNK ? len - off : MTA_CHUNK;
+        const char *best = NULL;
+
+        for (size_t i = 0; i < n; i++)
+            low[i] = mta_lower(s[off + i]);
+        for (size_t k = 0; list[k] != NULL; k++) {
+            size_t m = strlen(list[k]);
+            if (m == 0 || m > MTA_MARKER_MAX || m > n)
+                continue;
+            for (size_t i = 0; i < m; i++)
+                needle[i] = mta_lower(list[k][i]);
+            /* Only a match that starts before the best so far can win. */
+            size_t limit = best != NULL ? (size_t)(best - low) + m - 1 : n;
+            const char *hit = memmem(low, limit < n ? limit : n, needle, m);
+            if (hit != NULL)
+                best = hit;
+        }
+        /* A match past the overlap may have an earlier one cut by the seam:
+         * the next chunk holds both whole. */
+        if (best != NULL && ((size_t)(best - low) < step || off + n >= len))
+            return s + off + (size_t)(best - low);
+        if (off + n >= len)
+            break;
     }
-    return best;
+    return NULL;
 }
 
 static const char *
