@@ -268,6 +268,30 @@ test_mta_amazonses_complaint(void **state)
     g_free(data);
 }
 
+/* Markers are found case-insensitively wherever they stand, also across the
+ * seams of the chunks the search works in, and the earliest one wins. */
+static void
+test_mta_find_any(void **state)
+{
+    static const char *const markers[] = { "second marker", "First Marker", NULL };
+    const size_t len = 20000;
+    const size_t at[] = { 0, 100, 3839, 3841, 4090, 4095, 8000, 19987 };
+
+    (void)state;
+    for (size_t i = 0; i < G_N_ELEMENTS(at); i++) {
+        char *s = g_malloc(len);
+        memset(s, 'x', len);
+        memcpy(s + at[i], "FIRST MARKER", 12);
+        if (at[i] + 500 + 13 <= len)
+            memcpy(s + at[i] + 500, "Second Marker", 13);
+        const char *hit = mta_find_any(s, len, markers);
+        if (hit != s + at[i])
+            fail_msg("marker at %zu found at %td", at[i], hit != NULL ? hit - s : -1);
+        g_free(s);
+    }
+    assert_null(mta_find_any("no marker here", 14, markers));
+}
+
 /* A line opens a recipient block only in the shapes its layout allows. */
 static void
 test_mta_rcpt_line(void **state)
@@ -322,6 +346,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mta_rcpt_line),
+        cmocka_unit_test(test_mta_find_any),
         cmocka_unit_test(test_mta_messages),
         cmocka_unit_test(test_mta_postfix_expanded),
         cmocka_unit_test(test_mta_amazonses_complaint),
