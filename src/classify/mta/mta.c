@@ -38,7 +38,7 @@ mta_any(const char *s, const char *const *list)
 {
     if (s == NULL || list == NULL)
         return false;
-    return mta_find_any(s, strlen(s), list) != NULL;
+    return mta_has_any(s, strlen(s), list);
 }
 
 /* ASCII lower case, inlined: this runs over every byte a detector reads. */
@@ -57,8 +57,8 @@ mta_lower(char c)
 #define MTA_CHUNK 4096
 #define MTA_MARKER_MAX 255
 
-const char *
-mta_find_any(const char *s, size_t len, const char *const *list)
+static const char *
+mta_search(const char *s, size_t len, const char *const *list, bool earliest)
 {
     char low[MTA_CHUNK], needle[MTA_MARKER_MAX];
     const size_t step = MTA_CHUNK - MTA_MARKER_MAX;
@@ -80,6 +80,8 @@ mta_find_any(const char *s, size_t len, const char *const *list)
             /* Only a match that starts before the best so far can win. */
             size_t limit = best != NULL ? (size_t)(best - low) + m - 1 : n;
             const char *hit = memmem(low, limit < n ? limit : n, needle, m);
+            if (hit != NULL && !earliest)
+                return s + off + (size_t)(hit - low);
             if (hit != NULL)
                 best = hit;
         }
@@ -91,6 +93,18 @@ mta_find_any(const char *s, size_t len, const char *const *list)
             break;
     }
     return NULL;
+}
+
+const char *
+mta_find_any(const char *s, size_t len, const char *const *list)
+{
+    return mta_search(s, len, list, true);
+}
+
+bool
+mta_has_any(const char *s, size_t len, const char *const *list)
+{
+    return mta_search(s, len, list, false) != NULL;
 }
 
 static const char *
@@ -407,7 +421,7 @@ mta_parse_span(classify_report *report, mta_span sec, const mta_layout *layout)
         }
     }
 
-    bool delayed = layout->delayed != NULL && mta_find_any(sec.p, sec.len, layout->delayed) != NULL;
+    bool delayed = layout->delayed != NULL && mta_has_any(sec.p, sec.len, layout->delayed);
     for (guint i = 0; i < blocks->len; i++) {
         mta_block *b = &g_array_index(blocks, mta_block, i);
         classify_recipient *r = mta_add(report, b->address, b->diag, b->diag_len, layout);
@@ -467,7 +481,7 @@ mta_detect_system(const mta_system *sys, const classify_msg *msg, classify_repor
     if (sys->subject != NULL && !mta_any(msg->subject, sys->subject))
         return false;
     if (sys->text != NULL && (msg->text == NULL ||
-        mta_find_any(msg->text, msg->text_len < 2048 ? msg->text_len : 2048, sys->text) == NULL))
+        !mta_has_any(msg->text, msg->text_len < 2048 ? msg->text_len : 2048, sys->text)))
         return false;
     return mta_parse(msg, report, &sys->layout) > 0;
 }

@@ -99,8 +99,12 @@ extern const char *const mta_end_common[];
 
 /* True when s holds one of the NULL-terminated list's strings, ignoring case. */
 bool mta_any(const char *s, const char *const *list);
-/* Same on a byte range. */
+/* The earliest place in a byte range where one of the list's strings
+ * stands, ignoring ASCII case, or NULL. */
 const char *mta_find_any(const char *s, size_t len, const char *const *list);
+/* True when one of the list's strings stands in the range (stops at the
+ * first found: cheaper than mta_find_any when the place does not matter). */
+bool mta_has_any(const char *s, size_t len, const char *const *list);
 
 /* Cuts the bounce's own part out of msg->text: from the line after the first
  * begin marker to the line holding the first end marker after it. False when

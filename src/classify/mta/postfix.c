@@ -74,8 +74,8 @@ classify_detect_postfix(const classify_msg *msg, classify_report *report)
 {
     mta_span sec;
 
-    if (msg->text == NULL || mta_find_any(msg->text, msg->text_len < 2048 ? msg->text_len : 2048,
-                                          postfix_signature) == NULL)
+    if (msg->text == NULL ||
+        !mta_has_any(msg->text, msg->text_len < 2048 ? msg->text_len : 2048, postfix_signature))
         return false;
     /* Translated or rewritten notices may lack the signature line: then the
      * recipient lines, which alone start with '<' in the first column, are
@@ -86,7 +86,7 @@ classify_detect_postfix(const classify_msg *msg, classify_report *report)
     if (mta_parse_span(report, sec, &postfix_layout) == 0)
         return postfix_unavailable(msg, report);
     mta_take_expanded(report);
-    if (mta_any(msg->subject, postfix_delayed) || mta_find_any(sec.p, sec.len, postfix_delayed))
+    if (mta_any(msg->subject, postfix_delayed) || mta_has_any(sec.p, sec.len, postfix_delayed))
         for (size_t i = 0; i < report->n_recipients; i++)
             classify_recipient_set_string(&report->recipients[i].action, "delayed");
     return true;

@@ -231,7 +231,7 @@ prose_line(const classify_msg *msg, classify_report *report, mta_span sec, const
     if (addr == NULL)
         return;
     size_t para = prose_paragraph(p, end);
-    bool failed = mta_find_any(p, para, prose_failure) != NULL;
+    bool failed = mta_has_any(p, para, prose_failure);
 
     if (!failed && prose_address_only(p, n)) {
         size_t len;
@@ -241,9 +241,9 @@ prose_line(const classify_msg *msg, classify_report *report, mta_span sec, const
         for (int k = 0; prev != NULL && prose_address_only(prev, len) && k < 64; k++)
             prev = prose_neighbour(sec.p, end, prev, true, &len);
         failed = prev != NULL && (prose_ends_with_colon(prev, len) ||
-                                  mta_find_any(prev, len, prose_failure) != NULL);
+                                  mta_has_any(prev, len, prose_failure));
         const char *next = !failed ? prose_neighbour(sec.p, end, p, false, &len) : NULL;
-        failed = failed || (next != NULL && mta_find_any(next, len, prose_failure) != NULL);
+        failed = failed || (next != NULL && mta_has_any(next, len, prose_failure));
     }
     if (failed && !prose_excluded(addr, msg) && !prose_named_as_sender(p, where))
         mta_add(report, addr, p, para, NULL);
@@ -257,8 +257,8 @@ classify_detect_prose(const classify_msg *msg, classify_report *report)
 
     if (!mta_any(msg->from, prose_from) && !mta_any(msg->subject, prose_subject) &&
         g_strcmp0(msg->content_type, "multipart/report") != 0 &&
-        (msg->text == NULL || mta_find_any(msg->text, msg->text_len < 1024 ? msg->text_len : 1024,
-                                           prose_opening) == NULL))
+        (msg->text == NULL ||
+         !mta_has_any(msg->text, msg->text_len < 1024 ? msg->text_len : 1024, prose_opening)))
         return false;
     if (!mta_section(msg, NULL, NULL, &sec))
         return false;

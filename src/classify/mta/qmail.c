@@ -104,7 +104,7 @@ classify_detect_qmail(const classify_msg *msg, classify_report *report)
 {
     if (msg->text == NULL)
         return false;
-    if (mta_find_any(msg->text, msg->text_len < 1024 ? msg->text_len : 1024, qmail_signature) != NULL &&
+    if (mta_has_any(msg->text, msg->text_len < 1024 ? msg->text_len : 1024, qmail_signature) &&
         mta_parse(msg, report, &qmail_layout) > 0)
         return true;
     if (g_ascii_strcasecmp(msg->subject, "failure notice") != 0 &&

@@ -63,7 +63,7 @@ classify_detect_sendmail(const classify_msg *msg, classify_report *report)
     if (!g_str_has_prefix(msg->subject, "Returned mail") &&
         !mta_any(msg->from, (const char *const[]){ "Mail Delivery Subsystem", NULL }))
         return false;
-    if (msg->text == NULL || mta_find_any(msg->text, msg->text_len, sendmail_signature) == NULL)
+    if (msg->text == NULL || !mta_has_any(msg->text, msg->text_len, sendmail_signature))
         return false;
     if (mta_parse(msg, report, &sendmail_layout) == 0)
         return false;
