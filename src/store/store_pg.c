@@ -179,7 +179,8 @@ static const char *const store_pg_migrations[] = {
       "  FOR UPDATE SKIP LOCKED)" \
       " RETURNING " OUTBOX_COLUMNS ")" \
       " SELECT " OUTBOX_COLUMNS " FROM claimed ORDER BY id") \
-    X(OUTBOX_LIST, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state IN (0, 2) ORDER BY state, id") \
+    X(OUTBOX_LIST, \
+      "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state IN (0, 2) ORDER BY state, id") \
     X(OUTBOX_FINISH, \
       "UPDATE outbox SET state = $2, next_attempt = $3, last_result = $4," \
       " attempts = attempts + 1 WHERE id = $1") \
