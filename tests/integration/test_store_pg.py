@@ -158,15 +158,5 @@ def test_database_unreachable_gives_tempfail_without_the_password():
     assert "Sup3r-s3cret" not in out, out
 
 
-def test_unit_tests_against_the_server():
-    if not PG_URL:
-        raise Skip("PG_URL is not set: no PostgreSQL (scripts/test-server postgresql start)")
-    exe = os.path.join(os.path.dirname(harness.BIN), "src", "store", "test_store_pg")
-    if not os.access(exe, os.X_OK):
-        raise Skip(f"{exe} is not built")
-    proc = subprocess.run([exe], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
 if __name__ == "__main__":
     harness.main(globals())
