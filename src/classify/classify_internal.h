@@ -14,7 +14,7 @@
  * valid UTF-8 with LF line ends, whatever the input's charset, transfer
  * encoding or newline style. Pointers are NULL when the part is absent. */
 typedef struct classify_msg {
-    GMimeMessage *mime;          /* NULL when GMime could not parse anything */
+    GMimeObject *mime;           /* the top-level part; NULL when GMime could not parse anything */
     const char *from;            /* decoded From header, or "" */
     const char *subject;         /* decoded Subject header, or "" */
     const char *content_type;    /* top-level type, lower case, e.g. "multipart/report" */
@@ -25,7 +25,8 @@ typedef struct classify_msg {
     const char *feedback_report; /* message/feedback-report part */
     const char *original_headers;/* header block of the returned message, if enclosed */
     const char *original_text;   /* body of the returned message, if enclosed */
-    const char *raw;             /* the whole input, newlines normalised to LF */
+    const char *raw;             /* the whole input, newlines normalised to LF,
+                                    NUL-terminated (raw[raw_len] == 0) */
     size_t raw_len;
     /* Private to mime.c: what the pointers above point into. */
     GMimeStream *stream;

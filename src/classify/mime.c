@@ -7,6 +7,7 @@
  * quoted inline below a marker line) split off so that no detector mistakes
  * its addresses for failed recipients.
  */
+#include <stdint.h>
 #include <string.h>
 #include "classify/classify_internal.h"
 
@@ -75,7 +76,15 @@ mime_normalise_newlines(char *s, size_t len)
 static bool
 mime_is_ascii(const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++)
+    size_t i = 0;
+    /* Eight bytes at a time: most bounce text is ASCII from end to end. */
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & UINT64_C(0x8080808080808080))
+            return false;
+    }
+    for (; i < len; i++)
         if ((unsigned char)s[i] >= 0x80)
             return false;
     return true;
@@ -109,17 +118,21 @@ static void
 mime_append_utf8(GString *out, const char *s, size_t len, const char *charset)
 {
     size_t start = out->len;
+    bool valid = false; /* known to be valid UTF-8 already */
 
     if (len == 0)
         return;
     if (mime_is_ascii(s, len) && !mime_is_7bit_charset(s, len, &charset)) {
         g_string_append_len(out, s, (gssize)len);
+        valid = true;
     } else {
         char *conv = NULL;
         bool utf8 = charset == NULL || g_ascii_strcasecmp(charset, "utf-8") == 0 ||
                     g_ascii_strcasecmp(charset, "us-ascii") == 0 ||
                     g_ascii_strcasecmp(charset, "utf8") == 0;
-        if (!utf8 || !g_utf8_validate(s, (gssize)len, NULL)) {
+        if (utf8 && g_utf8_validate(s, (gssize)len, NULL)) {
+            valid = true;
+        } else {
             /* Undeclared 8-bit text that is not UTF-8 is most often Latin-1. */
             const char *from = utf8 ? "iso-8859-1" : charset;
             iconv_t cd = g_mime_iconv_open("UTF-8", from);
@@ -135,12 +148,14 @@ mime_append_utf8(GString *out, const char *s, size_t len, const char *charset)
             g_string_append_len(out, s, (gssize)len);
         }
     }
+    /* Newline normalisation only turns CR and NUL into LF and space, which
+     * keeps valid UTF-8 valid. */
     g_string_set_size(out, start + mime_normalise_newlines(out->str + start, out->len - start));
-    if (!g_utf8_validate(out->str + start, (gssize)(out->len - start), NULL)) {
-        char *valid = g_utf8_make_valid(out->str + start, (gssize)(out->len - start));
+    if (!valid && !g_utf8_validate(out->str + start, (gssize)(out->len - start), NULL)) {
+        char *fixed = g_utf8_make_valid(out->str + start, (gssize)(out->len - start));
         g_string_truncate(out, start);
-        g_string_append(out, valid);
-        g_free(valid);
+        g_string_append(out, fixed);
+        g_free(fixed);
     }
 }
 
@@ -586,16 +601,32 @@ classify_msg_init(classify_msg *msg, const char *data, size_t len)
     memset(msg, 0, sizeof *msg);
     msg->owned = g_ptr_array_new_with_free_func(g_free);
 
-    GByteArray *raw = g_byte_array_sized_new((guint)len);
+    GByteArray *raw = g_byte_array_sized_new((guint)len + 1);
     g_byte_array_append(raw, (const guint8 *)data, (guint)len);
     g_byte_array_set_size(raw, (guint)mime_normalise_newlines((char *)raw->data, len));
     msg->raw = (const char *)raw->data;
     msg->raw_len = raw->len;
+    /* A terminating NUL that GMime does not see (the stream ends before
+     * it), so that the string functions may read raw too. */
+    g_byte_array_append(raw, (const guint8 *)"", 1);
 
     GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(raw);
+    gint64 start = 0;
+    /* An mbox "From " line left at the top (one whose date the mbox
+     * splitter did not take for a separator) is no header: start below it. */
+    if (msg->raw_len > 5 && memcmp(msg->raw, "From ", 5) == 0) {
+        const char *nl = memchr(msg->raw, '\n', msg->raw_len);
+        if (nl != NULL)
+            start = nl + 1 - msg->raw;
+    }
+    g_mime_stream_set_bounds(stream, start, (gint64)msg->raw_len);
     GMimeParser *parser = g_mime_parser_new_with_stream(stream);
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-    msg->mime = g_mime_parser_construct_message(parser, NULL);
+    /* The bounce as a MIME part, not as a GMimeMessage: a message would
+     * also parse its address, date and id headers into objects that no
+     * detector reads (the headers are read by name, decoded on demand).
+     * Enclosed message/rfc822 parts are still whole messages. */
+    msg->mime = g_mime_parser_construct_part(parser, NULL);
     g_object_unref(parser);
     msg->stream = stream; /* owns raw, which msg->raw points into */
 
@@ -607,7 +638,7 @@ classify_msg_init(classify_msg *msg, const char *data, size_t len)
         .original_text = g_string_new(NULL),
     };
     if (msg->mime != NULL) {
-        GMimeObject *body = g_mime_message_get_mime_part(msg->mime);
+        GMimeObject *body = msg->mime;
         GMimeContentType *ct = body != NULL ? g_mime_object_get_content_type(body) : NULL;
         w.have_report = ct != NULL && g_mime_content_type_is_type(ct, "multipart", "report");
         mime_walk_object(&w, body, 0);
@@ -650,7 +681,7 @@ classify_msg_header(const classify_msg *msg, const char *name)
 {
     if (msg->mime == NULL)
         return NULL;
-    return g_mime_object_get_header(GMIME_OBJECT(msg->mime), name);
+    return g_mime_object_get_header(msg->mime, name);
 }
 
 char *

@@ -488,6 +488,28 @@ test_hostile_input(void **state)
     g_string_free(s, TRUE);
 }
 
+/* The prepared message's raw copy ends in a NUL that the input lacks, so
+ * that detectors may use string functions on it (a fuzzer-found overread);
+ * a leading mbox "From " line that is no separator is not taken for a
+ * header, and the headers below it are read. */
+static void
+test_raw_terminated(void **state)
+{
+    (void)state;
+    static const char text[] = "From MAILER-DAEMON Mon Mar 2 1:0 2026\r\nFrom: MAILER-DAEMON@mx.example.net\r\n"
+                               "Subject: failure notice\r\n\r\nError message below:\r\nMessage details:";
+    size_t len = sizeof text - 1;
+    char *exact = g_memdup2(text, len); /* no terminator after the last byte */
+    classify_msg msg;
+    classify_msg_init(&msg, exact, len);
+    assert_int_equal(msg.raw[msg.raw_len], '\0');
+    assert_null(memchr(msg.raw, '\r', msg.raw_len));
+    assert_string_equal(msg.subject, "failure notice");
+    classify_msg_clear(&msg);
+    classify_report_free(classify_message(exact, len));
+    g_free(exact);
+}
+
 /* Many threads classify at once and get what one thread gets. */
 typedef struct thread_job {
     GPtrArray *inputs;   /* GBytes of each message */
@@ -609,6 +631,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_newline_styles),
         cmocka_unit_test(test_empty_and_garbage),
         cmocka_unit_test(test_hostile_input),
+        cmocka_unit_test(test_raw_terminated),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_json_keys),
         cmocka_unit_test(test_names),
