@@ -13,7 +13,6 @@
 
 typedef store *(*store_open_fn)(const config *cfg, char *err, size_t err_len);
 
-/* A NULL constructor names a backend that this build does not have yet. */
 static const struct {
     const char *name;
     store_open_fn open;
@@ -27,12 +26,8 @@ store *store_open(const config *cfg, char *err, size_t err_len)
     const char *name = cfg->store.backend && *cfg->store.backend ? cfg->store.backend : "sqlite";
 
     for (size_t i = 0; i < G_N_ELEMENTS(store_backends); i++) {
-        if (strcmp(store_backends[i].name, name) != 0) continue;
-        if (!store_backends[i].open) {
-            snprintf(err, err_len, "store backend %s: not built yet (use sqlite)", name);
-            return NULL;
-        }
-        return store_backends[i].open(cfg, err, err_len);
+        if (strcmp(store_backends[i].name, name) == 0)
+            return store_backends[i].open(cfg, err, err_len);
     }
     snprintf(err, err_len, "unknown store backend \"%s\" (sqlite or postgresql)", name);
     return NULL;
@@ -64,6 +59,13 @@ static int store_require(store *st, const char *what, const char *value)
     return store_fail(st, "%s is missing", what);
 }
 
+/* Rows of counters, permanent bounces and the outbox are keyed by both. */
+static int store_require_key(store *st, const char *address, const char *domain)
+{
+    if (store_require(st, "address", address) < 0) return -1;
+    return store_require(st, "domain", domain);
+}
+
 int store_begin(store *st) { return st->backend->begin(st); }
 int store_commit(store *st) { return st->backend->commit(st); }
 int store_rollback(store *st) { return st->backend->rollback(st); }
@@ -80,8 +82,7 @@ int store_message_seen(store *st, const char *fingerprint, time_t now, int *seen
 int store_soft_increment(store *st, const char *address, const char *domain, time_t now,
                          long window_s, int *count)
 {
-    if (store_require(st, "address", address) < 0 || store_require(st, "domain", domain) < 0)
-        return -1;
+    if (store_require_key(st, address, domain) < 0) return -1;
     return st->backend->soft_increment(st, address, domain, now, window_s, count);
 }
 
@@ -93,8 +94,7 @@ int store_soft_reset(store *st, const char *address, const char *domain)
 
 int store_permanent_add(store *st, const store_permanent *p)
 {
-    if (store_require(st, "address", p->address) < 0 || store_require(st, "domain", p->domain) < 0)
-        return -1;
+    if (store_require_key(st, p->address, p->domain) < 0) return -1;
     return st->backend->permanent_add(st, p);
 }
 
@@ -107,8 +107,7 @@ int store_permanent_remove(store *st, const char *address, const char *domain, i
 int store_permanent_set_answer(store *st, const char *address, const char *domain,
                                const char *answer)
 {
-    if (store_require(st, "address", address) < 0 || store_require(st, "domain", domain) < 0)
-        return -1;
+    if (store_require_key(st, address, domain) < 0) return -1;
     return st->backend->permanent_set_answer(st, address, domain, answer);
 }
 
@@ -123,8 +122,7 @@ int store_event_add(store *st, const store_event *ev)
 int store_outbox_add(store *st, const char *address, const char *domain, const char *reason,
                      const char *status, const char *diagnostic, time_t now)
 {
-    if (store_require(st, "address", address) < 0 || store_require(st, "domain", domain) < 0)
-        return -1;
+    if (store_require_key(st, address, domain) < 0) return -1;
     return st->backend->outbox_add(st, address, domain, reason, status, diagnostic, now);
 }
 
