@@ -44,6 +44,8 @@ typedef struct mime_walk {
     GString *original_text;
     bool have_original;
     bool have_report;  /* the bounce itself is a multipart/report */
+    const char *raw;   /* the bytes the top-level parser reads, for offsets */
+    size_t raw_len;
 } mime_walk;
 
 /* Replaces CRLF and bare CR by LF and NUL by a space, in place; returns the
@@ -328,6 +330,36 @@ mime_split_inline_original(const char *s, size_t len, mime_walk *w)
 static void mime_walk_object(mime_walk *w, GMimeObject *obj, int depth);
 static void mime_take_text_bytes(mime_walk *w, const char *s, size_t len);
 
+/* The enclosed message's header block: the bytes the parser read it from
+ * when it knows where they are (serialising the parsed headers again costs
+ * more than the rest of the walk), else as GMime writes them. */
+static void
+mime_take_original_headers(mime_walk *w, GMimeMessage *orig)
+{
+    GMimeHeaderList *list = g_mime_object_get_header_list(GMIME_OBJECT(orig));
+    int n = list != NULL ? g_mime_header_list_get_count(list) : 0;
+    gint64 begin = n > 0 ? g_mime_header_get_offset(g_mime_header_list_get_header_at(list, 0)) : -1;
+
+    if (begin >= 0 && w->raw != NULL && (size_t)begin < w->raw_len) {
+        const char *h = w->raw + begin, *end = w->raw + w->raw_len;
+        const char *stop = h;
+        /* To the blank line that ends the block. */
+        while (stop < end) {
+            const char *eol = mime_line_end(stop, end);
+            if (eol == stop)
+                break;
+            stop = eol < end ? eol + 1 : end;
+        }
+        mime_append_utf8(w->original_headers, h, (size_t)(stop - h), NULL);
+        return;
+    }
+    char *headers = g_mime_object_get_headers(GMIME_OBJECT(orig), NULL);
+    if (headers != NULL) {
+        mime_append_utf8(w->original_headers, headers, strlen(headers), NULL);
+        g_free(headers);
+    }
+}
+
 /* Takes the enclosed original message: its headers and its text. */
 static void
 mime_take_original(mime_walk *w, GMimeMessage *orig, int depth)
@@ -344,12 +376,7 @@ mime_take_original(mime_walk *w, GMimeMessage *orig, int depth)
         return;
     }
     w->have_original = true;
-
-    char *headers = g_mime_object_get_headers(GMIME_OBJECT(orig), NULL);
-    if (headers != NULL) {
-        mime_append_utf8(w->original_headers, headers, strlen(headers), NULL);
-        g_free(headers);
-    }
+    mime_take_original_headers(w, orig);
     GMimeObject *body = g_mime_message_get_mime_part(orig);
     if (GMIME_IS_PART(body)) {
         mime_append_part(w->original_text, GMIME_PART(body));
@@ -444,6 +471,21 @@ mime_pick_alternative(GMimeMultipart *mp)
     return html;
 }
 
+/* Walks what a second parser built from bytes other than the input's:
+ * its stream offsets do not point into raw. */
+static void
+mime_walk_other_stream(mime_walk *w, GMimeObject *obj, int depth, bool is_original)
+{
+    const char *raw = w->raw;
+
+    w->raw = NULL;
+    if (is_original)
+        mime_take_original(w, GMIME_IS_MESSAGE(obj) ? GMIME_MESSAGE(obj) : NULL, depth);
+    else
+        mime_walk_object(w, obj, depth);
+    w->raw = raw;
+}
+
 static void
 mime_walk_part(mime_walk *w, GMimePart *part, int depth)
 {
@@ -481,7 +523,7 @@ mime_walk_part(mime_walk *w, GMimePart *part, int depth)
         GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(bytes);
         GMimeParser *parser = g_mime_parser_new_with_stream(stream);
         GMimeMessage *orig = g_mime_parser_construct_message(parser, NULL);
-        mime_take_original(w, orig, depth);
+        mime_walk_other_stream(w, orig != NULL ? GMIME_OBJECT(orig) : NULL, depth, true);
         if (orig != NULL)
             g_object_unref(orig);
         g_object_unref(parser);
@@ -519,7 +561,7 @@ mime_walk_broken_multipart(mime_walk *w, GMimeMultipart *mp, int depth)
             bool usable = GMIME_IS_MULTIPART(obj) && g_mime_multipart_get_count(GMIME_MULTIPART(obj)) > 0;
             if (usable) {
                 mime_take_text_bytes(w, pro, (size_t)(line - pro));
-                mime_walk_object(w, obj, depth + 1);
+                mime_walk_other_stream(w, obj, depth + 1, false);
             }
             if (obj != NULL)
                 g_object_unref(obj);
@@ -636,6 +678,8 @@ classify_msg_init(classify_msg *msg, const char *data, size_t len)
         .feedback_report = g_string_new(NULL),
         .original_headers = g_string_new(NULL),
         .original_text = g_string_new(NULL),
+        .raw = msg->raw,
+        .raw_len = msg->raw_len,
     };
     if (msg->mime != NULL) {
         GMimeObject *body = msg->mime;

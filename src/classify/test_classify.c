@@ -510,6 +510,32 @@ test_raw_terminated(void **state)
     g_free(exact);
 }
 
+/* The enclosed message's header block is read from the input's own bytes,
+ * below a leading mbox "From " line too, and stops at its blank line. */
+static void
+test_original_header_block(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "From MAILER-DAEMON Mon Mar 2 1:0 2026\nFrom: MAILER-DAEMON@mx.example.net\n"
+        "To: no-reply@learn.example.org\nSubject: Undelivered Mail\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=\"z\"\n\n"
+        "--z\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n"
+        "Final-Recipient: rfc822; liam@example.com\nAction: failed\nStatus: 5.1.1\n\n"
+        "--z\nContent-Type: message/rfc822\n\nReturn-Path: <no-reply@learn.example.org>\n"
+        "From: Platform\n <no-reply@learn.example.org>\nTo: liam@example.com\n\nbody\n--z--\n";
+    classify_msg msg;
+    classify_msg_init(&msg, text, sizeof text - 1);
+    assert_string_equal(msg.original_headers, "Return-Path: <no-reply@learn.example.org>\n"
+                                              "From: Platform\n <no-reply@learn.example.org>\n"
+                                              "To: liam@example.com\n");
+    classify_msg_clear(&msg);
+    classify_report *rep = classify_message(text, sizeof text - 1);
+    assert_string_equal(rep->original_sender, "no-reply@learn.example.org");
+    assert_string_equal(find(rep, "liam@example.com")->status, "5.1.1");
+    classify_report_free(rep);
+}
+
 /* Many threads classify at once and get what one thread gets. */
 typedef struct thread_job {
     GPtrArray *inputs;   /* GBytes of each message */
@@ -632,6 +658,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_empty_and_garbage),
         cmocka_unit_test(test_hostile_input),
         cmocka_unit_test(test_raw_terminated),
+        cmocka_unit_test(test_original_header_block),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_json_keys),
         cmocka_unit_test(test_names),
