@@ -88,18 +88,26 @@ static int admin_require(const char *command, const char *option, const char *va
     return 0;
 }
 
-static int admin_open(const cmd_context *ctx, config **cfg, store **st)
-{
-    *st = NULL;
-    int status = cmd_load_config(ctx, cfg);
-    if (status == 0) status = cmd_open_store(*cfg, st);
-    return status;
-}
+/* What the options gave: each command reads the fields it has options for. */
+typedef struct admin_args {
+    const char *address;
+    const char *domain;
+    bool retry;
+} admin_args;
 
-static void admin_close(config *cfg, store *st)
+typedef int (*admin_run_fn)(const config *cfg, store *st, const admin_args *args);
+
+/* Runs a command's work with the config loaded and the store open. */
+static int admin_with_store(const cmd_context *ctx, admin_run_fn run, const admin_args *args)
 {
+    config *cfg = NULL;
+    store *st = NULL;
+    int status = cmd_load_config(ctx, &cfg);
+    if (status == 0) status = cmd_open_store(cfg, &st);
+    if (status == 0) status = run(cfg, st, args);
     store_close(st);
     if (cfg) config_free(cfg);
+    return status;
 }
 
 /* A store error after opening: the store is there but not usable now. */
@@ -191,8 +199,9 @@ static void find_print_outbox(const store_outbox_item *it)
     g_free(result);
 }
 
-static int find_address_run(const config *cfg, store *st, const char *address)
+static int find_address_run(const config *cfg, store *st, const admin_args *args)
 {
+    const char *address = args->address;
     store_address_info *info = NULL;
     store_outbox_item *items = NULL;
     size_t n = 0, n_items = 0;
@@ -225,8 +234,8 @@ static int find_address_run(const config *cfg, store *st, const char *address)
 
 int cmd_find_address(const cmd_context *ctx, int argc, char **argv)
 {
-    const char *address = NULL;
-    const admin_option options[] = { { "address", &address } };
+    admin_args args = { 0 };
+    const admin_option options[] = { { "address", &args.address } };
     const admin_command cmd = {
         "find-address --address ADDRESS\n"
         "\n"
@@ -241,14 +250,8 @@ int cmd_find_address(const cmd_context *ctx, int argc, char **argv)
     };
     int arg, status = admin_parse(&cmd, argc, argv, &arg);
     if (status >= 0) return status;
-    if ((status = admin_require(argv[0], "address", address, true))) return status;
-
-    config *cfg = NULL;
-    store *st = NULL;
-    if ((status = admin_open(ctx, &cfg, &st)) == 0)
-        status = find_address_run(cfg, st, address);
-    admin_close(cfg, st);
-    return status;
+    if ((status = admin_require(argv[0], "address", args.address, true))) return status;
+    return admin_with_store(ctx, find_address_run, &args);
 }
 
 /* ---- set-permanent-bounced-address ---- */
@@ -266,9 +269,9 @@ static int set_permanent_commit(store *st, const char *address, const char *doma
     return 0;
 }
 
-static int set_permanent_run(const config *cfg, store *st, const char *address,
-                             const char *domain_arg)
+static int set_permanent_run(const config *cfg, store *st, const admin_args *args)
 {
+    const char *address = args->address, *domain_arg = args->domain;
     const config_domain *d = config_find_domain(cfg, domain_arg);
     if (!d) {
         fprintf(stderr, "bouncedemails set-permanent-bounced-address: --domain %s is not one of"
@@ -294,8 +297,9 @@ static int set_permanent_run(const config *cfg, store *st, const char *address,
 
 int cmd_set_permanent_bounced_address(const cmd_context *ctx, int argc, char **argv)
 {
-    const char *address = NULL, *domain = NULL;
-    const admin_option options[] = { { "bounced-address", &address }, { "domain", &domain } };
+    admin_args args = { 0 };
+    const admin_option options[] = { { "bounced-address", &args.address },
+                                     { "domain", &args.domain } };
     const admin_command cmd = {
         "set-permanent-bounced-address --bounced_address ADDRESS --domain DOMAIN\n"
         "\n"
@@ -312,22 +316,19 @@ int cmd_set_permanent_bounced_address(const cmd_context *ctx, int argc, char **a
     };
     int arg, status = admin_parse(&cmd, argc, argv, &arg);
     if (status >= 0) return status;
-    if ((status = admin_require(argv[0], "bounced_address", address, true)) ||
-        (status = admin_require(argv[0], "domain", domain, false)))
+    if ((status = admin_require(argv[0], "bounced_address", args.address, true)) ||
+        (status = admin_require(argv[0], "domain", args.domain, false)))
         return status;
-
-    config *cfg = NULL;
-    store *st = NULL;
-    if ((status = admin_open(ctx, &cfg, &st)) == 0)
-        status = set_permanent_run(cfg, st, address, domain);
-    admin_close(cfg, st);
-    return status;
+    return admin_with_store(ctx, set_permanent_run, &args);
 }
 
 /* ---- reset-address ---- */
 
-static int reset_address_run(store *st, const char *address, const char *domain, time_t now)
+static int reset_address_run(const config *cfg, store *st, const admin_args *args)
 {
+    const char *address = args->address;
+    const char *domain = args->domain ? admin_domain_name(cfg, args->domain) : NULL;
+    time_t now = time(NULL);
     store_address_info *info = NULL;
     size_t n = 0;
     int lifted = 0, cancelled = 0;
@@ -358,8 +359,8 @@ static int reset_address_run(store *st, const char *address, const char *domain,
 
 int cmd_reset_address(const cmd_context *ctx, int argc, char **argv)
 {
-    const char *address = NULL, *domain = NULL;
-    const admin_option options[] = { { "address", &address }, { "domain", &domain } };
+    admin_args args = { 0 };
+    const admin_option options[] = { { "address", &args.address }, { "domain", &args.domain } };
     const admin_command cmd = {
         "reset-address --address ADDRESS [--domain DOMAIN]\n"
         "\n"
@@ -376,19 +377,40 @@ int cmd_reset_address(const cmd_context *ctx, int argc, char **argv)
     };
     int arg, status = admin_parse(&cmd, argc, argv, &arg);
     if (status >= 0) return status;
-    if ((status = admin_require(argv[0], "address", address, true))) return status;
-    if (domain && (status = admin_require(argv[0], "domain", domain, false))) return status;
-
-    config *cfg = NULL;
-    store *st = NULL;
-    if ((status = admin_open(ctx, &cfg, &st)) == 0)
-        status = reset_address_run(st, address, domain ? admin_domain_name(cfg, domain) : NULL,
-                                   time(NULL));
-    admin_close(cfg, st);
-    return status;
+    if ((status = admin_require(argv[0], "address", args.address, true))) return status;
+    if (args.domain && (status = admin_require(argv[0], "domain", args.domain, false)))
+        return status;
+    return admin_with_store(ctx, reset_address_run, &args);
 }
 
 /* ---- stats ---- */
+
+static void stats_print(const store_domain_stats *ds)
+{
+    char *domain = admin_clean(ds->domain, 30);
+    printf("%-30s %10ld %10ld %10ld %10ld %10ld %10ld\n", domain, ds->soft_addresses,
+           ds->permanent, ds->complaints, ds->events, ds->outbox_pending, ds->outbox_given_up);
+    g_free(domain);
+}
+
+static int stats_run(const config *cfg, store *st, const admin_args *args)
+{
+    (void)args;
+    store_domain_stats *stats = NULL;
+    size_t n = 0;
+    long quarantined = 0;
+    long window = (long)cfg->handler.temporary_window_days * ADMIN_DAY;
+    if (store_stats(st, time(NULL), window, &stats, &n, &quarantined) < 0)
+        return admin_store_failed(st, "stats");
+    printf("%-30s %10s %10s %10s %10s %10s %10s\n", "domain", "soft", "permanent",
+           "complaints", "events", "pending", "given-up");
+    for (size_t i = 0; i < n; i++) stats_print(&stats[i]);
+    printf("soft: addresses with a soft bounce in the last %d days\n",
+           cfg->handler.temporary_window_days);
+    printf("quarantined messages: %ld\n", quarantined);
+    store_stats_free(stats, n);
+    return 0;
+}
 
 int cmd_stats(const cmd_context *ctx, int argc, char **argv)
 {
@@ -404,38 +426,10 @@ int cmd_stats(const cmd_context *ctx, int argc, char **argv)
         "  --help  this help\n",
         NULL, 0, 0,
     };
+    admin_args args = { 0 };
     int arg, status = admin_parse(&cmd, argc, argv, &arg);
     if (status >= 0) return status;
-
-    config *cfg = NULL;
-    store *st = NULL;
-    if ((status = admin_open(ctx, &cfg, &st)) != 0) {
-        admin_close(cfg, st);
-        return status;
-    }
-    store_domain_stats *stats = NULL;
-    size_t n = 0;
-    long quarantined = 0;
-    long window = (long)cfg->handler.temporary_window_days * ADMIN_DAY;
-    if (store_stats(st, time(NULL), window, &stats, &n, &quarantined) < 0) {
-        status = admin_store_failed(st, "stats");
-    } else {
-        printf("%-30s %10s %10s %10s %10s %10s %10s\n", "domain", "soft", "permanent",
-               "complaints", "events", "pending", "given-up");
-        for (size_t i = 0; i < n; i++) {
-            char *domain = admin_clean(stats[i].domain, 30);
-            printf("%-30s %10ld %10ld %10ld %10ld %10ld %10ld\n", domain, stats[i].soft_addresses,
-                   stats[i].permanent, stats[i].complaints, stats[i].events,
-                   stats[i].outbox_pending, stats[i].outbox_given_up);
-            g_free(domain);
-        }
-        printf("soft: addresses with a soft bounce in the last %d days\n",
-               cfg->handler.temporary_window_days);
-        printf("quarantined messages: %ld\n", quarantined);
-    }
-    store_stats_free(stats, n);
-    admin_close(cfg, st);
-    return status;
+    return admin_with_store(ctx, stats_run, &args);
 }
 
 /* ---- outbox ---- */
@@ -485,6 +479,12 @@ static int outbox_retry_run(store *st)
     return 0;
 }
 
+static int outbox_run(const config *cfg, store *st, const admin_args *args)
+{
+    (void)cfg;
+    return args->retry ? outbox_retry_run(st) : outbox_list_run(st);
+}
+
 int cmd_outbox(const cmd_context *ctx, int argc, char **argv)
 {
     const admin_command cmd = {
@@ -503,16 +503,10 @@ int cmd_outbox(const cmd_context *ctx, int argc, char **argv)
     };
     int arg, status = admin_parse(&cmd, argc, argv, &arg);
     if (status >= 0) return status;
-    bool retry = arg < argc;
-    if (retry && strcmp(argv[arg], "retry") != 0) {
+    admin_args args = { .retry = arg < argc };
+    if (args.retry && strcmp(argv[arg], "retry") != 0) {
         fprintf(stderr, "bouncedemails outbox: unknown subcommand \"%s\"\n", argv[arg]);
         return admin_usage(&cmd, EX_USAGE);
     }
-
-    config *cfg = NULL;
-    store *st = NULL;
-    if ((status = admin_open(ctx, &cfg, &st)) == 0)
-        status = retry ? outbox_retry_run(st) : outbox_list_run(st);
-    admin_close(cfg, st);
-    return status;
+    return admin_with_store(ctx, outbox_run, &args);
 }
