@@ -26,6 +26,7 @@ const classify_detector classify_detectors[] = {
     { "qmail", classify_detect_qmail },
     { "gmail", classify_detect_gmail },
     { "googlegroups", classify_detect_googlegroups },
+    { "aol", classify_detect_aol },
     { "dragonfly", classify_detect_dragonfly },
     { "opensmtpd", classify_detect_opensmtpd },
     { "x2", classify_detect_x2 },

@@ -21,6 +21,7 @@ bool classify_detect_sendmail(const classify_msg *msg, classify_report *report);
 bool classify_detect_qmail(const classify_msg *msg, classify_report *report);
 bool classify_detect_gmail(const classify_msg *msg, classify_report *report);
 bool classify_detect_googlegroups(const classify_msg *msg, classify_report *report);
+bool classify_detect_aol(const classify_msg *msg, classify_report *report);
 bool classify_detect_dragonfly(const classify_msg *msg, classify_report *report);
 bool classify_detect_opensmtpd(const classify_msg *msg, classify_report *report);
 

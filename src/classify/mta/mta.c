@@ -20,6 +20,7 @@ const char *const mta_end_common[] = {
     "--- The header of the original message is following",
     "Included is a copy of the message header",
     "------- Returned Message --------",
+    "---- START OF RETURNED MESSAGE ----",
     "----- The following is a copy of the original message",
     "Content-Type: message/rfc822",
     "Content-Type: text/rfc822-headers",

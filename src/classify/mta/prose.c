@@ -47,6 +47,8 @@ static const char *const prose_failure[] = {
     "no longer", "unable to deliver", "permanent", "not reachable", "did not reach",
     "could not reach", "not deliverable", "delivery has failed", "not known", "error",
     "intended recipient", "addressed to", "postponed", "delivery problem",
+    /* Directory look-ups that found no such person. */
+    "not match", "not exactly match", "no match",
     "无法发送", "无法送达", "送信できません", "配信できません", "届きません", "zugestellt",
     "non remis", "n'a pas pu", "no pudo ser entregado", "non è stato", "550", "551", "552",
     "553", "554", NULL,
@@ -56,7 +58,7 @@ static const char *const prose_failure[] = {
 static const char *const prose_header_lines[] = {
     "From:", "To:", "Cc:", "Bcc:", "Reply-To:", "Return-Path:", "Sender:", "Received:",
     "Message-ID:", "In-Reply-To:", "References:", "Delivered-To:", "X-", "for <",
-    "Envelope-From", "envelope-from", NULL,
+    "Envelope-From", "envelope-from", "List-", "Errors-To:", NULL,
 };
 
 /* Addresses the text names that are never the failed recipient. */
@@ -219,9 +221,46 @@ prose_address(const char *line, size_t len, const char **where)
     return addr;
 }
 
+/* True when the address at where opens its line ("a@b: error",
+ * "<a@b> error"): the lines under it are its error text. */
+static bool
+prose_address_leads(const char *line, const char *where)
+{
+    while (line < where && strchr(" \t<\"'-*>", *line) != NULL)
+        line++;
+    return line >= where;
+}
+
+/* A sentence ends at '.', '!' or '?' before white space, or at a blank line. */
+static bool
+prose_sentence_end(const char *q, const char *end)
+{
+    if (q + 1 < end && (*q == '.' || *q == '!' || *q == '?') && g_ascii_isspace(q[1]))
+        return true;
+    return q + 1 < end && q[0] == '\n' && q[1] == '\n';
+}
+
+/* The sentence around the address at where, within PROSE_PARAGRAPH_MAX
+ * bytes each way: an address named in the middle of prose failed only when
+ * its own sentence says so, not when a neighbouring one does ("The usual
+ * form of address here is x@y. Your address z@w did not match."). */
+static mta_span
+prose_sentence(mta_span sec, const char *where)
+{
+    const char *start = sec.p, *end = sec.p + sec.len;
+    const char *a = where, *b = where;
+
+    while (a > start && where - a < PROSE_PARAGRAPH_MAX && !prose_sentence_end(a - 1, end))
+        a--;
+    while (b < end && b - where < PROSE_PARAGRAPH_MAX && !prose_sentence_end(b, end))
+        b++;
+    return (mta_span){ a, (size_t)(b - a) + (b < end ? 1 : 0) };
+}
+
 /* Takes the address of one line when the wording around it says it failed:
- * its paragraph, or for an address standing alone the line above (ending in
- * a colon, or saying the failure) or below. */
+ * its paragraph when the address opens the line, else its own sentence; or
+ * for an address standing alone the line above (ending in a colon, or
+ * saying the failure) or below. */
 static void
 prose_line(const classify_msg *msg, classify_report *report, mta_span sec, const char *p, size_t n)
 {
@@ -231,7 +270,14 @@ prose_line(const classify_msg *msg, classify_report *report, mta_span sec, const
     if (addr == NULL)
         return;
     size_t para = prose_paragraph(p, end);
-    bool failed = mta_has_any(p, para, prose_failure);
+    bool failed;
+
+    if (prose_address_leads(p, where)) {
+        failed = mta_has_any(p, para, prose_failure);
+    } else {
+        mta_span s = prose_sentence(sec, where);
+        failed = mta_has_any(s.p, s.len, prose_failure);
+    }
 
     if (!failed && prose_address_only(p, n)) {
         size_t len;
@@ -264,12 +310,18 @@ classify_detect_prose(const classify_msg *msg, classify_report *report)
         return false;
 
     const char *p = sec.p, *end = sec.p + sec.len;
+    size_t header = 0; /* 1 + the indent of the quoted header field above, or 0 */
     while (p < end && report->n_recipients < MTA_MAX_RECIPIENTS) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         eol = eol != NULL ? eol : end;
-        size_t n = (size_t)(eol - p);
+        size_t n = (size_t)(eol - p), indent = 0;
 
-        if (memchr(p, '@', n) != NULL && !prose_starts_with_any(p, n, prose_header_lines))
+        while (indent < n && (p[indent] == ' ' || p[indent] == '\t'))
+            indent++;
+        /* A line folded deeper than a quoted header field continues it. */
+        if (header == 0 || indent < header || indent == n)
+            header = prose_starts_with_any(p, n, prose_header_lines) ? indent + 1 : 0;
+        if (!header && memchr(p, '@', n) != NULL)
             prose_line(msg, report, sec, p, n);
         p = eol < end ? eol + 1 : end;
     }

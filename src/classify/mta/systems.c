@@ -24,6 +24,21 @@ static const mta_system sys_yahoo = {
     },
 };
 
+/* Yahoo!'s current notice: "I'm afraid I wasn't able to deliver the
+ * following message.", then a summary of the message whose "To:" line is
+ * the recipient, then "---Below this line is a copy of the message.". */
+static const mta_system sys_yahoo_summary = {
+    .from = L("@yahoo."),
+    .text = L("wasn't able to deliver the following message"),
+    .layout = {
+        .begin = L("wasn't able to deliver the following message"),
+        .end = L("Below this line is a copy of the message"),
+        .prefix = L("To:"),
+        .command = MTA_COMMAND_RCPT,
+        .flags = MTA_RCPT_PREFIXED,
+    },
+};
+
 /* A web-mail system ("X2" in Sisimai's naming) of the same lineage:
  * "Unable to deliver message to the following address(es)." */
 static const mta_system sys_x2 = {
@@ -395,7 +410,13 @@ static const mta_system sys_fml = {
         return mta_detect_system(&sys_##name, msg, report);                               \
     }
 
-MTA_SYSTEM_DETECTOR(yahoo)
+
+bool
+classify_detect_yahoo(const classify_msg *msg, classify_report *report)
+{
+    return mta_detect_system(&sys_yahoo, msg, report) ||
+           mta_detect_system(&sys_yahoo_summary, msg, report);
+}
 MTA_SYSTEM_DETECTOR(x2)
 MTA_SYSTEM_DETECTOR(x1)
 MTA_SYSTEM_DETECTOR(activehunter)
