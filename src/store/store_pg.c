@@ -281,6 +281,13 @@ static int pg_fail(store *st, const char *what)
     return pg_fail_msg(st, what, PQerrorMessage(pg(st)->conn));
 }
 
+/* A failed result's message; libpq returns no result at all when out of
+ * memory or when the connection is gone, and then says why on the connection. */
+static int pg_fail_result(store *st, const char *what, const PGresult *res)
+{
+    return res ? pg_fail_msg(st, what, PQresultErrorMessage(res)) : pg_fail(st, what);
+}
+
 /* ---- parameters ---- */
 
 #define PG_MAX_PARAMS 9
@@ -366,15 +373,22 @@ static int pg_ready(store *st)
     return 0;
 }
 
+#define PG_STMT_NAME_MAX 16
+
+static const char *pg_stmt_name(store_pg_stmt id, char name[PG_STMT_NAME_MAX])
+{
+    snprintf(name, PG_STMT_NAME_MAX, "bd_%d", (int)id);
+    return name;
+}
+
 static int pg_prepare(store *st, store_pg_stmt id)
 {
     store_pg *s = pg(st);
     if (s->prepared[id]) return 0;
-    char name[16];
-    snprintf(name, sizeof name, "bd_%d", (int)id);
-    PGresult *res = PQprepare(s->conn, name, store_pg_sql[id], 0, NULL);
+    char name[PG_STMT_NAME_MAX];
+    PGresult *res = PQprepare(s->conn, pg_stmt_name(id, name), store_pg_sql[id], 0, NULL);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok) pg_fail_msg(st, "preparing a statement", PQresultErrorMessage(res));
+    if (!ok) pg_fail_result(st, "preparing a statement", res);
     PQclear(res);
     if (!ok) return -1;
     s->prepared[id] = 1;
@@ -388,12 +402,12 @@ static PGresult *pg_run(store *st, store_pg_stmt id, pg_params *p, const char *w
     store_pg *s = pg(st);
     PGresult *res = NULL;
     if (pg_ready(st) == 0 && pg_prepare(st, id) == 0) {
-        char name[16];
-        snprintf(name, sizeof name, "bd_%d", (int)id);
-        res = PQexecPrepared(s->conn, name, p->n, p->values, p->lengths, p->formats, 0);
+        char name[PG_STMT_NAME_MAX];
+        res = PQexecPrepared(s->conn, pg_stmt_name(id, name), p->n, p->values, p->lengths,
+                             p->formats, 0);
         ExecStatusType rc = PQresultStatus(res);
         if (rc != PGRES_COMMAND_OK && rc != PGRES_TUPLES_OK) {
-            pg_fail_msg(st, what, res ? PQresultErrorMessage(res) : PQerrorMessage(s->conn));
+            pg_fail_result(st, what, res);
             PQclear(res);
             res = NULL;
         }
@@ -419,7 +433,7 @@ static int pg_simple(store *st, const char *sql, const char *what)
     PGresult *res = PQexec(pg(st)->conn, sql);
     ExecStatusType rc = PQresultStatus(res);
     int ok = rc == PGRES_COMMAND_OK || rc == PGRES_TUPLES_OK;
-    if (!ok) pg_fail_msg(st, what, res ? PQresultErrorMessage(res) : PQerrorMessage(pg(st)->conn));
+    if (!ok) pg_fail_result(st, what, res);
     PQclear(res);
     return ok ? 0 : -1;
 }
@@ -494,6 +508,12 @@ static int pg_savepoint_rollback(store *st)
 
 /* ---- fingerprints and counters ---- */
 
+/* The oldest last_seen still inside the window; none is too old without one. */
+static int64_t pg_window_start(time_t now, long window_s)
+{
+    return window_s > 0 ? (int64_t)now - window_s : INT64_MIN;
+}
+
 static int pg_message_seen(store *st, const char *fingerprint, time_t now, int *seen)
 {
     pg_params p = { 0 };
@@ -512,7 +532,7 @@ static int pg_soft_increment(store *st, const char *address, const char *domain,
     pg_text(&p, address);
     pg_text(&p, domain);
     pg_int(&p, now);
-    pg_int(&p, window_s > 0 ? (int64_t)now - window_s : INT64_MIN);
+    pg_int(&p, pg_window_start(now, window_s));
     PGresult *res = pg_run(st, PG_SOFT_INCREMENT, &p, "counting a soft bounce");
     if (!res) return -1;
     *count = (int)pg_int_at(res, 0, 0);
@@ -815,7 +835,7 @@ static int pg_stats(store *st, time_t now, long window_s, store_domain_stats **s
     *quarantined = (long)pg_int_at(res, 0, 0);
     PQclear(res);
 
-    pg_int(&p, window_s > 0 ? (int64_t)now - window_s : INT64_MIN);
+    pg_int(&p, pg_window_start(now, window_s));
     res = pg_run(st, PG_STATS, &p, "counting per domain");
     if (!res) return -1;
     int rows = PQntuples(res);
@@ -847,6 +867,23 @@ static void pg_close(store *st)
     g_free(s);
 }
 
+/* The version recorded in the meta table: -1, with the error set, when there
+ * is none to read. */
+static int pg_schema_read(store *st, int *version)
+{
+    PGresult *res = PQexec(pg(st)->conn,
+                           "SELECT value FROM bouncedemails_meta WHERE name = 'schema_version'");
+    int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    if (ok)
+        *version = (int)pg_int_at(res, 0, 0);
+    else if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        store_fail(st, "reading the schema version: no schema_version row");
+    else
+        pg_fail_result(st, "reading the schema version", res);
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
 /* The version the database is at; the meta table is made when missing. Runs
  * inside the migration's transaction, after the lock. */
 static int pg_schema_version(store *st, int *version)
@@ -858,15 +895,7 @@ static int pg_schema_version(store *st, int *version)
                   " ON CONFLICT DO NOTHING",
                   "creating the schema version table") < 0)
         return -1;
-    PGresult *res = PQexec(pg(st)->conn,
-                           "SELECT value FROM bouncedemails_meta WHERE name = 'schema_version'");
-    int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
-    if (ok)
-        *version = (int)pg_int_at(res, 0, 0);
-    else
-        pg_fail_msg(st, "reading the schema version", PQresultErrorMessage(res));
-    PQclear(res);
-    return ok ? 0 : -1;
+    return pg_schema_read(st, version);
 }
 
 static int pg_set_schema_version(store *st, int version)
@@ -889,12 +918,8 @@ static int pg_set_schema_version(store *st, int version)
  * opens the store. A missing table is an error here, and simply "no". */
 static int pg_schema_is_current(store *st)
 {
-    PGresult *res = PQexec(pg(st)->conn,
-                           "SELECT value FROM bouncedemails_meta WHERE name = 'schema_version'");
-    int current = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-                  pg_int_at(res, 0, 0) == STORE_PG_SCHEMA_VERSION;
-    PQclear(res);
-    return current;
+    int version;
+    return pg_schema_read(st, &version) == 0 && version == STORE_PG_SCHEMA_VERSION;
 }
 
 /* Applies the migrations the database lacks, in one transaction under an
