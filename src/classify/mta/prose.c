@@ -54,6 +54,17 @@ static const char *const prose_failure[] = {
     "553", "554", NULL,
 };
 
+/* Wording whose reason the generic table cannot tell: a site's directory
+ * look-up that found no such person. */
+static const mta_layout prose_layout = {
+    .reasons = (const mta_reason_rule[]){
+        { "did not match any address", CLASSIFY_REASON_USERUNKNOWN },
+        { "did not exactly match", CLASSIFY_REASON_USERUNKNOWN },
+        { "No matches to nameserver query", CLASSIFY_REASON_USERUNKNOWN },
+        { NULL, 0 },
+    },
+};
+
 /* Quoted header fields, whose addresses belong to the original message. */
 static const char *const prose_header_lines[] = {
     "From:", "To:", "Cc:", "Bcc:", "Reply-To:", "Return-Path:", "Sender:", "Received:",
@@ -292,7 +303,7 @@ prose_line(const classify_msg *msg, classify_report *report, mta_span sec, const
         failed = failed || (next != NULL && mta_has_any(next, len, prose_failure));
     }
     if (failed && !prose_excluded(addr, msg) && !prose_named_as_sender(p, where))
-        mta_add(report, addr, p, para, NULL);
+        mta_add(report, addr, p, para, &prose_layout);
     g_free(addr);
 }
 
@@ -311,6 +322,7 @@ classify_detect_prose(const classify_msg *msg, classify_report *report)
 
     const char *p = sec.p, *end = sec.p + sec.len;
     size_t header = 0; /* 1 + the indent of the quoted header field above, or 0 */
+    int fields = 0;    /* header fields in a row in the first column */
     while (p < end && report->n_recipients < MTA_MAX_RECIPIENTS) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         eol = eol != NULL ? eol : end;
@@ -319,8 +331,15 @@ classify_detect_prose(const classify_msg *msg, classify_report *report)
         while (indent < n && (p[indent] == ' ' || p[indent] == '\t'))
             indent++;
         /* A line folded deeper than a quoted header field continues it. */
-        if (header == 0 || indent < header || indent == n)
+        if (header == 0 || indent < header || indent == n) {
             header = prose_starts_with_any(p, n, prose_header_lines) ? indent + 1 : 0;
+            fields = header == 1 ? fields + 1 : 0;
+        }
+        /* Header fields one under another open a quoted message whose
+         * addresses are never the failed ones, whatever marker (or none)
+         * introduced it. */
+        if (fields >= 2)
+            break;
         if (!header && memchr(p, '@', n) != NULL)
             prose_line(msg, report, sec, p, n);
         p = eol < end ? eol + 1 : end;

@@ -57,6 +57,17 @@ static const mta_case mta_cases[] = {
       CLASSIFY_REASON_NETWORKERROR },
     { "prose-rejected.eml", "prose", { "trent@example.edu" }, "failed", "", "",
       CLASSIFY_REASON_UNDEFINED },
+    /* Screen names alone under the sentence: mailboxes of the notice's domain. */
+    { "aol-screenname.eml", "aol", { "wanderfalke@aol.com", "nightowl.77@aol.com" }, "failed",
+      "", "", CLASSIFY_REASON_REJECTED },
+    /* The summary's To: line, not the copy's Reply-To or its body. */
+    { "yahoo-summary.eml", "yahoo", { "kestrel.moor@yahoo.com" }, "failed", "", "",
+      CLASSIFY_REASON_UNDEFINED },
+    /* Only the address whose own sentence says it failed: not the site's
+     * example address, a directory listing, a folded List- field or the
+     * quoted message's helpdesk line. */
+    { "prose-directory.eml", "prose", { "lmarsh@uni.example.edu" }, "failed", "", "",
+      CLASSIFY_REASON_USERUNKNOWN },
 };
 
 static char *
