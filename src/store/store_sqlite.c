@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -273,14 +274,37 @@ static int sq_changes(store *st) { return sqlite3_changes(sq(st)->db); }
 
 /* ---- transactions ---- */
 
+/* The daemon's threads each have a handle on the same file. A thread that
+ * finds the write lock taken waits on this condition (sq_busy) and the
+ * thread that ends its transaction wakes it, so that the lock passes from
+ * thread to thread at once rather than after a sleep. */
+static pthread_mutex_t sq_writer_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sq_writer_done = PTHREAD_COND_INITIALIZER;
+static unsigned long sq_writer_generation;
+
+static void sq_writer_finished(void)
+{
+    pthread_mutex_lock(&sq_writer_lock);
+    sq_writer_generation++;
+    pthread_cond_broadcast(&sq_writer_done);
+    pthread_mutex_unlock(&sq_writer_lock);
+}
+
 static int sq_begin(store *st) { return sq_exec_id(st, STMT_BEGIN, "begin"); }
-static int sq_commit(store *st) { return sq_exec_id(st, STMT_COMMIT, "commit"); }
+
+static int sq_commit(store *st)
+{
+    int rc = sq_exec_id(st, STMT_COMMIT, "commit");
+    sq_writer_finished();
+    return rc;
+}
 
 static int sq_rollback(store *st)
 {
     /* SQLite may have rolled back already (after SQLITE_FULL, IOERR, ...). */
-    if (sqlite3_get_autocommit(sq(st)->db)) return 0;
-    return sq_exec_id(st, STMT_ROLLBACK, "rollback");
+    int rc = sqlite3_get_autocommit(sq(st)->db) ? 0 : sq_exec_id(st, STMT_ROLLBACK, "rollback");
+    sq_writer_finished();
+    return rc;
 }
 
 static int sq_savepoint(store *st)
@@ -770,8 +794,9 @@ fail:
  * sleeps 1, 2, 5, ... 100 ms, far longer than a transaction of this service
  * holds the lock (well under a millisecond): with the notifier and an
  * ingress writing at once it slept ~80 ms at a time, and throughput fell
- * to a few hundred messages a second. Steps of 50 us doubling to 1 ms take
- * the lock soon after it is free, up to the same overall timeout. */
+ * to a few hundred messages a second. A writer in this process wakes the
+ * wait when it ends its transaction; one in another process (stdin) is
+ * polled in steps of 50 us doubling to 1 ms; up to the same overall timeout. */
 static int sq_busy(void *arg, int attempt)
 {
     store_sqlite *s = arg;
@@ -780,8 +805,18 @@ static int sq_busy(void *arg, int attempt)
     if (attempt == 0) s->busy_since = now;
     long waited_ms = (now.tv_sec - s->busy_since.tv_sec) * 1000L + (now.tv_nsec - s->busy_since.tv_nsec) / 1000000L;
     if (waited_ms >= STORE_SQLITE_BUSY_TIMEOUT_MS) return 0;
-    long step_us = attempt < 5 ? 50L << attempt : 1000L;
-    nanosleep(&(struct timespec){ 0, step_us * 1000L }, NULL);
+    long step_ns = (attempt < 5 ? 50L << attempt : 1000L) * 1000L;
+    struct timespec until = { now.tv_sec, now.tv_nsec + step_ns };
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&sq_writer_lock);
+    unsigned long seen = sq_writer_generation;
+    while (sq_writer_generation == seen &&
+           pthread_cond_clockwait(&sq_writer_done, &sq_writer_lock, CLOCK_MONOTONIC, &until) == 0)
+        ;
+    pthread_mutex_unlock(&sq_writer_lock);
     return 1;
 }
 
