@@ -3,11 +3,14 @@
  */
 #include "log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <glib.h>
 
 #define LOG_LINE_MAX 8192
 #define LOG_LABEL_WIDTH 11
@@ -18,23 +21,11 @@ void log_set_debug(bool on) { atomic_store(&log_debug_on, on); }
 bool log_debug_enabled(void) { return atomic_load(&log_debug_on); }
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t log_utf8_len(const unsigned char *s, size_t n)
+static size_t log_utf8_len(const char *s, size_t n)
 {
-    size_t len;
-    unsigned int cp;
-    if (s[0] < 0x80) return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) { len = 2; cp = s[0] & 0x1f; }
-    else if (s[0] >= 0xe0 && s[0] <= 0xef) { len = 3; cp = s[0] & 0x0f; }
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4) { len = 4; cp = s[0] & 0x07; }
-    else return 0;
-    if (len > n) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
+    if ((unsigned char)*s < 0x80) return 1;
+    gunichar c = g_utf8_get_char_validated(s, (gssize)n);
+    return c == (gunichar)-1 || c == (gunichar)-2 ? 0 : (size_t)g_utf8_skip[*(const guchar *)s];
 }
 
 /* Copies src into dst as one line of valid UTF-8: control characters become
@@ -45,7 +36,7 @@ static size_t log_sanitize(char *dst, size_t cap, const char *src, size_t n)
     const unsigned char *s = (const unsigned char *)src;
     size_t out = 0;
     for (size_t i = 0; i < n;) {
-        size_t len = log_utf8_len(s + i, n - i);
+        size_t len = log_utf8_len(src + i, n - i);
         if (len == 0) {
             if (out + 3 > cap) break;
             memcpy(dst + out, replacement, 3);
@@ -64,6 +55,19 @@ static size_t log_sanitize(char *dst, size_t cap, const char *src, size_t n)
     return out;
 }
 
+/* A signal (the daemon's SIGTERM) or a full pipe may cut a write short; the
+ * rest of the line still goes out. */
+static void log_write_all(const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(STDOUT_FILENO, buf, len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        buf += w;
+        len -= (size_t)w;
+    }
+}
+
 static void log_write(const char *prefix, const char *fmt, va_list ap)
 {
     char text[LOG_LINE_MAX];
@@ -74,8 +78,7 @@ static void log_write(const char *prefix, const char *fmt, va_list ap)
     size_t head = (size_t)snprintf(line, sizeof line, "bouncedemails - %s", prefix);
     size_t body = log_sanitize(line + head, sizeof line - head - 1, text, text_len);
     line[head + body] = '\n';
-    ssize_t ignored = write(STDOUT_FILENO, line, head + body + 1);
-    (void)ignored;
+    log_write_all(line, head + body + 1);
 }
 
 void log_msg(log_level level, const char *fmt, ...)
