@@ -5,6 +5,13 @@
  * (the complained-about message enclosed with X-HmXmrOriginalRecipient) and
  * Apple Mail's unsubscribe requests (X-Apple-Unsubscribe). Kind feedback,
  * one recipient per complained-about address.
+ *
+ * The recipient is what the report names: Original-Rcpt-To, else the
+ * Removal-Recipient of an opt-out report (the address to remove), else the
+ * enclosed message's recipient. A report that names none stays a feedback
+ * report without a recipient; no placeholder address is made up (Sisimai's
+ * labels use one, "undisclosed-recipient-in-headers@...", even where a
+ * Removal-Recipient is given).
  */
 #include <string.h>
 #include "classify/detectors.h"
