@@ -68,28 +68,70 @@ static const struct main_command *main_find_command(char *name)
  * it was one, 0 when not, -1 when its value is missing. */
 static int main_take_global(cmd_context *ctx, int argc, char **argv, int *i)
 {
-    static const char *const valued[] = { "--config", "--env" };
+    const struct {
+        const char *name;
+        const char **value;
+    } valued[] = { { "--config", &ctx->config_path }, { "--env", &ctx->env } };
     const char *arg = argv[*i];
     if (strcmp(arg, "--debug") == 0) {
         ctx->debug = true;
         return 1;
     }
-    for (size_t k = 0; k < 2; k++) {
-        size_t len = strlen(valued[k]);
-        const char *value = NULL;
-        if (strcmp(arg, valued[k]) == 0) {
+    for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++) {
+        size_t len = strlen(valued[k].name);
+        if (strcmp(arg, valued[k].name) == 0) {
             if (*i + 1 >= argc) return -1;
-            value = argv[++*i];
-        } else if (strncmp(arg, valued[k], len) == 0 && arg[len] == '=') {
-            value = arg + len + 1;
-        } else {
-            continue;
+            *valued[k].value = argv[++*i];
+            return 1;
         }
-        if (k == 0) ctx->config_path = value;
-        else ctx->env = value;
-        return 1;
+        if (strncmp(arg, valued[k].name, len) == 0 && arg[len] == '=') {
+            *valued[k].value = arg + len + 1;
+            return 1;
+        }
     }
     return 0;
+}
+
+/* The word before the command: --help, --version, or the command's name.
+ * Returns -1 when the command is found, else the exit status. */
+static int main_take_command(char *arg, const struct main_command **command)
+{
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+        main_usage(stdout);
+        return 0;
+    }
+    if (strcmp(arg, "--version") == 0) {
+        printf("bouncedemails %s\n", BOUNCEDEMAILS_VERSION);
+        return 0;
+    }
+    if (arg[0] != '-' && (*command = main_find_command(arg)) != NULL) return -1;
+    fprintf(stderr, "bouncedemails: unknown %s '%s'\n\n", arg[0] == '-' ? "option" : "command",
+            arg);
+    main_usage(stderr);
+    return EX_USAGE;
+}
+
+/* Splits argv into ctx's global options and the command's words (rest).
+ * Returns -1 when a command is to run, else the exit status. */
+static int main_parse(int argc, char **argv, cmd_context *ctx, char **rest, int *n_rest,
+                      const struct main_command **command)
+{
+    for (int i = 1; i < argc; i++) {
+        int taken = main_take_global(ctx, argc, argv, &i);
+        if (taken < 0) {
+            fprintf(stderr, "bouncedemails: %s needs a value\n", argv[i]);
+            return EX_USAGE;
+        }
+        if (taken) continue;
+        if (!*command) {
+            int status = main_take_command(argv[i], command);
+            if (status >= 0) return status;
+        }
+        rest[(*n_rest)++] = argv[i];
+    }
+    if (*command) return -1;
+    main_usage(stderr);
+    return EX_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -100,37 +142,11 @@ int main(int argc, char **argv)
     const struct main_command *command = NULL;
     if (!rest) return EX_OSERR;
 
-    for (int i = 1; i < argc; i++) {
-        int taken = main_take_global(&ctx, argc, argv, &i);
-        if (taken < 0) {
-            fprintf(stderr, "bouncedemails: %s needs a value\n", argv[i]);
-            return EX_USAGE;
-        }
-        if (taken) continue;
-        if (!command) {
-            if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-                main_usage(stdout);
-                return 0;
-            }
-            if (strcmp(argv[i], "--version") == 0) {
-                printf("bouncedemails %s\n", BOUNCEDEMAILS_VERSION);
-                return 0;
-            }
-            if (argv[i][0] == '-' || !(command = main_find_command(argv[i]))) {
-                fprintf(stderr, "bouncedemails: unknown %s '%s'\n\n",
-                        argv[i][0] == '-' ? "option" : "command", argv[i]);
-                main_usage(stderr);
-                return EX_USAGE;
-            }
-        }
-        rest[n_rest++] = argv[i];
+    int status = main_parse(argc, argv, &ctx, rest, &n_rest, &command);
+    if (status < 0) {
+        log_set_debug(ctx.debug);
+        status = command->fn(&ctx, n_rest, rest);
     }
-    if (!command) {
-        main_usage(stderr);
-        return EX_USAGE;
-    }
-    log_set_debug(ctx.debug);
-    int status = command->fn(&ctx, n_rest, rest);
     free(rest);
     return status;
 }
