@@ -1073,8 +1073,12 @@ config_check(config_loader *ld)
     if (config_check_readable(ld, "smtp.tls_certificate", cfg->smtp.tls_certificate) < 0 ||
         config_check_readable(ld, "smtp.tls_key", cfg->smtp.tls_key) < 0)
         return -1;
-    if (cfg->smtp.hostname == NULL)
-        cfg->smtp.hostname = g_strdup(gethostname(host, sizeof host) == 0 ? host : "localhost");
+    if (cfg->smtp.hostname == NULL) {
+        /* POSIX leaves a truncated name without its NUL. */
+        host[sizeof host - 1] = '\0';
+        cfg->smtp.hostname = g_strdup(gethostname(host, sizeof host - 1) == 0 && *host ? host
+                                                                                     : "localhost");
+    }
     return config_index_domains(ld);
 }
 
