@@ -167,6 +167,20 @@ mta_skip_blank(const char *s, size_t len, size_t i)
 }
 
 char *
+mta_strip_route(char *addr)
+{
+    static const char *const routes[] = { "smtp=", "smtp:", NULL };
+
+    for (size_t i = 0; addr != NULL && routes[i] != NULL; i++) {
+        if (g_str_has_prefix(addr, routes[i])) {
+            memmove(addr, addr + strlen(routes[i]), strlen(addr) - strlen(routes[i]) + 1);
+            break;
+        }
+    }
+    return addr;
+}
+
+char *
 mta_rcpt_line(const char *line, size_t len, const mta_layout *layout, size_t *rest)
 {
     size_t i = mta_skip_blank(line, len, 0);
@@ -187,7 +201,7 @@ mta_rcpt_line(const char *line, size_t len, const mta_layout *layout, size_t *re
         if (!prefixed)
             return NULL;
         *rest = 0;
-        return classify_find_address(line + i, len - i);
+        return mta_strip_route(classify_find_address(line + i, len - i));
     }
     if ((layout->flags & MTA_RCPT_CODE) && len - i > 4 && g_ascii_isdigit(line[i]) &&
         g_ascii_isdigit(line[i + 1]) && g_ascii_isdigit(line[i + 2]) && line[i + 3] == ' ')

@@ -133,6 +133,10 @@ classify_recipient *mta_add(classify_report *report, const char *address,
  * Sendmail) into the recipient's original address. */
 void mta_take_expanded(classify_report *report);
 
+/* Removes a routing prefix that mail systems write before an SMTP address
+ * (Exchange's "SMTP=" or "smtp:") in place; returns addr (NULL stays NULL). */
+char *mta_strip_route(char *addr);
+
 /* The address that a recipient line of the given flags opens, or NULL. On
  * success *rest points past the address and its separator. Newly allocated. */
 char *mta_rcpt_line(const char *line, size_t len, const mta_layout *layout, size_t *rest);

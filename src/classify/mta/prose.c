@@ -215,17 +215,10 @@ prose_named_as_sender(const char *line, const char *a)
 static char *
 prose_address(const char *line, size_t len, const char **where)
 {
-    char *addr = classify_find_address(line, len);
+    char *addr = mta_strip_route(classify_find_address(line, len));
 
     if (addr == NULL)
         return NULL;
-    for (const char *const *p = (const char *const[]){ "smtp=", "smtp:", NULL }; *p != NULL; p++) {
-        if (g_str_has_prefix(addr, *p)) {
-            char *bare = g_strdup(addr + strlen(*p));
-            g_free(addr);
-            addr = bare;
-        }
-    }
     const char *at = strchr(addr, '@');
     const char *hit = at != NULL ? classify_find_ci(line, len, addr) : NULL;
     *where = hit != NULL ? hit : line;

@@ -118,27 +118,61 @@ static const mta_system sys_imailserver = {
 /* Microsoft Exchange 2000/2003 (and its IMC): "did not reach the following
  * recipient(s):" then "address on <date>" and the MSEXCH diagnostic, whose
  * hexadecimal code names the failure. */
+static const char *const sys_exchange2003_text[] = {
+    "did not reach the following recipient", "following recipient(s) could not be reached",
+    "did not reach some or all of the intended recipients", NULL,
+};
+
+static const char *const sys_exchange2003_begin[] = {
+    "did not reach the following recipient", "following recipient(s) could not be reached", NULL,
+};
+
+static const mta_reason_rule sys_exchange2003_reasons[] = {
+    { "000C05A6", CLASSIFY_REASON_USERUNKNOWN },
+    { "000C0595", CLASSIFY_REASON_FILTERED },
+    { "000B099C", CLASSIFY_REASON_ONHOLD },
+    { "000B09AA", CLASSIFY_REASON_ONHOLD },
+    { "000B09B6", CLASSIFY_REASON_ONHOLD },
+    { "00010256", CLASSIFY_REASON_SYSTEMERROR },
+    { "000D06B5", CLASSIFY_REASON_SYSTEMERROR },
+    { "00120270", CLASSIFY_REASON_NETWORKERROR },
+    { "00050311", CLASSIFY_REASON_CONTENTERROR },
+    { "000502CC", CLASSIFY_REASON_CONTENTERROR },
+    { "000B0981", CLASSIFY_REASON_SECURITYERROR },
+    { "The recipient name is not recognized", CLASSIFY_REASON_USERUNKNOWN },
+    { NULL, 0 },
+};
+
 static const mta_system sys_exchange2003 = {
-    .text = L("did not reach the following recipient", "following recipient(s) could not be reached",
-              "did not reach some or all of the intended recipients"),
+    .text = sys_exchange2003_text,
     .layout = {
-        .begin = L("did not reach the following recipient", "following recipient(s) could not be reached"),
+        .begin = sys_exchange2003_begin,
         .end = L("Content-Type: message/rfc822", "Content-Type: text/rfc822-headers"),
-        .reasons = R({ "000C05A6", CLASSIFY_REASON_USERUNKNOWN },
-                     { "000C0595", CLASSIFY_REASON_FILTERED },
-                     { "000B099C", CLASSIFY_REASON_ONHOLD },
-                     { "000B09AA", CLASSIFY_REASON_ONHOLD },
-                     { "000B09B6", CLASSIFY_REASON_ONHOLD },
-                     { "00010256", CLASSIFY_REASON_SYSTEMERROR },
-                     { "000D06B5", CLASSIFY_REASON_SYSTEMERROR },
-                     { "00120270", CLASSIFY_REASON_NETWORKERROR },
-                     { "00050311", CLASSIFY_REASON_CONTENTERROR },
-                     { "000502CC", CLASSIFY_REASON_CONTENTERROR },
-                     { "000B0981", CLASSIFY_REASON_SECURITYERROR },
-                     { "The recipient name is not recognized", CLASSIFY_REASON_USERUNKNOWN }),
+        .reasons = sys_exchange2003_reasons,
         .flags = MTA_RCPT_BARE | MTA_RCPT_TEXT,
     },
 };
+
+/* The same notice from Exchange's X.400 connector, which names the
+ * recipient by its X.400 address with the SMTP one inside
+ * ("c=US;a= ;p=Org;o=Site;dda:SMTP=user@example.com; on <date>"). */
+static const mta_system sys_exchange2003_x400 = {
+    .text = sys_exchange2003_text,
+    .layout = {
+        .begin = sys_exchange2003_begin,
+        .end = L("Content-Type: message/rfc822", "Content-Type: text/rfc822-headers"),
+        .prefix = L("c="),
+        .reasons = sys_exchange2003_reasons,
+        .flags = MTA_RCPT_PREFIXED,
+    },
+};
+
+bool
+classify_detect_exchange2003(const classify_msg *msg, classify_report *report)
+{
+    return mta_detect_system(&sys_exchange2003, msg, report) ||
+           mta_detect_system(&sys_exchange2003_x400, msg, report);
+}
 
 /* m-FILTER (Digital Arts): the address alone, then "-------server message". */
 static const mta_system sys_mfilter = {
@@ -423,7 +457,6 @@ MTA_SYSTEM_DETECTOR(activehunter)
 MTA_SYSTEM_DETECTOR(zoho)
 MTA_SYSTEM_DETECTOR(mailfoundry)
 MTA_SYSTEM_DETECTOR(imailserver)
-MTA_SYSTEM_DETECTOR(exchange2003)
 MTA_SYSTEM_DETECTOR(mfilter)
 MTA_SYSTEM_DETECTOR(notes)
 MTA_SYSTEM_DETECTOR(domino)

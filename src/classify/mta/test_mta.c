@@ -57,6 +57,9 @@ static const mta_case mta_cases[] = {
       CLASSIFY_REASON_NETWORKERROR },
     { "prose-rejected.eml", "prose", { "trent@example.edu" }, "failed", "", "",
       CLASSIFY_REASON_UNDEFINED },
+    /* Exchange's X.400 connector: the SMTP address inside the X.400 one. */
+    { "exchange2003-x400.eml", "exchange2003", { "hugo.brandt@corp.example.net" }, "failed", "", "",
+      CLASSIFY_REASON_USERUNKNOWN },
     /* Screen names alone under the sentence: mailboxes of the notice's domain. */
     { "aol-screenname.eml", "aol", { "wanderfalke@aol.com", "nightowl.77@aol.com" }, "failed",
       "", "", CLASSIFY_REASON_REJECTED },
