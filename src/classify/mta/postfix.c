@@ -11,8 +11,11 @@
 #include "classify/mta/mta.h"
 
 /* Postfix signs its notice "The Postfix program" (or a distribution's
- * "The Postfix on SuSE Linux ... program") or "The mail system". */
+ * "The Postfix on SuSE Linux ... program", or a site's own name) or "The
+ * mail system", after the template's request to delete one's own text. */
 static const char *const postfix_begin[] = {
+    /* The template's last sentence, whatever name a site signs with. */
+    "delete your own text from the",
     "\tThe Postfix",
     "  The Postfix",
     "The mail system\n",
@@ -32,6 +35,9 @@ static const char *const postfix_end[] = {
 static const char *const postfix_signature[] = {
     "This is the Postfix",
     "This is the mail system at host",
+    /* The template under a site's own name ("This is the Foomail program"). */
+    "I'm sorry to have to inform you that the message returned",
+    "I'm sorry to have to inform you that your message could not",
     NULL,
 };
 

@@ -57,6 +57,9 @@ static const mta_case mta_cases[] = {
       CLASSIFY_REASON_NETWORKERROR },
     { "prose-rejected.eml", "prose", { "trent@example.edu" }, "failed", "", "",
       CLASSIFY_REASON_UNDEFINED },
+    /* Postfix's template under a site's own program name. */
+    { "postfix-rebranded.eml", "postfix", { "olga.fenn@example.com" }, "failed", "5.2.2", "552",
+      CLASSIFY_REASON_MAILBOXFULL },
     /* Exchange's X.400 connector: the SMTP address inside the X.400 one. */
     { "exchange2003-x400.eml", "exchange2003", { "hugo.brandt@corp.example.net" }, "failed", "", "",
       CLASSIFY_REASON_USERUNKNOWN },
