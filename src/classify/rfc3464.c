@@ -330,15 +330,17 @@ rfc3464_add_command(const classify_msg *msg, classify_recipient *r, bool only_re
     g_free(d);
 }
 
-/* Where the remote server's own reply starts in a diagnostic: at an SMTP
- * reply code followed by a status code ("550 5.7.1", "550-'5.7.1"), whose
- * status is copied to out. NULL when there is none. */
+/* Where the remote server's own reply starts in a diagnostic: at the last
+ * SMTP reply code followed by a status code ("550 5.7.1", "550-'5.7.1"),
+ * whose status is copied to out; the last, because a reporting MTA that
+ * quotes the remote reply puts it after its own ("554 4.4.7 Message
+ * expired ... <421 4.4.2 Connection timed out>"). NULL when there is none. */
 static const char *
 rfc3464_remote_reply(const char *diag, char out[16])
 {
     size_t len = strlen(diag);
 
-    for (size_t i = 0; i + 5 < len; i++) {
+    for (size_t i = len; i-- > 0;) {
         const char *p = diag + i;
         if ((p[0] != '4' && p[0] != '5') || !g_ascii_isdigit(p[1]) || !g_ascii_isdigit(p[2]) ||
             (p[3] != ' ' && p[3] != '-') || (i > 0 && g_ascii_isalnum(p[-1])))
@@ -381,7 +383,7 @@ rfc3464_prefer_status(classify_recipient *r)
     char summary[16];
     if (remote != NULL && remote != r->diagnostic &&
         classify_find_status(r->diagnostic, (size_t)(remote - r->diagnostic), summary) &&
-        r->diagnostic[0] == summary[0] && strcmp(summary, found) != 0) {
+        strncmp(r->diagnostic, summary, strlen(summary)) == 0 && strcmp(summary, found) != 0) {
         char reply[4];
         classify_find_reply_code(remote, 3, reply);
         r->reason = classify_reason_guess(r->status, reply, remote);

@@ -143,7 +143,8 @@ test_dsn_diagnostic_from_text(void **state)
 }
 
 /* A reporting MTA's own summary code and words before the remote server's
- * reply: status and reason come from the remote's reply. */
+ * reply: status and reason come from the remote's reply, the last one that
+ * the diagnostic quotes. */
 static void
 test_dsn_summary_code(void **state)
 {
@@ -154,6 +155,10 @@ test_dsn_summary_code(void **state)
     assert_string_equal(r->reply_code, "550");
     assert_int_equal(r->reason, CLASSIFY_REASON_SECURITYERROR);
     assert_false(r->hard);
+    /* The remote's reply quoted last, after the MTA's own give-up code. */
+    r = find(rep, "gail@example.org");
+    assert_string_equal(r->status, "4.4.2");
+    assert_int_equal(r->reason, CLASSIFY_REASON_EXPIRED);
     classify_report_free(rep);
 }
 

@@ -31,7 +31,7 @@
 #define FLOOR_PRECISION 99.5
 #define FLOOR_HARD 97.2
 #define FLOOR_REASON 96.3
-#define FLOOR_STATUS 75.7
+#define FLOOR_STATUS 76.2
 #define FLOOR_KIND 96.0
 
 typedef struct corpus_row {
