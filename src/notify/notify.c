@@ -41,13 +41,7 @@
 #define NOTIFY_LEASE_MARGIN_S 10
 
 typedef struct notify_job {
-    int64_t id;
-    char *address;
-    char *domain;
-    char *reason;
-    char *status;
-    char *diagnostic;
-    time_t created;
+    store_outbox_item *item;   /* the claimed row, owned (one element) */
     int attempt;               /* this attempt's number, 1 for the first */
     size_t domain_index;
 } notify_job;
@@ -135,25 +129,17 @@ void notify_free(notify *n)
 
 static void notify_job_free(notify_job *job)
 {
-    g_free(job->address);
-    g_free(job->domain);
-    g_free(job->reason);
-    g_free(job->status);
-    g_free(job->diagnostic);
+    store_outbox_free(job->item, 1);
     g_free(job);
 }
 
-static notify_job *notify_job_new(const store_outbox_item *item)
+/* Takes over the item's strings, leaving it empty for store_outbox_free(). */
+static notify_job *notify_job_new(store_outbox_item *item)
 {
     notify_job *job = g_new0(notify_job, 1);
-    job->id = item->id;
-    job->address = g_strdup(item->address);
-    job->domain = g_strdup(item->domain);
-    job->reason = g_strdup(item->reason ? item->reason : "");
-    job->status = g_strdup(item->status ? item->status : "");
-    job->diagnostic = g_strdup(item->diagnostic ? item->diagnostic : "");
-    job->created = item->created;
-    job->attempt = item->attempts + 1;
+    job->item = g_memdup2(item, sizeof *item);
+    memset(item, 0, sizeof *item);
+    job->attempt = job->item->attempts + 1;
     return job;
 }
 
@@ -169,16 +155,16 @@ static store_outbox_state notify_job_schedule(const notify *n, const notify_job 
         long delay = MAX(notify_backoff_s(cn, job->attempt, g_random_double()), 1);
         *next += delay;
         log_warn("notify: %s (%s): attempt %d failed: %s; next attempt in %lds",
-                 job->address, job->domain, job->attempt, text, delay);
+                 job->item->address, job->item->domain, job->attempt, text, delay);
         return STORE_OUTBOX_PENDING;
     }
     if (outcome == NOTIFY_RETRY || outcome == NOTIFY_GIVE_UP) {
         log_warn("notify: %s (%s): given up after %d attempt%s: %s (`bouncedemails outbox retry` queues it again)",
-                 job->address, job->domain, job->attempt, job->attempt == 1 ? "" : "s", text);
+                 job->item->address, job->item->domain, job->attempt, job->attempt == 1 ? "" : "s", text);
         return STORE_OUTBOX_GIVEN_UP;
     }
     if (outcome == NOTIFY_UNKNOWN)
-        log_info("notify: %s (%s): unknown at the platform, counted as done", job->address, job->domain);
+        log_info("notify: %s (%s): unknown at the platform, counted as done", job->item->address, job->item->domain);
     return STORE_OUTBOX_DONE;
 }
 
@@ -192,17 +178,17 @@ static void notify_job_finish(notify *n, notify_job *job, notify_outcome outcome
     };
     time_t next;
     store_outbox_state state = notify_job_schedule(n, job, outcome, text, &next);
-    if (store_outbox_finish(n->st, job->id, state, next, text) != 0)
+    if (store_outbox_finish(n->st, job->item->id, state, next, text) != 0)
         log_error("notify: %s (%s): cannot record the outcome, it comes due again when its claim ends: %s",
-                  job->address, job->domain, store_errmsg(n->st));
+                  job->item->address, job->item->domain, store_errmsg(n->st));
     if (state != STORE_OUTBOX_PENDING) {
         char *answer = g_strconcat(answer_prefix[outcome], text, NULL);
-        if (store_permanent_set_answer(n->st, job->address, job->domain, answer) != 0)
+        if (store_permanent_set_answer(n->st, job->item->address, job->item->domain, answer) != 0)
             log_error("notify: %s (%s): cannot record the platform's answer: %s",
-                      job->address, job->domain, store_errmsg(n->st));
+                      job->item->address, job->item->domain, store_errmsg(n->st));
         g_free(answer);
     }
-    g_hash_table_remove(n->busy, &job->id);
+    g_hash_table_remove(n->busy, &job->item->id);
     n->in_flight--;
     notify_job_free(job);
 }
@@ -289,16 +275,22 @@ static int notify_transfer_start(notify *n, notify_transfer *t)
     return 0;
 }
 
+/* The diagnostic comes from a stranger's mail server: jansson wants UTF-8,
+ * and a field the bounce did not give is an empty string. */
+static char *notify_json_text(const char *s)
+{
+    return g_utf8_make_valid(s ? s : "", -1);
+}
+
 static char *notify_json_body(const notify_job *job)
 {
     char when[32];
     struct tm tm;
-    gmtime_r(&job->created, &tm);
+    gmtime_r(&job->item->created, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    /* The diagnostic comes from a stranger's mail server: jansson wants UTF-8. */
     char *fields[] = {
-        g_utf8_make_valid(job->address, -1), g_utf8_make_valid(job->reason, -1),
-        g_utf8_make_valid(job->status, -1), g_utf8_make_valid(job->diagnostic, -1),
+        notify_json_text(job->item->address), notify_json_text(job->item->reason),
+        notify_json_text(job->item->status), notify_json_text(job->item->diagnostic),
     };
     json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s}", "address", fields[0], "reason", fields[1],
                             "status", fields[2], "diagnostic", fields[3], "time", when);
@@ -326,7 +318,7 @@ static void notify_post(notify *n, notify_job *job, const char *url_template)
     const config_domain *dom = &n->cfg->handler.domains[job->domain_index];
     notify_transfer *t = notify_transfer_new(NOTIFY_TRANSFER_POST, job->domain_index);
     t->job = job;
-    t->url = notify_expand_url(url_template, job->address);
+    t->url = notify_expand_url(url_template, job->item->address);
     if (dom->payload == CONFIG_PAYLOAD_JSON) {
         t->body = notify_json_body(job);
         t->headers = notify_headers(dom, "Content-Type: application/json");
@@ -365,10 +357,10 @@ static void notify_resolve(notify *n, notify_job *job)
 
 static void notify_job_start(notify *n, notify_job *job, time_t now)
 {
-    g_hash_table_add(n->busy, &job->id);
+    g_hash_table_add(n->busy, &job->item->id);
     n->in_flight++;
     /* The config may have changed since the item was queued. */
-    const config_domain *dom = config_find_domain(n->cfg, job->domain);
+    const config_domain *dom = config_find_domain(n->cfg, job->item->domain);
     if (dom == NULL) {
         notify_job_finish(n, job, NOTIFY_GIVE_UP, "the domain is not configured");
         return;
@@ -508,7 +500,7 @@ static size_t notify_collect(notify *n)
             log_debug("notify: %s %s: %ld in %.3fs on a %s connection",
                       t->kind == NOTIFY_TRANSFER_RESOLVE ? "resolve" : "post",
                       t->kind == NOTIFY_TRANSFER_RESOLVE ? n->cfg->handler.domains[t->domain_index].name
-                                                         : t->job->address,
+                                                         : t->job->item->address,
                       status, seconds, connects ? "new" : "reused");
         }
         if (t->kind == NOTIFY_TRANSFER_RESOLVE)
