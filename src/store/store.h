@@ -1,8 +1,9 @@
 /*
- * store.h - the durable state, behind one interface: SQLite now, PostgreSQL
- * next. Every function returns 0 on success and -1 on failure, with the
- * reason in store_errmsg(). A store handle belongs to one thread at a time;
- * each thread opens its own.
+ * store.h - the durable state, behind one interface with two backends:
+ * SQLite (store_sqlite.c, one machine) and PostgreSQL (store_pg.c, several
+ * processes on several machines sharing one database). Every function
+ * returns 0 on success and -1 on failure, with the reason in store_errmsg().
+ * A store handle belongs to one thread at a time; each thread opens its own.
  *
  * Tables: soft-bounce counters per (address, domain); permanent bounces; the
  * event log (one row per recipient verdict, the audit trail); the outbox of
@@ -13,9 +14,10 @@
  * Addresses and domains are compared without regard to ASCII case, so
  * "Foo@Example.org" and "foo@example.org" share one counter. Times are Unix
  * seconds. Several processes may use one database at once (the daemon,
- * `bouncedemails stdin` from Postfix, the admin commands): store_begin()
- * takes the write lock at once and waits for it up to a busy timeout, so a
- * failure there means the store is unavailable for now (EX_TEMPFAIL).
+ * `bouncedemails stdin` from Postfix, the admin commands): a write waits for
+ * another's lock up to a timeout (SQLite's busy timeout at store_begin(),
+ * PostgreSQL's lock_timeout at each statement), so a failure there means the
+ * store is unavailable for now (EX_TEMPFAIL).
  */
 #ifndef BOUNCEDEMAILS_STORE_H
 #define BOUNCEDEMAILS_STORE_H

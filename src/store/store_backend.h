@@ -60,7 +60,8 @@ struct store {
     char errmsg[512];
 };
 
-/* Sets the message that store_errmsg() returns, and returns -1. */
+/* Sets the message that store_errmsg() returns, and returns -1. Not with
+ * store_errmsg() itself among the arguments: the buffers would overlap. */
 int store_fail(store *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Each backend's constructor: fills err and returns NULL on failure. */
