@@ -383,12 +383,31 @@ mta_blank(const char *p, size_t len)
     return true;
 }
 
+/* A line of a session transcript that belongs to the recipient line below
+ * it: the host talked to, a command sent, a reply received, or a host's
+ * summary starting with a reply code. */
+static bool
+mta_transcript_line(const char *p, size_t n)
+{
+    size_t i = mta_skip_blank(p, n, 0);
+
+    p += i;
+    n -= i;
+    if (n >= 3 && (memcmp(p, ">>>", 3) == 0 || memcmp(p, "<<<", 3) == 0))
+        return true;
+    if (n >= 16 && g_ascii_strncasecmp(p, "While talking to", 16) == 0)
+        return true;
+    return n >= 4 && g_ascii_isdigit(p[0]) && g_ascii_isdigit(p[1]) && g_ascii_isdigit(p[2]) &&
+           p[3] == ' ';
+}
+
 size_t
 mta_parse_span(classify_report *report, mta_span sec, const mta_layout *layout)
 {
     GArray *blocks = g_array_new(FALSE, TRUE, sizeof(mta_block));
     const char *p = sec.p, *end = sec.p + sec.len;
     const char *pre = NULL, *pre_end = NULL;
+    const char *pending = NULL; /* transcript lines above the next recipient line */
     mta_block *cur = NULL;
     size_t before = report->n_recipients;
 
@@ -407,8 +426,20 @@ mta_parse_span(classify_report *report, mta_span sec, const mta_layout *layout)
             break;
         } else if (addr != NULL) {
             mta_block b = { addr, p + rest, n - rest };
+            if (pending != NULL) {
+                b.diag = pending;
+                b.diag_len = (size_t)(eol - pending);
+                pending = NULL;
+            }
             g_array_append_val(blocks, b);
             cur = &g_array_index(blocks, mta_block, blocks->len - 1);
+        } else if ((layout->flags & MTA_DIAG_TRANSCRIPT) && mta_transcript_line(p, n)) {
+            /* Talking to another host starts another recipient's text. */
+            if (pending == NULL || g_ascii_strncasecmp(p + mta_skip_blank(p, n, 0), "While", 5) == 0)
+                pending = p;
+            cur = NULL;
+        } else if (pending != NULL) {
+            /* Part of the transcript above the next recipient line. */
         } else if (cur != NULL) {
             cur->diag_len = (size_t)(eol - cur->diag);
         } else if (cur == NULL && !mta_blank(p, n)) {

@@ -43,6 +43,11 @@ enum {
                                    it and the whole line is error text */
     MTA_DIAG_BEFORE = 1 << 7,   /* the error text stands above the addresses
                                    (it applies to every recipient) */
+    MTA_DIAG_TRANSCRIPT = 1 << 8, /* a session transcript ("While talking to
+                                   host:", ">>> command", "<<< reply", a
+                                   host's summary "550 host (smtp)... text")
+                                   stands above the recipient line it ends
+                                   in and is that recipient's error text */
 };
 
 /* The SMTP command a failure answered, as the error text words it. */

@@ -44,7 +44,6 @@ static const char *const sendmail_delayed[] = {
 static const mta_reason_rule sendmail_reasons[] = {
     { "Host unknown", CLASSIFY_REASON_HOSTUNKNOWN },
     { "Cannot send message for", CLASSIFY_REASON_EXPIRED },
-    { "Remote protocol error", CLASSIFY_REASON_SYSTEMERROR },
     { "User unknown", CLASSIFY_REASON_USERUNKNOWN },
     { NULL, 0 },
 };
@@ -54,7 +53,7 @@ static const mta_layout sendmail_layout = {
     .end = sendmail_end,
     .delayed = sendmail_delayed,
     .reasons = sendmail_reasons,
-    .flags = MTA_RCPT_BARE | MTA_RCPT_DOTS | MTA_RCPT_CODE,
+    .flags = MTA_RCPT_BARE | MTA_RCPT_DOTS | MTA_RCPT_CODE | MTA_DIAG_TRANSCRIPT,
 };
 
 bool

@@ -57,6 +57,9 @@ static const mta_case mta_cases[] = {
       CLASSIFY_REASON_NETWORKERROR },
     { "prose-rejected.eml", "prose", { "trent@example.edu" }, "failed", "", "",
       CLASSIFY_REASON_UNDEFINED },
+    /* Each transcript belongs to the recipient line it ends in. */
+    { "sendmail-transcript.eml", "sendmail", { "nora.vik@example.org", "paul.okafor@example.com" },
+      "failed", "", "550", CLASSIFY_REASON_USERUNKNOWN },
     /* Postfix's template under a site's own program name. */
     { "postfix-rebranded.eml", "postfix", { "olga.fenn@example.com" }, "failed", "5.2.2", "552",
       CLASSIFY_REASON_MAILBOXFULL },
@@ -194,6 +197,28 @@ test_mta_notice_reason(void **state)
     assert_int_equal(r->n_recipients, 2);
     assert_int_equal(r->recipients[0].reason, CLASSIFY_REASON_NETWORKERROR);
     assert_int_equal(r->recipients[1].reason, CLASSIFY_REASON_EXPIRED);
+    assert_false(r->recipients[1].hard);
+    classify_report_free(r);
+    g_free(data);
+}
+
+/* A sendmail transcript ("While talking to host:", ">>>", "<<<") stands
+ * above the recipient line it ends in: the second recipient's error is its
+ * own host's refusal, not the first host's answer. */
+static void
+test_mta_sendmail_transcript(void **state)
+{
+    size_t len;
+    char *data = mta_read("sendmail-transcript.eml", &len);
+    classify_report *r = classify_message(data, len);
+
+    (void)state;
+    assert_int_equal(r->n_recipients, 2);
+    assert_non_null(strstr(r->recipients[0].diagnostic, "No such mailbox here"));
+    assert_null(strstr(r->recipients[0].diagnostic, "open relay"));
+    assert_non_null(strstr(r->recipients[1].diagnostic, "open relay"));
+    assert_null(strstr(r->recipients[1].diagnostic, "No such mailbox"));
+    assert_string_equal(r->recipients[1].reply_code, "554");
     assert_false(r->recipients[1].hard);
     classify_report_free(r);
     g_free(data);
@@ -368,6 +393,7 @@ main(void)
         cmocka_unit_test(test_mta_postfix_expanded),
         cmocka_unit_test(test_mta_amazonses_complaint),
         cmocka_unit_test(test_mta_notice_reason),
+        cmocka_unit_test(test_mta_sendmail_transcript),
         cmocka_unit_test(test_mta_not_a_bounce),
         cmocka_unit_test(test_mta_amazonses_without_json),
         cmocka_unit_test(test_mta_command_decides),
