@@ -260,6 +260,9 @@ static const mta_system sys_ezweb = {
                      { "The user(s) account is disabled", CLASSIFY_REASON_SUSPEND },
                      { "The user(s) account is temporarily limited", CLASSIFY_REASON_SUSPEND },
                      { "Your message was not delivered within", CLASSIFY_REASON_EXPIRED }),
+        /* Said with no remote answer under it, it is the recipient's own
+         * domain filter refusing the sender. */
+        .notice = R({ "was rejected by a remote mail server", CLASSIFY_REASON_FILTERED }),
         .flags = MTA_RCPT_BARE | MTA_RCPT_COLON | MTA_RCPT_DOTS | MTA_DIAG_BEFORE,
     },
 };

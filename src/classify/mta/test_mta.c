@@ -57,6 +57,9 @@ static const mta_case mta_cases[] = {
       CLASSIFY_REASON_NETWORKERROR },
     { "prose-rejected.eml", "prose", { "trent@example.edu" }, "failed", "", "",
       CLASSIFY_REASON_UNDEFINED },
+    /* A refusal with no remote answer: the recipient's domain filter. */
+    { "ezweb-filter.eml", "ezweb", { "yuki.sato.77@ezweb.ne.jp" }, "failed", "", "",
+      CLASSIFY_REASON_FILTERED },
     /* Each transcript belongs to the recipient line it ends in. */
     { "sendmail-transcript.eml", "sendmail", { "nora.vik@example.org", "paul.okafor@example.com" },
       "failed", "", "550", CLASSIFY_REASON_USERUNKNOWN },
