@@ -407,7 +407,8 @@ mta_parse_span(classify_report *report, mta_span sec, const mta_layout *layout)
     GArray *blocks = g_array_new(FALSE, TRUE, sizeof(mta_block));
     const char *p = sec.p, *end = sec.p + sec.len;
     const char *pre = NULL, *pre_end = NULL;
-    const char *pending = NULL; /* transcript lines above the next recipient line */
+    const char *pending = NULL, *pending_end = NULL; /* transcript lines above the
+                                                         next recipient line */
     mta_block *cur = NULL;
     size_t before = report->n_recipients;
 
@@ -437,9 +438,12 @@ mta_parse_span(classify_report *report, mta_span sec, const mta_layout *layout)
             /* Talking to another host starts another recipient's text. */
             if (pending == NULL || g_ascii_strncasecmp(p + mta_skip_blank(p, n, 0), "While", 5) == 0)
                 pending = p;
+            pending_end = eol;
             cur = NULL;
         } else if (pending != NULL) {
             /* Part of the transcript above the next recipient line. */
+            if (!mta_blank(p, n))
+                pending_end = eol;
         } else if (cur != NULL) {
             cur->diag_len = (size_t)(eol - cur->diag);
         } else if (cur == NULL && !mta_blank(p, n)) {
@@ -448,6 +452,14 @@ mta_parse_span(classify_report *report, mta_span sec, const mta_layout *layout)
             pre_end = eol;
         }
         p = eol < end ? eol + 1 : end;
+    }
+
+    /* A transcript that no recipient line ends ("554 Too many hops") is
+     * the last recipient's. */
+    if (pending != NULL && blocks->len > 0) {
+        mta_block *last = &g_array_index(blocks, mta_block, blocks->len - 1);
+        if (last->diag < pending)
+            last->diag_len = (size_t)(pending_end - last->diag);
     }
 
     /* Recipients listed one under another share the error text of the

@@ -292,12 +292,27 @@ prose_line(const classify_msg *msg, classify_report *report, mta_span sec, const
             prev = prose_neighbour(sec.p, end, prev, true, &len);
         failed = prev != NULL && (prose_ends_with_colon(prev, len) ||
                                   mta_has_any(prev, len, prose_failure));
-        const char *next = !failed ? prose_neighbour(sec.p, end, p, false, &len) : NULL;
+        const char *next = prose_neighbour(sec.p, end, p, false, &len);
         failed = failed || (next != NULL && mta_has_any(next, len, prose_failure));
+        /* The address alone: its error text is the paragraph under it
+         * ("Reason: 550 5.1.1 ..."), unless that names addresses itself. */
+        size_t under = next != NULL ? prose_paragraph(next, end) : 0;
+        if (failed && para <= n + 1 && under > 0 && memchr(next, '@', under) == NULL)
+            para = (size_t)(next + under - p);
     }
     if (failed && !prose_excluded(addr, msg) && !prose_named_as_sender(p, where))
         mta_add(report, addr, p, para, &prose_layout);
     g_free(addr);
+}
+
+/* The signature delimiter ("-- " alone on its line): what follows is the
+ * sender's signature, whose helpdesk addresses never failed. */
+static bool
+prose_signature_line(const char *p, size_t n)
+{
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\r'))
+        n--;
+    return n == 2 && p[0] == '-' && p[1] == '-';
 }
 
 bool
@@ -331,7 +346,7 @@ classify_detect_prose(const classify_msg *msg, classify_report *report)
         /* Header fields one under another open a quoted message whose
          * addresses are never the failed ones, whatever marker (or none)
          * introduced it. */
-        if (fields >= 2)
+        if (fields >= 2 || prose_signature_line(p, n))
             break;
         if (!header && memchr(p, '@', n) != NULL)
             prose_line(msg, report, sec, p, n);

@@ -66,6 +66,9 @@ static const mta_case mta_cases[] = {
     /* Postfix's template under a site's own program name. */
     { "postfix-rebranded.eml", "postfix", { "olga.fenn@example.com" }, "failed", "5.2.2", "552",
       CLASSIFY_REASON_MAILBOXFULL },
+    /* Nothing from the signature under "-- ", failure words or not. */
+    { "prose-signature.eml", "prose", { "kai.werner@example.com" }, "failed", "5.1.1", "550",
+      CLASSIFY_REASON_UNDEFINED },
     /* Exchange's X.400 connector: the SMTP address inside the X.400 one. */
     { "exchange2003-x400.eml", "exchange2003", { "hugo.brandt@corp.example.net" }, "failed", "", "",
       CLASSIFY_REASON_USERUNKNOWN },
