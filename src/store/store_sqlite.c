@@ -823,12 +823,7 @@ static int sq_busy(void *arg, int attempt)
 static int sq_configure(store *st)
 {
     store_sqlite *s = sq(st);
-    sqlite3_busy_handler(s->db, sq_busy, s);
-    /* The last connection to close would checkpoint the whole WAL into the
-     * database, with two fsyncs, and delete it: for `stdin`, one process
-     * per message, that was every message. The WAL stays instead, and the
-     * automatic checkpoint (wal_autocheckpoint) copies it back in bulk. */
-    sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    sqlite3_busy_timeout(s->db, STORE_SQLITE_BUSY_TIMEOUT_MS);
     sqlite3_stmt *stmt;
     if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL) != SQLITE_OK)
         return sq_fail(st, "opening");
@@ -915,5 +910,11 @@ store *store_sqlite_open(const config *cfg, char *err, size_t err_len)
         sq_close(st);
         return NULL;
     }
+    /* The last connection to close would checkpoint the whole WAL into the
+     * database, with two fsyncs, and delete it: for `stdin`, one process
+     * per message, that was every message. The WAL stays instead, and the
+     * automatic checkpoint (wal_autocheckpoint) copies it back in bulk. */
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    sqlite3_busy_handler(s->db, sq_busy, s);
     return st;
 }
