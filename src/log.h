@@ -7,7 +7,8 @@
  * Labelled lines pad the label to 11 columns. Every line is made valid UTF-8
  * and kept to one line (control characters become spaces) before it is
  * written, so hostile input cannot forge log lines. Safe to call from any
- * thread; each line is written with a single write().
+ * thread; each line is written with a single write() (finished by more
+ * only if a signal or a full pipe cuts it short).
  */
 #ifndef BOUNCEDEMAILS_LOG_H
 #define BOUNCEDEMAILS_LOG_H
