@@ -11,6 +11,7 @@ BENCH_STDIN (300).
 """
 import glob
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,13 @@ def rss_peak_kib(pid):
     return 0
 
 
+def cpu_seconds(pid):
+    """User plus system CPU time of a running process, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def handled(work):
     try:
         return work.query("SELECT count(*) FROM message_seen")[0][0]
@@ -65,9 +73,10 @@ def bench_queue(url, templates, count, label):
     harness.wait_until(lambda: handled(work) >= count, 900, f"{count} messages", interval=0.05)
     elapsed = time.monotonic() - start
     peak = rss_peak_kib(service.proc.pid)
+    cpu = cpu_seconds(service.proc.pid)
     service.stop()
     platform.stop()
-    return elapsed, peak
+    return elapsed, peak, cpu
 
 
 def bench_stdin(templates, count):
@@ -77,12 +86,15 @@ def bench_stdin(templates, count):
     for i in range(count):
         with open(templates[i % len(templates)], "rb") as f:
             bodies.append(f.read().replace(b"{n}", str(i).encode()))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     for body in bodies:
         subprocess.run(work.args("stdin"), input=body, stdout=subprocess.DEVNULL, check=False)
     elapsed = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     platform.stop()
-    return elapsed
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return elapsed, cpu
 
 
 def main():
@@ -93,20 +105,27 @@ def main():
     n_backlog = int(os.environ.get("BENCH_BACKLOG", 100000))
     n_stdin = int(os.environ.get("BENCH_STDIN", 300))
     if url:
-        elapsed, peak = bench_queue(url, templates, n_queue, "queue")
-        rows.append(("queue -> committed verdicts", n_queue, elapsed, n_queue / elapsed, peak))
-        elapsed, peak = bench_queue(url, templates, n_backlog, "backlog")
-        rows.append((f"queue, {n_backlog} backlog", n_backlog, elapsed, n_backlog / elapsed, peak))
+        elapsed, peak, cpu = bench_queue(url, templates, n_queue, "queue")
+        rows.append(("queue -> committed verdicts", n_queue, elapsed, cpu, peak))
+        if n_backlog:
+            elapsed, peak, cpu = bench_queue(url, templates, n_backlog, "backlog")
+            rows.append((f"queue, {n_backlog} backlog", n_backlog, elapsed, cpu, peak))
     else:
         print("no AMQP_URL: queue rows skipped")
-    elapsed = bench_stdin(templates, n_stdin)
-    rows.append(("stdin invocations", n_stdin, elapsed, n_stdin / elapsed, None))
+    if n_stdin:
+        elapsed, cpu = bench_stdin(templates, n_stdin)
+        rows.append(("stdin invocations", n_stdin, elapsed, cpu, None))
 
     print(f"service end to end ({len(templates)} distinct real bounces, stand-in platform)")
-    print(f"{'path':<32} {'messages':>9} {'seconds':>8} {'msg/s':>9} {'peak RSS MiB':>13}")
-    for name, n, elapsed, rate, peak in rows:
+    print("(CPU ms/msg: the service's own CPU time, or the stdin processes'; the")
+    print(" msg/s a CPU of its own would give is 1000 / that, whatever the load)")
+    print(f"{'path':<32} {'messages':>9} {'seconds':>8} {'msg/s':>9} {'CPU ms/msg':>11} {'msg/CPU-s':>10}"
+          f" {'peak RSS MiB':>13}")
+    for name, n, elapsed, cpu, peak in rows:
         rss = f"{peak / 1024:.1f}" if peak else "-"
-        print(f"{name:<32} {n:>9} {elapsed:>8.2f} {rate:>9.0f} {rss:>13}")
+        per = cpu * 1000 / n
+        print(f"{name:<32} {n:>9} {elapsed:>8.2f} {n / elapsed:>9.0f} {per:>11.3f} {n / cpu if cpu else 0:>10.0f}"
+              f" {rss:>13}")
 
 
 if __name__ == "__main__":
