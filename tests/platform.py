@@ -7,6 +7,7 @@ Answers like a learning platform's account service:
 Control endpoints for tests:
   GET  /_received                 -> every request it received, as JSON
   POST /_mode {"mode": "ok"|"error"|"slow", "status": 500, "delay": 30}
+  POST /_mode {"suspensions_url": "..."}  -> GET / answers that template instead
   POST /_reset                    -> forget what it received, mode ok
 Usage: platform.py [--host 127.0.0.1] [--port 7001]
 Python's standard library only.
@@ -19,7 +20,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 state_lock = threading.Lock()
-state = {"mode": "ok", "status": 500, "delay": 30.0, "received": []}
+state = {"mode": "ok", "status": 500, "delay": 30.0, "suspensions_url": None, "received": []}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -46,7 +47,7 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_received":
                 return self._send(200, state["received"])
             if path == "/_reset":
-                state.update(mode="ok", received=[])
+                state.update(mode="ok", suspensions_url=None, received=[])
                 return self._send(200, {"ok": True})
             if path == "/_mode":
                 state.update(json.loads(body or b"{}"))
@@ -60,6 +61,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._control(path, body)
         with state_lock:
             mode, status, delay = state["mode"], state["status"], state["delay"]
+            template = state["suspensions_url"]
         if mode == "slow":
             time.sleep(delay)
         if mode == "error":
@@ -73,7 +75,8 @@ class Handler(BaseHTTPRequestHandler):
         }
         if self.command == "GET" and path == "/":
             host = self.headers.get("Host", "127.0.0.1")
-            return self._send(200, {"email_suspensions_url": f"http://{host}/emails/{{address}}/suspend"})
+            template = template or f"http://{host}/emails/{{address}}/suspend"
+            return self._send(200, {"email_suspensions_url": template})
         parts = path.split("/")
         if self.command == "POST" and len(parts) == 4 and parts[1] == "emails" and parts[3] == "suspend":
             address = urllib.parse.unquote(parts[2])

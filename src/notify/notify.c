@@ -396,10 +396,14 @@ static char *notify_resolved_template(const notify_transfer *t, long status, con
     json_error_t err;
     json_t *doc = json_loadb(t->answer->str, t->answer->len, 0, &err);
     const char *tpl = json_string_value(json_object_get(doc, "email_suspensions_url"));
-    char *copy = tpl && *tpl ? g_strdup(tpl) : NULL;
-    json_decref(doc);
+    /* Without {address} every notification would go to one URL, telling
+     * the platform nothing about the address. */
+    char *copy = tpl && strstr(tpl, "{address}") ? g_strdup(tpl) : NULL;
     if (copy == NULL)
-        *why = doc ? "no email_suspensions_url in the answer" : "the answer is not JSON";
+        *why = !doc ? "the answer is not JSON"
+             : !tpl ? "no email_suspensions_url in the answer"
+                    : "email_suspensions_url has no {address}";
+    json_decref(doc);
     return copy;
 }
 

@@ -611,6 +611,23 @@ static void test_xikolo_resolver(void **state)
     assert_true(g_str_has_prefix(it.last_result, "resolve: 502 / "));
 }
 
+/* A template without {address} would send every notification to one URL. */
+static void test_xikolo_template_without_address(void **state)
+{
+    fixture *f = *state;
+    time_t now = time(NULL);
+    char *tpl = g_strdup_printf("{\"suspensions_url\": \"http://127.0.0.1:%d/emails/suspend\"}",
+                                f->plat.port);
+    platform_mode(&f->plat, tpl);
+    g_free(tpl);
+    int64_t a = fake_add(f->st, "x1@x.de", "xikolo.de", now);
+    assert_int_equal(run_once(f, now), 1);
+    store_outbox_item it = fake_get(f->st, a);
+    assert_int_equal(it.state, STORE_OUTBOX_PENDING);
+    assert_non_null(strstr(it.last_result, "email_suspensions_url has no {address}"));
+    assert_int_equal(platform_count(&f->plat, "x1@x.de"), 0);
+}
+
 static void test_json_payload_and_headers(void **state)
 {
     fixture *f = *state;
@@ -712,6 +729,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timeout_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requests_in_parallel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xikolo_resolver, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_xikolo_template_without_address, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_payload_and_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_body_by_default, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unconfigured_domain_given_up, setup, teardown),
