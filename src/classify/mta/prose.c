@@ -261,8 +261,30 @@ prose_sentence(mta_span sec, const char *where)
     return (mta_span){ a, (size_t)(b - a) + (b < end ? 1 : 0) };
 }
 
+/* True when the sentence right after s, in the same paragraph, says a
+ * failure and names no address of its own ("Could not deliver to a@b. The
+ * mailbox is full."). Only the next one: the sentences before an address
+ * are the notice's opening, and help text that names addresses follows
+ * them. */
+static bool
+prose_next_sentence_says(mta_span sec, mta_span s)
+{
+    const char *end = sec.p + sec.len, *q = s.p + s.len;
+    int newlines = 0;
+
+    while (q < end && g_ascii_isspace(*q)) {
+        newlines += *q == '\n';
+        q++;
+    }
+    if (q >= end || newlines > 1)
+        return false;
+    mta_span next = prose_sentence(sec, q);
+    return memchr(next.p, '@', next.len) == NULL && mta_has_any(next.p, next.len, prose_failure);
+}
+
 /* Takes the address of one line when the wording around it says it failed:
- * its paragraph when the address opens the line, else its own sentence; or
+ * its paragraph when the address opens the line, else its own sentence or
+ * the next; or
  * for an address standing alone the line above (ending in a colon, or
  * saying the failure) or below. */
 static void
@@ -280,7 +302,7 @@ prose_line(const classify_msg *msg, classify_report *report, mta_span sec, const
         failed = mta_has_any(p, para, prose_failure);
     } else {
         mta_span s = prose_sentence(sec, where);
-        failed = mta_has_any(s.p, s.len, prose_failure);
+        failed = mta_has_any(s.p, s.len, prose_failure) || prose_next_sentence_says(sec, s);
     }
 
     if (!failed && prose_address_only(p, n)) {

@@ -66,6 +66,10 @@ static const mta_case mta_cases[] = {
     /* Postfix's template under a site's own program name. */
     { "postfix-rebranded.eml", "postfix", { "olga.fenn@example.com" }, "failed", "5.2.2", "552",
       CLASSIFY_REASON_MAILBOXFULL },
+    /* The sentence after the address says the failure; the service line
+     * below does not make its address a failed one. */
+    { "prose-next-sentence.eml", "prose", { "lena.koch@example.de" }, "failed", "", "",
+      CLASSIFY_REASON_MAILBOXFULL },
     /* Nothing from the signature under "-- ", failure words or not. */
     { "prose-signature.eml", "prose", { "kai.werner@example.com" }, "failed", "5.1.1", "550",
       CLASSIFY_REASON_UNDEFINED },
