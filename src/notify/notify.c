@@ -220,23 +220,36 @@ static void notify_transfer_free(notify *n, notify_transfer *t)
     g_free(t);
 }
 
-/* The configured headers, as curl wants them; a header with an empty value
- * needs the "Name;" form. */
-static struct curl_slist *notify_headers(const config_domain *dom, const char *content_type)
+/* Appends line, or frees the list and returns NULL when curl cannot: a
+ * request without its (authorization) headers must not go out. */
+static struct curl_slist *notify_header_append(struct curl_slist *list, const char *line)
+{
+    struct curl_slist *longer = curl_slist_append(list, line);
+    if (longer == NULL)
+        curl_slist_free_all(list);
+    return longer;
+}
+
+/* The configured headers, as curl wants them (a header with an empty value
+ * needs the "Name;" form), and the line fallback ("Name: value") unless the
+ * config sets a header of that name; NULL when out of memory. */
+static struct curl_slist *notify_headers(const config_domain *dom, const char *fallback)
 {
     struct curl_slist *list = NULL;
-    bool own_content_type = false;
+    size_t fallback_name_len = strcspn(fallback, ":");
+    bool configured = false;
     for (size_t i = 0; i < dom->n_headers; i++) {
         const config_header *h = &dom->headers[i];
         char *line = *h->value ? g_strdup_printf("%s: %s", h->name, h->value) : g_strdup_printf("%s;", h->name);
-        list = curl_slist_append(list, line);
+        list = notify_header_append(list, line);
         g_free(line);
-        if (g_ascii_strcasecmp(h->name, "Content-Type") == 0)
-            own_content_type = true;
+        if (list == NULL)
+            return NULL;
+        if (strlen(h->name) == fallback_name_len &&
+            g_ascii_strncasecmp(h->name, fallback, fallback_name_len) == 0)
+            configured = true;
     }
-    if (content_type != NULL && !own_content_type)
-        list = curl_slist_append(list, content_type);
-    return list;
+    return configured ? list : notify_header_append(list, fallback);
 }
 
 /* Hands the transfer to curl; on failure the caller still owns it. */
@@ -326,7 +339,8 @@ static void notify_post(notify *n, notify_job *job, const char *url_template)
         /* "Content-Type:" with no value keeps curl from announcing a form. */
         t->headers = notify_headers(dom, "Content-Type:");
     }
-    if ((dom->payload == CONFIG_PAYLOAD_JSON && t->body == NULL) || notify_transfer_start(n, t) != 0) {
+    if ((dom->payload == CONFIG_PAYLOAD_JSON && t->body == NULL) || t->headers == NULL ||
+        notify_transfer_start(n, t) != 0) {
         t->job = NULL;
         notify_transfer_free(n, t);
         notify_job_finish(n, job, NOTIFY_RETRY, "cannot start the request");
@@ -346,7 +360,7 @@ static void notify_resolve(notify *n, notify_job *job)
     t->url = g_strdup(dom->base_url);
     t->headers = notify_headers(dom, "Accept: application/json");
     g_ptr_array_add(t->waiting, job);
-    if (notify_transfer_start(n, t) != 0) {
+    if (t->headers == NULL || notify_transfer_start(n, t) != 0) {
         g_ptr_array_set_size(t->waiting, 0);
         notify_transfer_free(n, t);
         notify_job_finish(n, job, NOTIFY_RETRY, "resolve: cannot start the request");
