@@ -51,7 +51,7 @@ typedef struct config_handler {
 
 typedef struct config_store {
     char *backend;             /* "sqlite" (default) or "postgresql" */
-    char *url;                 /* postgresql connection URI, when backend is postgresql */
+    char *url;                 /* postgresql connection URI (secret: may hold a password) */
 } config_store;
 
 typedef struct config_notify {
