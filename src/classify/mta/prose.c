@@ -65,6 +65,15 @@ static const mta_layout prose_layout = {
     },
 };
 
+/* Wording of a warning that delivery is only delayed and still tried: its
+ * recipients have not failed yet. */
+static const char *const prose_delayed[] = {
+    "not yet been delivered", "this is just a warning", "this is a warning",
+    "delivery warning", "delivery delayed", "delivery has been delayed",
+    "will continue to attempt", "will continue to try", "attempts will continue",
+    "will be retried", "still trying to deliver", NULL,
+};
+
 /* Quoted header fields, whose addresses belong to the original message. */
 static const char *const prose_header_lines[] = {
     "From:", "To:", "Cc:", "Bcc:", "Reply-To:", "Return-Path:", "Sender:", "Received:",
@@ -376,6 +385,9 @@ classify_detect_prose(const classify_msg *msg, classify_report *report)
     }
     if (report->n_recipients == 0)
         return false;
+    if (mta_any(msg->subject, prose_delayed) || mta_has_any(sec.p, sec.len, prose_delayed))
+        for (size_t i = 0; i < report->n_recipients; i++)
+            classify_recipient_set_string(&report->recipients[i].action, "delayed");
     report->kind = CLASSIFY_KIND_BOUNCE;
     return true;
 }

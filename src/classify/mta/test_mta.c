@@ -70,6 +70,9 @@ static const mta_case mta_cases[] = {
      * below does not make its address a failed one. */
     { "prose-next-sentence.eml", "prose", { "lena.koch@example.de" }, "failed", "", "",
       CLASSIFY_REASON_MAILBOXFULL },
+    /* A warning that delivery goes on: delayed, not failed. */
+    { "prose-warning.eml", "prose", { "giulia.ferri@example.it" }, "delayed", "", "",
+      CLASSIFY_REASON_UNDEFINED },
     /* Nothing from the signature under "-- ", failure words or not. */
     { "prose-signature.eml", "prose", { "kai.werner@example.com" }, "failed", "5.1.1", "550",
       CLASSIFY_REASON_UNDEFINED },
