@@ -7,6 +7,7 @@ Python's standard library only.
 """
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -21,6 +22,10 @@ SRC = os.environ.get("BOUNCEDEMAILS_SRC") or os.path.abspath(os.path.join(os.pat
 BIN = os.environ.get("BOUNCEDEMAILS") or os.path.join(SRC, "build", "bouncedemails")
 CORPUS = os.environ.get("BOUNCEDEMAILS_CORPUS")
 DATA = os.path.join(SRC, "tests", "data")
+
+# Every Workdir's folder; main() removes them when no test failed, and keeps
+# them (for their logs and databases) when one did.
+_workdirs = []
 
 
 class Skip(Exception):
@@ -138,6 +143,7 @@ class Workdir:
 
     def __init__(self, platform=None, env="test", **sections):
         self.dir = tempfile.mkdtemp(prefix="bd-test-")
+        _workdirs.append(self.dir)
         self.env = env
         self.db = os.path.join(self.dir, "var", "bouncedemails.db")
         self.archive = os.path.join(self.dir, "var", "permanent")
@@ -230,4 +236,9 @@ def main(namespace):
         passed += 1
         print(f"ok   {name} ({time.monotonic() - start:.2f}s)", flush=True)
     print(f"{passed} passed, {failed} failed, {skipped} skipped")
+    if failed:
+        print("kept for inspection: " + " ".join(_workdirs), flush=True)
+    else:
+        for d in _workdirs:
+            shutil.rmtree(d, ignore_errors=True)
     sys.exit(1 if failed else (77 if skipped and not passed else 0))
