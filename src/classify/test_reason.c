@@ -165,6 +165,8 @@ test_reason_wording(void **state)
         {"5.0.0", "", "Command died with status 1: \"/usr/bin/deliver\"", R(MAILERERROR)},
         {"5.7.1", "554", "554 Service unavailable; Client host [192.0.2.9] blocked using zen.spamhaus.org", R(BLOCKED)},
         {"5.7.1", "550", "550 Your IP address is listed in a blocklist, connection refused", R(BLOCKED)},
+        {"5.0.0", "553", "553 sorry, your client host [192.0.2.7] is listed as an open relay", R(BLOCKED)},
+        {"", "", "The domain name in this address does not appear to be registered", R(HOSTUNKNOWN)},
         {"5.7.1", "554", "554 Message rejected: this message appears to be spam", R(SPAMDETECTED)},
         {"5.7.1", "550", "550 Message rejected due to local policy", R(POLICYVIOLATION)},
         {"5.7.1", "550", "550 Our system has detected that this message is suspicious due to the very low reputation of the sending domain", R(BADREPUTATION)},
