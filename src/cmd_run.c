@@ -140,10 +140,10 @@ static int run_daemon_main(config *cfg)
 
     status = run_start(&d);
     if (status == 0) {
-        log_info("bouncedemails %s started (env %s): queue %s, SMTP %s%s%d, notifier on",
-                 BOUNCEDEMAILS_VERSION, cfg->env, cfg->amqp.enabled ? cfg->amqp.queue : "off",
-                 cfg->smtp.enabled ? cfg->smtp.host : "off", cfg->smtp.enabled ? ":" : "",
-                 cfg->smtp.enabled ? cfg->smtp.port : 0);
+        char smtp[300] = "off";
+        if (cfg->smtp.enabled) snprintf(smtp, sizeof smtp, "%s:%d", cfg->smtp.host, cfg->smtp.port);
+        log_info("bouncedemails %s started (env %s): queue %s, SMTP %s, notifier on",
+                 BOUNCEDEMAILS_VERSION, cfg->env, cfg->amqp.enabled ? cfg->amqp.queue : "off", smtp);
         run_sd_notify("READY=1");
         event_base_dispatch(d.base);
     }

@@ -908,6 +908,8 @@ static const config_key config_amqp_keys[] = {
     KEY_INT(amqp, prefetch, 1, 65535, "200"),
     KEY_S(amqp, "heartbeat", heartbeat_s, 0, 65535, "30"),
     KEY_INT(amqp, batch, 1, 65535, "100"),
+    { .name = "tls_ca_file", .scalar = config_parse_string, .offset = offsetof(config, amqp.tls_ca_file),
+      .min = 1, .max = 4096, .def = "/etc/ssl/certs/ca-certificates.crt" },
     { 0 }
 };
 
@@ -1244,6 +1246,7 @@ config_free(config *cfg)
     g_free(cfg->store.url);
     g_free(cfg->amqp.url);
     g_free(cfg->amqp.queue);
+    g_free(cfg->amqp.tls_ca_file);
     g_free(cfg->smtp.host);
     g_free(cfg->smtp.hostname);
     g_free(cfg->smtp.tls_certificate);

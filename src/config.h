@@ -71,6 +71,7 @@ typedef struct config_amqp {
     int prefetch;              /* basic.qos prefetch count, 200 */
     int heartbeat_s;           /* 30 */
     int batch;                 /* messages committed (and acked) together, at most, 100 */
+    char *tls_ca_file;         /* CAs that verify an amqps:// broker, Debian's bundle */
 } config_amqp;
 
 typedef struct config_smtp {

@@ -141,6 +141,11 @@ static amqp_connection_state_t amqp_ingress_connect(amqp_ingress *in)
     conn = amqp_new_connection();
     sock = info.ssl ? amqp_ssl_socket_new(conn) : amqp_tcp_socket_new(conn);
     if (!sock) goto fail;
+    /* rabbitmq-c verifies the peer and its name, but loads no CAs itself. */
+    if (info.ssl && amqp_ssl_socket_set_cacert(sock, in->cfg->amqp.tls_ca_file) != AMQP_STATUS_OK) {
+        log_error("amqp.tls_ca_file: cannot load %s", in->cfg->amqp.tls_ca_file);
+        goto fail;
+    }
     int status = amqp_socket_open(sock, info.host, info.port);
     if (status != AMQP_STATUS_OK) {
         log_warn("AMQP connection to %s:%d failed: %s", info.host, info.port, amqp_error_string2(status));

@@ -144,5 +144,32 @@ def test_crash_safety_under_sigkill():
     assert suspended == ref_suspended, ref_suspended ^ suspended
 
 
+def test_amqps_verifies_the_broker():
+    """amqps:// consumes over TLS when amqp.tls_ca_file vouches for the broker,
+    and refuses a broker that the configured CAs do not."""
+    url, tls_url, ca = _url(), os.environ.get("AMQPS_URL"), os.environ.get("AMQPS_CA")
+    if not tls_url or not ca:
+        raise harness.Skip("the broker has no TLS listener (AMQPS_URL unset)")
+    queue = _queue("tls")
+    platform = harness.Platform()
+    work, service = _service(platform, tls_url, queue, tls_ca_file=ca)
+    try:
+        service.wait_output("AMQP consuming queue")
+        publish(url, queue, 1, TEMPLATES[:1])
+        harness.wait_until(lambda: "user-0@example.org" in platform.addresses(), 30, "a suspension over TLS")
+    finally:
+        service.stop()
+        platform.stop()
+    system_cas = "/etc/ssl/certs/ca-certificates.crt"
+    if not os.path.exists(system_cas):
+        return
+    work, service = _service(None, tls_url, _queue("tls-untrusted"), tls_ca_file=system_cas)
+    try:
+        service.wait_output("reconnecting in")
+        assert "AMQP consuming queue" not in service.output()
+    finally:
+        service.stop()
+
+
 if __name__ == "__main__":
     harness.main(globals())
