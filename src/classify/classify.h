@@ -115,7 +115,8 @@ bool classify_verdict_from_name(const char *name, classify_verdict *out);
 /* The default verdict table: hard reasons are permanent, feedback is a
  * complaint, failures caused by our own sending are ignored, and so on. */
 classify_verdict classify_default_verdict(classify_reason reason);
-/* True for userunknown, hostunknown, hasmoved, and notaccept with a 5xx. */
+/* True for userunknown, hostunknown, hasmoved, and notaccept unless a 4xx
+ * status or reply code says the refusal is temporary. */
 bool classify_is_hard(classify_reason reason, const char *status, const char *reply_code);
 
 /* Iterates over the messages of an mbox held in memory. A line "From <sender>
