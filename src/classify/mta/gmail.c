@@ -70,11 +70,13 @@ static const mta_layout gmail_current = {
     .flags = MTA_RCPT_PREFIXED,
 };
 
+/* Gmail's and Google Groups' notices come from these senders. */
+static const char *const gmail_senders[] = { "mailer-daemon@googlemail.com", "mailer-daemon@google.com", NULL };
+
 bool
 classify_detect_gmail(const classify_msg *msg, classify_report *report)
 {
-    if (!mta_any(msg->from, (const char *const[]){ "mailer-daemon@googlemail.com",
-                                                   "mailer-daemon@google.com", NULL }))
+    if (!mta_any(msg->from, gmail_senders))
         return false;
     return mta_parse(msg, report, &gmail_layout) > 0 || mta_parse(msg, report, &gmail_current) > 0;
 }
@@ -89,8 +91,7 @@ classify_detect_googlegroups(const classify_msg *msg, classify_report *report)
     const char *failed = classify_msg_header(msg, "X-Failed-Recipients");
     mta_span sec;
 
-    if (failed == NULL || !mta_any(msg->from, (const char *const[]){ "mailer-daemon@googlemail.com",
-                                                                    "mailer-daemon@google.com", NULL }))
+    if (failed == NULL || !mta_any(msg->from, gmail_senders))
         return false;
     if (!mta_section(msg, NULL, gmail_end, &sec)) {
         sec.p = NULL;
