@@ -73,11 +73,20 @@ static const char *const classify_pinned_charsets[] = {
 
 static iconv_t classify_pinned[G_N_ELEMENTS(classify_pinned_charsets)];
 
+/* Enclosed messages whose body no detector reads: GMime would parse each
+ * into a whole message object tree, which costs as much as the bounce. */
+static const char *const classify_leaf_message_types[] = { "rfc822", "global", "news" };
+
 static gpointer
 classify_init_gmime(gpointer unused)
 {
     (void)unused;
     g_mime_init();
+    /* Registered as plain parts, the parser keeps their bytes unparsed and
+     * mime.c reads the header block from them. Process-wide: nothing else
+     * in bouncedemails parses messages with GMime. */
+    for (size_t i = 0; i < G_N_ELEMENTS(classify_leaf_message_types); i++)
+        g_mime_object_register_type("message", classify_leaf_message_types[i], GMIME_TYPE_PART);
     for (size_t i = 0; i < G_N_ELEMENTS(classify_pinned_charsets); i++)
         classify_pinned[i] = iconv_open("UTF-8", classify_pinned_charsets[i]);
     return NULL;

@@ -24,7 +24,6 @@ typedef struct classify_msg {
     const char *delivery_status; /* message/(global-)delivery-status part(s) */
     const char *feedback_report; /* message/feedback-report part */
     const char *original_headers;/* header block of the returned message, if enclosed */
-    const char *original_text;   /* body of the returned message, if enclosed */
     const char *raw;             /* the whole input, newlines normalised to LF,
                                     NUL-terminated (raw[raw_len] == 0) */
     size_t raw_len;

@@ -41,11 +41,8 @@ typedef struct mime_walk {
     GString *delivery_status;
     GString *feedback_report;
     GString *original_headers;
-    GString *original_text;
     bool have_original;
-    bool have_report;  /* the bounce itself is a multipart/report */
-    const char *raw;   /* the bytes the top-level parser reads, for offsets */
-    size_t raw_len;
+    bool have_report; /* the bounce itself is a multipart/report */
 } mime_walk;
 
 /* Replaces CRLF and bare CR by LF and NUL by a space, in place; returns the
@@ -278,21 +275,27 @@ mime_skip_to_headers(const char *p, const char *end)
     return p;
 }
 
-/* A header block and the body below it, in text, as the original. */
-static void
-mime_take_inline_original(mime_walk *w, const char *h, size_t len)
+/* The length of the header block that s starts with, up to the blank line
+ * that ends it. */
+static size_t
+mime_header_block_len(const char *s, size_t len)
 {
-    const char *end = h + len, *b = h;
+    const char *end = s + len, *b = s;
 
     while (b < end) {
         const char *e = mime_line_end(b, end);
         if (e == b)
-            break; /* the blank line ending the header block */
+            break;
         b = e < end ? e + 1 : end;
     }
-    g_string_append_len(w->original_headers, h, b - h);
-    if (b < end)
-        g_string_append_len(w->original_text, b + 1, end - b - 1);
+    return (size_t)(b - s);
+}
+
+/* The header block that text quoting the original starts with. */
+static void
+mime_take_inline_original(mime_walk *w, const char *h, size_t len)
+{
+    g_string_append_len(w->original_headers, h, (gssize)mime_header_block_len(h, len));
     w->have_original = true;
 }
 
@@ -329,64 +332,6 @@ mime_split_inline_original(const char *s, size_t len, mime_walk *w)
 
 static void mime_walk_object(mime_walk *w, GMimeObject *obj, int depth);
 static void mime_take_text_bytes(mime_walk *w, const char *s, size_t len);
-
-/* The enclosed message's header block: the bytes the parser read it from
- * when it knows where they are (serialising the parsed headers again costs
- * more than the rest of the walk), else as GMime writes them. */
-static void
-mime_take_original_headers(mime_walk *w, GMimeMessage *orig)
-{
-    GMimeHeaderList *list = g_mime_object_get_header_list(GMIME_OBJECT(orig));
-    int n = list != NULL ? g_mime_header_list_get_count(list) : 0;
-    gint64 begin = n > 0 ? g_mime_header_get_offset(g_mime_header_list_get_header_at(list, 0)) : -1;
-
-    if (begin >= 0 && w->raw != NULL && (size_t)begin < w->raw_len) {
-        const char *h = w->raw + begin, *end = w->raw + w->raw_len;
-        const char *stop = h;
-        /* To the blank line that ends the block. */
-        while (stop < end) {
-            const char *eol = mime_line_end(stop, end);
-            if (eol == stop)
-                break;
-            stop = eol < end ? eol + 1 : end;
-        }
-        mime_append_utf8(w->original_headers, h, (size_t)(stop - h), NULL);
-        return;
-    }
-    char *headers = g_mime_object_get_headers(GMIME_OBJECT(orig), NULL);
-    if (headers != NULL) {
-        mime_append_utf8(w->original_headers, headers, strlen(headers), NULL);
-        g_free(headers);
-    }
-}
-
-/* Takes the enclosed original message: its headers and its text. */
-static void
-mime_take_original(mime_walk *w, GMimeMessage *orig, int depth)
-{
-    if (w->have_original || orig == NULL)
-        return;
-    GMimeObject *top = g_mime_message_get_mime_part(orig);
-    GMimeContentType *ct = top != NULL ? g_mime_object_get_content_type(top) : NULL;
-    if (ct != NULL && g_mime_content_type_is_type(ct, "multipart", "report") && w->delivery_status->len == 0 &&
-        w->feedback_report->len == 0 && !w->have_report) {
-        /* A bounce forwarded as an attachment by a system that reports
-         * nothing itself: the enclosed report is the one to read. */
-        mime_walk_object(w, top, depth + 1);
-        return;
-    }
-    w->have_original = true;
-    mime_take_original_headers(w, orig);
-    GMimeObject *body = g_mime_message_get_mime_part(orig);
-    if (GMIME_IS_PART(body)) {
-        mime_append_part(w->original_text, GMIME_PART(body));
-    } else if (GMIME_IS_MULTIPART(body)) {
-        GMimeObject *first = g_mime_multipart_get_count(GMIME_MULTIPART(body)) > 0
-                                 ? g_mime_multipart_get_part(GMIME_MULTIPART(body), 0) : NULL;
-        if (GMIME_IS_PART(first))
-            mime_append_part(w->original_text, GMIME_PART(first));
-    }
-}
 
 /* A text part of the bounce's own: decoded, HTML flattened, any inline
  * quoted original split off. */
@@ -471,19 +416,43 @@ mime_pick_alternative(GMimeMultipart *mp)
     return html;
 }
 
-/* Walks what a second parser built from bytes other than the input's:
- * its stream offsets do not point into raw. */
+/* The returned message, enclosed as message/rfc822 (or global, news). GMime
+ * leaves it a leaf part (see classify_init_gmime): its header block is the
+ * original's headers, and nothing below it is read, unless the enclosed
+ * message is itself a delivery report, forwarded by a system that reports
+ * nothing of its own; then that report is the one to read. */
 static void
-mime_walk_other_stream(mime_walk *w, GMimeObject *obj, int depth, bool is_original)
+mime_take_enclosed(mime_walk *w, GMimePart *part, int depth)
 {
-    const char *raw = w->raw;
+    if (w->have_original)
+        return;
+    GByteArray *bytes = mime_part_bytes(part);
+    char *s = (char *)bytes->data;
+    size_t len = mime_normalise_newlines(s, bytes->len);
+    size_t header_len = mime_header_block_len(s, len);
 
-    w->raw = NULL;
-    if (is_original)
-        mime_take_original(w, GMIME_IS_MESSAGE(obj) ? GMIME_MESSAGE(obj) : NULL, depth);
-    else
-        mime_walk_object(w, obj, depth);
-    w->raw = raw;
+    bool forwarded_report = !w->have_report && w->delivery_status->len == 0 && w->feedback_report->len == 0 &&
+                            classify_find_ci(s, header_len, "multipart/report") != NULL;
+    GMimeObject *report = NULL;
+    if (forwarded_report) {
+        GMimeStream *stream = g_mime_stream_mem_new_with_buffer(s, len);
+        GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+        g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+        report = g_mime_parser_construct_part(parser, NULL);
+        g_object_unref(parser);
+        g_object_unref(stream);
+        GMimeContentType *ct = report != NULL ? g_mime_object_get_content_type(report) : NULL;
+        if (ct == NULL || !g_mime_content_type_is_type(ct, "multipart", "report"))
+            g_clear_object(&report);
+    }
+    if (report != NULL) {
+        mime_walk_object(w, report, depth + 1);
+        g_object_unref(report);
+    } else {
+        w->have_original = true;
+        mime_append_utf8(w->original_headers, s, header_len, NULL);
+    }
+    g_byte_array_free(bytes, TRUE);
 }
 
 static void
@@ -517,17 +486,8 @@ mime_walk_part(mime_walk *w, GMimePart *part, int depth)
         return;
     }
     if (g_ascii_strcasecmp(type, "message") == 0) {
-        /* message/rfc822 that GMime left as a leaf (e.g. base64-encoded):
-         * parse its decoded bytes as the original. */
-        GByteArray *bytes = mime_part_bytes(part);
-        GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(bytes);
-        GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-        GMimeMessage *orig = g_mime_parser_construct_message(parser, NULL);
-        mime_walk_other_stream(w, orig != NULL ? GMIME_OBJECT(orig) : NULL, depth, true);
-        if (orig != NULL)
-            g_object_unref(orig);
-        g_object_unref(parser);
-        g_object_unref(stream);
+        mime_take_enclosed(w, part, depth);
+        return;
     }
     /* Images, TNEF and other attachments carry nothing a detector reads. */
 }
@@ -561,7 +521,7 @@ mime_walk_broken_multipart(mime_walk *w, GMimeMultipart *mp, int depth)
             bool usable = GMIME_IS_MULTIPART(obj) && g_mime_multipart_get_count(GMIME_MULTIPART(obj)) > 0;
             if (usable) {
                 mime_take_text_bytes(w, pro, (size_t)(line - pro));
-                mime_walk_other_stream(w, obj, depth + 1, false);
+                mime_walk_object(w, obj, depth + 1);
             }
             if (obj != NULL)
                 g_object_unref(obj);
@@ -581,10 +541,6 @@ mime_walk_object(mime_walk *w, GMimeObject *obj, int depth)
 {
     if (obj == NULL || depth > MIME_MAX_DEPTH)
         return;
-    if (GMIME_IS_MESSAGE_PART(obj)) {
-        mime_take_original(w, g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj)), depth);
-        return;
-    }
     if (GMIME_IS_MULTIPART(obj)) {
         GMimeMultipart *mp = GMIME_MULTIPART(obj);
         GMimeContentType *ct = g_mime_object_get_content_type(obj);
@@ -677,9 +633,6 @@ classify_msg_init(classify_msg *msg, const char *data, size_t len)
         .delivery_status = g_string_new(NULL),
         .feedback_report = g_string_new(NULL),
         .original_headers = g_string_new(NULL),
-        .original_text = g_string_new(NULL),
-        .raw = msg->raw,
-        .raw_len = msg->raw_len,
     };
     if (msg->mime != NULL) {
         GMimeObject *body = msg->mime;
@@ -703,7 +656,6 @@ classify_msg_init(classify_msg *msg, const char *data, size_t len)
     msg->delivery_status = mime_keep(msg, w.delivery_status, true);
     msg->feedback_report = mime_keep(msg, w.feedback_report, true);
     msg->original_headers = mime_keep(msg, w.original_headers, !w.have_original);
-    msg->original_text = mime_keep(msg, w.original_text, true);
     msg->from = mime_header_or_empty(msg, "From");
     msg->subject = mime_header_or_empty(msg, "Subject");
 }
