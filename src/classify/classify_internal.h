@@ -30,6 +30,8 @@ typedef struct classify_msg {
     /* Private to mime.c: what the pointers above point into. */
     GMimeStream *stream;
     GPtrArray *owned;
+    GArray *fields;          /* the top-level header block's fields */
+    GArray *original_fields; /* original_headers' fields */
 } classify_msg;
 
 /* Builds msg from the raw bytes of one message (mime.c). Never fails:
@@ -38,9 +40,11 @@ typedef struct classify_msg {
 void classify_msg_init(classify_msg *msg, const char *data, size_t len);
 void classify_msg_clear(classify_msg *msg);
 
-/* A top-level header of the bounce, RFC 2047-decoded, or NULL. */
+/* A top-level header of the bounce, unfolded, RFC 2047-decoded, valid
+ * UTF-8, or NULL. Kept until classify_msg_clear(). */
 const char *classify_msg_header(const classify_msg *msg, const char *name);
-/* A header of the returned original message, or NULL. Newly allocated. */
+/* A header of the returned original message, decoded the same way, or
+ * NULL. Newly allocated. */
 char *classify_msg_original_header(const classify_msg *msg, const char *name);
 
 /* A detector claims a message by returning true after it has set the report's

@@ -586,11 +586,121 @@ static const char *
 mime_header_or_empty(classify_msg *msg, const char *name)
 {
     const char *v = classify_msg_header(msg, name);
-    if (v == NULL)
-        return "";
-    if (g_utf8_validate(v, -1, NULL))
-        return v;
-    return mime_keep_str(msg, g_utf8_make_valid(v, -1));
+    return v != NULL ? v : "";
+}
+
+/* The line after the one at p (folded or not), or end. */
+static const char *
+mime_next_line(const char *p, const char *end)
+{
+    const char *eol = mime_line_end(p, end);
+    return eol < end ? eol + 1 : end;
+}
+
+/* Where the message's own header block ends: at the blank line, or at the
+ * first line that is neither a field nor the continuation of one (a body
+ * that starts without a blank line). */
+static const char *
+mime_headers_end(const char *p, const char *end)
+{
+    while (p < end && *p != '\n') {
+        if (!mime_is_header_line(p, end) && *p != ' ' && *p != '\t')
+            break;
+        p = mime_next_line(p, end);
+    }
+    return p;
+}
+
+/* One field of a header block: where its name and raw value (continuation
+ * lines included) stand. */
+typedef struct mime_field {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} mime_field;
+
+/* Indexes the fields of the header block s, in order, so that each lookup
+ * compares names only. Lines that are no field are passed over. */
+static GArray *
+mime_index_fields(const char *s, size_t len)
+{
+    GArray *fields = g_array_sized_new(FALSE, FALSE, sizeof(mime_field), 16);
+    const char *end = s + len;
+
+    for (const char *line = s; line < end;) {
+        const char *first_eol = mime_line_end(line, end), *eol = first_eol;
+        const char *next = mime_next_line(line, end);
+        while (next < end && (*next == ' ' || *next == '\t')) {
+            eol = mime_line_end(next, end);
+            next = mime_next_line(next, end);
+        }
+        const char *name_end = line;
+        while (name_end < first_eol && *name_end > ' ' && *name_end < 0x7f && *name_end != ':')
+            name_end++;
+        const char *colon = name_end;
+        while (colon < first_eol && (*colon == ' ' || *colon == '\t'))
+            colon++;
+        if (name_end > line && colon < first_eol && *colon == ':') {
+            mime_field f = { line, (size_t)(name_end - line), colon + 1, (size_t)(eol - colon - 1) };
+            g_array_append_val(fields, f);
+        }
+        line = next;
+    }
+    return fields;
+}
+
+/* The unfolded, RFC 2047-decoded value of the first field called name, as
+ * valid UTF-8 (g_free it); NULL when absent. */
+static char *
+mime_field_value(const GArray *fields, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (guint i = 0; fields != NULL && i < fields->len; i++) {
+        const mime_field *f = &g_array_index(fields, mime_field, i);
+        if (f->name_len != n || g_ascii_strncasecmp(f->name, name, n) != 0)
+            continue;
+        /* Unfolding drops the newlines and keeps the blanks after them. */
+        GString *value = g_string_sized_new(f->value_len);
+        for (size_t k = 0; k < f->value_len; k++)
+            if (f->value[k] != '\n')
+                g_string_append_c(value, f->value[k]);
+        char *decoded = g_mime_utils_header_decode_text(NULL, g_strstrip(value->str));
+        g_string_free(value, TRUE);
+        if (decoded != NULL && !g_utf8_validate(decoded, -1, NULL)) {
+            char *valid = g_utf8_make_valid(decoded, -1);
+            g_free(decoded);
+            decoded = valid;
+        }
+        return decoded;
+    }
+    return NULL;
+}
+
+/* What GMime parses: the top-level header block reduced to the two fields
+ * that say how to read the body, then the body. GMime would turn every
+ * Received line into objects of its own, which cost more than the body;
+ * the detectors read the few headers they need by name instead. */
+static GByteArray *
+mime_body_input(const GArray *fields, const char *body, size_t body_len)
+{
+    static const char *const names[] = { "Content-Type", "Content-Transfer-Encoding" };
+    GByteArray *input = g_byte_array_sized_new((guint)body_len + 256);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        char *v = mime_field_value(fields, names[i]);
+        if (v == NULL)
+            continue;
+        g_byte_array_append(input, (const guint8 *)names[i], (guint)strlen(names[i]));
+        g_byte_array_append(input, (const guint8 *)": ", 2);
+        g_byte_array_append(input, (const guint8 *)v, (guint)strlen(v));
+        g_byte_array_append(input, (const guint8 *)"\n", 1);
+        g_free(v);
+    }
+    g_byte_array_append(input, (const guint8 *)"\n", 1);
+    g_byte_array_append(input, (const guint8 *)body, (guint)body_len);
+    return input;
 }
 
 void
@@ -599,34 +709,29 @@ classify_msg_init(classify_msg *msg, const char *data, size_t len)
     memset(msg, 0, sizeof *msg);
     msg->owned = g_ptr_array_new_with_free_func(g_free);
 
-    GByteArray *raw = g_byte_array_sized_new((guint)len + 1);
-    g_byte_array_append(raw, (const guint8 *)data, (guint)len);
-    g_byte_array_set_size(raw, (guint)mime_normalise_newlines((char *)raw->data, len));
-    msg->raw = (const char *)raw->data;
-    msg->raw_len = raw->len;
-    /* A terminating NUL that GMime does not see (the stream ends before
-     * it), so that the string functions may read raw too. */
-    g_byte_array_append(raw, (const guint8 *)"", 1);
+    char *raw = g_malloc(len + 1);
+    memcpy(raw, data, len);
+    msg->raw_len = mime_normalise_newlines(raw, len);
+    raw[msg->raw_len] = '\0'; /* so that the string functions may read raw too */
+    msg->raw = mime_keep_str(msg, raw);
 
-    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(raw);
-    gint64 start = 0;
+    const char *end = raw + msg->raw_len, *headers = raw;
     /* An mbox "From " line left at the top (one whose date the mbox
      * splitter did not take for a separator) is no header: start below it. */
-    if (msg->raw_len > 5 && memcmp(msg->raw, "From ", 5) == 0) {
-        const char *nl = memchr(msg->raw, '\n', msg->raw_len);
-        if (nl != NULL)
-            start = nl + 1 - msg->raw;
-    }
-    g_mime_stream_set_bounds(stream, start, (gint64)msg->raw_len);
+    if (msg->raw_len > 5 && memcmp(raw, "From ", 5) == 0)
+        headers = mime_next_line(raw, end);
+    const char *body = mime_headers_end(headers, end);
+    msg->fields = mime_index_fields(headers, (size_t)(body - headers));
+    if (body < end && *body == '\n')
+        body++;
+
+    GByteArray *input = mime_body_input(msg->fields, body, (size_t)(end - body));
+    GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(input);
     GMimeParser *parser = g_mime_parser_new_with_stream(stream);
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-    /* The bounce as a MIME part, not as a GMimeMessage: a message would
-     * also parse its address, date and id headers into objects that no
-     * detector reads (the headers are read by name, decoded on demand).
-     * Enclosed message/rfc822 parts are still whole messages. */
     msg->mime = g_mime_parser_construct_part(parser, NULL);
     g_object_unref(parser);
-    msg->stream = stream; /* owns raw, which msg->raw points into */
+    msg->stream = stream; /* owns input, which the parts' content points into */
 
     mime_walk w = {
         .text = g_string_new(NULL),
@@ -635,20 +740,17 @@ classify_msg_init(classify_msg *msg, const char *data, size_t len)
         .original_headers = g_string_new(NULL),
     };
     if (msg->mime != NULL) {
-        GMimeObject *body = msg->mime;
-        GMimeContentType *ct = body != NULL ? g_mime_object_get_content_type(body) : NULL;
+        GMimeContentType *ct = g_mime_object_get_content_type(msg->mime);
         w.have_report = ct != NULL && g_mime_content_type_is_type(ct, "multipart", "report");
-        mime_walk_object(&w, body, 0);
+        mime_walk_object(&w, msg->mime, 0);
         char *type = ct != NULL ? g_mime_content_type_get_mime_type(ct) : g_strdup("text/plain");
         msg->content_type = mime_keep_str(msg, g_ascii_strdown(type, -1));
         g_free(type);
     } else {
         /* Nothing GMime could read: the whole input is the text. */
         msg->content_type = "text/plain";
-        size_t own = 0;
         mime_append_utf8(w.text, msg->raw, msg->raw_len, NULL);
-        own = mime_split_inline_original(w.text->str, w.text->len, &w);
-        g_string_truncate(w.text, own);
+        g_string_truncate(w.text, mime_split_inline_original(w.text->str, w.text->len, &w));
     }
 
     msg->text_len = w.text->len;
@@ -656,6 +758,8 @@ classify_msg_init(classify_msg *msg, const char *data, size_t len)
     msg->delivery_status = mime_keep(msg, w.delivery_status, true);
     msg->feedback_report = mime_keep(msg, w.feedback_report, true);
     msg->original_headers = mime_keep(msg, w.original_headers, !w.have_original);
+    if (msg->original_headers != NULL)
+        msg->original_fields = mime_index_fields(msg->original_headers, strlen(msg->original_headers));
     msg->from = mime_header_or_empty(msg, "From");
     msg->subject = mime_header_or_empty(msg, "Subject");
 }
@@ -669,47 +773,24 @@ classify_msg_clear(classify_msg *msg)
         g_object_unref(msg->stream);
     if (msg->owned != NULL)
         g_ptr_array_free(msg->owned, TRUE);
+    if (msg->fields != NULL)
+        g_array_free(msg->fields, TRUE);
+    if (msg->original_fields != NULL)
+        g_array_free(msg->original_fields, TRUE);
     memset(msg, 0, sizeof *msg);
 }
 
 const char *
 classify_msg_header(const classify_msg *msg, const char *name)
 {
-    if (msg->mime == NULL)
-        return NULL;
-    return g_mime_object_get_header(msg->mime, name);
+    char *v = mime_field_value(msg->fields, name);
+    if (v != NULL)
+        g_ptr_array_add(msg->owned, v);
+    return v;
 }
 
 char *
 classify_msg_original_header(const classify_msg *msg, const char *name)
 {
-    const char *s = msg->original_headers;
-    if (s == NULL)
-        return NULL;
-
-    size_t n = strlen(name), len = strlen(s);
-    const char *end = s + len;
-    for (const char *line = s; line < end;) {
-        const char *eol = mime_line_end(line, end);
-        if ((size_t)(eol - line) > n && line[n] == ':' && g_ascii_strncasecmp(line, name, n) == 0) {
-            GString *value = g_string_new(NULL);
-            g_string_append_len(value, line + n + 1, eol - line - n - 1);
-            /* Unfold continuation lines. */
-            for (line = eol; line + 1 < end && (line[1] == ' ' || line[1] == '\t');) {
-                eol = mime_line_end(line + 1, end);
-                g_string_append_len(value, line + 1, eol - line - 1);
-                line = eol;
-            }
-            char *decoded = g_mime_utils_header_decode_text(NULL, g_strstrip(value->str));
-            g_string_free(value, TRUE);
-            if (decoded != NULL && !g_utf8_validate(decoded, -1, NULL)) {
-                char *valid = g_utf8_make_valid(decoded, -1);
-                g_free(decoded);
-                decoded = valid;
-            }
-            return decoded;
-        }
-        line = eol < end ? eol + 1 : end;
-    }
-    return NULL;
+    return mime_field_value(msg->original_fields, name);
 }
