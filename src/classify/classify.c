@@ -183,26 +183,15 @@ classify_finish_kind(classify_report *report)
     report->kind = CLASSIFY_KIND_DELIVERED;
 }
 
-static char *
-classify_header_copy(const classify_msg *msg, const char *name)
-{
-    const char *v = classify_msg_header(msg, name);
-    if (v == NULL)
-        return NULL;
-    if (g_utf8_validate(v, -1, NULL))
-        return g_strdup(v);
-    return g_utf8_make_valid(v, -1);
-}
-
 static void
 classify_fill_headers(const classify_msg *msg, classify_report *report)
 {
-    report->from = classify_header_copy(msg, "From");
-    report->to = classify_header_copy(msg, "To");
-    report->subject = classify_header_copy(msg, "Subject");
-    report->message_id = classify_header_copy(msg, "Message-ID");
-    report->x_original_to = classify_header_copy(msg, "X-Original-To");
-    report->delivered_to = classify_header_copy(msg, "Delivered-To");
+    report->from = classify_msg_header_dup(msg, "From");
+    report->to = classify_msg_header_dup(msg, "To");
+    report->subject = classify_msg_header_dup(msg, "Subject");
+    report->message_id = classify_msg_header_dup(msg, "Message-ID");
+    report->x_original_to = classify_msg_header_dup(msg, "X-Original-To");
+    report->delivered_to = classify_msg_header_dup(msg, "Delivered-To");
 
     for (size_t i = 0; i < G_N_ELEMENTS(classify_platform_headers) && !report->platform_address; i++) {
         const char *v = classify_msg_header(msg, classify_platform_headers[i]);

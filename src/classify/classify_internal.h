@@ -43,6 +43,8 @@ void classify_msg_clear(classify_msg *msg);
 /* A top-level header of the bounce, unfolded, RFC 2047-decoded, valid
  * UTF-8, or NULL. Kept until classify_msg_clear(). */
 const char *classify_msg_header(const classify_msg *msg, const char *name);
+/* The same, newly allocated. */
+char *classify_msg_header_dup(const classify_msg *msg, const char *name);
 /* A header of the returned original message, decoded the same way, or
  * NULL. Newly allocated. */
 char *classify_msg_original_header(const classify_msg *msg, const char *name);

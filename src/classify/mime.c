@@ -158,18 +158,42 @@ mime_append_utf8(GString *out, const char *s, size_t len, const char *charset)
     }
 }
 
-/* The part's content with its transfer encoding undone. */
+/* The part's content with its transfer encoding undone. The parser leaves
+ * each part's bytes in a memory stream: read them in place, and undo base64
+ * and quoted-printable with GMime's stateless decoder, which spares the
+ * filter-stream objects that writing the part out would make. */
 static GByteArray *
 mime_part_bytes(GMimePart *part)
 {
     GMimeDataWrapper *content = g_mime_part_get_content(part);
     GByteArray *bytes = g_byte_array_new();
+    if (content == NULL)
+        return bytes;
 
-    if (content != NULL) {
+    GMimeStream *stream = g_mime_data_wrapper_get_stream(content);
+    GMimeContentEncoding encoding = g_mime_data_wrapper_get_encoding(content);
+    GByteArray *buffer = GMIME_IS_STREAM_MEM(stream) ? g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream))
+                                                     : NULL;
+    bool in_place = buffer != NULL && encoding != GMIME_CONTENT_ENCODING_UUENCODE;
+    if (!in_place) {
         GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(bytes);
         g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
         g_mime_data_wrapper_write_to_stream(content, mem);
         g_object_unref(mem);
+        return bytes;
+    }
+    gint64 end = stream->bound_end >= 0 && stream->bound_end < (gint64)buffer->len ? stream->bound_end
+                                                                                     : (gint64)buffer->len;
+    gint64 start = MIN(MAX(stream->bound_start, 0), end);
+    const char *in = (const char *)buffer->data + start;
+    size_t len = (size_t)(end - start);
+    if (encoding == GMIME_CONTENT_ENCODING_BASE64 || encoding == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) {
+        GMimeEncoding state;
+        g_mime_encoding_init_decode(&state, encoding);
+        g_byte_array_set_size(bytes, (guint)g_mime_encoding_outlen(&state, len));
+        g_byte_array_set_size(bytes, (guint)g_mime_encoding_flush(&state, in, len, (char *)bytes->data));
+    } else {
+        g_byte_array_append(bytes, (const guint8 *)in, (guint)len);
     }
     return bytes;
 }
@@ -666,7 +690,11 @@ mime_field_value(const GArray *fields, const char *name)
         for (size_t k = 0; k < f->value_len; k++)
             if (f->value[k] != '\n')
                 g_string_append_c(value, f->value[k]);
-        char *decoded = g_mime_utils_header_decode_text(NULL, g_strstrip(value->str));
+        g_strstrip(value->str);
+        /* Most values are plain ASCII with no encoded word to decode. */
+        if (strstr(value->str, "=?") == NULL && mime_is_ascii(value->str, strlen(value->str)))
+            return g_string_free(value, FALSE);
+        char *decoded = g_mime_utils_header_decode_text(NULL, value->str);
         g_string_free(value, TRUE);
         if (decoded != NULL && !g_utf8_validate(decoded, -1, NULL)) {
             char *valid = g_utf8_make_valid(decoded, -1);
@@ -778,6 +806,12 @@ classify_msg_clear(classify_msg *msg)
     if (msg->original_fields != NULL)
         g_array_free(msg->original_fields, TRUE);
     memset(msg, 0, sizeof *msg);
+}
+
+char *
+classify_msg_header_dup(const classify_msg *msg, const char *name)
+{
+    return mime_field_value(msg->fields, name);
 }
 
 const char *
