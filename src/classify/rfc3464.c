@@ -557,6 +557,61 @@ rfc3464_has_field_line(const char *s, size_t len, const char *name)
     return false;
 }
 
+/* Bare words for an unknown user. A content filter or gateway that refuses
+ * a message after DATA answers with the same words, so with only a generic
+ * status and no SMTP command named they do not prove the address bad. */
+static const char *const rfc3464_bare_unknown[] = {
+    "user unknown", "unknown user", "no such user", "does not exist",
+};
+
+/* Reporting MTAs that copy the receiving server's RCPT TO answer into the
+ * Diagnostic-Code without naming the command: their bare words are the
+ * receiver's verdict on the address. */
+static const char *const rfc3464_rcpt_reporters[] = { "googlemail.com", "google.com", "messagelabs.com" };
+
+/* True when the DSN's Reporting-MTA is, or is a host under, one of the
+ * domains above. */
+static bool
+rfc3464_reporter_names_rcpt(const char *dsn)
+{
+    const char *field = classify_find_ci(dsn, strlen(dsn), "reporting-mta:");
+    if (field == NULL)
+        return false;
+    const char *value = field + strlen("reporting-mta:");
+    value += strspn(value, " \t");
+    const char *host = rfc3464_skip_type(value);
+    size_t n = strcspn(host, " \t\n;");
+    while (n > 0 && host[n - 1] == '.')
+        n--;
+    for (size_t i = 0; i < G_N_ELEMENTS(rfc3464_rcpt_reporters); i++) {
+        size_t d = strlen(rfc3464_rcpt_reporters[i]);
+        if (n >= d && g_ascii_strncasecmp(host + n - d, rfc3464_rcpt_reporters[i], d) == 0 &&
+            (n == d || host[n - d - 1] == '.'))
+            return true;
+    }
+    return false;
+}
+
+/* An unknown user stated only in bare words, under a status that names no
+ * cause (x.0.0, x.3.0) and with no SMTP command, is filtered: counted as a
+ * soft failure rather than taken as proof that the address is bad. */
+static void
+rfc3464_doubt_bare_unknown(const classify_msg *msg, classify_recipient *r)
+{
+    size_t n = strlen(r->diagnostic);
+    bool causeless = r->status[0] != '\0' && (strcmp(r->status + 1, ".0.0") == 0 || strcmp(r->status + 1, ".3.0") == 0);
+    if (!causeless || rfc3464_command_in(r->diagnostic, n) != NULL)
+        return;
+    bool bare = false;
+    for (size_t i = 0; i < G_N_ELEMENTS(rfc3464_bare_unknown) && !bare; i++)
+        bare = classify_find_ci(r->diagnostic, n, rfc3464_bare_unknown[i]) != NULL;
+    if (!bare || classify_reason_guess(r->status, r->reply_code, r->diagnostic) != CLASSIFY_REASON_USERUNKNOWN)
+        return;
+    if (msg->delivery_status != NULL && rfc3464_reporter_names_rcpt(msg->delivery_status))
+        return;
+    r->reason = CLASSIFY_REASON_FILTERED;
+}
+
 bool
 classify_detect_rfc3464(const classify_msg *msg, classify_report *report)
 {
@@ -570,8 +625,10 @@ classify_detect_rfc3464(const classify_msg *msg, classify_report *report)
     }
     if (report->n_recipients == 0)
         return false;
-    for (size_t i = 0; i < report->n_recipients; i++)
+    for (size_t i = 0; i < report->n_recipients; i++) {
         rfc3464_add_command(msg, &report->recipients[i], report->n_recipients == 1);
+        rfc3464_doubt_bare_unknown(msg, &report->recipients[i]);
+    }
     report->kind = CLASSIFY_KIND_BOUNCE;
     return true;
 }

@@ -181,6 +181,41 @@ test_dsn_data_stage(void **state)
     classify_report_free(rep);
 }
 
+/* Bare unknown-user words under a causeless status, with no SMTP command,
+ * are what a filter after DATA says too: filtered, not hard. A named RCPT
+ * TO stage or a 5.1.1 makes the address bad. */
+static void
+test_dsn_bare_unknown(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("dsn-bare-unknown.eml");
+    assert_int_equal(rep->n_recipients, 3);
+    const classify_recipient *bare = find(rep, "iris@example.com");
+    assert_int_equal(bare->reason, CLASSIFY_REASON_FILTERED);
+    assert_false(bare->hard);
+    assert_int_equal(bare->verdict, CLASSIFY_VERDICT_TEMPORARY);
+    const classify_recipient *rcpt = find(rep, "jack@example.com");
+    assert_int_equal(rcpt->reason, CLASSIFY_REASON_USERUNKNOWN);
+    assert_true(rcpt->hard);
+    const classify_recipient *coded = find(rep, "kate@example.com");
+    assert_int_equal(coded->reason, CLASSIFY_REASON_USERUNKNOWN);
+    assert_true(coded->hard);
+    classify_report_free(rep);
+}
+
+/* Google's DSNs copy the receiver's RCPT TO answer without naming the
+ * command: the same bare words reported by Google are an unknown user. */
+static void
+test_dsn_bare_unknown_google(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("dsn-bare-unknown-google.eml");
+    assert_int_equal(rep->n_recipients, 1);
+    assert_int_equal(rep->recipients[0].reason, CLASSIFY_REASON_USERUNKNOWN);
+    assert_true(rep->recipients[0].hard);
+    classify_report_free(rep);
+}
+
 /* Postfix folds "(in reply to end of DATA command)" over two lines: the
  * stage is still read, and an unknown user after DATA is a filter. */
 static void
@@ -646,6 +681,8 @@ main(int argc, char **argv)
         cmocka_unit_test(test_dsn_diagnostic_from_text),
         cmocka_unit_test(test_dsn_summary_code),
         cmocka_unit_test(test_dsn_data_stage),
+        cmocka_unit_test(test_dsn_bare_unknown),
+        cmocka_unit_test(test_dsn_bare_unknown_google),
         cmocka_unit_test(test_dsn_ehlo_stage),
         cmocka_unit_test(test_dsn_folded_stage),
         cmocka_unit_test(test_arf),
