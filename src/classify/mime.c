@@ -451,6 +451,11 @@ mime_take_enclosed(mime_walk *w, GMimePart *part, int depth)
     if (w->have_original)
         return;
     GByteArray *bytes = mime_part_bytes(part);
+    if (bytes->len == 0) {
+        w->have_original = true; /* an empty one, but the only one */
+        g_byte_array_free(bytes, TRUE);
+        return;
+    }
     char *s = (char *)bytes->data;
     size_t len = mime_normalise_newlines(s, bytes->len);
     size_t header_len = mime_header_block_len(s, len);

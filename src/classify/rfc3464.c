@@ -569,12 +569,22 @@ static const char *const rfc3464_bare_unknown[] = {
  * receiver's verdict on the address. */
 static const char *const rfc3464_rcpt_reporters[] = { "googlemail.com", "google.com", "messagelabs.com" };
 
-/* True when the DSN's Reporting-MTA is, or is a host under, one of the
- * domains above. */
+/* Wording that means something else when a given system reports it. */
+static const struct {
+    const char *reporter; /* domain of the Reporting-MTA */
+    const char *wording;
+    classify_reason reason;
+} rfc3464_reporter_wording[] = {
+    /* Amazon SES receiving: the default reply of a receipt rule's Bounce
+     * action, which the domain's owner sets up to refuse mail. */
+    { "amazonaws.com", "mailbox does not exist", CLASSIFY_REASON_FILTERED },
+};
+
+/* True when the DSN's Reporting-MTA is domain or a host under it. */
 static bool
-rfc3464_reporter_names_rcpt(const char *dsn)
+rfc3464_reported_by(const char *dsn, const char *domain)
 {
-    const char *field = classify_find_ci(dsn, strlen(dsn), "reporting-mta:");
+    const char *field = dsn != NULL ? classify_find_ci(dsn, strlen(dsn), "reporting-mta:") : NULL;
     if (field == NULL)
         return false;
     const char *value = field + strlen("reporting-mta:");
@@ -583,13 +593,30 @@ rfc3464_reporter_names_rcpt(const char *dsn)
     size_t n = strcspn(host, " \t\n;");
     while (n > 0 && host[n - 1] == '.')
         n--;
-    for (size_t i = 0; i < G_N_ELEMENTS(rfc3464_rcpt_reporters); i++) {
-        size_t d = strlen(rfc3464_rcpt_reporters[i]);
-        if (n >= d && g_ascii_strncasecmp(host + n - d, rfc3464_rcpt_reporters[i], d) == 0 &&
-            (n == d || host[n - d - 1] == '.'))
+    size_t d = strlen(domain);
+    return n >= d && g_ascii_strncasecmp(host + n - d, domain, d) == 0 && (n == d || host[n - d - 1] == '.');
+}
+
+static bool
+rfc3464_reporter_names_rcpt(const char *dsn)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(rfc3464_rcpt_reporters); i++)
+        if (rfc3464_reported_by(dsn, rfc3464_rcpt_reporters[i]))
             return true;
-    }
     return false;
+}
+
+/* The reason a reporting system's own wording gives, if any. */
+static void
+rfc3464_apply_reporter_wording(const classify_msg *msg, classify_recipient *r)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(rfc3464_reporter_wording); i++) {
+        if (classify_find_ci(r->diagnostic, strlen(r->diagnostic), rfc3464_reporter_wording[i].wording) != NULL &&
+            rfc3464_reported_by(msg->delivery_status, rfc3464_reporter_wording[i].reporter)) {
+            r->reason = rfc3464_reporter_wording[i].reason;
+            return;
+        }
+    }
 }
 
 /* An unknown user stated only in bare words, under a status that names no
@@ -607,7 +634,7 @@ rfc3464_doubt_bare_unknown(const classify_msg *msg, classify_recipient *r)
         bare = classify_find_ci(r->diagnostic, n, rfc3464_bare_unknown[i]) != NULL;
     if (!bare || classify_reason_guess(r->status, r->reply_code, r->diagnostic) != CLASSIFY_REASON_USERUNKNOWN)
         return;
-    if (msg->delivery_status != NULL && rfc3464_reporter_names_rcpt(msg->delivery_status))
+    if (rfc3464_reporter_names_rcpt(msg->delivery_status))
         return;
     r->reason = CLASSIFY_REASON_FILTERED;
 }
@@ -628,6 +655,7 @@ classify_detect_rfc3464(const classify_msg *msg, classify_report *report)
     for (size_t i = 0; i < report->n_recipients; i++) {
         rfc3464_add_command(msg, &report->recipients[i], report->n_recipients == 1);
         rfc3464_doubt_bare_unknown(msg, &report->recipients[i]);
+        rfc3464_apply_reporter_wording(msg, &report->recipients[i]);
     }
     report->kind = CLASSIFY_KIND_BOUNCE;
     return true;

@@ -216,6 +216,44 @@ test_dsn_bare_unknown_google(void **state)
     classify_report_free(rep);
 }
 
+/* Amazon SES receiving answers "Mailbox does not exist" for a receipt
+ * rule's Bounce action, a filter the domain's owner set up; from any other
+ * reporting MTA the words mean an unknown user. */
+static void
+test_dsn_ses_receiving(void **state)
+{
+    (void)state;
+    gsize len;
+    char *data = load("dsn-ses-receiving.eml", &len);
+    classify_report *rep = classify_message(data, len);
+    assert_int_equal(rep->n_recipients, 1);
+    assert_int_equal(rep->recipients[0].reason, CLASSIFY_REASON_FILTERED);
+    assert_false(rep->recipients[0].hard);
+    classify_report_free(rep);
+
+    char **pieces = g_strsplit(data, "inbound-smtp.eu-west-1.amazonaws.com", -1);
+    char *other = g_strjoinv("mx.example.net", pieces);
+    g_strfreev(pieces);
+    rep = classify_message(other, strlen(other));
+    assert_int_equal(rep->recipients[0].reason, CLASSIFY_REASON_USERUNKNOWN);
+    assert_true(rep->recipients[0].hard);
+    classify_report_free(rep);
+    g_free(other);
+    g_free(data);
+}
+
+/* An enclosed message with no bytes at all is read as an empty original. */
+static void
+test_empty_enclosed(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("empty-enclosed.eml");
+    assert_int_equal(rep->n_recipients, 1);
+    assert_string_equal(rep->recipients[0].address, "nina@example.com");
+    assert_null(rep->original_sender);
+    classify_report_free(rep);
+}
+
 /* Postfix folds "(in reply to end of DATA command)" over two lines: the
  * stage is still read, and an unknown user after DATA is a filter. */
 static void
@@ -683,6 +721,8 @@ main(int argc, char **argv)
         cmocka_unit_test(test_dsn_data_stage),
         cmocka_unit_test(test_dsn_bare_unknown),
         cmocka_unit_test(test_dsn_bare_unknown_google),
+        cmocka_unit_test(test_dsn_ses_receiving),
+        cmocka_unit_test(test_empty_enclosed),
         cmocka_unit_test(test_dsn_ehlo_stage),
         cmocka_unit_test(test_dsn_folded_stage),
         cmocka_unit_test(test_arf),
