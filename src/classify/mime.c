@@ -299,34 +299,39 @@ mime_skip_to_headers(const char *p, const char *end)
     return p;
 }
 
-/* The length of the header block that s starts with, up to the blank line
- * that ends it. */
-static size_t
-mime_header_block_len(const char *s, size_t len)
+/* The line after the one at p (folded or not), or end. */
+static const char *
+mime_next_line(const char *p, const char *end)
 {
-    const char *end = s + len, *b = s;
+    const char *eol = mime_line_end(p, end);
+    return eol < end ? eol + 1 : end;
+}
 
-    while (b < end) {
-        const char *e = mime_line_end(b, end);
-        if (e == b)
+/* Where the header block starting at p ends: at the blank line, or at the
+ * first line that is neither a field nor the continuation of one (a body
+ * that starts without a blank line), as GMime's parser ends it. */
+static const char *
+mime_headers_end(const char *p, const char *end)
+{
+    while (p < end && *p != '\n') {
+        if (!mime_is_header_line(p, end) && *p != ' ' && *p != '\t')
             break;
-        b = e < end ? e + 1 : end;
+        p = mime_next_line(p, end);
     }
-    return (size_t)(b - s);
+    return p;
 }
 
 /* The header block that text quoting the original starts with. */
 static void
 mime_take_inline_original(mime_walk *w, const char *h, size_t len)
 {
-    g_string_append_len(w->original_headers, h, (gssize)mime_header_block_len(h, len));
+    g_string_append_len(w->original_headers, h, mime_headers_end(h, h + len) - h);
     w->have_original = true;
 }
 
 /* Splits text quoting the original below a marker line. Returns the length
  * of the bounce's own text; when the marker is followed by a header block
- * and no original was found yet, that block and the body below it become
- * the original. */
+ * and no original was found yet, that block becomes the original's. */
 static size_t
 mime_split_inline_original(const char *s, size_t len, mime_walk *w)
 {
@@ -458,7 +463,7 @@ mime_take_enclosed(mime_walk *w, GMimePart *part, int depth)
     }
     char *s = (char *)bytes->data;
     size_t len = mime_normalise_newlines(s, bytes->len);
-    size_t header_len = mime_header_block_len(s, len);
+    size_t header_len = (size_t)(mime_headers_end(s, s + len) - s);
 
     bool forwarded_report = !w->have_report && w->delivery_status->len == 0 && w->feedback_report->len == 0 &&
                             classify_find_ci(s, header_len, "multipart/report") != NULL;
@@ -616,28 +621,6 @@ mime_header_or_empty(classify_msg *msg, const char *name)
 {
     const char *v = classify_msg_header(msg, name);
     return v != NULL ? v : "";
-}
-
-/* The line after the one at p (folded or not), or end. */
-static const char *
-mime_next_line(const char *p, const char *end)
-{
-    const char *eol = mime_line_end(p, end);
-    return eol < end ? eol + 1 : end;
-}
-
-/* Where the message's own header block ends: at the blank line, or at the
- * first line that is neither a field nor the continuation of one (a body
- * that starts without a blank line). */
-static const char *
-mime_headers_end(const char *p, const char *end)
-{
-    while (p < end && *p != '\n') {
-        if (!mime_is_header_line(p, end) && *p != ' ' && *p != '\t')
-            break;
-        p = mime_next_line(p, end);
-    }
-    return p;
 }
 
 /* One field of a header block: where its name and raw value (continuation
