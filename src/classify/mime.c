@@ -662,10 +662,10 @@ mime_index_fields(const char *s, size_t len)
     return fields;
 }
 
-/* The unfolded, RFC 2047-decoded value of the first field called name, as
- * valid UTF-8 (g_free it); NULL when absent. */
+/* The unfolded value of the first field called name, as it stands (g_free
+ * it); NULL when absent. */
 static char *
-mime_field_value(const GArray *fields, const char *name)
+mime_field_raw(const GArray *fields, const char *name)
 {
     size_t n = strlen(name);
 
@@ -679,19 +679,27 @@ mime_field_value(const GArray *fields, const char *name)
             if (f->value[k] != '\n')
                 g_string_append_c(value, f->value[k]);
         g_strstrip(value->str);
-        /* Most values are plain ASCII with no encoded word to decode. */
-        if (strstr(value->str, "=?") == NULL && mime_is_ascii(value->str, strlen(value->str)))
-            return g_string_free(value, FALSE);
-        char *decoded = g_mime_utils_header_decode_text(NULL, value->str);
-        g_string_free(value, TRUE);
-        if (decoded != NULL && !g_utf8_validate(decoded, -1, NULL)) {
-            char *valid = g_utf8_make_valid(decoded, -1);
-            g_free(decoded);
-            decoded = valid;
-        }
-        return decoded;
+        return g_string_free(value, FALSE);
     }
     return NULL;
+}
+
+/* The same value RFC 2047-decoded, as valid UTF-8. */
+static char *
+mime_field_value(const GArray *fields, const char *name)
+{
+    char *value = mime_field_raw(fields, name);
+    /* Most values are plain ASCII with no encoded word to decode. */
+    if (value == NULL || (strstr(value, "=?") == NULL && mime_is_ascii(value, strlen(value))))
+        return value;
+    char *decoded = g_mime_utils_header_decode_text(NULL, value);
+    g_free(value);
+    if (decoded != NULL && !g_utf8_validate(decoded, -1, NULL)) {
+        char *valid = g_utf8_make_valid(decoded, -1);
+        g_free(decoded);
+        decoded = valid;
+    }
+    return decoded;
 }
 
 /* What GMime parses: the top-level header block reduced to the two fields
@@ -705,7 +713,8 @@ mime_body_input(const GArray *fields, const char *body, size_t body_len)
     GByteArray *input = g_byte_array_sized_new((guint)body_len + 256);
 
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
-        char *v = mime_field_value(fields, names[i]);
+        /* As written: GMime parses these fields itself. */
+        char *v = mime_field_raw(fields, names[i]);
         if (v == NULL)
             continue;
         g_byte_array_append(input, (const guint8 *)names[i], (guint)strlen(names[i]));

@@ -254,6 +254,22 @@ test_empty_enclosed(void **state)
     classify_report_free(rep);
 }
 
+/* A boundary may look like an encoded word ('=' and '?' are boundary
+ * characters). GMime decodes encoded words inside parameters and so looks
+ * for the wrong boundary; the boundary line in the prologue recovers the
+ * parts, and the report is read. */
+static void
+test_boundary_like_encoded_word(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("boundary-like-encoded-word.eml");
+    assert_int_equal(rep->n_recipients, 1);
+    assert_string_equal(rep->recipients[0].address, "olga@example.com");
+    assert_string_equal(rep->recipients[0].status, "5.1.1");
+    assert_int_equal(rep->recipients[0].reason, CLASSIFY_REASON_USERUNKNOWN);
+    classify_report_free(rep);
+}
+
 /* Postfix folds "(in reply to end of DATA command)" over two lines: the
  * stage is still read, and an unknown user after DATA is a filter. */
 static void
@@ -723,6 +739,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_dsn_bare_unknown_google),
         cmocka_unit_test(test_dsn_ses_receiving),
         cmocka_unit_test(test_empty_enclosed),
+        cmocka_unit_test(test_boundary_like_encoded_word),
         cmocka_unit_test(test_dsn_ehlo_stage),
         cmocka_unit_test(test_dsn_folded_stage),
         cmocka_unit_test(test_arf),
