@@ -14,7 +14,10 @@
  * valid UTF-8 with LF line ends, whatever the input's charset, transfer
  * encoding or newline style. Pointers are NULL when the part is absent. */
 typedef struct classify_msg {
-    GMimeObject *mime;           /* the top-level part; NULL when GMime could not parse anything */
+    GMimeObject *mime;           /* the top-level part, whose own headers are only
+                                    Content-Type and Content-Transfer-Encoding (read
+                                    the others with classify_msg_header); NULL when
+                                    GMime could not parse anything */
     const char *from;            /* decoded From header, or "" */
     const char *subject;         /* decoded Subject header, or "" */
     const char *content_type;    /* top-level type, lower case, e.g. "multipart/report" */
