@@ -263,22 +263,43 @@ mime_html_to_text(GString *s, size_t start)
     g_string_free(out, TRUE);
 }
 
-/* True when line (up to its end) looks like "Name: value". */
-static bool
-mime_is_header_line(const char *p, const char *end)
-{
-    const char *q = p;
-
-    while (q < end && *q != ':' && *q != '\n' && *q > ' ' && *q < 0x7f)
-        q++;
-    return q > p && q < end && *q == ':';
-}
-
 static const char *
 mime_line_end(const char *p, const char *end)
 {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     return nl != NULL ? nl : end;
+}
+
+/* The line after the one at p (folded or not), or end. */
+static const char *
+mime_next_line(const char *p, const char *end)
+{
+    const char *eol = mime_line_end(p, end);
+    return eol < end ? eol + 1 : end;
+}
+
+/* The colon of a line up to eol that opens a field ("Name: value", blanks
+ * allowed before the colon, as GMime allows them), or NULL; *name_end is
+ * set where the name ends. */
+static const char *
+mime_field_colon(const char *line, const char *eol, const char **name_end)
+{
+    const char *q = line;
+
+    while (q < eol && *q > ' ' && *q < 0x7f && *q != ':')
+        q++;
+    *name_end = q;
+    while (q < eol && (*q == ' ' || *q == '\t'))
+        q++;
+    return *name_end > line && q < eol && *q == ':' ? q : NULL;
+}
+
+/* True when the line at p opens a field. */
+static bool
+mime_is_header_line(const char *p, const char *end)
+{
+    const char *name_end;
+    return mime_field_colon(p, mime_line_end(p, end), &name_end) != NULL;
 }
 
 /* Past the marker line: blank lines and dash lines ("------ The body of
@@ -292,19 +313,10 @@ mime_skip_to_headers(const char *p, const char *end)
             p++;
         if (end - p < 2 || p[0] != '-' || p[1] != '-')
             break;
-        const char *eol = mime_line_end(p, end);
-        p = eol < end ? eol + 1 : end;
+        p = mime_next_line(p, end);
         lines++;
     }
     return p;
-}
-
-/* The line after the one at p (folded or not), or end. */
-static const char *
-mime_next_line(const char *p, const char *end)
-{
-    const char *eol = mime_line_end(p, end);
-    return eol < end ? eol + 1 : end;
 }
 
 /* Where the header block starting at p ends: at the blank line, or at the
@@ -354,7 +366,7 @@ mime_split_inline_original(const char *s, size_t len, mime_walk *w)
             }
             return (size_t)(line - s);
         }
-        line = eol < end ? eol + 1 : end;
+        line = mime_next_line(line, end);
     }
     return len;
 }
@@ -362,8 +374,6 @@ mime_split_inline_original(const char *s, size_t len, mime_walk *w)
 static void mime_walk_object(mime_walk *w, GMimeObject *obj, int depth);
 static void mime_take_text_bytes(mime_walk *w, const char *s, size_t len);
 
-/* A text part of the bounce's own: decoded, HTML flattened, any inline
- * quoted original split off. */
 /* Headers that only a message's own header block has; a delivery report in
  * plain text (Reporting-MTA:, Final-Recipient:) has none of them. */
 static const char *const mime_message_headers[] = { "received:", "return-path:", "message-id:", "from:" };
@@ -382,13 +392,14 @@ mime_is_message_text(const char *s, size_t len)
         }
         /* Skip the field and its continuation lines. */
         do {
-            const char *eol = mime_line_end(line, end);
-            line = eol < end ? eol + 1 : end;
+            line = mime_next_line(line, end);
         } while (line < end && (*line == ' ' || *line == '\t'));
     }
     return false;
 }
 
+/* A text part of the bounce's own: decoded, HTML flattened, any inline
+ * quoted original split off. */
 static void
 mime_take_text(mime_walk *w, GMimePart *part, bool html)
 {
@@ -565,7 +576,7 @@ mime_walk_broken_multipart(mime_walk *w, GMimeMultipart *mp, int depth)
                 return;
             break;
         }
-        line = eol < end ? eol + 1 : end;
+        line = mime_next_line(line, end);
     }
     mime_take_text_bytes(w, pro, len);
 }
@@ -647,13 +658,9 @@ mime_index_fields(const char *s, size_t len)
             eol = mime_line_end(next, end);
             next = mime_next_line(next, end);
         }
-        const char *name_end = line;
-        while (name_end < first_eol && *name_end > ' ' && *name_end < 0x7f && *name_end != ':')
-            name_end++;
-        const char *colon = name_end;
-        while (colon < first_eol && (*colon == ' ' || *colon == '\t'))
-            colon++;
-        if (name_end > line && colon < first_eol && *colon == ':') {
+        const char *name_end;
+        const char *colon = mime_field_colon(line, first_eol, &name_end);
+        if (colon != NULL) {
             mime_field f = { line, (size_t)(name_end - line), colon + 1, (size_t)(eol - colon - 1) };
             g_array_append_val(fields, f);
         }
