@@ -80,8 +80,11 @@ policy_outcome policy_replay(policy *p, const store_quarantine_item *item, bool 
  * with free()), or NULL for an empty address. */
 char *policy_archive_path(const char *dir, const char *address);
 
-/* Writes raw gzipped to policy_archive_path(dir, address), creating the
- * folders, atomically (a temporary file renamed into place). 0 or -1. */
-int policy_archive_write(const char *dir, const char *address, const char *raw, size_t len);
+/* Archives raw for address at policy_archive_path(dir, address), creating
+ * the folders, atomically (a temporary file renamed into place). *copy is
+ * the message's copy: NULL for its first recipient, when raw is gzipped and
+ * *copy set to the new file's path (free with free()); for the next
+ * recipients, their file becomes a hard link to it. 0 or -1 (logged). */
+int policy_archive_write(const char *dir, const char *address, const char *raw, size_t len, char **copy);
 
 #endif
