@@ -7,6 +7,7 @@
 #ifndef BOUNCEDEMAILS_STORE_BACKEND_H
 #define BOUNCEDEMAILS_STORE_BACKEND_H
 
+#include <glib.h>
 #include "store/store.h"
 
 typedef struct store_backend {
@@ -43,6 +44,10 @@ typedef struct store_backend {
     int (*outbox_retry_given_up)(store *st, time_t now, int *count);
     int (*outbox_cancel)(store *st, const char *address, const char *domain, int *count);
     int (*outbox_next_due)(store *st, time_t *when, int *any);
+    /* store_outbox_claim() for the one open item of (address, domain);
+     * appends it to *items (*n grows) when it is pending and due. */
+    int (*outbox_claim_address)(store *st, const char *address, const char *domain, time_t now,
+                                long lease_s, GArray *items);
 
     int (*quarantine_add)(store *st, const char *raw, size_t raw_len,
                           const char *envelope_recipient, const char *ingress,
@@ -58,6 +63,7 @@ typedef struct store_backend {
 struct store {
     const store_backend *backend;
     char errmsg[512];
+    GPtrArray *remembered;    /* "address\0domain" queued since store_outbox_remember(), or NULL */
 };
 
 /* Sets the message that store_errmsg() returns, and returns -1. Not with

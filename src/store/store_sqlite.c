@@ -171,6 +171,9 @@ static const char *const store_sqlite_migrations[] = {
       "UPDATE outbox SET next_attempt = ?3 WHERE id IN (SELECT id FROM outbox" \
       "  WHERE state = 0 AND next_attempt <= ?1 ORDER BY next_attempt, id LIMIT ?2)" \
       " RETURNING " OUTBOX_COLUMNS) \
+    X(OUTBOX_CLAIM_ADDRESS, \
+      "UPDATE outbox SET next_attempt = ?4 WHERE address = ?1 AND domain = ?2" \
+      " AND state <> 1 AND state = 0 AND next_attempt <= ?3 RETURNING " OUTBOX_COLUMNS) \
     X(OUTBOX_LIST, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state IN (0, 2) ORDER BY state, id") \
     X(OUTBOX_FINISH, \
       "UPDATE outbox SET state = ?2, next_attempt = ?3, last_result = ?4," \
@@ -515,6 +518,26 @@ static int sq_outbox_claim(store *st, time_t now, long lease_s, size_t max,
     /* RETURNING gives rows in no promised order. */
     if (*n > 1) qsort(*items, *n, sizeof **items, sq_outbox_cmp_id);
     return 0;
+}
+
+static int sq_outbox_claim_address(store *st, const char *address, const char *domain, time_t now,
+                                   long lease_s, GArray *items)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_OUTBOX_CLAIM_ADDRESS);
+    if (!stmt) return -1;
+    sq_bind_text(stmt, 1, address);
+    sq_bind_text(stmt, 2, domain);
+    sqlite3_bind_int64(stmt, 3, now);
+    sqlite3_bind_int64(stmt, 4, (sqlite3_int64)now + (lease_s > 0 ? lease_s : 0));
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        store_outbox_item it;
+        sq_outbox_row(stmt, &it);
+        g_array_append_val(items, it);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : sq_fail(st, "claiming a notification");
+    sqlite3_reset(stmt);
+    return ret;
 }
 
 static int sq_outbox_list(store *st, store_outbox_item **items, size_t *n)
@@ -900,6 +923,7 @@ static const store_backend store_sqlite_backend = {
     .outbox_retry_given_up = sq_outbox_retry_given_up,
     .outbox_cancel = sq_outbox_cancel,
     .outbox_next_due = sq_outbox_next_due,
+    .outbox_claim_address = sq_outbox_claim_address,
     .quarantine_add = sq_quarantine_add,
     .quarantine_list = sq_quarantine_list,
     .quarantine_remove = sq_quarantine_remove,
