@@ -5,20 +5,43 @@
  */
 #include "store/store_backend.h"
 
+#include <dlfcn.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <glib.h>
 
+#include "build_config.h"
+
 typedef store *(*store_open_fn)(const config *cfg, char *err, size_t err_len);
+
+/* The PostgreSQL backend is a loadable module, the way Postfix ships its
+ * pgsql map as a package of its own: libpq brings 24 libraries (Kerberos,
+ * LDAP, SASL, ...) that every `stdin` run of a SQLite site mapped and
+ * relocated for nothing. BOUNCEDEMAILS_MODULE_DIR overrides where it is
+ * looked for (the build tree, for the tests). The module stays loaded. */
+static store *store_pg_module_open(const config *cfg, char *err, size_t err_len)
+{
+    const char *dir = getenv("BOUNCEDEMAILS_MODULE_DIR");
+    char *path = g_build_filename(dir && *dir ? dir : BOUNCEDEMAILS_MODULE_DIR, "bouncedemails-pgsql.so", NULL);
+    void *module = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    store_open_fn open = NULL;
+    if (module)
+        *(void **)&open = dlsym(module, "store_pg_open");
+    if (!open)
+        snprintf(err, err_len, "store.backend postgresql needs the module %s: %s", path, dlerror());
+    g_free(path);
+    return open ? open(cfg, err, err_len) : NULL;
+}
 
 static const struct {
     const char *name;
     store_open_fn open;
 } store_backends[] = {
     { "sqlite", store_sqlite_open },
-    { "postgresql", store_pg_open },
+    { "postgresql", store_pg_module_open },
 };
 
 store *store_open(const config *cfg, char *err, size_t err_len)

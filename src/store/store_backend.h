@@ -72,6 +72,7 @@ int store_fail(store *st, const char *fmt, ...) __attribute__((format(printf, 2,
 
 /* Each backend's constructor: fills err and returns NULL on failure. */
 store *store_sqlite_open(const config *cfg, char *err, size_t err_len);
+/* In the module bouncedemails-pgsql.so, which store.c loads by name. */
 store *store_pg_open(const config *cfg, char *err, size_t err_len);
 
 #endif
