@@ -63,6 +63,9 @@ policy *policy_new(const config *cfg, store *st)
 
 void policy_free(policy *p)
 {
+    /* The archive's writer runs behind; what this policy queued is written
+     * before the caller (a `stdin` run) may exit. */
+    policy_archive_flush();
     free(p);
 }
 
@@ -411,7 +414,7 @@ static void policy_job_clear(policy_job *job)
     g_free(job->route_address);
     g_free(job->verp);
     g_free(job->quarantine);
-    free(job->archived);
+    policy_archive_release(job->archived);
     memset(job, 0, sizeof *job);
 }
 

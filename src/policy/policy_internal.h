@@ -27,7 +27,7 @@ typedef struct policy_job {
     char *verp;                    /* the recipient that address carries, or NULL (g_free) */
     char *quarantine;              /* why it is quarantined (g_free) */
     int queued;                    /* notifications queued */
-    char *archived;                /* the message's archive copy, or NULL (free) */
+    policy_archive_copy *archived; /* the message's archive copy, or NULL */
 } policy_job;
 
 /* Fills job->domain, job->route_address and job->verp from the envelope and
