@@ -149,10 +149,16 @@ static int archive_in_folder(int (*op)(const char *, const char *), const char *
     return made == 0 ? op(a, b) : -1;
 }
 
-/* The new file takes the address's name: the older file goes first (a
- * reader may find no file for a moment, never half of one). */
+/* The new file takes the address's name; when the address has an older
+ * file, that goes first (a reader may find no file for a moment, never half
+ * of one). Most addresses have none: one system call for them. */
 static int archive_rename_over(const char *from, const char *to)
 {
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    /* EINVAL: a file system without RENAME_NOREPLACE. */
+    if (errno != EEXIST && errno != EINVAL)
+        return -1;
     if (unlink(to) != 0 && errno != ENOENT)
         return -1;
     return rename(from, to);
@@ -160,7 +166,9 @@ static int archive_rename_over(const char *from, const char *to)
 
 static int archive_link_over(const char *from, const char *to)
 {
-    if (unlink(to) != 0 && errno != ENOENT)
+    if (link(from, to) == 0)
+        return 0;
+    if (errno != EEXIST || unlink(to) != 0)
         return -1;
     return link(from, to);
 }
