@@ -5,7 +5,9 @@
  * notifier only. Each ingress thread has its own store handle and policy.
  * SIGTERM and SIGINT stop taking messages, let what is in hand commit, and
  * exit cleanly. With libsystemd, readiness and stopping are reported to
- * systemd (Type=notify).
+ * systemd (Type=notify), and when the unit sets WatchdogSec the event loop
+ * says WATCHDOG=1 at half that interval, so that a hung loop gets the
+ * daemon restarted.
  */
 #include "cmd.h"
 
@@ -45,6 +47,7 @@ typedef struct run_daemon {
     run_ingress amqp_side, smtp_side;
     amqp_ingress *amqp;
     smtp_server *smtp;
+    struct event *watchdog;
 } run_daemon;
 
 static void run_wake_notifier(void *arg)
@@ -78,6 +81,31 @@ static void run_on_signal(evutil_socket_t sig, short what, void *arg)
     run_sd_notify("STOPPING=1");
     event_base_loopbreak(d->base);
 }
+
+#if HAVE_LIBSYSTEMD
+static void run_on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    sd_notify(0, "WATCHDOG=1");
+}
+
+/* A persistent timer at half the watchdog interval, when systemd asks for
+ * one (WATCHDOG_USEC); it runs in the loop that serves SMTP and signals,
+ * so it stops when the loop stops. */
+static void run_watchdog_start(run_daemon *d)
+{
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+    struct timeval half = { (time_t)(usec / 2 / 1000000), (suseconds_t)(usec / 2 % 1000000) };
+    d->watchdog = event_new(d->base, -1, EV_PERSIST, run_on_watchdog, d);
+    if (d->watchdog) event_add(d->watchdog, &half);
+    log_debug("watchdog: WATCHDOG=1 every %llu ms", (unsigned long long)(usec / 2000));
+}
+#else
+static void run_watchdog_start(run_daemon *d) { (void)d; }
+#endif
 
 static int run_start(run_daemon *d)
 {
@@ -145,8 +173,10 @@ static int run_daemon_main(config *cfg)
         log_info("bouncedemails %s started (env %s): queue %s, SMTP %s, notifier on",
                  BOUNCEDEMAILS_VERSION, cfg->env, cfg->amqp.enabled ? cfg->amqp.queue : "off", smtp);
         run_sd_notify("READY=1");
+        run_watchdog_start(&d);
         event_base_dispatch(d.base);
     }
+    if (d.watchdog) event_free(d.watchdog);
     run_stop(&d);
     event_free(sigterm);
     event_free(sigint);
