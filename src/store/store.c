@@ -233,3 +233,33 @@ void store_stats_free(store_domain_stats *stats, size_t n)
     for (size_t i = 0; i < n; i++) g_free(stats[i].domain);
     g_free(stats);
 }
+
+/* ---- switch-over and operations ---- */
+
+int store_match_addresses(store *st, const char *part, size_t max, char ***addresses, size_t *n)
+{
+    *addresses = NULL;
+    *n = 0;
+    if (store_require(st, "address", part) < 0) return -1;
+    return st->backend->match_addresses(st, part, max, addresses, n);
+}
+
+void store_strings_free(char **strings, size_t n)
+{
+    for (size_t i = 0; i < n; i++) g_free(strings[i]);
+    g_free(strings);
+}
+
+int store_import_soft(store *st, const char *address, const char *domain, int count,
+                      time_t first, time_t last, int *added)
+{
+    if (store_require_key(st, address, domain) < 0) return -1;
+    if (count < 1) return store_fail(st, "soft-bounce count %d is not positive", count);
+    return st->backend->import_soft(st, address, domain, count, first, last, added);
+}
+
+int store_import_permanent(store *st, const store_permanent *p, const char *answer, int *added)
+{
+    if (store_require_key(st, p->address, p->domain) < 0) return -1;
+    return st->backend->import_permanent(st, p, answer, added);
+}

@@ -205,4 +205,19 @@ int store_stats(store *st, time_t now, long window_s, store_domain_stats **stats
                 long *quarantined);
 void store_stats_free(store_domain_stats *stats, size_t n);
 
+/* ---- switch-over and operations ---- */
+
+/* Every address with a counter or a suppression whose spelling contains part
+ * (without regard to ASCII case), sorted, at most max. Free with
+ * store_strings_free(). */
+int store_match_addresses(store *st, const char *part, size_t max, char ***addresses, size_t *n);
+void store_strings_free(char **strings, size_t n);
+
+/* Brings in a counter or a suppression from another system (import-original)
+ * unless (address, domain) has one already: what this store knows wins, so
+ * that importing twice changes nothing. *added: 1 when a row was written. */
+int store_import_soft(store *st, const char *address, const char *domain, int count,
+                      time_t first, time_t last, int *added);
+int store_import_permanent(store *st, const store_permanent *p, const char *answer, int *added);
+
 #endif

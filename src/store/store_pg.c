@@ -219,7 +219,17 @@ static const char *const store_pg_migrations[] = {
       "  (SELECT count(*) FROM event AS e WHERE e.domain_key = d.domain_key)," \
       "  (SELECT count(*) FROM outbox AS o WHERE o.domain_key = d.domain_key AND o.state = 0)," \
       "  (SELECT count(*) FROM outbox AS o WHERE o.domain_key = d.domain_key AND o.state = 2)" \
-      " FROM d ORDER BY d.domain_key")
+      " FROM d ORDER BY d.domain_key") \
+    X(MATCH_ADDRESSES, \
+      "SELECT min(address) FROM (SELECT address, address_key FROM soft_bounce" \
+      "  UNION ALL SELECT address, address_key FROM permanent_bounce) AS a" \
+      " WHERE strpos(address_key, $1) > 0 GROUP BY address_key ORDER BY address_key LIMIT $2") \
+    X(IMPORT_SOFT, \
+      "INSERT INTO soft_bounce (address, domain, count, first_seen, last_seen)" \
+      " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING") \
+    X(IMPORT_PERMANENT, \
+      "INSERT INTO permanent_bounce (address, domain, reason, status, bounced_at, platform_answer)" \
+      " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING")
 
 typedef enum store_pg_stmt {
 #define STORE_PG_STMT_ENUM(id, sql) PG_##id,
@@ -979,6 +989,54 @@ static char *pg_parse_url(store_pg *s, const char *url)
     return options;
 }
 
+/* ---- switch-over and operations ---- */
+
+static int pg_match_addresses(store *st, const char *part, size_t max, char ***addresses, size_t *n)
+{
+    pg_params p = { 0 };
+    pg_key(&p, part);
+    pg_int(&p, pg_limit(max));
+    PGresult *res = pg_run(st, PG_MATCH_ADDRESSES, &p, "matching addresses");
+    if (!res) return -1;
+    int rows = PQntuples(res);
+    char **out = g_new0(char *, rows > 0 ? rows : 1);
+    for (int r = 0; r < rows; r++) out[r] = pg_str_at(res, r, 0);
+    PQclear(res);
+    *addresses = out;
+    *n = (size_t)rows;
+    return 0;
+}
+
+static int pg_import_soft(store *st, const char *address, const char *domain, int count,
+                          time_t first, time_t last, int *added)
+{
+    pg_params p = { 0 };
+    pg_text(&p, address);
+    pg_text(&p, domain);
+    pg_int(&p, count);
+    pg_int(&p, first);
+    pg_int(&p, last);
+    int changed = 0;
+    if (pg_exec(st, PG_IMPORT_SOFT, &p, "importing a soft-bounce counter", &changed) < 0) return -1;
+    *added = changed > 0;
+    return 0;
+}
+
+static int pg_import_permanent(store *st, const store_permanent *perm, const char *answer, int *added)
+{
+    pg_params p = { 0 };
+    pg_text(&p, perm->address);
+    pg_text(&p, perm->domain);
+    pg_text(&p, perm->reason);
+    pg_text(&p, perm->status);
+    pg_int(&p, perm->when);
+    pg_text(&p, answer);
+    int changed = 0;
+    if (pg_exec(st, PG_IMPORT_PERMANENT, &p, "importing a permanent bounce", &changed) < 0) return -1;
+    *added = changed > 0;
+    return 0;
+}
+
 static const store_backend store_pg_backend = {
     .name = "postgresql",
     .close = pg_close,
@@ -1008,6 +1066,9 @@ static const store_backend store_pg_backend = {
     .quarantine_remove = pg_quarantine_remove,
     .find_address = pg_find_address,
     .stats = pg_stats,
+    .match_addresses = pg_match_addresses,
+    .import_soft = pg_import_soft,
+    .import_permanent = pg_import_permanent,
 };
 
 static store *pg_open_failed(store *st, char *err, size_t err_len)

@@ -200,7 +200,16 @@ static const char *const store_sqlite_migrations[] = {
       "  (SELECT count(*) FROM event AS e WHERE e.domain = d.domain)," \
       "  (SELECT count(*) FROM outbox AS o WHERE o.domain = d.domain AND o.state = 0)," \
       "  (SELECT count(*) FROM outbox AS o WHERE o.domain = d.domain AND o.state = 2)" \
-      " FROM d ORDER BY d.domain")
+      " FROM d ORDER BY d.domain") \
+    X(MATCH_ADDRESSES, \
+      "SELECT address FROM (SELECT address FROM soft_bounce UNION SELECT address FROM permanent_bounce)" \
+      " WHERE instr(lower(address), lower(?1)) > 0 ORDER BY address LIMIT ?2") \
+    X(IMPORT_SOFT, \
+      "INSERT INTO soft_bounce (address, domain, count, first_seen, last_seen)" \
+      " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING") \
+    X(IMPORT_PERMANENT, \
+      "INSERT INTO permanent_bounce (address, domain, reason, status, bounced_at, platform_answer)" \
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING")
 
 typedef enum store_sqlite_stmt {
 #define STORE_SQLITE_STMT_ENUM(id, sql) STMT_##id,
@@ -724,6 +733,60 @@ static int sq_stats(store *st, time_t now, long window_s, store_domain_stats **s
     return 0;
 }
 
+/* ---- switch-over and operations ---- */
+
+static int sq_match_addresses(store *st, const char *part, size_t max, char ***addresses, size_t *n)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_MATCH_ADDRESSES);
+    if (!stmt) return -1;
+    sq_bind_text(stmt, 1, part);
+    sqlite3_bind_int64(stmt, 2, max > INT64_MAX ? INT64_MAX : (sqlite3_int64)max);
+    GPtrArray *rows = g_ptr_array_new();
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        g_ptr_array_add(rows, sq_column_strdup(stmt, 0));
+    int ret = rc == SQLITE_DONE ? 0 : sq_fail(st, "matching addresses");
+    sqlite3_reset(stmt);
+    *n = rows->len;
+    *addresses = (char **)g_ptr_array_free(rows, FALSE);
+    if (ret < 0) {
+        store_strings_free(*addresses, *n);
+        *addresses = NULL;
+        *n = 0;
+    }
+    return ret;
+}
+
+static int sq_import_soft(store *st, const char *address, const char *domain, int count,
+                          time_t first, time_t last, int *added)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_IMPORT_SOFT);
+    if (!stmt) return -1;
+    sq_bind_text(stmt, 1, address);
+    sq_bind_text(stmt, 2, domain);
+    sqlite3_bind_int(stmt, 3, count);
+    sqlite3_bind_int64(stmt, 4, first);
+    sqlite3_bind_int64(stmt, 5, last);
+    if (sq_exec(st, stmt, "importing a soft-bounce counter") < 0) return -1;
+    *added = sq_changes(st) > 0;
+    return 0;
+}
+
+static int sq_import_permanent(store *st, const store_permanent *p, const char *answer, int *added)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_IMPORT_PERMANENT);
+    if (!stmt) return -1;
+    sq_bind_text(stmt, 1, p->address);
+    sq_bind_text(stmt, 2, p->domain);
+    sq_bind_text(stmt, 3, p->reason);
+    sq_bind_text(stmt, 4, p->status);
+    sqlite3_bind_int64(stmt, 5, p->when);
+    sq_bind_text(stmt, 6, answer);
+    if (sq_exec(st, stmt, "importing a permanent bounce") < 0) return -1;
+    *added = sq_changes(st) > 0;
+    return 0;
+}
+
 /* ---- opening, schema, closing ---- */
 
 static void sq_close(store *st)
@@ -881,6 +944,9 @@ static const store_backend store_sqlite_backend = {
     .quarantine_remove = sq_quarantine_remove,
     .find_address = sq_find_address,
     .stats = sq_stats,
+    .match_addresses = sq_match_addresses,
+    .import_soft = sq_import_soft,
+    .import_permanent = sq_import_permanent,
 };
 
 store *store_sqlite_open(const config *cfg, char *err, size_t err_len)

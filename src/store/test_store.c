@@ -323,6 +323,8 @@ int main(void)
         FIXTURE_TEST(test_quarantine_binary_round_trip),
         FIXTURE_TEST(test_transaction_rollback),
         FIXTURE_TEST(test_savepoint_rollback),
+        FIXTURE_TEST(test_match_addresses_by_substring),
+        FIXTURE_TEST(test_import_keeps_what_the_store_knows),
         FIXTURE_TEST(test_two_handles_see_commits_only),
         FIXTURE_TEST(test_concurrent_writers),
         FIXTURE_TEST(test_concurrent_first_open),

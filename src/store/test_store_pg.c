@@ -627,6 +627,8 @@ int main(void)
         FIXTURE_TEST(test_broken_connection_is_reset),
         FIXTURE_TEST(test_lock_wait_ends_in_an_error),
         FIXTURE_TEST(test_deadlock_is_an_error_to_retry),
+        FIXTURE_TEST(test_match_addresses_by_substring),
+        FIXTURE_TEST(test_import_keeps_what_the_store_knows),
         FIXTURE_TEST(test_two_handles_see_commits_only),
         FIXTURE_TEST(test_concurrent_writers_lose_no_update),
         FIXTURE_TEST(test_outbox_claim_hands_each_item_to_one_claimer),
