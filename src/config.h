@@ -106,6 +106,9 @@ typedef struct config {
 /* The file to read when --config is not given: ./config.yml if it exists,
  * else /etc/bouncedemails/config.yml. */
 const char *config_default_path(void);
+/* The paths config_default_path() tries, in order, for an error that says
+ * where no file was found: "config.yml, /etc/bouncedemails/config.yml". */
+const char *config_default_paths_tried(void);
 
 /* Reads section env of the file at path. Returns NULL and writes
  * "FILE:LINE: KEY: what is wrong" into err on any error; the caller exits

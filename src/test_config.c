@@ -583,6 +583,28 @@ static const error_case error_cases[] = {
       "no such section (the file has: develop)" },
     { "empty file", "", 1, "production", "no such section: the file is empty" },
     { "not a mapping", "- production\n", 1, "production", "must be a mapping of environments" },
+    { "amqp.url port not a number", MINIMAL "  amqp:\n    url: amqp://u:pw@broker:56x2/bd\n", 7,
+      "amqp.url", "the port must be a number from 1 to 65535" },
+    { "amqp.url port out of range", MINIMAL "  amqp:\n    url: amqp://u:pw@broker:99999/bd\n", 7,
+      "amqp.url", "the port must be a number from 1 to 65535" },
+    { "amqp.url unknown scheme", MINIMAL "  amqp:\n    url: amqpx://u:pw@broker/bd\n", 7,
+      "amqp.url", "must start with amqp:// or amqps://" },
+    { "amqp.url without host", MINIMAL "  amqp:\n    url: amqp://u:pw@:5672/bd\n", 7,
+      "amqp.url", "has no valid host name" },
+    { "store.url scheme", MINIMAL "  store:\n    url: mysql://u:pw@db/bd\n", 7,
+      "store.url", "must start with postgresql:// or postgres://" },
+    { "store.url port", MINIMAL "  store:\n    url: postgresql://u:pw@db:0/bd\n", 7,
+      "store.url", "the port must be a number from 1 to 65535" },
+    { "store.url neither URI nor pairs", MINIMAL "  store:\n    url: db.example.org\n", 7,
+      "store.url", "expected a postgresql:// URI or key=value pairs" },
+    { "base_url host", "production:\n  handler:\n    domains:\n      mydomain.de:\n"
+      "        base_url: http://exa mple/{address}\n", 5, "handler.domains.mydomain.de.base_url",
+      "has no valid host name" },
+    { "base_url port", "production:\n  handler:\n    domains:\n      mydomain.de:\n"
+      "        base_url: http://example.org:80a/{address}\n", 5, "handler.domains.mydomain.de.base_url",
+      "the port must be a number" },
+    { "smtp.host", MINIMAL "  smtp:\n    host: 'not a host'\n", 7, "smtp.host",
+      "expected an IP address or a host name" },
 };
 
 static void

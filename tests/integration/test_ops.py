@@ -8,6 +8,7 @@ config file that cannot be found is named with every path tried.
 """
 import os
 import subprocess
+import tempfile
 
 import harness
 from harness import Workdir
@@ -43,6 +44,47 @@ def test_find_address_matches_a_part():
     assert out.startswith("carla@example.com\n") and "schmidt" not in out, out
     proc = work.run("find-address", "--address", "nobody")
     assert proc.returncode == 0 and "nobody: nothing known" in proc.stdout.decode()
+
+
+# Every command that reads the config, with the arguments it needs.
+COMMANDS = [("stats",), ("find-address", "--address", "x"), ("reset-address", "--address", "a@b.c"),
+            ("outbox",), ("replay", "--dry-run"), ("stdin", "--recipient", "no-reply@mydomain.de"),
+            ("run",), ("run-smtpserver",),
+            ("set-permanent-bounced-address", "--bounced_address", "a@b.c", "--domain", "mydomain.de")]
+
+
+def test_bad_values_stop_every_command_at_load():
+    bad = {
+        "amqp.url": ({"amqp": {"url": "amqp://bd:S3cret@broker.example.org:56x2/bouncedemails"}}, "port"),
+        "store.url": ({"store": {"url": "mysql://bd:S3cret@db/bd"}}, "postgresql://"),
+        "smtp.host": ({"smtp": {"host": "not a host"}}, "IP address or a host name"),
+        "handler.domains.mydomain.de.base_url": (
+            {"handler": {"domains": {"mydomain.de": {"base_url": "https://S3cret@:8443/{address}"}}}},
+            "host name"),
+    }
+    for key, (section, why) in bad.items():
+        work = Workdir(**section)
+        with open(work.config) as f:
+            lines = f.read().split("\n")
+        leaf = key.split(".")[-1] + ":"
+        line = next(i + 1 for i, text in enumerate(lines) if text.strip().startswith(leaf))
+        for args in COMMANDS:
+            proc = work.run(*args, input=b"", timeout=20)
+            err = proc.stderr.decode()
+            assert proc.returncode == EX_CONFIG, (key, args, proc.returncode, err, proc.stdout.decode())
+            assert f"{work.config}:{line}: {key}: " in err and why in err, (key, args, err)
+            assert "S3cret" not in err + proc.stdout.decode(), err
+
+
+def test_config_not_found_names_every_path_tried():
+    empty = tempfile.mkdtemp(prefix="bd-test-")
+    harness._workdirs.append(empty)
+    proc = subprocess.run([harness.BIN, "stats"], cwd=empty, capture_output=True, timeout=20)
+    err = proc.stderr.decode()
+    assert proc.returncode == EX_CONFIG, err
+    if os.path.exists("/etc/bouncedemails/config.yml"):
+        raise harness.Skip("this machine has /etc/bouncedemails/config.yml")
+    assert "./config.yml" in err and "/etc/bouncedemails/config.yml" in err, err
 
 
 if __name__ == "__main__":
