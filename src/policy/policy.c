@@ -461,6 +461,21 @@ policy_outcome policy_handle(policy *p, const char *raw, size_t len, const polic
     return out;
 }
 
+policy_outcome policy_handle_dry_run(policy *p, const char *raw, size_t len, const policy_envelope *env)
+{
+    if (store_begin(p->st) != 0) {
+        policy_store_failed(p, "begin");
+        return POLICY_STORE_FAILED;
+    }
+    policy_job job;
+    policy_job_init(&job, raw, len, env, policy_now(p));
+    job.dry_run = true;
+    policy_outcome out = policy_job_handle(p, &job);
+    store_rollback(p->st);
+    policy_job_clear(&job);
+    return out;
+}
+
 /* One message of a batch under its own savepoint; *queued grows by its
  * notifications when it stays. */
 static policy_outcome policy_batch_one(policy *p, const policy_message *m, time_t now, int *queued)

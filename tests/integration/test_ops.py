@@ -87,5 +87,53 @@ def test_config_not_found_names_every_path_tried():
     assert "./config.yml" in err and "/etc/bouncedemails/config.yml" in err, err
 
 
+def amqp_sample(template, n):
+    with open(os.path.join(harness.DATA, "amqp", template), encoding="utf-8") as f:
+        return f.read().replace("{n}", str(n))
+
+
+def test_ingest_backfills_through_the_policy_once():
+    platform = harness.Platform()
+    try:
+        work = Workdir(platform)
+        mbox = os.path.join(work.dir, "old.mbox")
+        with open(mbox, "w") as f:
+            for n in (1, 2):
+                f.write(f"From MAILER-DAEMON  Thu Nov 26 10:00:0{n} 2026\n" + amqp_sample("permanent.eml", f"mb{n}") + "\n")
+            f.write("From MAILER-DAEMON  Thu Nov 26 10:00:09 2026\n" + amqp_sample("soft-a.eml", "mb3") + "\n")
+        maildir = os.path.join(work.dir, "Maildir")
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(maildir, sub))
+        with open(os.path.join(maildir, "cur", "1.eml"), "w") as f:
+            f.write(amqp_sample("permanent.eml", "md1"))
+        with open(os.path.join(maildir, "tmp", "half.eml"), "w") as f:
+            f.write(amqp_sample("permanent.eml", "half"))   # still being written: not read
+        missing = os.path.join(work.dir, "missing.mbox")
+
+        dry = work.run("--no-debug", "ingest", "--dry-run", mbox, maildir)
+        out = dry.stdout.decode()
+        assert dry.returncode == 0, out + dry.stderr.decode()
+        assert "4 would be handled, 0 duplicate(s)" in out and "Permanent: user-mb1@example.org" in out, out
+        assert work.query("SELECT count(*) FROM message_seen") == [(0,)], "the dry run wrote"
+        assert work.query("SELECT count(*) FROM permanent_bounce") == [(0,)]
+
+        proc = work.run("ingest", mbox, missing, maildir)
+        out = proc.stdout.decode()
+        assert proc.returncode == 66 and "missing.mbox" in proc.stderr.decode(), out + proc.stderr.decode()
+        assert "ingest: 4 handled, 0 duplicate(s)" in out, out
+        assert "Temporary: soft-a@example.org (mailboxfull, 1 of 3)" in out, out
+        expected = {"user-mb1@example.org", "user-mb2@example.org", "user-md1@example.org"}
+        harness.wait_until(lambda: expected <= set(platform.addresses()), 10, "the POSTs")
+        assert work.query("SELECT count(*) FROM event WHERE ingress = 'ingest'") == [(4,)]
+        assert os.path.exists(os.path.join(work.archive, "us", "user-mb1@example.org.gz"))
+
+        again = work.run("ingest", mbox, maildir)
+        assert again.returncode == 0 and "ingest: 0 handled, 4 duplicate(s)" in again.stdout.decode()
+        assert work.query("SELECT count FROM soft_bounce") == [(1,)]
+        assert sorted(platform.addresses()) == sorted(expected)
+    finally:
+        platform.stop()
+
+
 if __name__ == "__main__":
     harness.main(globals())
