@@ -46,5 +46,7 @@ int cmd_stats(const cmd_context *ctx, int argc, char **argv);
 int cmd_outbox(const cmd_context *ctx, int argc, char **argv);
 int cmd_import_original(const cmd_context *ctx, int argc, char **argv);
 int cmd_ingest(const cmd_context *ctx, int argc, char **argv);
+int cmd_purge(const cmd_context *ctx, int argc, char **argv);
+int cmd_history(const cmd_context *ctx, int argc, char **argv);
 
 #endif

@@ -939,12 +939,26 @@ static const config_key config_smtp_keys[] = {
     { 0 }
 };
 
+static const config_key config_retention_keys[] = {
+    KEY_INT(retention, fingerprint_days, 0, 36500, "30"),
+    KEY_INT(retention, event_days, 0, 36500, "400"),
+    KEY_INT(retention, quarantine_days, 0, 36500, "90"),
+    KEY_INT(retention, notbounce_days, 0, 36500, "7"),
+    { .name = "quarantine_max_bytes", .scalar = config_parse_size,
+      .offset = offsetof(config, retention.quarantine_max_bytes), .min = 4096, .max = 1LL << 31,
+      .def = "1048576" },
+    KEY_S(retention, "interval", interval_s, 1, 7 * 86400, "3600"),
+    KEY_INT(retention, batch, 1, 100000, "500"),
+    { 0 }
+};
+
 static const config_key config_sections[] = {
     { .name = "handler", .node = config_parse_section, .children = config_handler_keys },
     { .name = "store", .node = config_parse_section, .children = config_store_keys },
     { .name = "notify", .node = config_parse_section, .children = config_notify_keys },
     { .name = "amqp", .node = config_parse_section, .children = config_amqp_keys },
     { .name = "smtp", .node = config_parse_section, .children = config_smtp_keys },
+    { .name = "retention", .node = config_parse_section, .children = config_retention_keys },
     { 0 }
 };
 

@@ -92,6 +92,17 @@ typedef struct config_smtp {
     char *tls_key;
 } config_smtp;
 
+typedef struct config_retention {
+    int fingerprint_days;      /* message fingerprints (duplicate detection), 30 */
+    int event_days;            /* the event log, 400 */
+    int quarantine_days;       /* quarantined messages, 90 */
+    int notbounce_days;        /* kept non-bounces, 7 */
+    /* 0 days: kept for ever. */
+    size_t quarantine_max_bytes; /* beyond: only the headers and a hash are kept, 1 MiB */
+    int interval_s;            /* how often the daemon prunes, 3600 */
+    int batch;                 /* rows removed per transaction, 500 */
+} config_retention;
+
 typedef struct config {
     char *path;                /* the file it was read from */
     char *env;                 /* the section */
@@ -100,6 +111,7 @@ typedef struct config {
     config_notify notify;
     config_amqp amqp;
     config_smtp smtp;
+    config_retention retention;
     void *domain_index;        /* private to config.c: registrable domain -> domain */
 } config;
 

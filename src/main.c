@@ -34,6 +34,8 @@ static const struct main_command {
     { "stats", cmd_stats, "per-domain counts" },
     { "replay", cmd_replay, "process the quarantine again with the current config" },
     { "outbox", cmd_outbox, "list pending and given-up notifications; 'outbox retry' revives them" },
+    { "history", cmd_history, "every event of an address: verdicts, notifications, archive" },
+    { "purge", cmd_purge, "remove what the retention settings no longer keep" },
     { "ingest", cmd_ingest, "run old bounces (mboxes, Maildirs, directories) through the policy" },
     { "import-original", cmd_import_original,
       "bring the original service's database and archive into this store" },

@@ -216,6 +216,13 @@ test_every_key(void **state)
     assert_string_equal(cfg->smtp.allow_networks[2], "192.0.2.7/32");
     assert_string_equal(cfg->smtp.tls_certificate, cert);
     assert_string_equal(cfg->smtp.tls_key, cert);
+    assert_int_equal(cfg->retention.fingerprint_days, 10);
+    assert_int_equal(cfg->retention.event_days, 0);
+    assert_int_equal(cfg->retention.quarantine_days, 30);
+    assert_int_equal(cfg->retention.notbounce_days, 2);
+    assert_int_equal(cfg->retention.quarantine_max_bytes, 64 * 1024);
+    assert_int_equal(cfg->retention.interval_s, 300);
+    assert_int_equal(cfg->retention.batch, 50);
     config_free(cfg);
     g_unsetenv("BD_TEST_TOKEN");
     g_unsetenv("BD_TEST_CERT");
@@ -605,6 +612,10 @@ static const error_case error_cases[] = {
       "the port must be a number" },
     { "smtp.host", MINIMAL "  smtp:\n    host: 'not a host'\n", 7, "smtp.host",
       "expected an IP address or a host name" },
+    { "retention days", MINIMAL "  retention:\n    event_days: -1\n", 7, "retention.event_days",
+      "must be between 0 and 36500" },
+    { "quarantine cap too small", MINIMAL "  retention:\n    quarantine_max_bytes: 100\n", 7,
+      "retention.quarantine_max_bytes", "must be between 4096 and" },
 };
 
 static void

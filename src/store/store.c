@@ -283,6 +283,7 @@ int store_history(store *st, const char *address, const char *domain, store_hist
 void store_history_free(store_history_item *items, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        g_free(items[i].address);
         g_free(items[i].domain);
         g_free(items[i].verdict);
         g_free(items[i].reason);

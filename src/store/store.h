@@ -229,6 +229,7 @@ int store_quarantine_get(store *st, int64_t id, store_quarantine_item **item, in
 
 typedef struct store_history_item {
     time_t when;
+    char *address;            /* as the event spelt it */
     char *domain, *verdict, *reason, *status, *diagnostic, *ingress, *message_id;
     /* The notification that the event queued (permanent, escalated,
      * complaint): the latest outbox item of (address, domain) created by then.

@@ -242,7 +242,7 @@ static const char *const store_pg_migrations[] = {
       " WHERE id = $1") \
     X(HISTORY, \
       "SELECT e.at, e.domain, e.verdict, e.reason, e.status, e.diagnostic, e.ingress, e.message_id," \
-      " o.state, o.attempts, o.last_result" \
+      " o.state, o.attempts, o.last_result, e.address" \
       " FROM event AS e LEFT JOIN LATERAL (SELECT state, attempts, last_result FROM outbox AS o2" \
       "   WHERE o2.address_key = e.address_key AND o2.domain_key = e.domain_key AND o2.created <= e.at" \
       "   ORDER BY o2.created DESC, o2.id DESC LIMIT 1) AS o" \
@@ -1107,6 +1107,7 @@ static int pg_history(store *st, const char *address, const char *domain, store_
         it->notify_state = PQgetisnull(res, r, 8) ? -1 : (int)pg_int_at(res, r, 8);
         it->notify_attempts = (int)pg_int_at(res, r, 9);
         it->notify_result = pg_str_at(res, r, 10);
+        it->address = pg_str_at(res, r, 11);
     }
     PQclear(res);
     *items = out;

@@ -220,7 +220,7 @@ static const char *const store_sqlite_migrations[] = {
       "SELECT id, reason, envelope_recipient, ingress, at, length(raw), raw FROM quarantine WHERE id = ?1") \
     X(HISTORY, \
       "SELECT e.at, e.domain, e.verdict, e.reason, e.status, e.diagnostic, e.ingress, e.message_id," \
-      " o.state, o.attempts, o.last_result" \
+      " o.state, o.attempts, o.last_result, e.address" \
       " FROM event AS e LEFT JOIN outbox AS o" \
       "  ON e.verdict IN ('permanent', 'escalated', 'complaint') AND o.id = (SELECT o2.id" \
       "   FROM outbox AS o2 WHERE o2.address = e.address AND o2.domain = e.domain" \
@@ -834,6 +834,7 @@ static void sq_history_row(sqlite3_stmt *stmt, store_history_item *it)
     it->notify_state = sqlite3_column_type(stmt, 8) == SQLITE_NULL ? -1 : sqlite3_column_int(stmt, 8);
     it->notify_attempts = sqlite3_column_int(stmt, 9);
     it->notify_result = sq_column_strdup(stmt, 10);
+    it->address = sq_column_strdup(stmt, 11);
 }
 
 static int sq_history(store *st, const char *address, const char *domain, store_history_item **items,

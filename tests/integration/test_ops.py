@@ -6,9 +6,12 @@ only the daemon used to notice (a bad amqp.url, store.url, platform URL or
 SMTP host) stop every command at load with exit 78 and file:line: key; a
 config file that cannot be found is named with every path tried.
 """
+import json
 import os
+import sqlite3
 import subprocess
 import tempfile
+import time
 
 import harness
 from harness import Workdir
@@ -131,6 +134,108 @@ def test_ingest_backfills_through_the_policy_once():
         assert again.returncode == 0 and "ingest: 0 handled, 4 duplicate(s)" in again.stdout.decode()
         assert work.query("SELECT count FROM soft_bounce") == [(1,)]
         assert sorted(platform.addresses()) == sorted(expected)
+    finally:
+        platform.stop()
+
+
+DAY = 86400
+
+
+def seed_old_and_new(work, now):
+    """Two rows of each kind that retention prunes: one 500 days old, one new."""
+    assert work.run("stats").returncode == 0   # creates the database
+    con = sqlite3.connect(work.db)
+    for age, tag in ((500 * DAY, "old"), (0, "new")):
+        at = now - age
+        con.execute("INSERT INTO message_seen VALUES (?, ?)", (f"fp-{tag}-{at}", at))
+        con.execute("INSERT INTO event (message_id, address, domain, verdict, at) VALUES (?, ?, ?, ?, ?)",
+                    (f"fp-{tag}", f"{tag}@example.org", "mydomain.de", "temporary", at))
+        con.execute("INSERT INTO quarantine (raw, reason, ingress, at) VALUES (?, ?, ?, ?)",
+                    (b"junk", "unreadable", "smtp", at))
+    con.commit()
+    con.close()
+
+
+def counts(work):
+    return [work.query(f"SELECT count(*) FROM {t}")[0][0] for t in ("message_seen", "event", "quarantine")]
+
+
+def test_purge_by_hand():
+    work = Workdir()
+    seed_old_and_new(work, int(time.time()))
+    archived = os.path.join(work.archive, "ol", "old@example.org.gz")
+    os.makedirs(os.path.dirname(archived))
+    open(archived, "wb").close()
+    dry = work.run("purge", "--dry-run")
+    out = dry.stdout.decode()
+    assert dry.returncode == 0, out + dry.stderr.decode()
+    assert "fingerprints older than 30 days: 1 would be removed" in out, out
+    assert "events older than 400 days: 1 would be removed" in out, out
+    assert "quarantined messages older than 90 days: 1 would be removed" in out, out
+    assert counts(work) == [2, 2, 2]
+    proc = work.run("purge")
+    assert proc.returncode == 0 and "events older than 400 days: 1 removed" in proc.stdout.decode()
+    assert counts(work) == [1, 1, 1]
+    assert work.query("SELECT address FROM event") == [("new@example.org",)]
+    assert os.path.exists(archived), "an archive file of a permanent bounce was removed"
+    # retention 0 keeps for ever
+    keep = Workdir(retention={"event_days": 0, "fingerprint_days": 0, "quarantine_days": 0})
+    seed_old_and_new(keep, int(time.time()))
+    proc = keep.run("purge")
+    assert "events: kept for ever" in proc.stdout.decode() and counts(keep) == [2, 2, 2]
+
+
+def test_daemon_prunes_in_batches():
+    work = Workdir(smtp={"enabled": True, "port": harness.free_port()}, retention={"batch": 2, "interval": 1})
+    now = int(time.time())
+    seed_old_and_new(work, now)
+    con = sqlite3.connect(work.db)
+    con.executemany("INSERT INTO message_seen VALUES (?, ?)", [(f"bulk-{i}", now - 90 * DAY) for i in range(25)])
+    con.commit()
+    con.close()
+    service = work.start("run")
+    try:
+        harness.wait_until(lambda: counts(work) == [1, 1, 1], 20, "old rows pruned")
+        service.wait_output("retention: removed 26 fingerprint(s), 1 event(s), 1 quarantined message(s)")
+        # Rows that grow old while it runs go at the next interval.
+        con = sqlite3.connect(work.db)
+        con.execute("INSERT INTO event (message_id, verdict, at) VALUES ('late', 'ignore', ?)", (now - 999 * DAY,))
+        con.commit()
+        con.close()
+        harness.wait_until(lambda: counts(work)[1] == 1, 10, "the late row pruned")
+    finally:
+        service.stop()
+
+
+def test_history_outlives_reset():
+    platform = harness.Platform()
+    try:
+        work = Workdir(platform)
+        data = harness.sample("service", "postfix-userunknown.eml")
+        proc = work.run("stdin", "--recipient", "no-reply@mydomain.de", input=data)
+        assert proc.returncode == 0, proc.stdout.decode()
+        address = "evil-address@some-provider.com"
+        assert work.run("reset-address", "--address", address).returncode == 0
+        proc = work.run("history", "--address", address.upper())
+        out = proc.stdout.decode()
+        assert proc.returncode == 0, out + proc.stderr.decode()
+        # The bounce, then the reset; the bounce keeps its notification.
+        assert f"{address.upper()}: 2 event(s)" in out, out
+        assert "mydomain.de  via stdin  permanent  userunknown" in out, out
+        assert "via admin  reset  manual" in out, out
+        assert 'notification: done, 1 attempt(s), last answer 200 / {"processd_email"' in out, out
+        archive = os.path.join(work.archive, "ev", address + ".gz")
+        assert f"archive:      {archive}" in out, out
+        proc = work.run("history", "--address", address, "--json")
+        events = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+        assert len(events) == 2 and events[1]["verdict"] == "reset", events
+        e = events[0]
+        assert (e["verdict"], e["ingress"], e["reason"], e["domain"]) == ("permanent", "stdin", "userunknown",
+                                                                          "mydomain.de"), e
+        assert e["notification"]["state"] == "done" and e["notification"]["result"].startswith("200 / "), e
+        assert e["archive"] == archive and e["diagnostic"], e
+        assert work.run("history", "--address", address, "--domain", "other.org").stdout.decode() \
+            .startswith(f"{address}: 0 event(s)")
     finally:
         platform.stop()
 
