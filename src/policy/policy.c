@@ -420,8 +420,8 @@ static policy_outcome policy_job_handle(policy *p, policy_job *job)
     policy_outcome out = policy_job_run(p, job, true);
     if (out != POLICY_QUARANTINED)
         return out;
-    if (store_quarantine_add(p->st, job->raw, job->len, job->env->recipient, job->env->ingress, job->quarantine,
-                             job->now) != 0) {
+    if (policy_quarantine_add(p->st, p->cfg, job->raw, job->len, job->env->recipient, job->env->ingress,
+                              job->quarantine, job->now) != 0) {
         policy_store_failed(p, "quarantine");
         return POLICY_STORE_FAILED;
     }
@@ -531,8 +531,8 @@ static int policy_requarantine(policy *p, const store_quarantine_item *item, con
     if (item->reason && strcmp(item->reason, reason) == 0)
         return 0;
     if (store_quarantine_remove(p->st, item->id) != 0 ||
-        store_quarantine_add(p->st, item->raw, item->raw_len, item->envelope_recipient, item->ingress, reason,
-                             item->when) != 0)
+        policy_quarantine_add(p->st, p->cfg, item->raw, item->raw_len, item->envelope_recipient,
+                              item->ingress, reason, item->when) != 0)
         return policy_store_failed(p, "quarantine");
     return 0;
 }

@@ -6,6 +6,7 @@ only the daemon used to notice (a bad amqp.url, store.url, platform URL or
 SMTP host) stop every command at load with exit 78 and file:line: key; a
 config file that cannot be found is named with every path tried.
 """
+import hashlib
 import json
 import os
 import sqlite3
@@ -238,6 +239,54 @@ def test_history_outlives_reset():
             .startswith(f"{address}: 0 event(s)")
     finally:
         platform.stop()
+
+
+def junk(size, tag):
+    """A message for no configured platform, padded to about size bytes."""
+    head = harness.sample("service", "unknown-domain.eml").replace(b"Subject: ", f"X-Tag: {tag}\nSubject: ".encode(), 1)
+    line = (b"x" * 76) + b"\n"
+    return head + line * max(0, (size - len(head)) // len(line))
+
+
+def test_quarantine_cap_keeps_header_and_hash():
+    work = Workdir(retention={"quarantine_max_bytes": "64KiB"})
+    big = junk(300 * 1024, "big")
+    proc = work.run("stdin", input=big)
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, out
+    digest = hashlib.sha256(big).hexdigest()
+    assert f"only its header" in out and digest in out and "retention.quarantine_max_bytes" in out, out
+    (raw,), = work.query("SELECT raw FROM quarantine")
+    assert len(raw) < 4096, len(raw)
+    assert raw.startswith(b"X-Bouncedemails-Quarantine: truncated; %d bytes, sha256=%s" % (len(big), digest.encode()))
+    assert b"X-Tag: big" in raw and b"xxxx" not in raw
+    small = junk(10 * 1024, "small")
+    assert work.run("stdin", input=small).returncode == 0
+    assert work.query("SELECT length(raw) FROM quarantine ORDER BY id")[1] == (len(small),)
+
+
+def peak_rss_kib(work, *args):
+    proc = subprocess.Popen(work.args(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0, args
+    return usage.ru_maxrss
+
+
+def test_replay_holds_one_message_at_a_time():
+    size = 4 * 1024 * 1024
+    work = Workdir(retention={"quarantine_max_bytes": "8MiB"})
+    assert work.run("stdin", input=junk(size, "first")).returncode == 0
+    (first,), = work.query("SELECT id FROM quarantine")
+    alone = peak_rss_kib(work, "replay", "--id", str(first), "--dry-run")
+    for i in range(8):
+        assert work.run("stdin", input=junk(size, f"more-{i}")).returncode == 0
+    assert work.query("SELECT count(*) FROM quarantine") == [(9,)]
+    among_many = peak_rss_kib(work, "replay", "--id", str(first), "--dry-run")
+    # Loading all nine would add 32 MiB; one at a time adds nothing.
+    assert among_many < alone + 8 * 1024, (alone, among_many)
+    proc = work.run("replay")
+    assert proc.returncode == 0 and "0 handled, 9 kept in the quarantine" in proc.stdout.decode()
 
 
 if __name__ == "__main__":
