@@ -1048,6 +1048,7 @@ config_index_domains(config_loader *ld)
     return 0;
 }
 
+
 static int
 config_check_readable(config_loader *ld, const char *key, const char *file)
 {
@@ -1172,6 +1173,9 @@ config_check_addresses(config_loader *ld)
 
     if (config_check_url_key(ld, "amqp.url", cfg->amqp.url, "amqp|amqps", true) < 0 ||
         config_check_store_url(ld) < 0)
+        return -1;
+    if (cfg->amqp.url != NULL && g_ascii_strncasecmp(cfg->amqp.url, "amqps://", 8) == 0 &&
+        config_check_readable(ld, "amqp.tls_ca_file", cfg->amqp.tls_ca_file) < 0)
         return -1;
     if (!config_valid_ip(cfg->smtp.host, strlen(cfg->smtp.host)) &&
         !config_valid_host_name(cfg->smtp.host, strlen(cfg->smtp.host)))
