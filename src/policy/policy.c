@@ -394,6 +394,7 @@ static void policy_job_init(policy_job *job, const char *raw, size_t len, const 
 {
     static const policy_envelope none = { NULL, NULL, NULL, 0 };
     memset(job, 0, sizeof *job);
+    log_hold();
     size_t from_line = policy_from_line(raw, len);
     job->raw = raw + from_line;
     job->len = len - from_line;
@@ -412,6 +413,7 @@ static void policy_job_clear(policy_job *job)
     g_free(job->verp);
     g_free(job->quarantine);
     memset(job, 0, sizeof *job);
+    log_flush();
 }
 
 /* Runs the job and writes a quarantined message to the quarantine. */
