@@ -33,6 +33,7 @@ static const struct main_command {
     { "stats", cmd_stats, "per-domain counts" },
     { "replay", cmd_replay, "process the quarantine again with the current config" },
     { "outbox", cmd_outbox, "list pending and given-up notifications; 'outbox retry' revives them" },
+    { "verp-address", cmd_verp_address, "print the signed return path a platform sends to an address with" },
 };
 
 static void main_usage(FILE *out)

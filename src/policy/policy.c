@@ -209,6 +209,30 @@ static bool policy_is_failure(const char *action)
     return !action || !*action || g_ascii_strcasecmp(action, "failed") == 0;
 }
 
+/* With handler.require_signed_verp, only the recipient that a correctly
+ * signed return path names may be suspended: anyone can forge the rest. */
+static bool policy_verified(const config *cfg, const policy_job *job, const char *address)
+{
+    if (!cfg->handler.require_signed_verp) return true;
+    return job->verp_signed == VERP_SIGNED && job->verp && g_ascii_strcasecmp(job->verp, address) == 0;
+}
+
+/* An unverified failure counts as a soft bounce, but never escalates: a
+ * forger who sends it again and again still suspends nobody, and a later
+ * signed soft bounce finds the count. */
+static int policy_unverified(policy *p, policy_job *job, const policy_rcpt *r)
+{
+    const config_handler *h = &p->cfg->handler;
+    long window_s = (long)h->temporary_window_days * 86400L;
+    int count = 0;
+    if (store_soft_increment(p->st, r->address, job->domain->name, job->now, window_s, &count) != 0)
+        return policy_store_failed(p, "soft-bounce counter");
+    log_field("Unverified:", " %s (%s, %s return path, counted as soft: %d of %d)", r->address,
+              classify_reason_name(r->reason), verp_signature_name(job->verp_signed), count,
+              h->temporary_threshold);
+    return policy_event(p, job, r, "unverified");
+}
+
 static int policy_recipient(policy *p, policy_job *job, const policy_rcpt *r)
 {
     const char *reason = classify_reason_name(r->reason);
@@ -223,6 +247,8 @@ static int policy_recipient(policy *p, policy_job *job, const policy_rcpt *r)
         log_field("Ignored:", "%s (%s, %s)", r->address, r->action, reason);
         return policy_event(p, job, r, "ignore");
     }
+    if (r->verdict != CLASSIFY_VERDICT_IGNORE && !policy_verified(p->cfg, job, r->address))
+        return policy_unverified(p, job, r);
     switch (r->verdict) {
     case CLASSIFY_VERDICT_TEMPORARY:
         return policy_temporary(p, job, r);
@@ -346,7 +372,7 @@ static policy_outcome policy_quarantine_reason(policy_job *job, char *reason)
 }
 
 /* Why a classified and routed message cannot be handled, or NULL. */
-static char *policy_unhandled(const policy_job *job)
+static char *policy_unhandled(const config *cfg, const policy_job *job)
 {
     const classify_report *rep = job->report;
     bool readable = rep->n_recipients > 0 || job->verp || rep->kind == CLASSIFY_KIND_AUTOREPLY;
@@ -357,6 +383,10 @@ static char *policy_unhandled(const policy_job *job)
     if (!job->domain)
         return job->route_address ? g_strdup_printf("unknown domain: %s", job->route_address)
                                   : g_strdup("no platform address");
+    /* One forged report must not suspend thousands: a person looks first. */
+    if (rep->n_recipients > (size_t)cfg->handler.max_recipients_per_bounce)
+        return g_strdup_printf("the report names %zu recipients, more than handler.max_recipients_per_bounce (%d)",
+                               rep->n_recipients, cfg->handler.max_recipients_per_bounce);
     return NULL;
 }
 
@@ -380,7 +410,7 @@ policy_outcome policy_job_run(policy *p, policy_job *job, bool check_duplicate)
     job->report = classify_message(job->raw, job->len);
     policy_route(p->cfg, job);
     policy_log_headers(job);
-    char *why = policy_unhandled(job);
+    char *why = policy_unhandled(p->cfg, job);
     if (why)
         return policy_quarantine_reason(job, why);
     log_debug("format %s, %zu recipient(s), message %.16s", job->report->format ? job->report->format : "-",
@@ -430,6 +460,27 @@ static policy_outcome policy_job_handle(policy *p, policy_job *job)
     return out;
 }
 
+/* A message the store refused for what it holds (a constraint, an index row
+ * too large) would be refused on every retry, and Postfix or the broker
+ * would offer it forever: after the caller undid its writes, it goes to the
+ * quarantine, where a person sees why. */
+static policy_outcome policy_refused(policy *p, policy_job *job)
+{
+    char *why = g_strdup_printf("refused by the store: %s", store_errmsg(p->st));
+    int seen = 0;
+    job->queued = 0;
+    g_free(job->quarantine);
+    job->quarantine = why;
+    log_field("Quarantine:", " %s", why);
+    if (store_message_seen(p->st, job->fingerprint, job->now, &seen) != 0 ||
+        store_quarantine_add(p->st, job->raw, job->len, job->env->recipient, job->env->ingress, why,
+                             job->now) != 0) {
+        policy_store_failed(p, "quarantine");
+        return POLICY_STORE_FAILED;
+    }
+    return POLICY_QUARANTINED;
+}
+
 /* Commits (or rolls back what failed) and tells the hook about new
  * notifications. */
 static policy_outcome policy_finish(policy *p, policy_outcome out, int queued)
@@ -458,6 +509,10 @@ policy_outcome policy_handle(policy *p, const char *raw, size_t len, const polic
     policy_job job;
     policy_job_init(&job, raw, len, env, policy_now(p));
     policy_outcome out = policy_job_handle(p, &job);
+    if (out == POLICY_STORE_FAILED && store_error_permanent(p->st)) {
+        store_rollback(p->st);
+        out = store_begin(p->st) == 0 ? policy_refused(p, &job) : POLICY_STORE_FAILED;
+    }
     out = policy_finish(p, out, job.queued);
     policy_job_clear(&job);
     return out;
@@ -474,6 +529,10 @@ static policy_outcome policy_batch_one(policy *p, const policy_message *m, time_
     policy_job job;
     policy_job_init(&job, m->raw, m->len, &m->envelope, now);
     policy_outcome out = policy_job_handle(p, &job);
+    if (out == POLICY_STORE_FAILED && store_error_permanent(p->st)) {
+        bool undone = store_savepoint_rollback(p->st) == 0 && store_savepoint(p->st) == 0;
+        out = undone ? policy_refused(p, &job) : POLICY_STORE_FAILED;
+    }
     if (out != POLICY_STORE_FAILED && store_savepoint_release(p->st) != 0) {
         policy_store_failed(p, "savepoint release");
         out = POLICY_STORE_FAILED;

@@ -285,7 +285,16 @@ static int pg_fail(store *st, const char *what)
  * memory or when the connection is gone, and then says why on the connection. */
 static int pg_fail_result(store *st, const char *what, const PGresult *res)
 {
-    return res ? pg_fail_msg(st, what, PQresultErrorMessage(res)) : pg_fail(st, what);
+    if (!res) return pg_fail(st, what);
+    pg_fail_msg(st, what, PQresultErrorMessage(res));
+    /* SQLSTATE classes a retry cannot fix: 22 data exception, 23 integrity
+     * constraint violation, 54 program limit exceeded (an index row too
+     * large). Connection (08), lock and deadlock (55P03, 40) and resource
+     * (53) errors pass. */
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    st->error_permanent = state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
+                                    strncmp(state, "54", 2) == 0);
+    return -1;
 }
 
 /* ---- parameters ---- */

@@ -225,9 +225,18 @@ typedef struct store_sqlite {
 
 static store_sqlite *sq(store *st) { return (store_sqlite *)st; }
 
+/* The data itself was refused: a retry would be refused the same way. */
+static bool sq_code_permanent(int code)
+{
+    return code == SQLITE_CONSTRAINT || code == SQLITE_TOOBIG || code == SQLITE_MISMATCH;
+}
+
 static int sq_fail(store *st, const char *what)
 {
-    return store_fail(st, "%s: %s (%s)", what, sqlite3_errmsg(sq(st)->db), sq(st)->path);
+    int code = sqlite3_errcode(sq(st)->db) & 0xff;
+    store_fail(st, "%s: %s (%s)", what, sqlite3_errmsg(sq(st)->db), sq(st)->path);
+    st->error_permanent = sq_code_permanent(code);
+    return -1;
 }
 
 /* The cached statement, ready to bind; NULL (with the error set) when it
