@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 
 #include "build_config.h"
@@ -142,6 +143,9 @@ int main(int argc, char **argv)
     int n_rest = 0;
     const struct main_command *command = NULL;
     if (!rest) return EX_OSERR;
+    /* Everything we create (database, archive, folders) holds addresses:
+     * the service's group may read it, other users may not. */
+    umask(027);
 
     int status = main_parse(argc, argv, &ctx, rest, &n_rest, &command);
     if (status < 0) {
