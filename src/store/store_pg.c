@@ -273,11 +273,14 @@ static int pg_fail_result(store *st, const char *what, const PGresult *res)
     pg_fail_msg(st, what, PQresultErrorMessage(res));
     /* SQLSTATE classes a retry cannot fix: 22 data exception, 23 integrity
      * constraint violation, 54 program limit exceeded (an index row too
-     * large). Connection (08), lock and deadlock (55P03, 40) and resource
-     * (53) errors pass. */
+     * large). A unique or exclusion violation (23505, 23P01) can be a race
+     * between writers that the next attempt wins; connection (08), lock and
+     * deadlock (55P03, 40) and resource (53) errors pass too. */
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    st->error_permanent = state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
-                                    strncmp(state, "54", 2) == 0);
+    bool race = state && (strcmp(state, "23505") == 0 || strcmp(state, "23P01") == 0);
+    st->error_permanent = state && !race &&
+                          (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
+                           strncmp(state, "54", 2) == 0);
     return -1;
 }
 
