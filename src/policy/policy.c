@@ -227,9 +227,10 @@ static int policy_unverified(policy *p, policy_job *job, const policy_rcpt *r)
     int count = 0;
     if (store_soft_increment(p->st, r->address, job->domain->name, job->now, window_s, &count) != 0)
         return policy_store_failed(p, "soft-bounce counter");
+    /* A signed return path vouches for the one address it names. */
+    const char *why = job->verp_signed == VERP_SIGNED ? "another address's" : verp_signature_name(job->verp_signed);
     log_field("Unverified:", " %s (%s, %s return path, counted as soft: %d of %d)", r->address,
-              classify_reason_name(r->reason), verp_signature_name(job->verp_signed), count,
-              h->temporary_threshold);
+              classify_reason_name(r->reason), why, count, h->temporary_threshold);
     return policy_event(p, job, r, "unverified");
 }
 

@@ -746,21 +746,32 @@ static long long sql_int(fixture *f, const char *query)
     return v;
 }
 
-/* A report naming n failed recipients user0@example.com ... */
-static char *dsn_many(int serial, size_t n)
+/* A report to `to` naming each of rcpts as failed. */
+static char *dsn_list(int serial, const char *to, const char *const *rcpts, size_t n)
 {
     GString *fields = g_string_new(NULL);
     for (size_t i = 0; i < n; i++)
-        g_string_append_printf(fields, "Final-Recipient: rfc822; user%zu@example.com\r\nAction: failed\r\n"
-                                       "Status: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 User unknown\r\n\r\n", i);
+        g_string_append_printf(fields, "Final-Recipient: rfc822; %s\r\nAction: failed\r\n"
+                                       "Status: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 User unknown\r\n\r\n",
+                               rcpts[i]);
     char *raw = g_strdup_printf(
-        "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\nTo: no-reply@openhpi.de\r\n"
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\nTo: %s\r\n"
         "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <%d.many@mx.example.net>\r\n"
         "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"BB\"\r\n\r\n"
         "--BB\r\nContent-Type: text/plain\r\n\r\nUndeliverable.\r\n\r\n"
         "--BB\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n%s"
-        "--BB--\r\n", serial, fields->str);
+        "--BB--\r\n", to, serial, fields->str);
     g_string_free(fields, TRUE);
+    return raw;
+}
+
+/* A report naming n failed recipients user0@example.com ... */
+static char *dsn_many(int serial, size_t n)
+{
+    char **rcpts = g_new0(char *, n + 1);
+    for (size_t i = 0; i < n; i++) rcpts[i] = g_strdup_printf("user%zu@example.com", i);
+    char *raw = dsn_list(serial, "no-reply@openhpi.de", (const char *const *)rcpts, n);
+    g_strfreev(rcpts);
     return raw;
 }
 
@@ -872,15 +883,15 @@ static void test_require_signed_verp(void **state)
         assert_int_equal(handle_free(f, raw), POLICY_HANDLED);
         assert_false(suppressed(f, "victim@example.com"));
     }
-    /* A report to one signed return path naming another recipient too. */
-    char *raw = dsn(++f->serial, good, "other@example.com", "failed", "5.1.1", "550 5.1.1 User unknown");
-    assert_int_equal(handle_free(f, raw), POLICY_HANDLED);
-    assert_false(suppressed(f, "other@example.com"));
-    /* Signed: suspended. */
-    raw = dsn(++f->serial, good, "victim@example.com", "failed", "5.1.1", "550 5.1.1 User unknown");
+    /* Signed: the address it names is suspended, and only that one, even
+     * when the report names another too. */
+    const char *const both[] = { "other@example.com", "victim@example.com" };
+    char *raw = dsn_list(++f->serial, good, both, 2);
     assert_int_equal(handle_free(f, raw), POLICY_HANDLED);
     assert_true(suppressed(f, "victim@example.com"));
     assert_int_equal(outbox_for(f, "victim@example.com"), 1);
+    assert_false(suppressed(f, "other@example.com"));
+    assert_int_equal(soft_count(f, "other@example.com"), 1);
     g_free(good);
     g_free(wrong);
     g_free(old);
