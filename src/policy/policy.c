@@ -464,18 +464,21 @@ static policy_outcome policy_job_handle(policy *p, policy_job *job)
 /* A message the store refused for what it holds (a constraint, an index row
  * too large) would be refused on every retry, and Postfix or the broker
  * would offer it forever: after the caller undid its writes, it goes to the
- * quarantine, where a person sees why. */
-static policy_outcome policy_refused(policy *p, policy_job *job)
+ * quarantine, where a person sees why (a replayed one stays there). */
+static void policy_take_refusal(policy *p, policy_job *job)
 {
-    char *why = g_strdup_printf("refused by the store: %s", store_errmsg(p->st));
-    int seen = 0;
     job->queued = 0;
     g_free(job->quarantine);
-    job->quarantine = why;
-    log_field("Quarantine:", " %s", why);
+    job->quarantine = g_strdup_printf("refused by the store: %s", store_errmsg(p->st));
+    log_field("Quarantine:", " %s", job->quarantine);
+}
+
+static policy_outcome policy_refused(policy *p, policy_job *job)
+{
+    int seen = 0;
     if (store_message_seen(p->st, job->fingerprint, job->now, &seen) != 0 ||
-        store_quarantine_add(p->st, job->raw, job->len, job->env->recipient, job->env->ingress, why,
-                             job->now) != 0) {
+        store_quarantine_add(p->st, job->raw, job->len, job->env->recipient, job->env->ingress,
+                             job->quarantine, job->now) != 0) {
         policy_store_failed(p, "quarantine");
         return POLICY_STORE_FAILED;
     }
@@ -511,6 +514,7 @@ policy_outcome policy_handle(policy *p, const char *raw, size_t len, const polic
     policy_job_init(&job, raw, len, env, policy_now(p));
     policy_outcome out = policy_job_handle(p, &job);
     if (out == POLICY_STORE_FAILED && store_error_permanent(p->st)) {
+        policy_take_refusal(p, &job);
         store_rollback(p->st);
         out = store_begin(p->st) == 0 ? policy_refused(p, &job) : POLICY_STORE_FAILED;
     }
@@ -531,6 +535,7 @@ static policy_outcome policy_batch_one(policy *p, const policy_message *m, time_
     policy_job_init(&job, m->raw, m->len, &m->envelope, now);
     policy_outcome out = policy_job_handle(p, &job);
     if (out == POLICY_STORE_FAILED && store_error_permanent(p->st)) {
+        policy_take_refusal(p, &job);
         bool undone = store_savepoint_rollback(p->st) == 0 && store_savepoint(p->st) == 0;
         out = undone ? policy_refused(p, &job) : POLICY_STORE_FAILED;
     }
@@ -598,6 +603,11 @@ policy_outcome policy_replay(policy *p, const store_quarantine_item *item, bool 
     job.dry_run = dry_run;
     /* Its fingerprint was recorded when it was quarantined. */
     policy_outcome out = policy_job_run(p, &job, false);
+    if (out == POLICY_STORE_FAILED && store_error_permanent(p->st)) {
+        policy_take_refusal(p, &job);
+        store_rollback(p->st);
+        out = store_begin(p->st) == 0 ? POLICY_QUARANTINED : POLICY_STORE_FAILED;
+    }
     if (!dry_run && out == POLICY_QUARANTINED && policy_requarantine(p, item, job.quarantine) != 0)
         out = POLICY_STORE_FAILED;
     if (!dry_run && out == POLICY_HANDLED && store_quarantine_remove(p->st, item->id) != 0) {

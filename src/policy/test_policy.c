@@ -938,7 +938,13 @@ static void test_refused_by_the_store_is_quarantined(void **state)
     assert_non_null(strstr(items[0].reason, "refused by the store"));
     assert_non_null(strstr(items[0].reason, "index row too large"));
     assert_non_null(strstr(items[1].reason, "too big"));
+    /* Replayed, it stays in the quarantine: no retry would help. */
+    char *reason = NULL;
+    assert_int_equal(policy_replay(f->p, &items[0], false, &reason), POLICY_QUARANTINED);
+    assert_non_null(strstr(reason, "refused by the store"));
+    free(reason);
     store_quarantine_free(items, n);
+    assert_int_equal(quarantine_count(f), 2);
 
     /* In a batch, the refused one goes to the quarantine, its neighbours are handled. */
     char *again = hard_bounce(f, address);
