@@ -48,5 +48,6 @@ int cmd_import_original(const cmd_context *ctx, int argc, char **argv);
 int cmd_ingest(const cmd_context *ctx, int argc, char **argv);
 int cmd_purge(const cmd_context *ctx, int argc, char **argv);
 int cmd_history(const cmd_context *ctx, int argc, char **argv);
+int cmd_verp_address(const cmd_context *ctx, int argc, char **argv);
 
 #endif

@@ -869,6 +869,12 @@ static const config_key config_handler_keys[] = {
       .offset = offsetof(config, handler.verp_delimiter), .min = 0, .max = 1, .def = "+" },
     { .name = "verp_at_sign", .scalar = config_parse_string,
       .offset = offsetof(config, handler.verp_at_sign), .min = 1, .max = 1, .def = "=" },
+    { .name = "verp_secret", .scalar = config_parse_string, .offset = offsetof(config, handler.verp_secret),
+      .min = 16, .max = 4096, .nullable = true, .secret = true },
+    { .name = "require_signed_verp", .scalar = config_parse_bool,
+      .offset = offsetof(config, handler.require_signed_verp), .def = "false" },
+    KEY_INT(handler, verp_valid_weeks, 1, 520, "4"),
+    KEY_INT(handler, max_recipients_per_bounce, 1, 1000000, "100"),
     { .name = "domains", .node = config_parse_domains, .offset = offsetof(config, handler) },
     { 0 }
 };
@@ -1084,9 +1090,11 @@ config_valid_ip(const char *host, size_t len)
 }
 
 /* Checks a URL's scheme (one of schemes, "a|b"), host and port; on failure
- * writes why, which names the scheme at most: the rest may hold a secret. */
+ * writes why, which names the scheme at most: the rest may hold a secret.
+ * secret_userinfo: the URL may carry a password (amqp, postgresql). */
 static int
-config_check_url(const char *url, const char *schemes, bool need_host, char *why, size_t why_len)
+config_check_url(const char *url, const char *schemes, bool need_host, bool secret_userinfo, char *why,
+                 size_t why_len)
 {
     const char *sep = strstr(url, "://");
     char *scheme = sep ? g_ascii_strdown(url, sep - url) : NULL;
@@ -1101,11 +1109,14 @@ config_check_url(const char *url, const char *schemes, bool need_host, char *why
         snprintf(why, why_len, "must start with %s:// (value not shown: it may be secret)", list);
         g_free(list);
     } else {
+        /* A password may hold "/", ":" and "@" as they are (store_pg_url.h):
+         * the user information ends at the last "@" before the query. A web
+         * URL's path may hold "@": its authority ends at the first "/". */
         const char *auth = sep + 3;
-        size_t auth_len = strcspn(auth, "/?#");
-        const char *at = g_strrstr_len(auth, (gssize)auth_len, "@");
+        size_t before_query = strcspn(auth, secret_userinfo ? "?#" : "/?#");
+        const char *at = g_strrstr_len(auth, (gssize)before_query, "@");
         const char *host = at ? at + 1 : auth;
-        const char *end = auth + auth_len;
+        const char *end = host + strcspn(host, "/?#");
         const char *port = NULL;
         size_t host_len;
 
@@ -1141,8 +1152,9 @@ config_check_url_key(config_loader *ld, const char *key, const char *url, const 
                      bool need_host)
 {
     char why[CONFIG_WHY_MAX];
+    bool secret_userinfo = strncmp(schemes, "http", 4) != 0;
 
-    if (url == NULL || config_check_url(url, schemes, need_host, why, sizeof why) == 0)
+    if (url == NULL || config_check_url(url, schemes, need_host, secret_userinfo, why, sizeof why) == 0)
         return 0;
     return config_fail(ld, config_line_of(ld, key), key, "%s", why);
 }
@@ -1212,6 +1224,12 @@ config_check(config_loader *ld)
     else if (cfg->amqp.enabled && cfg->amqp.url == NULL)
         return config_fail(ld, config_line_of(ld, "amqp.enabled"), "amqp.enabled",
                            "is true, but amqp.url is not set");
+    if (cfg->handler.require_signed_verp && cfg->handler.verp_secret == NULL)
+        return config_fail(ld, config_line_of(ld, "handler.require_signed_verp"), "handler.require_signed_verp",
+                           "is true, but handler.verp_secret is not set");
+    if (cfg->handler.require_signed_verp && !*cfg->handler.verp_delimiter)
+        return config_fail(ld, config_line_of(ld, "handler.require_signed_verp"), "handler.require_signed_verp",
+                           "is true, but handler.verp_delimiter is empty (VERP decoding is off)");
     if (strcmp(cfg->store.backend, "postgresql") == 0 && cfg->store.url == NULL)
         return config_fail(ld, config_line_of(ld, "store.backend"), "store.backend",
                            "postgresql needs store.url");
@@ -1396,6 +1414,7 @@ config_free(config *cfg)
     g_free(cfg->handler.permanent_bounced_emails_path);
     g_free(cfg->handler.verp_delimiter);
     g_free(cfg->handler.verp_at_sign);
+    g_free(cfg->handler.verp_secret);
     g_free(cfg->store.backend);
     g_free(cfg->store.url);
     g_free(cfg->amqp.url);

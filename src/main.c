@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 
 #include "build_config.h"
@@ -39,6 +40,7 @@ static const struct main_command {
     { "ingest", cmd_ingest, "run old bounces (mboxes, Maildirs, directories) through the policy" },
     { "import-original", cmd_import_original,
       "bring the original service's database and archive into this store" },
+    { "verp-address", cmd_verp_address, "print the signed return path a platform sends to an address with" },
 };
 
 static void main_usage(FILE *out)
@@ -147,6 +149,9 @@ int main(int argc, char **argv)
     int n_rest = 0;
     const struct main_command *command = NULL;
     if (!rest) return EX_OSERR;
+    /* Everything we create (database, archive, folders) holds addresses:
+     * the service's group may read it, other users may not. */
+    umask(027);
 
     int status = main_parse(argc, argv, &ctx, rest, &n_rest, &command);
     if (status < 0) {
