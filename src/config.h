@@ -90,6 +90,11 @@ typedef struct config_smtp {
     size_t n_allow_networks;
     char *tls_certificate;     /* PEM paths; STARTTLS only when both are set */
     char *tls_key;
+    size_t max_memory;         /* message bytes held by all sessions, 256 MiB */
+    char **recipient_domains;  /* accepted recipients' domains; none: every recipient */
+    size_t n_recipient_domains;
+    bool bare_newline_normalize; /* bare LF taken as CRLF, rather than refused */
+    bool require_tls;          /* MAIL only after STARTTLS */
 } config_smtp;
 
 typedef struct config {
