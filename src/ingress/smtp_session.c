@@ -669,8 +669,9 @@ static bool smtp_data_step(smtp_session *s)
 {
     struct evbuffer *in = bufferevent_get_input(s->bev);
     struct evbuffer_iovec v[SMTP_DATA_IOVECS];
+    /* The length, not the peek's count: a buffer may hold empty chains. */
+    if (evbuffer_get_length(in) == 0) return false;
     int n = evbuffer_peek(in, -1, NULL, v, SMTP_DATA_IOVECS);
-    if (n <= 0) return false;
     size_t used = 0;
     for (int i = 0; i < n && i < SMTP_DATA_IOVECS && s->data.state != SMTP_DATA_END; i++)
         used += smtp_data_feed(&s->data, v[i].iov_base, v[i].iov_len, smtp_data_keep, s);
