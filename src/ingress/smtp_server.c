@@ -15,6 +15,10 @@
  * copy with the first envelope recipient of its domain (its Received: names
  * that recipient), since the envelope recipient decides the platform; it is
  * answered 250 only when every copy was committed.
+ *
+ * The server keeps the memory budget (smtp.max_memory) that its sessions
+ * and the batches in hand draw from, and, when every slot is taken, closes
+ * the session that has waited longest for its client to make room.
  */
 #include "ingress/smtp.h"
 
