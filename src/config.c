@@ -887,13 +887,21 @@ config_parse_recipient_domains(config_loader *ld, yaml_node_t *node, const char 
 static int
 config_parse_bare_newline(const char *text, void *field, const config_key *key, char *why, size_t why_len)
 {
+    static const char *const names[] = {
+        [CONFIG_BARE_NEWLINE_REJECT] = "reject",
+        [CONFIG_BARE_NEWLINE_STRICT] = "strict",
+        [CONFIG_BARE_NEWLINE_NORMALIZE] = "normalize",
+    };
+
     (void)key;
-    if (strcmp(text, "reject") != 0 && strcmp(text, "normalize") != 0) {
-        snprintf(why, why_len, "expected reject or normalize");
-        return -1;
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        if (strcmp(text, names[i]) == 0) {
+            *(config_bare_newline *)field = (config_bare_newline)i;
+            return 0;
+        }
     }
-    *(bool *)field = strcmp(text, "normalize") == 0;
-    return 0;
+    snprintf(why, why_len, "expected reject, strict or normalize");
+    return -1;
 }
 
 /* ---- amqp.enabled ---- */
@@ -1002,7 +1010,7 @@ static const config_key config_smtp_keys[] = {
       .min = 65536, .max = 1LL << 40, .def = "268435456" },
     { .name = "recipient_domains", .node = config_parse_recipient_domains, .offset = offsetof(config, smtp) },
     { .name = "bare_newline", .scalar = config_parse_bare_newline,
-      .offset = offsetof(config, smtp.bare_newline_normalize), .def = "reject" },
+      .offset = offsetof(config, smtp.bare_newline), .def = "reject" },
     { .name = "require_tls", .scalar = config_parse_bool, .offset = offsetof(config, smtp.require_tls),
       .def = "false" },
     { 0 }

@@ -219,7 +219,7 @@ test_every_key(void **state)
     assert_true(cfg->smtp.max_memory == (size_t)64 << 20);
     assert_int_equal(cfg->smtp.n_recipient_domains, 1);
     assert_string_equal(cfg->smtp.recipient_domains[0], "bounces.example.org");
-    assert_true(cfg->smtp.bare_newline_normalize);
+    assert_int_equal(cfg->smtp.bare_newline, CONFIG_BARE_NEWLINE_NORMALIZE);
     assert_true(cfg->smtp.require_tls);
     config_free(cfg);
     g_unsetenv("BD_TEST_TOKEN");
@@ -800,7 +800,7 @@ test_smtp_listener_keys(void **state)
     assert_non_null(cfg);
     assert_true(cfg->smtp.max_memory == (size_t)256 << 20);
     assert_int_equal(cfg->smtp.n_recipient_domains, 0);
-    assert_false(cfg->smtp.bare_newline_normalize);
+    assert_int_equal(cfg->smtp.bare_newline, CONFIG_BARE_NEWLINE_REJECT);
     assert_false(cfg->smtp.require_tls);
     config_free(cfg);
 
@@ -812,11 +812,16 @@ test_smtp_listener_keys(void **state)
     assert_true(cfg->smtp.max_memory == (size_t)64 << 20);
     assert_int_equal(cfg->smtp.n_recipient_domains, 2);
     assert_string_equal(cfg->smtp.recipient_domains[1], "Example.NET");
-    assert_true(cfg->smtp.bare_newline_normalize);
+    assert_int_equal(cfg->smtp.bare_newline, CONFIG_BARE_NEWLINE_NORMALIZE);
+    config_free(cfg);
+
+    cfg = load_text(f, NULL, MINIMAL "  smtp:\n    bare_newline: strict\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->smtp.bare_newline, CONFIG_BARE_NEWLINE_STRICT);
     config_free(cfg);
 
     cfg = load_text(f, NULL, MINIMAL "  smtp:\n    bare_newline: yes\n");
-    assert_error(f, cfg, 7, "smtp.bare_newline", "expected reject or normalize");
+    assert_error(f, cfg, 7, "smtp.bare_newline", "expected reject, strict or normalize");
     cfg = load_text(f, NULL, MINIMAL "  smtp:\n    recipient_domains: [a@b.example]\n");
     assert_error(f, cfg, 7, "smtp.recipient_domains", "expected a domain name, got 'a@b.example'");
     cfg = load_text(f, NULL, MINIMAL "  smtp:\n    recipient_domains: example.org\n");

@@ -11,17 +11,17 @@
 void smtp_data_init(smtp_data *d)
 {
     d->state = SMTP_DATA_BOL;
-    d->bare = SMTP_DATA_BARE_NONE;
+    d->bare = 0;
 }
 
-const char *smtp_data_bare_name(smtp_data_bare bare)
+const char *smtp_data_bare_name(unsigned bare)
 {
-    return bare == SMTP_DATA_BARE_CR ? "CR" : "LF";
+    return bare & SMTP_DATA_BARE_LF ? "LF" : "CR";
 }
 
-static void smtp_data_mark(smtp_data *d, smtp_data_bare bare)
+static void smtp_data_mark(smtp_data *d, unsigned bare)
 {
-    if (d->bare == SMTP_DATA_BARE_NONE) d->bare = bare;
+    d->bare |= bare;
 }
 
 static void smtp_data_flush(const char *in, size_t run, size_t i, smtp_data_emit emit, void *arg)

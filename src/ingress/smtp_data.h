@@ -6,9 +6,9 @@
  * Only <CRLF>.<CRLF> ends the data (RFC 5321 4.1.1.4), so that "\n.\n",
  * "\n.\r\n" or "\r\n.\n" cannot end a message early and let the rest run as
  * commands (SMTP smuggling). A bare LF (not after a CR) is passed on as CRLF
- * and a bare CR (not before an LF) as it is; the first of either is recorded,
- * and the session refuses the message unless smtp.bare_newline is
- * "normalize". A line that began after a bare LF can never end the data.
+ * and a bare CR (not before an LF) as it is; both are recorded, and the
+ * session refuses the message as smtp.bare_newline says. A line that began
+ * after a bare LF can never end the data.
  */
 #ifndef BOUNCEDEMAILS_SMTP_DATA_H
 #define BOUNCEDEMAILS_SMTP_DATA_H
@@ -25,15 +25,13 @@ typedef enum smtp_data_state {
     SMTP_DATA_END,        /* <CRLF>.<CRLF> seen: nothing more is read */
 } smtp_data_state;
 
-typedef enum smtp_data_bare {
-    SMTP_DATA_BARE_NONE,
-    SMTP_DATA_BARE_LF,
-    SMTP_DATA_BARE_CR,
-} smtp_data_bare;
+/* Bare line ends seen, as bits. */
+#define SMTP_DATA_BARE_LF 1u
+#define SMTP_DATA_BARE_CR 2u
 
 typedef struct smtp_data {
     smtp_data_state state;
-    smtp_data_bare bare;  /* the first bare line end seen, if any */
+    unsigned bare;        /* SMTP_DATA_BARE_* seen so far */
 } smtp_data;
 
 /* Receives decoded message bytes, in order. */
@@ -49,7 +47,7 @@ void smtp_data_init(smtp_data *d);
  * command. Input may be split anywhere between calls. */
 size_t smtp_data_feed(smtp_data *d, const char *in, size_t len, smtp_data_emit emit, void *arg);
 
-/* "LF" or "CR", for the reply and the log. */
-const char *smtp_data_bare_name(smtp_data_bare bare);
+/* "LF" when bare has it, else "CR": for the reply and the log. */
+const char *smtp_data_bare_name(unsigned bare);
 
 #endif

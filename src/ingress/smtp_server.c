@@ -586,7 +586,9 @@ static void smtp_server_limits(smtp_server *srv)
         .max_recipients = c->max_recipients > 0 ? c->max_recipients : SMTP_DEFAULT_MAX_RECIPIENTS,
         .command_timeout_s = c->command_timeout_s > 0 ? c->command_timeout_s : SMTP_DEFAULT_COMMAND_TIMEOUT_S,
         .data_timeout_s = c->data_timeout_s > 0 ? c->data_timeout_s : SMTP_DEFAULT_DATA_TIMEOUT_S,
-        .bare_newline = c->bare_newline_normalize ? SMTP_BARE_NEWLINE_NORMALIZE : SMTP_BARE_NEWLINE_REJECT,
+        .bare_newline = c->bare_newline == CONFIG_BARE_NEWLINE_NORMALIZE ? SMTP_BARE_NEWLINE_NORMALIZE
+                        : c->bare_newline == CONFIG_BARE_NEWLINE_STRICT  ? SMTP_BARE_NEWLINE_STRICT
+                                                                         : SMTP_BARE_NEWLINE_REJECT,
         .require_tls = c->require_tls,
     };
     srv->memory.limit = c->max_memory ? c->max_memory : SMTP_DEFAULT_MAX_MEMORY;

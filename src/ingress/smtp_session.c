@@ -601,11 +601,22 @@ static bool smtp_command_step(smtp_session *s)
     evbuffer_drain(in, eol_len);
     if (strlen(line) != n)
         smtp_error(s, "500 5.5.2 NUL in command");
-    else if (eol_len == 1 && s->params.limits->bare_newline == SMTP_BARE_NEWLINE_REJECT)
+    else if (eol_len == 1 && s->params.limits->bare_newline != SMTP_BARE_NEWLINE_NORMALIZE)
         smtp_error(s, "500 5.5.2 Error: bare <LF> received");
     else
         smtp_dispatch(s, line);
     g_free(line);
+    return true;
+}
+
+/* Whether the bare line ends seen so far refuse the message. */
+static bool smtp_bare_refused(const smtp_session *s)
+{
+    switch (s->params.limits->bare_newline) {
+    case SMTP_BARE_NEWLINE_REJECT: return s->data.bare & SMTP_DATA_BARE_LF;
+    case SMTP_BARE_NEWLINE_STRICT: return s->data.bare != 0;
+    case SMTP_BARE_NEWLINE_NORMALIZE: return false;
+    }
     return true;
 }
 
@@ -617,7 +628,7 @@ static void smtp_data_keep(void *arg, const char *bytes, size_t len)
     smtp_session *s = arg;
     s->data_len += len;
     if (!s->msg) return;   /* refused already */
-    if (s->data.bare != SMTP_DATA_BARE_NONE && s->params.limits->bare_newline == SMTP_BARE_NEWLINE_REJECT)
+    if (smtp_bare_refused(s))
         ;                  /* smtp_data_refused() says why */
     else if (s->data_len > s->params.limits->max_message_size)
         s->refusal = SMTP_REFUSAL_SIZE;
@@ -637,9 +648,9 @@ static void smtp_data_keep(void *arg, const char *bytes, size_t len)
 /* The reply to a message that was read to its end but not kept. */
 static void smtp_data_refused(smtp_session *s)
 {
-    if (s->data.bare != SMTP_DATA_BARE_NONE) {
+    if (smtp_bare_refused(s)) {
         const char *bare = smtp_data_bare_name(s->data.bare);
-        log_warn("SMTP %s: message refused, bare <%s> received (smtp.bare_newline: reject)", s->client, bare);
+        log_warn("SMTP %s: message refused, bare <%s> received (smtp.bare_newline)", s->client, bare);
         smtp_reply(s, "550 5.5.2 Error: bare <%s> received", bare);
     } else if (s->refusal == SMTP_REFUSAL_SIZE) {
         log_info("SMTP %s: message of %zu bytes refused (limit %zu)", s->client, s->data_len,

@@ -41,9 +41,12 @@ typedef struct smtp_session_ops {
     void (*closed)(void *arg, smtp_session *s);
 } smtp_session_ops;
 
-/* What a bare LF or CR in a message gets (smtp.bare_newline). */
+/* What a bare LF or CR in a message gets (smtp.bare_newline). A bare CR
+ * cannot end a line here, and real bounces quote them, so only strict
+ * refuses it. */
 typedef enum smtp_bare_newline {
-    SMTP_BARE_NEWLINE_REJECT,      /* the message is refused with 550 5.5.2 */
+    SMTP_BARE_NEWLINE_REJECT,      /* a bare LF: the message is refused with 550 5.5.2 */
+    SMTP_BARE_NEWLINE_STRICT,      /* a bare LF or CR: refused */
     SMTP_BARE_NEWLINE_NORMALIZE,   /* a bare LF is taken as CRLF */
 } smtp_bare_newline;
 
