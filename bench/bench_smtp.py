@@ -111,7 +111,7 @@ def main():
     platform = harness.Platform()
     port = harness.free_port()
     work = harness.Workdir(platform, smtp={"port": port, "max_connections_per_client": 4 * clients})
-    service = work.start("run-smtpserver", "--host", "127.0.0.1", "--port", str(port))
+    service = work.start(*(["--debug"] if os.environ.get("BENCH_SMTP_DEBUG") else []), "run-smtpserver", "--host", "127.0.0.1", "--port", str(port))
     rows = []
     try:
         service.wait_output("SMTP listening on")

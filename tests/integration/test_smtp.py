@@ -546,6 +546,41 @@ def _try(fn):
         return False
 
 
+def test_a_flood_of_connections_gets_220_or_421_and_250_only_after_commit():
+    """Three times max_connections at once, each delivering a message when
+    greeted: every connection is greeted or turned away (421), taking back
+    idle slots does not break a delivery in progress, and every 250 is a
+    committed message."""
+    limit, clients = 40, 120
+    with smtp_service(max_connections=limit, max_connections_per_client=clients) as (work, service, port):
+        outcomes = [None] * clients
+        go = threading.Barrier(clients)
+
+        def client(i):
+            go.wait()
+            try:
+                c = Raw(port)
+                code = c.reply()[0]
+                if code == 220:
+                    c.send(f"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<{NOREPLY}>\r\nDATA\r\n")
+                    codes = c.replies(4)
+                    c.send(bounce(1000 + i) + b".\r\nQUIT\r\n")
+                    code = c.reply()[0] if codes == [250, 250, 250, 354] else codes
+                outcomes[i] = code
+                c.close()
+            except (OSError, EOFError) as e:
+                outcomes[i] = repr(e)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert set(outcomes) <= {250, 421}, outcomes
+        assert 250 in outcomes
+        assert _messages_seen(work) == outcomes.count(250)
+
+
 def test_a_client_silent_after_starttls_is_closed_on_time():
     directory = harness.Workdir().dir
     cert, key = _self_signed(directory)
