@@ -628,21 +628,21 @@ static void smtp_data_keep(void *arg, const char *bytes, size_t len)
     smtp_session *s = arg;
     s->data_len += len;
     if (!s->msg) return;   /* refused already */
-    if (smtp_bare_refused(s))
-        ;                  /* smtp_data_refused() says why */
-    else if (s->data_len > s->params.limits->max_message_size)
-        s->refusal = SMTP_REFUSAL_SIZE;
-    else if (!smtp_hold(s, smtp_grown(s->msg, len)))
-        s->refusal = SMTP_REFUSAL_MEMORY;
-    else {
-        g_string_append_len(s->msg, bytes, (gssize)len);
-        if (s->params.memory && s->msg->allocated_len > s->held) {
-            smtp_budget_charge(s->params.memory, s->msg->allocated_len - s->held);
-            s->held = s->msg->allocated_len;
+    if (!smtp_bare_refused(s)) {
+        if (s->data_len > s->params.limits->max_message_size)
+            s->refusal = SMTP_REFUSAL_SIZE;
+        else if (!smtp_hold(s, smtp_grown(s->msg, len)))
+            s->refusal = SMTP_REFUSAL_MEMORY;
+        else {
+            g_string_append_len(s->msg, bytes, (gssize)len);
+            if (s->params.memory && s->msg->allocated_len > s->held) {
+                smtp_budget_charge(s->params.memory, s->msg->allocated_len - s->held);
+                s->held = s->msg->allocated_len;
+            }
+            return;
         }
-        return;
     }
-    smtp_free_message(s);
+    smtp_free_message(s);   /* smtp_data_refused() says why at the end */
 }
 
 /* The reply to a message that was read to its end but not kept. */
