@@ -45,6 +45,8 @@ def smtp_service(sections=None, **smtp):
         yield work, service, port
     finally:
         service.stop()
+    # Under ASan/UBSan (build-asan) a report goes to the log, leaks at exit too.
+    assert "Sanitizer" not in service.output() and "runtime error:" not in service.output(), service.output()[-3000:]
 
 
 def events(work, ingress="smtp"):
