@@ -596,6 +596,18 @@ def test_a_client_silent_after_starttls_is_closed_on_time():
         c.close()
         assert closed is not None and closed >= timeout - 0.5, closed
         service.wait_output("TLS handshake not done in time")
+        # A client that finishes its handshake has command_timeout per command
+        # again, for as long as it keeps talking.
+        with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
+            context = ssl.create_default_context(cafile=cert)
+            context.check_hostname = False
+            s.starttls(context=context)
+            s.ehlo()
+            for _ in range(3):
+                time.sleep(timeout / 2)   # the client's own pace
+                assert s.noop()[0] == 250
+            assert s.sendmail("", [NOREPLY], bounce(1)) == {}
+        assert service.output().count("TLS handshake not done in time") == 1
 
 
 def test_require_tls_refuses_mail_before_starttls():
