@@ -1016,7 +1016,7 @@ static const config_key config_smtp_keys[] = {
       .min = 65536, .max = 1LL << 40, .def = "268435456" },
     { .name = "recipient_domains", .node = config_parse_recipient_domains, .offset = offsetof(config, smtp) },
     { .name = "bare_newline", .scalar = config_parse_bare_newline,
-      .offset = offsetof(config, smtp.bare_newline), .def = "reject" },
+      .offset = offsetof(config, smtp.bare_newline), .def = "strict" },
     { .name = "require_tls", .scalar = config_parse_bool, .offset = offsetof(config, smtp.require_tls),
       .def = "false" },
     { 0 }

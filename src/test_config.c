@@ -815,7 +815,7 @@ test_smtp_listener_keys(void **state)
     assert_non_null(cfg);
     assert_true(cfg->smtp.max_memory == (size_t)256 << 20);
     assert_int_equal(cfg->smtp.n_recipient_domains, 0);
-    assert_int_equal(cfg->smtp.bare_newline, CONFIG_BARE_NEWLINE_REJECT);
+    assert_int_equal(cfg->smtp.bare_newline, CONFIG_BARE_NEWLINE_STRICT);
     assert_false(cfg->smtp.require_tls);
     config_free(cfg);
 
@@ -830,9 +830,9 @@ test_smtp_listener_keys(void **state)
     assert_int_equal(cfg->smtp.bare_newline, CONFIG_BARE_NEWLINE_NORMALIZE);
     config_free(cfg);
 
-    cfg = load_text(f, NULL, MINIMAL "  smtp:\n    bare_newline: strict\n");
+    cfg = load_text(f, NULL, MINIMAL "  smtp:\n    bare_newline: reject\n");
     assert_non_null(cfg);
-    assert_int_equal(cfg->smtp.bare_newline, CONFIG_BARE_NEWLINE_STRICT);
+    assert_int_equal(cfg->smtp.bare_newline, CONFIG_BARE_NEWLINE_REJECT);
     config_free(cfg);
 
     cfg = load_text(f, NULL, MINIMAL "  smtp:\n    bare_newline: yes\n");

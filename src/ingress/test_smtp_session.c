@@ -231,8 +231,8 @@ static void test_smuggling_crlf_dot_lf(void **state)
 }
 
 /* A bare CR cannot end a line here, and real bounces quote them (a remote
- * reply wrapped in a CRLF): kept by default, in the one message; strict
- * refuses it. */
+ * reply wrapped in a CRLF): reject (the fixture's mode) keeps it, in the one
+ * message; strict (the config's default) refuses it. */
 static void test_bare_cr_kept_unless_strict(void **state)
 {
     fixture *f = *state;

@@ -666,6 +666,15 @@ def test_smuggling_is_refused_by_default():
         assert _messages_seen(work) == 0 and events(work) == []
 
 
+def test_bare_cr_is_refused_by_default_and_kept_with_reject():
+    with smtp_service() as (work, service, port):
+        assert _smuggle(port, "\r.\r", 20) == [(550, "5.5.2"), (250, "2.0.0")]
+        assert _messages_seen(work) == 0
+    with smtp_service(bare_newline="reject") as (work, service, port):
+        assert _smuggle(port, "\r.\r", 21) == [(250, "2.0.0"), (250, "2.0.0")]
+        assert _messages_seen(work) == 1
+
+
 def test_smuggling_with_normalize_commits_exactly_one_message():
     with smtp_service(bare_newline="normalize") as (work, service, port):
         for n, line_end in enumerate(SMUGGLING):
