@@ -834,6 +834,76 @@ config_parse_networks(config_loader *ld, yaml_node_t *node, const char *path, vo
     return 0;
 }
 
+/* ---- smtp.recipient_domains, smtp.bare_newline ---- */
+
+static void
+config_free_recipient_domains(config_smtp *smtp)
+{
+    g_strfreev(smtp->recipient_domains);
+    smtp->recipient_domains = NULL;
+    smtp->n_recipient_domains = 0;
+}
+
+/* A domain name as a recipient's domain part gives it: no @, no blanks. */
+static bool
+config_is_domain(const char *text)
+{
+    if (!*text || *text == '.' || strlen(text) > 253)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        if (*p <= ' ' || *p == '@' || *p == 0x7f)
+            return false;
+    return true;
+}
+
+static int
+config_parse_recipient_domains(config_loader *ld, yaml_node_t *node, const char *path, void *base,
+                               const config_key *key)
+{
+    config_smtp *smtp = (config_smtp *)((char *)base + key->offset);
+    char got[96];
+
+    if (node->type != YAML_SEQUENCE_NODE)
+        return config_fail(ld, config_node_line(node), path,
+                           "expected a list of domains (e.g. [bouncedemails.example.org])");
+    config_free_recipient_domains(smtp);
+    for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(&ld->doc, *it);
+        char *text;
+        if (config_scalar_text(ld, item, path, &text) < 0)
+            return -1;
+        if (!config_is_domain(text)) {
+            config_quote(text, got, sizeof got);
+            g_free(text);
+            return config_fail(ld, config_node_line(item), path, "expected a domain name, got '%s'", got);
+        }
+        smtp->recipient_domains = g_renew(char *, smtp->recipient_domains, smtp->n_recipient_domains + 2);
+        smtp->recipient_domains[smtp->n_recipient_domains++] = text;
+        smtp->recipient_domains[smtp->n_recipient_domains] = NULL;
+    }
+    return 0;
+}
+
+static int
+config_parse_bare_newline(const char *text, void *field, const config_key *key, char *why, size_t why_len)
+{
+    static const char *const names[] = {
+        [CONFIG_BARE_NEWLINE_REJECT] = "reject",
+        [CONFIG_BARE_NEWLINE_STRICT] = "strict",
+        [CONFIG_BARE_NEWLINE_NORMALIZE] = "normalize",
+    };
+
+    (void)key;
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        if (strcmp(text, names[i]) == 0) {
+            *(config_bare_newline *)field = (config_bare_newline)i;
+            return 0;
+        }
+    }
+    snprintf(why, why_len, "expected reject, strict or normalize");
+    return -1;
+}
+
 /* ---- amqp.enabled ---- */
 
 static int
@@ -942,6 +1012,13 @@ static const config_key config_smtp_keys[] = {
       .offset = offsetof(config, smtp.tls_certificate), .min = 0, .max = 4096, .nullable = true },
     { .name = "tls_key", .scalar = config_parse_string, .offset = offsetof(config, smtp.tls_key),
       .min = 0, .max = 4096, .nullable = true },
+    { .name = "max_memory", .scalar = config_parse_size, .offset = offsetof(config, smtp.max_memory),
+      .min = 65536, .max = 1LL << 40, .def = "268435456" },
+    { .name = "recipient_domains", .node = config_parse_recipient_domains, .offset = offsetof(config, smtp) },
+    { .name = "bare_newline", .scalar = config_parse_bare_newline,
+      .offset = offsetof(config, smtp.bare_newline), .def = "strict" },
+    { .name = "require_tls", .scalar = config_parse_bool, .offset = offsetof(config, smtp.require_tls),
+      .def = "false" },
     { 0 }
 };
 
@@ -1238,6 +1315,9 @@ config_check(config_loader *ld)
         return config_fail(ld, config_line_of(ld, set), set,
                            "STARTTLS needs both smtp.tls_certificate and smtp.tls_key");
     }
+    if (cfg->smtp.require_tls && cfg->smtp.tls_certificate == NULL)
+        return config_fail(ld, config_line_of(ld, "smtp.require_tls"), "smtp.require_tls",
+                           "needs smtp.tls_certificate and smtp.tls_key");
     if (config_check_readable(ld, "smtp.tls_certificate", cfg->smtp.tls_certificate) < 0 ||
         config_check_readable(ld, "smtp.tls_key", cfg->smtp.tls_key) < 0)
         return -1;
@@ -1425,6 +1505,7 @@ config_free(config *cfg)
     g_free(cfg->smtp.tls_certificate);
     g_free(cfg->smtp.tls_key);
     config_free_networks(&cfg->smtp);
+    config_free_recipient_domains(&cfg->smtp);
     if (cfg->domain_index != NULL)
         g_hash_table_destroy(cfg->domain_index);
     g_free(cfg->path);

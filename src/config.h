@@ -78,6 +78,12 @@ typedef struct config_amqp {
     char *tls_ca_file;         /* CAs that verify an amqps:// broker, Debian's bundle */
 } config_amqp;
 
+typedef enum config_bare_newline {
+    CONFIG_BARE_NEWLINE_REJECT,    /* a bare LF refuses the message (Postfix's reject) */
+    CONFIG_BARE_NEWLINE_STRICT,    /* a bare LF or CR does */
+    CONFIG_BARE_NEWLINE_NORMALIZE, /* a bare LF is taken as CRLF */
+} config_bare_newline;
+
 typedef struct config_smtp {
     bool enabled;              /* false unless smtp.enabled or run-smtpserver */
     char *host;                /* 127.0.0.1 */
@@ -94,6 +100,11 @@ typedef struct config_smtp {
     size_t n_allow_networks;
     char *tls_certificate;     /* PEM paths; STARTTLS only when both are set */
     char *tls_key;
+    size_t max_memory;         /* message bytes held by all sessions, 256 MiB */
+    char **recipient_domains;  /* accepted recipients' domains; none: every recipient */
+    size_t n_recipient_domains;
+    config_bare_newline bare_newline; /* what a bare LF or CR in a message gets */
+    bool require_tls;          /* MAIL only after STARTTLS */
 } config_smtp;
 
 typedef struct config_retention {

@@ -227,6 +227,11 @@ test_every_key(void **state)
     assert_int_equal(cfg->retention.quarantine_max_bytes, 64 * 1024);
     assert_int_equal(cfg->retention.interval_s, 300);
     assert_int_equal(cfg->retention.batch, 50);
+    assert_true(cfg->smtp.max_memory == (size_t)64 << 20);
+    assert_int_equal(cfg->smtp.n_recipient_domains, 1);
+    assert_string_equal(cfg->smtp.recipient_domains[0], "bounces.example.org");
+    assert_int_equal(cfg->smtp.bare_newline, CONFIG_BARE_NEWLINE_NORMALIZE);
+    assert_true(cfg->smtp.require_tls);
     config_free(cfg);
     g_unsetenv("BD_TEST_TOKEN");
     g_unsetenv("BD_TEST_CERT");
@@ -850,6 +855,48 @@ test_default_path(void **state)
     g_free(cwd);
 }
 
+/* smtp.max_memory, recipient_domains, bare_newline, require_tls. */
+static void
+test_smtp_listener_keys(void **state)
+{
+    fixture *f = *state;
+    config *cfg = load_text(f, NULL, MINIMAL);
+
+    assert_non_null(cfg);
+    assert_true(cfg->smtp.max_memory == (size_t)256 << 20);
+    assert_int_equal(cfg->smtp.n_recipient_domains, 0);
+    assert_int_equal(cfg->smtp.bare_newline, CONFIG_BARE_NEWLINE_STRICT);
+    assert_false(cfg->smtp.require_tls);
+    config_free(cfg);
+
+    cfg = load_text(f, NULL, MINIMAL "  smtp:\n    max_memory: 64MiB\n"
+                                     "    recipient_domains: [bouncedemails.example.org, Example.NET]\n"
+                                     "    bare_newline: normalize\n");
+    if (cfg == NULL)
+        fail_msg("%s", f->err);
+    assert_true(cfg->smtp.max_memory == (size_t)64 << 20);
+    assert_int_equal(cfg->smtp.n_recipient_domains, 2);
+    assert_string_equal(cfg->smtp.recipient_domains[1], "Example.NET");
+    assert_int_equal(cfg->smtp.bare_newline, CONFIG_BARE_NEWLINE_NORMALIZE);
+    config_free(cfg);
+
+    cfg = load_text(f, NULL, MINIMAL "  smtp:\n    bare_newline: reject\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->smtp.bare_newline, CONFIG_BARE_NEWLINE_REJECT);
+    config_free(cfg);
+
+    cfg = load_text(f, NULL, MINIMAL "  smtp:\n    bare_newline: yes\n");
+    assert_error(f, cfg, 7, "smtp.bare_newline", "expected reject, strict or normalize");
+    cfg = load_text(f, NULL, MINIMAL "  smtp:\n    recipient_domains: [a@b.example]\n");
+    assert_error(f, cfg, 7, "smtp.recipient_domains", "expected a domain name, got 'a@b.example'");
+    cfg = load_text(f, NULL, MINIMAL "  smtp:\n    recipient_domains: example.org\n");
+    assert_error(f, cfg, 7, "smtp.recipient_domains", "expected a list of domains");
+    cfg = load_text(f, NULL, MINIMAL "  smtp:\n    max_memory: 1KiB\n");
+    assert_error(f, cfg, 7, "smtp.max_memory", "bytes");
+    cfg = load_text(f, NULL, MINIMAL "  smtp:\n    require_tls: true\n");
+    assert_error(f, cfg, 7, "smtp.require_tls", "needs smtp.tls_certificate");
+}
+
 int
 main(void)
 {
@@ -876,6 +923,7 @@ main(void)
         T(test_find_domain_single_label),
         T(test_find_domain_threads),
         T(test_default_path),
+        T(test_smtp_listener_keys),
 #undef T
     };
 
