@@ -273,10 +273,11 @@ def test_switchover():
         daemon = dep.work.start("run")
         smtpd = dep.work.start("run-smtpserver", "--host", "127.0.0.1", "--port", str(smtp_port))
         wait_for_port(smtp_port)
-        # Its mail server delivered to the listener's own name.
+        # Its mail server delivered to the listener's own name, in CRLF lines
+        # as MTAs send them.
         with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as s:
             for message in (bounce("permanent.eml", "s1"), bounce("soft-c.eml", "s-c")):
-                s.sendmail("", ["bouncedemails@bouncedemails.example.org"], message)
+                s.sendmail("", ["bouncedemails@bouncedemails.example.org"], message.replace(b"\n", b"\r\n"))
 
         expected = {f"user-q{i}@example.org" for i in range(3)} | {"user-s1@example.org", "soft-a@example.org"}
         wait_until(lambda: expected <= set(platform.addresses()), 60, f"POSTs for {sorted(expected)}")
