@@ -138,8 +138,8 @@ static const char *const store_pg_migrations[] = {
      * ones a claim or the next-due query looks for: a finished item leaves
      * it instead of staying in it for ever, so that every notification no
      * longer writes pages of an index of the whole outbox history. */
-    "DROP INDEX outbox_due;"
-    "CREATE INDEX outbox_pending ON outbox (next_attempt) WHERE state = 0;",
+    ("DROP INDEX outbox_due;"
+     "CREATE INDEX outbox_pending ON outbox (next_attempt) WHERE state = 0;"),
 };
 
 #define STORE_PG_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_pg_migrations))
