@@ -42,6 +42,7 @@ static void capture_stop(capture *c)
 {
     dup2(c->saved_stdout, STDOUT_FILENO);
     close(c->saved_stdout);
+    close(c->reader);
 }
 
 /* The next write() that reached stdout, NUL-terminated, or "" when none is
@@ -72,7 +73,6 @@ static char *logged(const char *value)
     char extra[16];
     size_t more = capture_next(&c, extra, sizeof extra);
     capture_stop(&c);
-    close(c.reader);
     assert_true(n > 0);
     assert_int_equal(more, 0);
     return buf;
@@ -170,7 +170,6 @@ static void test_held_lines_go_out_in_one_write(void **state)
     size_t n = capture_next(&c, buf, sizeof buf);
     size_t after = capture_count(&c);
     capture_stop(&c);
-    close(c.reader);
     assert_int_equal(early, 0);
     assert_true(n > 0);
     assert_int_equal(after, 0);
@@ -189,7 +188,6 @@ static void test_lines_not_held_go_out_at_once(void **state)
     log_info("two");
     size_t n = capture_count(&c);
     capture_stop(&c);
-    close(c.reader);
     assert_int_equal(n, 2);
 }
 
@@ -209,7 +207,6 @@ static void test_an_error_is_not_held(void **state)
     log_flush();
     size_t last = capture_count(&c);
     capture_stop(&c);
-    close(c.reader);
     assert_true(n > 0);
     assert_string_equal(buf, "bouncedemails - before\nbouncedemails - ERROR: store: commit: disk I/O error\n");
     assert_int_equal(pending, 0);
@@ -237,7 +234,6 @@ static void test_a_large_message_is_not_lost(void **state)
         }
     }
     capture_stop(&c);
-    close(c.reader);
     assert_int_equal(next, 2000);
 }
 
