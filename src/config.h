@@ -107,6 +107,17 @@ typedef struct config_smtp {
     bool require_tls;          /* MAIL only after STARTTLS */
 } config_smtp;
 
+typedef struct config_retention {
+    int fingerprint_days;      /* message fingerprints (duplicate detection), 30 */
+    int event_days;            /* the event log, 400 */
+    int quarantine_days;       /* quarantined messages, 90 */
+    int notbounce_days;        /* kept non-bounces, 7 */
+    /* 0 days: kept for ever. */
+    size_t quarantine_max_bytes; /* beyond: only the headers and a hash are kept, 1 MiB */
+    int interval_s;            /* how often the daemon prunes, 3600 */
+    int batch;                 /* rows removed per transaction, 500 */
+} config_retention;
+
 typedef struct config {
     char *path;                /* the file it was read from */
     char *env;                 /* the section */
@@ -115,12 +126,16 @@ typedef struct config {
     config_notify notify;
     config_amqp amqp;
     config_smtp smtp;
+    config_retention retention;
     void *domain_index;        /* private to config.c: registrable domain -> domain */
 } config;
 
 /* The file to read when --config is not given: ./config.yml if it exists,
  * else /etc/bouncedemails/config.yml. */
 const char *config_default_path(void);
+/* The paths config_default_path() tries, in order, for an error that says
+ * where no file was found: "config.yml, /etc/bouncedemails/config.yml". */
+const char *config_default_paths_tried(void);
 
 /* Reads section env of the file at path. Returns NULL and writes
  * "FILE:LINE: KEY: what is wrong" into err on any error; the caller exits
