@@ -54,7 +54,10 @@ def test_find_address_matches_a_part():
 COMMANDS = [("stats",), ("find-address", "--address", "x"), ("reset-address", "--address", "a@b.c"),
             ("outbox",), ("replay", "--dry-run"), ("stdin", "--recipient", "no-reply@mydomain.de"),
             ("run",), ("run-smtpserver",),
-            ("set-permanent-bounced-address", "--bounced_address", "a@b.c", "--domain", "mydomain.de")]
+            ("set-permanent-bounced-address", "--bounced_address", "a@b.c", "--domain", "mydomain.de"),
+            ("history", "--address", "a@b.c"), ("purge", "--dry-run"), ("ingest", "--dry-run", "-"),
+            ("import-original", "--db", "/nonexistent/original.db"),
+            ("verp-address", "--address", "a@b.c", "--domain", "mydomain.de")]
 
 
 def test_bad_values_stop_every_command_at_load():
