@@ -394,8 +394,9 @@ static int import_usage(int status)
             "  --help           this help\n"
             "\n"
             "exit status: 0 done, 64 usage, 65 a table lacks an address or count column,\n"
-            "66 the database or archive cannot be read, 75 the store failed (nothing\n"
-            "of the database was imported), 78 config error.\n");
+            "66 the database or archive cannot be read, 74 an archive file could not be\n"
+            "copied (the rest was; run it again), 75 the store failed (nothing of the\n"
+            "database was imported), 78 config error.\n");
     return status;
 }
 
@@ -430,7 +431,9 @@ static int import_main(import_run *r, const char *archive)
                r->dry_run ? "would be " : "", r->present, r->unreadable);
     log_info("import-original%s: %ld permanent bounce(s) and %ld soft-bounce counter(s) imported"
              " from %s", r->dry_run ? " (dry run)" : "", r->permanent.added, r->soft.added, r->db_path);
-    return 0;
+    /* A file left behind is said in the status too, so that a script that
+     * runs the switch-over does not go on as if the archive were whole. */
+    return r->unreadable ? EX_IOERR : 0;
 }
 
 int cmd_import_original(const cmd_context *ctx, int argc, char **argv)

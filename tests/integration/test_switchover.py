@@ -30,6 +30,7 @@ import harness
 from harness import Platform, free_port, wait_for_port, wait_until
 
 EX_DATAERR = 65
+EX_IOERR = 74
 
 # The original's CREATE TABLE statements, per version (see the docstring).
 ORIGINAL_SCHEMA = {
@@ -196,6 +197,24 @@ def test_import_copies_the_archive_into_ours():
     with gzip.open(copied) as f:
         assert b"user-old-1@example.org" in f.read()
     assert "archive: 0 file(s) copied, 1 already there" in dep.import_original()
+
+
+def test_import_says_when_an_archive_file_was_not_copied():
+    dep = Deployment(None, permanent=[("old-1@example.org", "mydomain.de"), ("new-2@example.org", "mydomain.de")])
+    ours = os.path.join(dep.dir, "ours")
+    with open(dep.work.config) as f:
+        text = f.read().replace(f"permanent_bounced_emails_path: {dep.archive}",
+                                f"permanent_bounced_emails_path: {ours}")
+    with open(dep.work.config, "w") as f:
+        f.write(text)
+    os.makedirs(ours)
+    open(os.path.join(ours, "ol"), "w").close()   # a file where old-1's folder goes
+    proc = dep.run("import-original", "--db", dep.dbfile, "--archive", dep.archive)
+    out = proc.stdout.decode()
+    assert proc.returncode == EX_IOERR, out + proc.stderr.decode()
+    assert "archive: 1 file(s) copied, 0 already there, 1 unreadable" in out, out
+    assert os.path.exists(os.path.join(ours, "ne", "new-2@example.org.gz"))
+    assert dep.work.query("SELECT count(*) FROM permanent_bounce") == [(2,)], "the database was not imported"
 
 
 def test_import_reads_columns_by_name():
