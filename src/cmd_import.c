@@ -402,13 +402,12 @@ static int import_usage(int status)
 
 static int import_open_db(import_run *r)
 {
-    /* Read only and without taking part in its journal, so that the original
-     * may still be running while this reads. */
-    char *uri = g_strconcat("file:", r->db_path, "?mode=ro", NULL);
+    /* Read only, so that the original may still be running while this
+     * reads; the path as it is, not in a file: URI, where a "?", "#" or "%"
+     * in it would be read as URI syntax. */
     int rc = g_file_test(r->db_path, G_FILE_TEST_IS_REGULAR)
-                 ? sqlite3_open_v2(uri, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL)
+                 ? sqlite3_open_v2(r->db_path, &r->db, SQLITE_OPEN_READONLY, NULL)
                  : SQLITE_CANTOPEN;
-    g_free(uri);
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(r->db, 10000);
         return 0;

@@ -217,6 +217,18 @@ def test_import_says_when_an_archive_file_was_not_copied():
     assert dep.work.query("SELECT count(*) FROM permanent_bounce") == [(2,)], "the database was not imported"
 
 
+def test_import_reads_a_path_as_it_is():
+    """A path is not a file: URI: "?", "#" and "%" are part of the name."""
+    dep = Deployment(None, permanent=[("old-1@example.org", "mydomain.de")])
+    odd = os.path.join(dep.dir, "copy?of #1 100%", "original.db")
+    os.makedirs(os.path.dirname(odd))
+    shutil.copy(dep.dbfile, odd)
+    proc = dep.run("import-original", "--db", odd)
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, out + proc.stderr.decode()
+    assert "permanent_bounces: 1 row(s), 1 imported" in out, out
+
+
 def test_import_reads_columns_by_name():
     dep = Deployment(None)
     con = sqlite3.connect(dep.dbfile)
