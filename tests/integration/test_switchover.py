@@ -132,6 +132,17 @@ class Deployment:
     def run(self, *args, **kw):
         return self.work.run(*args, **kw)
 
+    def our_archive(self):
+        """Points our handler.permanent_bounced_emails_path at a folder of
+        its own, not the original's, and returns it."""
+        ours = os.path.join(self.dir, "ours")
+        with open(self.work.config) as f:
+            text = f.read().replace(f"permanent_bounced_emails_path: {self.archive}",
+                                    f"permanent_bounced_emails_path: {ours}")
+        with open(self.work.config, "w") as f:
+            f.write(text)
+        return ours
+
     def import_original(self, *extra):
         proc = self.run("import-original", "--db", self.dbfile, "--archive", self.archive, *extra)
         assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
@@ -182,12 +193,7 @@ def test_import_both_versions_and_again():
 
 def test_import_copies_the_archive_into_ours():
     dep = Deployment(None, permanent=[("old-1@example.org", "mydomain.de")])
-    ours = os.path.join(dep.dir, "ours")
-    with open(dep.work.config) as f:
-        text = f.read().replace(f"permanent_bounced_emails_path: {dep.archive}",
-                                f"permanent_bounced_emails_path: {ours}")
-    with open(dep.work.config, "w") as f:
-        f.write(text)
+    ours = dep.our_archive()
     out = dep.import_original("--dry-run")
     assert "archive: 1 file(s) would be copied" in out and not os.path.exists(ours), out
     assert dep.work.query("SELECT count(*) FROM permanent_bounce") == [(0,)], "dry run wrote"
@@ -201,12 +207,7 @@ def test_import_copies_the_archive_into_ours():
 
 def test_import_says_when_an_archive_file_was_not_copied():
     dep = Deployment(None, permanent=[("old-1@example.org", "mydomain.de"), ("new-2@example.org", "mydomain.de")])
-    ours = os.path.join(dep.dir, "ours")
-    with open(dep.work.config) as f:
-        text = f.read().replace(f"permanent_bounced_emails_path: {dep.archive}",
-                                f"permanent_bounced_emails_path: {ours}")
-    with open(dep.work.config, "w") as f:
-        f.write(text)
+    ours = dep.our_archive()
     os.makedirs(ours)
     open(os.path.join(ours, "ol"), "w").close()   # a file where old-1's folder goes
     proc = dep.run("import-original", "--db", dep.dbfile, "--archive", dep.archive)
