@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
@@ -310,7 +311,7 @@ static void import_archive_file(import_run *r, const char *dir, const char *name
         g_free(parent);
     }
     g_free(data);
-    g_free(dest);
+    free(dest);
     g_free(src);
     g_free(address);
 }
@@ -329,7 +330,13 @@ static int import_archive(import_run *r, const char *archive)
     const char *sub;
     while ((sub = g_dir_read_name(top))) {
         char *dir = g_build_filename(archive, sub, NULL);
-        GDir *d = g_file_test(dir, G_FILE_TEST_IS_DIR) ? g_dir_open(dir, 0, NULL) : NULL;
+        GDir *d = g_file_test(dir, G_FILE_TEST_IS_DIR) ? g_dir_open(dir, 0, &err) : NULL;
+        if (err) {
+            /* Its files would be left behind unsaid: counted as unread. */
+            log_warn("import-original: archive: %s", err->message);
+            g_clear_error(&err);
+            r->unreadable++;
+        }
         const char *name;
         while (d && (name = g_dir_read_name(d)))
             if (g_str_has_suffix(name, ".gz") && strlen(name) > 3 && strchr(name, '@'))
