@@ -26,6 +26,10 @@ text_is_domain_char(unsigned char c)
     return c >= 0x80 || g_ascii_isalnum(c) || c == '-' || c == '.' || c == '_';
 }
 
+/* The first window a case-insensitive search looks in for its first byte;
+ * see classify_find_ci. */
+#define TEXT_WINDOW_MIN 64
+
 const char *
 classify_find_ci(const char *hay, size_t hay_len, const char *needle)
 {
@@ -40,18 +44,29 @@ classify_find_ci(const char *hay, size_t hay_len, const char *needle)
     unsigned char up = (unsigned char)g_ascii_toupper(needle[0]);
     const char *end = hay + hay_len - n + 1; /* last possible start + 1 */
     const char *p = hay;
+    size_t window = TEXT_WINDOW_MIN;
 
+    /* Either case of the first byte is looked for with memchr (vectorised)
+     * in a window that doubles while it holds neither and starts small
+     * again after each candidate. Searching for a case that does not occur
+     * thus costs about the distance to the candidate found, never the rest
+     * of hay: callers that search again after each match (for every
+     * occurrence of a word) stay linear in the text. */
     while (p < end) {
-        /* memchr is vectorised: look for either case of the first byte. */
-        const char *a = memchr(p, lo, (size_t)(end - p));
-        const char *b = lo == up ? NULL : memchr(p, up, (size_t)((a ? a : end) - p));
+        size_t span = MIN(window, (size_t)(end - p));
+        const char *a = memchr(p, lo, span);
+        const char *b = lo == up ? NULL : memchr(p, up, a != NULL ? (size_t)(a - p) : span);
         const char *c = b != NULL ? b : a;
 
-        if (c == NULL)
-            return NULL;
+        if (c == NULL) {
+            p += span;
+            window *= 2;
+            continue;
+        }
         if (g_ascii_strncasecmp(c + 1, needle + 1, n - 1) == 0)
             return c;
         p = c + 1;
+        window = TEXT_WINDOW_MIN;
     }
     return NULL;
 }
@@ -222,6 +237,37 @@ text_normalise_address(const char *address)
     return classify_find_address(address, strlen(address));
 }
 
+/* What makes adding a recipient cost the same however many the report has:
+ * the recipients by address, and the array's room. */
+struct classify_report_index {
+    GHashTable *by_address; /* address (owned by the recipient) -> position + 1 */
+    size_t room;
+};
+
+static struct classify_report_index *
+text_index(classify_report *report)
+{
+    if (report->index == NULL) {
+        report->index = g_new0(struct classify_report_index, 1);
+        report->index->by_address = g_hash_table_new(g_str_hash, g_str_equal);
+        report->index->room = report->n_recipients;
+        for (size_t i = 0; i < report->n_recipients; i++)
+            g_hash_table_insert(report->index->by_address, report->recipients[i].address,
+                                GSIZE_TO_POINTER(i + 1));
+    }
+    return report->index;
+}
+
+void
+classify_report_index_free(classify_report *report)
+{
+    if (report->index == NULL)
+        return;
+    g_hash_table_destroy(report->index->by_address);
+    g_free(report->index);
+    report->index = NULL;
+}
+
 classify_recipient *
 classify_report_add(classify_report *report, const char *address)
 {
@@ -231,20 +277,23 @@ classify_report_add(classify_report *report, const char *address)
     if (norm == NULL)
         return NULL;
 
-    for (size_t i = 0; i < report->n_recipients; i++) {
-        if (strcmp(report->recipients[i].address, norm) == 0) {
-            g_free(norm);
-            return &report->recipients[i];
-        }
+    struct classify_report_index *ix = text_index(report);
+    size_t pos = GPOINTER_TO_SIZE(g_hash_table_lookup(ix->by_address, norm));
+    if (pos > 0 || report->n_recipients >= CLASSIFY_MAX_RECIPIENTS) {
+        g_free(norm);
+        return pos > 0 ? &report->recipients[pos - 1] : NULL;
     }
-
-    report->recipients = g_renew(classify_recipient, report->recipients, report->n_recipients + 1);
+    if (report->n_recipients == ix->room) {
+        ix->room = ix->room < 4 ? 4 : ix->room * 2;
+        report->recipients = g_renew(classify_recipient, report->recipients, ix->room);
+    }
     classify_recipient *r = &report->recipients[report->n_recipients++];
     memset(r, 0, sizeof *r);
     r->address = norm;
     r->action = g_strdup("failed");
     r->diagnostic = g_strdup("");
     r->reason = CLASSIFY_REASON_UNDEFINED;
+    g_hash_table_insert(ix->by_address, norm, GSIZE_TO_POINTER(report->n_recipients));
     return r;
 }
 
