@@ -18,8 +18,10 @@
  * bounce holds, whatever the input (README, "Limits of the classifier").
  * Each collected text (the bounce's own text, the delivery-status and
  * feedback-report parts, the returned headers) is read up to MIME_TEXT_MAX
- * bytes: 1,000 recipients (CLASSIFY_MAX_RECIPIENTS) with their diagnostics
- * take well under that, and what lies beyond is the returned message. */
+ * bytes: hundreds of recipients with their diagnostics fit, and what lies
+ * beyond is the returned message. Detectors read the text once for each
+ * recipient, so this bounds their work together with
+ * CLASSIFY_MAX_RECIPIENTS. */
 #define MIME_TEXT_MAX (256 * 1024)
 /* A header block is indexed up to MIME_HEADER_MAX bytes and each field's
  * value read up to MIME_FIELD_MAX bytes; Postfix stores at most 100 KiB of
@@ -29,7 +31,7 @@
 /* GMime reads a message up to the line before the MIME_MAX_DELIMITERS + 1st
  * line that starts with "--", which bounds the parts it builds objects for;
  * a bounce has a handful of parts and puts its report in the first ones. */
-#define MIME_MAX_DELIMITERS 10000
+#define MIME_MAX_DELIMITERS 1000
 
 /* Lines after which a plain-text bounce quotes the original message
  * (qmail, Exim, Sendmail V5, OpenSMTPD, Office 365, ...). Matched

@@ -128,6 +128,10 @@ static int rfc3464_field_of(const char *line, const char *eol, const char **valu
  * read (a bounce names a recipient a few times). */
 #define RFC3464_PARAGRAPH_MAX 1024
 #define RFC3464_MENTIONS_MAX 16
+/* Only the first recipients of a report are looked for in its text: each
+ * search reads the whole text, and no bounce for one message names more
+ * (a forged one that does is not acted on by the policy). */
+#define RFC3464_TEXT_RECIPIENTS 100
 
 /* The MTA's words about one recipient around one place that names it: the
  * line, the lines above it in the same paragraph that name no other address
@@ -488,7 +492,7 @@ rfc3464_emit(const classify_msg *msg, classify_report *report, const rfc3464_blo
     }
     if (*diag != '\0')
         classify_recipient_set_diagnostic(r, diag, strlen(diag));
-    else
+    else if ((size_t)(r - report->recipients) < RFC3464_TEXT_RECIPIENTS)
         rfc3464_diagnostic_from_text(msg, r);
     rfc3464_prefer_status(r);
     classify_find_reply_code(r->diagnostic, strlen(r->diagnostic), r->reply_code);
@@ -686,7 +690,8 @@ classify_detect_rfc3464(const classify_msg *msg, classify_report *report)
         return false;
     rfc3464_text_command tc = { 0 };
     for (size_t i = 0; i < report->n_recipients; i++) {
-        rfc3464_add_command(msg, &report->recipients[i], report->n_recipients == 1, &tc);
+        if (i < RFC3464_TEXT_RECIPIENTS)
+            rfc3464_add_command(msg, &report->recipients[i], report->n_recipients == 1, &tc);
         rfc3464_doubt_bare_unknown(msg, &report->recipients[i]);
         rfc3464_apply_reporter_wording(msg, &report->recipients[i]);
     }

@@ -352,13 +352,17 @@ classify_report_add(classify_report *report, const char *address)
     return r;
 }
 
+/* A diagnostic is kept up to this many bytes: an SMTP reply line has at
+ * most 512 (RFC 5321), and the longest multi-line replies a few KiB. */
+#define TEXT_DIAGNOSTIC_MAX 8192
+
 void
 classify_recipient_set_diagnostic(classify_recipient *rcpt, const char *text, size_t len)
 {
-    GString *out = g_string_sized_new(len + 1);
+    GString *out = g_string_sized_new(MIN(len, TEXT_DIAGNOSTIC_MAX) + 1);
     bool space = false;
 
-    for (size_t i = 0; text != NULL && i < len; i++) {
+    for (size_t i = 0; text != NULL && i < len && out->len < TEXT_DIAGNOSTIC_MAX; i++) {
         unsigned char c = (unsigned char)text[i];
         if (g_ascii_isspace(c) || c == '\0') {
             space = out->len > 0;
