@@ -80,23 +80,27 @@ classify_find_ci(const char *hay, size_t hay_len, const char *needle)
     if (hay == NULL || n > hay_len)
         return NULL;
 
-    unsigned char lo = (unsigned char)g_ascii_tolower(needle[0]);
-    unsigned char up = (unsigned char)g_ascii_toupper(needle[0]);
-    const char *end = hay + hay_len - n + 1; /* last possible start + 1 */
-    const char *p = hay, *run = hay; /* where the misses were counted from */
+    /* The byte looked for: an address's '@', which has one case and is
+     * rare in text, else the first. */
+    const char *at = strchr(needle, '@');
+    size_t k = at != NULL ? (size_t)(at - needle) : 0;
+    unsigned char lo = (unsigned char)g_ascii_tolower(needle[k]);
+    unsigned char up = (unsigned char)g_ascii_toupper(needle[k]);
+    const char *end = hay + hay_len - n + 1 + k; /* where that byte may stand + 1 */
+    const char *p = hay + k, *run = p;          /* misses are counted from run */
     size_t window = TEXT_WINDOW_MIN, misses = 0;
 
-    /* Either case of the first byte is looked for with memchr (vectorised)
-     * in a window that doubles while it holds neither and starts small
-     * again after each candidate. Searching for a case that does not occur
-     * thus costs about the distance to the candidate found, never the rest
-     * of hay: callers that search again after each match (for every
+    /* Either case of the byte is looked for with memchr (vectorised) in a
+     * window that doubles while it holds neither and starts small again
+     * after each candidate. Searching for a case that does not occur thus
+     * costs about the distance to the candidate found, never the rest of
+     * hay: callers that search again after each match (for every
      * occurrence of a word) stay linear in the text. Where candidates are
      * dense, the rest is searched in folded chunks. */
     while (p < end) {
         if (misses >= TEXT_DENSE_MISSES && (size_t)(p - run) < misses * TEXT_DENSE_SPAN &&
             n <= TEXT_FOLD_MAX)
-            return text_find_folded(p, (size_t)(hay + hay_len - p), needle, n);
+            return text_find_folded(p - k, (size_t)(hay + hay_len - (p - k)), needle, n);
         size_t span = MIN(window, (size_t)(end - p));
         const char *a = memchr(p, lo, span);
         const char *b = lo == up ? NULL : memchr(p, up, a != NULL ? (size_t)(a - p) : span);
@@ -109,8 +113,8 @@ classify_find_ci(const char *hay, size_t hay_len, const char *needle)
             misses = 0;
             continue;
         }
-        if (g_ascii_strncasecmp(c + 1, needle + 1, n - 1) == 0)
-            return c;
+        if (g_ascii_strncasecmp(c - k, needle, n) == 0)
+            return c - k;
         p = c + 1;
         window = TEXT_WINDOW_MIN;
         misses++;
