@@ -403,18 +403,18 @@ mime_split_inline_original(const char *s, size_t len, mime_walk *w)
 static size_t
 mime_parse_len(const char *s, size_t len)
 {
-    size_t seen = len >= 2 && s[0] == '-' && s[1] == '-';
-    const char *p = s;
+    const char *end = s + len;
+    size_t seen = 0;
 
     /* Each such line takes three bytes at least: most messages are too
      * short to hold too many. */
     if (len / 3 < MIME_MAX_DELIMITERS)
         return len;
-
-    while ((p = memmem(p, len - (size_t)(p - s), "\n--", 3)) != NULL) {
-        p++;
-        if (++seen > MIME_MAX_DELIMITERS)
+    for (const char *p = s; (p = memchr(p, '-', (size_t)(end - p))) != NULL;) {
+        if (p + 1 < end && p[1] == '-' && (p == s || p[-1] == '\n') && ++seen > MIME_MAX_DELIMITERS)
             return (size_t)(p - s);
+        while (p < end && *p == '-') /* a run of dashes is one candidate */
+            p++;
     }
     return len;
 }

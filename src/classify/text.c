@@ -86,6 +86,7 @@ classify_find_ci(const char *hay, size_t hay_len, const char *needle)
     size_t k = at != NULL ? (size_t)(at - needle) : 0;
     unsigned char lo = (unsigned char)g_ascii_tolower(needle[k]);
     unsigned char up = (unsigned char)g_ascii_toupper(needle[k]);
+    char before = k > 0 ? text_lower(needle[k - 1]) : '\0';
     const char *end = hay + hay_len - n + 1 + k; /* where that byte may stand + 1 */
     const char *p = hay + k, *run = p;          /* misses are counted from run */
     size_t window = TEXT_WINDOW_MIN, misses = 0;
@@ -113,7 +114,9 @@ classify_find_ci(const char *hay, size_t hay_len, const char *needle)
             misses = 0;
             continue;
         }
-        if (g_ascii_strncasecmp(c - k, needle, n) == 0)
+        /* The byte before the '@' tells most addresses apart at once. */
+        bool maybe = k == 0 || text_lower(c[-1]) == before;
+        if (maybe && g_ascii_strncasecmp(c - k, needle, n) == 0)
             return c - k;
         p = c + 1;
         window = TEXT_WINDOW_MIN;
