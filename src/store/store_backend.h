@@ -7,6 +7,8 @@
 #ifndef BOUNCEDEMAILS_STORE_BACKEND_H
 #define BOUNCEDEMAILS_STORE_BACKEND_H
 
+#include <stdbool.h>
+
 #include "store/store.h"
 
 typedef struct store_backend {
@@ -53,15 +55,28 @@ typedef struct store_backend {
     int (*find_address)(store *st, const char *address, store_address_info **info, size_t *n);
     int (*stats)(store *st, time_t now, long window_s, store_domain_stats **stats, size_t *n,
                  long *quarantined);
+
+    int (*match_addresses)(store *st, const char *part, size_t max, char ***addresses, size_t *n);
+    int (*import_soft)(store *st, const char *address, const char *domain, int count,
+                       time_t first, time_t last, int *added);
+    int (*import_permanent)(store *st, const store_permanent *p, const char *answer, int *added);
+    int (*quarantine_get)(store *st, int64_t id, store_quarantine_item **item, int *found);
+    int (*history)(store *st, const char *address, const char *domain, store_history_item **items,
+                   size_t *n);
+    int (*purge)(store *st, store_purge_kind kind, time_t before, long batch, int dry_run,
+                 long *count);
 } store_backend;
 
 struct store {
     const store_backend *backend;
     char errmsg[512];
+    bool error_permanent;     /* store_error_permanent() */
 };
 
-/* Sets the message that store_errmsg() returns, and returns -1. Not with
- * store_errmsg() itself among the arguments: the buffers would overlap. */
+/* Sets the message that store_errmsg() returns, as a failure a retry may fix
+ * (a backend then marks the ones it knows a retry cannot), and returns -1.
+ * Not with store_errmsg() itself among the arguments: the buffers would
+ * overlap. */
 int store_fail(store *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Each backend's constructor: fills err and returns NULL on failure. */
