@@ -323,20 +323,29 @@ rfc3464_sole_command(const char *s, size_t len)
 /* What the whole text of a report says of the refused command: read once
  * per report, not once per recipient. */
 typedef struct rfc3464_text_command {
-    bool read;
+    bool any_read, sole_read;
     const char *any;  /* a command the text names, or NULL */
     const char *sole; /* the one command it names, or NULL */
 } rfc3464_text_command;
 
-static const rfc3464_text_command *
-rfc3464_text_command_of(const classify_msg *msg, rfc3464_text_command *tc)
+static const char *
+rfc3464_text_any_command(const classify_msg *msg, rfc3464_text_command *tc)
 {
-    if (!tc->read) {
-        tc->read = true;
+    if (!tc->any_read) {
+        tc->any_read = true;
         tc->any = rfc3464_command_in(msg->text, msg->text_len);
-        tc->sole = tc->any != NULL ? rfc3464_sole_command(msg->text, msg->text_len) : NULL;
     }
-    return tc;
+    return tc->any;
+}
+
+static const char *
+rfc3464_text_sole_command(const classify_msg *msg, rfc3464_text_command *tc)
+{
+    if (!tc->sole_read) {
+        tc->sole_read = true;
+        tc->sole = rfc3464_sole_command(msg->text, msg->text_len);
+    }
+    return tc->sole;
 }
 
 /* Adds the refused command to a diagnostic that does not name it, from
@@ -356,9 +365,9 @@ rfc3464_add_command(const classify_msg *msg, classify_recipient *r, bool only_re
         command = rfc3464_command_in(hit, stop != NULL ? (size_t)(stop - hit) : strlen(hit));
     }
     if (command == NULL && only_recipient)
-        command = rfc3464_text_command_of(msg, tc)->any;
+        command = rfc3464_text_any_command(msg, tc);
     else if (command == NULL)
-        command = rfc3464_text_command_of(msg, tc)->sole;
+        command = rfc3464_text_sole_command(msg, tc);
     if (command == NULL)
         return;
     char *d = g_strdup_printf("%s (in reply to %s command)", r->diagnostic, command);

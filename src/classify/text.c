@@ -82,7 +82,7 @@ classify_find_ci(const char *hay, size_t hay_len, const char *needle)
 
     /* The byte looked for: an address's '@', which has one case and is
      * rare in text, else the first. */
-    const char *at = strchr(needle, '@');
+    const char *at = memchr(needle, '@', n);
     size_t k = at != NULL ? (size_t)(at - needle) : 0;
     unsigned char lo = (unsigned char)g_ascii_tolower(needle[k]);
     unsigned char up = (unsigned char)g_ascii_toupper(needle[k]);
