@@ -944,7 +944,9 @@ static const config_key config_handler_keys[] = {
     { .name = "require_signed_verp", .scalar = config_parse_bool,
       .offset = offsetof(config, handler.require_signed_verp), .def = "false" },
     KEY_INT(handler, verp_valid_weeks, 1, 520, "4"),
-    KEY_INT(handler, max_recipients_per_bounce, 1, 1000000, "100"),
+    /* Below the classifier's own cap, so that a report it cut short is
+     * always over the limit (quarantined) rather than acted on in part. */
+    KEY_INT(handler, max_recipients_per_bounce, 1, CLASSIFY_MAX_RECIPIENTS - 1, "100"),
     { .name = "domains", .node = config_parse_domains, .offset = offsetof(config, handler) },
     { 0 }
 };

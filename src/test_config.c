@@ -575,6 +575,8 @@ static const error_case error_cases[] = {
       "handler.require_signed_verp", "handler.verp_delimiter is empty" },
     { "no recipients per bounce", MINIMAL "    max_recipients_per_bounce: 0\n", 6,
       "handler.max_recipients_per_bounce", "must be between 1 and" },
+    { "recipients per bounce at the classifier's cap", MINIMAL "    max_recipients_per_bounce: 1000\n", 6,
+      "handler.max_recipients_per_bounce", "must be between 1 and 999" },
     { "bad duration", MINIMAL "  notify:\n    timeout: soon\n", 7,
       "notify.timeout", "expected a duration in seconds" },
     { "duration too short", MINIMAL "  notify:\n    connect_timeout: 10ms\n", 7,
