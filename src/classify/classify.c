@@ -117,6 +117,7 @@ static void
 classify_recipient_clear(classify_recipient *r)
 {
     g_free(r->address);
+    g_free(r->final);
     g_free(r->original);
     g_free(r->action);
     g_free(r->diagnostic);
@@ -182,14 +183,13 @@ classify_finish_recipient(classify_recipient *r)
         r->verdict = CLASSIFY_VERDICT_IGNORE;
         return;
     }
-    if (r->reason == CLASSIFY_REASON_UNDEFINED)
-        r->reason = classify_reason_guess(r->status, r->reply_code, r->diagnostic);
-    r->hard = classify_is_hard(r->reason, r->status, r->reply_code);
-    r->verdict = classify_default_verdict(r->reason);
+    classify_decide(r);
     /* A delay is a warning: if delivery finally fails, that failure comes
      * as its own report. */
-    if (g_ascii_strcasecmp(r->action, "delayed") == 0)
+    if (g_ascii_strcasecmp(r->action, "delayed") == 0) {
         r->verdict = CLASSIFY_VERDICT_IGNORE;
+        r->evidence.verdict_rule = "a delay warning: a final failure would come as its own report";
+    }
 }
 
 /* A bounce whose every recipient was delivered is a delivery report. */

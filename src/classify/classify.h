@@ -74,9 +74,22 @@ typedef enum classify_verdict {
     CLASSIFY_VERDICT_COUNT
 } classify_verdict;
 
+/* Why a recipient got its reason and verdict: static strings, for
+ * `classify --explain`. */
+typedef struct classify_evidence {
+    const char *rule;         /* the step that chose the reason */
+    const char *matched;      /* the pattern or code row it matched, or NULL */
+    const char *source;       /* who documents that wording, or NULL */
+    bool final;               /* the wording says the address is bad whatever the code */
+    const char *verdict_rule; /* why the verdict is what it is */
+} classify_evidence;
+
 typedef struct classify_recipient {
-    char *address;        /* lower case, no brackets or quotes */
-    char *original;       /* Original-Recipient or the pre-forwarding form, or NULL */
+    char *address;        /* the address the platform mailed, lower case, as the report
+                             gives it (angle brackets and the "rfc822;" type removed) */
+    char *final;          /* where delivery failed when a forward changed it, or NULL */
+    char *original;       /* another form of the address the report names, or NULL */
+    bool valid;           /* address is a valid RFC 5321 mailbox */
     char *action;         /* "failed", "delayed", "delivered", "relayed", "expanded" */
     char status[16];      /* DSN status "5.1.1", or "" */
     char reply_code[4];   /* SMTP reply "550", or "" */
@@ -86,6 +99,7 @@ typedef struct classify_recipient {
     char *diagnostic;     /* UTF-8, one line, or "" */
     char *remote_mta;     /* or NULL */
     char *feedback_type;  /* "abuse", "opt-out", ... for feedback reports, or NULL */
+    classify_evidence evidence;
 } classify_recipient;
 
 typedef struct classify_report {
@@ -115,8 +129,9 @@ bool classify_verdict_from_name(const char *name, classify_verdict *out);
 /* The default verdict table: hard reasons are permanent, feedback is a
  * complaint, failures caused by our own sending are ignored, and so on. */
 classify_verdict classify_default_verdict(classify_reason reason);
-/* True for userunknown, hostunknown, hasmoved, and notaccept unless a 4xx
- * status or reply code says the refusal is temporary. */
+/* True for userunknown, hostunknown, hasmoved, and for notaccept and suspend
+ * (an account disabled or closed) unless a 4xx status or reply code says the
+ * refusal is temporary. */
 bool classify_is_hard(classify_reason reason, const char *status, const char *reply_code);
 
 /* Iterates over the messages of an mbox held in memory. A line "From <sender>

@@ -80,6 +80,12 @@ void classify_recipient_set_string(char **field, const char *value);
  * otherwise the diagnostic text's wording does (case-insensitive patterns). */
 classify_reason classify_reason_guess(const char *status, const char *reply_code,
                                       const char *diagnostic);
+/* The same, saying in *ev which rule decided (ev may be NULL). */
+classify_reason classify_reason_explain(const char *status, const char *reply_code,
+                                        const char *diagnostic, classify_evidence *ev);
+/* Sets a failed recipient's reason (when its detector left it undefined),
+ * hard flag, default verdict and evidence, by what the failure says. */
+void classify_decide(classify_recipient *r);
 
 /* Text helpers for detectors. */
 const char *classify_find_ci(const char *hay, size_t hay_len, const char *needle);

@@ -85,7 +85,7 @@ static const classify_verdict reason_verdicts[CLASSIFY_REASON_COUNT] = {
     [R(NOTACCEPT)] = CLASSIFY_VERDICT_PERMANENT,
     [R(MAILBOXFULL)] = CLASSIFY_VERDICT_TEMPORARY,
     [R(EXCEEDLIMIT)] = CLASSIFY_VERDICT_TEMPORARY,
-    [R(MESGTOOBIG)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(MESGTOOBIG)] = CLASSIFY_VERDICT_IGNORE,
     [R(SUSPEND)] = CLASSIFY_VERDICT_TEMPORARY,
     [R(EXPIRED)] = CLASSIFY_VERDICT_TEMPORARY,
     [R(NETWORKERROR)] = CLASSIFY_VERDICT_TEMPORARY,
@@ -105,7 +105,7 @@ static const classify_verdict reason_verdicts[CLASSIFY_REASON_COUNT] = {
     [R(NOTCOMPLIANTRFC)] = CLASSIFY_VERDICT_IGNORE,
     [R(VIRUSDETECTED)] = CLASSIFY_VERDICT_IGNORE,
     [R(CONTENTERROR)] = CLASSIFY_VERDICT_IGNORE,
-    [R(FILTERED)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(FILTERED)] = CLASSIFY_VERDICT_IGNORE,
     [R(SYNTAXERROR)] = CLASSIFY_VERDICT_IGNORE,
     [R(SPEEDING)] = CLASSIFY_VERDICT_IGNORE,
     [R(ONHOLD)] = CLASSIFY_VERDICT_TEMPORARY,
@@ -122,6 +122,12 @@ classify_default_verdict(classify_reason reason)
     return reason_verdicts[reason];
 }
 
+static bool
+reason_is_temporary(const char *status, const char *reply_code)
+{
+    return (status != NULL && status[0] == '4') || (reply_code != NULL && reply_code[0] == '4');
+}
+
 bool
 classify_is_hard(classify_reason reason, const char *status, const char *reply_code)
 {
@@ -131,11 +137,12 @@ classify_is_hard(classify_reason reason, const char *status, const char *reply_c
     case R(HASMOVED):
         return true;
     case R(NOTACCEPT):
-        /* A null MX or "does not accept mail" is final unless a code says
-         * it is temporary; a failure report that gives no code at all
-         * (the reporting MTA's own "no SMTP service here") is final. */
-        return !(status != NULL && status[0] == '4') &&
-               !(reply_code != NULL && reply_code[0] == '4');
+    case R(SUSPEND):
+        /* A null MX, "does not accept mail", an account disabled or
+         * closed: final unless a code says it is temporary. A failure
+         * report that gives no code at all (the reporting MTA's own "no
+         * SMTP service here", qmail's "account is locked") is final. */
+        return !reason_is_temporary(status, reply_code);
     default:
         return false;
     }
@@ -216,6 +223,44 @@ static const struct reason_token reason_provider_tokens[] = {
     {"throttling failure", R(TOOMANYCONN)},
     {"sending quota exceeded", R(TOOMANYCONN)},
     {"unusual rate of unsolicited mail", R(BLOCKED)},
+};
+
+/* 1b. Documented wording, each row with who documents it (see
+ * ../shared/reference/smtp-replies.md, cited by section): replies whose
+ * meaning their emitter states, so that they decide against any status or
+ * reply code. 'final' rows say the address is bad even under a 4xx code
+ * (Google reports its DNS verdicts as "4.0.0" with action failed). */
+struct reason_rule {
+    const char *pattern;
+    classify_reason reason;
+    bool final;
+    const char *source;
+};
+
+static const struct reason_rule reason_documented[] = {
+    /* the recipient domain does not exist or takes no mail */
+    {"responded with code nxdomain", R(HOSTUNKNOWN), true,
+     "Google DNS Error: the MX lookup answered NXDOMAIN (smtp-replies 2.1; RFC 3463 X.1.2)"},
+    {"lookup of * had no relevant answers", R(HOSTUNKNOWN), true,
+     "Google DNS Error: no MX and no address record (RFC 3463 X.4.4: DNS answers only SOA)"},
+    {"doesn't receive email according to the administrator", R(NOTACCEPT), true,
+     "Google DNS Error: the domain publishes a Null MX (RFC 7505; smtp-replies 0, X.1.10)"},
+    {"does not accept mail (nullmx)", R(NOTACCEPT), true,
+     "Postfix 556 5.1.10 nullMX (smtp-replies 3.1; RFC 7505)"},
+    {"dns: no such domain", R(HOSTUNKNOWN), true, "Yandex list of non-existent addresses (smtp-replies 2.11)"},
+    /* an unknown user whatever the code: the text decides (smtp-replies 4.1) */
+    {"no such user!", R(USERUNKNOWN), false, "Yandex 550 5.7.1 'No such user!' (smtp-replies 4.1)"},
+    {"recipient address rejected: user unknown", R(USERUNKNOWN), false,
+     "Postfix smtpd: User unknown in local/virtual recipient table (smtp-replies 3.1, 4.2)"},
+    {"the email account that you tried to reach does not exist", R(USERUNKNOWN), false,
+     "Google 550 5.1.1 (smtp-replies 2.1)"},
+    /* an account disabled or closed for good */
+    {"the email account that you tried to reach is disabled", R(SUSPEND), false,
+     "Google 550 5.2.1 DisabledUser, older wording (smtp-replies 2.1)"},
+    {"the email account that you tried to reach is inactive", R(SUSPEND), false,
+     "Google 550 5.2.1 DisabledUser (smtp-replies 2.1, 4.4)"},
+    {"account has been disabled or discontinued", R(SUSPEND), false,
+     "Yahoo 554 'dd This account has been disabled or discontinued' (smtp-replies 2.4)"},
 };
 
 /* 3. One table per reason, in no particular order within a table. */
@@ -1258,20 +1303,6 @@ static const struct reason_token reason_weak_wording[] = {
     {"giving up on", R(EXPIRED)},
 };
 
-/* A user-unknown reply to the message's content rather than to RCPT TO is a
- * content filter that answers with the wording of an unknown user. */
-static const char *const pat_data_phase[] = {
-    "end of data",
-    "after data",
-    "final data",
-    "(data)",
-    "[data]",
-    ">>> data",
-    "rejected after data",
-    "in reply to data command",
-    NULL,
-};
-
 /* ------------------------------------------------------ code tables */
 
 /* How far a status code decides:
@@ -1416,7 +1447,7 @@ struct index_pattern {
 enum {
     TABLE_TOKENS = 0,
     TABLE_WEAK,
-    TABLE_DATA_PHASE,
+    TABLE_DOCUMENTED,
     TABLE_ORDER, /* + index in reason_order[] */
 };
 _Static_assert(TABLE_ORDER + N_ELEMS(reason_order) <= 64, "one bit per table");
@@ -1431,7 +1462,8 @@ struct reason_index {
     uint16_t n;
     uint16_t bucket_start[INDEX_BUCKETS + 1];
     uint16_t bucket_ids[INDEX_MAX];
-    struct index_range tokens, weak; /* tables where the first line to match wins */
+    struct index_range tokens, weak, documented; /* tables where the first line to match wins */
+    struct index_range order[N_ELEMS(reason_order)];
 };
 
 /* What matched one diagnostic: the pattern ids, and the tables that had
@@ -1509,12 +1541,18 @@ index_build(gpointer data)
 
     ix->tokens = index_add_tokens(ix, reason_provider_tokens, N_ELEMS(reason_provider_tokens),
                                   TABLE_TOKENS);
-    for (size_t i = 0; i < N_ELEMS(reason_order); i++)
+    ix->documented.begin = ix->n;
+    for (size_t i = 0; i < N_ELEMS(reason_documented); i++)
+        index_add(ix, reason_documented[i].pattern, reason_documented[i].reason, TABLE_DOCUMENTED);
+    ix->documented.end = ix->n;
+    for (size_t i = 0; i < N_ELEMS(reason_order); i++) {
+        ix->order[i].begin = ix->n;
         index_add_list(ix, reason_order[i].patterns, reason_order[i].reason,
                        (unsigned)(TABLE_ORDER + i));
+        ix->order[i].end = ix->n;
+    }
     ix->weak = index_add_tokens(ix, reason_weak_wording, N_ELEMS(reason_weak_wording),
                                 TABLE_WEAK);
-    index_add_list(ix, pat_data_phase, R(FILTERED), TABLE_DATA_PHASE);
 
     for (uint16_t id = 0; id < ix->n; id++)
         count[index_hash(ix->patterns[id].text)]++;
@@ -1626,31 +1664,30 @@ hits_table(const struct reason_hits *h, unsigned table)
     return (h->tables >> table) & 1;
 }
 
-/* The reason of the first pattern of a table that matched: for the tables
- * whose lines each name their own reason. */
-static classify_reason
-hits_reason(const struct reason_index *ix, const struct reason_hits *h, struct index_range r,
-            unsigned table)
+/* The first pattern of a range that matched, or NULL. */
+static const struct index_pattern *
+hits_first(const struct reason_index *ix, const struct reason_hits *h, struct index_range r,
+           unsigned table)
 {
     if (!hits_table(h, table))
-        return R(UNDEFINED);
+        return NULL;
     for (unsigned id = r.begin; id < r.end; id++)
         if (hits_has(h, id))
-            return (classify_reason)ix->patterns[id].reason;
-    return R(UNDEFINED);
+            return &ix->patterns[id];
+    return NULL;
 }
 
-/* The first reason in precedence order among those in 'allowed' whose table
- * matched. */
-static classify_reason
-reason_from_wording(const struct reason_hits *h, uint64_t allowed)
+/* The first pattern, in precedence order, of a reason in 'allowed' whose
+ * table matched, or NULL. */
+static const struct index_pattern *
+reason_from_wording(const struct reason_index *ix, const struct reason_hits *h, uint64_t allowed)
 {
     for (size_t i = 0; i < N_ELEMS(reason_order); i++) {
         if ((allowed & (UINT64_C(1) << reason_order[i].reason)) &&
             hits_table(h, (unsigned)(TABLE_ORDER + i)))
-            return reason_order[i].reason;
+            return hits_first(ix, h, ix->order[i], (unsigned)(TABLE_ORDER + i));
     }
-    return R(UNDEFINED);
+    return NULL;
 }
 
 /* The exact code's row, else the "x.y." row that prefixes it. The code's
@@ -1678,49 +1715,125 @@ reason_code_lookup(const struct reason_code *table, size_t n, const char *code)
     return prefix_row;
 }
 
-static bool
-reason_is_temporary(const char *status, const char *reply_code)
+/* Records which rule decided and returns its reason. */
+static classify_reason
+reason_decided(classify_evidence *ev, const char *rule, const char *matched, const char *source,
+               classify_reason reason)
 {
-    return (status != NULL && status[0] == '4') || (reply_code != NULL && reply_code[0] == '4');
+    if (ev != NULL) {
+        ev->rule = rule;
+        ev->matched = matched;
+        ev->source = source;
+    }
+    return reason;
+}
+
+static classify_reason
+reason_by_pattern(classify_evidence *ev, const char *rule, const struct index_pattern *p)
+{
+    return reason_decided(ev, rule, p->text, NULL, (classify_reason)p->reason);
 }
 
 classify_reason
-classify_reason_guess(const char *status, const char *reply_code, const char *diagnostic)
+classify_reason_explain(const char *status, const char *reply_code, const char *diagnostic,
+                        classify_evidence *ev)
 {
     const struct reason_index *ix = index_get();
     struct reason_text t;
     struct reason_hits h;
     const struct reason_code *code;
-    classify_reason reason;
+    const struct index_pattern *p;
 
+    if (ev != NULL)
+        ev->final = false;
     reason_text_init(ix, &t, diagnostic != NULL ? diagnostic : "");
     reason_scan(ix, &t, &h);
 
-    reason = hits_reason(ix, &h, ix->tokens, TABLE_TOKENS);
-    if (reason != R(UNDEFINED))
-        return reason;
+    if ((p = hits_first(ix, &h, ix->tokens, TABLE_TOKENS)) != NULL)
+        return reason_by_pattern(ev, "provider error token (reason.c reason_provider_tokens)", p);
+    if ((p = hits_first(ix, &h, ix->documented, TABLE_DOCUMENTED)) != NULL) {
+        const struct reason_rule *row = &reason_documented[p - &ix->patterns[ix->documented.begin]];
+        if (ev != NULL)
+            ev->final = row->final;
+        return reason_decided(ev, "documented wording (reason.c reason_documented)", row->pattern,
+                              row->source, row->reason);
+    }
 
     code = reason_code_lookup(reason_status_codes, N_ELEMS(reason_status_codes), status);
     if (code != NULL && code->mode == CODE_DECIDES) {
-        reason = reason_from_wording(&h, code->overrule);
-        return reason != R(UNDEFINED) ? reason : code->reason;
+        if ((p = reason_from_wording(ix, &h, code->overrule)) != NULL)
+            return reason_by_pattern(ev, "wording that overrules the status code (reason.c pat_*)", p);
+        return reason_decided(ev, "status code (reason.c reason_status_codes)", code->code, "RFC 3463",
+                              code->reason);
     }
-
-    reason = reason_from_wording(&h, ~UINT64_C(0));
-    if (reason == R(USERUNKNOWN) && hits_table(&h, TABLE_DATA_PHASE))
-        return R(FILTERED);
-    if (reason != R(UNDEFINED))
-        return reason;
-
+    if ((p = reason_from_wording(ix, &h, ~UINT64_C(0))) != NULL)
+        return reason_by_pattern(ev, "wording (reason.c pat_* in reason_order)", p);
     if (code != NULL)
-        return code->reason;
+        return reason_decided(ev, "generic status code (reason.c reason_status_codes)", code->code,
+                              "RFC 3463", code->reason);
     /* Catch-all wording never turns a temporary failure into a bad address. */
-    reason = hits_reason(ix, &h, ix->weak, TABLE_WEAK);
-    if (reason != R(UNDEFINED) &&
-        !(classify_is_hard(reason, "", "") && reason_is_temporary(status, reply_code)))
-        return reason;
+    p = hits_first(ix, &h, ix->weak, TABLE_WEAK);
+    if (p != NULL && !(classify_is_hard((classify_reason)p->reason, "", "") &&
+                       reason_is_temporary(status, reply_code)))
+        return reason_by_pattern(ev, "catch-all wording (reason.c reason_weak_wording)", p);
     code = reason_code_lookup(reason_reply_codes, N_ELEMS(reason_reply_codes), reply_code);
     if (code != NULL)
-        return code->reason;
-    return t.len > 0 ? R(ONHOLD) : R(UNDEFINED);
+        return reason_decided(ev, "reply code (reason.c reason_reply_codes)", code->code, "RFC 5321",
+                              code->reason);
+    if (t.len > 0)
+        return reason_decided(ev, "text that no rule names", NULL, NULL, R(ONHOLD));
+    return reason_decided(ev, "no diagnostic", NULL, NULL, R(UNDEFINED));
+}
+
+classify_reason
+classify_reason_guess(const char *status, const char *reply_code, const char *diagnostic)
+{
+    return classify_reason_explain(status, reply_code, diagnostic, NULL);
+}
+
+/* ------------------------------------------------------------- verdict */
+
+/* Wording that says a suspended or inactive mailbox will come back
+ * (RFC 3463 X.2.1: "disabled, permanent or temporary"). */
+static const char *const reason_temporary_state[] = { "temporar", "for the time being" };
+
+static bool
+reason_says_temporary(const char *diagnostic)
+{
+    for (size_t i = 0; i < N_ELEMS(reason_temporary_state); i++)
+        if (classify_find_ci(diagnostic, strlen(diagnostic), reason_temporary_state[i]) != NULL)
+            return true;
+    return false;
+}
+
+void
+classify_decide(classify_recipient *r)
+{
+    classify_evidence ev = {0};
+    classify_reason guess = classify_reason_explain(r->status, r->reply_code, r->diagnostic, &ev);
+
+    if (r->reason == R(UNDEFINED)) {
+        r->reason = guess;
+    } else if (r->reason != guess) {
+        ev = (classify_evidence){ .rule = "the detector's own wording for this mail system (src/classify/mta)" };
+    }
+    r->hard = classify_is_hard(r->reason, r->status, r->reply_code) || (ev.final && guess == r->reason);
+    if (r->reason == R(SUSPEND) && r->hard && reason_says_temporary(r->diagnostic)) {
+        r->hard = false;
+        ev.verdict_rule = "the text says the mailbox is suspended or inactive only for a time: soft";
+    } else if (r->hard && ev.final && !classify_is_hard(r->reason, r->status, r->reply_code)) {
+        ev.verdict_rule = "the documented wording says the address is bad, whatever the code says";
+    } else if (r->hard) {
+        ev.verdict_rule = r->reason == R(SUSPEND)
+            ? "an account disabled or closed, refused with a permanent code, is hard"
+            : "the address itself is bad (unknown user or domain, moved, no mail accepted): hard at any stage";
+    } else {
+        ev.verdict_rule = "the reason's default verdict (reason.c reason_verdicts, handler.verdicts)";
+    }
+    r->verdict = r->hard ? CLASSIFY_VERDICT_PERMANENT : classify_default_verdict(r->reason);
+    if (!r->hard && r->verdict == CLASSIFY_VERDICT_PERMANENT) {
+        r->verdict = CLASSIFY_VERDICT_TEMPORARY;
+        ev.verdict_rule = "a bad-address reason under a temporary (4xx) code counts as soft";
+    }
+    r->evidence = ev;
 }

@@ -323,10 +323,8 @@ mta_find_command(const char *text, size_t len)
 
 /* The SMTP command the failure answered says whose address was refused.
  * An unknown-user or unknown-domain answer to MAIL FROM is about our sender,
- * so the mail was rejected, not the recipient. A mailbox refused at any other
- * point but RCPT, with no status code that names the mailbox (X.1.x), was
- * refused for the message, not for the address: filters that answer "user
- * unknown" after DATA are the common case. */
+ * so the mail was rejected, not the recipient. At any other stage the words
+ * are about the recipient (smtp-replies.md 4.19, 4.26). */
 static void
 mta_refine_by_command(classify_recipient *r, const char *diag, size_t len, mta_command fallback)
 {
@@ -338,16 +336,8 @@ mta_refine_by_command(classify_recipient *r, const char *diag, size_t len, mta_c
     mta_command command = mta_find_command(diag, len);
     if (command == MTA_COMMAND_NONE)
         command = fallback;
-    if (command == MTA_COMMAND_MAIL) {
+    if (command == MTA_COMMAND_MAIL)
         r->reason = CLASSIFY_REASON_REJECTED;
-        return;
-    }
-    if (guess != CLASSIFY_REASON_USERUNKNOWN)
-        return;
-    if ((r->status[0] == '5' || r->status[0] == '4') && strncmp(r->status + 1, ".1.", 3) == 0)
-        return;
-    if (command != MTA_COMMAND_RCPT)
-        r->reason = CLASSIFY_REASON_FILTERED;
 }
 
 classify_recipient *
