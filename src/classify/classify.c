@@ -171,6 +171,7 @@ classify_finish_recipient(classify_recipient *r)
         r->action = g_strdup("failed");
     if (r->diagnostic == NULL)
         r->diagnostic = g_strdup("");
+    r->valid = classify_address_is_valid(r->address);
     size_t dlen = strlen(r->diagnostic);
     if (r->status[0] == '\0')
         classify_find_status(r->diagnostic, dlen, r->status);

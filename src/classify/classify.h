@@ -134,6 +134,12 @@ classify_verdict classify_default_verdict(classify_reason reason);
  * refusal is temporary. */
 bool classify_is_hard(classify_reason reason, const char *status, const char *reply_code);
 
+/* True when address is a valid RFC 5321 mailbox (RFC 6531 UTF-8 allowed):
+ * a dot-string or quoted local part of at most 64 octets, a domain of two
+ * labels or more (or an address literal), at most 254 octets in all, no
+ * control characters. Anything else is recorded, never suspended or sent. */
+bool classify_address_is_valid(const char *address);
+
 /* Iterates over the messages of an mbox held in memory. A line "From <sender>
  * <date>" (with a hh:mm time) starts a message; what precedes the first such
  * line is message 0 when it is not blank, so a file holding one plain
@@ -145,5 +151,10 @@ bool classify_mbox_next(const char *data, size_t len, size_t *pos, const char **
 /* The report as the JSON object that `bouncedemails classify --json` prints,
  * as a newly allocated compact string. */
 char *classify_report_json(const classify_report *report, const char *source, int message_index);
+
+/* The report told for an operator: per recipient the detector, the evidence
+ * (stage, codes, matched wording) and the rule that decided, with its
+ * source. Newly allocated text, one or more lines. */
+char *classify_explain(const classify_report *report, const char *source, int message_index);
 
 #endif

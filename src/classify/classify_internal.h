@@ -72,6 +72,11 @@ extern const size_t classify_n_detectors;
  * valid only until the next classify_report_add() on the same report (the
  * array may move): fill one recipient before adding the next. */
 classify_recipient *classify_report_add(classify_report *report, const char *address);
+/* A failed address as the report gives it (address.c): the "rfc822;" type,
+ * white space, angle brackets and "mailto:" removed, lower case, nothing
+ * else; the first mailbox inside when the string holds more than an
+ * address. NULL when there is none. */
+char *classify_address_take(const char *raw);
 /* Replaces a recipient's diagnostic, whitespace collapsed to single spaces. */
 void classify_recipient_set_diagnostic(classify_recipient *rcpt, const char *text, size_t len);
 void classify_recipient_set_string(char **field, const char *value);

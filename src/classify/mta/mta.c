@@ -323,8 +323,8 @@ mta_find_command(const char *text, size_t len)
 
 /* The SMTP command the failure answered says whose address was refused.
  * An unknown-user or unknown-domain answer to MAIL FROM is about our sender,
- * so the mail was rejected, not the recipient. At any other stage the words
- * are about the recipient (smtp-replies.md 4.19, 4.26). */
+ * so the mail was rejected, not the recipient. At any other stage an unknown
+ * user is the recipient (smtp-replies.md 4.19, 4.26). */
 static void
 mta_refine_by_command(classify_recipient *r, const char *diag, size_t len, mta_command fallback)
 {
@@ -336,7 +336,10 @@ mta_refine_by_command(classify_recipient *r, const char *diag, size_t len, mta_c
     mta_command command = mta_find_command(diag, len);
     if (command == MTA_COMMAND_NONE)
         command = fallback;
-    if (command == MTA_COMMAND_MAIL)
+    /* After DATA the receiver had already taken the recipient's domain: a
+     * domain it says does not exist is another one, the sender's or one in
+     * the content (Exim's "after end of data", smtp-replies.md 4.19). */
+    if (command == MTA_COMMAND_MAIL || (command == MTA_COMMAND_DATA && guess == CLASSIFY_REASON_HOSTUNKNOWN))
         r->reason = CLASSIFY_REASON_REJECTED;
 }
 
