@@ -1,5 +1,5 @@
 /*
- * cmd_classify.c - `bouncedemails classify [--json] PATH...`: classifies the
+ * cmd_classify.c - `bouncedemails classify [--json | --explain] PATH...`: classifies the
  * messages in files (one message or an mbox), directories (Maildir or plain:
  * every regular file, sorted by name, Maildir's cur/ and new/ included) or
  * stdin ("-"), and prints a short table or, with --json, one JSON object per
@@ -18,8 +18,10 @@
 #include "cmd.h"
 #include "classify/classify.h"
 
+typedef enum classify_output { CLASSIFY_OUT_TABLE, CLASSIFY_OUT_JSON, CLASSIFY_OUT_EXPLAIN } classify_output;
+
 typedef struct classify_run {
-    bool json;
+    classify_output output;
     bool failed; /* a path could not be read */
 } classify_run;
 
@@ -28,11 +30,13 @@ classify_usage(int status)
 {
     FILE *out = status == 0 ? stdout : stderr;
     fprintf(out,
-            "usage: bouncedemails classify [--json] PATH...\n"
+            "usage: bouncedemails classify [--json | --explain] PATH...\n"
             "\n"
             "Classifies the bounces in each PATH: a file holding one message or an mbox,\n"
             "a Maildir or plain directory (every file, sorted by name), or - for stdin.\n"
-            "Prints a table, or with --json one JSON object per message.\n"
+            "Prints a table, or with --json one JSON object per message, or with\n"
+            "--explain, per recipient, the detector, the evidence (stage, codes, matched\n"
+            "wording) and the rule that decided, with its source.\n"
             "Exit status 66 when a path could not be read, else 0.\n");
     return status;
 }
@@ -68,10 +72,14 @@ classify_buffer(const classify_run *run, const char *data, size_t len, const cha
             mlen = len;
         }
         classify_report *rep = classify_message(m, mlen);
-        if (run->json) {
+        if (run->output == CLASSIFY_OUT_JSON) {
             char *j = classify_report_json(rep, source, index);
             puts(j);
             free(j);
+        } else if (run->output == CLASSIFY_OUT_EXPLAIN) {
+            char *text = classify_explain(rep, source, index);
+            fputs(text, stdout);
+            g_free(text);
         } else {
             classify_print_table(rep, source, index);
         }
@@ -180,6 +188,7 @@ cmd_classify(const cmd_context *ctx, int argc, char **argv)
 {
     static const struct option options[] = {
         { "json", no_argument, NULL, 'j' },
+        { "explain", no_argument, NULL, 'e' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -191,14 +200,15 @@ cmd_classify(const cmd_context *ctx, int argc, char **argv)
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case 'j': run.json = true; break;
+        case 'j': run.output = CLASSIFY_OUT_JSON; break;
+        case 'e': run.output = CLASSIFY_OUT_EXPLAIN; break;
         case 'h': return classify_usage(0);
         default: return classify_usage(EX_USAGE);
         }
     }
     if (optind >= argc)
         return classify_usage(EX_USAGE);
-    if (!run.json)
+    if (run.output == CLASSIFY_OUT_TABLE)
         printf("SOURCE#MESSAGE\tKIND\tFORMAT\tADDRESS\tACTION\tSTATUS\tREPLY\tREASON\tHARD\tVERDICT\n");
 
     for (int i = optind; i < argc; i++) {

@@ -35,6 +35,7 @@ typedef struct policy_rcpt {
     const char *status;
     const char *diagnostic;
     const char *feedback_type;
+    bool valid;                /* a valid RFC 5321 mailbox */
 } policy_rcpt;
 
 static const char *const policy_outcome_names[] = {
@@ -223,6 +224,12 @@ static int policy_recipient(policy *p, policy_job *job, const policy_rcpt *r)
         log_field("Ignored:", "%s (%s, %s)", r->address, r->action, reason);
         return policy_event(p, job, r, "ignore");
     }
+    if (!r->valid) {
+        /* Not a mailbox the platform can have mailed: never suspended or
+         * sent, so that a crafted report cannot reach a real address. */
+        log_field("Ignored:", "%s (invalid address, %s)", r->address, reason);
+        return policy_event(p, job, r, "invalid address");
+    }
     switch (r->verdict) {
     case CLASSIFY_VERDICT_TEMPORARY:
         return policy_temporary(p, job, r);
@@ -247,6 +254,7 @@ static policy_rcpt policy_rcpt_from(const config *cfg, const classify_recipient 
         .status = c->status,
         .diagnostic = c->diagnostic,
         .feedback_type = c->feedback_type,
+        .valid = c->valid,
     };
 }
 
@@ -265,6 +273,7 @@ static policy_rcpt policy_rcpt_verp(const config *cfg, const policy_job *job)
     if (like) {
         policy_rcpt r = policy_rcpt_from(cfg, like);
         r.address = job->verp;
+        r.valid = classify_address_is_valid(job->verp);
         return r;
     }
     classify_reason reason = rep->kind == CLASSIFY_KIND_AUTOREPLY   ? CLASSIFY_REASON_VACATION
@@ -276,6 +285,7 @@ static policy_rcpt policy_rcpt_verp(const config *cfg, const policy_job *job)
         .verdict = policy_verdict(cfg, reason, classify_default_verdict(reason)),
         .status = "",
         .diagnostic = "",
+        .valid = classify_address_is_valid(job->verp),
     };
 }
 

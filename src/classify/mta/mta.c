@@ -550,7 +550,10 @@ mta_take_expanded(classify_report *report)
         char *alias = classify_find_address(x, close != NULL ? (size_t)(close - x) : strlen(x));
         if (alias == NULL)
             continue;
-        r->original = alias;
+        /* Postfix's alias or forward: the expanded-from address is the one
+         * the platform mailed. */
+        classify_recipient_forwarded(r, alias);
+        g_free(alias);
         if (close != NULL) {
             const char *rest = close + 1;
             while (*rest == ':' || *rest == ' ')
