@@ -24,16 +24,16 @@ address_is_atext(unsigned char c)
     return c >= 0x80 || g_ascii_isalnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
-/* Bytes that may appear in an address as written: the dot-string, a quoted
- * local part's quotes, '@', an address literal's brackets. A string with
- * anything else (white space, parentheses, '<', ',') is more than an
+/* Bytes that may appear in an address as written outside a quoted local
+ * part: the dot-string, '@', an address literal's brackets. A string with
+ * anything else (white space, quotes, parentheses, '<', ',') is more than an
  * address. */
 static bool
 address_is_token(const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (!address_is_atext(c) && c != '.' && c != '@' && c != '"' && c != '[' && c != ']' && c != ':')
+        if (!address_is_atext(c) && c != '.' && c != '@' && c != '[' && c != ']')
             return false;
     }
     return true;
@@ -120,13 +120,13 @@ address_dot_string(const char *s, size_t len)
 
 /* A domain of two labels or more (a name without a dot is a local host
  * name, not an address the platform can have mailed), each a letter-digit-
- * hyphen string (RFC 5321 sub-domain; UTF-8 for U-labels), or an address
- * literal. */
+ * hyphen string (RFC 5321 sub-domain; UTF-8 for U-labels), or an IPv4
+ * address literal. */
 static bool
 address_domain(const char *s, size_t len)
 {
     if (len >= 2 && s[0] == '[')
-        return s[len - 1] == ']' && len > 2 && strspn(s + 1, "0123456789abcdefABCDEF:.IPv6") == len - 2;
+        return s[len - 1] == ']' && len > 2 && strspn(s + 1, "0123456789.") == len - 2;
     size_t label = 0, dots = 0;
     for (size_t i = 0; i <= len; i++) {
         if (i == len || s[i] == '.') {
