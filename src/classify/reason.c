@@ -1326,9 +1326,13 @@ struct reason_code {
                      BIT(AUTHFAILURE) | BIT(REQUIREPTR) | BIT(BADREPUTATION) |            \
                      BIT(SPEEDING) | BIT(TOOMANYCONN) | BIT(MAILERERROR) | BIT(VIRUSDETECTED))
 #define OVR_ADDRESS (BIT(MAILBOXFULL) | BIT(HASMOVED) | BIT(NOTACCEPT) | BIT(SUSPEND))
+/* OVR_MESSAGE, failures of the message itself. */
+#define OVR_MESSAGE (BIT(MESGTOOBIG) | BIT(EXCEEDLIMIT) | BIT(POLICYVIOLATION) | BIT(CONTENTERROR))
 
 static const struct reason_code reason_status_codes[] = {
-    {"5.1.1", R(USERUNKNOWN), CODE_DECIDES, OVR_ADDRESS | OVR_SENDING},
+    /* A generic 5.1.1 whose text names a failure of the message (size,
+     * SPF, policy) is that failure: wording overrules the code (issue 9). */
+    {"5.1.1", R(USERUNKNOWN), CODE_DECIDES, OVR_ADDRESS | OVR_SENDING | OVR_MESSAGE},
     {"4.1.1", R(USERUNKNOWN), CODE_DECIDES, OVR_ADDRESS | OVR_SENDING},
     {"5.1.2", R(HOSTUNKNOWN), CODE_DECIDES, BIT(NOTACCEPT) | OVR_SENDING},
     {"4.1.2", R(HOSTUNKNOWN), CODE_DECIDES, BIT(NOTACCEPT) | OVR_SENDING},

@@ -700,6 +700,112 @@ test_json_keys(void **state)
     classify_report_free(rep);
 }
 
+/* One message of our own per rule family of the verdict by meaning (issue
+ * 9): the address the report names, the reason and the verdict. */
+static void
+test_verdict_rules(void **state)
+{
+    static const struct {
+        const char *file, *address;
+        classify_reason reason;
+        classify_verdict verdict;
+    } cases[] = {
+        /* NXDOMAIN from three systems: Google (under 4.0.0), Postfix, Yandex */
+        { "verdict-nxdomain-google.eml", "bob@no-such-domain.example", CLASSIFY_REASON_HOSTUNKNOWN,
+          CLASSIFY_VERDICT_PERMANENT },
+        { "verdict-nxdomain-postfix.eml", "bob@no-such-domain.example", CLASSIFY_REASON_HOSTUNKNOWN,
+          CLASSIFY_VERDICT_PERMANENT },
+        { "verdict-nxdomain-yandex.eml", "bob@no-such-domain.example", CLASSIFY_REASON_HOSTUNKNOWN,
+          CLASSIFY_VERDICT_PERMANENT },
+        /* an account disabled at three providers is hard; temporarily, soft */
+        { "verdict-disabled-google.eml", "carol@example.org", CLASSIFY_REASON_SUSPEND, CLASSIFY_VERDICT_PERMANENT },
+        { "verdict-disabled-yahoo.eml", "carol@example.org", CLASSIFY_REASON_SUSPEND, CLASSIFY_VERDICT_PERMANENT },
+        { "verdict-disabled-mailru.eml", "carol@example.org", CLASSIFY_REASON_SUSPEND, CLASSIFY_VERDICT_PERMANENT },
+        { "verdict-suspended-temporarily.eml", "carol@example.org", CLASSIFY_REASON_SUSPEND,
+          CLASSIFY_VERDICT_TEMPORARY },
+        /* the words decide over 5.7.1 */
+        { "verdict-unknown-571.eml", "dave@example.org", CLASSIFY_REASON_USERUNKNOWN, CLASSIFY_VERDICT_PERMANENT },
+        /* a generic 5.1.1 beside the remote reply, or naming the message's size */
+        { "verdict-generic-511-remote.eml", "erin@example.org", CLASSIFY_REASON_AUTHFAILURE,
+          CLASSIFY_VERDICT_IGNORE },
+        { "verdict-generic-511-size.eml", "erin@example.org", CLASSIFY_REASON_MESGTOOBIG,
+          CLASSIFY_VERDICT_IGNORE },
+        /* a delay warning without Action: */
+        { "verdict-delay-no-action.eml", "frank@example.org", CLASSIFY_REASON_EXPIRED, CLASSIFY_VERDICT_IGNORE },
+    };
+
+    (void)state;
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        classify_report *rep = classify_file(cases[i].file);
+        assert_int_equal(rep->n_recipients, 1);
+        const classify_recipient *r = &rep->recipients[0];
+        if (strcmp(r->address, cases[i].address) != 0 || r->reason != cases[i].reason ||
+            r->verdict != cases[i].verdict)
+            fail_msg("%s: %s %s %s", cases[i].file, r->address, classify_reason_name(r->reason),
+                     classify_verdict_name(r->verdict));
+        assert_non_null(r->evidence.rule);
+        assert_non_null(r->evidence.verdict_rule);
+        classify_report_free(rep);
+    }
+}
+
+/* The platform mailed the Original-Recipient; a forward failed. */
+static void
+test_verdict_forwarded(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("verdict-forwarded.eml");
+    assert_int_equal(rep->n_recipients, 1);
+    assert_string_equal(rep->recipients[0].address, "alice@example.org");
+    assert_string_equal(rep->recipients[0].final, "alice.forward@example.net");
+    assert_int_equal(rep->recipients[0].verdict, CLASSIFY_VERDICT_PERMANENT);
+    classify_report_free(rep);
+}
+
+/* A failed address that is no mailbox is kept as given and marked invalid. */
+static void
+test_verdict_junk_address(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("verdict-junk-address.eml");
+    assert_int_equal(rep->n_recipients, 1);
+    assert_string_equal(rep->recipients[0].address, ".victim1@gmail.com");
+    assert_false(rep->recipients[0].valid);
+    classify_report_free(rep);
+}
+
+/* Auto-replies in five more languages, by subject or header. */
+static void
+test_verdict_autoreplies(void **state)
+{
+    static const char *const files[] = {
+        "verdict-autoreply-pl.eml", "verdict-autoreply-ru.eml", "verdict-autoreply-zh.eml",
+        "verdict-autoreply-pt.eml", "verdict-autoreply-nl.eml",
+    };
+    (void)state;
+    for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+        classify_report *rep = classify_file(files[i]);
+        if (rep->kind != CLASSIFY_KIND_AUTOREPLY)
+            fail_msg("%s: kind %s", files[i], classify_kind_name(rep->kind));
+        classify_report_free(rep);
+    }
+}
+
+/* --explain names the detector, the matched wording and its source. */
+static void
+test_verdict_explain(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("verdict-nxdomain-google.eml");
+    char *text = classify_explain(rep, "x.eml", 0);
+    assert_non_null(strstr(text, "detector: rfc3464"));
+    assert_non_null(strstr(text, "matched \"responded with code nxdomain\""));
+    assert_non_null(strstr(text, "source: Google"));
+    assert_non_null(strstr(text, "verdict: permanent"));
+    g_free(text);
+    classify_report_free(rep);
+}
+
 static void
 test_names(void **state)
 {
@@ -718,6 +824,11 @@ main(int argc, char **argv)
     data_dir = argc > 1 ? argv[1] : "tests/data/classify";
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dsn_several_recipients),
+        cmocka_unit_test(test_verdict_rules),
+        cmocka_unit_test(test_verdict_forwarded),
+        cmocka_unit_test(test_verdict_junk_address),
+        cmocka_unit_test(test_verdict_autoreplies),
+        cmocka_unit_test(test_verdict_explain),
         cmocka_unit_test(test_dsn_delayed_only),
         cmocka_unit_test(test_dsn_sloppy),
         cmocka_unit_test(test_dsn_diagnostic_from_text),
