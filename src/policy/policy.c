@@ -125,12 +125,12 @@ static bool policy_blank(const char *raw, size_t len)
 
 /* ---- per recipient ---- */
 
-/* The config's verdict for a reason when the config overrides it, else the
- * classifier's own, which may also weigh the status (notaccept with 4xx). */
+/* The config's verdict for a reason the config names, else the classifier's
+ * own, which also weighs the codes and the wording (a disabled account with
+ * a 5xx is permanent, a temporarily suspended one temporary). */
 static classify_verdict policy_verdict(const config *cfg, classify_reason reason, classify_verdict classifier)
 {
-    classify_verdict configured = cfg->handler.verdicts[reason];
-    return configured != classify_default_verdict(reason) ? configured : classifier;
+    return cfg->handler.verdict_named[reason] ? cfg->handler.verdicts[reason] : classifier;
 }
 
 static int policy_event(policy *p, const policy_job *job, const policy_rcpt *r, const char *verdict)

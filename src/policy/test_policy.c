@@ -699,6 +699,66 @@ static void test_archive_path_is_safe(void **state)
     assert_null(policy_archive_path(dir, ""));
 }
 
+/* A failed address that is not a mailbox is recorded and never suspended,
+ * sent or rewritten into the mailbox it resembles (issue 13 point 8). */
+static void test_invalid_address_is_never_suspended(void **state)
+{
+    fixture *f = *state;
+    static const char *const junk[] = { ".victim1@gmail.com", "..victim3@example.org", "user@localhost" };
+    for (size_t i = 0; i < G_N_ELEMENTS(junk); i++)
+        assert_int_equal(handle_free(f, hard_bounce(f, junk[i])), POLICY_HANDLED);
+    assert_int_equal(events(f), 3);
+    assert_false(suppressed(f, "victim1@gmail.com"));
+    assert_false(suppressed(f, ".victim1@gmail.com"));
+    assert_false(suppressed(f, "victim3@example.org"));
+    assert_int_equal(outbox_for(f, "victim1@gmail.com") + outbox_for(f, ".victim1@gmail.com"), 0);
+    /* a quote is part of a valid, different mailbox: that one is suspended */
+    assert_int_equal(handle_free(f, hard_bounce(f, "'victim2@example.org")), POLICY_HANDLED);
+    assert_true(suppressed(f, "'victim2@example.org"));
+    assert_false(suppressed(f, "victim2@example.org"));
+}
+
+/* A verdict the config names overrides the classifier's reading; one it does
+ * not name leaves it (a disabled account with a 5xx is permanent). */
+static void test_named_verdict_overrides_reading(void **state)
+{
+    fixture *f = *state;
+    const char *disabled = "550 5.2.1 The email account that you tried to reach is disabled.";
+    assert_int_equal(handle_free(f, dsn(++f->serial, "no-reply@openhpi.de", "off@example.com", "failed",
+                                        "5.2.1", disabled)), POLICY_HANDLED);
+    assert_true(suppressed(f, "off@example.com"));
+    fixture_load(f, "    verdicts: {suspend: temporary}\n", NULL);
+    assert_int_equal(handle_free(f, dsn(++f->serial, "no-reply@openhpi.de", "later@example.com", "failed",
+                                        "5.2.1", disabled)), POLICY_HANDLED);
+    assert_false(suppressed(f, "later@example.com"));
+    assert_int_equal(soft_count(f, "later@example.com"), 1);
+}
+
+/* A valid address too long for a file name once percent-encoded (a long
+ * internationalised local part) is archived under its hash. */
+static void test_archive_long_address_by_hash(void **state)
+{
+    fixture *f = *state;
+    const char *dir = f->cfg->handler.permanent_bounced_emails_path;
+    GString *a = g_string_new(NULL);
+    for (int i = 0; i < 21; i++)
+        g_string_append(a, "\xc3\xa9"); /* 21 x e-acute: 42 octets, 126 once encoded */
+    g_string_append(a, "@");
+    for (int i = 0; i < 2; i++)
+        g_string_append(a, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9.");
+    g_string_append(a, "example");
+    assert_true(classify_address_is_valid(a->str));
+    char *path = policy_archive_path(dir, a->str);
+    char *base = g_path_get_basename(path);
+    assert_true(g_str_has_prefix(base, "h-"));
+    assert_int_equal(strlen(base), 2 + 64 + 3);
+    assert_int_equal(policy_archive_write(dir, a->str, "raw", 3), 0);
+    assert_true(g_file_test(path, G_FILE_TEST_IS_REGULAR));
+    g_free(base);
+    free(path);
+    g_string_free(a, TRUE);
+}
+
 static void sql(fixture *f, const char *statement)
 {
     char *db = g_build_filename(f->dir, "db.sqlite", NULL);
@@ -750,6 +810,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_savepoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_path_is_safe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_failure_rolls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_address_is_never_suspended, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_named_verdict_overrides_reading, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_archive_long_address_by_hash, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
