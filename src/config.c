@@ -940,12 +940,18 @@ static const config_key config_smtp_keys[] = {
     { 0 }
 };
 
+static const config_key config_retention_keys[] = {
+    KEY_INT(retention, notbounce_days, 1, 3650, "7"),
+    { 0 }
+};
+
 static const config_key config_sections[] = {
     { .name = "handler", .node = config_parse_section, .children = config_handler_keys },
     { .name = "store", .node = config_parse_section, .children = config_store_keys },
     { .name = "notify", .node = config_parse_section, .children = config_notify_keys },
     { .name = "amqp", .node = config_parse_section, .children = config_amqp_keys },
     { .name = "smtp", .node = config_parse_section, .children = config_smtp_keys },
+    { .name = "retention", .node = config_parse_section, .children = config_retention_keys },
     { 0 }
 };
 

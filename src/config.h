@@ -94,6 +94,11 @@ typedef struct config_smtp {
     char *tls_key;
 } config_smtp;
 
+/* How long kept messages stay (the pruning of other kinds comes with it). */
+typedef struct config_retention {
+    int notbounce_days;        /* a person's reply or spam to the no-reply address (7) */
+} config_retention;
+
 typedef struct config {
     char *path;                /* the file it was read from */
     char *env;                 /* the section */
@@ -102,6 +107,7 @@ typedef struct config {
     config_notify notify;
     config_amqp amqp;
     config_smtp smtp;
+    config_retention retention;
     void *domain_index;        /* private to config.c: registrable domain -> domain */
 } config;
 

@@ -6,6 +6,11 @@
  * Auto-Submitted: auto-replied too, so anything that looks like a bounce
  * (a delivery-status part, a mailer-daemon sender, failure wording, a DSN
  * status code) is left to the bounce detectors.
+ *
+ * The same test makes the last detector of the table: a message that no
+ * detector claimed, from a sender who is no mail system, with no failure
+ * wording and no status code, is a person's reply or spam sent to the
+ * no-reply address: kind notbounce, no recipient.
  */
 #include <string.h>
 #include "classify/detectors.h"
@@ -108,5 +113,18 @@ classify_detect_autoreply(const classify_msg *msg, classify_report *report)
     if (!autoreply_marked(msg) || autoreply_looks_like_bounce(msg))
         return false;
     report->kind = CLASSIFY_KIND_AUTOREPLY;
+    return true;
+}
+
+bool
+classify_detect_notbounce(const classify_msg *msg, classify_report *report)
+{
+    if (msg->mime == NULL || msg->from[0] == '\0' || autoreply_looks_like_bounce(msg))
+        return false;
+    char *sender = classify_find_address(msg->from, strlen(msg->from));
+    if (sender == NULL)
+        return false;
+    g_free(sender);
+    report->kind = CLASSIFY_KIND_NOTBOUNCE;
     return true;
 }

@@ -16,6 +16,7 @@ static const char *const classify_kind_names[] = {
     [CLASSIFY_KIND_FEEDBACK] = "feedback",
     [CLASSIFY_KIND_AUTOREPLY] = "autoreply",
     [CLASSIFY_KIND_DELIVERED] = "delivered",
+    [CLASSIFY_KIND_NOTBOUNCE] = "notbounce",
 };
 
 static const char *const classify_verdict_names[] = {

@@ -20,6 +20,7 @@ typedef enum classify_kind {
     CLASSIFY_KIND_FEEDBACK,
     CLASSIFY_KIND_AUTOREPLY,
     CLASSIFY_KIND_DELIVERED,
+    CLASSIFY_KIND_NOTBOUNCE,  /* a person's reply or spam to the no-reply address */
 } classify_kind;
 
 /* Reason names match the corpus labels (../shared/corpus/README.md). */

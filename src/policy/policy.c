@@ -370,6 +370,20 @@ static char *policy_unhandled(const policy_job *job)
     return NULL;
 }
 
+/* A person's reply or spam to the no-reply address: nothing to act on and
+ * nothing for the quarantine; kept for retention.notbounce_days in case
+ * someone asks for it. */
+static policy_outcome policy_notbounce(policy *p, policy_job *job)
+{
+    log_field("Ignored:", "not a bounce");
+    if (!job->dry_run && store_notbounce_add(p->st, job->raw, job->len, job->env->recipient, job->env->ingress,
+                                             job->now) != 0) {
+        policy_store_failed(p, "keeping a message that is not a bounce");
+        return POLICY_STORE_FAILED;
+    }
+    return POLICY_HANDLED;
+}
+
 policy_outcome policy_job_run(policy *p, policy_job *job, bool check_duplicate)
 {
     log_info("------------- INCOMING MESSAGE -------------");
@@ -390,6 +404,8 @@ policy_outcome policy_job_run(policy *p, policy_job *job, bool check_duplicate)
     job->report = classify_message(job->raw, job->len);
     policy_route(p->cfg, job);
     policy_log_headers(job);
+    if (job->report->kind == CLASSIFY_KIND_NOTBOUNCE)
+        return policy_notbounce(p, job);
     char *why = policy_unhandled(job);
     if (why)
         return policy_quarantine_reason(job, why);

@@ -125,6 +125,11 @@ static const char *const store_pg_migrations[] = {
     "  at                 bigint NOT NULL"
     ");"
     "CREATE INDEX quarantine_at ON quarantine (at);",
+
+    /* 2: messages that are no bounce are kept beside the quarantine for a
+     * few days (retention.notbounce_days), marked so that nothing counts or
+     * replays them as quarantined. */
+    "ALTER TABLE quarantine ADD COLUMN kind text NOT NULL DEFAULT 'quarantine';",
 };
 
 #define STORE_PG_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_pg_migrations))
@@ -192,11 +197,14 @@ static const char *const store_pg_migrations[] = {
     X(QUARANTINE_ADD, \
       "INSERT INTO quarantine (raw, envelope_recipient, ingress, reason, at)" \
       " VALUES ($1, $2, $3, $4, $5)") \
+    X(NOTBOUNCE_ADD, \
+      "INSERT INTO quarantine (raw, envelope_recipient, ingress, reason, at, kind)" \
+      " VALUES ($1, $2, $3, $4, $5, 'notbounce')") \
     X(QUARANTINE_LIST, \
       "SELECT id, reason, envelope_recipient, ingress, at, octet_length(raw)," \
-      " CASE WHEN $1::boolean THEN raw END FROM quarantine ORDER BY at, id") \
-    X(QUARANTINE_REMOVE, "DELETE FROM quarantine WHERE id = $1") \
-    X(QUARANTINE_COUNT, "SELECT count(*) FROM quarantine") \
+      " CASE WHEN $1::boolean THEN raw END FROM quarantine WHERE kind = 'quarantine' ORDER BY at, id") \
+    X(QUARANTINE_REMOVE, "DELETE FROM quarantine WHERE id = $1 AND kind = 'quarantine'") \
+    X(QUARANTINE_COUNT, "SELECT count(*) FROM quarantine WHERE kind = 'quarantine'") \
     X(FIND_ADDRESS, \
       "SELECT coalesce(s.domain, p.domain), s.count, s.first_seen, s.last_seen," \
       " p.address IS NOT NULL, p.reason, p.status, p.bounced_at, p.platform_answer" \
@@ -724,9 +732,10 @@ static int pg_outbox_next_due(store *st, time_t *when, int *any)
 
 /* ---- quarantine ---- */
 
-static int pg_quarantine_add(store *st, const char *raw, size_t raw_len,
-                             const char *envelope_recipient, const char *ingress,
-                             const char *reason, time_t now)
+/* A row of the quarantine table, by the statement that sets its kind. */
+static int pg_quarantine_insert(store *st, store_pg_stmt which, const char *raw, size_t raw_len,
+                                const char *envelope_recipient, const char *ingress,
+                                const char *reason, time_t now)
 {
     if (raw_len > INT_MAX) return store_fail(st, "quarantine: message of %zu bytes", raw_len);
     pg_params p = { 0 };
@@ -735,7 +744,21 @@ static int pg_quarantine_add(store *st, const char *raw, size_t raw_len,
     pg_text(&p, ingress);
     pg_text(&p, reason);
     pg_int(&p, now);
-    return pg_exec(st, PG_QUARANTINE_ADD, &p, "quarantining a message", NULL);
+    return pg_exec(st, which, &p, "quarantining a message", NULL);
+}
+
+static int pg_quarantine_add(store *st, const char *raw, size_t raw_len,
+                             const char *envelope_recipient, const char *ingress,
+                             const char *reason, time_t now)
+{
+    return pg_quarantine_insert(st, PG_QUARANTINE_ADD, raw, raw_len, envelope_recipient, ingress, reason, now);
+}
+
+static int pg_notbounce_add(store *st, const char *raw, size_t raw_len,
+                            const char *envelope_recipient, const char *ingress, time_t now)
+{
+    return pg_quarantine_insert(st, PG_NOTBOUNCE_ADD, raw, raw_len, envelope_recipient, ingress,
+                                "not a bounce", now);
 }
 
 /* The message's bytes from bytea's text form, NUL-terminated. */
@@ -1004,6 +1027,7 @@ static const store_backend store_pg_backend = {
     .outbox_cancel = pg_outbox_cancel,
     .outbox_next_due = pg_outbox_next_due,
     .quarantine_add = pg_quarantine_add,
+    .notbounce_add = pg_notbounce_add,
     .quarantine_list = pg_quarantine_list,
     .quarantine_remove = pg_quarantine_remove,
     .find_address = pg_find_address,

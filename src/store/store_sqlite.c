@@ -110,6 +110,11 @@ static const char *const store_sqlite_migrations[] = {
     "  at                 INTEGER NOT NULL"
     ");"
     "CREATE INDEX quarantine_at ON quarantine (at);",
+
+    /* 2: messages that are no bounce are kept beside the quarantine for a
+     * few days (retention.notbounce_days), marked so that nothing counts or
+     * replays them as quarantined. */
+    "ALTER TABLE quarantine ADD COLUMN kind TEXT NOT NULL DEFAULT 'quarantine';",
 };
 
 #define STORE_SQLITE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_sqlite_migrations))
@@ -175,11 +180,14 @@ static const char *const store_sqlite_migrations[] = {
     X(QUARANTINE_ADD, \
       "INSERT INTO quarantine (raw, envelope_recipient, ingress, reason, at)" \
       " VALUES (?1, ?2, ?3, ?4, ?5)") \
+    X(NOTBOUNCE_ADD, \
+      "INSERT INTO quarantine (raw, envelope_recipient, ingress, reason, at, kind)" \
+      " VALUES (?1, ?2, ?3, ?4, ?5, 'notbounce')") \
     X(QUARANTINE_LIST, \
       "SELECT id, reason, envelope_recipient, ingress, at, length(raw)," \
-      " CASE WHEN ?1 THEN raw END FROM quarantine ORDER BY at, id") \
-    X(QUARANTINE_REMOVE, "DELETE FROM quarantine WHERE id = ?1") \
-    X(QUARANTINE_COUNT, "SELECT count(*) FROM quarantine") \
+      " CASE WHEN ?1 THEN raw END FROM quarantine WHERE kind = 'quarantine' ORDER BY at, id") \
+    X(QUARANTINE_REMOVE, "DELETE FROM quarantine WHERE id = ?1 AND kind = 'quarantine'") \
+    X(QUARANTINE_COUNT, "SELECT count(*) FROM quarantine WHERE kind = 'quarantine'") \
     X(FIND_ADDRESS, \
       "SELECT d.domain, s.count, s.first_seen, s.last_seen, p.address IS NOT NULL," \
       " p.reason, p.status, p.bounced_at, p.platform_answer" \
@@ -571,12 +579,13 @@ static int sq_outbox_next_due(store *st, time_t *when, int *any)
 
 /* ---- quarantine ---- */
 
-static int sq_quarantine_add(store *st, const char *raw, size_t raw_len,
-                             const char *envelope_recipient, const char *ingress,
-                             const char *reason, time_t now)
+/* A row of the quarantine table, by the statement that sets its kind. */
+static int sq_quarantine_insert(store *st, store_sqlite_stmt which, const char *raw, size_t raw_len,
+                                const char *envelope_recipient, const char *ingress,
+                                const char *reason, time_t now)
 {
     if (raw_len > INT_MAX) return store_fail(st, "quarantine: message of %zu bytes", raw_len);
-    sqlite3_stmt *stmt = sq_stmt(st, STMT_QUARANTINE_ADD);
+    sqlite3_stmt *stmt = sq_stmt(st, which);
     if (!stmt) return -1;
     /* A non-NULL pointer, so that an empty message is an empty blob, not NULL. */
     sqlite3_bind_blob(stmt, 1, raw ? raw : "", (int)raw_len, SQLITE_STATIC);
@@ -585,6 +594,20 @@ static int sq_quarantine_add(store *st, const char *raw, size_t raw_len,
     sq_bind_text(stmt, 4, reason);
     sqlite3_bind_int64(stmt, 5, now);
     return sq_exec(st, stmt, "quarantining a message");
+}
+
+static int sq_quarantine_add(store *st, const char *raw, size_t raw_len,
+                             const char *envelope_recipient, const char *ingress,
+                             const char *reason, time_t now)
+{
+    return sq_quarantine_insert(st, STMT_QUARANTINE_ADD, raw, raw_len, envelope_recipient, ingress, reason, now);
+}
+
+static int sq_notbounce_add(store *st, const char *raw, size_t raw_len,
+                            const char *envelope_recipient, const char *ingress, time_t now)
+{
+    return sq_quarantine_insert(st, STMT_NOTBOUNCE_ADD, raw, raw_len, envelope_recipient, ingress,
+                                "not a bounce", now);
 }
 
 static void sq_quarantine_row(sqlite3_stmt *stmt, int with_raw, store_quarantine_item *it)
@@ -877,6 +900,7 @@ static const store_backend store_sqlite_backend = {
     .outbox_cancel = sq_outbox_cancel,
     .outbox_next_due = sq_outbox_next_due,
     .quarantine_add = sq_quarantine_add,
+    .notbounce_add = sq_notbounce_add,
     .quarantine_list = sq_quarantine_list,
     .quarantine_remove = sq_quarantine_remove,
     .find_address = sq_find_address,
