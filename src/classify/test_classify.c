@@ -791,6 +791,35 @@ test_verdict_autoreplies(void **state)
     }
 }
 
+/* A feedback report whose fields arrive in the message's own text. */
+static void
+test_verdict_unwrapped_complaint(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("verdict-arf-unwrapped.eml");
+    assert_int_equal(rep->kind, CLASSIFY_KIND_FEEDBACK);
+    assert_int_equal(rep->n_recipients, 1);
+    assert_string_equal(rep->recipients[0].address, "grace@example.org");
+    assert_string_equal(rep->recipients[0].feedback_type, "abuse");
+    assert_int_equal(rep->recipients[0].verdict, CLASSIFY_VERDICT_COMPLAINT);
+    classify_report_free(rep);
+}
+
+/* A person's reply and spam to the no-reply address are no bounce. */
+static void
+test_verdict_not_a_bounce(void **state)
+{
+    static const char *const files[] = { "verdict-human-reply.eml", "verdict-spam.eml" };
+    (void)state;
+    for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+        classify_report *rep = classify_file(files[i]);
+        assert_int_equal(rep->kind, CLASSIFY_KIND_NOTBOUNCE);
+        assert_string_equal(classify_kind_name(rep->kind), "notbounce");
+        assert_int_equal(rep->n_recipients, 0);
+        classify_report_free(rep);
+    }
+}
+
 /* --explain names the detector, the matched wording and its source. */
 static void
 test_verdict_explain(void **state)
@@ -829,6 +858,8 @@ main(int argc, char **argv)
         cmocka_unit_test(test_verdict_junk_address),
         cmocka_unit_test(test_verdict_autoreplies),
         cmocka_unit_test(test_verdict_explain),
+        cmocka_unit_test(test_verdict_unwrapped_complaint),
+        cmocka_unit_test(test_verdict_not_a_bounce),
         cmocka_unit_test(test_dsn_delayed_only),
         cmocka_unit_test(test_dsn_sloppy),
         cmocka_unit_test(test_dsn_diagnostic_from_text),
