@@ -82,6 +82,7 @@ typedef struct classify_evidence {
     const char *matched;      /* the pattern or code row it matched, or NULL */
     const char *source;       /* who documents that wording, or NULL */
     bool final;               /* the wording says the address is bad whatever the code */
+    bool soft;                /* the wording says the mailbox takes mail again later */
     const char *verdict_rule; /* why the verdict is what it is */
 } classify_evidence;
 

@@ -84,14 +84,14 @@ static const classify_verdict reason_verdicts[CLASSIFY_REASON_COUNT] = {
     [R(HASMOVED)] = CLASSIFY_VERDICT_PERMANENT,
     [R(NOTACCEPT)] = CLASSIFY_VERDICT_PERMANENT,
     [R(MAILBOXFULL)] = CLASSIFY_VERDICT_TEMPORARY,
-    [R(EXCEEDLIMIT)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(EXCEEDLIMIT)] = CLASSIFY_VERDICT_IGNORE,
     [R(MESGTOOBIG)] = CLASSIFY_VERDICT_IGNORE,
     [R(SUSPEND)] = CLASSIFY_VERDICT_TEMPORARY,
     [R(EXPIRED)] = CLASSIFY_VERDICT_TEMPORARY,
     [R(NETWORKERROR)] = CLASSIFY_VERDICT_TEMPORARY,
     [R(SYSTEMERROR)] = CLASSIFY_VERDICT_TEMPORARY,
     [R(SYSTEMFULL)] = CLASSIFY_VERDICT_TEMPORARY,
-    [R(TOOMANYCONN)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(TOOMANYCONN)] = CLASSIFY_VERDICT_IGNORE,
     [R(MAILERERROR)] = CLASSIFY_VERDICT_TEMPORARY,
     [R(BLOCKED)] = CLASSIFY_VERDICT_IGNORE,
     [R(SPAMDETECTED)] = CLASSIFY_VERDICT_IGNORE,
@@ -133,9 +133,12 @@ classify_is_hard(classify_reason reason, const char *status, const char *reply_c
 {
     switch (reason) {
     case R(USERUNKNOWN):
-    case R(HOSTUNKNOWN):
     case R(HASMOVED):
         return true;
+    case R(HOSTUNKNOWN):
+        /* "Host not found, try again" (Postfix 4.4.3), an unresolvable
+         * domain at RCPT (Postfix 450 4.1.2): DNS may answer later
+         * (smtp-replies 4.25) */
     case R(NOTACCEPT):
     case R(SUSPEND):
         /* A null MX, "does not accept mail", an account disabled or
@@ -225,42 +228,128 @@ static const struct reason_token reason_provider_tokens[] = {
     {"unusual rate of unsolicited mail", R(BLOCKED)},
 };
 
-/* 1b. Documented wording, each row with who documents it (see
- * ../shared/reference/smtp-replies.md, cited by section): replies whose
- * meaning their emitter states, so that they decide against any status or
- * reply code. 'final' rows say the address is bad even under a 4xx code
- * (Google reports its DNS verdicts as "4.0.0" with action failed). */
+/* 1b. Documented wording, each row with who documents it (sections of
+ * ../shared/reference/smtp-replies.md, which cites the providers' and MTAs'
+ * own pages and sources): replies whose meaning their emitter states, so
+ * that they decide against any status or reply code. The first row to match
+ * wins. 'weight' says what the row makes of the address beyond its reason:
+ * RULE_FINAL, bad whatever the code says (Google reports its DNS verdicts as
+ * "4.0.0" with action failed); RULE_SOFT, never bad, the mailbox comes back
+ * (a frozen or rate-limited mailbox under a 5xx). */
+enum rule_weight { RULE_BY_REASON = 0, RULE_FINAL, RULE_SOFT };
+
 struct reason_rule {
     const char *pattern;
     classify_reason reason;
-    bool final;
+    enum rule_weight weight;
     const char *source;
 };
 
 static const struct reason_rule reason_documented[] = {
+    /* our own sender's domain or host, which a receiver names beside words
+     * that would otherwise be about the recipient */
+    {"sender address rejected: domain * does not accept mail", R(REJECTED), RULE_BY_REASON,
+     "Postfix 550 5.7.27 sender nullMX (smtp-replies 3.1)"},
+    {"helo command rejected", R(BLOCKED), RULE_BY_REASON, "Postfix smtpd HELO restrictions (smtp-replies 3.1)"},
+    {"sender denied", R(REJECTED), RULE_BY_REASON, "Microsoft 5.1.0 'Sender denied' (smtp-replies 2.2, 3.5)"},
+    {"excessive unknown recipients", R(BLOCKED), RULE_BY_REASON,
+     "Yahoo 451 VS1-MF / 5xx: our server sent to too many unknown users (smtp-replies 2.4)"},
+    {"vs99-ip1", R(BLOCKED), RULE_BY_REASON, "Yahoo 553 VS99-IP1 (smtp-replies 2.4)"},
+    {"mail from * not allowed", R(BLOCKED), RULE_BY_REASON, "Yahoo 553 'Mail from x.x.x.x not allowed' (smtp-replies 2.4)"},
     /* the recipient domain does not exist or takes no mail */
-    {"responded with code nxdomain", R(HOSTUNKNOWN), true,
+    {"responded with code nxdomain", R(HOSTUNKNOWN), RULE_FINAL,
      "Google DNS Error: the MX lookup answered NXDOMAIN (smtp-replies 2.1; RFC 3463 X.1.2)"},
-    {"lookup of * had no relevant answers", R(HOSTUNKNOWN), true,
+    {"lookup of * had no relevant answers", R(HOSTUNKNOWN), RULE_FINAL,
      "Google DNS Error: no MX and no address record (RFC 3463 X.4.4: DNS answers only SOA)"},
-    {"doesn't receive email according to the administrator", R(NOTACCEPT), true,
+    {"doesn't receive email according to the administrator", R(NOTACCEPT), RULE_FINAL,
      "Google DNS Error: the domain publishes a Null MX (RFC 7505; smtp-replies 0, X.1.10)"},
-    {"does not accept mail (nullmx)", R(NOTACCEPT), true,
-     "Postfix 556 5.1.10 nullMX (smtp-replies 3.1; RFC 7505)"},
-    {"dns: no such domain", R(HOSTUNKNOWN), true, "Yandex list of non-existent addresses (smtp-replies 2.11)"},
-    /* an unknown user whatever the code: the text decides (smtp-replies 4.1) */
-    {"no such user!", R(USERUNKNOWN), false, "Yandex 550 5.7.1 'No such user!' (smtp-replies 4.1)"},
-    {"recipient address rejected: user unknown", R(USERUNKNOWN), false,
+    {"recipient address rejected: domain * does not accept mail", R(NOTACCEPT), RULE_FINAL,
+     "Postfix 556 5.1.10 recipient nullMX (smtp-replies 3.1; RFC 7505)"},
+    {"dns: no such domain", R(HOSTUNKNOWN), RULE_FINAL, "Yandex list of non-existent addresses (smtp-replies 2.11)"},
+    {"no route found to domain", R(HOSTUNKNOWN), RULE_BY_REASON, "HCL Domino router (smtp-replies 3.8)"},
+    {"reserved by rfc 2606", R(HOSTUNKNOWN), RULE_FINAL, "Exchange Server 5.1.5 (smtp-replies 3.5)"},
+    /* an unknown or malformed recipient whatever the code: the text decides
+     * (smtp-replies 4.1) */
+    {"no such user!", R(USERUNKNOWN), RULE_BY_REASON, "Yandex 550 5.7.1 'No such user!' (smtp-replies 4.1)"},
+    {"recipient address rejected: unverified address", R(USERUNKNOWN), RULE_SOFT,
+     "Postfix 450 4.1.1: the address probe failed for now (smtp-replies 3.1)"},
+    {"recipient address rejected: user unknown", R(USERUNKNOWN), RULE_BY_REASON,
      "Postfix smtpd: User unknown in local/virtual recipient table (smtp-replies 3.1, 4.2)"},
-    {"the email account that you tried to reach does not exist", R(USERUNKNOWN), false,
+    {"the email account that you tried to reach does not exist", R(USERUNKNOWN), RULE_BY_REASON,
      "Google 550 5.1.1 (smtp-replies 2.1)"},
-    /* an account disabled or closed for good */
-    {"the email account that you tried to reach is disabled", R(SUSPEND), false,
+    {"banned recipient", R(USERUNKNOWN), RULE_BY_REASON, "Microsoft 5.7.505 (smtp-replies 2.2, 4.29)"},
+    {"bad recipient address syntax", R(USERUNKNOWN), RULE_BY_REASON, "Yandex (smtp-replies 2.11)"},
+    {"bad address mailbox syntax", R(USERUNKNOWN), RULE_BY_REASON, "Yandex (smtp-replies 2.11)"},
+    {"no correct recipients", R(USERUNKNOWN), RULE_BY_REASON, "Yandex (smtp-replies 2.11)"},
+    {"bad address syntax", R(USERUNKNOWN), RULE_BY_REASON, "Tencent QQ 501 (smtp-replies 2.12)"},
+    {"\xe8\xaf\xa5\xe7\x94\xa8\xe6\x88\xb7\xe4\xb8\x8d\xe5\xad\x98\xe5\x9c\xa8", R(USERUNKNOWN), RULE_BY_REASON,
+     "Tencent QQ NDR: the user does not exist (smtp-replies 2.12)"},
+    {"\xe8\xaf\xa5\xe7\x94\xa8\xe6\x88\xb7\xe6\x9c\xaa\xe5\xbc\x80\xe9\x80\x9a", R(USERUNKNOWN), RULE_BY_REASON,
+     "Tencent QQ NDR: the user has no mailbox (smtp-replies 2.12)"},
+    /* an account disabled or closed for good, or only for a time */
+    {"the email account that you tried to reach is disabled", R(SUSPEND), RULE_BY_REASON,
      "Google 550 5.2.1 DisabledUser, older wording (smtp-replies 2.1)"},
-    {"the email account that you tried to reach is inactive", R(SUSPEND), false,
+    {"the email account that you tried to reach is inactive", R(SUSPEND), RULE_BY_REASON,
      "Google 550 5.2.1 DisabledUser (smtp-replies 2.1, 4.4)"},
-    {"account has been disabled or discontinued", R(SUSPEND), false,
+    {"account has been disabled or discontinued", R(SUSPEND), RULE_BY_REASON,
      "Yahoo 554 'dd This account has been disabled or discontinued' (smtp-replies 2.4)"},
+    {"mailbox unavailable or access denied", R(SUSPEND), RULE_SOFT,
+     "Tencent QQ 550: mailbox frozen or inactive for now (smtp-replies 2.12)"},
+    {"policy rejection on the target address", R(SUSPEND), RULE_SOFT,
+     "Yandex: the account is blocked and its owner can unblock it (smtp-replies 2.11, 4.13)"},
+    /* the mailbox exists but receives too fast: it takes mail again later */
+    {"receiving email at a rate that prevents additional messages", R(MAILBOXFULL), RULE_SOFT,
+     "Google 550 5.2.1 (smtp-replies 2.1, 4.4, 4.7)"},
+    {"receiving email too quickly", R(MAILBOXFULL), RULE_SOFT, "Google 450 4.2.1 (smtp-replies 2.1)"},
+    /* refusals of our message or our server, whatever code they carry */
+    {"mail rejected by destination domain", R(FILTERED), RULE_BY_REASON,
+     "Zoho 541 5.4.1: the recipient domain's own filters (smtp-replies 2.14)"},
+    {"mailbox delivery restricted by policy error", R(FILTERED), RULE_BY_REASON, "Zoho 452 (smtp-replies 2.14)"},
+    {"mailbox delivery failure policy error", R(POLICYVIOLATION), RULE_BY_REASON,
+     "Zoho 552 5.1.1: a policy reject carrying 5.1.1 (smtp-replies 2.14, 4.12)"},
+    {"subject is mandatory", R(CONTENTERROR), RULE_BY_REASON, "ZeptoMail 5.2.1 (smtp-replies 2.14, 4.4)"},
+    {"reject due to policy restriction", R(POLICYVIOLATION), RULE_BY_REASON,
+     "GMX/WEB.DE/1&1: the last line decides over 'mailbox unavailable' (smtp-replies 2.7, 4.8)"},
+    {"the same message-id", R(SPEEDING), RULE_BY_REASON, "Google 4.7.28 (smtp-replies 2.1)"},
+    {"sender id validation failure", R(AUTHFAILURE), RULE_BY_REASON, "Outlook.com 550 (smtp-replies 2.3)"},
+    {"sc-001", R(BLOCKED), RULE_BY_REASON, "Outlook.com SC-001 policy block (smtp-replies 2.3, 4.17)"},
+    {"sc-002", R(BLOCKED), RULE_BY_REASON, "Outlook.com SC-002 namespace mining (smtp-replies 2.3)"},
+    {"sc-003", R(BLOCKED), RULE_BY_REASON, "Outlook.com SC-003 open proxy/relay (smtp-replies 2.3)"},
+    {"sc-004", R(BLOCKED), RULE_BY_REASON, "Outlook.com SC-004 complaints (smtp-replies 2.3)"},
+    {"dy-001", R(BLOCKED), RULE_BY_REASON, "Outlook.com DY-001 dynamic IP (smtp-replies 2.3)"},
+    {"ou-002", R(BLOCKED), RULE_BY_REASON, "Outlook.com OU-002 reputation (smtp-replies 2.3)"},
+    {"rp-001", R(SPEEDING), RULE_BY_REASON, "Outlook.com RP-001 rate limit (smtp-replies 2.3)"},
+    {"rp-002", R(SPEEDING), RULE_BY_REASON, "Outlook.com RP-002 rate limit (smtp-replies 2.3)"},
+    {"rp-003", R(TOOMANYCONN), RULE_BY_REASON, "Outlook.com RP-003 connection limit (smtp-replies 2.3)"},
+    {"dialup/transient ip not allowed", R(BLOCKED), RULE_BY_REASON, "T-Online (DIAL) (smtp-replies 2.9)"},
+    {"email reputation database", R(BADREPUTATION), RULE_BY_REASON, "Trend Micro ERS (smtp-replies 2.15)"},
+    {"refused by rbl-plus", R(BLOCKED), RULE_BY_REASON, "Trend Micro RBL+ (smtp-replies 2.15)"},
+    {"not listed as mta", R(BLOCKED), RULE_BY_REASON, "Sendmail (smtp-replies 3.3)"},
+    {"reject due to spf policy", R(AUTHFAILURE), RULE_BY_REASON, "GMX/WEB.DE SPF reject (smtp-replies 2.7)"},
+    {"sender was not authenticated", R(AUTHFAILURE), RULE_BY_REASON,
+     "Microsoft 5.7.13 public folder (smtp-replies 2.2)"},
+    {"under suspicion of spam", R(SPAMDETECTED), RULE_BY_REASON, "Yandex (smtp-replies 2.11)"},
+    {"mail is rejected by recipients", R(FILTERED), RULE_BY_REASON,
+     "Tencent QQ: the recipient's own blacklist (smtp-replies 2.12, 4.11)"},
+    {"fake sender", R(REJECTED), RULE_BY_REASON, "NetEase/Coremail (smtp-replies 2.13)"},
+    {"ip is rejected", R(BLOCKED), RULE_BY_REASON, "NetEase/Coremail (smtp-replies 2.13)"},
+    {"sender address blocked", R(REJECTED), RULE_BY_REASON, "Mimecast 421 (smtp-replies 2.15)"},
+    {"blocked rejecting spoofed message", R(BLOCKED), RULE_BY_REASON, "Barracuda 550 (smtp-replies 2.15)"},
+    {"due to suspect content", R(SPAMDETECTED), RULE_BY_REASON, "Barracuda 420 (smtp-replies 2.15)"},
+    {"access to send e-mail is refused", R(BLOCKED), RULE_BY_REASON, "Cisco HAT (smtp-replies 2.15, 4.11)"},
+    {"postmaster verification failed", R(REJECTED), RULE_BY_REASON,
+     "Exim: our sender's postmaster failed the receiver's callout (smtp-replies 3.2)"},
+    {"callback setup failed", R(REJECTED), RULE_BY_REASON, "Exim sender callout (smtp-replies 3.2)"},
+    {"smtp synchronization error", R(NOTCOMPLIANTRFC), RULE_BY_REASON, "Exim (smtp-replies 3.2)"},
+    {"docs/smtplf.html", R(NOTCOMPLIANTRFC), RULE_BY_REASON, "qmail: bare LF in our SMTP (smtp-replies 3.4)"},
+    {"unresolvable rfc.5321", R(REJECTED), RULE_BY_REASON, "Yahoo: our sender domain does not resolve (smtp-replies 2.4)"},
+    {"service refuse", R(BLOCKED), RULE_BY_REASON, "Orange OFR004_105 / OFR_108 (smtp-replies 2.8)"},
+    {"zu viele e-mails in zu kurzer zeit", R(SPEEDING), RULE_BY_REASON, "GMX/WEB.DE rate limit (smtp-replies 2.7)"},
+    {"aus administrativen gr", R(BLOCKED), RULE_BY_REASON, "GMX/WEB.DE administrative block (smtp-replies 2.7)"},
+    {"rate limit reached", R(SPEEDING), RULE_BY_REASON, "GMX/1&1 421 (smtp-replies 2.7)"},
+    {"too many sessions opened", R(TOOMANYCONN), RULE_BY_REASON, "Comcast 421 (smtp-replies 2.6)"},
+    {"no smtp service here", R(BLOCKED), RULE_BY_REASON,
+     "RFC 5321 3.1: a 554 greeting refuses our server (smtp-replies 0, 4.18)"},
 };
 
 /* 3. One table per reason, in no particular order within a table. */
@@ -1389,7 +1478,9 @@ static const struct reason_code reason_status_codes[] = {
     {"4.7.", R(SECURITYERROR), CODE_FALLBACK, 0},
     {"5.7.7", R(SECURITYERROR), CODE_DECIDES, OVR_SENDING},
     {"5.7.8", R(SECURITYERROR), CODE_DECIDES, OVR_SENDING},
-    {"5.7.13", R(SUSPEND), CODE_DECIDES, 0},
+    /* IANA: the sender's account is disabled after AUTH; a few receivers
+     * use it for a disabled recipient: the text decides */
+    {"5.7.13", R(SUSPEND), CODE_FALLBACK, 0},
     {"5.7.17", R(HASMOVED), CODE_DECIDES, 0},
     {"5.7.18", R(HASMOVED), CODE_DECIDES, 0},
     {"5.7.20", R(AUTHFAILURE), CODE_DECIDES, 0},
@@ -1401,7 +1492,9 @@ static const struct reason_code reason_status_codes[] = {
     {"4.7.25", R(REQUIREPTR), CODE_DECIDES, 0},
     {"5.7.26", R(AUTHFAILURE), CODE_DECIDES, 0},
     {"4.7.26", R(AUTHFAILURE), CODE_DECIDES, 0},
-    {"5.7.27", R(NOTACCEPT), CODE_DECIDES, 0},
+    /* IANA: the *sender* address has a null MX, our side; Sendmail sends it
+     * for a recipient host's null MX too ("Host does not accept mail") */
+    {"5.7.27", R(REJECTED), CODE_DECIDES, BIT(NOTACCEPT)},
     {"5.7.29", R(AUTHFAILURE), CODE_DECIDES, 0},
     {"5.7.509", R(AUTHFAILURE), CODE_DECIDES, 0},
     {"5.7.515", R(AUTHFAILURE), CODE_DECIDES, 0},
@@ -1749,7 +1842,7 @@ classify_reason_explain(const char *status, const char *reply_code, const char *
     const struct index_pattern *p;
 
     if (ev != NULL)
-        ev->final = false;
+        ev->final = ev->soft = false;
     reason_text_init(ix, &t, diagnostic != NULL ? diagnostic : "");
     reason_scan(ix, &t, &h);
 
@@ -1757,8 +1850,10 @@ classify_reason_explain(const char *status, const char *reply_code, const char *
         return reason_by_pattern(ev, "provider error token (reason.c reason_provider_tokens)", p);
     if ((p = hits_first(ix, &h, ix->documented, TABLE_DOCUMENTED)) != NULL) {
         const struct reason_rule *row = &reason_documented[p - &ix->patterns[ix->documented.begin]];
-        if (ev != NULL)
-            ev->final = row->final;
+        if (ev != NULL) {
+            ev->final = row->weight == RULE_FINAL;
+            ev->soft = row->weight == RULE_SOFT;
+        }
         return reason_decided(ev, "documented wording (reason.c reason_documented)", row->pattern,
                               row->source, row->reason);
     }
@@ -1822,7 +1917,10 @@ classify_decide(classify_recipient *r)
         ev = (classify_evidence){ .rule = "the detector's own wording for this mail system (src/classify/mta)" };
     }
     r->hard = classify_is_hard(r->reason, r->status, r->reply_code) || (ev.final && guess == r->reason);
-    if (r->reason == R(SUSPEND) && r->hard && reason_says_temporary(r->diagnostic)) {
+    if (r->hard && ev.soft && guess == r->reason) {
+        r->hard = false;
+        ev.verdict_rule = "the documented wording says the mailbox takes mail again later: soft";
+    } else if (r->reason == R(SUSPEND) && r->hard && reason_says_temporary(r->diagnostic)) {
         r->hard = false;
         ev.verdict_rule = "the text says the mailbox is suspended or inactive only for a time: soft";
     } else if (r->hard && ev.final && !classify_is_hard(r->reason, r->status, r->reply_code)) {

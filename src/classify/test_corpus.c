@@ -34,10 +34,10 @@
  * --delayed-as-soft: category agreement a floor, missed hard and wrongful
  * suspension ceilings. Sisimai's reason names stay a vocabulary check: the
  * verdict follows the meaning, not Sisimai's conventions (issue 9). */
-#define FLOOR_CATEGORY 99.5
+#define FLOOR_CATEGORY 99.7
 #define CEILING_MISSED_HARD 1.0
 #define CEILING_WRONGFUL 0.3
-#define FLOOR_REASON 91.6
+#define FLOOR_REASON 91.0
 #define FLOOR_STATUS 76.2
 #define FLOOR_KIND 96.0
 
