@@ -278,6 +278,8 @@ static const struct reason_rule reason_documented[] = {
     {"the email account that you tried to reach does not exist", R(USERUNKNOWN), RULE_BY_REASON,
      "Google 550 5.1.1 (smtp-replies 2.1)"},
     {"banned recipient", R(USERUNKNOWN), RULE_BY_REASON, "Microsoft 5.7.505 (smtp-replies 2.2, 4.29)"},
+    {"need fully-qualified address", R(USERUNKNOWN), RULE_BY_REASON,
+     "Postfix reject_non_fqdn_recipient, Yandex (smtp-replies 2.11, 3.1)"},
     {"bad recipient address syntax", R(USERUNKNOWN), RULE_BY_REASON, "Yandex (smtp-replies 2.11)"},
     {"bad address mailbox syntax", R(USERUNKNOWN), RULE_BY_REASON, "Yandex (smtp-replies 2.11)"},
     {"no correct recipients", R(USERUNKNOWN), RULE_BY_REASON, "Yandex (smtp-replies 2.11)"},
@@ -1379,7 +1381,11 @@ static const struct reason_table reason_order[] = {
  * refused or went wrong, barely what. */
 static const struct reason_token reason_weak_wording[] = {
     {"access denied", R(REJECTED)},
-    {"recipient address rejected", R(USERUNKNOWN)},
+    /* only a prefix: Postfix names the restriction class, not the reason
+     * (smtp-replies 4.2); a refusal of the recipient at RCPT TO with nothing
+     * more said is about the address (smtp-replies 4.19), alone it says
+     * nothing */
+    {"recipient address rejected*rcpt to", R(USERUNKNOWN)},
     {"connection refused", R(NETWORKERROR)},
     {"connection reset", R(NETWORKERROR)},
     {"has been in the queue too long", R(EXPIRED)},

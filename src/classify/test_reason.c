@@ -257,7 +257,9 @@ test_reason_fallbacks(void **state)
         {NULL, NULL, NULL, R(UNDEFINED)},
         {"5.0.0", NULL, "   \t  ", R(UNDEFINED)},
         /* catch-all wording decides when nothing else does */
-        {"5.0.0", "550", "550 <x@example.org>: Recipient address rejected.", R(USERUNKNOWN)},
+        {"5.0.0", "550", "550 <x@example.org>: Recipient address rejected.", R(ONHOLD)},
+        {"5.0.0", "550", "550 <x@example.org>: Recipient address rejected. (in reply to RCPT TO command)",
+         R(USERUNKNOWN)},
         {"", "", "Connection refused", R(NETWORKERROR)},
         /* but never makes a bad address of a temporary failure */
         {"4.2.0", "451", "451 4.2.0 <x@example.org>: Recipient address rejected: try later", R(SYSTEMERROR)},
