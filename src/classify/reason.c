@@ -1902,13 +1902,61 @@ classify_reason_guess(const char *status, const char *reply_code, const char *di
  * (RFC 3463 X.2.1: "disabled, permanent or temporary"). */
 static const char *const reason_temporary_state[] = { "temporar", "for the time being" };
 
+/* How MTAs say that retries ran out (smtp-replies.md 4.20): the failure is
+ * final, but its cause was temporary, so it is a soft bounce named by that
+ * cause, never a bad address. */
+static const char *const reason_retries_ran_out[] = {
+    "retry timeout exceeded",               /* Exim */
+    "have been failing for a long time",    /* Exim */
+    "has been in the queue too long",       /* qmail */
+    "cannot send message for",              /* Sendmail */
+    "envelope expired",                     /* OpenSMTPD */
+    "message expired",                      /* Microsoft 4.4.7 / 5.4.300 */
+};
+
+static bool
+reason_says_any(const char *diagnostic, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (classify_find_ci(diagnostic, strlen(diagnostic), list[i]) != NULL)
+            return true;
+    return false;
+}
+
 static bool
 reason_says_temporary(const char *diagnostic)
 {
-    for (size_t i = 0; i < N_ELEMS(reason_temporary_state); i++)
-        if (classify_find_ci(diagnostic, strlen(diagnostic), reason_temporary_state[i]) != NULL)
-            return true;
-    return false;
+    return reason_says_any(diagnostic, reason_temporary_state, N_ELEMS(reason_temporary_state));
+}
+
+/* Why a failure whose reason names a bad address is soft after all, or
+ * NULL. documented: the reason is the one the wording tables chose. */
+static const char *
+reason_soft_because(const classify_recipient *r, const classify_evidence *ev, bool documented)
+{
+    if (reason_says_any(r->diagnostic, reason_retries_ran_out, N_ELEMS(reason_retries_ran_out)))
+        return "retries ran out on a temporary cause: a soft bounce, never a bad address";
+    if (documented && ev->soft)
+        return "the documented wording says the mailbox takes mail again later: soft";
+    if (r->reason == R(SUSPEND) && reason_says_temporary(r->diagnostic))
+        return "the text says the mailbox is suspended or inactive only for a time: soft";
+    return NULL;
+}
+
+/* Why the verdict is what it is, for a recipient that is not soft by
+ * reason_soft_because(). */
+static const char *
+reason_verdict_because(const classify_recipient *r, bool hard_by_code)
+{
+    if (r->hard && !hard_by_code)
+        return "the documented wording says the address is bad, whatever the code says";
+    if (r->hard && r->reason == R(SUSPEND))
+        return "an account disabled or closed, refused with a permanent code, is hard";
+    if (r->hard)
+        return "the address itself is bad (unknown user or domain, moved, no mail accepted): hard at any stage";
+    if (classify_default_verdict(r->reason) == CLASSIFY_VERDICT_PERMANENT)
+        return "a bad-address reason under a temporary (4xx) code counts as soft";
+    return "the reason's default verdict (reason.c reason_verdicts, handler.verdicts)";
 }
 
 void
@@ -1917,31 +1965,17 @@ classify_decide(classify_recipient *r)
     classify_evidence ev = {0};
     classify_reason guess = classify_reason_explain(r->status, r->reply_code, r->diagnostic, &ev);
 
-    if (r->reason == R(UNDEFINED)) {
+    if (r->reason == R(UNDEFINED))
         r->reason = guess;
-    } else if (r->reason != guess) {
+    else if (r->reason != guess)
         ev = (classify_evidence){ .rule = "the detector's own wording for this mail system (src/classify/mta)" };
-    }
-    r->hard = classify_is_hard(r->reason, r->status, r->reply_code) || (ev.final && guess == r->reason);
-    if (r->hard && ev.soft && guess == r->reason) {
-        r->hard = false;
-        ev.verdict_rule = "the documented wording says the mailbox takes mail again later: soft";
-    } else if (r->reason == R(SUSPEND) && r->hard && reason_says_temporary(r->diagnostic)) {
-        r->hard = false;
-        ev.verdict_rule = "the text says the mailbox is suspended or inactive only for a time: soft";
-    } else if (r->hard && ev.final && !classify_is_hard(r->reason, r->status, r->reply_code)) {
-        ev.verdict_rule = "the documented wording says the address is bad, whatever the code says";
-    } else if (r->hard) {
-        ev.verdict_rule = r->reason == R(SUSPEND)
-            ? "an account disabled or closed, refused with a permanent code, is hard"
-            : "the address itself is bad (unknown user or domain, moved, no mail accepted): hard at any stage";
-    } else {
-        ev.verdict_rule = "the reason's default verdict (reason.c reason_verdicts, handler.verdicts)";
-    }
+    bool documented = guess == r->reason;
+    bool hard_by_code = classify_is_hard(r->reason, r->status, r->reply_code);
+    const char *soft = hard_by_code || (documented && ev.final) ? reason_soft_because(r, &ev, documented) : NULL;
+    r->hard = (hard_by_code || (documented && ev.final)) && soft == NULL;
     r->verdict = r->hard ? CLASSIFY_VERDICT_PERMANENT : classify_default_verdict(r->reason);
-    if (!r->hard && r->verdict == CLASSIFY_VERDICT_PERMANENT) {
+    if (!r->hard && r->verdict == CLASSIFY_VERDICT_PERMANENT)
         r->verdict = CLASSIFY_VERDICT_TEMPORARY;
-        ev.verdict_rule = "a bad-address reason under a temporary (4xx) code counts as soft";
-    }
+    ev.verdict_rule = soft != NULL ? soft : reason_verdict_because(r, hard_by_code);
     r->evidence = ev;
 }

@@ -730,6 +730,9 @@ test_verdict_rules(void **state)
           CLASSIFY_VERDICT_IGNORE },
         { "verdict-generic-511-size.eml", "erin@example.org", CLASSIFY_REASON_MESGTOOBIG,
           CLASSIFY_VERDICT_IGNORE },
+        /* retries ran out: soft, named by the last temporary cause */
+        { "verdict-retries-ran-out.eml", "gus@example.org", CLASSIFY_REASON_USERUNKNOWN,
+          CLASSIFY_VERDICT_TEMPORARY },
         /* a delay warning without Action: */
         { "verdict-delay-no-action.eml", "frank@example.org", CLASSIFY_REASON_EXPIRED, CLASSIFY_VERDICT_IGNORE },
     };
