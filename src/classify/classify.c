@@ -300,10 +300,52 @@ classify_is_blank(const char *p, const char *end)
     return true;
 }
 
+/* True when the line at p (up to eol) is a header field: a name of
+ * printable characters but the colon, then a colon (RFC 5322 2.2). */
+static bool
+classify_is_field_line(const char *p, const char *eol)
+{
+    const char *c = p;
+    while (c < eol && *c > ' ' && *c < 127 && *c != ':')
+        c++;
+    return c > p && c < eol && *c == ':';
+}
+
+/* True when the input is an mbox: its first line that is not blank is a
+ * "From " separator. */
+static bool
+classify_starts_as_mbox(const char *p, const char *end)
+{
+    while (p < end) {
+        const char *eol = classify_line_end(p, end);
+        if (!classify_is_blank(p, eol))
+            return classify_is_mbox_from(p, eol);
+        p = classify_next_line(eol, end);
+    }
+    return false;
+}
+
+/* Whether the "From " line at p starts another message. In an mbox every
+ * one does (a body's own are escaped as ">From "). In a plain message only
+ * one followed by a header block does (two messages written one after the
+ * other); a line of the body that happens to start with "From " and a time
+ * does not split the message. */
+static bool
+classify_is_separator(bool mbox, const char *p, const char *eol, const char *end)
+{
+    if (!classify_is_mbox_from(p, eol))
+        return false;
+    if (mbox)
+        return true;
+    const char *next = classify_next_line(eol, end);
+    return classify_is_field_line(next, classify_line_end(next, end));
+}
+
 bool
 classify_mbox_next(const char *data, size_t len, size_t *pos, const char **msg, size_t *msg_len)
 {
     const char *end = data + len;
+    bool mbox = classify_starts_as_mbox(data, end);
 
     while (*pos < len) {
         const char *start = data + *pos;
@@ -315,7 +357,7 @@ classify_mbox_next(const char *data, size_t len, size_t *pos, const char **msg, 
         const char *stop = start;
         while (stop < end) {
             const char *e = classify_line_end(stop, end);
-            if (stop != start && classify_is_mbox_from(stop, e))
+            if (stop != start && classify_is_separator(mbox, stop, e, end))
                 break;
             stop = classify_next_line(e, end);
         }

@@ -142,10 +142,12 @@ bool classify_is_hard(classify_reason reason, const char *status, const char *re
  * control characters. Anything else is recorded, never suspended or sent. */
 bool classify_address_is_valid(const char *address);
 
-/* Iterates over the messages of an mbox held in memory. A line "From <sender>
- * <date>" (with a hh:mm time) starts a message; what precedes the first such
- * line is message 0 when it is not blank, so a file holding one plain
- * message is an mbox of one. Start with *pos = 0; each call sets *msg and
+/* Iterates over the messages of an mbox held in memory. When the input
+ * starts with a line "From <sender> <date>" (with a hh:mm time), each such
+ * line starts a message. Otherwise the input is one message, except that a
+ * "From " line followed by a header block starts another (messages written
+ * one after the other); what precedes it is message 0. A body line that
+ * merely starts with "From " never splits a message. Start with *pos = 0; each call sets *msg and
  * *msg_len to the next message without its "From " line and returns true,
  * or returns false at the end. */
 bool classify_mbox_next(const char *data, size_t len, size_t *pos, const char **msg, size_t *msg_len);

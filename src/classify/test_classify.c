@@ -480,6 +480,26 @@ test_mbox(void **state)
     g_free(data);
 }
 
+/* A plain message is one message, whatever "From " lines its body holds;
+ * only an input that starts with a "From " line is split as an mbox. */
+static void
+test_mbox_body_from_line(void **state)
+{
+    (void)state;
+    gsize len;
+    char *data = load("body-from-line.eml", &len);
+    size_t pos = 0, mlen;
+    const char *m;
+    int n = 0;
+    while (classify_mbox_next(data, len, &pos, &m, &mlen)) {
+        assert_ptr_equal(m, data);
+        assert_int_equal(mlen, len);
+        n++;
+    }
+    assert_int_equal(n, 1);
+    g_free(data);
+}
+
 /* LF, CRLF and bare CR give the same JSON. */
 static void
 test_newline_styles(void **state)
@@ -857,6 +877,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dsn_several_recipients),
         cmocka_unit_test(test_verdict_rules),
+        cmocka_unit_test(test_mbox_body_from_line),
         cmocka_unit_test(test_verdict_forwarded),
         cmocka_unit_test(test_verdict_junk_address),
         cmocka_unit_test(test_verdict_autoreplies),
