@@ -797,6 +797,18 @@ test_verdict_junk_address(void **state)
     classify_report_free(rep);
 }
 
+/* A quoted local part is read as the report gives it, and is a mailbox. */
+static void
+test_verdict_quoted_local_part(void **state)
+{
+    (void)state;
+    classify_report *rep = classify_file("verdict-quoted-local.eml");
+    assert_int_equal(rep->n_recipients, 1);
+    assert_string_equal(rep->recipients[0].address, "\"john doe\"@example.org");
+    assert_true(rep->recipients[0].valid);
+    classify_report_free(rep);
+}
+
 /* Auto-replies in five more languages, by subject or header. */
 static void
 test_verdict_autoreplies(void **state)
@@ -880,6 +892,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_mbox_body_from_line),
         cmocka_unit_test(test_verdict_forwarded),
         cmocka_unit_test(test_verdict_junk_address),
+        cmocka_unit_test(test_verdict_quoted_local_part),
         cmocka_unit_test(test_verdict_autoreplies),
         cmocka_unit_test(test_verdict_explain),
         cmocka_unit_test(test_verdict_unwrapped_complaint),
