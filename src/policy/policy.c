@@ -479,8 +479,8 @@ static policy_outcome policy_job_handle(policy *p, policy_job *job)
     policy_outcome out = policy_job_run(p, job, true);
     if (out != POLICY_QUARANTINED)
         return out;
-    if (store_quarantine_add(p->st, job->raw, job->len, job->env->recipient, job->env->ingress, job->quarantine,
-                             job->now) != 0) {
+    if (policy_quarantine_add(p->st, p->cfg, job->raw, job->len, job->env->recipient, job->env->ingress,
+                              job->quarantine, job->now) != 0) {
         policy_store_failed(p, "quarantine");
         return POLICY_STORE_FAILED;
     }
@@ -503,8 +503,8 @@ static policy_outcome policy_refused(policy *p, policy_job *job)
 {
     int seen = 0;
     if (store_message_seen(p->st, job->fingerprint, job->now, &seen) != 0 ||
-        store_quarantine_add(p->st, job->raw, job->len, job->env->recipient, job->env->ingress,
-                             job->quarantine, job->now) != 0) {
+        policy_quarantine_add(p->st, p->cfg, job->raw, job->len, job->env->recipient, job->env->ingress,
+                              job->quarantine, job->now) != 0) {
         policy_store_failed(p, "quarantine");
         return POLICY_STORE_FAILED;
     }
@@ -545,6 +545,21 @@ policy_outcome policy_handle(policy *p, const char *raw, size_t len, const polic
         out = store_begin(p->st) == 0 ? policy_refused(p, &job) : POLICY_STORE_FAILED;
     }
     out = policy_finish(p, out, job.queued);
+    policy_job_clear(&job);
+    return out;
+}
+
+policy_outcome policy_handle_dry_run(policy *p, const char *raw, size_t len, const policy_envelope *env)
+{
+    if (store_begin(p->st) != 0) {
+        policy_store_failed(p, "begin");
+        return POLICY_STORE_FAILED;
+    }
+    policy_job job;
+    policy_job_init(&job, raw, len, env, policy_now(p));
+    job.dry_run = true;
+    policy_outcome out = policy_job_handle(p, &job);
+    store_rollback(p->st);
     policy_job_clear(&job);
     return out;
 }
@@ -609,8 +624,8 @@ static int policy_requarantine(policy *p, const store_quarantine_item *item, con
     if (item->reason && strcmp(item->reason, reason) == 0)
         return 0;
     if (store_quarantine_remove(p->st, item->id) != 0 ||
-        store_quarantine_add(p->st, item->raw, item->raw_len, item->envelope_recipient, item->ingress, reason,
-                             item->when) != 0)
+        policy_quarantine_add(p->st, p->cfg, item->raw, item->raw_len, item->envelope_recipient,
+                              item->ingress, reason, item->when) != 0)
         return policy_store_failed(p, "quarantine");
     return 0;
 }

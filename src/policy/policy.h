@@ -55,6 +55,10 @@ void policy_set_commit_hook(policy *p, void (*hook)(void *arg), void *arg);
 /* Handles one message in its own transaction. */
 policy_outcome policy_handle(policy *p, const char *raw, size_t len, const policy_envelope *env);
 
+/* What policy_handle() would do, without writing anything (the transaction
+ * is rolled back, nothing is archived): for `ingest --dry-run`. */
+policy_outcome policy_handle_dry_run(policy *p, const char *raw, size_t len, const policy_envelope *env);
+
 /* Handles n messages in one transaction, each under its own savepoint, and
  * fills out[i]. When the commit fails every outcome is POLICY_STORE_FAILED. */
 void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy_outcome *out);
