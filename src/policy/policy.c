@@ -235,6 +235,32 @@ static int policy_unverified(policy *p, policy_job *job, const policy_rcpt *r)
     return policy_event(p, job, r, "unverified");
 }
 
+/* Longest address an event keeps of an invalid one: the longest valid
+ * mailbox (RFC 5321), so that the event log's index takes any row. */
+#define POLICY_INVALID_KEPT 254
+
+/* Not a mailbox the platform can have mailed: recorded, never suspended or
+ * sent, so that a crafted report cannot reach a real address. An address
+ * too long for any mailbox is recorded by its start and its length. */
+static int policy_invalid(policy *p, policy_job *job, const policy_rcpt *r)
+{
+    const char *reason = classify_reason_name(r->reason);
+    size_t len = strlen(r->address);
+    char *shown = NULL;
+    if (len > POLICY_INVALID_KEPT) {
+        const char *cut = r->address + POLICY_INVALID_KEPT - 32;
+        if (!g_utf8_validate(r->address, cut - r->address, NULL))
+            cut = g_utf8_find_prev_char(r->address, cut);
+        shown = g_strdup_printf("%.*s... (%zu octets)", (int)(cut - r->address), r->address, len);
+    }
+    policy_rcpt kept = *r;
+    kept.address = shown ? shown : r->address;
+    log_field("Ignored:", "%s (invalid address, %s)", kept.address, reason);
+    int rc = policy_event(p, job, &kept, "invalid address");
+    g_free(shown);
+    return rc;
+}
+
 static int policy_recipient(policy *p, policy_job *job, const policy_rcpt *r)
 {
     const char *reason = classify_reason_name(r->reason);
@@ -249,12 +275,8 @@ static int policy_recipient(policy *p, policy_job *job, const policy_rcpt *r)
         log_field("Ignored:", "%s (%s, %s)", r->address, r->action, reason);
         return policy_event(p, job, r, "ignore");
     }
-    if (!r->valid) {
-        /* Not a mailbox the platform can have mailed: never suspended or
-         * sent, so that a crafted report cannot reach a real address. */
-        log_field("Ignored:", "%s (invalid address, %s)", r->address, reason);
-        return policy_event(p, job, r, "invalid address");
-    }
+    if (!r->valid)
+        return policy_invalid(p, job, r);
     if (r->verdict != CLASSIFY_VERDICT_IGNORE && !policy_verified(p->cfg, job, r->address))
         return policy_unverified(p, job, r);
     switch (r->verdict) {

@@ -725,6 +725,15 @@ static void test_invalid_address_is_never_suspended(void **state)
     assert_false(suppressed(f, ".victim1@gmail.com"));
     assert_false(suppressed(f, "victim3@example.org"));
     assert_int_equal(outbox_for(f, "victim1@gmail.com") + outbox_for(f, ".victim1@gmail.com"), 0);
+    /* too long for any mailbox: recorded by its start and its length, so
+     * that any store's index takes the event */
+    char *local = g_strnfill(3000, 'l');
+    char *huge = g_strconcat(local, "@example.org", NULL);
+    assert_int_equal(handle_free(f, hard_bounce(f, huge)), POLICY_HANDLED);
+    sql_expect(f, "SELECT count(*) FROM event WHERE verdict = 'invalid address' AND length(address) <= 254", 4);
+    sql_expect(f, "SELECT count(*) FROM event WHERE address LIKE '%(3012 octets)'", 1);
+    g_free(local);
+    g_free(huge);
     /* a quote is part of a valid, different mailbox: that one is suspended */
     assert_int_equal(handle_free(f, hard_bounce(f, "'victim2@example.org")), POLICY_HANDLED);
     assert_true(suppressed(f, "'victim2@example.org"));
