@@ -65,9 +65,9 @@ typedef struct classify_detector {
 extern const classify_detector classify_detectors[];
 extern const size_t classify_n_detectors;
 
-/* Adds a recipient (normalised: lower case, no brackets, quotes or mailto:),
- * or returns the existing entry with the same address. NULL when address
- * holds no plausible mailbox. action defaults to "failed", reason to
+/* Adds a recipient (its address taken by classify_address_take()), or
+ * returns the existing entry with the same address. NULL when address holds
+ * no mailbox at all. action defaults to "failed", reason to
  * UNDEFINED (classify_message() then guesses it). The returned pointer is
  * valid only until the next classify_report_add() on the same report (the
  * array may move): fill one recipient before adding the next. */
