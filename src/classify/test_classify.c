@@ -755,6 +755,7 @@ test_verdict_rules(void **state)
           CLASSIFY_VERDICT_TEMPORARY },
         /* a delay warning without Action: */
         { "verdict-delay-no-action.eml", "frank@example.org", CLASSIFY_REASON_EXPIRED, CLASSIFY_VERDICT_IGNORE },
+        { "verdict-delay-still-retried.eml", "ivy@example.org", CLASSIFY_REASON_EXPIRED, CLASSIFY_VERDICT_IGNORE },
     };
 
     (void)state;
