@@ -132,6 +132,7 @@ classify_report_reset(classify_report *report)
 {
     for (size_t i = 0; i < report->n_recipients; i++)
         classify_recipient_clear(&report->recipients[i]);
+    classify_report_index_free(report);
     g_free(report->recipients);
     report->recipients = NULL;
     report->n_recipients = 0;

@@ -114,7 +114,15 @@ typedef struct classify_report {
     char *x_original_to, *delivered_to;
     size_t n_recipients;
     classify_recipient *recipients;
+    struct classify_report_index *index; /* private to the classifier */
 } classify_report;
+
+/* At most this many recipients are read from one report; the rest are
+ * passed over. No mail system reports that many for one message (Postfix
+ * accepts 1,000 recipients per message by default, and sends a bounce per
+ * sender), while a forged report naming a million would otherwise cost
+ * memory and time in proportion. */
+#define CLASSIFY_MAX_RECIPIENTS 1000
 
 /* Classifies one message. Never returns NULL: unreadable input gives a report
  * of kind CLASSIFY_KIND_UNKNOWN. Free it with classify_report_free(). */

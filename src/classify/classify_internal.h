@@ -67,7 +67,8 @@ extern const size_t classify_n_detectors;
 
 /* Adds a recipient (its address taken by classify_address_take()), or
  * returns the existing entry with the same address. NULL when address holds
- * no mailbox at all. action defaults to "failed", reason to
+ * no mailbox at all, or when the report has CLASSIFY_MAX_RECIPIENTS
+ * already. action defaults to "failed", reason to
  * UNDEFINED (classify_message() then guesses it). The returned pointer is
  * valid only until the next classify_report_add() on the same report (the
  * array may move): fill one recipient before adding the next. */
@@ -83,6 +84,9 @@ void classify_recipient_forwarded(classify_recipient *rcpt, const char *mailed);
 /* Replaces a recipient's diagnostic, whitespace collapsed to single spaces. */
 void classify_recipient_set_diagnostic(classify_recipient *rcpt, const char *text, size_t len);
 void classify_recipient_set_string(char **field, const char *value);
+/* Frees what classify_report_add keeps to find recipients by address; the
+ * caller frees the recipients. */
+void classify_report_index_free(classify_report *report);
 
 /* The reason table: status and reply codes decide where they are specific,
  * otherwise the diagnostic text's wording does (case-insensitive patterns). */
