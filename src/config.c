@@ -621,7 +621,7 @@ config_parse_section(config_loader *ld, yaml_node_t *node, const char *path, voi
 static int
 config_verdict_pair(config_loader *ld, yaml_node_t *key, yaml_node_t *value, const char *path, void *ctx)
 {
-    classify_verdict *verdicts = ctx;
+    config_handler *handler = (config_handler *)((char *)ctx - offsetof(config_handler, verdicts));
     char *name = g_ascii_strdown(config_scalar_value(key), -1);
     char *sub = config_join(path, name), *text = NULL, got[96];
     classify_reason reason;
@@ -637,7 +637,8 @@ config_verdict_pair(config_loader *ld, yaml_node_t *key, yaml_node_t *value, con
             config_fail(ld, config_node_line(value), sub,
                         "expected permanent, temporary, complaint or ignore, got '%s'", got);
         } else {
-            verdicts[reason] = verdict;
+            handler->verdicts[reason] = verdict;
+            handler->verdict_named[reason] = true;
             config_remember(ld, sub, key);
             rc = 0;
         }

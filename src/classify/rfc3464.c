@@ -472,9 +472,12 @@ rfc3464_emit(const classify_msg *msg, classify_report *report, const rfc3464_blo
     if (r == NULL)
         return;
 
-    const char *other = used != orig && orig != NULL ? orig : (used != actual ? actual : NULL);
-    if (other != NULL && r->original == NULL) {
-        char *o = classify_find_address(other, strlen(other));
+    /* Original-Recipient is the address the platform mailed; a forward
+     * made the Final-Recipient (RFC 3464 2.3.1, 2.3.2). */
+    if (used != orig && orig != NULL && rfc3464_is_qualified(orig)) {
+        classify_recipient_forwarded(r, orig);
+    } else if (used != actual && actual != NULL && r->original == NULL) {
+        char *o = classify_find_address(actual, strlen(actual));
         if (o != NULL && strcmp(o, r->address) != 0)
             r->original = o;
         else
@@ -602,88 +605,6 @@ rfc3464_has_field_line(const char *s, size_t len, const char *name)
     return false;
 }
 
-/* Bare words for an unknown user. A content filter or gateway that refuses
- * a message after DATA answers with the same words, so with only a generic
- * status and no SMTP command named they do not prove the address bad. */
-static const char *const rfc3464_bare_unknown[] = {
-    "user unknown", "unknown user", "no such user", "does not exist",
-};
-
-/* Reporting MTAs that copy the receiving server's RCPT TO answer into the
- * Diagnostic-Code without naming the command: their bare words are the
- * receiver's verdict on the address. */
-static const char *const rfc3464_rcpt_reporters[] = { "googlemail.com", "google.com", "messagelabs.com" };
-
-/* Wording that means something else when a given system reports it. */
-static const struct {
-    const char *reporter; /* domain of the Reporting-MTA */
-    const char *wording;
-    classify_reason reason;
-} rfc3464_reporter_wording[] = {
-    /* Amazon SES receiving: the default reply of a receipt rule's Bounce
-     * action, which the domain's owner sets up to refuse mail. */
-    { "amazonaws.com", "mailbox does not exist", CLASSIFY_REASON_FILTERED },
-};
-
-/* True when the DSN's Reporting-MTA is domain or a host under it. */
-static bool
-rfc3464_reported_by(const char *dsn, const char *domain)
-{
-    const char *field = dsn != NULL ? classify_find_ci(dsn, strlen(dsn), "reporting-mta:") : NULL;
-    if (field == NULL)
-        return false;
-    const char *value = field + strlen("reporting-mta:");
-    value += strspn(value, " \t");
-    const char *host = rfc3464_skip_type(value);
-    size_t n = strcspn(host, " \t\n;");
-    while (n > 0 && host[n - 1] == '.')
-        n--;
-    size_t d = strlen(domain);
-    return n >= d && g_ascii_strncasecmp(host + n - d, domain, d) == 0 && (n == d || host[n - d - 1] == '.');
-}
-
-static bool
-rfc3464_reporter_names_rcpt(const char *dsn)
-{
-    for (size_t i = 0; i < G_N_ELEMENTS(rfc3464_rcpt_reporters); i++)
-        if (rfc3464_reported_by(dsn, rfc3464_rcpt_reporters[i]))
-            return true;
-    return false;
-}
-
-/* The reason a reporting system's own wording gives, if any. */
-static void
-rfc3464_apply_reporter_wording(const classify_msg *msg, classify_recipient *r)
-{
-    for (size_t i = 0; i < G_N_ELEMENTS(rfc3464_reporter_wording); i++) {
-        if (classify_find_ci(r->diagnostic, strlen(r->diagnostic), rfc3464_reporter_wording[i].wording) != NULL &&
-            rfc3464_reported_by(msg->delivery_status, rfc3464_reporter_wording[i].reporter)) {
-            r->reason = rfc3464_reporter_wording[i].reason;
-            return;
-        }
-    }
-}
-
-/* An unknown user stated only in bare words, under a status that names no
- * cause (x.0.0, x.3.0) and with no SMTP command, is filtered: counted as a
- * soft failure rather than taken as proof that the address is bad. */
-static void
-rfc3464_doubt_bare_unknown(const classify_msg *msg, classify_recipient *r)
-{
-    size_t n = strlen(r->diagnostic);
-    bool causeless = r->status[0] != '\0' && (strcmp(r->status + 1, ".0.0") == 0 || strcmp(r->status + 1, ".3.0") == 0);
-    if (!causeless || rfc3464_command_in(r->diagnostic, n) != NULL)
-        return;
-    bool bare = false;
-    for (size_t i = 0; i < G_N_ELEMENTS(rfc3464_bare_unknown) && !bare; i++)
-        bare = classify_find_ci(r->diagnostic, n, rfc3464_bare_unknown[i]) != NULL;
-    if (!bare || classify_reason_guess(r->status, r->reply_code, r->diagnostic) != CLASSIFY_REASON_USERUNKNOWN)
-        return;
-    if (rfc3464_reporter_names_rcpt(msg->delivery_status))
-        return;
-    r->reason = CLASSIFY_REASON_FILTERED;
-}
-
 bool
 classify_detect_rfc3464(const classify_msg *msg, classify_report *report)
 {
@@ -701,8 +622,6 @@ classify_detect_rfc3464(const classify_msg *msg, classify_report *report)
     for (size_t i = 0; i < report->n_recipients; i++) {
         if (i < RFC3464_TEXT_RECIPIENTS)
             rfc3464_add_command(msg, &report->recipients[i], report->n_recipients == 1, &tc);
-        rfc3464_doubt_bare_unknown(msg, &report->recipients[i]);
-        rfc3464_apply_reporter_wording(msg, &report->recipients[i]);
     }
     report->kind = CLASSIFY_KIND_BOUNCE;
     return true;

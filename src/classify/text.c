@@ -215,8 +215,6 @@ text_mailbox_at(const char *s, size_t len, size_t at, size_t *start, size_t *end
 
     while (a > 0 && text_is_local_char((unsigned char)s[a - 1]))
         a--;
-    while (a < at && s[a] == '.')
-        a++;
     while (b < len && text_is_domain_char((unsigned char)s[b]))
         b++;
     while (b > at + 1 && (s[b - 1] == '.' || s[b - 1] == '-'))
@@ -260,35 +258,6 @@ classify_find_address(const char *s, size_t len)
         p++;
     }
     return NULL;
-}
-
-/* Normalises one address as a detector found it: strips "rfc822;",
- * whitespace, angle brackets, quotes and mailto:. Falls back to the first
- * mailbox inside the string when what is left is not a clean one. */
-static char *
-text_normalise_address(const char *address)
-{
-    const char *s = address, *e = address + strlen(address);
-    const char *semi = memchr(s, ';', (size_t)(e - s));
-    const char *at = memchr(s, '@', (size_t)(e - s));
-
-    if (semi != NULL && at != NULL && semi < at)
-        s = semi + 1;
-    while (s < e && (g_ascii_isspace(*s) || *s == '<' || *s == '"' || *s == '\'' || *s == '('))
-        s++;
-    while (e > s && (g_ascii_isspace(e[-1]) || strchr(">\"'),;:.", e[-1]) != NULL))
-        e--;
-    if ((size_t)(e - s) >= 7 && g_ascii_strncasecmp(s, "mailto:", 7) == 0)
-        s += 7;
-
-    size_t len = (size_t)(e - s);
-    const char *last_at = g_strrstr_len(s, (gssize)len, "@");
-    if (last_at != NULL && len > 0) {
-        size_t a, b;
-        if (text_mailbox_at(s, len, (size_t)(last_at - s), &a, &b) && a == 0 && b == len)
-            return text_normalise_copy(s, len);
-    }
-    return classify_find_address(address, strlen(address));
 }
 
 /* Finds a recipient by address however many the report has. Built once a
@@ -335,7 +304,7 @@ classify_report_add(classify_report *report, const char *address)
 {
     if (address == NULL)
         return NULL;
-    char *norm = text_normalise_address(address);
+    char *norm = classify_address_take(address);
     if (norm == NULL)
         return NULL;
 
