@@ -111,8 +111,11 @@ test_defaults(void **state)
     assert_false(cfg->handler.require_signed_verp);
     assert_int_equal(cfg->handler.verp_valid_weeks, 4);
     assert_int_equal(cfg->handler.max_recipients_per_bounce, 100);
-    for (int r = 0; r < CLASSIFY_REASON_COUNT; r++)
+    for (int r = 0; r < CLASSIFY_REASON_COUNT; r++) {
         assert_int_equal(cfg->handler.verdicts[r], classify_default_verdict((classify_reason)r));
+        assert_false(cfg->handler.verdict_named[r]);
+    }
+    assert_int_equal(cfg->retention.notbounce_days, 7);
     assert_int_equal(cfg->handler.n_domains, 1);
     assert_string_equal(cfg->handler.domains[0].name, "mydomain.de");
     assert_false(cfg->handler.domains[0].xikolo);
@@ -435,6 +438,11 @@ test_verdict_overrides(void **state)
     assert_int_equal(cfg->handler.verdicts[CLASSIFY_REASON_USERUNKNOWN], CLASSIFY_VERDICT_IGNORE);
     assert_int_equal(cfg->handler.verdicts[CLASSIFY_REASON_BLOCKED], CLASSIFY_VERDICT_TEMPORARY);
     assert_int_equal(cfg->handler.verdicts[CLASSIFY_REASON_FEEDBACK], CLASSIFY_VERDICT_COMPLAINT);
+    /* Named ones override the classifier's reading, even where the value
+     * equals the built-in default (feedback: complaint). */
+    assert_true(cfg->handler.verdict_named[CLASSIFY_REASON_FEEDBACK]);
+    assert_true(cfg->handler.verdict_named[CLASSIFY_REASON_MAILBOXFULL]);
+    assert_false(cfg->handler.verdict_named[CLASSIFY_REASON_HOSTUNKNOWN]);
     /* The others keep the classifier's defaults. */
     assert_int_equal(cfg->handler.verdicts[CLASSIFY_REASON_HOSTUNKNOWN],
                      classify_default_verdict(CLASSIFY_REASON_HOSTUNKNOWN));
@@ -500,6 +508,29 @@ test_urls_with_odd_passwords(void **state)
     if (cfg == NULL)
         fail_msg("%s", f->err);
     config_free(cfg);
+}
+
+/* Every store.url that the PostgreSQL backend reads (store_pg_url.c) loads:
+ * the config reads it with the same parser (uri.h). */
+static void
+test_store_urls_the_store_reads(void **state)
+{
+    fixture *f = *state;
+    static const char *const urls[] = {
+        "postgresql://bd:S3#cret@db.example.org:5432/bd",
+        "postgresql://bd@%2Frun%2Fpostgresql/bd",
+        "postgresql://bd:pw@[::1]:5432,db2.example.org:5433,db3/bd",
+        "postgres:///bd?host=/run/postgresql",
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(urls); i++) {
+        char *yaml = g_strdup_printf(MINIMAL "  store:\n    url: '%s'\n", urls[i]);
+        config *cfg = load_text(f, NULL, yaml);
+        if (cfg == NULL)
+            fail_msg("%s: %s", urls[i], f->err);
+        config_free(cfg);
+        g_free(yaml);
+    }
 }
 
 /* ---- every error: file, line, key ---- */
@@ -576,6 +607,8 @@ static const error_case error_cases[] = {
       "handler.require_signed_verp", "handler.verp_delimiter is empty" },
     { "no recipients per bounce", MINIMAL "    max_recipients_per_bounce: 0\n", 6,
       "handler.max_recipients_per_bounce", "must be between 1 and" },
+    { "recipients per bounce at the classifier's cap", MINIMAL "    max_recipients_per_bounce: 1000\n", 6,
+      "handler.max_recipients_per_bounce", "must be between 1 and 999" },
     { "bad duration", MINIMAL "  notify:\n    timeout: soon\n", 7,
       "notify.timeout", "expected a duration in seconds" },
     { "duration too short", MINIMAL "  notify:\n    connect_timeout: 10ms\n", 7,
@@ -633,6 +666,8 @@ static const error_case error_cases[] = {
       "store.url", "the port must be a number from 1 to 65535" },
     { "store.url port after a password with / : @", MINIMAL
       "  store:\n    url: 'postgresql://bd:S3/c:r@t@db:0/bd'\n", 7,
+      "store.url", "the port must be a number from 1 to 65535" },
+    { "store.url port of a later host", MINIMAL "  store:\n    url: postgresql://u:pw@db1:5432,db2:5x/bd\n", 7,
       "store.url", "the port must be a number from 1 to 65535" },
     { "store.url neither URI nor pairs", MINIMAL "  store:\n    url: db.example.org\n", 7,
       "store.url", "expected a postgresql:// URI or key=value pairs" },
@@ -906,6 +941,7 @@ main(void)
         T(test_defaults),
         T(test_every_key),
         T(test_urls_with_odd_passwords),
+        T(test_store_urls_the_store_reads),
         T(test_template_production),
         T(test_template_develop),
         T(test_env_expansion),
