@@ -20,6 +20,7 @@ BENCH_STDIN (300).
 import glob
 import json
 import os
+import shutil
 import resource
 import subprocess
 import sys
@@ -30,6 +31,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integ
 import harness  # noqa: E402
 
 PUBLISH = os.path.join(os.path.dirname(harness.BIN), "tests", "amqp_publish_many")
+
+
+# Folders to remove at the end: the templates' and every Workdir's (each
+# queue run leaves a database and an archive of hundreds of megabytes).
+_scratch = []
 
 
 def recipients_of(paths):
@@ -64,6 +70,7 @@ def bounce_templates(limit=200):
     paths = paths or sorted(glob.glob(os.path.join(harness.DATA, "amqp", "*.eml")))
     addresses = recipients_of(paths)
     out = tempfile.mkdtemp(prefix="bd-bench-")
+    _scratch.append(out)
     templates = []
     for i, path in enumerate(paths):
         with open(path, "rb") as f:
@@ -228,4 +235,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        for d in _scratch + harness._workdirs:
+            shutil.rmtree(d, ignore_errors=True)
