@@ -291,6 +291,25 @@ test_reason_matching_rules(void **state)
 /* Every wording rule names who documents it: a provider token, a
  * documented reply, a reason table's row and a catch-all, each explained
  * with its source. */
+/* Our own account's sending quota, under codes that would otherwise say
+ * "mailbox full", "congestion" or nothing: a failure of our sending, never
+ * counted against the address (smtp-replies.md 2.1, 2.2). */
+static void
+test_reason_sender_quota_is_ours(void **state)
+{
+    static const struct guess_case cases[] = {
+        {"5.7.1", "550", "550 5.7.1 Email quota exceeded", R(SPEEDING)},
+        {"5.4.5", "550", "550 5.4.5 Daily user sending limit exceeded", R(SPEEDING)},
+        {"5.2.2", "550", "550 5.2.2 Submission quota exceeded", R(SPEEDING)},
+        {"5.1.90", "550", "550 5.1.90 You have reached your daily limit for message recipients", R(SPEEDING)},
+    };
+
+    (void)state;
+    CHECK(cases);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_int_equal(classify_default_verdict(cases[i].want), CLASSIFY_VERDICT_IGNORE);
+}
+
 static void
 test_reason_rules_name_a_source(void **state)
 {
@@ -347,6 +366,7 @@ main(void)
         cmocka_unit_test(test_reason_matching_rules),
         cmocka_unit_test(test_reason_long_diagnostic),
         cmocka_unit_test(test_reason_rules_name_a_source),
+        cmocka_unit_test(test_reason_sender_quota_is_ours),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
