@@ -66,7 +66,10 @@ classify_verdict_from_name(const char *name, classify_verdict *out)
  * closes, so opening and closing one per message part cost more than the
  * parsing. One descriptor each, opened once and never closed, keeps the
  * modules loaded; they are never used for converting, so sharing them
- * between threads is safe. Written once under g_once, then only kept. */
+ * between threads is safe. Written once under g_once, then only kept.
+ * Pinned from a process's second message on: a `stdin` run classifies one
+ * message, and loading fifteen modules (and the libraries they need) for it
+ * cost more than the converters it uses, which glibc loads on demand. */
 static const char *const classify_pinned_charsets[] = {
     "ISO-8859-1", "WINDOWS-1252", "ISO-8859-15", "ISO-8859-2", "ISO-2022-JP", "SHIFT_JIS", "EUC-JP",
     "EUC-KR", "GB2312", "GBK", "BIG5", "KOI8-R", "WINDOWS-1251", "UTF-7", "UTF-16",
@@ -109,6 +112,13 @@ classify_init_gmime(gpointer unused)
     for (size_t i = 0; i < G_N_ELEMENTS(classify_leaf_message_types); i++)
         g_mime_object_register_type("message", classify_leaf_message_types[i], GMIME_TYPE_PART);
     classify_lsan_enable();
+    return NULL;
+}
+
+static gpointer
+classify_pin_charsets(gpointer unused)
+{
+    (void)unused;
     for (size_t i = 0; i < G_N_ELEMENTS(classify_pinned_charsets); i++)
         classify_pinned[i] = iconv_open("UTF-8", classify_pinned_charsets[i]);
     return NULL;
@@ -282,7 +292,11 @@ classify_report *
 classify_message(const char *data, size_t len)
 {
     static GOnce gmime_once = G_ONCE_INIT;
+    static GOnce pin_once = G_ONCE_INIT;
+    static gint messages;
     g_once(&gmime_once, classify_init_gmime, NULL);
+    if (g_atomic_int_get(&messages) > 0 || g_atomic_int_add(&messages, 1) > 0)
+        g_once(&pin_once, classify_pin_charsets, NULL);
 
     classify_report *report = g_new0(classify_report, 1);
     report->format = "none";

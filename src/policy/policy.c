@@ -65,6 +65,9 @@ policy *policy_new(const config *cfg, store *st)
 
 void policy_free(policy *p)
 {
+    /* The archive's writer runs behind; what this policy queued is written
+     * before the caller (a `stdin` run) may exit. */
+    policy_archive_flush();
     free(p);
 }
 
@@ -172,7 +175,7 @@ static int policy_suspend(policy *p, policy_job *job, const policy_rcpt *r, cons
      * notification, so a failure is logged (by archive.c) and passed over. */
     const char *dir = p->cfg->handler.permanent_bounced_emails_path;
     if (!job->dry_run && dir && *dir)
-        policy_archive_write(dir, r->address, job->raw, job->len);
+        policy_archive_write(dir, r->address, job->raw, job->len, &job->archived);
     return 0;
 }
 
@@ -501,6 +504,7 @@ static void policy_job_clear(policy_job *job)
     g_free(job->route_address);
     g_free(job->verp);
     g_free(job->quarantine);
+    policy_archive_release(job->archived);
     memset(job, 0, sizeof *job);
     log_flush();
 }

@@ -29,6 +29,7 @@ typedef struct policy_job {
     verp_signature verp_signed;    /* whether that address is signed (verp.h) */
     char *quarantine;              /* why it is quarantined (g_free) */
     int queued;                    /* notifications queued */
+    policy_archive_copy *archived; /* the message's archive copy, or NULL */
 } policy_job;
 
 /* Fills job->domain, job->route_address, job->verp and job->verp_signed

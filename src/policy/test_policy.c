@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include <zlib.h>
 
@@ -375,6 +376,7 @@ static void test_permanent_suspends_and_archives(void **state)
     assert_true(suppressed(f, a));
     assert_int_equal(outbox_for(f, a), 1);
 
+    policy_archive_flush();
     char *expected = g_build_filename(f->dir, "archive", "go", "gone@example.com.gz", NULL);
     char *path = policy_archive_path(f->cfg->handler.permanent_bounced_emails_path, a);
     assert_string_equal(path, expected);
@@ -388,6 +390,60 @@ static void test_permanent_suspends_and_archives(void **state)
     free(back);
     free(path);
     g_free(expected);
+    g_free(raw);
+}
+
+/* A report naming several recipients is stored once: each recipient's file
+ * is the same file (one inode, one link per recipient). */
+static void test_archive_one_copy_per_message(void **state)
+{
+    fixture *f = *state;
+    static const char *const rcpts[] = { "one@example.com", "two@example.org", "three@example.net" };
+    char *blocks = g_strdup("");
+    for (size_t i = 0; i < G_N_ELEMENTS(rcpts); i++) {
+        char *more = g_strdup_printf("%s\r\nFinal-Recipient: rfc822; %s\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+                                     "Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n",
+                                     blocks, rcpts[i]);
+        g_free(blocks);
+        blocks = more;
+    }
+    char *raw = g_strdup_printf("From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\n"
+                                "To: no-reply@openhpi.de\r\n"
+                                "Subject: Undelivered Mail Returned to Sender\r\n"
+                                "Message-ID: <many.bounce@mx.example.net>\r\n"
+                                "MIME-Version: 1.0\r\n"
+                                "Content-Type: multipart/report; report-type=delivery-status; boundary=\"BB\"\r\n"
+                                "\r\n--BB\r\nContent-Type: text/plain\r\n\r\nNot delivered.\r\n"
+                                "\r\n--BB\r\nContent-Type: message/delivery-status\r\n\r\n"
+                                "Reporting-MTA: dns; mx.example.net\r\n%s"
+                                "\r\n--BB--\r\n",
+                                blocks);
+    assert_int_equal(handle(f, raw, NULL), POLICY_HANDLED);
+    policy_archive_flush();
+    const char *dir = f->cfg->handler.permanent_bounced_emails_path;
+    struct stat first;
+    for (size_t i = 0; i < G_N_ELEMENTS(rcpts); i++) {
+        assert_true(suppressed(f, rcpts[i]));
+        char *path = policy_archive_path(dir, rcpts[i]);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        if (i == 0)
+            first = st;
+        assert_true(st.st_ino == first.st_ino && st.st_dev == first.st_dev);
+        assert_int_equal(st.st_nlink, G_N_ELEMENTS(rcpts));
+        free(path);
+    }
+    /* A later bounce for one of them replaces that name only. */
+    char *again = hard_bounce(f, rcpts[0]);
+    assert_int_equal(handle(f, again, NULL), POLICY_HANDLED);
+    policy_archive_flush();
+    char *path = policy_archive_path(dir, rcpts[1]);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_nlink, G_N_ELEMENTS(rcpts) - 1);
+    free(path);
+    g_free(again);
+    g_free(blocks);
     g_free(raw);
 }
 
@@ -696,7 +752,10 @@ static void test_archive_path_is_safe(void **state)
         for (int k = 0; k < 2; k++)
             assert_true(parts[k][0] != '.' && parts[k][0] != '\0');
         g_strfreev(parts);
-        assert_int_equal(policy_archive_write(dir, hostile[i], "raw", 3), 0);
+        policy_archive_copy *copy = NULL;
+        assert_int_equal(policy_archive_write(dir, hostile[i], "raw", 3, &copy), 0);
+        policy_archive_release(copy);
+        policy_archive_flush();
         assert_true(g_file_test(path, G_FILE_TEST_IS_REGULAR));
         free(path);
     }
@@ -774,7 +833,10 @@ static void test_archive_long_address_by_hash(void **state)
     char *base = g_path_get_basename(path);
     assert_true(g_str_has_prefix(base, "h-"));
     assert_int_equal(strlen(base), 2 + 64 + 3);
-    assert_int_equal(policy_archive_write(dir, a->str, "raw", 3), 0);
+    policy_archive_copy *copy = NULL;
+    assert_int_equal(policy_archive_write(dir, a->str, "raw", 3, &copy), 0);
+    policy_archive_release(copy);
+    policy_archive_flush();
     assert_true(g_file_test(path, G_FILE_TEST_IS_REGULAR));
     g_free(base);
     free(path);
@@ -1182,6 +1244,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verp_names_the_recipient, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_savepoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_path_is_safe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_archive_one_copy_per_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_failure_rolls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_address_is_never_suspended, setup, teardown),
         cmocka_unit_test_setup_teardown(test_human_reply_is_not_a_bounce, setup, teardown),
