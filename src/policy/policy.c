@@ -506,7 +506,7 @@ static void policy_job_init(policy_job *job, const char *raw, size_t len, const 
     log_hold();
 }
 
-static void policy_job_clear(policy_job *job)
+static void policy_job_drop(policy_job *job)
 {
     if (job->report)
         classify_report_free(job->report);
@@ -515,6 +515,11 @@ static void policy_job_clear(policy_job *job)
     g_free(job->quarantine);
     policy_archive_release(job->archived);
     memset(job, 0, sizeof *job);
+}
+
+static void policy_job_clear(policy_job *job)
+{
+    policy_job_drop(job);
     log_flush();
 }
 
@@ -613,10 +618,9 @@ policy_outcome policy_handle_dry_run(policy *p, const char *raw, size_t len, con
  * notifications when it stays. */
 static policy_outcome policy_batch_one(policy *p, policy_job *job, int *queued)
 {
-    log_hold();
     if (store_savepoint(p->st) != 0) {
         policy_store_failed(p, "savepoint");
-        policy_job_clear(job);
+        policy_job_drop(job);
         return POLICY_STORE_FAILED;
     }
     policy_outcome out = policy_job_handle(p, job);
@@ -633,7 +637,7 @@ static policy_outcome policy_batch_one(policy *p, policy_job *job, int *queued)
         store_savepoint_rollback(p->st);
     else
         *queued += job->queued;
-    policy_job_clear(job);
+    policy_job_drop(job);
     return out;
 }
 
@@ -649,7 +653,8 @@ static void policy_batch_classify(void *arg, size_t i)
 
 /* The batch's messages are classified on every CPU before its write
  * transaction begins, so that the commit thread, which every message
- * passes, holds the write lock only for the store's work. */
+ * passes, holds the write lock only for the store's work. Their log lines
+ * are held until the last is handled and go out in one write, in order. */
 void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy_outcome *out)
 {
     if (n == 0)
@@ -665,6 +670,7 @@ void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy
     if (!begun)
         policy_store_failed(p, "begin");
     int queued = 0;
+    log_hold();
     for (size_t i = 0; i < n; i++) {
         if (begun) {
             out[i] = policy_batch_one(p, &jobs[i], &queued);
@@ -673,6 +679,7 @@ void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy
             classify_report_free(jobs[i].report);
         }
     }
+    log_flush();
     g_free(jobs);
     if (!begun)
         return;
