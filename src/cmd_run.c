@@ -5,7 +5,8 @@
  * notifier only. Each ingress thread has its own store handle and policy.
  * SIGTERM and SIGINT stop taking messages, let what is in hand commit, and
  * exit cleanly. With libsystemd, readiness and stopping are reported to
- * systemd (Type=notify).
+ * systemd (Type=notify). The metrics endpoint (metrics.listen) serves
+ * /metrics, /healthz and /readyz on the same event loop.
  */
 #include "cmd.h"
 
@@ -22,6 +23,7 @@
 #include "ingress/amqp_ingress.h"
 #include "ingress/smtp.h"
 #include "log.h"
+#include "metrics/metrics.h"
 #include "notify/notify.h"
 #include "policy/policy.h"
 
@@ -45,6 +47,7 @@ typedef struct run_daemon {
     run_ingress amqp_side, smtp_side;
     amqp_ingress *amqp;
     smtp_server *smtp;
+    metrics_server *metrics;
 } run_daemon;
 
 static void run_wake_notifier(void *arg)
@@ -79,9 +82,28 @@ static void run_on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(d->base);
 }
 
+/* The endpoint, with a store handle of its own for the gauges. */
+static int run_metrics_start(run_daemon *d)
+{
+    char err[512];
+    store *st = NULL;
+    if (!d->cfg->metrics.listen) return 0;
+    int status = cmd_open_store(d->cfg, &st);
+    if (status) return status;
+    d->metrics = metrics_server_new(d->base, d->cfg, st, err, sizeof err);
+    if (!d->metrics) {
+        log_error("cannot start the metrics endpoint: %s", err);
+        return EX_UNAVAILABLE;
+    }
+    return 0;
+}
+
 static int run_start(run_daemon *d)
 {
-    int status = cmd_open_store(d->cfg, &d->notify_store);
+    if (metrics_init(d->cfg) != 0) return EX_OSERR;
+    int status = run_metrics_start(d);
+    if (status) return status;
+    status = cmd_open_store(d->cfg, &d->notify_store);
     if (status) return status;
     d->notifier = notify_new(d->cfg, d->notify_store);
     if (!d->notifier || notify_start(d->notifier) != 0) {
@@ -104,6 +126,7 @@ static int run_start(run_daemon *d)
             log_error("cannot start the SMTP listener: %s", err);
             return EX_UNAVAILABLE;
         }
+        metrics_set_ready(METRICS_PART_SMTP, true, NULL);
     }
     return 0;
 }
@@ -122,6 +145,7 @@ static void run_stop(run_daemon *d)
     run_ingress_close(&d->smtp_side);
     run_ingress_close(&d->amqp_side);
     if (d->notify_store) store_close(d->notify_store);
+    metrics_server_free(d->metrics);
 }
 
 static int run_daemon_main(config *cfg)
@@ -142,8 +166,9 @@ static int run_daemon_main(config *cfg)
     if (status == 0) {
         char smtp[300] = "off";
         if (cfg->smtp.enabled) snprintf(smtp, sizeof smtp, "%s:%d", cfg->smtp.host, cfg->smtp.port);
-        log_info("bouncedemails %s started (env %s): queue %s, SMTP %s, notifier on",
-                 BOUNCEDEMAILS_VERSION, cfg->env, cfg->amqp.enabled ? cfg->amqp.queue : "off", smtp);
+        log_info("bouncedemails %s started (env %s): queue %s, SMTP %s, notifier on, metrics %s",
+                 BOUNCEDEMAILS_VERSION, cfg->env, cfg->amqp.enabled ? cfg->amqp.queue : "off", smtp,
+                 cfg->metrics.listen ? cfg->metrics.listen : "off");
         run_sd_notify("READY=1");
         event_base_dispatch(d.base);
     }

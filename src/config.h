@@ -72,6 +72,7 @@ typedef struct config_amqp {
     int heartbeat_s;           /* 30 */
     int batch;                 /* messages committed (and acked) together, at most, 100 */
     char *tls_ca_file;         /* CAs that verify an amqps:// broker, Debian's bundle */
+    size_t max_message_size;   /* bytes; larger messages are quarantined by reference; smtp's */
 } config_amqp;
 
 typedef struct config_smtp {
@@ -92,6 +93,10 @@ typedef struct config_smtp {
     char *tls_key;
 } config_smtp;
 
+typedef struct config_metrics {
+    char *listen;              /* "host:port" of the HTTP endpoint, "127.0.0.1:9473"; NULL: off */
+} config_metrics;
+
 typedef struct config {
     char *path;                /* the file it was read from */
     char *env;                 /* the section */
@@ -100,6 +105,7 @@ typedef struct config {
     config_notify notify;
     config_amqp amqp;
     config_smtp smtp;
+    config_metrics metrics;
     void *domain_index;        /* private to config.c: registrable domain -> domain */
 } config;
 

@@ -23,6 +23,7 @@
 
 #include "build_config.h"
 #include "log.h"
+#include "metrics/metrics.h"
 
 /* How long the idle worker sleeps at most without a wake-up: other processes
  * (`bouncedemails stdin`, `outbox retry`) write to the same outbox and cannot
@@ -178,6 +179,7 @@ static void notify_job_finish(notify *n, notify_job *job, notify_outcome outcome
     };
     time_t next;
     store_outbox_state state = notify_job_schedule(n, job, outcome, text, &next);
+    metrics_notification(job->item->domain, state, outcome == NOTIFY_UNKNOWN);
     if (store_outbox_finish(n->st, job->item->id, state, next, text) != 0)
         log_error("notify: %s (%s): cannot record the outcome, it comes due again when its claim ends: %s",
                   job->item->address, job->item->domain, store_errmsg(n->st));
@@ -459,6 +461,9 @@ static void notify_post_done(notify *n, notify_transfer *t, CURLcode res, long s
     char *text;
     notify_outcome outcome;
     if (res == CURLE_OK) {
+        double seconds = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &seconds);
+        metrics_platform_answer(job->item->domain, seconds);
         log_field("Response:", "%ld / %s", status, t->answer->str);
         text = g_strdup_printf("%ld / %s", status, t->answer->str);
         outcome = notify_outcome_of_status(status);
@@ -622,6 +627,7 @@ static void *notify_worker(void *arg)
 {
     notify *n = arg;
     while (!atomic_load(&n->stopping)) {
+        metrics_notifier_beat();
         int started = notify_fill(n, time(NULL));
         size_t finished = notify_perform(n);
         if (started > 0 || finished > 0)

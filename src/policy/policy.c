@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics/metrics.h"
 #include "policy/policy_internal.h"
 
 struct policy {
@@ -43,6 +44,19 @@ static const char *const policy_outcome_names[] = {
     [POLICY_QUARANTINED] = "quarantined",
     [POLICY_STORE_FAILED] = "store failed",
 };
+
+static const metrics_outcome policy_metrics_outcomes[] = {
+    [POLICY_HANDLED] = METRICS_OUTCOME_HANDLED,
+    [POLICY_DUPLICATE] = METRICS_OUTCOME_DUPLICATE,
+    [POLICY_QUARANTINED] = METRICS_OUTCOME_QUARANTINED,
+    [POLICY_STORE_FAILED] = METRICS_OUTCOME_FAILED,
+};
+
+/* Counts a message whose outcome is final, started at metrics_clock() start. */
+static void policy_count(const policy_envelope *env, policy_outcome out, double start)
+{
+    metrics_message(env ? env->ingress : NULL, policy_metrics_outcomes[out], metrics_clock() - start);
+}
 
 const char *policy_outcome_name(policy_outcome outcome)
 {
@@ -147,6 +161,7 @@ static int policy_event(policy *p, const policy_job *job, const policy_rcpt *r, 
     };
     if (store_event_add(p->st, &ev) != 0)
         return policy_store_failed(p, "event log");
+    metrics_recipient(ev.domain, verdict, r->reason);
     return 0;
 }
 
@@ -375,6 +390,8 @@ policy_outcome policy_job_run(policy *p, policy_job *job, bool check_duplicate)
             return POLICY_DUPLICATE;
         }
     }
+    if (job->quarantine_as)
+        return policy_quarantine_reason(job, g_strdup(job->quarantine_as));
     if (policy_blank(job->raw, job->len))
         return policy_quarantine_reason(job, g_strdup("empty message"));
     job->report = classify_message(job->raw, job->len);
@@ -442,29 +459,48 @@ static policy_outcome policy_finish(policy *p, policy_outcome out, int queued)
         store_rollback(p->st);
         return POLICY_STORE_FAILED;
     }
+    metrics_commit();
     if (queued && p->hook)
         p->hook(p->hook_arg);
     return out;
 }
 
-policy_outcome policy_handle(policy *p, const char *raw, size_t len, const policy_envelope *env)
+static policy_outcome policy_handle_as(policy *p, const char *raw, size_t len, const policy_envelope *env,
+                                       const char *quarantine_as)
 {
+    double start = metrics_clock();
+    metrics_discard();
     if (store_begin(p->st) != 0) {
         policy_store_failed(p, "begin");
+        policy_count(env, POLICY_STORE_FAILED, start);
         return POLICY_STORE_FAILED;
     }
     policy_job job;
     policy_job_init(&job, raw, len, env, policy_now(p));
+    job.quarantine_as = quarantine_as;
     policy_outcome out = policy_job_handle(p, &job);
     out = policy_finish(p, out, job.queued);
     policy_job_clear(&job);
+    policy_count(env, out, start);
     return out;
+}
+
+policy_outcome policy_handle(policy *p, const char *raw, size_t len, const policy_envelope *env)
+{
+    return policy_handle_as(p, raw, len, env, NULL);
+}
+
+policy_outcome policy_quarantine(policy *p, const char *raw, size_t len, const policy_envelope *env,
+                                 const char *reason)
+{
+    return policy_handle_as(p, raw, len, env, reason);
 }
 
 /* One message of a batch under its own savepoint; *queued grows by its
  * notifications when it stays. */
 static policy_outcome policy_batch_one(policy *p, const policy_message *m, time_t now, int *queued)
 {
+    size_t staged = metrics_mark();
     if (store_savepoint(p->st) != 0) {
         policy_store_failed(p, "savepoint");
         return POLICY_STORE_FAILED;
@@ -476,22 +512,32 @@ static policy_outcome policy_batch_one(policy *p, const policy_message *m, time_
         policy_store_failed(p, "savepoint release");
         out = POLICY_STORE_FAILED;
     }
-    if (out == POLICY_STORE_FAILED)
+    if (out == POLICY_STORE_FAILED) {
         store_savepoint_rollback(p->st);
-    else
+        metrics_rewind(staged);
+    } else
         *queued += job.queued;
     policy_job_clear(&job);
     return out;
+}
+
+static void policy_count_batch(const policy_message *msgs, size_t n, const policy_outcome *out, double start)
+{
+    for (size_t i = 0; i < n; i++)
+        policy_count(&msgs[i].envelope, out[i], start);
 }
 
 void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy_outcome *out)
 {
     if (n == 0)
         return;
+    double start = metrics_clock();
+    metrics_discard();
     if (store_begin(p->st) != 0) {
         policy_store_failed(p, "begin");
         for (size_t i = 0; i < n; i++)
             out[i] = POLICY_STORE_FAILED;
+        policy_count_batch(msgs, n, out, start);
         return;
     }
     time_t now = policy_now(p);
@@ -503,8 +549,11 @@ void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy
         store_rollback(p->st);
         for (size_t i = 0; i < n; i++)
             out[i] = POLICY_STORE_FAILED;
+        policy_count_batch(msgs, n, out, start);
         return;
     }
+    metrics_commit();
+    policy_count_batch(msgs, n, out, start);
     if (queued && p->hook)
         p->hook(p->hook_arg);
 }
@@ -526,6 +575,8 @@ policy_outcome policy_replay(policy *p, const store_quarantine_item *item, bool 
 {
     if (reason)
         *reason = NULL;
+    double start = metrics_clock();
+    metrics_discard();
     if (store_begin(p->st) != 0) {
         policy_store_failed(p, "begin");
         return POLICY_STORE_FAILED;
@@ -549,5 +600,7 @@ policy_outcome policy_replay(policy *p, const store_quarantine_item *item, bool 
     if (reason && out == POLICY_QUARANTINED)
         *reason = strdup(job.quarantine);
     policy_job_clear(&job);
+    if (!dry_run)
+        policy_count(&env, out, start);
     return out;
 }

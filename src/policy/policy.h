@@ -55,6 +55,13 @@ void policy_set_commit_hook(policy *p, void (*hook)(void *arg), void *arg);
 /* Handles one message in its own transaction. */
 policy_outcome policy_handle(policy *p, const char *raw, size_t len, const policy_envelope *env);
 
+/* Quarantines a message with reason without reading it, in its own
+ * transaction (a message delivered twice is a duplicate, as for
+ * policy_handle()). For an ingress that keeps only a reference to a message
+ * too large to handle: its header and its size. */
+policy_outcome policy_quarantine(policy *p, const char *raw, size_t len, const policy_envelope *env,
+                                 const char *reason);
+
 /* Handles n messages in one transaction, each under its own savepoint, and
  * fills out[i]. When the commit fails every outcome is POLICY_STORE_FAILED. */
 void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy_outcome *out);

@@ -53,6 +53,9 @@ typedef struct store_backend {
     int (*find_address)(store *st, const char *address, store_address_info **info, size_t *n);
     int (*stats)(store *st, time_t now, long window_s, store_domain_stats **stats, size_t *n,
                  long *quarantined);
+
+    int (*outbox_gauges)(store *st, store_outbox_gauge **gauges, size_t *n);
+    int (*quarantine_size)(store *st, store_quarantine_size *size);
 } store_backend;
 
 struct store {
