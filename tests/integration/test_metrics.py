@@ -172,6 +172,24 @@ def test_dashboard_and_alerts_use_only_exported_metrics():
         assert name in used, f"{name} is watched by neither the dashboard nor the alerts"
 
 
+def test_stats_json():
+    """`stats --json` gives the table's numbers and the quarantine's bytes to scripts."""
+    work = harness.Workdir(None)  # the platform refuses: the notification stays pending
+    garbage = b"From: someone@example.org\nTo: no-reply@mydomain.de\nSubject: hello\n\nnot a bounce\n"
+    for text in (template("permanent.eml", 3).encode(), garbage):
+        done = work.run("stdin", "--recipient", "no-reply@mydomain.de", input=text)
+        assert done.returncode == 0, done.stderr
+    done = work.run("stats", "--json")
+    assert done.returncode == 0, done.stderr
+    stats = json.loads(done.stdout)
+    assert stats["quarantined"] == 1 and stats["quarantine_bytes"] == len(garbage), stats
+    assert stats["soft_window_days"] == 30
+    assert 0 <= stats["outbox_oldest_pending_age_seconds"] < 60, stats
+    [domain] = stats["domains"]
+    assert domain["domain"] == "mydomain.de" and domain["permanent"] == 1 and domain["events"] == 1, domain
+    assert domain["outbox_pending"] == 1 and domain["outbox_given_up"] == 0, domain
+
+
 def _amqp_url():
     url = os.environ.get("AMQP_URL")
     if not url or not os.environ.get("AMQP_RESTARTABLE"):
