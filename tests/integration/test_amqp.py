@@ -5,6 +5,7 @@ nothing when it is killed with SIGKILL again and again."""
 import os
 import random
 import subprocess
+import urllib.error
 import urllib.request
 
 import harness
@@ -201,6 +202,32 @@ def test_non_durable_queue_of_the_original_is_consumed():
     finally:
         service.stop()
         platform.stop()
+
+
+def _http_status(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_a_consumer_that_cannot_consume_says_so_every_minute():
+    """No broker at all: /readyz fails at once with the reason, /healthz does
+    not, and the log says every minute that nothing is consumed (slow: 60 s)."""
+    broker, port = harness.free_port(), harness.free_port()
+    work = harness.Workdir(None, amqp={"url": f"amqp://guest:guest@127.0.0.1:{broker}/bouncedemails"},
+                           metrics={"listen": f"127.0.0.1:{port}"})
+    service = work.start("run")
+    try:
+        harness.wait_for_port(port)
+        status, body = _http_status(f"http://127.0.0.1:{port}/readyz")
+        assert status == 503 and body.startswith(f"amqp: AMQP connection to 127.0.0.1:{broker} failed"), body
+        assert _http_status(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        service.wait_output("AMQP: not consuming queue bouncedemails for", timeout=100)
+        assert service.output().count("not consuming queue") == 1
+    finally:
+        service.stop()
 
 
 def test_oversize_message_is_quarantined_by_reference():
