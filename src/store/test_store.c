@@ -324,6 +324,7 @@ int main(void)
         FIXTURE_TEST(test_transaction_rollback),
         FIXTURE_TEST(test_savepoint_rollback),
         FIXTURE_TEST(test_two_handles_see_commits_only),
+        FIXTURE_TEST(test_outbox_gauges_and_quarantine_size),
         FIXTURE_TEST(test_concurrent_writers),
         FIXTURE_TEST(test_concurrent_first_open),
     };

@@ -628,6 +628,7 @@ int main(void)
         FIXTURE_TEST(test_lock_wait_ends_in_an_error),
         FIXTURE_TEST(test_deadlock_is_an_error_to_retry),
         FIXTURE_TEST(test_two_handles_see_commits_only),
+        FIXTURE_TEST(test_outbox_gauges_and_quarantine_size),
         FIXTURE_TEST(test_concurrent_writers_lose_no_update),
         FIXTURE_TEST(test_outbox_claim_hands_each_item_to_one_claimer),
     };
