@@ -31,6 +31,9 @@
 
 /* The store counts as not answering when its last good reading is older. */
 #define METRICS_STORE_STALE_S (3 * METRICS_STORE_CACHE_S)
+/* A scraper that stalls mid-request is dropped after this. */
+#define METRICS_HTTP_TIMEOUT_S 10
+#define METRICS_HTTP_MAX_HEADERS 8192
 
 struct metrics_server {
     struct evhttp *http;
@@ -185,6 +188,9 @@ metrics_server *metrics_server_new(struct event_base *base, const config *cfg, s
         return NULL;
     }
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+    evhttp_set_timeout(srv->http, METRICS_HTTP_TIMEOUT_S);
+    evhttp_set_max_headers_size(srv->http, METRICS_HTTP_MAX_HEADERS);
+    evhttp_set_max_body_size(srv->http, 0);
     evhttp_set_gencb(srv->http, metrics_server_handle, srv);
     metrics_server_read(srv);
     int rc = pthread_create(&srv->thread, NULL, metrics_server_reader, srv);
