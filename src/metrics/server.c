@@ -101,22 +101,26 @@ static void metrics_server_reply(struct evhttp_request *req, int code, const cha
     evbuffer_free(buf);
 }
 
-static bool metrics_server_store_fresh(metrics_server *srv, char *why, size_t why_len)
+/* A reader stuck on a store that does not answer (a hung connection)
+ * reports nothing: its silence makes the store not ready. */
+static void metrics_server_check_store(metrics_server *srv)
 {
+    char why[100];
     pthread_mutex_lock(&srv->lock);
     double age = srv->have_reading ? metrics_clock() - srv->read_at : -1;
     pthread_mutex_unlock(&srv->lock);
     if (age >= 0 && age <= METRICS_STORE_STALE_S)
-        return true;
+        return;
     if (age < 0)
-        snprintf(why, why_len, "store: not read yet");
+        snprintf(why, sizeof why, "not read yet");
     else
-        snprintf(why, why_len, "store: no answer for %.0f s", age);
-    return false;
+        snprintf(why, sizeof why, "no answer for %.0f s", age);
+    metrics_set_ready(METRICS_PART_STORE, false, why);
 }
 
 static void metrics_server_metrics(metrics_server *srv, struct evhttp_request *req)
 {
+    metrics_server_check_store(srv);
     pthread_mutex_lock(&srv->lock);
     bool fresh = srv->have_reading;
     store_quarantine_size q = srv->quarantine;
@@ -147,7 +151,8 @@ static void metrics_server_handle(struct evhttp_request *req, void *arg)
         bool ok = metrics_healthy(why, sizeof why);
         metrics_server_health(req, ok, why);
     } else if (strcmp(path, "/readyz") == 0) {
-        bool ok = metrics_server_store_fresh(srv, why, sizeof why) && metrics_ready(why, sizeof why);
+        metrics_server_check_store(srv);
+        bool ok = metrics_ready(why, sizeof why);
         metrics_server_health(req, ok, why);
     } else {
         metrics_server_reply(req, 404, "text/plain; charset=utf-8", "/metrics, /healthz or /readyz\n");

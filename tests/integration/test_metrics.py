@@ -190,6 +190,30 @@ def test_stats_json():
     assert domain["outbox_pending"] == 1 and domain["outbox_given_up"] == 0, domain
 
 
+def test_readiness_follows_the_store():
+    """The store stops answering (its quarantine table taken away): /readyz
+    and bouncedemails_ready say so within a reading or two, /healthz does not;
+    both recover when it is back."""
+    port = harness.free_port()
+    work = harness.Workdir(None, metrics={"listen": f"127.0.0.1:{port}"})
+    service = work.start("run")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        harness.wait_for_port(port)
+        harness.wait_until(lambda: get(f"{base}/readyz")[0] == 200, 15, "ready")
+        work.query("ALTER TABLE quarantine RENAME TO quarantine_away")
+        harness.wait_until(lambda: get(f"{base}/readyz")[0] == 503, 20, "/readyz to answer 503", interval=0.2)
+        status, body = get(f"{base}/readyz")
+        assert body.startswith("store: ") and "quarantine" in body, body
+        assert get(f"{base}/healthz")[0] == 200
+        assert re.search(r"^bouncedemails_ready 0$", get(f"{base}/metrics")[1], re.M)
+        work.query("ALTER TABLE quarantine_away RENAME TO quarantine")
+        harness.wait_until(lambda: get(f"{base}/readyz")[0] == 200, 20, "/readyz back to 200", interval=0.2)
+        assert re.search(r"^bouncedemails_ready 1$", get(f"{base}/metrics")[1], re.M)
+    finally:
+        service.stop()
+
+
 def _amqp_url():
     url = os.environ.get("AMQP_URL")
     if not url or not os.environ.get("AMQP_RESTARTABLE"):
