@@ -20,6 +20,7 @@
 #include "ingress/amqp_ingress.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <glib.h>
 #include <stdarg.h>
 #include <pthread.h>
@@ -59,13 +60,14 @@ struct amqp_ingress {
     bool warned_not_durable;
 };
 
+/* Deliveries in hand: what the policy needs, and the tag to acknowledge. */
 typedef struct amqp_ingress_batch {
-    amqp_envelope_t *envelopes;
+    uint64_t *tags;
     policy_message *messages;
     policy_outcome *outcomes;
     char **recipients;
+    char **bodies;            /* the message, or an oversize one's header block */
     char **oversize;          /* why a message is only referenced, else NULL */
-    char **references;        /* its header block, in place of the body */
     size_t n, cap;
 } amqp_ingress_batch;
 
@@ -283,28 +285,28 @@ static int amqp_ingress_batch_grow(amqp_ingress_batch *b)
 {
     if (b->n < b->cap) return 0;
     size_t cap = b->cap ? b->cap * 2 : 16;
-    amqp_envelope_t *e = realloc(b->envelopes, cap * sizeof *e);
-    if (e) b->envelopes = e;
+    uint64_t *t = realloc(b->tags, cap * sizeof *t);
+    if (t) b->tags = t;
     policy_message *m = realloc(b->messages, cap * sizeof *m);
     if (m) b->messages = m;
     policy_outcome *o = realloc(b->outcomes, cap * sizeof *o);
     if (o) b->outcomes = o;
     char **r = realloc(b->recipients, cap * sizeof *r);
     if (r) b->recipients = r;
+    char **body = realloc(b->bodies, cap * sizeof *body);
+    if (body) b->bodies = body;
     char **why = realloc(b->oversize, cap * sizeof *why);
     if (why) b->oversize = why;
-    char **ref = realloc(b->references, cap * sizeof *ref);
-    if (ref) b->references = ref;
-    if (!e || !m || !o || !r || !why || !ref) return -1;
+    if (!t || !m || !o || !r || !body || !why) return -1;
     b->cap = cap;
     return 0;
 }
 
 /* The envelope recipient, when the publisher passed it as a message header. */
-static char *amqp_ingress_envelope_recipient(const amqp_envelope_t *env)
+static char *amqp_ingress_envelope_recipient(const amqp_basic_properties_t *props)
 {
-    if (!(env->message.properties._flags & AMQP_BASIC_HEADERS_FLAG)) return NULL;
-    const amqp_table_t *headers = &env->message.properties.headers;
+    if (!(props->_flags & AMQP_BASIC_HEADERS_FLAG)) return NULL;
+    const amqp_table_t *headers = &props->headers;
     for (int i = 0; i < headers->num_entries; i++) {
         const amqp_table_entry_t *e = &headers->entries[i];
         if (e->key.len == strlen(AMQP_INGRESS_ENVELOPE_HEADER) &&
@@ -315,25 +317,79 @@ static char *amqp_ingress_envelope_recipient(const amqp_envelope_t *env)
     return NULL;
 }
 
-/* Puts the header block of an oversize body in its place, and lets the
- * body go: only the reference is handled and kept. */
-static void amqp_ingress_reference(amqp_ingress_batch *b, size_t max)
+/* The next frame of the delivery being read, of the given type; a close
+ * from the broker or anything else ends the connection (-1). */
+static int amqp_ingress_content_frame(amqp_connection_state_t conn, uint8_t type, amqp_frame_t *frame)
 {
-    size_t i = b->n;
-    amqp_bytes_t *body = &b->envelopes[i].message.body;
-    size_t scan = body->len < AMQP_INGRESS_REFERENCE_MAX ? body->len : AMQP_INGRESS_REFERENCE_MAX;
-    const char *end = memmem(body->bytes, scan, "\n\r\n", 3);
-    if (!end) end = memmem(body->bytes, scan, "\n\n", 2);
-    size_t keep = end ? (size_t)(end - (const char *)body->bytes) + 1 : scan;
-    b->references[i] = strndup(body->bytes, keep);
-    b->oversize[i] = g_strdup_printf("too large: %zu bytes, over amqp.max_message_size (%zu); only its header "
-                                     "is kept", body->len, max);
-    log_warn("AMQP: a message of %zu bytes is over amqp.max_message_size (%zu): quarantining its header only",
-             body->len, max);
-    amqp_bytes_free(*body);
-    *body = amqp_empty_bytes;
-    b->messages[i].raw = b->references[i] ? b->references[i] : "";
-    b->messages[i].len = b->references[i] ? strlen(b->references[i]) : 0;
+    int rc = amqp_simple_wait_frame(conn, frame);
+    if (rc != AMQP_STATUS_OK) {
+        log_warn("AMQP connection lost: %s", amqp_error_string2(rc));
+        return -1;
+    }
+    if (frame->frame_type == type && frame->channel == AMQP_INGRESS_CHANNEL) return 0;
+    log_warn("AMQP: the broker sent frame type %u in the middle of a message", frame->frame_type);
+    return -1;
+}
+
+/* An oversize message keeps its header block only. */
+static size_t amqp_ingress_header_block(const char *body, size_t len)
+{
+    const char *end = memmem(body, len, "\n\r\n", 3);
+    if (!end) end = memmem(body, len, "\n\n", 2);
+    return end ? (size_t)(end - body) + 1 : len;
+}
+
+/* Reads the content of the delivery tagged tag (a header frame, then body
+ * frames) into the batch. Each frame goes back to the library as soon as
+ * its bytes are copied, so a message is held once (rabbitmq-c's own reader
+ * holds every frame and the copy); a body over max_size is read past, its
+ * first AMQP_INGRESS_REFERENCE_MAX bytes kept. 1, or -1 when the connection
+ * failed. */
+static int amqp_ingress_content(amqp_connection_state_t conn, amqp_ingress_batch *b, uint64_t tag,
+                                size_t max_size)
+{
+    amqp_frame_t frame;
+    if (amqp_ingress_content_frame(conn, AMQP_FRAME_HEADER, &frame)) return -1;
+    uint64_t size = frame.payload.properties.body_size;
+    bool oversize = size > max_size;
+    size_t room = oversize ? AMQP_INGRESS_REFERENCE_MAX : (size_t)size, held = 0;
+    char *rcpt = amqp_ingress_envelope_recipient(frame.payload.properties.decoded);
+    char *body = malloc(room + 1);
+    amqp_maybe_release_buffers_on_channel(conn, AMQP_INGRESS_CHANNEL);
+    uint64_t got = 0;
+    while (body && got < size && amqp_ingress_content_frame(conn, AMQP_FRAME_BODY, &frame) == 0) {
+        size_t len = frame.payload.body_fragment.len;
+        size_t take = len < room - held ? len : room - held;
+        memcpy(body + held, frame.payload.body_fragment.bytes, take);
+        held += take;
+        got += len;
+        amqp_maybe_release_buffers_on_channel(conn, AMQP_INGRESS_CHANNEL);
+    }
+    if (!body || got != size) {
+        free(body);
+        free(rcpt);
+        return -1;
+    }
+    body[held] = '\0';
+    size_t i = b->n++;
+    b->tags[i] = tag;
+    b->recipients[i] = rcpt;
+    b->bodies[i] = body;
+    b->oversize[i] = NULL;
+    if (oversize) {
+        held = amqp_ingress_header_block(body, held);
+        body[held] = '\0';
+        b->oversize[i] = g_strdup_printf("too large: %" PRIu64 " bytes, over amqp.max_message_size (%zu); "
+                                         "only its header is kept", size, max_size);
+        log_warn("AMQP: a message of %" PRIu64 " bytes is over amqp.max_message_size (%zu): quarantining its "
+                 "header only", size, max_size);
+    }
+    b->messages[i] = (policy_message){
+        .raw = body,
+        .len = held,
+        .envelope = { .recipient = rcpt, .sender = NULL, .ingress = "amqp" },
+    };
+    return 1;
 }
 
 /* Waits up to timeout_ms for the next delivery and appends it to the batch.
@@ -342,53 +398,35 @@ static int amqp_ingress_receive(amqp_connection_state_t conn, amqp_ingress_batch
                                 size_t max_size)
 {
     struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+    amqp_frame_t frame;
     if (amqp_ingress_batch_grow(b)) return -1;
-    amqp_envelope_t *env = &b->envelopes[b->n];
     amqp_maybe_release_buffers(conn);
-    amqp_rpc_reply_t r = amqp_consume_message(conn, env, &tv, 0);
-    if (r.reply_type == AMQP_RESPONSE_NORMAL) {
-        char *rcpt = amqp_ingress_envelope_recipient(env);
-        b->recipients[b->n] = rcpt;
-        b->messages[b->n] = (policy_message){
-            .raw = env->message.body.bytes,
-            .len = env->message.body.len,
-            .envelope = { .recipient = rcpt, .sender = NULL, .ingress = "amqp" },
-        };
-        b->oversize[b->n] = NULL;
-        b->references[b->n] = NULL;
-        if (env->message.body.len > max_size)
-            amqp_ingress_reference(b, max_size);
-        b->n++;
-        return 1;
+    int rc = amqp_simple_wait_frame_noblock(conn, &frame, &tv);
+    if (rc == AMQP_STATUS_TIMEOUT) return 0;
+    if (rc != AMQP_STATUS_OK) {
+        log_warn("AMQP connection lost: %s", amqp_error_string2(rc));
+        return -1;
     }
-    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT) return 0;
-    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
-        /* A frame that is not a delivery: a heartbeat is handled inside the
-         * library; a close from the broker ends this connection. */
-        amqp_frame_t frame;
-        if (amqp_simple_wait_frame_noblock(conn, &frame, &(struct timeval){ 0, 0 }) == AMQP_STATUS_OK &&
-            frame.frame_type == AMQP_FRAME_METHOD &&
-            (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
-             frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)) {
-            log_warn("AMQP broker closed the %s", frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD
-                                                       ? "channel" : "connection");
-            return -1;
-        }
-        return 0;
+    /* Heartbeats are answered inside the library; a close from the broker
+     * ends this connection; anything else but a delivery is passed over. */
+    if (frame.frame_type != AMQP_FRAME_METHOD) return 0;
+    if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
+        frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+        log_warn("AMQP broker closed the %s",
+                 frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ? "channel" : "connection");
+        return -1;
     }
-    char why[512];
-    amqp_ingress_describe(r, why, sizeof why);
-    log_warn("AMQP connection lost: %s", why);
-    return -1;
+    if (frame.payload.method.id != AMQP_BASIC_DELIVER_METHOD) return 0;
+    uint64_t tag = ((amqp_basic_deliver_t *)frame.payload.method.decoded)->delivery_tag;
+    return amqp_ingress_content(conn, b, tag, max_size);
 }
 
 static void amqp_ingress_batch_release(amqp_ingress_batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
-        amqp_destroy_envelope(&b->envelopes[i]);
         free(b->recipients[i]);
+        free(b->bodies[i]);
         g_free(b->oversize[i]);
-        free(b->references[i]);
     }
     b->n = 0;
     metrics_amqp_unacked(0);
@@ -412,10 +450,10 @@ static int amqp_ingress_settle(amqp_ingress *in, amqp_connection_state_t conn, a
         failed += b->outcomes[i] == POLICY_STORE_FAILED;
     int rc = 0;
     if (failed == 0) {
-        rc = amqp_basic_ack(conn, AMQP_INGRESS_CHANNEL, b->envelopes[b->n - 1].delivery_tag, 1);
+        rc = amqp_basic_ack(conn, AMQP_INGRESS_CHANNEL, b->tags[b->n - 1], 1);
     } else {
         for (size_t i = 0; i < b->n && rc == 0; i++) {
-            uint64_t tag = b->envelopes[i].delivery_tag;
+            uint64_t tag = b->tags[i];
             rc = b->outcomes[i] == POLICY_STORE_FAILED
                      ? amqp_basic_reject(conn, AMQP_INGRESS_CHANNEL, tag, 1)
                      : amqp_basic_ack(conn, AMQP_INGRESS_CHANNEL, tag, 0);
@@ -485,12 +523,12 @@ static void *amqp_ingress_main(void *arg)
             amqp_destroy_connection(conn);
         }
     }
-    free(batch.envelopes);
+    free(batch.tags);
     free(batch.messages);
     free(batch.outcomes);
     free(batch.recipients);
+    free(batch.bodies);
     free(batch.oversize);
-    free(batch.references);
     return NULL;
 }
 

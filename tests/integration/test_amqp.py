@@ -257,5 +257,35 @@ def test_oversize_message_is_quarantined_by_reference():
         platform.stop()
 
 
+def _peak_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("VmHWM:")).split()[1])
+
+
+def test_oversize_messages_are_never_held_whole():
+    """Two 40 MiB messages over amqp.max_message_size: the consumer reads
+    past their bodies, so its peak memory stays far below one of them."""
+    url, queue = _url(), _queue("oversize-memory")
+    head = _template(TEMPLATES[0], 2).split("\n\n", 1)[0]
+    big = (head + "\n\n" + ("y" * 1023 + "\n") * (40 * 1024)).encode()
+    platform = harness.Platform()
+    work = harness.Workdir(platform, amqp={"url": url, "queue": queue, "max_message_size": "1MiB"})
+    service = work.start("run")
+    try:
+        service.wait_output("AMQP consuming queue")
+        baseline = _peak_rss_kib(service.proc.pid)
+        for _ in range(2):
+            subprocess.run(["amqp-publish", "-u", url, "-r", queue], input=big, check=True, timeout=60)
+        harness.wait_until(lambda: work.query("SELECT count(*) FROM quarantine")[0][0] == 1, 60,
+                           "the reference quarantined (the second is the same message: a duplicate)")
+        harness.wait_until(lambda: queue_is_empty(url, queue), 30, "both acknowledged")
+        grown = _peak_rss_kib(service.proc.pid) - baseline
+        print(f"peak memory grew by {grown} KiB for two {len(big) // 1024} KiB messages")
+        assert grown < len(big) // 1024 // 4, f"peak memory grew by {grown} KiB for {len(big) // 1024} KiB messages"
+    finally:
+        service.stop()
+        platform.stop()
+
+
 if __name__ == "__main__":
     harness.main(globals())
