@@ -36,5 +36,6 @@ int cmd_set_permanent_bounced_address(const cmd_context *ctx, int argc, char **a
 int cmd_reset_address(const cmd_context *ctx, int argc, char **argv);
 int cmd_stats(const cmd_context *ctx, int argc, char **argv);
 int cmd_outbox(const cmd_context *ctx, int argc, char **argv);
+int cmd_verp_address(const cmd_context *ctx, int argc, char **argv);
 
 #endif

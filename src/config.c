@@ -888,6 +888,12 @@ static const config_key config_handler_keys[] = {
       .offset = offsetof(config, handler.verp_delimiter), .min = 0, .max = 1, .def = "+" },
     { .name = "verp_at_sign", .scalar = config_parse_string,
       .offset = offsetof(config, handler.verp_at_sign), .min = 1, .max = 1, .def = "=" },
+    { .name = "verp_secret", .scalar = config_parse_string, .offset = offsetof(config, handler.verp_secret),
+      .min = 16, .max = 4096, .nullable = true, .secret = true },
+    { .name = "require_signed_verp", .scalar = config_parse_bool,
+      .offset = offsetof(config, handler.require_signed_verp), .def = "false" },
+    KEY_INT(handler, verp_valid_weeks, 1, 520, "4"),
+    KEY_INT(handler, max_recipients_per_bounce, 1, 1000000, "100"),
     { .name = "domains", .node = config_parse_domains, .offset = offsetof(config, handler) },
     { 0 }
 };
@@ -1095,6 +1101,12 @@ config_check(config_loader *ld)
                            "is true, but amqp.url is not set");
     if (cfg->amqp.max_message_size == 0)
         cfg->amqp.max_message_size = cfg->smtp.max_message_size;
+    if (cfg->handler.require_signed_verp && cfg->handler.verp_secret == NULL)
+        return config_fail(ld, config_line_of(ld, "handler.require_signed_verp"), "handler.require_signed_verp",
+                           "is true, but handler.verp_secret is not set");
+    if (cfg->handler.require_signed_verp && !*cfg->handler.verp_delimiter)
+        return config_fail(ld, config_line_of(ld, "handler.require_signed_verp"), "handler.require_signed_verp",
+                           "is true, but handler.verp_delimiter is empty (VERP decoding is off)");
     if (strcmp(cfg->store.backend, "postgresql") == 0 && cfg->store.url == NULL)
         return config_fail(ld, config_line_of(ld, "store.backend"), "store.backend",
                            "postgresql needs store.url");
@@ -1273,6 +1285,7 @@ config_free(config *cfg)
     g_free(cfg->handler.permanent_bounced_emails_path);
     g_free(cfg->handler.verp_delimiter);
     g_free(cfg->handler.verp_at_sign);
+    g_free(cfg->handler.verp_secret);
     g_free(cfg->store.backend);
     g_free(cfg->store.url);
     g_free(cfg->amqp.url);

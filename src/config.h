@@ -45,6 +45,10 @@ typedef struct config_handler {
     char *verp_delimiter;                  /* "+" : no-reply+user=example.com@openhpi.de;
                                               "" turns VERP decoding off */
     char *verp_at_sign;                    /* "=" : stands for the recipient's @ */
+    char *verp_secret;                     /* signs VERP return paths (verp.h); secret, or NULL */
+    bool require_signed_verp;              /* only a signed return path suspends (false) */
+    int verp_valid_weeks;                  /* a signature is accepted this many weeks after its own (4) */
+    int max_recipients_per_bounce;         /* a report naming more is quarantined (100) */
     config_domain *domains;
     size_t n_domains;
 } config_handler;

@@ -1,5 +1,10 @@
 /*
  * log.c - one-line, UTF-8-clean log output on stdout (see log.h).
+ *
+ * What a value may hold is escaped, not dropped: a reader that splits lines
+ * on C1 NEL, U+2028 or U+2029 (as some log viewers and JSON tooling do) must
+ * see no line break that we did not write, and an operator must still see
+ * what the hostile bytes were.
  */
 #include "log.h"
 
@@ -14,8 +19,19 @@
 
 #define LOG_LINE_MAX 8192
 #define LOG_LABEL_WIDTH 11
+/* The longest escape of one input character: "\u2028" or four "\xHH". */
+#define LOG_ESCAPE_MAX 16
+/* A held message's lines; more than this goes out early, still in order. */
+#define LOG_HOLD_MAX 32768
 
 static atomic_bool log_debug_on;
+
+/* This thread's held lines (log_hold() to log_flush()). */
+static _Thread_local struct {
+    bool on;
+    size_t len;
+    char buf[LOG_HOLD_MAX];
+} log_held;
 
 void log_set_debug(bool on) { atomic_store(&log_debug_on, on); }
 bool log_debug_enabled(void) { return atomic_load(&log_debug_on); }
@@ -28,35 +44,53 @@ static size_t log_utf8_len(const char *s, size_t n)
     return c == (gunichar)-1 || c == (gunichar)-2 ? 0 : (size_t)g_utf8_skip[*(const guchar *)s];
 }
 
-/* Copies src into dst as one line of valid UTF-8: control characters become
- * spaces and invalid bytes U+FFFD. Returns the bytes written. */
+/* Characters that end or rewrite a line for some reader: C1 controls
+ * (U+0085 NEL, U+009B CSI) and the Unicode line and paragraph separators. */
+static bool log_unicode_break(gunichar c)
+{
+    return (c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029;
+}
+
+/* The escape for one input character at s (len bytes, 0: an invalid byte)
+ * into out, or 0 when it is written as it is. */
+static size_t log_escape(char out[LOG_ESCAPE_MAX], const unsigned char *s, size_t len)
+{
+    static const char *const named[] = { ['\t'] = "\\t", ['\n'] = "\\n", ['\r'] = "\\r" };
+    if (len == 0 || (len == 1 && (*s < 0x20 || *s == 0x7f))) {
+        if (len == 1 && *s < G_N_ELEMENTS(named) && named[*s])
+            return (size_t)snprintf(out, LOG_ESCAPE_MAX, "%s", named[*s]);
+        return (size_t)snprintf(out, LOG_ESCAPE_MAX, "\\x%02x", *s);
+    }
+    gunichar c = g_utf8_get_char((const char *)s);
+    if (len > 1 && log_unicode_break(c))
+        return (size_t)snprintf(out, LOG_ESCAPE_MAX, "\\u%04x", (unsigned)c);
+    return 0;
+}
+
+/* Copies src into dst as one line of valid UTF-8, every control character,
+ * line separator and invalid byte escaped ("\n", "\x1b", "\u2028", "\xff").
+ * A character that does not fit whole is left out with the rest. Returns the
+ * bytes written. */
 static size_t log_sanitize(char *dst, size_t cap, const char *src, size_t n)
 {
-    static const char replacement[] = "\xef\xbf\xbd";
     const unsigned char *s = (const unsigned char *)src;
     size_t out = 0;
     for (size_t i = 0; i < n;) {
         size_t len = log_utf8_len(src + i, n - i);
-        if (len == 0) {
-            if (out + 3 > cap) break;
-            memcpy(dst + out, replacement, 3);
-            out += 3;
-            i++;
-            continue;
-        }
-        if (out + len > cap) break;
-        if (len == 1 && (s[i] < 0x20 || s[i] == 0x7f))
-            dst[out] = ' ';
-        else
-            memcpy(dst + out, s + i, len);
-        out += len;
-        i += len;
+        char esc[LOG_ESCAPE_MAX];
+        size_t esc_len = log_escape(esc, s + i, len);
+        const char *piece = esc_len ? esc : src + i;
+        size_t piece_len = esc_len ? esc_len : len;
+        if (out + piece_len > cap) break;
+        memcpy(dst + out, piece, piece_len);
+        out += piece_len;
+        i += len ? len : 1;
     }
     return out;
 }
 
 /* A signal (the daemon's SIGTERM) or a full pipe may cut a write short; the
- * rest of the line still goes out. */
+ * rest still goes out. */
 static void log_write_all(const char *buf, size_t len)
 {
     while (len > 0) {
@@ -68,7 +102,44 @@ static void log_write_all(const char *buf, size_t len)
     }
 }
 
-static void log_write(const char *prefix, const char *fmt, va_list ap)
+void log_hold(void)
+{
+    log_held.on = true;
+}
+
+void log_flush(void)
+{
+    log_write_all(log_held.buf, log_held.len);
+    log_held.len = 0;
+    log_held.on = false;
+}
+
+/* A line goes out now, or joins the held ones; what no longer fits pushes
+ * the held lines out first, so that the order stays. */
+static void log_emit(const char *line, size_t len, bool urgent)
+{
+    if (!log_held.on) {
+        log_write_all(line, len);
+        return;
+    }
+    if (log_held.len + len > sizeof log_held.buf) {
+        log_write_all(log_held.buf, log_held.len);
+        log_held.len = 0;
+    }
+    if (len > sizeof log_held.buf) {
+        log_write_all(line, len);
+        return;
+    }
+    memcpy(log_held.buf + log_held.len, line, len);
+    log_held.len += len;
+    /* An error may be the last thing a failing process says. */
+    if (urgent) {
+        log_write_all(log_held.buf, log_held.len);
+        log_held.len = 0;
+    }
+}
+
+static void log_write(const char *prefix, bool urgent, const char *fmt, va_list ap)
 {
     char text[LOG_LINE_MAX];
     char line[LOG_LINE_MAX + 64];
@@ -78,7 +149,7 @@ static void log_write(const char *prefix, const char *fmt, va_list ap)
     size_t head = (size_t)snprintf(line, sizeof line, "bouncedemails - %s", prefix);
     size_t body = log_sanitize(line + head, sizeof line - head - 1, text, text_len);
     line[head + body] = '\n';
-    log_write_all(line, head + body + 1);
+    log_emit(line, head + body + 1, urgent);
 }
 
 void log_msg(log_level level, const char *fmt, ...)
@@ -86,7 +157,7 @@ void log_msg(log_level level, const char *fmt, ...)
     static const char *const prefixes[] = { "DEBUG: ", "", "WARNING: ", "ERROR: " };
     va_list ap;
     va_start(ap, fmt);
-    log_write(prefixes[level], fmt, ap);
+    log_write(prefixes[level], level == LOG_LEVEL_ERROR, fmt, ap);
     va_end(ap);
 }
 
@@ -96,6 +167,6 @@ void log_field(const char *label, const char *fmt, ...)
     snprintf(prefix, sizeof prefix, "%-*s", LOG_LABEL_WIDTH, label);
     va_list ap;
     va_start(ap, fmt);
-    log_write(prefix, fmt, ap);
+    log_write(prefix, false, fmt, ap);
     va_end(ap);
 }

@@ -5,10 +5,13 @@
  *     bouncedemails - From:      MAILER-DAEMON@example.com (Mail Delivery System)
  *
  * Labelled lines pad the label to 11 columns. Every line is made valid UTF-8
- * and kept to one line (control characters become spaces) before it is
- * written, so hostile input cannot forge log lines. Safe to call from any
- * thread; each line is written with a single write() (finished by more
- * only if a signal or a full pipe cuts it short).
+ * and kept to one line before it is written, so hostile input cannot forge
+ * log lines: C0 controls and DEL become "\t", "\n", "\r" or "\xHH", C1
+ * controls and U+2028/U+2029 "\uHHHH", and each invalid UTF-8 byte "\xHH"
+ * (a backslash stays as it is, as in the original's lines). Safe to call
+ * from any thread; each line, or each held message, is written with a
+ * single write() (finished by more only if a signal or a full pipe cuts it
+ * short).
  */
 #ifndef BOUNCEDEMAILS_LOG_H
 #define BOUNCEDEMAILS_LOG_H
@@ -23,6 +26,12 @@ bool log_debug_enabled(void);
 void log_msg(log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "bouncedemails - LABEL      value": label padded to 11 columns. */
 void log_field(const char *label, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Holds this thread's lines until log_flush(), so that one message's lines
+ * go out together in one write() and never interleave with another
+ * thread's. An error line pushes out what is held at once. */
+void log_hold(void);
+void log_flush(void);
 
 #define log_debug(...) do { if (log_debug_enabled()) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__); } while (0)
 #define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 
 #include "build_config.h"
@@ -33,6 +34,7 @@ static const struct main_command {
     { "stats", cmd_stats, "per-domain counts" },
     { "replay", cmd_replay, "process the quarantine again with the current config" },
     { "outbox", cmd_outbox, "list pending and given-up notifications; 'outbox retry' revives them" },
+    { "verp-address", cmd_verp_address, "print the signed return path a platform sends to an address with" },
 };
 
 static void main_usage(FILE *out)
@@ -141,6 +143,9 @@ int main(int argc, char **argv)
     int n_rest = 0;
     const struct main_command *command = NULL;
     if (!rest) return EX_OSERR;
+    /* Everything we create (database, archive, folders) holds addresses:
+     * the service's group may read it, other users may not. */
+    umask(027);
 
     int status = main_parse(argc, argv, &ctx, rest, &n_rest, &command);
     if (status < 0) {

@@ -107,6 +107,10 @@ test_defaults(void **state)
     assert_true(cfg->handler.complaint_suspends);
     assert_string_equal(cfg->handler.verp_delimiter, "+");
     assert_string_equal(cfg->handler.verp_at_sign, "=");
+    assert_null(cfg->handler.verp_secret);
+    assert_false(cfg->handler.require_signed_verp);
+    assert_int_equal(cfg->handler.verp_valid_weeks, 4);
+    assert_int_equal(cfg->handler.max_recipients_per_bounce, 100);
     for (int r = 0; r < CLASSIFY_REASON_COUNT; r++)
         assert_int_equal(cfg->handler.verdicts[r], classify_default_verdict((classify_reason)r));
     assert_int_equal(cfg->handler.n_domains, 1);
@@ -564,6 +568,13 @@ static const error_case error_cases[] = {
       "handler.verdicts.mailboxfull", "expected permanent, temporary, complaint or ignore, got 'suspend'" },
     { "verp delimiter too long", MINIMAL "    verp_delimiter: '++'\n", 6,
       "handler.verp_delimiter", "must be 0 to 1 characters long" },
+    { "signed VERP required without a secret", MINIMAL "    require_signed_verp: true\n", 6,
+      "handler.require_signed_verp", "handler.verp_secret is not set" },
+    { "signed VERP required with VERP off", MINIMAL "    verp_secret: 0123456789abcdef\n"
+      "    verp_delimiter: ''\n    require_signed_verp: true\n", 8,
+      "handler.require_signed_verp", "handler.verp_delimiter is empty" },
+    { "no recipients per bounce", MINIMAL "    max_recipients_per_bounce: 0\n", 6,
+      "handler.max_recipients_per_bounce", "must be between 1 and" },
     { "bad duration", MINIMAL "  notify:\n    timeout: soon\n", 7,
       "notify.timeout", "expected a duration in seconds" },
     { "duration too short", MINIMAL "  notify:\n    connect_timeout: 10ms\n", 7,
@@ -699,6 +710,10 @@ test_no_secret_in_errors(void **state)
         "production:\n  handler:\n    domains:\n      mydomain.de:\n"
         "        base_url: https://x/?token=hunter2\n");
     assert_error(f, cfg, 5, "handler.domains.mydomain.de.base_url", "must contain {address}");
+    assert_null(strstr(f->err, "hunter2"));
+
+    cfg = load_text(f, NULL, MINIMAL "    verp_secret: hunter2\n");
+    assert_error(f, cfg, 6, "handler.verp_secret", "must be 16 to 4096 characters long");
     assert_null(strstr(f->err, "hunter2"));
 
     cfg = load_text(f, NULL, MINIMAL "  store:\n    url: [hunter2]\n");

@@ -224,6 +224,31 @@ static bool policy_is_failure(const char *action)
     return !action || !*action || g_ascii_strcasecmp(action, "failed") == 0;
 }
 
+/* With handler.require_signed_verp, only the recipient that a correctly
+ * signed return path names may be suspended: anyone can forge the rest. */
+static bool policy_verified(const config *cfg, const policy_job *job, const char *address)
+{
+    if (!cfg->handler.require_signed_verp) return true;
+    return job->verp_signed == VERP_SIGNED && job->verp && g_ascii_strcasecmp(job->verp, address) == 0;
+}
+
+/* An unverified failure counts as a soft bounce, but never escalates: a
+ * forger who sends it again and again still suspends nobody, and a later
+ * signed soft bounce finds the count. */
+static int policy_unverified(policy *p, policy_job *job, const policy_rcpt *r)
+{
+    const config_handler *h = &p->cfg->handler;
+    long window_s = (long)h->temporary_window_days * 86400L;
+    int count = 0;
+    if (store_soft_increment(p->st, r->address, job->domain->name, job->now, window_s, &count) != 0)
+        return policy_store_failed(p, "soft-bounce counter");
+    /* A signed return path vouches for the one address it names. */
+    const char *why = job->verp_signed == VERP_SIGNED ? "another address's" : verp_signature_name(job->verp_signed);
+    log_field("Unverified:", " %s (%s, %s return path, counted as soft: %d of %d)", r->address,
+              classify_reason_name(r->reason), why, count, h->temporary_threshold);
+    return policy_event(p, job, r, "unverified");
+}
+
 static int policy_recipient(policy *p, policy_job *job, const policy_rcpt *r)
 {
     const char *reason = classify_reason_name(r->reason);
@@ -238,6 +263,8 @@ static int policy_recipient(policy *p, policy_job *job, const policy_rcpt *r)
         log_field("Ignored:", "%s (%s, %s)", r->address, r->action, reason);
         return policy_event(p, job, r, "ignore");
     }
+    if (r->verdict != CLASSIFY_VERDICT_IGNORE && !policy_verified(p->cfg, job, r->address))
+        return policy_unverified(p, job, r);
     switch (r->verdict) {
     case CLASSIFY_VERDICT_TEMPORARY:
         return policy_temporary(p, job, r);
@@ -361,7 +388,7 @@ static policy_outcome policy_quarantine_reason(policy_job *job, char *reason)
 }
 
 /* Why a classified and routed message cannot be handled, or NULL. */
-static char *policy_unhandled(const policy_job *job)
+static char *policy_unhandled(const config *cfg, const policy_job *job)
 {
     const classify_report *rep = job->report;
     bool readable = rep->n_recipients > 0 || job->verp || rep->kind == CLASSIFY_KIND_AUTOREPLY;
@@ -372,6 +399,10 @@ static char *policy_unhandled(const policy_job *job)
     if (!job->domain)
         return job->route_address ? g_strdup_printf("unknown domain: %s", job->route_address)
                                   : g_strdup("no platform address");
+    /* One forged report must not suspend thousands: a person looks first. */
+    if (rep->n_recipients > (size_t)cfg->handler.max_recipients_per_bounce)
+        return g_strdup_printf("the report names %zu recipients, more than handler.max_recipients_per_bounce (%d)",
+                               rep->n_recipients, cfg->handler.max_recipients_per_bounce);
     return NULL;
 }
 
@@ -397,7 +428,7 @@ policy_outcome policy_job_run(policy *p, policy_job *job, bool check_duplicate)
     job->report = classify_message(job->raw, job->len);
     policy_route(p->cfg, job);
     policy_log_headers(job);
-    char *why = policy_unhandled(job);
+    char *why = policy_unhandled(p->cfg, job);
     if (why)
         return policy_quarantine_reason(job, why);
     log_debug("format %s, %zu recipient(s), message %.16s", job->report->format ? job->report->format : "-",
@@ -411,6 +442,7 @@ static void policy_job_init(policy_job *job, const char *raw, size_t len, const 
 {
     static const policy_envelope none = { NULL, NULL, NULL, 0 };
     memset(job, 0, sizeof *job);
+    log_hold();
     size_t from_line = policy_from_line(raw, len);
     job->raw = raw + from_line;
     job->len = len - from_line;
@@ -429,6 +461,7 @@ static void policy_job_clear(policy_job *job)
     g_free(job->verp);
     g_free(job->quarantine);
     memset(job, 0, sizeof *job);
+    log_flush();
 }
 
 /* Runs the job and writes a quarantined message to the quarantine. */
@@ -443,6 +476,30 @@ static policy_outcome policy_job_handle(policy *p, policy_job *job)
         return POLICY_STORE_FAILED;
     }
     return out;
+}
+
+/* A message the store refused for what it holds (a constraint, an index row
+ * too large) would be refused on every retry, and Postfix or the broker
+ * would offer it forever: after the caller undid its writes, it goes to the
+ * quarantine, where a person sees why (a replayed one stays there). */
+static void policy_take_refusal(policy *p, policy_job *job)
+{
+    job->queued = 0;
+    g_free(job->quarantine);
+    job->quarantine = g_strdup_printf("refused by the store: %s", store_errmsg(p->st));
+    log_field("Quarantine:", " %s", job->quarantine);
+}
+
+static policy_outcome policy_refused(policy *p, policy_job *job)
+{
+    int seen = 0;
+    if (store_message_seen(p->st, job->fingerprint, job->now, &seen) != 0 ||
+        store_quarantine_add(p->st, job->raw, job->len, job->env->recipient, job->env->ingress,
+                             job->quarantine, job->now) != 0) {
+        policy_store_failed(p, "quarantine");
+        return POLICY_STORE_FAILED;
+    }
+    return POLICY_QUARANTINED;
 }
 
 /* Commits (or rolls back what failed) and tells the hook about new
@@ -479,6 +536,11 @@ static policy_outcome policy_handle_as(policy *p, const char *raw, size_t len, c
     policy_job_init(&job, raw, len, env, policy_now(p));
     job.quarantine_as = quarantine_as;
     policy_outcome out = policy_job_handle(p, &job);
+    if (out == POLICY_STORE_FAILED && store_error_permanent(p->st)) {
+        policy_take_refusal(p, &job);
+        store_rollback(p->st);
+        out = store_begin(p->st) == 0 ? policy_refused(p, &job) : POLICY_STORE_FAILED;
+    }
     out = policy_finish(p, out, job.queued);
     policy_job_clear(&job);
     policy_count(env, out, start);
@@ -508,6 +570,11 @@ static policy_outcome policy_batch_one(policy *p, const policy_message *m, time_
     policy_job job;
     policy_job_init(&job, m->raw, m->len, &m->envelope, now);
     policy_outcome out = policy_job_handle(p, &job);
+    if (out == POLICY_STORE_FAILED && store_error_permanent(p->st)) {
+        policy_take_refusal(p, &job);
+        bool undone = store_savepoint_rollback(p->st) == 0 && store_savepoint(p->st) == 0;
+        out = undone ? policy_refused(p, &job) : POLICY_STORE_FAILED;
+    }
     if (out != POLICY_STORE_FAILED && store_savepoint_release(p->st) != 0) {
         policy_store_failed(p, "savepoint release");
         out = POLICY_STORE_FAILED;
@@ -587,6 +654,11 @@ policy_outcome policy_replay(policy *p, const store_quarantine_item *item, bool 
     job.dry_run = dry_run;
     /* Its fingerprint was recorded when it was quarantined. */
     policy_outcome out = policy_job_run(p, &job, false);
+    if (out == POLICY_STORE_FAILED && store_error_permanent(p->st)) {
+        policy_take_refusal(p, &job);
+        store_rollback(p->st);
+        out = store_begin(p->st) == 0 ? POLICY_QUARANTINED : POLICY_STORE_FAILED;
+    }
     if (!dry_run && out == POLICY_QUARANTINED && policy_requarantine(p, item, job.quarantine) != 0)
         out = POLICY_STORE_FAILED;
     if (!dry_run && out == POLICY_HANDLED && store_quarantine_remove(p->st, item->id) != 0) {

@@ -11,6 +11,7 @@
 #include "classify/classify.h"
 #include "config.h"
 #include "policy/policy.h"
+#include "policy/verp.h"
 
 /* One message on its way through the policy. */
 typedef struct policy_job {
@@ -26,11 +27,13 @@ typedef struct policy_job {
     const config_domain *domain;   /* the platform, or NULL */
     char *route_address;           /* the no-reply address that decided it (g_free) */
     char *verp;                    /* the recipient that address carries, or NULL (g_free) */
+    verp_signature verp_signed;    /* whether that address is signed (verp.h) */
     char *quarantine;              /* why it is quarantined (g_free) */
     int queued;                    /* notifications queued */
 } policy_job;
 
-/* Fills job->domain, job->route_address and job->verp from the envelope and
+/* Fills job->domain, job->route_address, job->verp and job->verp_signed
+ * (checked against handler.verp_secret at job->now) from the envelope and
  * the report: the first candidate address at a configured domain wins, in
  * the order envelope recipient, X-Original-To, Delivered-To, To, the
  * classifier's platform address, the original message's sender. When none

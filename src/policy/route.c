@@ -5,7 +5,7 @@
  * original. The first of them at a configured domain (compared by
  * registrable domain in config_find_domain) wins, so an alias hop in
  * Delivered-To does not hide the platform. A VERP no-reply address also
- * names the recipient that failed.
+ * names the recipient that failed, and may carry its signature (verp.h).
  *
  * Header values are parsed with GMime, which the classifier has initialised
  * by the time a report exists.
@@ -109,6 +109,7 @@ typedef struct route_match {
     const config *cfg;
     const config_domain *domain;
     char *verp;
+    char tag[VERP_TAG_LEN + 1];
 } route_match;
 
 static bool route_configured(const char *addr, void *arg)
@@ -124,6 +125,7 @@ static bool route_verp_at(const char *addr, void *arg)
     if (config_find_domain(m->cfg, addr) != m->domain)
         return false;
     m->verp = policy_route_verp(addr, m->cfg->handler.verp_delimiter, m->cfg->handler.verp_at_sign);
+    if (m->verp) verp_split_tag(m->verp, m->tag);
     return m->verp != NULL;
 }
 
@@ -134,7 +136,7 @@ void policy_route(const config *cfg, policy_job *job)
         job->env->recipient, rep->x_original_to, rep->delivered_to, rep->to, rep->platform_address,
         rep->original_sender,
     };
-    route_match m = { cfg, NULL, NULL };
+    route_match m = { .cfg = cfg };
     for (size_t i = 0; i < G_N_ELEMENTS(candidates) && !m.domain; i++) {
         char *addr = route_find_mailbox(candidates[i], route_configured, &m);
         if (addr) {
@@ -150,4 +152,7 @@ void policy_route(const config *cfg, policy_job *job)
     for (size_t i = 0; i < G_N_ELEMENTS(candidates) && !m.verp; i++)
         g_free(route_find_mailbox(candidates[i], route_verp_at, &m));
     job->verp = m.verp;
+    if (m.verp)
+        job->verp_signed = verp_check(cfg->handler.verp_secret, cfg->handler.verp_valid_weeks, m.verp, m.tag,
+                                      job->now);
 }

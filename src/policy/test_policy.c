@@ -22,6 +22,8 @@
 #include "classify/classify.h"
 #include "config.h"
 #include "policy/policy.h"
+#include "policy/policy_internal.h"
+#include "policy/verp.h"
 #include "store/store.h"
 
 #define T0 ((time_t)1767225600) /* 2026-01-01 */
@@ -727,6 +729,264 @@ static void test_store_failure_rolls_back(void **state)
     g_free(raw);
 }
 
+/* ---- hostile input (issue 13) ---- */
+
+static long long sql_int(fixture *f, const char *query)
+{
+    char *db = g_build_filename(f->dir, "db.sqlite", NULL);
+    sqlite3 *h = NULL;
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, query, -1, &stmt, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    long long v = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(h);
+    g_free(db);
+    return v;
+}
+
+/* A report to `to` naming each of rcpts as failed. */
+static char *dsn_list(int serial, const char *to, const char *const *rcpts, size_t n)
+{
+    GString *fields = g_string_new(NULL);
+    for (size_t i = 0; i < n; i++)
+        g_string_append_printf(fields, "Final-Recipient: rfc822; %s\r\nAction: failed\r\n"
+                                       "Status: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 User unknown\r\n\r\n",
+                               rcpts[i]);
+    char *raw = g_strdup_printf(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\nTo: %s\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <%d.many@mx.example.net>\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"BB\"\r\n\r\n"
+        "--BB\r\nContent-Type: text/plain\r\n\r\nUndeliverable.\r\n\r\n"
+        "--BB\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n%s"
+        "--BB--\r\n", to, serial, fields->str);
+    g_string_free(fields, TRUE);
+    return raw;
+}
+
+/* A report naming n failed recipients user0@example.com ... */
+static char *dsn_many(int serial, size_t n)
+{
+    char **rcpts = g_new0(char *, n + 1);
+    for (size_t i = 0; i < n; i++) rcpts[i] = g_strdup_printf("user%zu@example.com", i);
+    char *raw = dsn_list(serial, "no-reply@openhpi.de", (const char *const *)rcpts, n);
+    g_strfreev(rcpts);
+    return raw;
+}
+
+static void test_too_many_recipients_are_quarantined(void **state)
+{
+    fixture *f = *state;
+    /* The default, 100: one more is quarantined, and nobody suspended. */
+    assert_int_equal(f->cfg->handler.max_recipients_per_bounce, 100);
+    assert_int_equal(handle_free(f, dsn_many(++f->serial, 101)), POLICY_QUARANTINED);
+    assert_false(suppressed(f, "user0@example.com"));
+    assert_false(suppressed(f, "user100@example.com"));
+    assert_int_equal(outbox_for(f, "user0@example.com"), 0);
+    store_quarantine_item *items = NULL;
+    size_t n = quarantine(f, &items);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(items[0].reason, "max_recipients_per_bounce"));
+    store_quarantine_free(items, n);
+
+    /* A lower limit; a report within it is acted on. */
+    fixture_load(f, "    max_recipients_per_bounce: 3\n", NULL);
+    assert_int_equal(handle_free(f, dsn_many(++f->serial, 4)), POLICY_QUARANTINED);
+    assert_false(suppressed(f, "user3@example.com"));
+    assert_int_equal(handle_free(f, dsn_many(++f->serial, 3)), POLICY_HANDLED);
+    assert_true(suppressed(f, "user2@example.com"));
+}
+
+#define VERP_TEST_SECRET "test-secret-0123456789"
+#define VERP_TEST_KEYS "    verp_secret: " VERP_TEST_SECRET "\n    require_signed_verp: true\n"
+
+static char *signed_path(const char *address, time_t when)
+{
+    return verp_return_path(VERP_TEST_SECRET, "no-reply", "openhpi.de", "+", "=", address, when);
+}
+
+static void test_verp_signature_valid_wrong_expired(void **state)
+{
+    (void)state;
+    long week = verp_week(T0);
+    char tag[VERP_TAG_LEN + 1], other[VERP_TAG_LEN + 1];
+    verp_tag(VERP_TEST_SECRET, "Alice@Example.com", week, tag);
+    assert_int_equal(strlen(tag), VERP_TAG_LEN);
+    assert_int_equal(strspn(tag, "abcdefghijklmnopqrstuvwxyz234567"), VERP_TAG_LEN);
+    /* The case of the address does not matter, the week and secret do. */
+    verp_tag(VERP_TEST_SECRET, "alice@example.com", week, other);
+    assert_string_equal(tag, other);
+    verp_tag(VERP_TEST_SECRET, "alice@example.com", week - 1, other);
+    assert_string_not_equal(tag, other);
+    verp_tag("another-secret-0123456789", "alice@example.com", week, other);
+    assert_string_not_equal(tag, other);
+
+    assert_int_equal(verp_check(VERP_TEST_SECRET, 4, "alice@example.com", tag, T0), VERP_SIGNED);
+    assert_int_equal(verp_check(VERP_TEST_SECRET, 4, "alice@example.com", NULL, T0), VERP_UNSIGNED);
+    assert_int_equal(verp_check(VERP_TEST_SECRET, 4, "mallory@example.com", tag, T0), VERP_WRONG);
+    assert_int_equal(verp_check("another-secret-0123456789", 4, "alice@example.com", tag, T0), VERP_WRONG);
+    char flipped[VERP_TAG_LEN + 1];
+    memcpy(flipped, tag, sizeof flipped);
+    flipped[0] = flipped[0] == 'a' ? 'b' : 'a';
+    assert_int_equal(verp_check(VERP_TEST_SECRET, 4, "alice@example.com", flipped, T0), VERP_WRONG);
+    /* Valid for four weeks after its own, not five; and a week early. */
+    assert_int_equal(verp_check(VERP_TEST_SECRET, 4, "alice@example.com", tag, T0 + 4 * 7 * DAY), VERP_SIGNED);
+    assert_int_equal(verp_check(VERP_TEST_SECRET, 4, "alice@example.com", tag, T0 + 5 * 7 * DAY), VERP_WRONG);
+    assert_int_equal(verp_check(VERP_TEST_SECRET, 4, "alice@example.com", tag, T0 - 7 * DAY), VERP_SIGNED);
+    assert_int_equal(verp_check(VERP_TEST_SECRET, 4, "alice@example.com", tag, T0 - 14 * DAY), VERP_WRONG);
+}
+
+static void test_verp_tag_is_split_off(void **state)
+{
+    (void)state;
+    char tag[VERP_TAG_LEN + 1];
+    char *path = signed_path("Bob@Example.org", T0);
+    char *verp = policy_route_verp(path, "+", "=");
+    verp_split_tag(verp, tag);
+    assert_string_equal(verp, "bob@example.org");
+    assert_int_equal(verp_check(VERP_TEST_SECRET, 4, verp, tag, T0), VERP_SIGNED);
+    g_free(verp);
+    g_free(path);
+    /* Domains keep what only looks like a tag. */
+    const char *const kept[] = { "a@example.xn--abcdefgh", "a@my-domain.com", "a@example.com", "a@-abcdefgh" };
+    for (size_t i = 0; i < G_N_ELEMENTS(kept); i++) {
+        char *copy = g_strdup(kept[i]);
+        verp_split_tag(copy, tag);
+        assert_string_equal(copy, kept[i]);
+        assert_string_equal(tag, "");
+        g_free(copy);
+    }
+}
+
+static void test_require_signed_verp(void **state)
+{
+    fixture *f = *state;
+    fixture_load(f, VERP_TEST_KEYS, NULL);
+    /* Unsigned: counted as soft, never suspended, however often. */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(handle_free(f, hard_bounce(f, "victim@example.com")), POLICY_HANDLED);
+    assert_false(suppressed(f, "victim@example.com"));
+    assert_int_equal(outbox_for(f, "victim@example.com"), 0);
+    assert_int_equal(soft_count(f, "victim@example.com"), 5);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM event WHERE verdict = 'unverified'"), 5);
+
+    /* Wrongly signed, and signed too long ago. */
+    char *good = signed_path("victim@example.com", T0);
+    char *wrong = g_strdup(good);
+    char *tag = strrchr(wrong, '-') + 1;
+    tag[0] = tag[0] == 'a' ? 'b' : 'a';
+    char *old = signed_path("victim@example.com", T0 - 10 * 7 * DAY);
+    const char *const forged[] = { wrong, old };
+    for (size_t i = 0; i < G_N_ELEMENTS(forged); i++) {
+        char *raw = dsn(++f->serial, forged[i], "victim@example.com", "failed", "5.1.1", "550 5.1.1 User unknown");
+        assert_int_equal(handle_free(f, raw), POLICY_HANDLED);
+        assert_false(suppressed(f, "victim@example.com"));
+    }
+    /* Signed: the address it names is suspended, and only that one, even
+     * when the report names another too. */
+    const char *const both[] = { "other@example.com", "victim@example.com" };
+    char *raw = dsn_list(++f->serial, good, both, 2);
+    assert_int_equal(handle_free(f, raw), POLICY_HANDLED);
+    assert_true(suppressed(f, "victim@example.com"));
+    assert_int_equal(outbox_for(f, "victim@example.com"), 1);
+    assert_false(suppressed(f, "other@example.com"));
+    assert_int_equal(soft_count(f, "other@example.com"), 1);
+    g_free(good);
+    g_free(wrong);
+    g_free(old);
+}
+
+/* Without require_signed_verp a signed return path is decoded all the same. */
+static void test_signed_verp_without_requirement(void **state)
+{
+    fixture *f = *state;
+    fixture_load(f, "    verp_secret: " VERP_TEST_SECRET "\n", NULL);
+    assert_int_equal(handle_free(f, hard_bounce(f, "plain@example.com")), POLICY_HANDLED);
+    assert_true(suppressed(f, "plain@example.com"));
+    char *path = signed_path("carol@example.com", T0);
+    const char *raw = "From: postmaster@mx.example.net\r\nSubject: ???\r\n\r\nsomething went wrong\r\n";
+    assert_int_equal(handle(f, raw, path), POLICY_HANDLED);
+    assert_int_equal(soft_count(f, "carol@example.com"), 1);
+    g_free(path);
+}
+
+/* What the store refuses for the data itself (here a trigger standing in for
+ * PostgreSQL's index row limit: a constraint, and a value too big) is
+ * quarantined, not retried forever; once there, a retry is a duplicate. */
+static void test_refused_by_the_store_is_quarantined(void **state)
+{
+    fixture *f = *state;
+    sql(f, "CREATE TRIGGER too_long BEFORE INSERT ON permanent_bounce WHEN length(NEW.address) > 200"
+           " BEGIN SELECT RAISE(ABORT, 'index row too large'); END;"
+           "CREATE TRIGGER too_big BEFORE INSERT ON soft_bounce WHEN length(NEW.address) > 200"
+           " BEGIN SELECT zeroblob(2000000000); END;");
+    char *local = g_strnfill(240, 'x');
+    char *address = g_strconcat(local, "@example.com", NULL);
+    char *hard = hard_bounce(f, address);
+    char *soft = soft_bounce(f, address);
+    const char *const raws[] = { hard, soft };
+    for (size_t i = 0; i < G_N_ELEMENTS(raws); i++) {
+        assert_int_equal(handle(f, raws[i], NULL), POLICY_QUARANTINED);
+        assert_int_equal(handle(f, raws[i], NULL), POLICY_DUPLICATE);
+    }
+    assert_false(suppressed(f, address));
+    assert_int_equal(outbox_for(f, address), 0);
+    store_quarantine_item *items = NULL;
+    size_t n = quarantine(f, &items);
+    assert_int_equal(n, 2);
+    assert_non_null(strstr(items[0].reason, "refused by the store"));
+    assert_non_null(strstr(items[0].reason, "index row too large"));
+    assert_non_null(strstr(items[1].reason, "too big"));
+    /* Replayed, it stays in the quarantine: no retry would help. */
+    char *reason = NULL;
+    assert_int_equal(policy_replay(f->p, &items[0], false, &reason), POLICY_QUARANTINED);
+    assert_non_null(strstr(reason, "refused by the store"));
+    free(reason);
+    store_quarantine_free(items, n);
+    assert_int_equal(quarantine_count(f), 2);
+
+    /* In a batch, the refused one goes to the quarantine, its neighbours are handled. */
+    char *again = hard_bounce(f, address);
+    char *fine = hard_bounce(f, "fine@example.com");
+    policy_message msgs[] = { { again, strlen(again), { NULL, NULL, "test", 0 } },
+                              { fine, strlen(fine), { NULL, NULL, "test", 0 } } };
+    policy_outcome out[2];
+    policy_handle_batch(f->p, msgs, 2, out);
+    assert_int_equal(out[0], POLICY_QUARANTINED);
+    assert_int_equal(out[1], POLICY_HANDLED);
+    assert_true(suppressed(f, "fine@example.com"));
+    assert_int_equal(quarantine_count(f), 3);
+    g_free(again);
+    g_free(fine);
+    g_free(hard);
+    g_free(soft);
+    g_free(address);
+    g_free(local);
+}
+
+/* A store that is busy (another process holds the write lock past the busy
+ * timeout) is unavailable for now: nothing is quarantined, the message is
+ * asked for again. */
+static void test_busy_store_is_retried_not_quarantined(void **state)
+{
+    fixture *f = *state;
+    char *db = g_build_filename(f->dir, "db.sqlite", NULL);
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    char *raw = hard_bounce(f, "busy@example.com");
+    assert_int_equal(handle(f, raw, NULL), POLICY_STORE_FAILED);
+    assert_false(store_error_permanent(f->st));
+    assert_int_equal(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    assert_int_equal(quarantine_count(f), 0);
+    assert_int_equal(handle(f, raw, NULL), POLICY_HANDLED);
+    assert_true(suppressed(f, "busy@example.com"));
+    g_free(raw);
+    g_free(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -750,6 +1010,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_savepoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_path_is_safe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_failure_rolls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_many_recipients_are_quarantined, setup, teardown),
+        cmocka_unit_test(test_verp_signature_valid_wrong_expired),
+        cmocka_unit_test(test_verp_tag_is_split_off),
+        cmocka_unit_test_setup_teardown(test_require_signed_verp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signed_verp_without_requirement, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_by_the_store_is_quarantined, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_busy_store_is_retried_not_quarantined, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,8 +43,14 @@ const char *store_errmsg(const store *st)
     return st ? st->errmsg : "no store";
 }
 
+bool store_error_permanent(const store *st)
+{
+    return st && st->error_permanent;
+}
+
 int store_fail(store *st, const char *fmt, ...)
 {
+    st->error_permanent = false;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(st->errmsg, sizeof st->errmsg, fmt, ap);

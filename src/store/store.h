@@ -22,6 +22,7 @@
 #ifndef BOUNCEDEMAILS_STORE_H
 #define BOUNCEDEMAILS_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -35,6 +36,12 @@ typedef struct store store;
 store *store_open(const config *cfg, char *err, size_t err_len);
 void store_close(store *st);
 const char *store_errmsg(const store *st);
+/* Whether the last failure is one that no retry can fix, because the store
+ * refused the data itself (a constraint, a value or index row too large),
+ * as opposed to the store being unavailable (a lock, a lost connection, a
+ * full disk). The caller quarantines such a message instead of asking for
+ * it again. */
+bool store_error_permanent(const store *st);
 
 /* Everything one message (or one batch of messages) causes is written between
  * begin and commit. store_rollback() outside a transaction does nothing, so

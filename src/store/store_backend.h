@@ -7,6 +7,8 @@
 #ifndef BOUNCEDEMAILS_STORE_BACKEND_H
 #define BOUNCEDEMAILS_STORE_BACKEND_H
 
+#include <stdbool.h>
+
 #include "store/store.h"
 
 typedef struct store_backend {
@@ -61,10 +63,13 @@ typedef struct store_backend {
 struct store {
     const store_backend *backend;
     char errmsg[512];
+    bool error_permanent;     /* store_error_permanent() */
 };
 
-/* Sets the message that store_errmsg() returns, and returns -1. Not with
- * store_errmsg() itself among the arguments: the buffers would overlap. */
+/* Sets the message that store_errmsg() returns, as a failure a retry may fix
+ * (a backend then marks the ones it knows a retry cannot), and returns -1.
+ * Not with store_errmsg() itself among the arguments: the buffers would
+ * overlap. */
 int store_fail(store *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Each backend's constructor: fills err and returns NULL on failure. */

@@ -25,6 +25,7 @@
  * the version.
  */
 #include "store/store_backend.h"
+#include "store/store_pg_url.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -36,7 +37,7 @@
 
 /* Server settings of every session, given when connecting (so that a
  * reconnection keeps them, at no extra round trip); options in store.url come
- * after them and win. lock_timeout is like SQLite's busy timeout: how long a
+ * after them and win (store_pg_url.c). lock_timeout is like SQLite's busy timeout: how long a
  * statement waits for another process's row lock before the store counts as
  * unavailable for now. Notices (IF NOT EXISTS, cascades) would go to stderr,
  * into our logs. */
@@ -243,7 +244,7 @@ typedef struct store_pg {
     store base;
     PGconn *conn;
     char *where;              /* "host:port/database" for messages, no credentials */
-    char *secrets[3];         /* the password as spelt in the URL and decoded: never shown */
+    pg_url url;               /* store.url taken apart; its secrets are never shown */
     int in_tx;                /* between our BEGIN and COMMIT/ROLLBACK */
     unsigned char prepared[PG_COUNT];
 } store_pg;
@@ -252,27 +253,10 @@ static store_pg *pg(store *st) { return (store_pg *)st; }
 
 /* ---- errors ---- */
 
-/* Replaces every secret in msg by "***", so that no message shows a password. */
-static char *pg_redact(char *const *secrets, size_t n_secrets, const char *msg)
-{
-    GString *out = g_string_new(msg);
-    for (size_t i = 0; i < n_secrets; i++) {
-        if (!secrets[i] || !*secrets[i]) continue;
-        g_string_replace(out, secrets[i], "***", 0);
-    }
-    /* One line for the log: libpq ends messages with a newline and puts
-     * hints on lines of their own. */
-    g_string_replace(out, "\n\t", "; ", 0);
-    while (out->len && (out->str[out->len - 1] == '\n' || out->str[out->len - 1] == ' '))
-        g_string_truncate(out, out->len - 1);
-    g_string_replace(out, "\n", "; ", 0);
-    return g_string_free(out, FALSE);
-}
-
 static int pg_fail_msg(store *st, const char *what, const char *msg)
 {
     store_pg *s = pg(st);
-    char *clean = pg_redact(s->secrets, G_N_ELEMENTS(s->secrets), msg);
+    char *clean = pg_url_redact(&s->url, msg);
     if (s->where)
         store_fail(st, "%s: %s (%s)", what, clean, s->where);
     else
@@ -290,7 +274,19 @@ static int pg_fail(store *st, const char *what)
  * memory or when the connection is gone, and then says why on the connection. */
 static int pg_fail_result(store *st, const char *what, const PGresult *res)
 {
-    return res ? pg_fail_msg(st, what, PQresultErrorMessage(res)) : pg_fail(st, what);
+    if (!res) return pg_fail(st, what);
+    pg_fail_msg(st, what, PQresultErrorMessage(res));
+    /* SQLSTATE classes a retry cannot fix: 22 data exception, 23 integrity
+     * constraint violation, 54 program limit exceeded (an index row too
+     * large). A unique or exclusion violation (23505, 23P01) can be a race
+     * between writers that the next attempt wins; connection (08), lock and
+     * deadlock (55P03, 40) and resource (53) errors pass too. */
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    bool race = state && (strcmp(state, "23505") == 0 || strcmp(state, "23P01") == 0);
+    st->error_permanent = state && !race &&
+                          (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
+                           strncmp(state, "54", 2) == 0);
+    return -1;
 }
 
 /* ---- parameters ---- */
@@ -902,7 +898,7 @@ static void pg_close(store *st)
     store_pg *s = pg(st);
     PQfinish(s->conn);
     g_free(s->where);
-    for (size_t i = 0; i < G_N_ELEMENTS(s->secrets); i++) g_free(s->secrets[i]);
+    pg_url_free(&s->url);
     g_free(s);
 }
 
@@ -990,34 +986,6 @@ fail:
     return -1;
 }
 
-/* What store.url holds besides where to connect: the password as the URL
- * spells it and decoded, and as libpq parses it (also from a key=value
- * string), for pg_redact(); and the server options, returned after ours. */
-static char *pg_parse_url(store_pg *s, const char *url)
-{
-    const char *scheme = strstr(url, "://");
-    if (scheme) {
-        const char *auth = scheme + 3;
-        const char *end = auth + strcspn(auth, "/?#");
-        const char *at = g_strrstr_len(auth, end - auth, "@");
-        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-        if (colon && at - colon > 1) {
-            s->secrets[0] = g_strndup(colon + 1, (size_t)(at - colon - 1));
-            s->secrets[1] = g_uri_unescape_string(s->secrets[0], NULL);
-        }
-    }
-    const char *theirs = NULL;
-    PQconninfoOption *opts = PQconninfoParse(url, NULL);
-    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-        if (!o->val || !*o->val) continue;
-        if (strcmp(o->keyword, "password") == 0) s->secrets[2] = g_strdup(o->val);
-        if (strcmp(o->keyword, "options") == 0) theirs = o->val;
-    }
-    char *options = g_strconcat(STORE_PG_OPTIONS, theirs ? " " : "", theirs, NULL);
-    PQconninfoFree(opts);
-    return options;
-}
-
 static const store_backend store_pg_backend = {
     .name = "postgresql",
     .close = pg_close,
@@ -1068,17 +1036,16 @@ store *store_pg_open(const config *cfg, char *err, size_t err_len)
     store_pg *s = g_new0(store_pg, 1);
     s->base.backend = &store_pg_backend;
     store *st = &s->base;
-    char *options = pg_parse_url(s, url);
-
-    /* Keywords before dbname are defaults that the URL may change
-     * (expand_dbname); those after it override the URL: the text we send is
-     * UTF-8, and the options are the URL's after ours. */
-    const char *const keys[] = { "application_name", "connect_timeout", "dbname",
-                                 "client_encoding", "options", NULL };
-    const char *const values[] = { "bouncedemails", STORE_PG_CONNECT_TIMEOUT, url, "UTF8", options,
-                                   NULL };
-    s->conn = PQconnectdbParams(keys, values, 1);
-    g_free(options);
+    /* Defaults the URL may change; libpq's own reading of a URI would take a
+     * password holding "/" or ":" for a host or port, and quote it back. */
+    static const char *const defaults[][2] = {
+        { "application_name", "bouncedemails" }, { "connect_timeout", STORE_PG_CONNECT_TIMEOUT }, { NULL, NULL },
+    };
+    if (pg_url_parse(url, defaults, STORE_PG_OPTIONS, &s->url, err, err_len) < 0) {
+        pg_close(st);
+        return NULL;
+    }
+    s->conn = PQconnectdbParams((const char *const *)s->url.keys, (const char *const *)s->url.values, 0);
     if (!s->conn) {
         store_fail(st, "connecting to postgresql: out of memory");
         return pg_open_failed(st, err, err_len);

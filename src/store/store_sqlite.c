@@ -9,11 +9,13 @@
 #include "store/store_backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -229,9 +231,18 @@ typedef struct store_sqlite {
 
 static store_sqlite *sq(store *st) { return (store_sqlite *)st; }
 
+/* The data itself was refused: a retry would be refused the same way. */
+static bool sq_code_permanent(int code)
+{
+    return code == SQLITE_CONSTRAINT || code == SQLITE_TOOBIG || code == SQLITE_MISMATCH;
+}
+
 static int sq_fail(store *st, const char *what)
 {
-    return store_fail(st, "%s: %s (%s)", what, sqlite3_errmsg(sq(st)->db), sq(st)->path);
+    int code = sqlite3_errcode(sq(st)->db) & 0xff;
+    store_fail(st, "%s: %s (%s)", what, sqlite3_errmsg(sq(st)->db), sq(st)->path);
+    st->error_permanent = sq_code_permanent(code);
+    return -1;
 }
 
 /* The cached statement, ready to bind; NULL (with the error set) when it
@@ -902,6 +913,20 @@ static int sq_make_folder(const char *path, char *err, size_t err_len)
     return ret;
 }
 
+/* The database holds the addresses of every bounced user: readable by the
+ * service's group (for backups and operators), not by every local user.
+ * SQLite gives its -wal and -shm files the database file's mode, but creates
+ * the database itself 0644 less the umask; an empty file is an empty
+ * database. */
+static int sq_create_file(const char *path, char *err, size_t err_len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd >= 0) return close(fd);
+    if (errno == EEXIST) return 0;
+    snprintf(err, err_len, "cannot create handler.dbfile %s: %s", path, g_strerror(errno));
+    return -1;
+}
+
 static const store_backend store_sqlite_backend = {
     .name = "sqlite",
     .close = sq_close,
@@ -942,7 +967,7 @@ store *store_sqlite_open(const config *cfg, char *err, size_t err_len)
         snprintf(err, err_len, "handler.dbfile is not set");
         return NULL;
     }
-    if (sq_make_folder(path, err, err_len) < 0) return NULL;
+    if (sq_make_folder(path, err, err_len) < 0 || sq_create_file(path, err, err_len) < 0) return NULL;
 
     store_sqlite *s = g_new0(store_sqlite, 1);
     s->base.backend = &store_sqlite_backend;

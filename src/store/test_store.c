@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <glib.h>
@@ -114,6 +115,35 @@ static void test_open_creates_folder_and_schema(void **state)
     assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "wal");
     sqlite3_finalize(stmt);
     sqlite3_close(db);
+}
+
+/* Under the usual umask 022 the files still hold addresses: 0640, and the
+ * folder 0750, never readable by every local user. */
+static void test_files_are_not_world_readable(void **state)
+{
+    fixture *f = *state;
+    mode_t old = umask(022);
+    char *dbfile = g_build_filename(f->dir, "modes", "bounces.sqlite", NULL);
+    config cfg = { 0 };
+    cfg.handler.dbfile = dbfile;
+    store *st = open_store(&cfg);
+    umask(old);
+    assert_int_equal(soft(st, "a@example.org", "openhpi.de", T0, DAY), 1);
+    const char *const suffixes[] = { "", "-wal", "-shm" };
+    for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+        char *file = g_strconcat(dbfile, suffixes[i], NULL);
+        GStatBuf sb;
+        assert_int_equal(g_stat(file, &sb), 0);
+        if ((sb.st_mode & 0777) != 0640) fail_msg("%s is %03o, not 0640", file, (unsigned)(sb.st_mode & 0777));
+        g_free(file);
+    }
+    char *dir = g_path_get_dirname(dbfile);
+    GStatBuf sb;
+    assert_int_equal(g_stat(dir, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0750);
+    store_close(st);
+    g_free(dir);
+    g_free(dbfile);
 }
 
 static void test_reopen_keeps_data_and_version(void **state)
@@ -306,6 +336,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         FIXTURE_TEST(test_open_creates_folder_and_schema),
         FIXTURE_TEST(test_reopen_keeps_data_and_version),
+        FIXTURE_TEST(test_files_are_not_world_readable),
         FIXTURE_TEST(test_migrates_an_empty_database),
         FIXTURE_TEST(test_newer_schema_is_refused),
         FIXTURE_TEST(test_unopenable_store_is_an_error),

@@ -1,0 +1,247 @@
+/*
+ * test_log.c - unit tests of log.c: every control character, line separator
+ * and invalid UTF-8 byte in a logged value is escaped, so that no reader sees
+ * a line we did not write; and a held message's lines go out in one write().
+ * Output is caught on a datagram socket put in place of stdout, where each
+ * write() arrives as one datagram.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <glib.h>
+
+#include "log.h"
+
+typedef struct capture {
+    int saved_stdout;
+    int reader;
+} capture;
+
+static void capture_start(capture *c)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+    int size = 1 << 20;
+    setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    c->saved_stdout = dup(STDOUT_FILENO);
+    assert_true(c->saved_stdout >= 0);
+    assert_int_equal(dup2(sv[1], STDOUT_FILENO), STDOUT_FILENO);
+    close(sv[1]);
+    c->reader = sv[0];
+}
+
+static void capture_stop(capture *c)
+{
+    dup2(c->saved_stdout, STDOUT_FILENO);
+    close(c->saved_stdout);
+}
+
+/* The next write() that reached stdout, NUL-terminated, or "" when none is
+ * waiting. */
+static size_t capture_next(capture *c, char *buf, size_t cap)
+{
+    ssize_t n = recv(c->reader, buf, cap - 1, MSG_DONTWAIT);
+    buf[n > 0 ? n : 0] = '\0';
+    return n > 0 ? (size_t)n : 0;
+}
+
+static size_t capture_count(capture *c)
+{
+    char buf[65536];
+    size_t n = 0;
+    while (capture_next(c, buf, sizeof buf) > 0) n++;
+    return n;
+}
+
+/* Logs value in a labelled line and returns the one write it made. */
+static char *logged(const char *value)
+{
+    static char buf[65536];
+    capture c;
+    capture_start(&c);
+    log_field("Permanent:", "%s", value);
+    size_t n = capture_next(&c, buf, sizeof buf);
+    char extra[16];
+    size_t more = capture_next(&c, extra, sizeof extra);
+    capture_stop(&c);
+    close(c.reader);
+    assert_true(n > 0);
+    assert_int_equal(more, 0);
+    return buf;
+}
+
+/* One line: a single newline, at the end. */
+static void assert_one_line(const char *line)
+{
+    const char *nl = strchr(line, '\n');
+    assert_non_null(nl);
+    assert_int_equal(nl[1], '\0');
+}
+
+static void test_c0_controls_and_del_are_escaped(void **state)
+{
+    (void)state;
+    const char *line = logged("a\nbouncedemails - Permanent: victim@example.org\r\t\x1b[2J\x01\x7f" "end");
+    assert_one_line(line);
+    assert_string_equal(line, "bouncedemails - Permanent: a\\nbouncedemails - Permanent: victim@example.org"
+                              "\\r\\t\\x1b[2J\\x01\\x7fend\n");
+}
+
+static void test_c1_controls_and_unicode_separators_are_escaped(void **state)
+{
+    (void)state;
+    /* U+0085 NEL, U+009B CSI, U+2028, U+2029, each in UTF-8. */
+    const char *line = logged("x\xc2\x85" "Permanent: v1@example.org\xc2\x9b" "31m\xe2\x80\xa8" "v2\xe2\x80\xa9" "v3");
+    assert_one_line(line);
+    assert_string_equal(line, "bouncedemails - Permanent: x\\u0085Permanent: v1@example.org\\u009b31m"
+                              "\\u2028v2\\u2029v3\n");
+    assert_null(strstr(line, "\xc2\x85"));
+    assert_null(strstr(line, "\xe2\x80\xa8"));
+}
+
+static void test_invalid_utf8_is_escaped_byte_by_byte(void **state)
+{
+    (void)state;
+    /* A lone continuation byte, Latin-1, an overlong NUL, a cut sequence. */
+    const char *line = logged("\x80" "M\xfc" "ller \xc0\x80 \xe2\x80");
+    assert_string_equal(line, "bouncedemails - Permanent: \\x80M\\xfcller \\xc0\\x80 \\xe2\\x80\n");
+}
+
+static void test_printable_text_is_kept(void **state)
+{
+    (void)state;
+    const char *value = "Müller <m@example.org> 日本 \\x41 (550 5.1.1)";
+    const char *line = logged(value);
+    char want[256];
+    snprintf(want, sizeof want, "bouncedemails - Permanent: %s\n", value);
+    assert_string_equal(line, want);
+}
+
+/* The longest line is cut at a character, never inside an escape or a
+ * UTF-8 sequence. */
+static void test_a_long_value_is_cut_cleanly(void **state)
+{
+    (void)state;
+    char value[20001];
+    for (size_t i = 0; i < sizeof value - 1; i += 2) {
+        value[i] = (char)0xc3;
+        value[i + 1] = (char)0xa9; /* é */
+    }
+    value[sizeof value - 1] = '\0';
+    value[9001] = '\n';
+    const char *line = logged(value);
+    assert_one_line(line);
+    size_t len = strlen(line);
+    assert_true(len < 9000);
+    assert_true(g_utf8_validate(line, -1, NULL));
+}
+
+static void test_held_lines_go_out_in_one_write(void **state)
+{
+    (void)state;
+    char buf[65536];
+    capture c;
+    capture_start(&c);
+    log_hold();
+    log_info("------------- INCOMING MESSAGE -------------");
+    log_field("From:", "%s", "MAILER-DAEMON@example.com");
+    log_field("Permanent:", "%s", "a@example.org");
+    size_t early = capture_count(&c);
+    log_flush();
+    size_t n = capture_next(&c, buf, sizeof buf);
+    size_t after = capture_count(&c);
+    capture_stop(&c);
+    close(c.reader);
+    assert_int_equal(early, 0);
+    assert_true(n > 0);
+    assert_int_equal(after, 0);
+    assert_string_equal(buf, "bouncedemails - ------------- INCOMING MESSAGE -------------\n"
+                             "bouncedemails - From:      MAILER-DAEMON@example.com\n"
+                             "bouncedemails - Permanent: a@example.org\n");
+}
+
+/* Without log_hold() every line is a write of its own, at once. */
+static void test_lines_not_held_go_out_at_once(void **state)
+{
+    (void)state;
+    capture c;
+    capture_start(&c);
+    log_info("one");
+    log_info("two");
+    size_t n = capture_count(&c);
+    capture_stop(&c);
+    close(c.reader);
+    assert_int_equal(n, 2);
+}
+
+/* An error pushes out what is held with it, in order. */
+static void test_an_error_is_not_held(void **state)
+{
+    (void)state;
+    char buf[65536];
+    capture c;
+    capture_start(&c);
+    log_hold();
+    log_info("before");
+    log_error("store: commit: disk I/O error");
+    size_t n = capture_next(&c, buf, sizeof buf);
+    log_info("after");
+    size_t pending = capture_count(&c);
+    log_flush();
+    size_t last = capture_count(&c);
+    capture_stop(&c);
+    close(c.reader);
+    assert_true(n > 0);
+    assert_string_equal(buf, "bouncedemails - before\nbouncedemails - ERROR: store: commit: disk I/O error\n");
+    assert_int_equal(pending, 0);
+    assert_int_equal(last, 1);
+}
+
+/* More than the hold keeps goes out early, nothing lost, order kept. */
+static void test_a_large_message_is_not_lost(void **state)
+{
+    (void)state;
+    char buf[65536];
+    capture c;
+    capture_start(&c);
+    log_hold();
+    for (int i = 0; i < 2000; i++) log_field("Permanent:", "user%04d@example.org", i);
+    log_flush();
+    int next = 0;
+    size_t got;
+    while ((got = capture_next(&c, buf, sizeof buf)) > 0) {
+        for (char *line = buf; *line;) {
+            char want[64];
+            int w = snprintf(want, sizeof want, "bouncedemails - Permanent: user%04d@example.org\n", next++);
+            assert_memory_equal(line, want, (size_t)w);
+            line += w;
+        }
+    }
+    capture_stop(&c);
+    close(c.reader);
+    assert_int_equal(next, 2000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_c0_controls_and_del_are_escaped),
+        cmocka_unit_test(test_c1_controls_and_unicode_separators_are_escaped),
+        cmocka_unit_test(test_invalid_utf8_is_escaped_byte_by_byte),
+        cmocka_unit_test(test_printable_text_is_kept),
+        cmocka_unit_test(test_a_long_value_is_cut_cleanly),
+        cmocka_unit_test(test_held_lines_go_out_in_one_write),
+        cmocka_unit_test(test_lines_not_held_go_out_at_once),
+        cmocka_unit_test(test_an_error_is_not_held),
+        cmocka_unit_test(test_a_large_message_is_not_lost),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
