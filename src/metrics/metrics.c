@@ -94,11 +94,15 @@ static struct {
     metrics_part_state parts[METRICS_PART_COUNT];
 } metrics = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* Counter cells staged by this thread's open transaction. */
-static _Thread_local struct {
+/* Counter cells staged by a thread's open transaction; a thread's own,
+ * freed when it ends. */
+typedef struct metrics_staging {
     metrics_cell **cells;
     size_t n, cap;
-} metrics_staged;
+} metrics_staging;
+
+static pthread_key_t metrics_staging_key;
+static pthread_once_t metrics_staging_once = PTHREAD_ONCE_INIT;
 
 static void metrics_add(metrics_cell *cell, uint64_t n)
 {
@@ -188,17 +192,44 @@ void metrics_message(const char *ingress, metrics_outcome outcome, double second
                                   METRICS_HANDLING_BUCKETS - 1, seconds);
 }
 
+static void metrics_staging_free(void *arg)
+{
+    metrics_staging *s = arg;
+    free(s->cells);
+    free(s);
+}
+
+static void metrics_staging_key_init(void)
+{
+    pthread_key_create(&metrics_staging_key, metrics_staging_free);
+}
+
+/* This thread's staging, or NULL when it has none and create is false. */
+static metrics_staging *metrics_staging_get(bool create)
+{
+    pthread_once(&metrics_staging_once, metrics_staging_key_init);
+    metrics_staging *s = pthread_getspecific(metrics_staging_key);
+    if (!s && create && (s = calloc(1, sizeof *s)) != NULL && pthread_setspecific(metrics_staging_key, s) != 0) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
 static void metrics_stage(metrics_cell *cell)
 {
-    if (metrics_staged.n == metrics_staged.cap) {
-        size_t cap = metrics_staged.cap ? metrics_staged.cap * 2 : 64;
-        metrics_cell **cells = realloc(metrics_staged.cells, cap * sizeof *cells);
+    metrics_staging *s = metrics_staging_get(true);
+    if (!s)
+        return;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        metrics_cell **cells = realloc(s->cells, cap * sizeof *cells);
         if (!cells)
             return;
-        metrics_staged.cells = cells;
-        metrics_staged.cap = cap;
+        s->cells = cells;
+        s->cap = cap;
     }
-    metrics_staged.cells[metrics_staged.n++] = cell;
+    s->cells[s->n++] = cell;
 }
 
 void metrics_recipient(const char *domain, const char *verdict, classify_reason reason)
@@ -216,25 +247,31 @@ void metrics_recipient(const char *domain, const char *verdict, classify_reason 
 
 size_t metrics_mark(void)
 {
-    return metrics_staged.n;
+    metrics_staging *s = metrics_staging_get(false);
+    return s ? s->n : 0;
 }
 
 void metrics_rewind(size_t mark)
 {
-    if (mark < metrics_staged.n)
-        metrics_staged.n = mark;
+    metrics_staging *s = metrics_staging_get(false);
+    if (s && mark < s->n)
+        s->n = mark;
 }
 
 void metrics_commit(void)
 {
-    for (size_t i = 0; i < metrics_staged.n; i++)
-        metrics_add(metrics_staged.cells[i], 1);
-    metrics_staged.n = 0;
+    metrics_staging *s = metrics_staging_get(false);
+    for (size_t i = 0; s && i < s->n; i++)
+        metrics_add(s->cells[i], 1);
+    if (s)
+        s->n = 0;
 }
 
 void metrics_discard(void)
 {
-    metrics_staged.n = 0;
+    metrics_staging *s = metrics_staging_get(false);
+    if (s)
+        s->n = 0;
 }
 
 void metrics_notification(const char *domain, store_outbox_state state, bool unknown_at_platform)
