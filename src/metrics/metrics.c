@@ -35,9 +35,9 @@ static const char *const metrics_outcome_names[METRICS_OUTCOME_COUNT] = {
     [METRICS_OUTCOME_FAILED] = "failed",
 };
 
-enum { METRICS_VERDICT_ESCALATED = 4, METRICS_VERDICT_COUNT };
+enum { METRICS_VERDICT_ESCALATED = 4, METRICS_VERDICT_COUNT = 6 };
 static const char *const metrics_verdict_names[METRICS_VERDICT_COUNT] = {
-    "permanent", "temporary", "complaint", "ignore", "escalated",
+    "permanent", "temporary", "complaint", "ignore", "escalated", "unverified",
 };
 
 enum { METRICS_NOTIFY_DELIVERED, METRICS_NOTIFY_UNKNOWN, METRICS_NOTIFY_RETRIED, METRICS_NOTIFY_GIVEN_UP,

@@ -68,8 +68,8 @@ int metrics_init(const config *cfg);
 void metrics_message(const char *ingress, metrics_outcome outcome, double seconds);
 
 /* Staged: a recipient verdict ("permanent", "temporary", "complaint",
- * "ignore", "escalated") for domain (NULL: unrouted). "escalated" also
- * counts an escalation of the domain. */
+ * "ignore", "escalated", "unverified") for domain (NULL: unrouted).
+ * "escalated" also counts an escalation of the domain. */
 void metrics_recipient(const char *domain, const char *verdict, classify_reason reason);
 size_t metrics_mark(void);
 void metrics_rewind(size_t mark);

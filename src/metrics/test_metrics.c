@@ -71,7 +71,10 @@ static void test_escalation_counts_for_its_domain(void **state)
 {
     (void)state;
     metrics_recipient("OpenHPI.de", "escalated", CLASSIFY_REASON_MAILBOXFULL);
+    metrics_recipient("OpenHPI.de", "unverified", CLASSIFY_REASON_USERUNKNOWN);
     metrics_commit();
+    assert_int_equal(series_value("bouncedemails_recipients_total{domain=\"openhpi.de\",verdict=\"unverified\","
+                                  "reason=\"userunknown\"}"), 1);
     assert_int_equal(series_value("bouncedemails_escalations_total{domain=\"openhpi.de\"}"), 1);
     assert_int_equal(series_value("bouncedemails_escalations_total{domain=\"mydomain.de\"}"), 0);
     assert_int_equal(series_value("bouncedemails_recipients_total{domain=\"openhpi.de\",verdict=\"escalated\","

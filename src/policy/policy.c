@@ -539,6 +539,7 @@ static policy_outcome policy_handle_as(policy *p, const char *raw, size_t len, c
     if (out == POLICY_STORE_FAILED && store_error_permanent(p->st)) {
         policy_take_refusal(p, &job);
         store_rollback(p->st);
+        metrics_discard();
         out = store_begin(p->st) == 0 ? policy_refused(p, &job) : POLICY_STORE_FAILED;
     }
     out = policy_finish(p, out, job.queued);
@@ -573,6 +574,7 @@ static policy_outcome policy_batch_one(policy *p, const policy_message *m, time_
     if (out == POLICY_STORE_FAILED && store_error_permanent(p->st)) {
         policy_take_refusal(p, &job);
         bool undone = store_savepoint_rollback(p->st) == 0 && store_savepoint(p->st) == 0;
+        metrics_rewind(staged);
         out = undone ? policy_refused(p, &job) : POLICY_STORE_FAILED;
     }
     if (out != POLICY_STORE_FAILED && store_savepoint_release(p->st) != 0) {
@@ -657,6 +659,7 @@ policy_outcome policy_replay(policy *p, const store_quarantine_item *item, bool 
     if (out == POLICY_STORE_FAILED && store_error_permanent(p->st)) {
         policy_take_refusal(p, &job);
         store_rollback(p->st);
+        metrics_discard();
         out = store_begin(p->st) == 0 ? POLICY_QUARANTINED : POLICY_STORE_FAILED;
     }
     if (!dry_run && out == POLICY_QUARANTINED && policy_requarantine(p, item, job.quarantine) != 0)
