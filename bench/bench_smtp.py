@@ -4,8 +4,10 @@ clients deliver a mixed set of real bounces to `run-smtpserver`, the
 stand-in platform answering the notifications. A message counts when its
 250 arrives, which the listener sends only after the commit. Rows: one
 connection per client carrying many messages (MAIL, RCPT and DATA
-pipelined), and a new connection for every message. Prints a table; never
-fails on a number.
+pipelined), and a new connection for every message. Prints a table, with the
+service's CPU time a message split by thread (the event loop running the
+sessions, the commit thread running the policy, the notifier); never fails
+on a number.
 
 Environment: BOUNCEDEMAILS (the program), BOUNCEDEMAILS_CORPUS (real bounces;
 the project's own samples when absent), BENCH_SMTP_MESSAGES (20000),
@@ -80,11 +82,35 @@ def client_worker(args):
     return len(messages)
 
 
-def cpu_seconds(pid):
-    """User plus system time the process has used so far."""
-    with open(f"/proc/{pid}/stat") as f:
+def _stat_cpu(path):
+    with open(path) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User plus system time the process has used so far."""
+    return _stat_cpu(f"/proc/{pid}/stat")
+
+
+THREADS = ("sessions", "commit", "other")
+
+
+def thread_cpu(pid):
+    """CPU seconds by thread: the event loop that runs the SMTP sessions (the
+    main thread), the listener's commit thread (policy: classify, store,
+    archive), and the rest (the notifier)."""
+    out = dict.fromkeys(THREADS, 0.0)
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                comm = f.read().strip()
+            cpu = _stat_cpu(f"/proc/{pid}/task/{tid}/stat")
+        except OSError:
+            continue
+        key = "sessions" if int(tid) == pid else "commit" if comm == "smtp-commit" else "other"
+        out[key] += cpu
+    return out
 
 
 def make_messages(templates, count, offset):
@@ -111,7 +137,7 @@ def main():
     platform = harness.Platform()
     port = harness.free_port()
     work = harness.Workdir(platform, smtp={"port": port, "max_connections_per_client": 4 * clients})
-    service = work.start("run-smtpserver", "--host", "127.0.0.1", "--port", str(port))
+    service = work.start(*(["--debug"] if os.environ.get("BENCH_SMTP_DEBUG") else []), "run-smtpserver", "--host", "127.0.0.1", "--port", str(port))
     rows = []
     try:
         service.wait_output("SMTP listening on")
@@ -119,19 +145,24 @@ def main():
                                             ("new connection per message", connect_count, True, count)):
             messages = make_messages(templates, n, offset)
             before, cpu_before = handled(work), cpu_seconds(service.proc.pid)
+            threads_before = thread_cpu(service.proc.pid)
             delivered, elapsed = run(port, messages, clients, reconnect)
             cpu = cpu_seconds(service.proc.pid) - cpu_before
-            rows.append((label, delivered, handled(work) - before, elapsed, cpu))
+            threads_after = thread_cpu(service.proc.pid)
+            split = {k: threads_after[k] - threads_before[k] for k in THREADS}
+            rows.append((label, delivered, handled(work) - before, elapsed, cpu, split))
         peak = rss_peak_kib(service.proc.pid)
     finally:
         service.stop()
         platform.stop()
 
     print(f"SMTP end to end: {clients} clients, {len(templates)} distinct real bounces, 250 only after commit")
-    print(f"{'SMTP':<30} {'messages':>9} {'committed':>10} {'seconds':>8} {'msg/s':>9} {'service CPU ms/msg':>19}")
-    for label, delivered, committed, elapsed, cpu in rows:
+    print(f"{'SMTP':<30} {'messages':>9} {'committed':>10} {'seconds':>8} {'msg/s':>9} {'service CPU ms/msg':>19}"
+          f"  {'of it: sessions':>15} {'commit':>7} {'notifier':>9}")
+    for label, delivered, committed, elapsed, cpu, split in rows:
         print(f"{label:<30} {delivered:>9} {committed:>10} {elapsed:>8.2f} {delivered / elapsed:>9.0f}"
-              f" {1000 * cpu / delivered:>19.2f}")
+              f" {1000 * cpu / delivered:>19.2f}  {1000 * split['sessions'] / delivered:>15.3f}"
+              f" {1000 * split['commit'] / delivered:>7.3f} {1000 * split['other'] / delivered:>9.3f}")
     print(f"peak RSS of the service: {peak / 1024:.1f} MiB; {os.cpu_count()} CPUs,"
           f" load average {os.getloadavg()[0]:.1f} (clients and service share them)")
 

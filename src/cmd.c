@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -14,6 +15,12 @@ int cmd_load_config(const cmd_context *ctx, config **cfg)
 {
     char err[1024];
     const char *path = ctx->config_path ? ctx->config_path : config_default_path();
+    if (!ctx->config_path && access(path, F_OK) != 0) {
+        *cfg = NULL;
+        fprintf(stderr, "bouncedemails: no config file: tried %s (or give --config PATH)\n",
+                config_default_paths_tried());
+        return EX_CONFIG;
+    }
     *cfg = config_load(path, ctx->env, err, sizeof err);
     if (!*cfg) {
         fprintf(stderr, "bouncedemails: %s\n", err);

@@ -26,6 +26,14 @@ int cmd_open_store(const config *cfg, store **st);
  * names to dashes in place, for getopt_long. */
 void cmd_normalize_options(int argc, char **argv);
 
+/* Calls fn for every message that the paths hold (cmd_sources.c: files,
+ * mboxes, Maildirs, directories, "-" for stdin), source being the file it
+ * came from and index its place in it. fn returns nonzero to stop. Returns
+ * 0, EX_NOINPUT when a path could not be read (said on stderr, the rest still
+ * read), or -1 when fn stopped it. */
+typedef int (*cmd_message_fn)(void *arg, const char *source, int index, const char *msg, size_t len);
+int cmd_each_message(const char *command, char *const *paths, int n, cmd_message_fn fn, void *arg);
+
 int cmd_classify(const cmd_context *ctx, int argc, char **argv);
 int cmd_stdin(const cmd_context *ctx, int argc, char **argv);
 int cmd_run(const cmd_context *ctx, int argc, char **argv);
@@ -36,6 +44,10 @@ int cmd_set_permanent_bounced_address(const cmd_context *ctx, int argc, char **a
 int cmd_reset_address(const cmd_context *ctx, int argc, char **argv);
 int cmd_stats(const cmd_context *ctx, int argc, char **argv);
 int cmd_outbox(const cmd_context *ctx, int argc, char **argv);
+int cmd_import_original(const cmd_context *ctx, int argc, char **argv);
+int cmd_ingest(const cmd_context *ctx, int argc, char **argv);
+int cmd_purge(const cmd_context *ctx, int argc, char **argv);
+int cmd_history(const cmd_context *ctx, int argc, char **argv);
 int cmd_verp_address(const cmd_context *ctx, int argc, char **argv);
 
 #endif

@@ -201,21 +201,15 @@ static void find_print_outbox(const store_outbox_item *it)
     g_free(result);
 }
 
-static int find_address_run(const config *cfg, store *st, const admin_args *args)
+/* Everything known about one address, per domain. */
+static int find_print_address(const config *cfg, store *st, const char *address,
+                              const store_outbox_item *items, size_t n_items)
 {
-    const char *address = args->address;
     store_address_info *info = NULL;
-    store_outbox_item *items = NULL;
-    size_t n = 0, n_items = 0;
-    if (store_find_address(st, address, &info, &n) < 0)
-        return admin_store_failed(st, "find-address");
-    if (store_outbox_list(st, &items, &n_items) < 0) {
-        store_address_info_free(info, n);
-        return admin_store_failed(st, "find-address");
-    }
+    size_t n = 0;
+    if (store_find_address(st, address, &info, &n) < 0) return -1;
     char *shown = admin_clean(address, 320);
-    if (n == 0) printf("%s: nothing known\n", shown);
-    else printf("%s\n", shown);
+    printf("%s\n", shown);
     time_t now = time(NULL);
     for (size_t i = 0; i < n; i++) {
         char *domain = admin_clean(info[i].domain, 255);
@@ -229,9 +223,39 @@ static int find_address_run(const config *cfg, store *st, const admin_args *args
         g_free(domain);
     }
     g_free(shown);
-    store_outbox_free(items, n_items);
     store_address_info_free(info, n);
     return 0;
+}
+
+/* Like the original, --address is a part of an address: every address that
+ * contains it is listed, each with what is known about it. */
+#define FIND_MAX_MATCHES 1000
+
+static int find_address_run(const config *cfg, store *st, const admin_args *args)
+{
+    char **matches = NULL;
+    store_outbox_item *items = NULL;
+    size_t n = 0, n_items = 0;
+    if (store_match_addresses(st, args->address, FIND_MAX_MATCHES + 1, &matches, &n) < 0)
+        return admin_store_failed(st, "find-address");
+    if (store_outbox_list(st, &items, &n_items) < 0) {
+        store_strings_free(matches, n);
+        return admin_store_failed(st, "find-address");
+    }
+    int status = 0;
+    if (n == 0) {
+        char *shown = admin_clean(args->address, 320);
+        printf("%s: nothing known\n", shown);
+        g_free(shown);
+    }
+    for (size_t i = 0; i < n && i < FIND_MAX_MATCHES && status == 0; i++)
+        if (find_print_address(cfg, st, matches[i], items, n_items) < 0)
+            status = admin_store_failed(st, "find-address");
+    if (n > FIND_MAX_MATCHES)
+        printf("(more than %d addresses match; give more of the address)\n", FIND_MAX_MATCHES);
+    store_outbox_free(items, n_items);
+    store_strings_free(matches, n);
+    return status;
 }
 
 int cmd_find_address(const cmd_context *ctx, int argc, char **argv)
@@ -239,20 +263,21 @@ int cmd_find_address(const cmd_context *ctx, int argc, char **argv)
     admin_args args = { 0 };
     const admin_option options[] = { { "address", &args.address } };
     const admin_command cmd = {
-        "find-address --address ADDRESS\n"
+        "find-address --address PART\n"
         "\n"
-        "Shows what is known about ADDRESS for each platform domain: its soft-bounce\n"
-        "count and window, whether it is suppressed (since when, why, and what the\n"
-        "platform answered), and a notification still in the outbox.\n"
+        "Lists every address that contains PART (as the original did; a whole address\n"
+        "matches itself) and shows, for each platform domain, its soft-bounce count\n"
+        "and window, whether it is suppressed (since when, why, and what the platform\n"
+        "answered), and a notification still in the outbox.\n"
         "\n"
         "options:\n"
-        "  --address ADDRESS  the address to look up (case does not matter)\n"
+        "  --address PART     the address or a part of it (case does not matter)\n"
         "  --help             this help\n",
         options, G_N_ELEMENTS(options), 0,
     };
     int arg, status = admin_parse(&cmd, argc, argv, &arg);
     if (status >= 0) return status;
-    if ((status = admin_require(argv[0], "address", args.address, true))) return status;
+    if ((status = admin_require(argv[0], "address", args.address, false))) return status;
     return admin_with_store(ctx, find_address_run, &args);
 }
 

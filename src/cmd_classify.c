@@ -3,24 +3,21 @@
  * messages in files (one message or an mbox), directories (Maildir or plain:
  * every regular file, sorted by name, Maildir's cur/ and new/ included) or
  * stdin ("-"), and prints a short table or, with --json, one JSON object per
- * message. It needs no configuration and touches no store. An unreadable
- * path is reported on stderr and the rest is still processed; the exit
- * status is then EX_NOINPUT.
+ * message. It needs no configuration and touches no store. The paths are
+ * read by cmd_sources.c: an unreadable path is reported on stderr and the
+ * rest is still processed; the exit status is then EX_NOINPUT.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <unistd.h>
 #include <glib.h>
 #include "cmd.h"
 #include "classify/classify.h"
 
 typedef struct classify_run {
     bool json;
-    bool failed; /* a path could not be read */
 } classify_run;
 
 static int
@@ -53,126 +50,20 @@ classify_print_table(const classify_report *rep, const char *source, int index)
     }
 }
 
-/* Classifies every message of one buffer (an mbox of one or more). */
-static void
-classify_buffer(const classify_run *run, const char *data, size_t len, const char *source)
+static int
+classify_one(void *arg, const char *source, int index, const char *msg, size_t len)
 {
-    size_t pos = 0, mlen = 0;
-    const char *m = NULL;
-    int index = 0;
-    bool any = false;
-
-    while ((any = classify_mbox_next(data, len, &pos, &m, &mlen)) || index == 0) {
-        if (!any) {
-            m = data; /* empty input is still one (unreadable) message */
-            mlen = len;
-        }
-        classify_report *rep = classify_message(m, mlen);
-        if (run->json) {
-            char *j = classify_report_json(rep, source, index);
-            puts(j);
-            free(j);
-        } else {
-            classify_print_table(rep, source, index);
-        }
-        classify_report_free(rep);
-        index++;
-        if (!any)
-            break;
+    const classify_run *run = arg;
+    classify_report *rep = classify_message(msg, len);
+    if (run->json) {
+        char *j = classify_report_json(rep, source, index);
+        puts(j);
+        free(j);
+    } else {
+        classify_print_table(rep, source, index);
     }
-}
-
-static void
-classify_path_failed(classify_run *run, const char *path, const char *why)
-{
-    fprintf(stderr, "bouncedemails classify: %s: %s\n", path, why);
-    run->failed = true;
-}
-
-static void
-classify_file(classify_run *run, const char *path)
-{
-    GError *err = NULL;
-    char *data = NULL;
-    gsize len = 0;
-
-    if (!g_file_get_contents(path, &data, &len, &err)) {
-        classify_path_failed(run, path, err->message);
-        g_error_free(err);
-        return;
-    }
-    classify_buffer(run, data, len, path);
-    g_free(data);
-}
-
-static void
-classify_stdin(classify_run *run)
-{
-    GByteArray *buf = g_byte_array_new();
-    guint8 chunk[65536];
-    ssize_t n;
-
-    while ((n = read(STDIN_FILENO, chunk, sizeof chunk)) != 0) {
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            classify_path_failed(run, "-", g_strerror(errno));
-            g_byte_array_free(buf, TRUE);
-            return;
-        }
-        g_byte_array_append(buf, chunk, (guint)n);
-    }
-    classify_buffer(run, (const char *)buf->data, buf->len, "-");
-    g_byte_array_free(buf, TRUE);
-}
-
-static gint
-classify_compare_names(gconstpointer a, gconstpointer b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Every regular file below dir (Maildir's tmp/ excluded: half-written),
- * sorted by path so that the output is stable. */
-static void
-classify_collect(classify_run *run, const char *dir, GPtrArray *files, int depth)
-{
-    GError *err = NULL;
-    GDir *d = g_dir_open(dir, 0, &err);
-
-    if (d == NULL) {
-        classify_path_failed(run, dir, err->message);
-        g_error_free(err);
-        return;
-    }
-    const char *name;
-    while ((name = g_dir_read_name(d)) != NULL) {
-        if (name[0] == '.')
-            continue; /* hidden files and a Maildir's own bookkeeping */
-        char *path = g_build_filename(dir, name, NULL);
-        if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
-            if (depth < 8 && strcmp(name, "tmp") != 0)
-                classify_collect(run, path, files, depth + 1);
-            g_free(path);
-        } else if (g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
-            g_ptr_array_add(files, path);
-        } else {
-            g_free(path);
-        }
-    }
-    g_dir_close(d);
-}
-
-static void
-classify_directory(classify_run *run, const char *dir)
-{
-    GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
-
-    classify_collect(run, dir, files, 0);
-    g_ptr_array_sort(files, classify_compare_names);
-    for (guint i = 0; i < files->len; i++)
-        classify_file(run, g_ptr_array_index(files, i));
-    g_ptr_array_free(files, TRUE);
+    classify_report_free(rep);
+    return 0;
 }
 
 int
@@ -201,15 +92,5 @@ cmd_classify(const cmd_context *ctx, int argc, char **argv)
     if (!run.json)
         printf("SOURCE#MESSAGE\tKIND\tFORMAT\tADDRESS\tACTION\tSTATUS\tREPLY\tREASON\tHARD\tVERDICT\n");
 
-    for (int i = optind; i < argc; i++) {
-        const char *path = argv[i];
-        if (strcmp(path, "-") == 0)
-            classify_stdin(&run);
-        else if (g_file_test(path, G_FILE_TEST_IS_DIR))
-            classify_directory(&run, path);
-        else
-            classify_file(&run, path);
-        fflush(stdout);
-    }
-    return run.failed ? EX_NOINPUT : 0;
+    return cmd_each_message("classify", argv + optind, argc - optind, classify_one, &run);
 }

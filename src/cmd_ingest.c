@@ -208,11 +208,30 @@ static int replay_one(policy *p, const store_quarantine_item *item, bool dry_run
     return out == POLICY_STORE_FAILED ? -1 : 0;
 }
 
+/* Replays the message with this id, read on its own: the quarantine is
+ * listed without the messages and each is loaded only when its turn comes,
+ * so that memory holds one message, however many are kept. */
+static int replay_by_id(policy *p, store *st, int64_t id, bool dry_run, replay_counts *c)
+{
+    store_quarantine_item *item = NULL;
+    int found = 0;
+    if (store_quarantine_get(st, id, &item, &found) != 0) {
+        log_error("store: quarantine: %s", store_errmsg(st));
+        c->failed++;
+        return -1;
+    }
+    if (!found)
+        return 0;   /* gone since the listing (another replay) */
+    int rc = replay_one(p, item, dry_run, c);
+    store_quarantine_free(item, 1);
+    return rc;
+}
+
 static int replay_run(const config *cfg, store *st, int64_t only_id, bool dry_run)
 {
     store_quarantine_item *items = NULL;
     size_t n = 0;
-    if (store_quarantine_list(st, 1, &items, &n) != 0) {
+    if (store_quarantine_list(st, 0, &items, &n) != 0) {
         log_error("store: quarantine: %s", store_errmsg(st));
         return EX_TEMPFAIL;
     }
@@ -225,7 +244,7 @@ static int replay_run(const config *cfg, store *st, int64_t only_id, bool dry_ru
         if (only_id > 0 && items[i].id != only_id)
             continue;
         found = true;
-        if (replay_one(p, &items[i], dry_run, &c) != 0)
+        if (replay_by_id(p, st, items[i].id, dry_run, &c) != 0)
             break;
     }
     policy_free(p);

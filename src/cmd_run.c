@@ -5,7 +5,9 @@
  * notifier only. Each ingress thread has its own store handle and policy.
  * SIGTERM and SIGINT stop taking messages, let what is in hand commit, and
  * exit cleanly. With libsystemd, readiness and stopping are reported to
- * systemd (Type=notify). The metrics endpoint (metrics.listen) serves
+ * systemd (Type=notify), and when the unit sets WatchdogSec the event loop
+ * says WATCHDOG=1 at half that interval, so that a hung loop gets the
+ * daemon restarted. The metrics endpoint (metrics.listen) serves
  * /metrics, /healthz and /readyz on the same event loop.
  */
 #include "cmd.h"
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -26,6 +29,7 @@
 #include "metrics/metrics.h"
 #include "notify/notify.h"
 #include "policy/policy.h"
+#include "retention.h"
 
 #if HAVE_LIBSYSTEMD
 #include <systemd/sd-daemon.h>
@@ -48,6 +52,10 @@ typedef struct run_daemon {
     amqp_ingress *amqp;
     smtp_server *smtp;
     metrics_server *metrics;
+    struct event *watchdog;
+    store *purge_store;
+    struct event *purge;
+    retention_counts purged;
 } run_daemon;
 
 static void run_wake_notifier(void *arg)
@@ -98,6 +106,72 @@ static int run_metrics_start(run_daemon *d)
     return 0;
 }
 
+#if HAVE_LIBSYSTEMD
+static void run_on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    sd_notify(0, "WATCHDOG=1");
+}
+
+/* A persistent timer at half the watchdog interval, when systemd asks for
+ * one (WATCHDOG_USEC); it runs in the loop that serves SMTP and signals,
+ * so it stops when the loop stops. */
+static void run_watchdog_start(run_daemon *d)
+{
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+    struct timeval half = { (time_t)(usec / 2 / 1000000), (suseconds_t)(usec / 2 % 1000000) };
+    d->watchdog = event_new(d->base, -1, EV_PERSIST, run_on_watchdog, d);
+    if (d->watchdog) event_add(d->watchdog, &half);
+    log_debug("watchdog: WATCHDOG=1 every %llu ms", (unsigned long long)(usec / 2000));
+}
+#else
+static void run_watchdog_start(run_daemon *d) { (void)d; }
+#endif
+
+/* Retention: a turn of the loop prunes for at most RUN_PURGE_BUDGET_MS, in
+ * batches that each hold the write lock briefly; what is left waits
+ * RUN_PURGE_PAUSE_MS, so that the ingresses' commits go in between. */
+#define RUN_PURGE_BUDGET_MS 50
+#define RUN_PURGE_PAUSE_MS 50
+
+static void run_on_purge(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    run_daemon *d = arg;
+    int rc = retention_purge(d->cfg, d->purge_store, time(NULL), false, RUN_PURGE_BUDGET_MS, &d->purged);
+    struct timeval next = { d->cfg->retention.interval_s, 0 };
+    if (rc == 0) {
+        next = (struct timeval){ 0, RUN_PURGE_PAUSE_MS * 1000 };
+    } else if (rc < 0) {
+        log_warn("retention: %s; trying again in %d s", store_errmsg(d->purge_store), d->cfg->retention.interval_s);
+    } else {
+        long total = 0;
+        for (int k = 0; k < STORE_PURGE_KIND_COUNT; k++) total += d->purged.rows[k];
+        if (total)
+            log_info("retention: removed %ld fingerprint(s), %ld event(s), %ld quarantined message(s), "
+                     "%ld kept non-bounce(s)", d->purged.rows[STORE_PURGE_FINGERPRINTS],
+                     d->purged.rows[STORE_PURGE_EVENTS], d->purged.rows[STORE_PURGE_QUARANTINE],
+                     d->purged.rows[STORE_PURGE_NOTBOUNCES]);
+        d->purged = (retention_counts){ { 0 } };
+    }
+    event_add(d->purge, &next);
+}
+
+/* The first pruning runs once the daemon is up, then every interval. */
+static int run_purge_start(run_daemon *d)
+{
+    int status = cmd_open_store(d->cfg, &d->purge_store);
+    if (status) return status;
+    d->purge = evtimer_new(d->base, run_on_purge, d);
+    struct timeval soon = { 0, RUN_PURGE_PAUSE_MS * 1000 };
+    if (!d->purge || event_add(d->purge, &soon) != 0) return EX_SOFTWARE;
+    return 0;
+}
+
 static int run_start(run_daemon *d)
 {
     if (metrics_init(d->cfg) != 0) return EX_OSERR;
@@ -118,6 +192,7 @@ static int run_start(run_daemon *d)
             return EX_SOFTWARE;
         }
     }
+    if ((status = run_purge_start(d))) return status;
     if (d->cfg->smtp.enabled) {
         char err[512];
         if ((status = run_ingress_open(d, &d->smtp_side))) return status;
@@ -144,6 +219,8 @@ static void run_stop(run_daemon *d)
     }
     run_ingress_close(&d->smtp_side);
     run_ingress_close(&d->amqp_side);
+    if (d->purge) event_free(d->purge);
+    if (d->purge_store) store_close(d->purge_store);
     if (d->notify_store) store_close(d->notify_store);
     metrics_server_free(d->metrics);
 }
@@ -170,8 +247,10 @@ static int run_daemon_main(config *cfg)
                  BOUNCEDEMAILS_VERSION, cfg->env, cfg->amqp.enabled ? cfg->amqp.queue : "off", smtp,
                  cfg->metrics.listen ? cfg->metrics.listen : "off");
         run_sd_notify("READY=1");
+        run_watchdog_start(&d);
         event_base_dispatch(d.base);
     }
+    if (d.watchdog) event_free(d.watchdog);
     run_stop(&d);
     event_free(sigterm);
     event_free(sigint);

@@ -853,6 +853,76 @@ config_parse_networks(config_loader *ld, yaml_node_t *node, const char *path, vo
     return 0;
 }
 
+/* ---- smtp.recipient_domains, smtp.bare_newline ---- */
+
+static void
+config_free_recipient_domains(config_smtp *smtp)
+{
+    g_strfreev(smtp->recipient_domains);
+    smtp->recipient_domains = NULL;
+    smtp->n_recipient_domains = 0;
+}
+
+/* A domain name as a recipient's domain part gives it: no @, no blanks. */
+static bool
+config_is_domain(const char *text)
+{
+    if (!*text || *text == '.' || strlen(text) > 253)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        if (*p <= ' ' || *p == '@' || *p == 0x7f)
+            return false;
+    return true;
+}
+
+static int
+config_parse_recipient_domains(config_loader *ld, yaml_node_t *node, const char *path, void *base,
+                               const config_key *key)
+{
+    config_smtp *smtp = (config_smtp *)((char *)base + key->offset);
+    char got[96];
+
+    if (node->type != YAML_SEQUENCE_NODE)
+        return config_fail(ld, config_node_line(node), path,
+                           "expected a list of domains (e.g. [bouncedemails.example.org])");
+    config_free_recipient_domains(smtp);
+    for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(&ld->doc, *it);
+        char *text;
+        if (config_scalar_text(ld, item, path, &text) < 0)
+            return -1;
+        if (!config_is_domain(text)) {
+            config_quote(text, got, sizeof got);
+            g_free(text);
+            return config_fail(ld, config_node_line(item), path, "expected a domain name, got '%s'", got);
+        }
+        smtp->recipient_domains = g_renew(char *, smtp->recipient_domains, smtp->n_recipient_domains + 2);
+        smtp->recipient_domains[smtp->n_recipient_domains++] = text;
+        smtp->recipient_domains[smtp->n_recipient_domains] = NULL;
+    }
+    return 0;
+}
+
+static int
+config_parse_bare_newline(const char *text, void *field, const config_key *key, char *why, size_t why_len)
+{
+    static const char *const names[] = {
+        [CONFIG_BARE_NEWLINE_REJECT] = "reject",
+        [CONFIG_BARE_NEWLINE_STRICT] = "strict",
+        [CONFIG_BARE_NEWLINE_NORMALIZE] = "normalize",
+    };
+
+    (void)key;
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        if (strcmp(text, names[i]) == 0) {
+            *(config_bare_newline *)field = (config_bare_newline)i;
+            return 0;
+        }
+    }
+    snprintf(why, why_len, "expected reject, strict or normalize");
+    return -1;
+}
+
 /* ---- amqp.enabled ---- */
 
 static int
@@ -964,6 +1034,26 @@ static const config_key config_smtp_keys[] = {
       .offset = offsetof(config, smtp.tls_certificate), .min = 0, .max = 4096, .nullable = true },
     { .name = "tls_key", .scalar = config_parse_string, .offset = offsetof(config, smtp.tls_key),
       .min = 0, .max = 4096, .nullable = true },
+    { .name = "max_memory", .scalar = config_parse_size, .offset = offsetof(config, smtp.max_memory),
+      .min = 65536, .max = 1LL << 40, .def = "268435456" },
+    { .name = "recipient_domains", .node = config_parse_recipient_domains, .offset = offsetof(config, smtp) },
+    { .name = "bare_newline", .scalar = config_parse_bare_newline,
+      .offset = offsetof(config, smtp.bare_newline), .def = "strict" },
+    { .name = "require_tls", .scalar = config_parse_bool, .offset = offsetof(config, smtp.require_tls),
+      .def = "false" },
+    { 0 }
+};
+
+static const config_key config_retention_keys[] = {
+    KEY_INT(retention, fingerprint_days, 0, 36500, "30"),
+    KEY_INT(retention, event_days, 0, 36500, "400"),
+    KEY_INT(retention, quarantine_days, 0, 36500, "90"),
+    KEY_INT(retention, notbounce_days, 0, 36500, "7"),
+    { .name = "quarantine_max_bytes", .scalar = config_parse_size,
+      .offset = offsetof(config, retention.quarantine_max_bytes), .min = 4096, .max = 1LL << 31,
+      .def = "1048576" },
+    KEY_S(retention, "interval", interval_s, 1, 7 * 86400, "3600"),
+    KEY_INT(retention, batch, 1, 100000, "500"),
     { 0 }
 };
 
@@ -980,6 +1070,7 @@ static const config_key config_sections[] = {
     { .name = "amqp", .node = config_parse_section, .children = config_amqp_keys },
     { .name = "smtp", .node = config_parse_section, .children = config_smtp_keys },
     { .name = "metrics", .node = config_parse_section, .children = config_metrics_keys },
+    { .name = "retention", .node = config_parse_section, .children = config_retention_keys },
     { 0 }
 };
 
@@ -1069,12 +1160,154 @@ config_index_domains(config_loader *ld)
     return 0;
 }
 
+
 static int
 config_check_readable(config_loader *ld, const char *key, const char *file)
 {
     if (file == NULL || access(file, R_OK) == 0)
         return 0;
     return config_fail(ld, config_line_of(ld, key), key, "cannot read %s: %s", file, g_strerror(errno));
+}
+
+/* ---- URLs and hosts, checked at load so that every command finds them ---- */
+
+static bool
+config_valid_host_name(const char *host, size_t len)
+{
+    if (len == 0 || len > 253 || host[0] == '.' || host[0] == '-')
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!g_ascii_isalnum(host[i]) && !strchr(".-_", host[i]) && (unsigned char)host[i] < 0x80)
+            return false;
+    return true;
+}
+
+static bool
+config_valid_ip(const char *host, size_t len)
+{
+    unsigned char addr[16];
+    char buf[64];
+
+    if (len >= sizeof buf)
+        return false;
+    memcpy(buf, host, len);
+    buf[len] = '\0';
+    return inet_pton(AF_INET, buf, addr) == 1 || inet_pton(AF_INET6, buf, addr) == 1;
+}
+
+/* Checks a URL's scheme (one of schemes, "a|b"), host and port; on failure
+ * writes why, which names the scheme at most: the rest may hold a secret.
+ * secret_userinfo: the URL may carry a password (amqp, postgresql). */
+static int
+config_check_url(const char *url, const char *schemes, bool need_host, bool secret_userinfo, char *why,
+                 size_t why_len)
+{
+    const char *sep = strstr(url, "://");
+    char *scheme = sep ? g_ascii_strdown(url, sep - url) : NULL;
+    char **names = g_strsplit(schemes, "|", -1);
+    bool known = false;
+    int rc = -1;
+
+    for (char **n = names; scheme != NULL && *n != NULL; n++)
+        known = known || strcmp(*n, scheme) == 0;
+    if (!known) {
+        char *list = g_strjoinv(":// or ", names);
+        snprintf(why, why_len, "must start with %s:// (value not shown: it may be secret)", list);
+        g_free(list);
+    } else {
+        /* A password may hold "/", ":" and "@" as they are (store_pg_url.h):
+         * the user information ends at the last "@" before the query. A web
+         * URL's path may hold "@": its authority ends at the first "/". */
+        const char *auth = sep + 3;
+        size_t before_query = strcspn(auth, secret_userinfo ? "?#" : "/?#");
+        const char *at = g_strrstr_len(auth, (gssize)before_query, "@");
+        const char *host = at ? at + 1 : auth;
+        const char *end = host + strcspn(host, "/?#");
+        const char *port = NULL;
+        size_t host_len;
+
+        if (*host == '[') {
+            const char *close = memchr(host, ']', (size_t)(end - host));
+            port = close && close + 1 < end && close[1] == ':' ? close + 2 : NULL;
+            host_len = close ? (size_t)(close - host - 1) : 0;
+            host++;
+            if (close == NULL || (close + 1 < end && close[1] != ':'))
+                host_len = (size_t)-1;
+        } else {
+            const char *colon = memchr(host, ':', (size_t)(end - host));
+            port = colon ? colon + 1 : NULL;
+            host_len = (size_t)((colon ? colon : end) - host);
+        }
+        if (host_len == (size_t)-1 || (host_len == 0 && need_host) ||
+            (host_len > 0 && !config_valid_host_name(host, host_len) && !config_valid_ip(host, host_len)))
+            snprintf(why, why_len, "has no valid host name (value not shown: it may be secret)");
+        else if (port != NULL && (port == end || (size_t)(end - port) > 5 ||
+                                  strspn(port, "0123456789") < (size_t)(end - port) ||
+                                  atoi(port) < 1 || atoi(port) > 65535))
+            snprintf(why, why_len, "the port must be a number from 1 to 65535 (value not shown: it may be secret)");
+        else
+            rc = 0;
+    }
+    g_strfreev(names);
+    g_free(scheme);
+    return rc;
+}
+
+static int
+config_check_url_key(config_loader *ld, const char *key, const char *url, const char *schemes,
+                     bool need_host)
+{
+    char why[CONFIG_WHY_MAX];
+    bool secret_userinfo = strncmp(schemes, "http", 4) != 0;
+
+    if (url == NULL || config_check_url(url, schemes, need_host, secret_userinfo, why, sizeof why) == 0)
+        return 0;
+    return config_fail(ld, config_line_of(ld, key), key, "%s", why);
+}
+
+/* store.url is a libpq URI (several hosts allowed, a socket folder for no
+ * host) or a key=value connection string. */
+static int
+config_check_store_url(config_loader *ld)
+{
+    const char *url = ld->cfg->store.url;
+
+    if (url == NULL)
+        return 0;
+    if (strstr(url, "://") == NULL)
+        return strchr(url, '=') ? 0 : config_fail(ld, config_line_of(ld, "store.url"), "store.url",
+                                                 "expected a postgresql:// URI or key=value pairs "
+                                                 "(value not shown: it may be secret)");
+    if (strchr(url, ',') != NULL && (g_str_has_prefix(url, "postgresql://") ||
+                                     g_str_has_prefix(url, "postgres://")))
+        return 0;
+    return config_check_url_key(ld, "store.url", url, "postgresql|postgres", false);
+}
+
+static int
+config_check_addresses(config_loader *ld)
+{
+    config *cfg = ld->cfg;
+
+    if (config_check_url_key(ld, "amqp.url", cfg->amqp.url, "amqp|amqps", true) < 0 ||
+        config_check_store_url(ld) < 0)
+        return -1;
+    if (cfg->amqp.url != NULL && g_ascii_strncasecmp(cfg->amqp.url, "amqps://", 8) == 0 &&
+        config_check_readable(ld, "amqp.tls_ca_file", cfg->amqp.tls_ca_file) < 0)
+        return -1;
+    if (!config_valid_ip(cfg->smtp.host, strlen(cfg->smtp.host)) &&
+        !config_valid_host_name(cfg->smtp.host, strlen(cfg->smtp.host)))
+        return config_fail(ld, config_line_of(ld, "smtp.host"), "smtp.host",
+                           "expected an IP address or a host name");
+    for (size_t i = 0; i < cfg->handler.n_domains; i++) {
+        const config_domain *d = &cfg->handler.domains[i];
+        char *key = g_strconcat("handler.domains.", d->name, ".base_url", NULL);
+        int rc = d->base_url ? config_check_url_key(ld, key, d->base_url, "http|https", true) : 0;
+        g_free(key);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
 }
 
 static int
@@ -1090,10 +1323,8 @@ config_check(config_loader *ld)
         return config_fail(ld, config_line_of(ld, "amqp.batch"), "amqp.batch",
                            "must not exceed amqp.prefetch (%d): a batch waits for messages "
                            "the broker would never send", cfg->amqp.prefetch);
-    if (cfg->amqp.url != NULL && !g_str_has_prefix(cfg->amqp.url, "amqp://") &&
-        !g_str_has_prefix(cfg->amqp.url, "amqps://"))
-        return config_fail(ld, config_line_of(ld, "amqp.url"), "amqp.url",
-                           "must start with amqp:// or amqps:// (value not shown: it may be secret)");
+    if (config_check_addresses(ld) < 0)
+        return -1;
     if (!ld->amqp_enabled_set)
         cfg->amqp.enabled = cfg->amqp.url != NULL;
     else if (cfg->amqp.enabled && cfg->amqp.url == NULL)
@@ -1115,6 +1346,9 @@ config_check(config_loader *ld)
         return config_fail(ld, config_line_of(ld, set), set,
                            "STARTTLS needs both smtp.tls_certificate and smtp.tls_key");
     }
+    if (cfg->smtp.require_tls && cfg->smtp.tls_certificate == NULL)
+        return config_fail(ld, config_line_of(ld, "smtp.require_tls"), "smtp.require_tls",
+                           "needs smtp.tls_certificate and smtp.tls_key");
     if (config_check_readable(ld, "smtp.tls_certificate", cfg->smtp.tls_certificate) < 0 ||
         config_check_readable(ld, "smtp.tls_key", cfg->smtp.tls_key) < 0)
         return -1;
@@ -1233,6 +1467,12 @@ config_default_path(void)
     return access(CONFIG_LOCAL_PATH, F_OK) == 0 ? CONFIG_LOCAL_PATH : CONFIG_SYSTEM_PATH;
 }
 
+const char *
+config_default_paths_tried(void)
+{
+    return "./" CONFIG_LOCAL_PATH ", " CONFIG_SYSTEM_PATH;
+}
+
 config *
 config_load(const char *path, const char *env, char *err, size_t err_len)
 {
@@ -1297,6 +1537,7 @@ config_free(config *cfg)
     g_free(cfg->smtp.tls_certificate);
     g_free(cfg->smtp.tls_key);
     config_free_networks(&cfg->smtp);
+    config_free_recipient_domains(&cfg->smtp);
     if (cfg->domain_index != NULL)
         g_hash_table_destroy(cfg->domain_index);
     g_free(cfg->path);

@@ -79,6 +79,12 @@ typedef struct config_amqp {
     size_t max_message_size;   /* bytes; larger messages are quarantined by reference; smtp's */
 } config_amqp;
 
+typedef enum config_bare_newline {
+    CONFIG_BARE_NEWLINE_REJECT,    /* a bare LF refuses the message (Postfix's reject) */
+    CONFIG_BARE_NEWLINE_STRICT,    /* a bare LF or CR does */
+    CONFIG_BARE_NEWLINE_NORMALIZE, /* a bare LF is taken as CRLF */
+} config_bare_newline;
+
 typedef struct config_smtp {
     bool enabled;              /* false unless smtp.enabled or run-smtpserver */
     char *host;                /* 127.0.0.1 */
@@ -95,11 +101,26 @@ typedef struct config_smtp {
     size_t n_allow_networks;
     char *tls_certificate;     /* PEM paths; STARTTLS only when both are set */
     char *tls_key;
+    size_t max_memory;         /* message bytes held by all sessions, 256 MiB */
+    char **recipient_domains;  /* accepted recipients' domains; none: every recipient */
+    size_t n_recipient_domains;
+    config_bare_newline bare_newline; /* what a bare LF or CR in a message gets */
+    bool require_tls;          /* MAIL only after STARTTLS */
 } config_smtp;
 
 typedef struct config_metrics {
     char *listen;              /* "host:port" of the HTTP endpoint, "127.0.0.1:9473"; NULL: off */
 } config_metrics;
+typedef struct config_retention {
+    int fingerprint_days;      /* message fingerprints (duplicate detection), 30 */
+    int event_days;            /* the event log, 400 */
+    int quarantine_days;       /* quarantined messages, 90 */
+    int notbounce_days;        /* kept non-bounces, 7 */
+    /* 0 days: kept for ever. */
+    size_t quarantine_max_bytes; /* beyond: only the headers and a hash are kept, 1 MiB */
+    int interval_s;            /* how often the daemon prunes, 3600 */
+    int batch;                 /* rows removed per transaction, 500 */
+} config_retention;
 
 typedef struct config {
     char *path;                /* the file it was read from */
@@ -110,12 +131,16 @@ typedef struct config {
     config_amqp amqp;
     config_smtp smtp;
     config_metrics metrics;
+    config_retention retention;
     void *domain_index;        /* private to config.c: registrable domain -> domain */
 } config;
 
 /* The file to read when --config is not given: ./config.yml if it exists,
  * else /etc/bouncedemails/config.yml. */
 const char *config_default_path(void);
+/* The paths config_default_path() tries, in order, for an error that says
+ * where no file was found: "config.yml, /etc/bouncedemails/config.yml". */
+const char *config_default_paths_tried(void);
 
 /* Reads section env of the file at path. Returns NULL and writes
  * "FILE:LINE: KEY: what is wrong" into err on any error; the caller exits

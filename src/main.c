@@ -4,7 +4,8 @@
  *   bouncedemails [--config PATH] [--env NAME] [--debug] COMMAND [ARGS...]
  *
  * The global options may also follow the command, as the original service's
- * users typed them. Command names take dashes or underscores.
+ * users typed them, --no-debug included. Command names take dashes or
+ * underscores.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,11 @@ static const struct main_command {
     { "stats", cmd_stats, "per-domain counts" },
     { "replay", cmd_replay, "process the quarantine again with the current config" },
     { "outbox", cmd_outbox, "list pending and given-up notifications; 'outbox retry' revives them" },
+    { "history", cmd_history, "every event of an address: verdicts, notifications, archive" },
+    { "purge", cmd_purge, "remove what the retention settings no longer keep" },
+    { "ingest", cmd_ingest, "run old bounces (mboxes, Maildirs, directories) through the policy" },
+    { "import-original", cmd_import_original,
+      "bring the original service's database and archive into this store" },
     { "verp-address", cmd_verp_address, "print the signed return path a platform sends to an address with" },
 };
 
@@ -48,7 +54,7 @@ static void main_usage(FILE *out)
             "options:\n"
             "  --config PATH  config file (default ./config.yml, then /etc/bouncedemails/config.yml)\n"
             "  --env NAME     section of the config file to use (default production)\n"
-            "  --debug        log debugging detail\n"
+            "  --debug        log debugging detail (--no-debug, the original's default: not)\n"
             "  --help         this help; COMMAND --help for a command's\n"
             "  --version      print the version\n"
             "\n"
@@ -75,8 +81,8 @@ static int main_take_global(cmd_context *ctx, int argc, char **argv, int *i)
         const char **value;
     } valued[] = { { "--config", &ctx->config_path }, { "--env", &ctx->env } };
     const char *arg = argv[*i];
-    if (strcmp(arg, "--debug") == 0) {
-        ctx->debug = true;
+    if (strcmp(arg, "--debug") == 0 || strcmp(arg, "--no-debug") == 0) {
+        ctx->debug = arg[2] == 'd';
         return 1;
     }
     for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++) {

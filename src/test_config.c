@@ -220,6 +220,18 @@ test_every_key(void **state)
     assert_string_equal(cfg->smtp.allow_networks[2], "192.0.2.7/32");
     assert_string_equal(cfg->smtp.tls_certificate, cert);
     assert_string_equal(cfg->smtp.tls_key, cert);
+    assert_int_equal(cfg->retention.fingerprint_days, 10);
+    assert_int_equal(cfg->retention.event_days, 0);
+    assert_int_equal(cfg->retention.quarantine_days, 30);
+    assert_int_equal(cfg->retention.notbounce_days, 2);
+    assert_int_equal(cfg->retention.quarantine_max_bytes, 64 * 1024);
+    assert_int_equal(cfg->retention.interval_s, 300);
+    assert_int_equal(cfg->retention.batch, 50);
+    assert_true(cfg->smtp.max_memory == (size_t)64 << 20);
+    assert_int_equal(cfg->smtp.n_recipient_domains, 1);
+    assert_string_equal(cfg->smtp.recipient_domains[0], "bounces.example.org");
+    assert_int_equal(cfg->smtp.bare_newline, CONFIG_BARE_NEWLINE_NORMALIZE);
+    assert_true(cfg->smtp.require_tls);
     config_free(cfg);
     g_unsetenv("BD_TEST_TOKEN");
     g_unsetenv("BD_TEST_CERT");
@@ -501,6 +513,18 @@ test_networks_invalid(void **state)
     }
 }
 
+/* URLs that hold a password with "/", ":" and "@" load (store_pg_url.h). */
+static void
+test_urls_with_odd_passwords(void **state)
+{
+    fixture *f = *state;
+    config *cfg = load_text(f, NULL, MINIMAL "  store:\n    url: 'postgresql://bd:S3/c:r@t@db.example.org:5432/bd'\n"
+                                             "  amqp:\n    url: 'amqp://bd:p/w:x@y@[::1]:5672/bouncedemails'\n");
+    if (cfg == NULL)
+        fail_msg("%s", f->err);
+    config_free(cfg);
+}
+
 /* ---- every error: file, line, key ---- */
 
 typedef struct error_case {
@@ -626,6 +650,37 @@ static const error_case error_cases[] = {
       "metrics.listen", "an IPv6 address in brackets" },
     { "amqp.max_message_size too small", MINIMAL "  amqp:\n    max_message_size: 1KiB\n", 7,
       "amqp.max_message_size", "must be between" },
+    { "amqp.url port not a number", MINIMAL "  amqp:\n    url: amqp://u:pw@broker:56x2/bd\n", 7,
+      "amqp.url", "the port must be a number from 1 to 65535" },
+    { "amqp.url port out of range", MINIMAL "  amqp:\n    url: amqp://u:pw@broker:99999/bd\n", 7,
+      "amqp.url", "the port must be a number from 1 to 65535" },
+    { "amqp.url unknown scheme", MINIMAL "  amqp:\n    url: amqpx://u:pw@broker/bd\n", 7,
+      "amqp.url", "must start with amqp:// or amqps://" },
+    { "amqp.url without host", MINIMAL "  amqp:\n    url: amqp://u:pw@:5672/bd\n", 7,
+      "amqp.url", "has no valid host name" },
+    { "store.url scheme", MINIMAL "  store:\n    url: mysql://u:pw@db/bd\n", 7,
+      "store.url", "must start with postgresql:// or postgres://" },
+    { "store.url port", MINIMAL "  store:\n    url: postgresql://u:pw@db:0/bd\n", 7,
+      "store.url", "the port must be a number from 1 to 65535" },
+    { "store.url port after a password with / : @", MINIMAL
+      "  store:\n    url: 'postgresql://bd:S3/c:r@t@db:0/bd'\n", 7,
+      "store.url", "the port must be a number from 1 to 65535" },
+    { "store.url neither URI nor pairs", MINIMAL "  store:\n    url: db.example.org\n", 7,
+      "store.url", "expected a postgresql:// URI or key=value pairs" },
+    { "base_url host", "production:\n  handler:\n    domains:\n      mydomain.de:\n"
+      "        base_url: http://exa mple/{address}\n", 5, "handler.domains.mydomain.de.base_url",
+      "has no valid host name" },
+    { "base_url port", "production:\n  handler:\n    domains:\n      mydomain.de:\n"
+      "        base_url: http://example.org:80a/{address}\n", 5, "handler.domains.mydomain.de.base_url",
+      "the port must be a number" },
+    { "smtp.host", MINIMAL "  smtp:\n    host: 'not a host'\n", 7, "smtp.host",
+      "expected an IP address or a host name" },
+    { "amqps without its CAs", MINIMAL "  amqp:\n    url: amqps://u:pw@broker/bd\n"
+      "    tls_ca_file: /nonexistent/ca.pem\n", 8, "amqp.tls_ca_file", "cannot read /nonexistent/ca.pem" },
+    { "retention days", MINIMAL "  retention:\n    event_days: -1\n", 7, "retention.event_days",
+      "must be between 0 and 36500" },
+    { "quarantine cap too small", MINIMAL "  retention:\n    quarantine_max_bytes: 100\n", 7,
+      "retention.quarantine_max_bytes", "must be between 4096 and" },
 };
 
 static void
@@ -832,6 +887,48 @@ test_default_path(void **state)
     g_free(cwd);
 }
 
+/* smtp.max_memory, recipient_domains, bare_newline, require_tls. */
+static void
+test_smtp_listener_keys(void **state)
+{
+    fixture *f = *state;
+    config *cfg = load_text(f, NULL, MINIMAL);
+
+    assert_non_null(cfg);
+    assert_true(cfg->smtp.max_memory == (size_t)256 << 20);
+    assert_int_equal(cfg->smtp.n_recipient_domains, 0);
+    assert_int_equal(cfg->smtp.bare_newline, CONFIG_BARE_NEWLINE_STRICT);
+    assert_false(cfg->smtp.require_tls);
+    config_free(cfg);
+
+    cfg = load_text(f, NULL, MINIMAL "  smtp:\n    max_memory: 64MiB\n"
+                                     "    recipient_domains: [bouncedemails.example.org, Example.NET]\n"
+                                     "    bare_newline: normalize\n");
+    if (cfg == NULL)
+        fail_msg("%s", f->err);
+    assert_true(cfg->smtp.max_memory == (size_t)64 << 20);
+    assert_int_equal(cfg->smtp.n_recipient_domains, 2);
+    assert_string_equal(cfg->smtp.recipient_domains[1], "Example.NET");
+    assert_int_equal(cfg->smtp.bare_newline, CONFIG_BARE_NEWLINE_NORMALIZE);
+    config_free(cfg);
+
+    cfg = load_text(f, NULL, MINIMAL "  smtp:\n    bare_newline: reject\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->smtp.bare_newline, CONFIG_BARE_NEWLINE_REJECT);
+    config_free(cfg);
+
+    cfg = load_text(f, NULL, MINIMAL "  smtp:\n    bare_newline: yes\n");
+    assert_error(f, cfg, 7, "smtp.bare_newline", "expected reject, strict or normalize");
+    cfg = load_text(f, NULL, MINIMAL "  smtp:\n    recipient_domains: [a@b.example]\n");
+    assert_error(f, cfg, 7, "smtp.recipient_domains", "expected a domain name, got 'a@b.example'");
+    cfg = load_text(f, NULL, MINIMAL "  smtp:\n    recipient_domains: example.org\n");
+    assert_error(f, cfg, 7, "smtp.recipient_domains", "expected a list of domains");
+    cfg = load_text(f, NULL, MINIMAL "  smtp:\n    max_memory: 1KiB\n");
+    assert_error(f, cfg, 7, "smtp.max_memory", "bytes");
+    cfg = load_text(f, NULL, MINIMAL "  smtp:\n    require_tls: true\n");
+    assert_error(f, cfg, 7, "smtp.require_tls", "needs smtp.tls_certificate");
+}
+
 int
 main(void)
 {
@@ -839,6 +936,7 @@ main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
         T(test_defaults),
         T(test_every_key),
+        T(test_urls_with_odd_passwords),
         T(test_template_production),
         T(test_template_develop),
         T(test_metrics_listen_and_amqp_size),
@@ -858,6 +956,7 @@ main(void)
         T(test_find_domain_single_label),
         T(test_find_domain_threads),
         T(test_default_path),
+        T(test_smtp_listener_keys),
 #undef T
     };
 

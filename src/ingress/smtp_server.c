@@ -15,6 +15,10 @@
  * copy with the first envelope recipient of its domain (its Received: names
  * that recipient), since the envelope recipient decides the platform; it is
  * answered 250 only when every copy was committed.
+ *
+ * The server keeps the memory budget (smtp.max_memory) that its sessions
+ * and the batches in hand draw from, and, when every slot is taken, closes
+ * the session that has waited longest for its client to make room.
  */
 #include "ingress/smtp.h"
 
@@ -51,9 +55,14 @@
 #define SMTP_DEFAULT_MAX_PER_CLIENT 32
 #define SMTP_DEFAULT_COMMAND_TIMEOUT_S 300
 #define SMTP_DEFAULT_DATA_TIMEOUT_S 600
+#define SMTP_DEFAULT_MAX_MEMORY ((size_t)256 << 20)
 #define SMTP_LISTEN_BACKLOG 511
 /* How long accepting pauses when accept() fails, e.g. out of descriptors. */
 #define SMTP_ACCEPT_PAUSE_S 1
+/* When every slot is taken, a session idle for this long at least may be
+ * closed to let a new client in: long enough that a client in the middle of
+ * a normal exchange is never cut off. */
+#define SMTP_EVICT_MIN_IDLE_US (1000 * 1000)
 
 static const char *const smtp_default_networks[] = { "127.0.0.0/8", "::1/128" };
 
@@ -64,6 +73,8 @@ typedef struct smtp_batch {
     GArray *owner;            /* guint: the index in sessions of each message */
     GPtrArray *keep;          /* memory the messages point to: g_free()d */
     policy_outcome *out;
+    smtp_budget *memory;      /* charged with held */
+    size_t held;              /* bytes of the messages */
 } smtp_batch;
 
 typedef struct smtp_net {
@@ -84,7 +95,9 @@ struct smtp_server {
     int max_connections, max_per_client;
     GArray *nets;             /* smtp_net */
     GHashTable *sessions;     /* smtp_session * set */
+    GHashTable *evicted;      /* those of them closing to make room */
     GHashTable *per_client;   /* client address -> count */
+    smtp_budget memory;       /* message bytes in sessions and batches */
     GPtrArray *pending;       /* submitted sessions, for the next batch */
     struct event *commit_ev;  /* at the end of the loop's turn: dispatch */
     smtp_batch *in_flight;    /* with the worker (loop thread's view) */
@@ -181,10 +194,25 @@ static bool smtp_server_client(const smtp_server *srv, const struct sockaddr *sa
 
 /* ---- sessions ---- */
 
+/* Every recipient, as the original took them (the listener relays nothing:
+ * the policy routes by the headers); or, with smtp.recipient_domains, those
+ * at one of its domains or their subdomains. */
 static bool smtp_server_recipient_ok(void *arg, const char *rcpt)
 {
     smtp_server *srv = arg;
-    return strcasecmp(rcpt, "postmaster") == 0 || config_find_domain(srv->cfg, rcpt) != NULL;
+    const config_smtp *c = &srv->cfg->smtp;
+    const char *at = strrchr(rcpt, '@');
+    if (c->n_recipient_domains == 0 || !at) return true;   /* without @: postmaster */
+    const char *domain = at + 1;
+    size_t len = strlen(domain);
+    for (size_t i = 0; i < c->n_recipient_domains; i++) {
+        const char *want = c->recipient_domains[i];
+        size_t want_len = strlen(want);
+        if (strcasecmp(domain, want) == 0 ||
+            (len > want_len && domain[len - want_len - 1] == '.' && strcasecmp(domain + len - want_len, want) == 0))
+            return true;
+    }
+    return false;
 }
 
 static void smtp_server_submit(void *arg, smtp_session *s)
@@ -205,6 +233,7 @@ static void smtp_server_closed(void *arg, smtp_session *s)
         if (g_ptr_array_index(srv->in_flight->sessions, i) == s) g_ptr_array_index(srv->in_flight->sessions, i) = NULL;
     g_hash_table_remove(srv->sessions, s);
     metrics_smtp_open(-1);
+    g_hash_table_remove(srv->evicted, s);
     if (GPOINTER_TO_INT(count) <= 1)
         g_hash_table_remove(srv->per_client, client);
     else
@@ -223,6 +252,7 @@ static const smtp_session_ops smtp_server_ops = {
 static void smtp_batch_free(smtp_batch *b)
 {
     if (!b) return;
+    smtp_budget_give(b->memory, b->held);
     g_ptr_array_free(b->sessions, TRUE);
     g_array_free(b->msgs, TRUE);
     g_array_free(b->owner, TRUE);
@@ -237,12 +267,35 @@ static const char *smtp_batch_keep(smtp_batch *b, char *p)
     return p;
 }
 
-/* One policy message per platform domain among the session's recipients. */
+/* Which recipients the message is handed to the policy for: the first of
+ * each platform domain; or, when none is at a platform domain (the
+ * original's set-up, e.g. bouncedemails@<mail host>), the first recipient
+ * only, and the policy routes it by its headers. */
+static bool *smtp_batch_copies(smtp_server *srv, smtp_session *s)
+{
+    size_t n = smtp_session_n_recipients(s);
+    const config_domain **domains = g_new0(const config_domain *, n);
+    bool *copy = g_new0(bool, n), any_platform = false;
+    for (size_t i = 0; i < n; i++) {
+        domains[i] = config_find_domain(srv->cfg, smtp_session_recipient(s, i));
+        any_platform = any_platform || domains[i];
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++) seen = domains[k] == domains[i];
+        copy[i] = !seen && (domains[i] || !any_platform);
+    }
+    g_free(domains);
+    return copy;
+}
+
+/* One policy message per recipient that smtp_batch_copies() picks. The
+ * bytes are charged to the memory budget until the batch is freed. */
 static void smtp_batch_add(smtp_server *srv, smtp_batch *b, smtp_session *s)
 {
     guint index = b->sessions->len, first = b->msgs->len;
     size_t n = smtp_session_n_recipients(s);
-    const config_domain **domains = g_new0(const config_domain *, n);
+    bool *copy = smtp_batch_copies(srv, s);
     g_ptr_array_add(b->sessions, s);
     const char *sender = smtp_batch_keep(b, g_strdup(smtp_session_sender(s)));
     /* The trace differs per copy and per attempt: the fingerprint skips it. */
@@ -250,22 +303,23 @@ static void smtp_batch_add(smtp_server *srv, smtp_batch *b, smtp_session *s)
     smtp_session_message(s, &main_len);
     size_t trace_len = smtp_session_trace_len(s), body_len = main_len - trace_len;
     for (size_t i = 0; i < n; i++) {
+        if (!copy[i]) continue;
         const char *rcpt = smtp_session_recipient(s, i);
-        bool seen = false;
-        domains[i] = config_find_domain(srv->cfg, rcpt);
-        for (size_t k = 0; k < i && !seen; k++) seen = domains[k] == domains[i];
-        if (seen) continue;
         policy_message m = { .envelope = { .sender = sender, .ingress = "smtp" } };
         m.envelope.recipient = smtp_batch_keep(b, g_strdup(rcpt));
-        /* The first copy last: taking it leaves the session without one. */
+        /* The first recipient's copy last: taking it leaves the session without one. */
         m.raw = i == 0 ? NULL : smtp_batch_keep(b, smtp_session_message_for(s, rcpt, &m.len));
         m.envelope.trace_len = i == 0 ? trace_len : m.len - body_len;
+        b->held += m.len;
         g_array_append_val(b->msgs, m);
         g_array_append_val(b->owner, index);
     }
-    policy_message *main_copy = &g_array_index(b->msgs, policy_message, first);
-    main_copy->raw = smtp_batch_keep(b, smtp_session_take_message(s, &main_copy->len));
-    g_free(domains);
+    if (copy[0]) {
+        policy_message *main_copy = &g_array_index(b->msgs, policy_message, first);
+        main_copy->raw = smtp_batch_keep(b, smtp_session_take_message(s, &main_copy->len));
+        b->held += main_copy->len;
+    }
+    g_free(copy);
 }
 
 static smtp_batch *smtp_batch_new(smtp_server *srv, GPtrArray *sessions)
@@ -275,7 +329,9 @@ static smtp_batch *smtp_batch_new(smtp_server *srv, GPtrArray *sessions)
     b->msgs = g_array_new(FALSE, FALSE, sizeof(policy_message));
     b->owner = g_array_new(FALSE, FALSE, sizeof(guint));
     b->keep = g_ptr_array_new_with_free_func(g_free);
+    b->memory = &srv->memory;
     for (guint i = 0; i < sessions->len; i++) smtp_batch_add(srv, b, g_ptr_array_index(sessions, i));
+    smtp_budget_charge(b->memory, b->held);
     b->out = g_new(policy_outcome, b->msgs->len);
     return b;
 }
@@ -368,6 +424,8 @@ static int smtp_server_worker_start(smtp_server *srv, char *err, size_t err_len)
         snprintf(err, err_len, "cannot start the SMTP commit thread: %s", strerror(rc));
         return -1;
     }
+    /* Named so that top -H, perf and bench_smtp.py tell its CPU time apart. */
+    pthread_setname_np(srv->worker, "smtp-commit");
     srv->worker_running = true;
     return 0;
 }
@@ -400,14 +458,41 @@ static void smtp_server_refuse(evutil_socket_t fd, const char *reply)
     evutil_closesocket(fd);
 }
 
+/* Closes the session that has waited longest for its client's next
+ * command, if one has waited SMTP_EVICT_MIN_IDLE_US. */
+static bool smtp_server_evict(smtp_server *srv)
+{
+    gint64 oldest = g_get_monotonic_time() - SMTP_EVICT_MIN_IDLE_US, since;
+    smtp_session *victim = NULL;
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, srv->sessions);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        if (g_hash_table_contains(srv->evicted, key) || !smtp_session_idle(key, &since) || since > oldest)
+            continue;
+        oldest = since;
+        victim = key;
+    }
+    if (!victim) return false;
+    g_hash_table_add(srv->evicted, victim);
+    smtp_session_evict(victim);
+    return true;
+}
+
+/* The sessions that hold a slot: not those closing to make room. */
+static int smtp_server_open_sessions(const smtp_server *srv)
+{
+    return (int)(g_hash_table_size(srv->sessions) - g_hash_table_size(srv->evicted));
+}
+
 static int smtp_server_check_limits(smtp_server *srv, const char *client)
 {
-    if ((int)g_hash_table_size(srv->sessions) >= srv->max_connections) {
-        log_warn("SMTP %s: refused, %d connections already", client, srv->max_connections);
-        return -1;
-    }
     if (GPOINTER_TO_INT(g_hash_table_lookup(srv->per_client, client)) >= srv->max_per_client) {
         log_warn("SMTP %s: refused, %d connections from this address already", client, srv->max_per_client);
+        return -1;
+    }
+    if (smtp_server_open_sessions(srv) >= srv->max_connections && !smtp_server_evict(srv)) {
+        log_warn("SMTP %s: refused, %d connections already", client, srv->max_connections);
         return -1;
     }
     return 0;
@@ -440,7 +525,7 @@ static void smtp_server_accept_cb(struct evconnlistener *listener, evutil_socket
     }
     smtp_session_params params = {
         .limits = &srv->limits, .hostname = srv->hostname, .client_addr = client,
-        .tls = srv->tls, .ops = &smtp_server_ops, .arg = srv,
+        .tls = srv->tls, .memory = &srv->memory, .ops = &smtp_server_ops, .arg = srv,
     };
     smtp_session *s = smtp_session_new(bev, &params);
     g_hash_table_add(srv->sessions, s);
@@ -509,7 +594,12 @@ static void smtp_server_limits(smtp_server *srv)
         .max_recipients = c->max_recipients > 0 ? c->max_recipients : SMTP_DEFAULT_MAX_RECIPIENTS,
         .command_timeout_s = c->command_timeout_s > 0 ? c->command_timeout_s : SMTP_DEFAULT_COMMAND_TIMEOUT_S,
         .data_timeout_s = c->data_timeout_s > 0 ? c->data_timeout_s : SMTP_DEFAULT_DATA_TIMEOUT_S,
+        .bare_newline = c->bare_newline == CONFIG_BARE_NEWLINE_NORMALIZE ? SMTP_BARE_NEWLINE_NORMALIZE
+                        : c->bare_newline == CONFIG_BARE_NEWLINE_STRICT  ? SMTP_BARE_NEWLINE_STRICT
+                                                                         : SMTP_BARE_NEWLINE_REJECT,
+        .require_tls = c->require_tls,
     };
+    srv->memory.limit = c->max_memory ? c->max_memory : SMTP_DEFAULT_MAX_MEMORY;
     srv->max_connections = c->max_connections > 0 ? c->max_connections : SMTP_DEFAULT_MAX_CONNECTIONS;
     srv->max_per_client = c->max_connections_per_client > 0 ? c->max_connections_per_client
                                                             : SMTP_DEFAULT_MAX_PER_CLIENT;
@@ -557,6 +647,7 @@ smtp_server *smtp_server_new(struct event_base *base, const config *cfg, policy 
     srv->pol = p;
     srv->hostname = smtp_server_hostname(cfg);
     srv->sessions = g_hash_table_new(NULL, NULL);
+    srv->evicted = g_hash_table_new(NULL, NULL);
     srv->per_client = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     srv->pending = g_ptr_array_new();
     srv->commit_ev = event_new(base, -1, 0, smtp_server_commit_cb, srv);
@@ -589,6 +680,7 @@ void smtp_server_free(smtp_server *srv)
     if (srv->tls) SSL_CTX_free(srv->tls);
     if (srv->nets) g_array_free(srv->nets, TRUE);
     g_hash_table_destroy(srv->sessions);
+    g_hash_table_destroy(srv->evicted);
     g_hash_table_destroy(srv->per_client);
     g_ptr_array_free(srv->pending, TRUE);
     g_mutex_clear(&srv->lock);

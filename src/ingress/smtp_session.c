@@ -9,10 +9,17 @@
  * the owner calls smtp_session_committed(); meanwhile pipelined input waits
  * in the bufferevent, bounded by its read watermark.
  *
- * A session frees itself only from libevent callbacks (the client left, or
- * its last reply was written), never from inside a function the owner calls.
+ * A session frees itself only from libevent callbacks (the client left, its
+ * last reply was written, or its deadline passed), never from inside a
+ * function the owner calls.
+ *
+ * One timer per session is its deadline (see smtp_session.h); the
+ * bufferevent's own timeouts are not used, since they restart with every
+ * byte and so let a client that sends one byte at a time hold a slot for
+ * ever.
  */
 #include "ingress/smtp_session.h"
+#include "ingress/smtp_data.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -27,10 +34,10 @@
 
 #include "log.h"
 
-/* A data line longer than this is taken in pieces: data lines have no limit
- * of their own (only the message size), since a bounce that quotes an
- * over-long line must not be lost. */
-#define SMTP_DATA_CHUNK (64 * 1024)
+/* What a message starts with: trace headers and a small bounce. */
+#define SMTP_MESSAGE_INITIAL (16 * 1024)
+/* Input chunks decoded per step of DATA. */
+#define SMTP_DATA_IOVECS 8
 /* Input kept unread at most while a message commits or a line is incomplete. */
 #define SMTP_READ_HIGH_WATERMARK (256 * 1024)
 /* Replies a client has not read yet, at most: beyond this the session stops
@@ -50,6 +57,13 @@ typedef enum smtp_state {
     SMTP_STATE_CLOSING,     /* the last reply is being written */
 } smtp_state;
 
+/* Why a message's data is read to its end but not kept. */
+typedef enum smtp_refusal {
+    SMTP_REFUSAL_NONE,
+    SMTP_REFUSAL_SIZE,      /* beyond max_message_size */
+    SMTP_REFUSAL_MEMORY,    /* beyond the memory budget */
+} smtp_refusal;
+
 struct smtp_session {
     struct bufferevent *bev;
     smtp_session_params params;
@@ -58,6 +72,7 @@ struct smtp_session {
     bool esmtp;             /* EHLO rather than HELO */
     bool tls;               /* STARTTLS done */
     bool processing;        /* inside smtp_session_process() */
+    bool handshaking;       /* STARTTLS answered, the TLS handshake not done */
     bool discard_line;      /* the rest of an over-long command line is dropped */
     int errors;
     char *helo;
@@ -66,9 +81,12 @@ struct smtp_session {
     GString *msg;           /* trace headers, then the data */
     size_t header_len;
     size_t data_len;        /* data bytes seen, kept or not */
-    bool oversize;          /* data beyond max_message_size: discarded */
-    bool midline;           /* a long data line was taken in part */
+    size_t held;            /* bytes of msg taken from params.memory */
+    smtp_data data;         /* the DATA decoder */
+    smtp_refusal refusal;   /* why the data is being discarded */
     struct evbuffer *out;   /* replies not yet written */
+    struct event *deadline; /* what the client must have done by when */
+    gint64 idle_since;      /* when the session became ready for a command */
 };
 
 typedef void (*smtp_command_fn)(smtp_session *s, char *args);
@@ -95,13 +113,30 @@ static void smtp_flush(smtp_session *s)
     if (evbuffer_get_length(s->out) > 0) bufferevent_write_buffer(s->bev, s->out);
 }
 
+/* ---- deadlines ---- */
+
+static void smtp_deadline(smtp_session *s, int seconds)
+{
+    struct timeval tv = { .tv_sec = seconds };
+    evtimer_add(s->deadline, &tv);
+}
+
+/* The session is ready for the client's next command. */
+static void smtp_await_command(smtp_session *s)
+{
+    s->idle_since = g_get_monotonic_time();
+    smtp_deadline(s, s->params.limits->command_timeout_s);
+}
+
 /* The last reply: nothing more is read, and the session is freed once the
- * reply has been written (smtp_session_write_cb). */
+ * reply has been written (smtp_session_write_cb), or when a client that
+ * does not read it has had command_timeout to do so. */
 static void smtp_close(smtp_session *s, const char *reply)
 {
     smtp_reply(s, "%s", reply);
     s->state = SMTP_STATE_CLOSING;
     bufferevent_disable(s->bev, EV_READ);
+    smtp_deadline(s, s->params.limits->command_timeout_s);
 }
 
 /* A protocol error: counted, and too many of them end the session. */
@@ -119,21 +154,63 @@ static void smtp_error(smtp_session *s, const char *fmt, ...)
     }
 }
 
-/* ---- state ---- */
+/* ---- the memory budget ---- */
 
-static void smtp_set_timeouts(smtp_session *s)
+bool smtp_budget_take(smtp_budget *b, size_t n)
 {
-    const smtp_session_limits *lim = s->params.limits;
-    int read_s = s->state == SMTP_STATE_DATA ? lim->data_timeout_s : lim->command_timeout_s;
-    struct timeval rd = { .tv_sec = read_s }, wr = { .tv_sec = lim->command_timeout_s };
-    bufferevent_set_timeouts(s->bev, &rd, &wr);
+    if (b->used + n > b->limit) return false;
+    b->used += n;
+    return true;
 }
+
+void smtp_budget_charge(smtp_budget *b, size_t n)
+{
+    b->used += n;
+}
+
+void smtp_budget_give(smtp_budget *b, size_t n)
+{
+    b->used = n < b->used ? b->used - n : 0;
+}
+
+/* Takes from the budget what the message will hold once it has grown to
+ * allocated bytes; false (and nothing taken) when the budget cannot give it. */
+static bool smtp_hold(smtp_session *s, size_t allocated)
+{
+    smtp_budget *b = s->params.memory;
+    if (!b || allocated <= s->held) return true;
+    if (!smtp_budget_take(b, allocated - s->held)) return false;
+    s->held = allocated;
+    return true;
+}
+
+/* What the message's allocation becomes when len bytes are appended. GString
+ * doubles it; should it grow more than that, smtp_data_keep charges the
+ * difference afterwards. */
+static size_t smtp_grown(const GString *msg, size_t len)
+{
+    size_t need = msg->len + len + 1, allocated = msg->allocated_len;
+    while (allocated < need) allocated *= 2;
+    return allocated;
+}
+
+static void smtp_free_message(smtp_session *s)
+{
+    if (s->msg) g_string_free(s->msg, TRUE);
+    s->msg = NULL;
+    if (s->params.memory) smtp_budget_give(s->params.memory, s->held);
+    s->held = 0;
+}
+
+/* ---- state ---- */
 
 static void smtp_set_state(smtp_session *s, smtp_state state)
 {
-    bool timeouts_change = (s->state == SMTP_STATE_DATA) != (state == SMTP_STATE_DATA);
     s->state = state;
-    if (timeouts_change) smtp_set_timeouts(s);
+    if (state == SMTP_STATE_DATA)
+        smtp_deadline(s, s->params.limits->data_timeout_s);
+    else if (state == SMTP_STATE_COMMITTING)   /* our own time is not the client's */
+        evtimer_del(s->deadline);
 }
 
 static void smtp_transaction_reset(smtp_session *s)
@@ -141,10 +218,9 @@ static void smtp_transaction_reset(smtp_session *s)
     g_free(s->sender);
     s->sender = NULL;
     g_ptr_array_set_size(s->rcpts, 0);
-    if (s->msg) g_string_free(s->msg, TRUE);
-    s->msg = NULL;
+    smtp_free_message(s);
     s->header_len = s->data_len = 0;
-    s->oversize = s->midline = false;
+    s->refusal = SMTP_REFUSAL_NONE;
 }
 
 /* ---- parsing ---- */
@@ -308,6 +384,10 @@ static void smtp_cmd_mail(smtp_session *s, char *args)
         smtp_error(s, "553 5.1.7 Bad sender address syntax");
         return;
     }
+    if (s->params.limits->require_tls && !s->tls) {
+        smtp_error(s, "530 5.7.0 Must issue a STARTTLS command first");
+        return;
+    }
     if (smtp_mail_params(s, params) != 0) return;
     s->sender = g_strdup(addr);
     smtp_set_state(s, SMTP_STATE_MAIL);
@@ -335,8 +415,8 @@ static void smtp_cmd_rcpt(smtp_session *s, char *args)
         return;
     }
     if (!s->params.ops->recipient_ok(s->params.arg, addr)) {
-        log_info("SMTP %s: relay denied for <%s>", s->client, addr);
-        smtp_error(s, "550 5.7.1 <%s>: Relay access denied", addr);
+        log_info("SMTP %s: recipient <%s> refused, not in smtp.recipient_domains", s->client, addr);
+        smtp_error(s, "550 5.1.1 <%s>: Recipient address rejected: not a domain of this listener", addr);
         return;
     }
     g_ptr_array_add(s->rcpts, g_strdup(addr));
@@ -354,9 +434,16 @@ static void smtp_cmd_data(smtp_session *s, char *args)
         smtp_error(s, "554 5.5.1 No valid recipients");
         return;
     }
-    s->msg = g_string_sized_new(16 * 1024);
+    s->msg = g_string_sized_new(SMTP_MESSAGE_INITIAL);
+    if (!smtp_hold(s, s->msg->allocated_len)) {
+        log_warn("SMTP %s: DATA refused, smtp.max_memory (%zu bytes) is in use", s->client, s->params.memory->limit);
+        smtp_free_message(s);
+        smtp_reply(s, "452 4.3.1 Insufficient system storage, try again later");
+        return;
+    }
     smtp_append_trace(s, s->msg, smtp_session_recipient(s, 0));
     s->header_len = s->msg->len;
+    smtp_data_init(&s->data);
     smtp_set_state(s, SMTP_STATE_DATA);
     smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
@@ -397,11 +484,10 @@ static void smtp_cmd_vrfy(smtp_session *s, char *args)
     smtp_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message for our domains");
 }
 
-/* Puts a TLS filter over the connection: the client starts afresh with EHLO. */
+/* Puts a TLS filter over the connection: the client starts afresh with EHLO,
+ * once the handshake is done, within command_timeout. */
 static int smtp_start_tls(smtp_session *s)
 {
-    /* The filter's own timeouts apply from now on. */
-    bufferevent_set_timeouts(s->bev, NULL, NULL);
     SSL *ssl = SSL_new(s->params.tls);
     struct bufferevent *tls = ssl ? bufferevent_openssl_filter_new(bufferevent_get_base(s->bev), s->bev, ssl,
                                                                     BUFFEREVENT_SSL_ACCEPTING,
@@ -419,7 +505,8 @@ static int smtp_start_tls(smtp_session *s)
     g_free(s->helo);
     s->helo = NULL;
     s->state = SMTP_STATE_CONNECTED;
-    smtp_set_timeouts(s);
+    s->handshaking = true;
+    smtp_deadline(s, s->params.limits->command_timeout_s);
     return 0;
 }
 
@@ -514,95 +601,93 @@ static bool smtp_command_step(smtp_session *s)
     evbuffer_drain(in, eol_len);
     if (strlen(line) != n)
         smtp_error(s, "500 5.5.2 NUL in command");
+    else if (eol_len == 1 && s->params.limits->bare_newline != SMTP_BARE_NEWLINE_NORMALIZE)
+        smtp_error(s, "500 5.5.2 Error: bare <LF> received");
     else
         smtp_dispatch(s, line);
     g_free(line);
     return true;
 }
 
-/* Moves n bytes of data (plus CRLF when eol) into the message, or drops them
- * once the message is over the size limit. */
-static void smtp_data_take(smtp_session *s, struct evbuffer *in, size_t n, bool eol)
+/* Whether the bare line ends seen so far refuse the message. */
+static bool smtp_bare_refused(const smtp_session *s)
 {
-    size_t add = n + (eol ? 2 : 0);
-    if (!s->oversize && s->data_len + add > s->params.limits->max_message_size) {
-        s->oversize = true;
-        g_string_truncate(s->msg, 0);
+    switch (s->params.limits->bare_newline) {
+    case SMTP_BARE_NEWLINE_REJECT: return s->data.bare & SMTP_DATA_BARE_LF;
+    case SMTP_BARE_NEWLINE_STRICT: return s->data.bare != 0;
+    case SMTP_BARE_NEWLINE_NORMALIZE: return false;
     }
-    s->data_len += add;
-    if (s->oversize) {
-        evbuffer_drain(in, n);
-        return;
+    return true;
+}
+
+/* The decoder's output: kept, unless the message is refused already or now
+ * (beyond the size limit or the memory budget, or a bare line end that
+ * smtp.bare_newline rejects); then only counted. */
+static void smtp_data_keep(void *arg, const char *bytes, size_t len)
+{
+    smtp_session *s = arg;
+    s->data_len += len;
+    if (!s->msg) return;   /* refused already */
+    if (!smtp_bare_refused(s)) {
+        if (s->data_len > s->params.limits->max_message_size)
+            s->refusal = SMTP_REFUSAL_SIZE;
+        else if (!smtp_hold(s, smtp_grown(s->msg, len)))
+            s->refusal = SMTP_REFUSAL_MEMORY;
+        else {
+            g_string_append_len(s->msg, bytes, (gssize)len);
+            if (s->params.memory && s->msg->allocated_len > s->held) {
+                smtp_budget_charge(s->params.memory, s->msg->allocated_len - s->held);
+                s->held = s->msg->allocated_len;
+            }
+            return;
+        }
     }
-    size_t old = s->msg->len;
-    g_string_set_size(s->msg, old + n);
-    evbuffer_remove(in, s->msg->str + old, n);
-    if (eol) g_string_append_len(s->msg, "\r\n", 2);
+    smtp_free_message(s);   /* smtp_data_refused() says why at the end */
+}
+
+/* The reply to a message that was read to its end but not kept. */
+static void smtp_data_refused(smtp_session *s)
+{
+    if (smtp_bare_refused(s)) {
+        const char *bare = smtp_data_bare_name(s->data.bare);
+        log_warn("SMTP %s: message refused, bare <%s> received (smtp.bare_newline)", s->client, bare);
+        smtp_reply(s, "550 5.5.2 Error: bare <%s> received", bare);
+    } else if (s->refusal == SMTP_REFUSAL_SIZE) {
+        log_info("SMTP %s: message of %zu bytes refused (limit %zu)", s->client, s->data_len,
+                 s->params.limits->max_message_size);
+        smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+    } else {
+        log_warn("SMTP %s: message refused, smtp.max_memory (%zu bytes) is in use", s->client,
+                 s->params.memory->limit);
+        smtp_reply(s, "452 4.3.1 Insufficient system storage, try again later");
+    }
+    smtp_transaction_reset(s);
+    smtp_set_state(s, SMTP_STATE_GREETED);
 }
 
 static void smtp_data_end(smtp_session *s)
 {
-    if (s->oversize) {
-        log_info("SMTP %s: message of %zu bytes refused (limit %zu)", s->client, s->data_len,
-                 s->params.limits->max_message_size);
-        smtp_transaction_reset(s);
-        smtp_set_state(s, SMTP_STATE_GREETED);
-        smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+    if (!s->msg) {
+        smtp_data_refused(s);
         return;
     }
     smtp_set_state(s, SMTP_STATE_COMMITTING);
     s->params.ops->submit(s->params.arg, s);
 }
 
-typedef enum smtp_dot { SMTP_DOT_NONE, SMTP_DOT_STUFFED, SMTP_DOT_FINAL } smtp_dot;
-
-/* What a leading dot means for a line of n bytes (without its line end). */
-static smtp_dot smtp_data_dot(const smtp_session *s, struct evbuffer *in, size_t n)
-{
-    char first;
-    if (s->midline || n == 0 || evbuffer_copyout(in, &first, 1) != 1 || first != '.')
-        return SMTP_DOT_NONE;
-    return n == 1 ? SMTP_DOT_FINAL : SMTP_DOT_STUFFED;
-}
-
-/* A long line without its end yet: takes all but the last byte, which may
- * be the CR of a CRLF. False when more input is needed. */
-static bool smtp_data_partial(smtp_session *s, struct evbuffer *in)
-{
-    size_t len = evbuffer_get_length(in);
-    if (len < SMTP_DATA_CHUNK) return false;
-    if (smtp_data_dot(s, in, len) == SMTP_DOT_STUFFED) {
-        evbuffer_drain(in, 1);
-        len--;
-    }
-    smtp_data_take(s, in, len - 1, false);
-    s->midline = true;
-    return true;
-}
-
-/* One data line, or a piece of a long one. False when more input is needed. */
+/* Decodes the data at hand. False when more input is needed. */
 static bool smtp_data_step(smtp_session *s)
 {
     struct evbuffer *in = bufferevent_get_input(s->bev);
-    size_t eol_len;
-    struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
-    if (eol.pos < 0) return smtp_data_partial(s, in);
-    size_t n = (size_t)eol.pos;
-    switch (smtp_data_dot(s, in, n)) {
-    case SMTP_DOT_FINAL:
-        evbuffer_drain(in, n + eol_len);
-        smtp_data_end(s);
-        return true;
-    case SMTP_DOT_STUFFED:
-        evbuffer_drain(in, 1);
-        n--;
-        break;
-    case SMTP_DOT_NONE:
-        break;
-    }
-    smtp_data_take(s, in, n, true);
-    evbuffer_drain(in, eol_len);
-    s->midline = false;
+    struct evbuffer_iovec v[SMTP_DATA_IOVECS];
+    /* The length, not the peek's count: a buffer may hold empty chains. */
+    if (evbuffer_get_length(in) == 0) return false;
+    int n = evbuffer_peek(in, -1, NULL, v, SMTP_DATA_IOVECS);
+    size_t used = 0;
+    for (int i = 0; i < n && i < SMTP_DATA_IOVECS && s->data.state != SMTP_DATA_END; i++)
+        used += smtp_data_feed(&s->data, v[i].iov_base, v[i].iov_len, smtp_data_keep, s);
+    evbuffer_drain(in, used);
+    if (s->data.state == SMTP_DATA_END) smtp_data_end(s);
     return true;
 }
 
@@ -611,8 +696,14 @@ static bool smtp_output_full(const smtp_session *s)
     return evbuffer_get_length(s->out) + evbuffer_get_length(bufferevent_get_output(s->bev)) > SMTP_MAX_UNSENT;
 }
 
+static bool smtp_awaits_command(const smtp_session *s)
+{
+    return (SMTP_ST_COMMAND & (1u << s->state)) && !s->handshaking;
+}
+
 static void smtp_session_process(smtp_session *s)
 {
+    bool progress = false;
     s->processing = true;
     for (;;) {
         bool more;
@@ -625,8 +716,12 @@ static void smtp_session_process(smtp_session *s)
         else
             more = smtp_command_step(s);
         if (!more) break;
+        progress = true;
     }
     s->processing = false;
+    /* A command's deadline runs from when the session is ready for it: bytes
+     * of an incomplete command do not move it. */
+    if (progress && smtp_awaits_command(s)) smtp_await_command(s);
     smtp_flush(s);
 }
 
@@ -665,15 +760,30 @@ static void smtp_session_event_cb(struct bufferevent *bev, short events, void *a
 {
     smtp_session *s = arg;
     (void)bev;
-    if ((events & BEV_EVENT_TIMEOUT) && (events & BEV_EVENT_READING) && s->state != SMTP_STATE_CLOSING) {
-        log_info("SMTP %s: timeout, closing", s->client);
-        smtp_close(s, "421 4.4.2 Timeout exceeded, closing connection");
-        smtp_flush(s);
+    if (events & BEV_EVENT_CONNECTED) {   /* the TLS handshake is done */
+        s->handshaking = false;
+        smtp_await_command(s);
         return;
     }
-    if (events & BEV_EVENT_CONNECTED) return;   /* the TLS handshake is done */
     log_debug("SMTP %s: %s", s->client, events & BEV_EVENT_ERROR ? "connection error" : "disconnected");
     smtp_session_free(s);
+}
+
+static void smtp_session_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    smtp_session *s = arg;
+    (void)fd;
+    (void)what;
+    if (s->state == SMTP_STATE_CLOSING || s->handshaking) {
+        log_info("SMTP %s: %s, closing", s->client,
+                 s->handshaking ? "TLS handshake not done in time" : "last reply not taken in time");
+        smtp_session_free(s);
+        return;
+    }
+    log_info("SMTP %s: timeout%s, closing", s->client, s->state == SMTP_STATE_DATA ? " in DATA" : "");
+    smtp_transaction_reset(s);
+    smtp_close(s, "421 4.4.2 Timeout exceeded, closing connection");
+    smtp_flush(s);
 }
 
 /* ---- public ---- */
@@ -689,7 +799,8 @@ smtp_session *smtp_session_new(struct bufferevent *bev, const smtp_session_param
     s->state = SMTP_STATE_CONNECTED;
     bufferevent_setcb(bev, smtp_session_read_cb, smtp_session_write_cb, smtp_session_event_cb, s);
     bufferevent_setwatermark(bev, EV_READ, 0, SMTP_READ_HIGH_WATERMARK);
-    smtp_set_timeouts(s);
+    s->deadline = evtimer_new(bufferevent_get_base(bev), smtp_session_deadline_cb, s);
+    smtp_await_command(s);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     smtp_reply(s, "220 %s ESMTP bouncedemails", params->hostname);
     smtp_flush(s);
@@ -701,6 +812,7 @@ void smtp_session_free(smtp_session *s)
     if (!s) return;
     s->params.ops->closed(s->params.arg, s);
     bufferevent_free(s->bev);
+    event_free(s->deadline);
     evbuffer_free(s->out);
     smtp_transaction_reset(s);
     g_ptr_array_free(s->rcpts, TRUE);
@@ -738,6 +850,8 @@ char *smtp_session_take_message(smtp_session *s, size_t *len)
     *len = s->msg->len;
     char *raw = g_string_free(s->msg, FALSE);
     s->msg = NULL;
+    if (s->params.memory) smtp_budget_give(s->params.memory, s->held);
+    s->held = 0;
     return raw;
 }
 
@@ -757,6 +871,21 @@ void smtp_session_committed(smtp_session *s, bool ok)
     }
     smtp_transaction_reset(s);
     s->state = SMTP_STATE_GREETED;
-    smtp_set_timeouts(s);
+    smtp_await_command(s);
     if (!s->processing) smtp_session_process(s);
+}
+
+bool smtp_session_idle(const smtp_session *s, gint64 *since)
+{
+    if (!smtp_awaits_command(s)) return false;
+    *since = s->idle_since;
+    return true;
+}
+
+void smtp_session_evict(smtp_session *s)
+{
+    log_info("SMTP %s: idle, closed to make room for another client", s->client);
+    smtp_transaction_reset(s);
+    smtp_close(s, "421 4.4.2 Idle too long and the server is busy, closing connection");
+    smtp_flush(s);
 }

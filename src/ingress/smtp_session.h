@@ -9,6 +9,11 @@
  * means committed. Everything the owner decides (which recipients are ours,
  * how and when messages are committed) comes through smtp_session_ops, so the
  * state machine can be tested over a bufferevent pair without a store.
+ *
+ * Deadlines: the client has command_timeout for each command, counted from
+ * when the session is ready for it however slowly its bytes arrive, and for
+ * a TLS handshake; data_timeout for the whole of a message's data; nothing
+ * runs while the owner commits.
  */
 #ifndef BOUNCEDEMAILS_SMTP_SESSION_H
 #define BOUNCEDEMAILS_SMTP_SESSION_H
@@ -16,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <event2/bufferevent.h>
+#include <glib.h>
 #include <openssl/ssl.h>
 
 /* Protocol errors after which a session is closed with 421; a committed
@@ -35,19 +41,44 @@ typedef struct smtp_session_ops {
     void (*closed)(void *arg, smtp_session *s);
 } smtp_session_ops;
 
+/* What a bare LF or CR in a message gets (smtp.bare_newline). A bare CR
+ * cannot end a line here, and real bounces quote them, so only strict
+ * refuses it. */
+typedef enum smtp_bare_newline {
+    SMTP_BARE_NEWLINE_REJECT,      /* a bare LF: the message is refused with 550 5.5.2 */
+    SMTP_BARE_NEWLINE_STRICT,      /* a bare LF or CR: refused */
+    SMTP_BARE_NEWLINE_NORMALIZE,   /* a bare LF is taken as CRLF */
+} smtp_bare_newline;
+
 typedef struct smtp_session_limits {
     size_t max_message_size;   /* bytes of message, after unstuffing */
     size_t max_line_length;    /* bytes of a command line, CRLF included */
     int max_recipients;
     int command_timeout_s;
     int data_timeout_s;
+    smtp_bare_newline bare_newline;
+    bool require_tls;          /* MAIL only after STARTTLS */
 } smtp_session_limits;
+
+/* Message bytes held in memory by every session and by the commits in hand,
+ * against smtp.max_memory. Used from the event loop's thread only. */
+typedef struct smtp_budget {
+    size_t used;
+    size_t limit;
+} smtp_budget;
+
+/* Takes n bytes from the budget, unless that would exceed it. */
+bool smtp_budget_take(smtp_budget *b, size_t n);
+/* Takes n bytes whatever the budget (memory that is held already). */
+void smtp_budget_charge(smtp_budget *b, size_t n);
+void smtp_budget_give(smtp_budget *b, size_t n);
 
 typedef struct smtp_session_params {
     const smtp_session_limits *limits;
     const char *hostname;      /* ours, in the greeting and Received: */
     const char *client_addr;   /* the client's address, printable */
     SSL_CTX *tls;              /* STARTTLS is offered when not NULL */
+    smtp_budget *memory;       /* shared by the owner's sessions; NULL: no bound */
     const smtp_session_ops *ops;
     void *arg;
 } smtp_session_params;
@@ -64,13 +95,22 @@ size_t smtp_session_trace_len(const smtp_session *s);
 /* The same message with the trace headers naming rcpt instead: g_free() it. */
 char *smtp_session_message_for(const smtp_session *s, const char *rcpt, size_t *len);
 /* Hands the submitted message (as smtp_session_message() gives it) over to
- * the caller, who g_free()s it: it may outlive the session. */
+ * the caller, who g_free()s it: it may outlive the session. Its bytes leave
+ * the session's share of the budget: the caller charges what it keeps. */
 char *smtp_session_take_message(smtp_session *s, size_t *len);
 /* Envelope sender ("" for the null sender <>), and the accepted recipients. */
 const char *smtp_session_sender(const smtp_session *s);
 size_t smtp_session_n_recipients(const smtp_session *s);
 const char *smtp_session_recipient(const smtp_session *s, size_t i);
 const char *smtp_session_client(const smtp_session *s);
+
+/* Whether the session waits for the client's next command (not in DATA,
+ * not committing, not closing, not in a TLS handshake), and since when
+ * (g_get_monotonic_time()): a slot the owner may take back. */
+bool smtp_session_idle(const smtp_session *s, gint64 *since);
+/* Closes an idle session with 421 to make room for another client. Like
+ * every close, the session is freed later, from a libevent callback. */
+void smtp_session_evict(smtp_session *s);
 
 /* The owner's answer to a submit: ok means committed (250), else 451. The
  * session then goes on with any pipelined input. Never frees the session. */

@@ -26,8 +26,10 @@ typedef struct fixture {
     struct bufferevent *client;
     smtp_session *session;
     smtp_session_limits limits;
+    smtp_budget budget;
     smtp_session *pending;         /* submitted, to be answered */
     struct event *commit_ev;
+    struct timeval commit_delay;   /* how long a commit takes; 0: the next turn */
     bool commit_ok;
     GPtrArray *messages;           /* what was submitted, as strings */
     bool closed;
@@ -57,7 +59,10 @@ static void test_submit(void *arg, smtp_session *s)
     const char *raw = smtp_session_message(s, &len);
     g_ptr_array_add(f->messages, g_strndup(raw, len));
     f->pending = s;
-    event_active(f->commit_ev, EV_TIMEOUT, 1);
+    if (f->commit_delay.tv_sec || f->commit_delay.tv_usec)
+        evtimer_add(f->commit_ev, &f->commit_delay);
+    else
+        event_active(f->commit_ev, EV_TIMEOUT, 1);
 }
 
 static void test_closed(void *arg, smtp_session *s)
@@ -83,11 +88,12 @@ static int setup(void **state)
     f->commit_ok = true;
     f->limits = (smtp_session_limits){ .max_message_size = 100000, .max_line_length = 512,
                                        .max_recipients = 3, .command_timeout_s = 60, .data_timeout_s = 60 };
+    f->budget.limit = 1 << 30;
     bufferevent_pair_new(f->base, 0, pair);
     f->client = pair[1];
     bufferevent_enable(f->client, EV_READ | EV_WRITE);
     smtp_session_params params = { .limits = &f->limits, .hostname = "mx.test", .client_addr = "192.0.2.7",
-                                   .tls = NULL, .ops = &test_ops, .arg = f };
+                                   .tls = NULL, .memory = &f->budget, .ops = &test_ops, .arg = f };
     f->session = smtp_session_new(pair[0], &params);
     *state = f;
     return 0;
@@ -183,13 +189,178 @@ static void test_store_failure_gets_451(void **state)
     assert_reply(f, "NOOP\r\n", "250 2.0.0 Ok\r\n");
 }
 
-static void test_relay_denied(void **state)
+static void test_recipient_refused_as_unknown_not_as_relay(void **state)
 {
     fixture *f = *state;
     g_free(converse(f, "EHLO c\r\nMAIL FROM:<>\r\n"));
     assert_reply(f, "RCPT TO:<someone@elsewhere.example>\r\n",
-                 "550 5.7.1 <someone@elsewhere.example>: Relay access denied\r\n");
+                 "550 5.1.1 <someone@elsewhere.example>: Recipient address rejected: not a domain of this listener\r\n");
     assert_reply(f, "DATA\r\n", "554 5.5.1 No valid recipients\r\n");
+}
+
+/* A smuggling attempt: what follows the bare line end is data, and the
+ * message is refused once the real end arrives. Nothing is submitted. */
+static void check_smuggling_refused(fixture *f, const char *line_end, const char *reply)
+{
+    g_free(converse(f, "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<no-reply@mydomain.de>\r\nDATA\r\n"));
+    char *attempt = g_strdup_printf("Subject: one\r\n\r\nbody%sMAIL FROM:<>\r\nRCPT TO:<no-reply@mydomain.de>\r\n"
+                                    "DATA\r\nSubject: forged\r\n\r\nx\r\n.\r\nNOOP\r\n", line_end);
+    char *got = converse(f, attempt);
+    char *want = g_strdup_printf("%s\r\n250 2.0.0 Ok\r\n", reply);
+    assert_string_equal(got, want);
+    assert_int_equal(f->messages->len, 0);
+    assert_int_equal(f->budget.used, 0);
+    g_free(want);
+    g_free(got);
+    g_free(attempt);
+}
+
+static void test_smuggling_lf_dot_lf(void **state)
+{
+    check_smuggling_refused(*state, "\n.\n", "550 5.5.2 Error: bare <LF> received");
+}
+
+static void test_smuggling_lf_dot_crlf(void **state)
+{
+    check_smuggling_refused(*state, "\n.\r\n", "550 5.5.2 Error: bare <LF> received");
+}
+
+static void test_smuggling_crlf_dot_lf(void **state)
+{
+    check_smuggling_refused(*state, "\r\n.\n", "550 5.5.2 Error: bare <LF> received");
+}
+
+/* A bare CR cannot end a line here, and real bounces quote them (a remote
+ * reply wrapped in a CRLF): reject (the fixture's mode) keeps it, in the one
+ * message; strict (the config's default) refuses it. */
+static void test_bare_cr_kept_unless_strict(void **state)
+{
+    fixture *f = *state;
+    g_free(converse(f, "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<no-reply@mydomain.de>\r\nDATA\r\n"));
+    assert_reply(f, "550-5.7.26 DMARC\r\rbody\r.\rMAIL FROM:<>\r\n.\r\n", "250 2.0.0 Ok: committed\r\n");
+    assert_int_equal(f->messages->len, 1);
+    assert_true(g_str_has_suffix(g_ptr_array_index(f->messages, 0), "\r\n550-5.7.26 DMARC\r\rbody\r.\rMAIL FROM:<>\r\n"));
+    g_ptr_array_set_size(f->messages, 0);
+    f->limits.bare_newline = SMTP_BARE_NEWLINE_STRICT;
+    check_smuggling_refused(f, "\r.\r", "550 5.5.2 Error: bare <CR> received");
+}
+
+static void test_bare_lf_command_refused(void **state)
+{
+    fixture *f = *state;
+    assert_reply(f, "EHLO c\n", "500 5.5.2 Error: bare <LF> received\r\n");
+    assert_reply(f, "NOOP\r\n", "250 2.0.0 Ok\r\n");
+}
+
+/* normalize: a bare LF is a line end, but the data still ends only at
+ * <CRLF>.<CRLF>: one message, the forged part in it. */
+static void test_bare_lf_normalized(void **state)
+{
+    fixture *f = *state;
+    f->limits.bare_newline = SMTP_BARE_NEWLINE_NORMALIZE;
+    g_free(converse(f, "EHLO c\nMAIL FROM:<>\r\nRCPT TO:<no-reply@mydomain.de>\nDATA\r\n"));
+    assert_reply(f, "Subject: one\n\nbody\n.\nMAIL FROM:<>\r\nx\r\n.\r\n", "250 2.0.0 Ok: committed\r\n");
+    assert_int_equal(f->messages->len, 1);
+    assert_true(g_str_has_suffix(g_ptr_array_index(f->messages, 0),
+                                 "\r\nSubject: one\r\n\r\nbody\r\n\r\nMAIL FROM:<>\r\nx\r\n"));
+}
+
+static void test_require_tls(void **state)
+{
+    fixture *f = *state;
+    f->limits.require_tls = true;
+    g_free(converse(f, "EHLO c\r\n"));
+    assert_reply(f, "MAIL FROM:<>\r\n", "530 5.7.0 Must issue a STARTTLS command first\r\n");
+    f->limits.require_tls = false;
+    assert_reply(f, "MAIL FROM:<>\r\n", "250 2.1.0 Ok\r\n");
+}
+
+/* Beyond the budget, DATA gets 452 at once; a message that outgrows it is
+ * read to its end and gets 452; the session's bytes are given back. */
+static void test_memory_budget(void **state)
+{
+    fixture *f = *state;
+    f->budget.limit = 64 * 1024;
+    f->budget.used = f->budget.limit;   /* others hold it all */
+    g_free(converse(f, "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<no-reply@mydomain.de>\r\n"));
+    assert_reply(f, "DATA\r\n", "452 4.3.1 Insufficient system storage, try again later\r\n");
+    f->budget.used = 0;
+    g_free(converse(f, "DATA\r\n"));
+    assert_true(f->budget.used > 0);
+    GString *big = g_string_new(NULL);
+    for (int i = 0; i < 1500; i++) g_string_append(big, "0123456789012345678901234567890123456789012345678\r\n");
+    g_string_append(big, ".\r\n");
+    assert_reply(f, big->str, "452 4.3.1 Insufficient system storage, try again later\r\n");
+    g_string_free(big, TRUE);
+    assert_int_equal(f->messages->len, 0);
+    assert_int_equal(f->budget.used, 0);
+    /* The budget is free again: the next message goes through. */
+    g_free(converse(f, "MAIL FROM:<>\r\nRCPT TO:<no-reply@mydomain.de>\r\nDATA\r\n"));
+    assert_reply(f, "x\r\n.\r\n", "250 2.0.0 Ok: committed\r\n");
+    assert_int_equal(f->budget.used, 0);
+}
+
+/* Waiting for a command is idle; reading data or committing is not; an
+ * evicted session says why and goes. */
+static void test_idle_and_evict(void **state)
+{
+    fixture *f = *state;
+    gint64 since = 0;
+    assert_true(smtp_session_idle(f->session, &since));
+    assert_true(since > 0 && since <= g_get_monotonic_time());
+    g_free(converse(f, "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<no-reply@mydomain.de>\r\nDATA\r\n"));
+    assert_false(smtp_session_idle(f->session, &since));
+    g_free(converse(f, "x\r\n.\r\n"));
+    assert_true(smtp_session_idle(f->session, &since));
+    smtp_session_evict(f->session);
+    char *got = take_replies(f);
+    assert_string_equal(got, "421 4.4.2 Idle too long and the server is busy, closing connection\r\n");
+    g_free(got);
+    assert_true(f->closed);
+}
+
+/* A command must be whole within command_timeout, however its bytes trickle
+ * in; while the owner commits no deadline runs. */
+static void run_for(fixture *f, int ms)
+{
+    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+    event_base_loopexit(f->base, &tv);
+    event_base_dispatch(f->base);
+}
+
+static void test_deadline_is_per_command_not_per_byte(void **state)
+{
+    fixture *f = *state;
+    f->limits.command_timeout_s = 1;
+    g_free(converse(f, "EHLO c\r\n"));
+    /* Re-armed by the EHLO with the 1 s limit: */
+    g_free(converse(f, "NOOP\r\n"));
+    for (int i = 0; i < 8 && !f->closed; i++) {
+        bufferevent_write(f->client, "N", 1);
+        run_for(f, 200);
+    }
+    char *got = take_replies(f);
+    assert_string_equal(got, "421 4.4.2 Timeout exceeded, closing connection\r\n");
+    g_free(got);
+    assert_true(f->closed);
+}
+
+static void test_no_deadline_while_committing(void **state)
+{
+    fixture *f = *state;
+    f->limits.command_timeout_s = 1;
+    f->limits.data_timeout_s = 1;
+    g_free(converse(f, "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<no-reply@mydomain.de>\r\nDATA\r\n"));
+    /* The commit takes longer than either timeout. */
+    event_free(f->commit_ev);
+    f->commit_ev = evtimer_new(f->base, test_commit_cb, f);
+    f->commit_delay = (struct timeval){ .tv_sec = 2, .tv_usec = 500000 };
+    bufferevent_write(f->client, "x\r\n.\r\n", 7);
+    run_for(f, 3000);
+    char *got = take_replies(f);
+    assert_string_equal(got, "250 2.0.0 Ok: committed\r\n");
+    g_free(got);
+    assert_false(f->closed);
 }
 
 static void test_size_limits(void **state)
@@ -276,7 +447,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipelined_message_is_unstuffed_and_traced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_messages_in_one_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_failure_gets_451, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_relay_denied, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recipient_refused_as_unknown_not_as_relay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smuggling_lf_dot_lf, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smuggling_lf_dot_crlf, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smuggling_crlf_dot_lf, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bare_cr_kept_unless_strict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bare_lf_command_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bare_lf_normalized, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_require_tls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_budget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_and_evict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadline_is_per_command_not_per_byte, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_deadline_while_committing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_size_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_data_line_is_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_survives_then_closes, setup, teardown),

@@ -470,8 +470,8 @@ static policy_outcome policy_job_handle(policy *p, policy_job *job)
     policy_outcome out = policy_job_run(p, job, true);
     if (out != POLICY_QUARANTINED)
         return out;
-    if (store_quarantine_add(p->st, job->raw, job->len, job->env->recipient, job->env->ingress, job->quarantine,
-                             job->now) != 0) {
+    if (policy_quarantine_add(p->st, p->cfg, job->raw, job->len, job->env->recipient, job->env->ingress,
+                              job->quarantine, job->now) != 0) {
         policy_store_failed(p, "quarantine");
         return POLICY_STORE_FAILED;
     }
@@ -494,8 +494,8 @@ static policy_outcome policy_refused(policy *p, policy_job *job)
 {
     int seen = 0;
     if (store_message_seen(p->st, job->fingerprint, job->now, &seen) != 0 ||
-        store_quarantine_add(p->st, job->raw, job->len, job->env->recipient, job->env->ingress,
-                             job->quarantine, job->now) != 0) {
+        policy_quarantine_add(p->st, p->cfg, job->raw, job->len, job->env->recipient, job->env->ingress,
+                              job->quarantine, job->now) != 0) {
         policy_store_failed(p, "quarantine");
         return POLICY_STORE_FAILED;
     }
@@ -557,6 +557,21 @@ policy_outcome policy_quarantine(policy *p, const char *raw, size_t len, const p
                                  const char *reason)
 {
     return policy_handle_as(p, raw, len, env, reason);
+}
+
+policy_outcome policy_handle_dry_run(policy *p, const char *raw, size_t len, const policy_envelope *env)
+{
+    if (store_begin(p->st) != 0) {
+        policy_store_failed(p, "begin");
+        return POLICY_STORE_FAILED;
+    }
+    policy_job job;
+    policy_job_init(&job, raw, len, env, policy_now(p));
+    job.dry_run = true;
+    policy_outcome out = policy_job_handle(p, &job);
+    store_rollback(p->st);
+    policy_job_clear(&job);
+    return out;
 }
 
 /* One message of a batch under its own savepoint; *queued grows by its
@@ -634,8 +649,8 @@ static int policy_requarantine(policy *p, const store_quarantine_item *item, con
     if (item->reason && strcmp(item->reason, reason) == 0)
         return 0;
     if (store_quarantine_remove(p->st, item->id) != 0 ||
-        store_quarantine_add(p->st, item->raw, item->raw_len, item->envelope_recipient, item->ingress, reason,
-                             item->when) != 0)
+        policy_quarantine_add(p->st, p->cfg, item->raw, item->raw_len, item->envelope_recipient,
+                              item->ingress, reason, item->when) != 0)
         return policy_store_failed(p, "quarantine");
     return 0;
 }

@@ -61,6 +61,9 @@ policy_outcome policy_handle(policy *p, const char *raw, size_t len, const polic
  * too large to handle: its header and its size. */
 policy_outcome policy_quarantine(policy *p, const char *raw, size_t len, const policy_envelope *env,
                                  const char *reason);
+/* What policy_handle() would do, without writing anything (the transaction
+ * is rolled back, nothing is archived): for `ingest --dry-run`. */
+policy_outcome policy_handle_dry_run(policy *p, const char *raw, size_t len, const policy_envelope *env);
 
 /* Handles n messages in one transaction, each under its own savepoint, and
  * fills out[i]. When the commit fails every outcome is POLICY_STORE_FAILED. */

@@ -56,4 +56,11 @@ char *policy_route_display(const char *header);
 
 policy_outcome policy_job_run(policy *p, policy_job *job, bool check_duplicate);
 
+/* store_quarantine_add() of what the quarantine keeps of raw: all of it up
+ * to retention.quarantine_max_bytes, else its header and a hash, logged
+ * (quarantine.c). */
+int policy_quarantine_add(store *st, const config *cfg, const char *raw, size_t len,
+                          const char *envelope_recipient, const char *ingress, const char *reason,
+                          time_t when);
+
 #endif

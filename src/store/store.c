@@ -255,3 +255,74 @@ int store_quarantine_size_get(store *st, store_quarantine_size *size)
 {
     return st->backend->quarantine_size(st, size);
 }
+
+/* ---- switch-over and operations ---- */
+
+int store_match_addresses(store *st, const char *part, size_t max, char ***addresses, size_t *n)
+{
+    *addresses = NULL;
+    *n = 0;
+    if (store_require(st, "address", part) < 0) return -1;
+    return st->backend->match_addresses(st, part, max, addresses, n);
+}
+
+void store_strings_free(char **strings, size_t n)
+{
+    for (size_t i = 0; i < n; i++) g_free(strings[i]);
+    g_free(strings);
+}
+
+int store_import_soft(store *st, const char *address, const char *domain, int count,
+                      time_t first, time_t last, int *added)
+{
+    if (store_require_key(st, address, domain) < 0) return -1;
+    if (count < 1) return store_fail(st, "soft-bounce count %d is not positive", count);
+    return st->backend->import_soft(st, address, domain, count, first, last, added);
+}
+
+int store_import_permanent(store *st, const store_permanent *p, const char *answer, int *added)
+{
+    if (store_require_key(st, p->address, p->domain) < 0) return -1;
+    return st->backend->import_permanent(st, p, answer, added);
+}
+
+int store_quarantine_get(store *st, int64_t id, store_quarantine_item **item, int *found)
+{
+    *item = NULL;
+    *found = 0;
+    return st->backend->quarantine_get(st, id, item, found);
+}
+
+int store_history(store *st, const char *address, const char *domain, store_history_item **items,
+                  size_t *n)
+{
+    *items = NULL;
+    *n = 0;
+    if (store_require(st, "address", address) < 0) return -1;
+    return st->backend->history(st, address, domain, items, n);
+}
+
+void store_history_free(store_history_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        g_free(items[i].address);
+        g_free(items[i].domain);
+        g_free(items[i].verdict);
+        g_free(items[i].reason);
+        g_free(items[i].status);
+        g_free(items[i].diagnostic);
+        g_free(items[i].ingress);
+        g_free(items[i].message_id);
+        g_free(items[i].notify_result);
+    }
+    g_free(items);
+}
+
+int store_purge(store *st, store_purge_kind kind, time_t before, long batch, int dry_run,
+                long *count)
+{
+    *count = 0;
+    if (kind < 0 || kind >= STORE_PURGE_KIND_COUNT) return store_fail(st, "unknown purge kind %d", (int)kind);
+    if (batch < 1) return store_fail(st, "purge batch %ld", batch);
+    return st->backend->purge(st, kind, before, batch, dry_run, count);
+}

@@ -232,5 +232,62 @@ typedef struct store_quarantine_size {
 } store_quarantine_size;
 
 int store_quarantine_size_get(store *st, store_quarantine_size *size);
+/* ---- switch-over and operations ---- */
+
+/* Every address with a counter or a suppression whose spelling contains part
+ * (without regard to ASCII case), sorted, at most max. Free with
+ * store_strings_free(). */
+int store_match_addresses(store *st, const char *part, size_t max, char ***addresses, size_t *n);
+void store_strings_free(char **strings, size_t n);
+
+/* Brings in a counter or a suppression from another system (import-original)
+ * unless (address, domain) has one already: what this store knows wins, so
+ * that importing twice changes nothing. *added: 1 when a row was written. */
+int store_import_soft(store *st, const char *address, const char *domain, int count,
+                      time_t first, time_t last, int *added);
+int store_import_permanent(store *st, const store_permanent *p, const char *answer, int *added);
+
+/* One quarantined message, raw included, by id; the quarantine is read one
+ * message at a time (replay) so that memory holds one, not all. *found = 0
+ * when no message has the id. Free with store_quarantine_free(item, 1). */
+int store_quarantine_get(store *st, int64_t id, store_quarantine_item **item, int *found);
+
+/* ---- history: the event log of one address ---- */
+
+typedef struct store_history_item {
+    time_t when;
+    char *address;            /* as the event spelt it */
+    char *domain, *verdict, *reason, *status, *diagnostic, *ingress, *message_id;
+    /* The notification that the event queued (permanent, escalated,
+     * complaint): the latest outbox item of (address, domain) created by then.
+     * notify_state -1 when there is none (not one of those verdicts, or
+     * cancelled by reset-address). */
+    int notify_state;         /* store_outbox_state */
+    int notify_attempts;
+    char *notify_result;      /* last answer, or NULL */
+} store_history_item;
+
+/* Every event of address (in domain, or every domain when NULL), oldest
+ * first. Free with store_history_free(). */
+int store_history(store *st, const char *address, const char *domain, store_history_item **items,
+                  size_t *n);
+void store_history_free(store_history_item *items, size_t n);
+
+/* ---- retention ---- */
+
+typedef enum store_purge_kind {
+    STORE_PURGE_FINGERPRINTS = 0,   /* message_seen */
+    STORE_PURGE_EVENTS,             /* the event log */
+    STORE_PURGE_QUARANTINE,         /* quarantined messages */
+    STORE_PURGE_NOTBOUNCES,         /* kept non-bounces: quarantine rows of kind 'notbounce' */
+    STORE_PURGE_KIND_COUNT
+} store_purge_kind;
+
+/* Removes up to batch rows of kind older than before (one statement: the
+ * caller keeps each transaction short), or with dry_run counts all of them.
+ * *count: rows removed or counted. A store without the rows of a kind (no
+ * quarantine kind column) counts 0. */
+int store_purge(store *st, store_purge_kind kind, time_t before, long batch, int dry_run,
+                long *count);
 
 #endif

@@ -58,6 +58,15 @@ typedef struct store_backend {
 
     int (*outbox_gauges)(store *st, store_outbox_gauge **gauges, size_t *n);
     int (*quarantine_size)(store *st, store_quarantine_size *size);
+    int (*match_addresses)(store *st, const char *part, size_t max, char ***addresses, size_t *n);
+    int (*import_soft)(store *st, const char *address, const char *domain, int count,
+                       time_t first, time_t last, int *added);
+    int (*import_permanent)(store *st, const store_permanent *p, const char *answer, int *added);
+    int (*quarantine_get)(store *st, int64_t id, store_quarantine_item **item, int *found);
+    int (*history)(store *st, const char *address, const char *domain, store_history_item **items,
+                   size_t *n);
+    int (*purge)(store *st, store_purge_kind kind, time_t before, long batch, int dry_run,
+                 long *count);
 } store_backend;
 
 struct store {

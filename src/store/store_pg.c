@@ -126,6 +126,13 @@ static const char *const store_pg_migrations[] = {
     "  at                 bigint NOT NULL"
     ");"
     "CREATE INDEX quarantine_at ON quarantine (at);",
+
+    /* 2: history by address, and retention by age, without table scans. */
+    "ALTER TABLE event ADD COLUMN " KEY("address") ";"
+    "CREATE INDEX event_address ON event (address_key, domain_key);"
+    "CREATE INDEX event_at ON event (at);"
+    "CREATE INDEX message_seen_at ON message_seen (seen_at);"
+    "CREATE INDEX outbox_address ON outbox (address_key, domain_key, created);",
 };
 
 #define STORE_PG_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_pg_migrations))
@@ -225,7 +232,31 @@ static const char *const store_pg_migrations[] = {
       "SELECT domain_key, count(*) FILTER (WHERE state = 0), count(*) FILTER (WHERE state = 2)," \
       " coalesce(min(created) FILTER (WHERE state = 0), 0)" \
       " FROM outbox WHERE state <> 1 GROUP BY domain_key ORDER BY domain_key") \
-    X(QUARANTINE_SIZE, "SELECT count(*), coalesce(sum(octet_length(raw)), 0) FROM quarantine")
+    X(QUARANTINE_SIZE, "SELECT count(*), coalesce(sum(octet_length(raw)), 0) FROM quarantine") \
+    X(MATCH_ADDRESSES, \
+      "SELECT min(address) FROM (SELECT address, address_key FROM soft_bounce" \
+      "  UNION ALL SELECT address, address_key FROM permanent_bounce) AS a" \
+      " WHERE strpos(address_key, $1) > 0 GROUP BY address_key ORDER BY address_key LIMIT $2") \
+    X(IMPORT_SOFT, \
+      "INSERT INTO soft_bounce (address, domain, count, first_seen, last_seen)" \
+      " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING") \
+    X(IMPORT_PERMANENT, \
+      "INSERT INTO permanent_bounce (address, domain, reason, status, bounced_at, platform_answer)" \
+      " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING") \
+    X(QUARANTINE_GET, \
+      "SELECT id, reason, envelope_recipient, ingress, at, octet_length(raw), raw FROM quarantine" \
+      " WHERE id = $1") \
+    X(HISTORY, \
+      "SELECT e.at, e.domain, e.verdict, e.reason, e.status, e.diagnostic, e.ingress, e.message_id," \
+      " o.state, o.attempts, o.last_result, e.address" \
+      " FROM event AS e LEFT JOIN LATERAL (SELECT state, attempts, last_result FROM outbox AS o2" \
+      "   WHERE o2.address_key = e.address_key AND o2.domain_key = e.domain_key AND o2.created <= e.at" \
+      "   ORDER BY o2.created DESC, o2.id DESC LIMIT 1) AS o" \
+      "  ON e.verdict IN ('permanent', 'escalated', 'complaint')" \
+      " WHERE e.address_key = $1 AND ($2::text IS NULL OR e.domain_key = $2) ORDER BY e.at, e.id") \
+    X(HAS_QUARANTINE_KIND, \
+      "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema()" \
+      " AND table_name = 'quarantine' AND column_name = 'kind'")
 
 typedef enum store_pg_stmt {
 #define STORE_PG_STMT_ENUM(id, sql) PG_##id,
@@ -986,6 +1017,159 @@ fail:
     return -1;
 }
 
+/* ---- switch-over and operations ---- */
+
+static int pg_match_addresses(store *st, const char *part, size_t max, char ***addresses, size_t *n)
+{
+    pg_params p = { 0 };
+    pg_key(&p, part);
+    pg_int(&p, pg_limit(max));
+    PGresult *res = pg_run(st, PG_MATCH_ADDRESSES, &p, "matching addresses");
+    if (!res) return -1;
+    int rows = PQntuples(res);
+    char **out = g_new0(char *, rows > 0 ? rows : 1);
+    for (int r = 0; r < rows; r++) out[r] = pg_str_at(res, r, 0);
+    PQclear(res);
+    *addresses = out;
+    *n = (size_t)rows;
+    return 0;
+}
+
+static int pg_import_soft(store *st, const char *address, const char *domain, int count,
+                          time_t first, time_t last, int *added)
+{
+    pg_params p = { 0 };
+    pg_text(&p, address);
+    pg_text(&p, domain);
+    pg_int(&p, count);
+    pg_int(&p, first);
+    pg_int(&p, last);
+    int changed = 0;
+    if (pg_exec(st, PG_IMPORT_SOFT, &p, "importing a soft-bounce counter", &changed) < 0) return -1;
+    *added = changed > 0;
+    return 0;
+}
+
+static int pg_import_permanent(store *st, const store_permanent *perm, const char *answer, int *added)
+{
+    pg_params p = { 0 };
+    pg_text(&p, perm->address);
+    pg_text(&p, perm->domain);
+    pg_text(&p, perm->reason);
+    pg_text(&p, perm->status);
+    pg_int(&p, perm->when);
+    pg_text(&p, answer);
+    int changed = 0;
+    if (pg_exec(st, PG_IMPORT_PERMANENT, &p, "importing a permanent bounce", &changed) < 0) return -1;
+    *added = changed > 0;
+    return 0;
+}
+
+static int pg_quarantine_get(store *st, int64_t id, store_quarantine_item **item, int *found)
+{
+    pg_params p = { 0 };
+    pg_int(&p, id);
+    PGresult *res = pg_run(st, PG_QUARANTINE_GET, &p, "reading a quarantined message");
+    if (!res) return -1;
+    int ret = 0;
+    if (PQntuples(res) == 1) {
+        store_quarantine_item *it = g_new0(store_quarantine_item, 1);
+        it->id = pg_int_at(res, 0, 0);
+        it->reason = pg_str_at(res, 0, 1);
+        it->envelope_recipient = pg_str_at(res, 0, 2);
+        it->ingress = pg_str_at(res, 0, 3);
+        it->when = (time_t)pg_int_at(res, 0, 4);
+        ret = pg_quarantine_raw(st, res, 0, it);
+        if (ret < 0) {
+            store_quarantine_free(it, 1);
+        } else {
+            *item = it;
+            *found = 1;
+        }
+    }
+    PQclear(res);
+    return ret;
+}
+
+static int pg_history(store *st, const char *address, const char *domain, store_history_item **items,
+                      size_t *n)
+{
+    pg_params p = { 0 };
+    pg_key(&p, address);
+    pg_key(&p, domain);
+    PGresult *res = pg_run(st, PG_HISTORY, &p, "reading the event log");
+    if (!res) return -1;
+    int rows = PQntuples(res);
+    store_history_item *out = g_new0(store_history_item, rows > 0 ? rows : 1);
+    for (int r = 0; r < rows; r++) {
+        store_history_item *it = &out[r];
+        it->when = (time_t)pg_int_at(res, r, 0);
+        it->domain = pg_str_at(res, r, 1);
+        it->verdict = pg_str_at(res, r, 2);
+        it->reason = pg_str_at(res, r, 3);
+        it->status = pg_str_at(res, r, 4);
+        it->diagnostic = pg_str_at(res, r, 5);
+        it->ingress = pg_str_at(res, r, 6);
+        it->message_id = pg_str_at(res, r, 7);
+        it->notify_state = PQgetisnull(res, r, 8) ? -1 : (int)pg_int_at(res, r, 8);
+        it->notify_attempts = (int)pg_int_at(res, r, 9);
+        it->notify_result = pg_str_at(res, r, 10);
+        it->address = pg_str_at(res, r, 11);
+    }
+    PQclear(res);
+    *items = out;
+    *n = (size_t)rows;
+    return 0;
+}
+
+/* As sq_purge_kinds in store_sqlite.c. */
+static const struct {
+    const char *table, *key, *at, *which;
+} pg_purge_kinds[STORE_PURGE_KIND_COUNT] = {
+    [STORE_PURGE_FINGERPRINTS] = { "message_seen", "fingerprint", "seen_at", "" },
+    [STORE_PURGE_EVENTS] = { "event", "id", "at", "" },
+    [STORE_PURGE_QUARANTINE] = { "quarantine", "id", "at", "" },
+    [STORE_PURGE_NOTBOUNCES] = { "quarantine", "id", "at", " AND kind = 'notbounce'" },
+};
+
+static int pg_has_quarantine_kind(store *st, int *has)
+{
+    pg_params p = { 0 };
+    PGresult *res = pg_run(st, PG_HAS_QUARANTINE_KIND, &p, "reading the schema");
+    if (!res) return -1;
+    *has = pg_int_at(res, 0, 0) > 0;
+    PQclear(res);
+    return 0;
+}
+
+static int pg_purge(store *st, store_purge_kind kind, time_t before, long batch, int dry_run,
+                    long *count)
+{
+    int has = 1;
+    if (kind == STORE_PURGE_NOTBOUNCES && pg_has_quarantine_kind(st, &has) < 0) return -1;
+    if (!has) return 0;
+    if (pg_ready(st) < 0) return -1;
+    char *sql = dry_run
+        ? g_strdup_printf("SELECT count(*) FROM %s WHERE %s < $1%s", pg_purge_kinds[kind].table,
+                          pg_purge_kinds[kind].at, pg_purge_kinds[kind].which)
+        : g_strdup_printf("DELETE FROM %s WHERE %s IN (SELECT %s FROM %s WHERE %s < $1%s LIMIT $2)",
+                          pg_purge_kinds[kind].table, pg_purge_kinds[kind].key,
+                          pg_purge_kinds[kind].key, pg_purge_kinds[kind].table,
+                          pg_purge_kinds[kind].at, pg_purge_kinds[kind].which);
+    pg_params p = { 0 };
+    pg_int(&p, before);
+    if (!dry_run) pg_int(&p, batch);
+    PGresult *res = PQexecParams(pg(st)->conn, sql, p.n, NULL, p.values, p.lengths, p.formats, 0);
+    g_free(sql);
+    pg_params_free(&p);
+    ExecStatusType rc = PQresultStatus(res);
+    int ok = rc == (dry_run ? PGRES_TUPLES_OK : PGRES_COMMAND_OK);
+    if (!ok) pg_fail_result(st, "purging", res);
+    else *count = dry_run ? (long)pg_int_at(res, 0, 0) : atol(PQcmdTuples(res));
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
 static const store_backend store_pg_backend = {
     .name = "postgresql",
     .close = pg_close,
@@ -1017,6 +1201,12 @@ static const store_backend store_pg_backend = {
     .stats = pg_stats,
     .outbox_gauges = pg_outbox_gauges,
     .quarantine_size = pg_quarantine_size,
+    .match_addresses = pg_match_addresses,
+    .import_soft = pg_import_soft,
+    .import_permanent = pg_import_permanent,
+    .quarantine_get = pg_quarantine_get,
+    .history = pg_history,
+    .purge = pg_purge,
 };
 
 static store *pg_open_failed(store *st, char *err, size_t err_len)

@@ -112,6 +112,12 @@ static const char *const store_sqlite_migrations[] = {
     "  at                 INTEGER NOT NULL"
     ");"
     "CREATE INDEX quarantine_at ON quarantine (at);",
+
+    /* 2: history by address, and retention by age, without table scans. */
+    "CREATE INDEX event_address ON event (address, domain);"
+    "CREATE INDEX event_at ON event (at);"
+    "CREATE INDEX message_seen_at ON message_seen (seen_at);"
+    "CREATE INDEX outbox_address ON outbox (address, domain, created);",
 };
 
 #define STORE_SQLITE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_sqlite_migrations))
@@ -206,7 +212,27 @@ static const char *const store_sqlite_migrations[] = {
     X(OUTBOX_GAUGES, \
       "SELECT domain, sum(state = 0), sum(state = 2), min(CASE WHEN state = 0 THEN created END)" \
       " FROM outbox WHERE state <> 1 GROUP BY domain ORDER BY domain") \
-    X(QUARANTINE_SIZE, "SELECT count(*), coalesce(sum(length(raw)), 0) FROM quarantine")
+    X(QUARANTINE_SIZE, "SELECT count(*), coalesce(sum(length(raw)), 0) FROM quarantine") \
+    X(MATCH_ADDRESSES, \
+      "SELECT address FROM (SELECT address FROM soft_bounce UNION SELECT address FROM permanent_bounce)" \
+      " WHERE instr(lower(address), lower(?1)) > 0 ORDER BY address LIMIT ?2") \
+    X(IMPORT_SOFT, \
+      "INSERT INTO soft_bounce (address, domain, count, first_seen, last_seen)" \
+      " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING") \
+    X(IMPORT_PERMANENT, \
+      "INSERT INTO permanent_bounce (address, domain, reason, status, bounced_at, platform_answer)" \
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING") \
+    X(QUARANTINE_GET, \
+      "SELECT id, reason, envelope_recipient, ingress, at, length(raw), raw FROM quarantine WHERE id = ?1") \
+    X(HISTORY, \
+      "SELECT e.at, e.domain, e.verdict, e.reason, e.status, e.diagnostic, e.ingress, e.message_id," \
+      " o.state, o.attempts, o.last_result, e.address" \
+      " FROM event AS e LEFT JOIN outbox AS o" \
+      "  ON e.verdict IN ('permanent', 'escalated', 'complaint') AND o.id = (SELECT o2.id" \
+      "   FROM outbox AS o2 WHERE o2.address = e.address AND o2.domain = e.domain" \
+      "   AND o2.created <= e.at ORDER BY o2.created DESC, o2.id DESC LIMIT 1)" \
+      " WHERE e.address = ?1 AND (?2 IS NULL OR e.domain = ?2) ORDER BY e.at, e.id") \
+    X(HAS_QUARANTINE_KIND, "SELECT count(*) FROM pragma_table_info('quarantine') WHERE name = 'kind'")
 
 typedef enum store_sqlite_stmt {
 #define STORE_SQLITE_STMT_ENUM(id, sql) STMT_##id,
@@ -785,6 +811,168 @@ static int sq_quarantine_size(store *st, store_quarantine_size *size)
     return ret;
 }
 
+/* ---- switch-over and operations ---- */
+
+static int sq_match_addresses(store *st, const char *part, size_t max, char ***addresses, size_t *n)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_MATCH_ADDRESSES);
+    if (!stmt) return -1;
+    sq_bind_text(stmt, 1, part);
+    sqlite3_bind_int64(stmt, 2, max > INT64_MAX ? INT64_MAX : (sqlite3_int64)max);
+    GPtrArray *rows = g_ptr_array_new();
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        g_ptr_array_add(rows, sq_column_strdup(stmt, 0));
+    int ret = rc == SQLITE_DONE ? 0 : sq_fail(st, "matching addresses");
+    sqlite3_reset(stmt);
+    *n = rows->len;
+    *addresses = (char **)g_ptr_array_free(rows, FALSE);
+    if (ret < 0) {
+        store_strings_free(*addresses, *n);
+        *addresses = NULL;
+        *n = 0;
+    }
+    return ret;
+}
+
+static int sq_import_soft(store *st, const char *address, const char *domain, int count,
+                          time_t first, time_t last, int *added)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_IMPORT_SOFT);
+    if (!stmt) return -1;
+    sq_bind_text(stmt, 1, address);
+    sq_bind_text(stmt, 2, domain);
+    sqlite3_bind_int(stmt, 3, count);
+    sqlite3_bind_int64(stmt, 4, first);
+    sqlite3_bind_int64(stmt, 5, last);
+    if (sq_exec(st, stmt, "importing a soft-bounce counter") < 0) return -1;
+    *added = sq_changes(st) > 0;
+    return 0;
+}
+
+static int sq_import_permanent(store *st, const store_permanent *p, const char *answer, int *added)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_IMPORT_PERMANENT);
+    if (!stmt) return -1;
+    sq_bind_text(stmt, 1, p->address);
+    sq_bind_text(stmt, 2, p->domain);
+    sq_bind_text(stmt, 3, p->reason);
+    sq_bind_text(stmt, 4, p->status);
+    sqlite3_bind_int64(stmt, 5, p->when);
+    sq_bind_text(stmt, 6, answer);
+    if (sq_exec(st, stmt, "importing a permanent bounce") < 0) return -1;
+    *added = sq_changes(st) > 0;
+    return 0;
+}
+
+static int sq_quarantine_get(store *st, int64_t id, store_quarantine_item **item, int *found)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_QUARANTINE_GET);
+    if (!stmt) return -1;
+    sqlite3_bind_int64(stmt, 1, id);
+    int rc = sqlite3_step(stmt), ret = 0;
+    if (rc == SQLITE_ROW) {
+        *item = g_new0(store_quarantine_item, 1);
+        sq_quarantine_row(stmt, 1, *item);
+        *found = 1;
+    } else if (rc != SQLITE_DONE) {
+        ret = sq_fail(st, "reading a quarantined message");
+    }
+    sqlite3_reset(stmt);
+    return ret;
+}
+
+static void sq_history_row(sqlite3_stmt *stmt, store_history_item *it)
+{
+    it->when = (time_t)sqlite3_column_int64(stmt, 0);
+    it->domain = sq_column_strdup(stmt, 1);
+    it->verdict = sq_column_strdup(stmt, 2);
+    it->reason = sq_column_strdup(stmt, 3);
+    it->status = sq_column_strdup(stmt, 4);
+    it->diagnostic = sq_column_strdup(stmt, 5);
+    it->ingress = sq_column_strdup(stmt, 6);
+    it->message_id = sq_column_strdup(stmt, 7);
+    it->notify_state = sqlite3_column_type(stmt, 8) == SQLITE_NULL ? -1 : sqlite3_column_int(stmt, 8);
+    it->notify_attempts = sqlite3_column_int(stmt, 9);
+    it->notify_result = sq_column_strdup(stmt, 10);
+    it->address = sq_column_strdup(stmt, 11);
+}
+
+static int sq_history(store *st, const char *address, const char *domain, store_history_item **items,
+                      size_t *n)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_HISTORY);
+    if (!stmt) return -1;
+    sq_bind_text(stmt, 1, address);
+    sq_bind_text(stmt, 2, domain);
+    GArray *rows = g_array_new(FALSE, TRUE, sizeof(store_history_item));
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        store_history_item it;
+        sq_history_row(stmt, &it);
+        g_array_append_val(rows, it);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : sq_fail(st, "reading the event log");
+    sqlite3_reset(stmt);
+    *n = rows->len;
+    *items = (store_history_item *)(void *)g_array_free(rows, FALSE);
+    if (ret < 0) {
+        store_history_free(*items, *n);
+        *items = NULL;
+        *n = 0;
+    }
+    return ret;
+}
+
+/* What each kind of row is, for retention: its table, key and time
+ * columns, and which of the table's rows it is. */
+static const struct {
+    const char *table, *key, *at, *which;
+} sq_purge_kinds[STORE_PURGE_KIND_COUNT] = {
+    [STORE_PURGE_FINGERPRINTS] = { "message_seen", "fingerprint", "seen_at", "" },
+    [STORE_PURGE_EVENTS] = { "event", "id", "at", "" },
+    [STORE_PURGE_QUARANTINE] = { "quarantine", "id", "at", "" },
+    [STORE_PURGE_NOTBOUNCES] = { "quarantine", "id", "at", " AND kind = 'notbounce'" },
+};
+
+/* Kept non-bounces are quarantine rows of kind 'notbounce', in a schema
+ * that has the column. */
+static int sq_has_quarantine_kind(store *st, int *has)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_HAS_QUARANTINE_KIND);
+    if (!stmt) return -1;
+    int ret = sqlite3_step(stmt) == SQLITE_ROW ? 0 : sq_fail(st, "reading the schema");
+    *has = ret == 0 && sqlite3_column_int(stmt, 0) > 0;
+    sqlite3_reset(stmt);
+    return ret;
+}
+
+static int sq_purge(store *st, store_purge_kind kind, time_t before, long batch, int dry_run,
+                    long *count)
+{
+    int has = 1;
+    if (kind == STORE_PURGE_NOTBOUNCES && sq_has_quarantine_kind(st, &has) < 0) return -1;
+    if (!has) return 0;
+    char *sql = dry_run
+        ? g_strdup_printf("SELECT count(*) FROM %s WHERE %s < ?1%s", sq_purge_kinds[kind].table,
+                          sq_purge_kinds[kind].at, sq_purge_kinds[kind].which)
+        : g_strdup_printf("DELETE FROM %s WHERE %s IN (SELECT %s FROM %s WHERE %s < ?1%s LIMIT ?2)",
+                          sq_purge_kinds[kind].table, sq_purge_kinds[kind].key,
+                          sq_purge_kinds[kind].key, sq_purge_kinds[kind].table,
+                          sq_purge_kinds[kind].at, sq_purge_kinds[kind].which);
+    sqlite3_stmt *stmt;
+    int rc = sqlite3_prepare_v2(sq(st)->db, sql, -1, &stmt, NULL);
+    g_free(sql);
+    if (rc != SQLITE_OK) return sq_fail(st, "preparing a purge");
+    sqlite3_bind_int64(stmt, 1, before);
+    if (!dry_run) sqlite3_bind_int64(stmt, 2, batch);
+    rc = sqlite3_step(stmt);
+    int ret = rc == (dry_run ? SQLITE_ROW : SQLITE_DONE) ? 0 : sq_fail(st, "purging");
+    if (ret == 0) *count = dry_run ? (long)sqlite3_column_int64(stmt, 0) : sq_changes(st);
+    sqlite3_finalize(stmt);
+    return ret;
+}
+
 /* ---- opening, schema, closing ---- */
 
 static void sq_close(store *st)
@@ -958,6 +1146,12 @@ static const store_backend store_sqlite_backend = {
     .stats = sq_stats,
     .outbox_gauges = sq_outbox_gauges,
     .quarantine_size = sq_quarantine_size,
+    .match_addresses = sq_match_addresses,
+    .import_soft = sq_import_soft,
+    .import_permanent = sq_import_permanent,
+    .quarantine_get = sq_quarantine_get,
+    .history = sq_history,
+    .purge = sq_purge,
 };
 
 store *store_sqlite_open(const config *cfg, char *err, size_t err_len)
