@@ -67,7 +67,8 @@ def prometheus():
 def send(port, messages):
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
         for text in messages:
-            s.sendmail("", ["no-reply@mydomain.de"], text.encode())
+            # In CRLF lines, as an MTA sends them (a bare LF is refused).
+            s.sendmail("", ["no-reply@mydomain.de"], re.sub(r"\r?\n", "\r\n", text).encode())
 
 
 def test_prometheus_counts_a_known_set_of_bounces():
