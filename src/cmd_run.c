@@ -90,7 +90,10 @@ static void run_on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(d->base);
 }
 
-/* The endpoint, with a store handle of its own for the gauges. */
+/* The endpoint, with a store handle of its own for the gauges. Bounces go
+ * on without it: when its port is taken (the original's two units, `run`
+ * and `run-smtpserver`, on one machine with one config), the second daemon
+ * says so and runs unwatched. */
 static int run_metrics_start(run_daemon *d)
 {
     char err[512];
@@ -99,10 +102,9 @@ static int run_metrics_start(run_daemon *d)
     int status = cmd_open_store(d->cfg, &st);
     if (status) return status;
     d->metrics = metrics_server_new(d->base, d->cfg, st, err, sizeof err);
-    if (!d->metrics) {
-        log_error("cannot start the metrics endpoint: %s", err);
-        return EX_UNAVAILABLE;
-    }
+    if (!d->metrics)
+        log_error("%s; running without /metrics, /healthz and /readyz (give each daemon its own "
+                  "metrics.listen)", err);
     return 0;
 }
 

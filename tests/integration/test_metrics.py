@@ -215,6 +215,29 @@ def test_readiness_follows_the_store():
         service.stop()
 
 
+def test_a_taken_metrics_port_does_not_stop_the_daemon():
+    """Two daemons with one config (the original's `run` and `run-smtpserver`
+    units): the second cannot listen for metrics, says so, and still takes
+    bounces."""
+    port, smtp_port = harness.free_port(), harness.free_port()
+    work = harness.Workdir(None, metrics={"listen": f"127.0.0.1:{port}"})
+    first = work.start("run")
+    second = None
+    try:
+        harness.wait_for_port(port)
+        second = work.start("run-smtpserver", "--port", str(smtp_port))
+        second.wait_output("running without /metrics")
+        assert f"cannot listen on 127.0.0.1:{port}" in second.output()
+        harness.wait_for_port(smtp_port)
+        send(smtp_port, [template("permanent.eml", 5)])
+        harness.wait_until(lambda: work.query("SELECT count(*) FROM message_seen")[0][0] == 1, 15, "the bounce")
+        assert second.proc.poll() is None
+    finally:
+        if second:
+            second.stop()
+        first.stop()
+
+
 def _amqp_url():
     url = os.environ.get("AMQP_URL")
     if not url or not os.environ.get("AMQP_RESTARTABLE"):
