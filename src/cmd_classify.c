@@ -1,9 +1,9 @@
 /*
- * cmd_classify.c - `bouncedemails classify [--json] PATH...`: classifies the
+ * cmd_classify.c - `bouncedemails classify [--json | --explain] PATH...`: classifies the
  * messages in files (one message or an mbox), directories (Maildir or plain:
  * every regular file, sorted by name, Maildir's cur/ and new/ included) or
  * stdin ("-"), and prints a short table or, with --json, one JSON object per
- * message. It needs no configuration and touches no store. The paths are
+ * message, or with --explain why each recipient got its verdict. It needs no configuration and touches no store. The paths are
  * read by cmd_sources.c: an unreadable path is reported on stderr and the
  * rest is still processed; the exit status is then EX_NOINPUT.
  */
@@ -16,8 +16,10 @@
 #include "cmd.h"
 #include "classify/classify.h"
 
+typedef enum classify_output { CLASSIFY_OUT_TABLE, CLASSIFY_OUT_JSON, CLASSIFY_OUT_EXPLAIN } classify_output;
+
 typedef struct classify_run {
-    bool json;
+    classify_output output;
 } classify_run;
 
 static int
@@ -25,11 +27,13 @@ classify_usage(int status)
 {
     FILE *out = status == 0 ? stdout : stderr;
     fprintf(out,
-            "usage: bouncedemails classify [--json] PATH...\n"
+            "usage: bouncedemails classify [--json | --explain] PATH...\n"
             "\n"
             "Classifies the bounces in each PATH: a file holding one message or an mbox,\n"
             "a Maildir or plain directory (every file, sorted by name), or - for stdin.\n"
-            "Prints a table, or with --json one JSON object per message.\n"
+            "Prints a table, or with --json one JSON object per message, or with\n"
+            "--explain, per recipient, the detector, the evidence (stage, codes, matched\n"
+            "wording) and the rule that decided, with its source.\n"
             "Exit status 66 when a path could not be read, else 0.\n");
     return status;
 }
@@ -55,10 +59,14 @@ classify_one(void *arg, const char *source, int index, const char *msg, size_t l
 {
     const classify_run *run = arg;
     classify_report *rep = classify_message(msg, len);
-    if (run->json) {
+    if (run->output == CLASSIFY_OUT_JSON) {
         char *j = classify_report_json(rep, source, index);
         puts(j);
         free(j);
+    } else if (run->output == CLASSIFY_OUT_EXPLAIN) {
+        char *text = classify_explain(rep, source, index);
+        fputs(text, stdout);
+        g_free(text);
     } else {
         classify_print_table(rep, source, index);
     }
@@ -71,6 +79,7 @@ cmd_classify(const cmd_context *ctx, int argc, char **argv)
 {
     static const struct option options[] = {
         { "json", no_argument, NULL, 'j' },
+        { "explain", no_argument, NULL, 'e' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -82,14 +91,15 @@ cmd_classify(const cmd_context *ctx, int argc, char **argv)
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case 'j': run.json = true; break;
+        case 'j': run.output = CLASSIFY_OUT_JSON; break;
+        case 'e': run.output = CLASSIFY_OUT_EXPLAIN; break;
         case 'h': return classify_usage(0);
         default: return classify_usage(EX_USAGE);
         }
     }
     if (optind >= argc)
         return classify_usage(EX_USAGE);
-    if (!run.json)
+    if (run.output == CLASSIFY_OUT_TABLE)
         printf("SOURCE#MESSAGE\tKIND\tFORMAT\tADDRESS\tACTION\tSTATUS\tREPLY\tREASON\tHARD\tVERDICT\n");
 
     return cmd_each_message("classify", argv + optind, argc - optind, classify_one, &run);

@@ -16,7 +16,7 @@
 
 #define VERP_DEFAULT_LOCAL "no-reply"
 
-static int verp_usage(int status)
+static int verp_address_usage(int status)
 {
     fprintf(status ? stderr : stdout,
             "usage: bouncedemails [--config PATH] [--env NAME] verp-address --address ADDRESS\n"
@@ -36,7 +36,7 @@ static int verp_usage(int status)
     return status;
 }
 
-static int verp_print(const config *cfg, const char *local, const char *domain, const char *address)
+static int verp_address_print(const config *cfg, const char *local, const char *domain, const char *address)
 {
     const config_handler *h = &cfg->handler;
     if (!h->verp_secret) {
@@ -81,15 +81,15 @@ int cmd_verp_address(const cmd_context *ctx, int argc, char **argv)
         case 'a': address = optarg; break;
         case 'd': domain = optarg; break;
         case 'l': local = optarg; break;
-        case 'h': return verp_usage(0);
-        default: return verp_usage(EX_USAGE);
+        case 'h': return verp_address_usage(0);
+        default: return verp_address_usage(EX_USAGE);
         }
     }
     if (optind < argc || !address || !domain || !*local)
-        return verp_usage(EX_USAGE);
+        return verp_address_usage(EX_USAGE);
     config *cfg = NULL;
     int status = cmd_load_config(ctx, &cfg);
-    if (status == 0) status = verp_print(cfg, local, domain, address);
+    if (status == 0) status = verp_address_print(cfg, local, domain, address);
     if (cfg) config_free(cfg);
     return status;
 }

@@ -640,7 +640,7 @@ config_parse_section(config_loader *ld, yaml_node_t *node, const char *path, voi
 static int
 config_verdict_pair(config_loader *ld, yaml_node_t *key, yaml_node_t *value, const char *path, void *ctx)
 {
-    classify_verdict *verdicts = ctx;
+    config_handler *handler = (config_handler *)((char *)ctx - offsetof(config_handler, verdicts));
     char *name = g_ascii_strdown(config_scalar_value(key), -1);
     char *sub = config_join(path, name), *text = NULL, got[96];
     classify_reason reason;
@@ -656,7 +656,8 @@ config_verdict_pair(config_loader *ld, yaml_node_t *key, yaml_node_t *value, con
             config_fail(ld, config_node_line(value), sub,
                         "expected permanent, temporary, complaint or ignore, got '%s'", got);
         } else {
-            verdicts[reason] = verdict;
+            handler->verdicts[reason] = verdict;
+            handler->verdict_named[reason] = true;
             config_remember(ld, sub, key);
             rc = 0;
         }
@@ -963,7 +964,9 @@ static const config_key config_handler_keys[] = {
     { .name = "require_signed_verp", .scalar = config_parse_bool,
       .offset = offsetof(config, handler.require_signed_verp), .def = "false" },
     KEY_INT(handler, verp_valid_weeks, 1, 520, "4"),
-    KEY_INT(handler, max_recipients_per_bounce, 1, 1000000, "100"),
+    /* Below the classifier's own cap, so that a report it cut short is
+     * always over the limit (quarantined) rather than acted on in part. */
+    KEY_INT(handler, max_recipients_per_bounce, 1, CLASSIFY_MAX_RECIPIENTS - 1, "100"),
     { .name = "domains", .node = config_parse_domains, .offset = offsetof(config, handler) },
     { 0 }
 };

@@ -41,6 +41,8 @@ typedef struct config_handler {
     int temporary_window_days;             /* counts older than this start again (30) */
     /* Per-reason verdict, the classifier's defaults with the config's overrides applied. */
     classify_verdict verdicts[CLASSIFY_REASON_COUNT];
+    bool verdict_named[CLASSIFY_REASON_COUNT]; /* the config names this reason: its verdict
+                                                  overrides the classifier's reading */
     bool complaint_suspends;               /* complaints are handled like permanent (true) */
     char *verp_delimiter;                  /* "+" : no-reply+user=example.com@openhpi.de;
                                               "" turns VERP decoding off */

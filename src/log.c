@@ -139,13 +139,25 @@ static void log_emit(const char *line, size_t len, bool urgent)
     }
 }
 
+/* Where a value that vsnprintf() cut at len bytes ends: before a UTF-8
+ * sequence the cut left incomplete, which would otherwise be logged as
+ * invalid bytes ("\xc3") that the value never held. */
+static size_t log_cut(const char *text, size_t len)
+{
+    size_t start = len;
+    while (start > 0 && len - start < 4 && ((unsigned char)text[start - 1] & 0xc0) == 0x80) start--;
+    if (start == 0 || (unsigned char)text[start - 1] < 0xc0) return len;
+    start--;
+    return (size_t)g_utf8_skip[(unsigned char)text[start]] > len - start ? start : len;
+}
+
 static void log_write(const char *prefix, bool urgent, const char *fmt, va_list ap)
 {
     char text[LOG_LINE_MAX];
     char line[LOG_LINE_MAX + 64];
     int n = vsnprintf(text, sizeof text, fmt, ap);
     if (n < 0) return;
-    size_t text_len = (size_t)n < sizeof text ? (size_t)n : sizeof text - 1;
+    size_t text_len = (size_t)n < sizeof text ? (size_t)n : log_cut(text, sizeof text - 1);
     size_t head = (size_t)snprintf(line, sizeof line, "bouncedemails - %s", prefix);
     size_t body = log_sanitize(line + head, sizeof line - head - 1, text, text_len);
     line[head + body] = '\n';

@@ -111,8 +111,11 @@ test_defaults(void **state)
     assert_false(cfg->handler.require_signed_verp);
     assert_int_equal(cfg->handler.verp_valid_weeks, 4);
     assert_int_equal(cfg->handler.max_recipients_per_bounce, 100);
-    for (int r = 0; r < CLASSIFY_REASON_COUNT; r++)
+    for (int r = 0; r < CLASSIFY_REASON_COUNT; r++) {
         assert_int_equal(cfg->handler.verdicts[r], classify_default_verdict((classify_reason)r));
+        assert_false(cfg->handler.verdict_named[r]);
+    }
+    assert_int_equal(cfg->retention.notbounce_days, 7);
     assert_int_equal(cfg->handler.n_domains, 1);
     assert_string_equal(cfg->handler.domains[0].name, "mydomain.de");
     assert_false(cfg->handler.domains[0].xikolo);
@@ -458,6 +461,11 @@ test_verdict_overrides(void **state)
     assert_int_equal(cfg->handler.verdicts[CLASSIFY_REASON_USERUNKNOWN], CLASSIFY_VERDICT_IGNORE);
     assert_int_equal(cfg->handler.verdicts[CLASSIFY_REASON_BLOCKED], CLASSIFY_VERDICT_TEMPORARY);
     assert_int_equal(cfg->handler.verdicts[CLASSIFY_REASON_FEEDBACK], CLASSIFY_VERDICT_COMPLAINT);
+    /* Named ones override the classifier's reading, even where the value
+     * equals the built-in default (feedback: complaint). */
+    assert_true(cfg->handler.verdict_named[CLASSIFY_REASON_FEEDBACK]);
+    assert_true(cfg->handler.verdict_named[CLASSIFY_REASON_MAILBOXFULL]);
+    assert_false(cfg->handler.verdict_named[CLASSIFY_REASON_HOSTUNKNOWN]);
     /* The others keep the classifier's defaults. */
     assert_int_equal(cfg->handler.verdicts[CLASSIFY_REASON_HOSTUNKNOWN],
                      classify_default_verdict(CLASSIFY_REASON_HOSTUNKNOWN));
@@ -599,6 +607,8 @@ static const error_case error_cases[] = {
       "handler.require_signed_verp", "handler.verp_delimiter is empty" },
     { "no recipients per bounce", MINIMAL "    max_recipients_per_bounce: 0\n", 6,
       "handler.max_recipients_per_bounce", "must be between 1 and" },
+    { "recipients per bounce at the classifier's cap", MINIMAL "    max_recipients_per_bounce: 1000\n", 6,
+      "handler.max_recipients_per_bounce", "must be between 1 and 999" },
     { "bad duration", MINIMAL "  notify:\n    timeout: soon\n", 7,
       "notify.timeout", "expected a duration in seconds" },
     { "duration too short", MINIMAL "  notify:\n    connect_timeout: 10ms\n", 7,

@@ -4,7 +4,10 @@
  * complaint notices of providers that do not send ARF: Microsoft's JMRP
  * (the complained-about message enclosed with X-HmXmrOriginalRecipient) and
  * Apple Mail's unsubscribe requests (X-Apple-Unsubscribe). Kind feedback,
- * one recipient per complained-about address.
+ * one recipient per complained-about address. A report whose fields arrive
+ * unwrapped, in the message's own text (a provider's plain format, or a
+ * feedback loop forwarded by a person or a ticket system), is read the same
+ * when it has Feedback-Type and one of RFC 5965's other required fields.
  *
  * The recipient is what the report names: Original-Rcpt-To, else the
  * Removal-Recipient of an opt-out report (the address to remove), else the
@@ -68,13 +71,13 @@ arf_add_from_original(const classify_msg *msg, classify_report *report, const ch
 }
 
 static bool
-arf_detect_report(const classify_msg *msg, classify_report *report)
+arf_detect_report(const classify_msg *msg, classify_report *report, const char *fields)
 {
-    GPtrArray *types = arf_field_values(msg->feedback_report, "Feedback-Type");
+    GPtrArray *types = arf_field_values(fields, "Feedback-Type");
     const char *type = types->len > 0 ? g_ptr_array_index(types, 0) : "abuse";
 
     for (size_t i = 0; i < G_N_ELEMENTS(arf_recipient_fields) && report->n_recipients == 0; i++) {
-        GPtrArray *rcpts = arf_field_values(msg->feedback_report, arf_recipient_fields[i]);
+        GPtrArray *rcpts = arf_field_values(fields, arf_recipient_fields[i]);
         for (guint j = 0; j < rcpts->len; j++)
             arf_add(report, g_ptr_array_index(rcpts, j), type);
         g_ptr_array_free(rcpts, TRUE);
@@ -85,11 +88,38 @@ arf_detect_report(const classify_msg *msg, classify_report *report)
     return true;
 }
 
+/* RFC 5965 3.1: Feedback-Type, User-Agent and Version are required; the
+ * recipient fields name whom the complaint is about. */
+static const char *const arf_unwrapped_fields[] = { "User-Agent", "Version", "Original-Rcpt-To",
+                                                    "Removal-Recipient" };
+
+static bool
+arf_has_field(const char *text, const char *name)
+{
+    GPtrArray *values = arf_field_values(text, name);
+    bool found = values->len > 0;
+    g_ptr_array_free(values, TRUE);
+    return found;
+}
+
+static bool
+arf_is_unwrapped(const char *text)
+{
+    if (!arf_has_field(text, "Feedback-Type"))
+        return false;
+    for (size_t i = 0; i < G_N_ELEMENTS(arf_unwrapped_fields); i++)
+        if (arf_has_field(text, arf_unwrapped_fields[i]))
+            return true;
+    return false;
+}
+
 bool
 classify_detect_arf(const classify_msg *msg, classify_report *report)
 {
     if (msg->feedback_report != NULL)
-        return arf_detect_report(msg, report);
+        return arf_detect_report(msg, report, msg->feedback_report);
+    if (msg->text != NULL && arf_is_unwrapped(msg->text))
+        return arf_detect_report(msg, report, msg->text);
 
     /* Microsoft JMRP: the complained-about message, marked, with no report. */
     char *jmrp = classify_msg_original_header(msg, "X-HmXmrOriginalRecipient");

@@ -16,6 +16,7 @@ static const char *const classify_kind_names[] = {
     [CLASSIFY_KIND_FEEDBACK] = "feedback",
     [CLASSIFY_KIND_AUTOREPLY] = "autoreply",
     [CLASSIFY_KIND_DELIVERED] = "delivered",
+    [CLASSIFY_KIND_NOTBOUNCE] = "notbounce",
 };
 
 static const char *const classify_verdict_names[] = {
@@ -117,6 +118,7 @@ static void
 classify_recipient_clear(classify_recipient *r)
 {
     g_free(r->address);
+    g_free(r->final);
     g_free(r->original);
     g_free(r->action);
     g_free(r->diagnostic);
@@ -130,6 +132,7 @@ classify_report_reset(classify_report *report)
 {
     for (size_t i = 0; i < report->n_recipients; i++)
         classify_recipient_clear(&report->recipients[i]);
+    classify_report_index_free(report);
     g_free(report->recipients);
     report->recipients = NULL;
     report->n_recipients = 0;
@@ -170,6 +173,7 @@ classify_finish_recipient(classify_recipient *r)
         r->action = g_strdup("failed");
     if (r->diagnostic == NULL)
         r->diagnostic = g_strdup("");
+    r->valid = classify_address_is_valid(r->address);
     size_t dlen = strlen(r->diagnostic);
     if (r->status[0] == '\0')
         classify_find_status(r->diagnostic, dlen, r->status);
@@ -182,14 +186,13 @@ classify_finish_recipient(classify_recipient *r)
         r->verdict = CLASSIFY_VERDICT_IGNORE;
         return;
     }
-    if (r->reason == CLASSIFY_REASON_UNDEFINED)
-        r->reason = classify_reason_guess(r->status, r->reply_code, r->diagnostic);
-    r->hard = classify_is_hard(r->reason, r->status, r->reply_code);
-    r->verdict = classify_default_verdict(r->reason);
+    classify_decide(r);
     /* A delay is a warning: if delivery finally fails, that failure comes
      * as its own report. */
-    if (g_ascii_strcasecmp(r->action, "delayed") == 0)
+    if (g_ascii_strcasecmp(r->action, "delayed") == 0) {
         r->verdict = CLASSIFY_VERDICT_IGNORE;
+        r->evidence.verdict_rule = "a delay warning: a final failure would come as its own report";
+    }
 }
 
 /* A bounce whose every recipient was delivered is a delivery report. */
@@ -298,10 +301,52 @@ classify_is_blank(const char *p, const char *end)
     return true;
 }
 
+/* True when the line at p (up to eol) is a header field: a name of
+ * printable characters but the colon, then a colon (RFC 5322 2.2). */
+static bool
+classify_is_field_line(const char *p, const char *eol)
+{
+    const char *c = p;
+    while (c < eol && *c > ' ' && *c < 127 && *c != ':')
+        c++;
+    return c > p && c < eol && *c == ':';
+}
+
+/* True when the input is an mbox: its first line that is not blank is a
+ * "From " separator. */
+static bool
+classify_starts_as_mbox(const char *p, const char *end)
+{
+    while (p < end) {
+        const char *eol = classify_line_end(p, end);
+        if (!classify_is_blank(p, eol))
+            return classify_is_mbox_from(p, eol);
+        p = classify_next_line(eol, end);
+    }
+    return false;
+}
+
+/* Whether the "From " line at p starts another message. In an mbox every
+ * one does (a body's own are escaped as ">From "). In a plain message only
+ * one followed by a header block does (two messages written one after the
+ * other); a line of the body that happens to start with "From " and a time
+ * does not split the message. */
+static bool
+classify_is_separator(bool mbox, const char *p, const char *eol, const char *end)
+{
+    if (!classify_is_mbox_from(p, eol))
+        return false;
+    if (mbox)
+        return true;
+    const char *next = classify_next_line(eol, end);
+    return classify_is_field_line(next, classify_line_end(next, end));
+}
+
 bool
 classify_mbox_next(const char *data, size_t len, size_t *pos, const char **msg, size_t *msg_len)
 {
     const char *end = data + len;
+    bool mbox = classify_starts_as_mbox(data, end);
 
     while (*pos < len) {
         const char *start = data + *pos;
@@ -313,7 +358,7 @@ classify_mbox_next(const char *data, size_t len, size_t *pos, const char **msg, 
         const char *stop = start;
         while (stop < end) {
             const char *e = classify_line_end(stop, end);
-            if (stop != start && classify_is_mbox_from(stop, e))
+            if (stop != start && classify_is_separator(mbox, stop, e, end))
                 break;
             stop = classify_next_line(e, end);
         }

@@ -20,6 +20,7 @@ typedef enum classify_kind {
     CLASSIFY_KIND_FEEDBACK,
     CLASSIFY_KIND_AUTOREPLY,
     CLASSIFY_KIND_DELIVERED,
+    CLASSIFY_KIND_NOTBOUNCE,  /* a person's reply or spam to the no-reply address */
 } classify_kind;
 
 /* Reason names match the corpus labels (../shared/corpus/README.md). */
@@ -74,9 +75,23 @@ typedef enum classify_verdict {
     CLASSIFY_VERDICT_COUNT
 } classify_verdict;
 
+/* Why a recipient got its reason and verdict: static strings, for
+ * `classify --explain`. */
+typedef struct classify_evidence {
+    const char *rule;         /* the step that chose the reason */
+    const char *matched;      /* the pattern or code row it matched, or NULL */
+    const char *source;       /* who documents that wording, or NULL */
+    bool final;               /* the wording says the address is bad whatever the code */
+    bool soft;                /* the wording says the mailbox takes mail again later */
+    const char *verdict_rule; /* why the verdict is what it is */
+} classify_evidence;
+
 typedef struct classify_recipient {
-    char *address;        /* lower case, no brackets or quotes */
-    char *original;       /* Original-Recipient or the pre-forwarding form, or NULL */
+    char *address;        /* the address the platform mailed, lower case, as the report
+                             gives it (angle brackets and the "rfc822;" type removed) */
+    char *final;          /* where delivery failed when a forward changed it, or NULL */
+    char *original;       /* another form of the address the report names, or NULL */
+    bool valid;           /* address is a valid RFC 5321 mailbox */
     char *action;         /* "failed", "delayed", "delivered", "relayed", "expanded" */
     char status[16];      /* DSN status "5.1.1", or "" */
     char reply_code[4];   /* SMTP reply "550", or "" */
@@ -86,6 +101,7 @@ typedef struct classify_recipient {
     char *diagnostic;     /* UTF-8, one line, or "" */
     char *remote_mta;     /* or NULL */
     char *feedback_type;  /* "abuse", "opt-out", ... for feedback reports, or NULL */
+    classify_evidence evidence;
 } classify_recipient;
 
 typedef struct classify_report {
@@ -98,7 +114,15 @@ typedef struct classify_report {
     char *x_original_to, *delivered_to;
     size_t n_recipients;
     classify_recipient *recipients;
+    struct classify_report_index *index; /* private to the classifier */
 } classify_report;
+
+/* At most this many recipients are read from one report; the rest are
+ * passed over. No mail system reports that many for one message (Postfix
+ * accepts 1,000 recipients per message by default, and sends a bounce per
+ * sender), while a forged report naming a million would otherwise cost
+ * memory and time in proportion. */
+#define CLASSIFY_MAX_RECIPIENTS 1000
 
 /* Classifies one message. Never returns NULL: unreadable input gives a report
  * of kind CLASSIFY_KIND_UNKNOWN. Free it with classify_report_free(). */
@@ -115,14 +139,23 @@ bool classify_verdict_from_name(const char *name, classify_verdict *out);
 /* The default verdict table: hard reasons are permanent, feedback is a
  * complaint, failures caused by our own sending are ignored, and so on. */
 classify_verdict classify_default_verdict(classify_reason reason);
-/* True for userunknown, hostunknown, hasmoved, and notaccept unless a 4xx
- * status or reply code says the refusal is temporary. */
+/* True for userunknown, hostunknown, hasmoved, and for notaccept and suspend
+ * (an account disabled or closed) unless a 4xx status or reply code says the
+ * refusal is temporary. */
 bool classify_is_hard(classify_reason reason, const char *status, const char *reply_code);
 
-/* Iterates over the messages of an mbox held in memory. A line "From <sender>
- * <date>" (with a hh:mm time) starts a message; what precedes the first such
- * line is message 0 when it is not blank, so a file holding one plain
- * message is an mbox of one. Start with *pos = 0; each call sets *msg and
+/* True when address is a valid RFC 5321 mailbox (RFC 6531 UTF-8 allowed):
+ * a dot-string or quoted local part of at most 64 octets, a domain of two
+ * labels or more (or an address literal), at most 254 octets in all, no
+ * control characters. Anything else is recorded, never suspended or sent. */
+bool classify_address_is_valid(const char *address);
+
+/* Iterates over the messages of an mbox held in memory. When the input
+ * starts with a line "From <sender> <date>" (with a hh:mm time), each such
+ * line starts a message. Otherwise the input is one message, except that a
+ * "From " line followed by a header block starts another (messages written
+ * one after the other); what precedes it is message 0. A body line that
+ * merely starts with "From " never splits a message. Start with *pos = 0; each call sets *msg and
  * *msg_len to the next message without its "From " line and returns true,
  * or returns false at the end. */
 bool classify_mbox_next(const char *data, size_t len, size_t *pos, const char **msg, size_t *msg_len);
@@ -130,5 +163,10 @@ bool classify_mbox_next(const char *data, size_t len, size_t *pos, const char **
 /* The report as the JSON object that `bouncedemails classify --json` prints,
  * as a newly allocated compact string. */
 char *classify_report_json(const classify_report *report, const char *source, int message_index);
+
+/* The report told for an operator: per recipient the detector, the evidence
+ * (stage, codes, matched wording) and the rule that decided, with its
+ * source. Newly allocated text, one or more lines. */
+char *classify_explain(const classify_report *report, const char *source, int message_index);
 
 #endif

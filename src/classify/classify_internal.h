@@ -65,21 +65,39 @@ typedef struct classify_detector {
 extern const classify_detector classify_detectors[];
 extern const size_t classify_n_detectors;
 
-/* Adds a recipient (normalised: lower case, no brackets, quotes or mailto:),
- * or returns the existing entry with the same address. NULL when address
- * holds no plausible mailbox. action defaults to "failed", reason to
+/* Adds a recipient (its address taken by classify_address_take()), or
+ * returns the existing entry with the same address. NULL when address holds
+ * no mailbox at all, or when the report has CLASSIFY_MAX_RECIPIENTS
+ * already. action defaults to "failed", reason to
  * UNDEFINED (classify_message() then guesses it). The returned pointer is
  * valid only until the next classify_report_add() on the same report (the
  * array may move): fill one recipient before adding the next. */
 classify_recipient *classify_report_add(classify_report *report, const char *address);
+/* A failed address as the report gives it (address.c): the "rfc822;" type,
+ * white space, angle brackets and "mailto:" removed, lower case, nothing
+ * else; the first mailbox inside when the string holds more than an
+ * address. NULL when there is none. */
+char *classify_address_take(const char *raw);
+/* Records that a forward or alias turned the address the platform mailed
+ * into the one that failed: address becomes mailed, final the old address. */
+void classify_recipient_forwarded(classify_recipient *rcpt, const char *mailed);
 /* Replaces a recipient's diagnostic, whitespace collapsed to single spaces. */
 void classify_recipient_set_diagnostic(classify_recipient *rcpt, const char *text, size_t len);
 void classify_recipient_set_string(char **field, const char *value);
+/* Frees what classify_report_add keeps to find recipients by address; the
+ * caller frees the recipients. */
+void classify_report_index_free(classify_report *report);
 
 /* The reason table: status and reply codes decide where they are specific,
  * otherwise the diagnostic text's wording does (case-insensitive patterns). */
 classify_reason classify_reason_guess(const char *status, const char *reply_code,
                                       const char *diagnostic);
+/* The same, saying in *ev which rule decided (ev may be NULL). */
+classify_reason classify_reason_explain(const char *status, const char *reply_code,
+                                        const char *diagnostic, classify_evidence *ev);
+/* Sets a failed recipient's reason (when its detector left it undefined),
+ * hard flag, default verdict and evidence, by what the failure says. */
+void classify_decide(classify_recipient *r);
 
 /* Text helpers for detectors. */
 const char *classify_find_ci(const char *hay, size_t hay_len, const char *needle);

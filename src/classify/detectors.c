@@ -56,6 +56,8 @@ const classify_detector classify_detectors[] = {
     { "fml", classify_detect_fml },
     /* Last: any failure notice that names an address in a sentence. */
     { "prose", classify_detect_prose },
+    /* After every bounce format: a person's reply or spam (autoreply.c). */
+    { "notbounce", classify_detect_notbounce },
 };
 
 const size_t classify_n_detectors = sizeof classify_detectors / sizeof classify_detectors[0];

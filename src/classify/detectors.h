@@ -11,6 +11,7 @@
 /* Standard formats (arf.c, autoreply.c, rfc3464.c). */
 bool classify_detect_arf(const classify_msg *msg, classify_report *report);
 bool classify_detect_autoreply(const classify_msg *msg, classify_report *report);
+bool classify_detect_notbounce(const classify_msg *msg, classify_report *report);
 bool classify_detect_rfc3464(const classify_msg *msg, classify_report *report);
 
 /* The mail systems' own formats (mta/). */

@@ -14,6 +14,25 @@
 /* Nesting deeper than this is not a bounce anyone wrote: ignore what is below. */
 #define MIME_MAX_DEPTH 16
 
+/* Hard limits that keep the work on one message in proportion to what a
+ * bounce holds, whatever the input (README, "Limits of the classifier").
+ * Each collected text (the bounce's own text, the delivery-status and
+ * feedback-report parts, the returned headers) is read up to MIME_TEXT_MAX
+ * bytes: hundreds of recipients with their diagnostics fit, and what lies
+ * beyond is the returned message. Detectors read the text once for each
+ * recipient, so this bounds their work together with
+ * CLASSIFY_MAX_RECIPIENTS. */
+#define MIME_TEXT_MAX (256 * 1024)
+/* A header block is indexed up to MIME_HEADER_MAX bytes and each field's
+ * value read up to MIME_FIELD_MAX bytes; Postfix stores at most 100 KiB of
+ * one header (header_size_limit), Sendmail 32 KiB of the whole block. */
+#define MIME_HEADER_MAX (1024 * 1024)
+#define MIME_FIELD_MAX (100 * 1024)
+/* GMime reads a message up to the line before the MIME_MAX_DELIMITERS + 1st
+ * line that starts with "--", which bounds the parts it builds objects for;
+ * a bounce has a handful of parts and puts its report in the first ones. */
+#define MIME_MAX_DELIMITERS 1000
+
 /* Lines after which a plain-text bounce quotes the original message
  * (qmail, Exim, Sendmail V5, OpenSMTPD, Office 365, ...). Matched
  * case-insensitively at the start of a line, after blanks and dashes. */
@@ -119,6 +138,14 @@ mime_append_utf8(GString *out, const char *s, size_t len, const char *charset)
     size_t start = out->len;
     bool valid = false; /* known to be valid UTF-8 already */
 
+    if (start >= MIME_TEXT_MAX)
+        return;
+    if (len > MIME_TEXT_MAX - start) {
+        len = MIME_TEXT_MAX - start;
+        /* Not inside a UTF-8 sequence, which would pass for Latin-1. */
+        for (int i = 0; i < 3 && len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80; i++)
+            len--;
+    }
     if (len == 0)
         return;
     if (mime_is_ascii(s, len) && !mime_is_7bit_charset(s, len, &charset)) {
@@ -371,6 +398,40 @@ mime_split_inline_original(const char *s, size_t len, mime_walk *w)
     return len;
 }
 
+/* How much of s GMime is given: up to the line before the
+ * MIME_MAX_DELIMITERS + 1st line that starts with "--". */
+static size_t
+mime_parse_len(const char *s, size_t len)
+{
+    const char *end = s + len;
+    size_t seen = 0;
+
+    /* Each such line takes three bytes at least: most messages are too
+     * short to hold too many. */
+    if (len / 3 < MIME_MAX_DELIMITERS)
+        return len;
+    for (const char *p = s; (p = memchr(p, '-', (size_t)(end - p))) != NULL;) {
+        if (p + 1 < end && p[1] == '-' && (p == s || p[-1] == '\n') && ++seen > MIME_MAX_DELIMITERS)
+            return (size_t)(p - s);
+        while (p < end && *p == '-') /* a run of dashes is one candidate */
+            p++;
+    }
+    return len;
+}
+
+/* The part GMime builds from s (a header block, then the body), or NULL. */
+static GMimeObject *
+mime_parse(const char *s, size_t len)
+{
+    GMimeStream *stream = g_mime_stream_mem_new_with_buffer(s, mime_parse_len(s, len));
+    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+    GMimeObject *obj = g_mime_parser_construct_part(parser, NULL);
+    g_object_unref(parser);
+    g_object_unref(stream);
+    return obj;
+}
+
 static void mime_walk_object(mime_walk *w, GMimeObject *obj, int depth);
 static void mime_take_text_bytes(mime_walk *w, const char *s, size_t len);
 
@@ -480,12 +541,7 @@ mime_take_enclosed(mime_walk *w, GMimePart *part, int depth)
                             classify_find_ci(s, header_len, "multipart/report") != NULL;
     GMimeObject *report = NULL;
     if (forwarded_report) {
-        GMimeStream *stream = g_mime_stream_mem_new_with_buffer(s, len);
-        GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-        g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-        report = g_mime_parser_construct_part(parser, NULL);
-        g_object_unref(parser);
-        g_object_unref(stream);
+        report = mime_parse(s, len);
         GMimeContentType *ct = report != NULL ? g_mime_object_get_content_type(report) : NULL;
         if (ct == NULL || !g_mime_content_type_is_type(ct, "multipart", "report"))
             g_clear_object(&report);
@@ -559,9 +615,7 @@ mime_walk_broken_multipart(mime_walk *w, GMimeMultipart *mp, int depth)
             g_string_append_len(part, line + 2, (gssize)(n - 2));
             g_string_append(part, "\"\n\n");
             g_string_append_len(part, line, end - line);
-            GMimeStream *stream = g_mime_stream_mem_new_with_buffer(part->str, part->len);
-            GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-            GMimeObject *obj = g_mime_parser_construct_part(parser, NULL);
+            GMimeObject *obj = mime_parse(part->str, part->len);
             g_string_free(part, TRUE);
             bool usable = GMIME_IS_MULTIPART(obj) && g_mime_multipart_get_count(GMIME_MULTIPART(obj)) > 0;
             if (usable) {
@@ -570,8 +624,6 @@ mime_walk_broken_multipart(mime_walk *w, GMimeMultipart *mp, int depth)
             }
             if (obj != NULL)
                 g_object_unref(obj);
-            g_object_unref(parser);
-            g_object_unref(stream);
             if (usable)
                 return;
             break;
@@ -649,7 +701,7 @@ static GArray *
 mime_index_fields(const char *s, size_t len)
 {
     GArray *fields = g_array_sized_new(FALSE, FALSE, sizeof(mime_field), 16);
-    const char *end = s + len;
+    const char *end = s + MIN(len, MIME_HEADER_MAX);
 
     for (const char *line = s; line < end;) {
         const char *first_eol = mime_line_end(line, end), *eol = first_eol;
@@ -681,8 +733,9 @@ mime_field_raw(const GArray *fields, const char *name)
         if (f->name_len != n || g_ascii_strncasecmp(f->name, name, n) != 0)
             continue;
         /* Unfolding drops the newlines and keeps the blanks after them. */
-        GString *value = g_string_sized_new(f->value_len);
-        for (size_t k = 0; k < f->value_len; k++)
+        size_t len = MIN(f->value_len, MIME_FIELD_MAX);
+        GString *value = g_string_sized_new(len);
+        for (size_t k = 0; k < len; k++)
             if (f->value[k] != '\n')
                 g_string_append_c(value, f->value[k]);
         g_strstrip(value->str);
@@ -731,7 +784,7 @@ mime_body_input(const GArray *fields, const char *body, size_t body_len)
         g_free(v);
     }
     g_byte_array_append(input, (const guint8 *)"\n", 1);
-    g_byte_array_append(input, (const guint8 *)body, (guint)body_len);
+    g_byte_array_append(input, (const guint8 *)body, (guint)mime_parse_len(body, body_len));
     return input;
 }
 

@@ -84,14 +84,14 @@ static const classify_verdict reason_verdicts[CLASSIFY_REASON_COUNT] = {
     [R(HASMOVED)] = CLASSIFY_VERDICT_PERMANENT,
     [R(NOTACCEPT)] = CLASSIFY_VERDICT_PERMANENT,
     [R(MAILBOXFULL)] = CLASSIFY_VERDICT_TEMPORARY,
-    [R(EXCEEDLIMIT)] = CLASSIFY_VERDICT_TEMPORARY,
-    [R(MESGTOOBIG)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(EXCEEDLIMIT)] = CLASSIFY_VERDICT_IGNORE,
+    [R(MESGTOOBIG)] = CLASSIFY_VERDICT_IGNORE,
     [R(SUSPEND)] = CLASSIFY_VERDICT_TEMPORARY,
     [R(EXPIRED)] = CLASSIFY_VERDICT_TEMPORARY,
     [R(NETWORKERROR)] = CLASSIFY_VERDICT_TEMPORARY,
     [R(SYSTEMERROR)] = CLASSIFY_VERDICT_TEMPORARY,
     [R(SYSTEMFULL)] = CLASSIFY_VERDICT_TEMPORARY,
-    [R(TOOMANYCONN)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(TOOMANYCONN)] = CLASSIFY_VERDICT_IGNORE,
     [R(MAILERERROR)] = CLASSIFY_VERDICT_TEMPORARY,
     [R(BLOCKED)] = CLASSIFY_VERDICT_IGNORE,
     [R(SPAMDETECTED)] = CLASSIFY_VERDICT_IGNORE,
@@ -105,7 +105,7 @@ static const classify_verdict reason_verdicts[CLASSIFY_REASON_COUNT] = {
     [R(NOTCOMPLIANTRFC)] = CLASSIFY_VERDICT_IGNORE,
     [R(VIRUSDETECTED)] = CLASSIFY_VERDICT_IGNORE,
     [R(CONTENTERROR)] = CLASSIFY_VERDICT_IGNORE,
-    [R(FILTERED)] = CLASSIFY_VERDICT_TEMPORARY,
+    [R(FILTERED)] = CLASSIFY_VERDICT_IGNORE,
     [R(SYNTAXERROR)] = CLASSIFY_VERDICT_IGNORE,
     [R(SPEEDING)] = CLASSIFY_VERDICT_IGNORE,
     [R(ONHOLD)] = CLASSIFY_VERDICT_TEMPORARY,
@@ -122,20 +122,30 @@ classify_default_verdict(classify_reason reason)
     return reason_verdicts[reason];
 }
 
+static bool
+reason_is_temporary(const char *status, const char *reply_code)
+{
+    return (status != NULL && status[0] == '4') || (reply_code != NULL && reply_code[0] == '4');
+}
+
 bool
 classify_is_hard(classify_reason reason, const char *status, const char *reply_code)
 {
     switch (reason) {
     case R(USERUNKNOWN):
-    case R(HOSTUNKNOWN):
     case R(HASMOVED):
         return true;
+    case R(HOSTUNKNOWN):
+        /* "Host not found, try again" (Postfix 4.4.3), an unresolvable
+         * domain at RCPT (Postfix 450 4.1.2): DNS may answer later
+         * (smtp-replies 4.25) */
     case R(NOTACCEPT):
-        /* A null MX or "does not accept mail" is final unless a code says
-         * it is temporary; a failure report that gives no code at all
-         * (the reporting MTA's own "no SMTP service here") is final. */
-        return !(status != NULL && status[0] == '4') &&
-               !(reply_code != NULL && reply_code[0] == '4');
+    case R(SUSPEND):
+        /* A null MX, "does not accept mail", an account disabled or
+         * closed: final unless a code says it is temporary. A failure
+         * report that gives no code at all (the reporting MTA's own "no
+         * SMTP service here", qmail's "account is locked") is final. */
+        return !reason_is_temporary(status, reply_code);
     default:
         return false;
     }
@@ -216,6 +226,132 @@ static const struct reason_token reason_provider_tokens[] = {
     {"throttling failure", R(TOOMANYCONN)},
     {"sending quota exceeded", R(TOOMANYCONN)},
     {"unusual rate of unsolicited mail", R(BLOCKED)},
+};
+
+/* 1b. Documented wording, each row with who documents it (sections of
+ * ../shared/reference/smtp-replies.md, which cites the providers' and MTAs'
+ * own pages and sources): replies whose meaning their emitter states, so
+ * that they decide against any status or reply code. The first row to match
+ * wins. 'weight' says what the row makes of the address beyond its reason:
+ * RULE_FINAL, bad whatever the code says (Google reports its DNS verdicts as
+ * "4.0.0" with action failed); RULE_SOFT, never bad, the mailbox comes back
+ * (a frozen or rate-limited mailbox under a 5xx). */
+enum rule_weight { RULE_BY_REASON = 0, RULE_FINAL, RULE_SOFT };
+
+struct reason_rule {
+    const char *pattern;
+    classify_reason reason;
+    enum rule_weight weight;
+    const char *source;
+};
+
+static const struct reason_rule reason_documented[] = {
+    /* our own sender's domain or host, which a receiver names beside words
+     * that would otherwise be about the recipient */
+    {"sender address rejected: domain * does not accept mail", R(REJECTED), RULE_BY_REASON,
+     "Postfix 550 5.7.27 sender nullMX (smtp-replies 3.1)"},
+    {"helo command rejected", R(BLOCKED), RULE_BY_REASON, "Postfix smtpd HELO restrictions (smtp-replies 3.1)"},
+    {"sender denied", R(REJECTED), RULE_BY_REASON, "Microsoft 5.1.0 'Sender denied' (smtp-replies 2.2, 3.5)"},
+    {"excessive unknown recipients", R(BLOCKED), RULE_BY_REASON,
+     "Yahoo 451 VS1-MF / 5xx: our server sent to too many unknown users (smtp-replies 2.4)"},
+    {"vs99-ip1", R(BLOCKED), RULE_BY_REASON, "Yahoo 553 VS99-IP1 (smtp-replies 2.4)"},
+    {"mail from * not allowed", R(BLOCKED), RULE_BY_REASON, "Yahoo 553 'Mail from x.x.x.x not allowed' (smtp-replies 2.4)"},
+    /* the recipient domain does not exist or takes no mail */
+    {"responded with code nxdomain", R(HOSTUNKNOWN), RULE_FINAL,
+     "Google DNS Error: the MX lookup answered NXDOMAIN (smtp-replies 2.1; RFC 3463 X.1.2)"},
+    {"lookup of * had no relevant answers", R(HOSTUNKNOWN), RULE_FINAL,
+     "Google DNS Error: no MX and no address record (RFC 3463 X.4.4: DNS answers only SOA)"},
+    {"doesn't receive email according to the administrator", R(NOTACCEPT), RULE_FINAL,
+     "Google DNS Error: the domain publishes a Null MX (RFC 7505; smtp-replies 0, X.1.10)"},
+    {"recipient address rejected: domain * does not accept mail", R(NOTACCEPT), RULE_FINAL,
+     "Postfix 556 5.1.10 recipient nullMX (smtp-replies 3.1; RFC 7505)"},
+    {"dns: no such domain", R(HOSTUNKNOWN), RULE_FINAL, "Yandex list of non-existent addresses (smtp-replies 2.11)"},
+    {"no route found to domain", R(HOSTUNKNOWN), RULE_BY_REASON, "HCL Domino router (smtp-replies 3.8)"},
+    {"reserved by rfc 2606", R(HOSTUNKNOWN), RULE_FINAL, "Exchange Server 5.1.5 (smtp-replies 3.5)"},
+    /* an unknown or malformed recipient whatever the code: the text decides
+     * (smtp-replies 4.1) */
+    {"no such user!", R(USERUNKNOWN), RULE_BY_REASON, "Yandex 550 5.7.1 'No such user!' (smtp-replies 4.1)"},
+    {"recipient address rejected: unverified address", R(USERUNKNOWN), RULE_SOFT,
+     "Postfix 450 4.1.1: the address probe failed for now (smtp-replies 3.1)"},
+    {"recipient address rejected: user unknown", R(USERUNKNOWN), RULE_BY_REASON,
+     "Postfix smtpd: User unknown in local/virtual recipient table (smtp-replies 3.1, 4.2)"},
+    {"the email account that you tried to reach does not exist", R(USERUNKNOWN), RULE_BY_REASON,
+     "Google 550 5.1.1 (smtp-replies 2.1)"},
+    {"banned recipient", R(USERUNKNOWN), RULE_BY_REASON, "Microsoft 5.7.505 (smtp-replies 2.2, 4.29)"},
+    {"need fully-qualified address", R(USERUNKNOWN), RULE_BY_REASON,
+     "Postfix reject_non_fqdn_recipient, Yandex (smtp-replies 2.11, 3.1)"},
+    {"bad recipient address syntax", R(USERUNKNOWN), RULE_BY_REASON, "Yandex (smtp-replies 2.11)"},
+    {"bad address mailbox syntax", R(USERUNKNOWN), RULE_BY_REASON, "Yandex (smtp-replies 2.11)"},
+    {"no correct recipients", R(USERUNKNOWN), RULE_BY_REASON, "Yandex (smtp-replies 2.11)"},
+    {"bad address syntax", R(USERUNKNOWN), RULE_BY_REASON, "Tencent QQ 501 (smtp-replies 2.12)"},
+    {"\xe8\xaf\xa5\xe7\x94\xa8\xe6\x88\xb7\xe4\xb8\x8d\xe5\xad\x98\xe5\x9c\xa8", R(USERUNKNOWN), RULE_BY_REASON,
+     "Tencent QQ NDR: the user does not exist (smtp-replies 2.12)"},
+    {"\xe8\xaf\xa5\xe7\x94\xa8\xe6\x88\xb7\xe6\x9c\xaa\xe5\xbc\x80\xe9\x80\x9a", R(USERUNKNOWN), RULE_BY_REASON,
+     "Tencent QQ NDR: the user has no mailbox (smtp-replies 2.12)"},
+    /* an account disabled or closed for good, or only for a time */
+    {"the email account that you tried to reach is disabled", R(SUSPEND), RULE_BY_REASON,
+     "Google 550 5.2.1 DisabledUser, older wording (smtp-replies 2.1)"},
+    {"the email account that you tried to reach is inactive", R(SUSPEND), RULE_BY_REASON,
+     "Google 550 5.2.1 DisabledUser (smtp-replies 2.1, 4.4)"},
+    {"account has been disabled or discontinued", R(SUSPEND), RULE_BY_REASON,
+     "Yahoo 554 'dd This account has been disabled or discontinued' (smtp-replies 2.4)"},
+    {"mailbox unavailable or access denied", R(SUSPEND), RULE_SOFT,
+     "Tencent QQ 550: mailbox frozen or inactive for now (smtp-replies 2.12)"},
+    {"policy rejection on the target address", R(SUSPEND), RULE_SOFT,
+     "Yandex: the account is blocked and its owner can unblock it (smtp-replies 2.11, 4.13)"},
+    /* the mailbox exists but receives too fast: it takes mail again later */
+    {"receiving email at a rate that prevents additional messages", R(MAILBOXFULL), RULE_SOFT,
+     "Google 550 5.2.1 (smtp-replies 2.1, 4.4, 4.7)"},
+    {"receiving email too quickly", R(MAILBOXFULL), RULE_SOFT, "Google 450 4.2.1 (smtp-replies 2.1)"},
+    /* refusals of our message or our server, whatever code they carry */
+    {"mail rejected by destination domain", R(FILTERED), RULE_BY_REASON,
+     "Zoho 541 5.4.1: the recipient domain's own filters (smtp-replies 2.14)"},
+    {"mailbox delivery restricted by policy error", R(FILTERED), RULE_BY_REASON, "Zoho 452 (smtp-replies 2.14)"},
+    {"mailbox delivery failure policy error", R(POLICYVIOLATION), RULE_BY_REASON,
+     "Zoho 552 5.1.1: a policy reject carrying 5.1.1 (smtp-replies 2.14, 4.12)"},
+    {"subject is mandatory", R(CONTENTERROR), RULE_BY_REASON, "ZeptoMail 5.2.1 (smtp-replies 2.14, 4.4)"},
+    {"reject due to policy restriction", R(POLICYVIOLATION), RULE_BY_REASON,
+     "GMX/WEB.DE/1&1: the last line decides over 'mailbox unavailable' (smtp-replies 2.7, 4.8)"},
+    {"the same message-id", R(SPEEDING), RULE_BY_REASON, "Google 4.7.28 (smtp-replies 2.1)"},
+    {"sender id validation failure", R(AUTHFAILURE), RULE_BY_REASON, "Outlook.com 550 (smtp-replies 2.3)"},
+    {"sc-001", R(BLOCKED), RULE_BY_REASON, "Outlook.com SC-001 policy block (smtp-replies 2.3, 4.17)"},
+    {"sc-002", R(BLOCKED), RULE_BY_REASON, "Outlook.com SC-002 namespace mining (smtp-replies 2.3)"},
+    {"sc-003", R(BLOCKED), RULE_BY_REASON, "Outlook.com SC-003 open proxy/relay (smtp-replies 2.3)"},
+    {"sc-004", R(BLOCKED), RULE_BY_REASON, "Outlook.com SC-004 complaints (smtp-replies 2.3)"},
+    {"dy-001", R(BLOCKED), RULE_BY_REASON, "Outlook.com DY-001 dynamic IP (smtp-replies 2.3)"},
+    {"ou-002", R(BLOCKED), RULE_BY_REASON, "Outlook.com OU-002 reputation (smtp-replies 2.3)"},
+    {"rp-001", R(SPEEDING), RULE_BY_REASON, "Outlook.com RP-001 rate limit (smtp-replies 2.3)"},
+    {"rp-002", R(SPEEDING), RULE_BY_REASON, "Outlook.com RP-002 rate limit (smtp-replies 2.3)"},
+    {"rp-003", R(TOOMANYCONN), RULE_BY_REASON, "Outlook.com RP-003 connection limit (smtp-replies 2.3)"},
+    {"dialup/transient ip not allowed", R(BLOCKED), RULE_BY_REASON, "T-Online (DIAL) (smtp-replies 2.9)"},
+    {"email reputation database", R(BADREPUTATION), RULE_BY_REASON, "Trend Micro ERS (smtp-replies 2.15)"},
+    {"refused by rbl-plus", R(BLOCKED), RULE_BY_REASON, "Trend Micro RBL+ (smtp-replies 2.15)"},
+    {"not listed as mta", R(BLOCKED), RULE_BY_REASON, "Sendmail (smtp-replies 3.3)"},
+    {"reject due to spf policy", R(AUTHFAILURE), RULE_BY_REASON, "GMX/WEB.DE SPF reject (smtp-replies 2.7)"},
+    {"sender was not authenticated", R(AUTHFAILURE), RULE_BY_REASON,
+     "Microsoft 5.7.13 public folder (smtp-replies 2.2)"},
+    {"under suspicion of spam", R(SPAMDETECTED), RULE_BY_REASON, "Yandex (smtp-replies 2.11)"},
+    {"mail is rejected by recipients", R(FILTERED), RULE_BY_REASON,
+     "Tencent QQ: the recipient's own blacklist (smtp-replies 2.12, 4.11)"},
+    {"fake sender", R(REJECTED), RULE_BY_REASON, "NetEase/Coremail (smtp-replies 2.13)"},
+    {"ip is rejected", R(BLOCKED), RULE_BY_REASON, "NetEase/Coremail (smtp-replies 2.13)"},
+    {"sender address blocked", R(REJECTED), RULE_BY_REASON, "Mimecast 421 (smtp-replies 2.15)"},
+    {"blocked rejecting spoofed message", R(BLOCKED), RULE_BY_REASON, "Barracuda 550 (smtp-replies 2.15)"},
+    {"due to suspect content", R(SPAMDETECTED), RULE_BY_REASON, "Barracuda 420 (smtp-replies 2.15)"},
+    {"access to send e-mail is refused", R(BLOCKED), RULE_BY_REASON, "Cisco HAT (smtp-replies 2.15, 4.11)"},
+    {"postmaster verification failed", R(REJECTED), RULE_BY_REASON,
+     "Exim: our sender's postmaster failed the receiver's callout (smtp-replies 3.2)"},
+    {"callback setup failed", R(REJECTED), RULE_BY_REASON, "Exim sender callout (smtp-replies 3.2)"},
+    {"smtp synchronization error", R(NOTCOMPLIANTRFC), RULE_BY_REASON, "Exim (smtp-replies 3.2)"},
+    {"docs/smtplf.html", R(NOTCOMPLIANTRFC), RULE_BY_REASON, "qmail: bare LF in our SMTP (smtp-replies 3.4)"},
+    {"unresolvable rfc.5321", R(REJECTED), RULE_BY_REASON, "Yahoo: our sender domain does not resolve (smtp-replies 2.4)"},
+    {"service refuse", R(BLOCKED), RULE_BY_REASON, "Orange OFR004_105 / OFR_108 (smtp-replies 2.8)"},
+    {"zu viele e-mails in zu kurzer zeit", R(SPEEDING), RULE_BY_REASON, "GMX/WEB.DE rate limit (smtp-replies 2.7)"},
+    {"aus administrativen gr", R(BLOCKED), RULE_BY_REASON, "GMX/WEB.DE administrative block (smtp-replies 2.7)"},
+    {"rate limit reached", R(SPEEDING), RULE_BY_REASON, "GMX/1&1 421 (smtp-replies 2.7)"},
+    {"too many sessions opened", R(TOOMANYCONN), RULE_BY_REASON, "Comcast 421 (smtp-replies 2.6)"},
+    {"no smtp service here", R(BLOCKED), RULE_BY_REASON,
+     "RFC 5321 3.1: a 554 greeting refuses our server (smtp-replies 0, 4.18)"},
 };
 
 /* 3. One table per reason, in no particular order within a table. */
@@ -1245,7 +1381,11 @@ static const struct reason_table reason_order[] = {
  * refused or went wrong, barely what. */
 static const struct reason_token reason_weak_wording[] = {
     {"access denied", R(REJECTED)},
-    {"recipient address rejected", R(USERUNKNOWN)},
+    /* only a prefix: Postfix names the restriction class, not the reason
+     * (smtp-replies 4.2); a refusal of the recipient at RCPT TO with nothing
+     * more said is about the address (smtp-replies 4.19), alone it says
+     * nothing */
+    {"recipient address rejected*rcpt to", R(USERUNKNOWN)},
     {"connection refused", R(NETWORKERROR)},
     {"connection reset", R(NETWORKERROR)},
     {"has been in the queue too long", R(EXPIRED)},
@@ -1256,20 +1396,6 @@ static const struct reason_token reason_weak_wording[] = {
     {"after helo", R(BLOCKED)},
     {"after ehlo", R(BLOCKED)},
     {"giving up on", R(EXPIRED)},
-};
-
-/* A user-unknown reply to the message's content rather than to RCPT TO is a
- * content filter that answers with the wording of an unknown user. */
-static const char *const pat_data_phase[] = {
-    "end of data",
-    "after data",
-    "final data",
-    "(data)",
-    "[data]",
-    ">>> data",
-    "rejected after data",
-    "in reply to data command",
-    NULL,
 };
 
 /* ------------------------------------------------------ code tables */
@@ -1295,9 +1421,13 @@ struct reason_code {
                      BIT(AUTHFAILURE) | BIT(REQUIREPTR) | BIT(BADREPUTATION) |            \
                      BIT(SPEEDING) | BIT(TOOMANYCONN) | BIT(MAILERERROR) | BIT(VIRUSDETECTED))
 #define OVR_ADDRESS (BIT(MAILBOXFULL) | BIT(HASMOVED) | BIT(NOTACCEPT) | BIT(SUSPEND))
+/* OVR_MESSAGE, failures of the message itself. */
+#define OVR_MESSAGE (BIT(MESGTOOBIG) | BIT(EXCEEDLIMIT) | BIT(POLICYVIOLATION) | BIT(CONTENTERROR))
 
 static const struct reason_code reason_status_codes[] = {
-    {"5.1.1", R(USERUNKNOWN), CODE_DECIDES, OVR_ADDRESS | OVR_SENDING},
+    /* A generic 5.1.1 whose text names a failure of the message (size,
+     * SPF, policy) is that failure: wording overrules the code (issue 9). */
+    {"5.1.1", R(USERUNKNOWN), CODE_DECIDES, OVR_ADDRESS | OVR_SENDING | OVR_MESSAGE},
     {"4.1.1", R(USERUNKNOWN), CODE_DECIDES, OVR_ADDRESS | OVR_SENDING},
     {"5.1.2", R(HOSTUNKNOWN), CODE_DECIDES, BIT(NOTACCEPT) | OVR_SENDING},
     {"4.1.2", R(HOSTUNKNOWN), CODE_DECIDES, BIT(NOTACCEPT) | OVR_SENDING},
@@ -1354,7 +1484,9 @@ static const struct reason_code reason_status_codes[] = {
     {"4.7.", R(SECURITYERROR), CODE_FALLBACK, 0},
     {"5.7.7", R(SECURITYERROR), CODE_DECIDES, OVR_SENDING},
     {"5.7.8", R(SECURITYERROR), CODE_DECIDES, OVR_SENDING},
-    {"5.7.13", R(SUSPEND), CODE_DECIDES, 0},
+    /* IANA: the sender's account is disabled after AUTH; a few receivers
+     * use it for a disabled recipient: the text decides */
+    {"5.7.13", R(SUSPEND), CODE_FALLBACK, 0},
     {"5.7.17", R(HASMOVED), CODE_DECIDES, 0},
     {"5.7.18", R(HASMOVED), CODE_DECIDES, 0},
     {"5.7.20", R(AUTHFAILURE), CODE_DECIDES, 0},
@@ -1366,7 +1498,9 @@ static const struct reason_code reason_status_codes[] = {
     {"4.7.25", R(REQUIREPTR), CODE_DECIDES, 0},
     {"5.7.26", R(AUTHFAILURE), CODE_DECIDES, 0},
     {"4.7.26", R(AUTHFAILURE), CODE_DECIDES, 0},
-    {"5.7.27", R(NOTACCEPT), CODE_DECIDES, 0},
+    /* IANA: the *sender* address has a null MX, our side; Sendmail sends it
+     * for a recipient host's null MX too ("Host does not accept mail") */
+    {"5.7.27", R(REJECTED), CODE_DECIDES, BIT(NOTACCEPT)},
     {"5.7.29", R(AUTHFAILURE), CODE_DECIDES, 0},
     {"5.7.509", R(AUTHFAILURE), CODE_DECIDES, 0},
     {"5.7.515", R(AUTHFAILURE), CODE_DECIDES, 0},
@@ -1416,7 +1550,7 @@ struct index_pattern {
 enum {
     TABLE_TOKENS = 0,
     TABLE_WEAK,
-    TABLE_DATA_PHASE,
+    TABLE_DOCUMENTED,
     TABLE_ORDER, /* + index in reason_order[] */
 };
 _Static_assert(TABLE_ORDER + N_ELEMS(reason_order) <= 64, "one bit per table");
@@ -1431,7 +1565,8 @@ struct reason_index {
     uint16_t n;
     uint16_t bucket_start[INDEX_BUCKETS + 1];
     uint16_t bucket_ids[INDEX_MAX];
-    struct index_range tokens, weak; /* tables where the first line to match wins */
+    struct index_range tokens, weak, documented; /* tables where the first line to match wins */
+    struct index_range order[N_ELEMS(reason_order)];
 };
 
 /* What matched one diagnostic: the pattern ids, and the tables that had
@@ -1509,12 +1644,18 @@ index_build(gpointer data)
 
     ix->tokens = index_add_tokens(ix, reason_provider_tokens, N_ELEMS(reason_provider_tokens),
                                   TABLE_TOKENS);
-    for (size_t i = 0; i < N_ELEMS(reason_order); i++)
+    ix->documented.begin = ix->n;
+    for (size_t i = 0; i < N_ELEMS(reason_documented); i++)
+        index_add(ix, reason_documented[i].pattern, reason_documented[i].reason, TABLE_DOCUMENTED);
+    ix->documented.end = ix->n;
+    for (size_t i = 0; i < N_ELEMS(reason_order); i++) {
+        ix->order[i].begin = ix->n;
         index_add_list(ix, reason_order[i].patterns, reason_order[i].reason,
                        (unsigned)(TABLE_ORDER + i));
+        ix->order[i].end = ix->n;
+    }
     ix->weak = index_add_tokens(ix, reason_weak_wording, N_ELEMS(reason_weak_wording),
                                 TABLE_WEAK);
-    index_add_list(ix, pat_data_phase, R(FILTERED), TABLE_DATA_PHASE);
 
     for (uint16_t id = 0; id < ix->n; id++)
         count[index_hash(ix->patterns[id].text)]++;
@@ -1626,31 +1767,30 @@ hits_table(const struct reason_hits *h, unsigned table)
     return (h->tables >> table) & 1;
 }
 
-/* The reason of the first pattern of a table that matched: for the tables
- * whose lines each name their own reason. */
-static classify_reason
-hits_reason(const struct reason_index *ix, const struct reason_hits *h, struct index_range r,
-            unsigned table)
+/* The first pattern of a range that matched, or NULL. */
+static const struct index_pattern *
+hits_first(const struct reason_index *ix, const struct reason_hits *h, struct index_range r,
+           unsigned table)
 {
     if (!hits_table(h, table))
-        return R(UNDEFINED);
+        return NULL;
     for (unsigned id = r.begin; id < r.end; id++)
         if (hits_has(h, id))
-            return (classify_reason)ix->patterns[id].reason;
-    return R(UNDEFINED);
+            return &ix->patterns[id];
+    return NULL;
 }
 
-/* The first reason in precedence order among those in 'allowed' whose table
- * matched. */
-static classify_reason
-reason_from_wording(const struct reason_hits *h, uint64_t allowed)
+/* The first pattern, in precedence order, of a reason in 'allowed' whose
+ * table matched, or NULL. */
+static const struct index_pattern *
+reason_from_wording(const struct reason_index *ix, const struct reason_hits *h, uint64_t allowed)
 {
     for (size_t i = 0; i < N_ELEMS(reason_order); i++) {
         if ((allowed & (UINT64_C(1) << reason_order[i].reason)) &&
             hits_table(h, (unsigned)(TABLE_ORDER + i)))
-            return reason_order[i].reason;
+            return hits_first(ix, h, ix->order[i], (unsigned)(TABLE_ORDER + i));
     }
-    return R(UNDEFINED);
+    return NULL;
 }
 
 /* The exact code's row, else the "x.y." row that prefixes it. The code's
@@ -1678,49 +1818,164 @@ reason_code_lookup(const struct reason_code *table, size_t n, const char *code)
     return prefix_row;
 }
 
-static bool
-reason_is_temporary(const char *status, const char *reply_code)
+/* Records which rule decided and returns its reason. */
+static classify_reason
+reason_decided(classify_evidence *ev, const char *rule, const char *matched, const char *source,
+               classify_reason reason)
 {
-    return (status != NULL && status[0] == '4') || (reply_code != NULL && reply_code[0] == '4');
+    if (ev != NULL) {
+        ev->rule = rule;
+        ev->matched = matched;
+        ev->source = source;
+    }
+    return reason;
+}
+
+static classify_reason
+reason_by_pattern(classify_evidence *ev, const char *rule, const struct index_pattern *p)
+{
+    return reason_decided(ev, rule, p->text, NULL, (classify_reason)p->reason);
 }
 
 classify_reason
-classify_reason_guess(const char *status, const char *reply_code, const char *diagnostic)
+classify_reason_explain(const char *status, const char *reply_code, const char *diagnostic,
+                        classify_evidence *ev)
 {
     const struct reason_index *ix = index_get();
     struct reason_text t;
     struct reason_hits h;
     const struct reason_code *code;
-    classify_reason reason;
+    const struct index_pattern *p;
 
+    if (ev != NULL)
+        ev->final = ev->soft = false;
     reason_text_init(ix, &t, diagnostic != NULL ? diagnostic : "");
     reason_scan(ix, &t, &h);
 
-    reason = hits_reason(ix, &h, ix->tokens, TABLE_TOKENS);
-    if (reason != R(UNDEFINED))
-        return reason;
+    if ((p = hits_first(ix, &h, ix->tokens, TABLE_TOKENS)) != NULL)
+        return reason_by_pattern(ev, "provider error token (reason.c reason_provider_tokens)", p);
+    if ((p = hits_first(ix, &h, ix->documented, TABLE_DOCUMENTED)) != NULL) {
+        const struct reason_rule *row = &reason_documented[p - &ix->patterns[ix->documented.begin]];
+        if (ev != NULL) {
+            ev->final = row->weight == RULE_FINAL;
+            ev->soft = row->weight == RULE_SOFT;
+        }
+        return reason_decided(ev, "documented wording (reason.c reason_documented)", row->pattern,
+                              row->source, row->reason);
+    }
 
     code = reason_code_lookup(reason_status_codes, N_ELEMS(reason_status_codes), status);
     if (code != NULL && code->mode == CODE_DECIDES) {
-        reason = reason_from_wording(&h, code->overrule);
-        return reason != R(UNDEFINED) ? reason : code->reason;
+        if ((p = reason_from_wording(ix, &h, code->overrule)) != NULL)
+            return reason_by_pattern(ev, "wording that overrules the status code (reason.c pat_*)", p);
+        return reason_decided(ev, "status code (reason.c reason_status_codes)", code->code, "RFC 3463",
+                              code->reason);
     }
-
-    reason = reason_from_wording(&h, ~UINT64_C(0));
-    if (reason == R(USERUNKNOWN) && hits_table(&h, TABLE_DATA_PHASE))
-        return R(FILTERED);
-    if (reason != R(UNDEFINED))
-        return reason;
-
+    if ((p = reason_from_wording(ix, &h, ~UINT64_C(0))) != NULL)
+        return reason_by_pattern(ev, "wording (reason.c pat_* in reason_order)", p);
     if (code != NULL)
-        return code->reason;
+        return reason_decided(ev, "generic status code (reason.c reason_status_codes)", code->code,
+                              "RFC 3463", code->reason);
     /* Catch-all wording never turns a temporary failure into a bad address. */
-    reason = hits_reason(ix, &h, ix->weak, TABLE_WEAK);
-    if (reason != R(UNDEFINED) &&
-        !(classify_is_hard(reason, "", "") && reason_is_temporary(status, reply_code)))
-        return reason;
+    p = hits_first(ix, &h, ix->weak, TABLE_WEAK);
+    if (p != NULL && !(classify_is_hard((classify_reason)p->reason, "", "") &&
+                       reason_is_temporary(status, reply_code)))
+        return reason_by_pattern(ev, "catch-all wording (reason.c reason_weak_wording)", p);
     code = reason_code_lookup(reason_reply_codes, N_ELEMS(reason_reply_codes), reply_code);
     if (code != NULL)
-        return code->reason;
-    return t.len > 0 ? R(ONHOLD) : R(UNDEFINED);
+        return reason_decided(ev, "reply code (reason.c reason_reply_codes)", code->code, "RFC 5321",
+                              code->reason);
+    if (t.len > 0)
+        return reason_decided(ev, "text that no rule names", NULL, NULL, R(ONHOLD));
+    return reason_decided(ev, "no diagnostic", NULL, NULL, R(UNDEFINED));
+}
+
+classify_reason
+classify_reason_guess(const char *status, const char *reply_code, const char *diagnostic)
+{
+    return classify_reason_explain(status, reply_code, diagnostic, NULL);
+}
+
+/* ------------------------------------------------------------- verdict */
+
+/* Wording that says a suspended or inactive mailbox will come back
+ * (RFC 3463 X.2.1: "disabled, permanent or temporary"). */
+static const char *const reason_temporary_state[] = { "temporar", "for the time being" };
+
+/* How MTAs say that retries ran out (smtp-replies.md 4.20): the failure is
+ * final, but its cause was temporary, so it is a soft bounce named by that
+ * cause, never a bad address. */
+static const char *const reason_retries_ran_out[] = {
+    "retry timeout exceeded",               /* Exim */
+    "have been failing for a long time",    /* Exim */
+    "has been in the queue too long",       /* qmail */
+    "cannot send message for",              /* Sendmail */
+    "envelope expired",                     /* OpenSMTPD */
+    "message expired",                      /* Microsoft 4.4.7 / 5.4.300 */
+};
+
+static bool
+reason_says_any(const char *diagnostic, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (classify_find_ci(diagnostic, strlen(diagnostic), list[i]) != NULL)
+            return true;
+    return false;
+}
+
+static bool
+reason_says_temporary(const char *diagnostic)
+{
+    return reason_says_any(diagnostic, reason_temporary_state, N_ELEMS(reason_temporary_state));
+}
+
+/* Why a failure whose reason names a bad address is soft after all, or
+ * NULL. documented: the reason is the one the wording tables chose. */
+static const char *
+reason_soft_because(const classify_recipient *r, const classify_evidence *ev, bool documented)
+{
+    if (reason_says_any(r->diagnostic, reason_retries_ran_out, N_ELEMS(reason_retries_ran_out)))
+        return "retries ran out on a temporary cause: a soft bounce, never a bad address";
+    if (documented && ev->soft)
+        return "the documented wording says the mailbox takes mail again later: soft";
+    if (r->reason == R(SUSPEND) && reason_says_temporary(r->diagnostic))
+        return "the text says the mailbox is suspended or inactive only for a time: soft";
+    return NULL;
+}
+
+/* Why the verdict is what it is, for a recipient that is not soft by
+ * reason_soft_because(). */
+static const char *
+reason_verdict_because(const classify_recipient *r, bool hard_by_code)
+{
+    if (r->hard && !hard_by_code)
+        return "the documented wording says the address is bad, whatever the code says";
+    if (r->hard && r->reason == R(SUSPEND))
+        return "an account disabled or closed, refused with a permanent code, is hard";
+    if (r->hard)
+        return "the address itself is bad (unknown user or domain, moved, no mail accepted): hard at any stage";
+    if (classify_default_verdict(r->reason) == CLASSIFY_VERDICT_PERMANENT)
+        return "a bad-address reason under a temporary (4xx) code counts as soft";
+    return "the reason's default verdict (reason.c reason_verdicts, handler.verdicts)";
+}
+
+void
+classify_decide(classify_recipient *r)
+{
+    classify_evidence ev = {0};
+    classify_reason guess = classify_reason_explain(r->status, r->reply_code, r->diagnostic, &ev);
+
+    if (r->reason == R(UNDEFINED))
+        r->reason = guess;
+    else if (r->reason != guess)
+        ev = (classify_evidence){ .rule = "the detector's own wording for this mail system (src/classify/mta)" };
+    bool documented = guess == r->reason;
+    bool hard_by_code = classify_is_hard(r->reason, r->status, r->reply_code);
+    const char *soft = hard_by_code || (documented && ev.final) ? reason_soft_because(r, &ev, documented) : NULL;
+    r->hard = (hard_by_code || (documented && ev.final)) && soft == NULL;
+    r->verdict = r->hard ? CLASSIFY_VERDICT_PERMANENT : classify_default_verdict(r->reason);
+    if (!r->hard && r->verdict == CLASSIFY_VERDICT_PERMANENT)
+        r->verdict = CLASSIFY_VERDICT_TEMPORARY;
+    ev.verdict_rule = soft != NULL ? soft : reason_verdict_because(r, hard_by_code);
+    r->evidence = ev;
 }

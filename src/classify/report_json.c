@@ -32,7 +32,12 @@ report_json_recipient(const classify_recipient *r)
     json_t *o = json_object();
 
     json_object_set_new(o, "address", report_json_str(r->address));
+    json_object_set_new(o, "final", report_json_string_or_null(r->final));
     json_object_set_new(o, "original", report_json_string_or_null(r->original));
+    /* the other form of the same recipient, whichever it is (the corpus
+     * labels' "alias") */
+    json_object_set_new(o, "alias", report_json_string_or_null(r->final != NULL ? r->final : r->original));
+    json_object_set_new(o, "valid", json_boolean(r->valid));
     json_object_set_new(o, "action", report_json_str(r->action != NULL ? r->action : "failed"));
     json_object_set_new(o, "status", report_json_str(r->status));
     json_object_set_new(o, "reply_code", report_json_str(r->reply_code));

@@ -123,6 +123,16 @@ rfc3464_action(const char *v)
 
 static int rfc3464_field_of(const char *line, const char *eol, const char **value);
 
+/* Bounds on the work per recipient in the report's text: the bytes of a
+ * paragraph read on each side of the place that names it, and the places
+ * read (a bounce names a recipient a few times). */
+#define RFC3464_PARAGRAPH_MAX 1024
+#define RFC3464_MENTIONS_MAX 16
+/* Only the first recipients of a report are looked for in its text: each
+ * search reads the whole text, and no bounce for one message names more
+ * (a forged one that does is not acted on by the policy). */
+#define RFC3464_TEXT_RECIPIENTS 100
+
 /* The MTA's words about one recipient around one place that names it: the
  * line, the lines above it in the same paragraph that name no other address
  * (a transcript's "mail.local: unknown user"), and the lines below it up to
@@ -132,6 +142,11 @@ static void
 rfc3464_paragraph_at(const classify_msg *msg, const char *hit, const char **from, const char **to)
 {
     const char *text = msg->text, *end = msg->text + msg->text_len;
+    /* Like the lines below, the lines above are read up to
+     * RFC3464_PARAGRAPH_MAX bytes: a paragraph about one recipient is
+     * short, and every place that names it is read. */
+    if (hit - text > RFC3464_PARAGRAPH_MAX)
+        text = hit - RFC3464_PARAGRAPH_MAX;
     const char *start = hit;
     while (start > text && start[-1] != '\n')
         start--;
@@ -148,7 +163,7 @@ rfc3464_paragraph_at(const classify_msg *msg, const char *hit, const char **from
         start = p;
     }
     const char *stop = memchr(hit, '\n', (size_t)(end - hit));
-    while (stop != NULL && stop + 1 < end && stop - start < 1024) {
+    while (stop != NULL && stop + 1 < end && stop - start < RFC3464_PARAGRAPH_MAX) {
         const char *next = stop + 1;
         const char *eol = memchr(next, '\n', (size_t)(end - next));
         if (eol == NULL)
@@ -183,12 +198,13 @@ static bool
 rfc3464_diagnostic_from_text(const classify_msg *msg, classify_recipient *r)
 {
     const char *end = msg->text + msg->text_len, *best_from = NULL, *best_to = NULL;
-    size_t best = 0, alen = strlen(r->address);
+    size_t best = 0, alen = strlen(r->address), mentions = 0;
 
-    for (const char *hit = classify_find_ci(msg->text, msg->text_len, r->address); hit != NULL;
+    for (const char *hit = classify_find_ci(msg->text, msg->text_len, r->address);
+         hit != NULL && mentions++ < RFC3464_MENTIONS_MAX;
          hit = classify_find_ci(hit + alen, (size_t)(end - hit - alen), r->address)) {
         const char *line = hit, *value;
-        while (line > msg->text && line[-1] != '\n')
+        while (line > msg->text && line[-1] != '\n' && hit - line < RFC3464_PARAGRAPH_MAX)
             line--;
         if (rfc3464_field_of(line, hit, &value) >= 0)
             continue; /* the DSN's own fields, standing in the text */
@@ -304,12 +320,41 @@ rfc3464_sole_command(const char *s, size_t len)
     return command;
 }
 
+/* What the whole text of a report says of the refused command: read once
+ * per report, not once per recipient. */
+typedef struct rfc3464_text_command {
+    bool any_read, sole_read;
+    const char *any;  /* a command the text names, or NULL */
+    const char *sole; /* the one command it names, or NULL */
+} rfc3464_text_command;
+
+static const char *
+rfc3464_text_any_command(const classify_msg *msg, rfc3464_text_command *tc)
+{
+    if (!tc->any_read) {
+        tc->any_read = true;
+        tc->any = rfc3464_command_in(msg->text, msg->text_len);
+    }
+    return tc->any;
+}
+
+static const char *
+rfc3464_text_sole_command(const classify_msg *msg, rfc3464_text_command *tc)
+{
+    if (!tc->sole_read) {
+        tc->sole_read = true;
+        tc->sole = rfc3464_sole_command(msg->text, msg->text_len);
+    }
+    return tc->sole;
+}
+
 /* Adds the refused command to a diagnostic that does not name it, from
  * the report's text: the recipient's own paragraph; else the whole text
  * when the report has one recipient, or when the whole text names one
  * command only. */
 static void
-rfc3464_add_command(const classify_msg *msg, classify_recipient *r, bool only_recipient)
+rfc3464_add_command(const classify_msg *msg, classify_recipient *r, bool only_recipient,
+                    rfc3464_text_command *tc)
 {
     if (msg->text == NULL || rfc3464_command_in(r->diagnostic, strlen(r->diagnostic)) != NULL)
         return;
@@ -320,9 +365,9 @@ rfc3464_add_command(const classify_msg *msg, classify_recipient *r, bool only_re
         command = rfc3464_command_in(hit, stop != NULL ? (size_t)(stop - hit) : strlen(hit));
     }
     if (command == NULL && only_recipient)
-        command = rfc3464_command_in(msg->text, msg->text_len);
+        command = rfc3464_text_any_command(msg, tc);
     else if (command == NULL)
-        command = rfc3464_sole_command(msg->text, msg->text_len);
+        command = rfc3464_text_sole_command(msg, tc);
     if (command == NULL)
         return;
     char *d = g_strdup_printf("%s (in reply to %s command)", r->diagnostic, command);
@@ -427,9 +472,12 @@ rfc3464_emit(const classify_msg *msg, classify_report *report, const rfc3464_blo
     if (r == NULL)
         return;
 
-    const char *other = used != orig && orig != NULL ? orig : (used != actual ? actual : NULL);
-    if (other != NULL && r->original == NULL) {
-        char *o = classify_find_address(other, strlen(other));
+    /* Original-Recipient is the address the platform mailed; a forward
+     * made the Final-Recipient (RFC 3464 2.3.1, 2.3.2). */
+    if (used != orig && orig != NULL && rfc3464_is_qualified(orig)) {
+        classify_recipient_forwarded(r, orig);
+    } else if (used != actual && actual != NULL && r->original == NULL) {
+        char *o = classify_find_address(actual, strlen(actual));
         if (o != NULL && strcmp(o, r->address) != 0)
             r->original = o;
         else
@@ -456,7 +504,7 @@ rfc3464_emit(const classify_msg *msg, classify_report *report, const rfc3464_blo
     }
     if (*diag != '\0')
         classify_recipient_set_diagnostic(r, diag, strlen(diag));
-    else
+    else if ((size_t)(r - report->recipients) < RFC3464_TEXT_RECIPIENTS)
         rfc3464_diagnostic_from_text(msg, r);
     rfc3464_prefer_status(r);
     classify_find_reply_code(r->diagnostic, strlen(r->diagnostic), r->reply_code);
@@ -557,88 +605,6 @@ rfc3464_has_field_line(const char *s, size_t len, const char *name)
     return false;
 }
 
-/* Bare words for an unknown user. A content filter or gateway that refuses
- * a message after DATA answers with the same words, so with only a generic
- * status and no SMTP command named they do not prove the address bad. */
-static const char *const rfc3464_bare_unknown[] = {
-    "user unknown", "unknown user", "no such user", "does not exist",
-};
-
-/* Reporting MTAs that copy the receiving server's RCPT TO answer into the
- * Diagnostic-Code without naming the command: their bare words are the
- * receiver's verdict on the address. */
-static const char *const rfc3464_rcpt_reporters[] = { "googlemail.com", "google.com", "messagelabs.com" };
-
-/* Wording that means something else when a given system reports it. */
-static const struct {
-    const char *reporter; /* domain of the Reporting-MTA */
-    const char *wording;
-    classify_reason reason;
-} rfc3464_reporter_wording[] = {
-    /* Amazon SES receiving: the default reply of a receipt rule's Bounce
-     * action, which the domain's owner sets up to refuse mail. */
-    { "amazonaws.com", "mailbox does not exist", CLASSIFY_REASON_FILTERED },
-};
-
-/* True when the DSN's Reporting-MTA is domain or a host under it. */
-static bool
-rfc3464_reported_by(const char *dsn, const char *domain)
-{
-    const char *field = dsn != NULL ? classify_find_ci(dsn, strlen(dsn), "reporting-mta:") : NULL;
-    if (field == NULL)
-        return false;
-    const char *value = field + strlen("reporting-mta:");
-    value += strspn(value, " \t");
-    const char *host = rfc3464_skip_type(value);
-    size_t n = strcspn(host, " \t\n;");
-    while (n > 0 && host[n - 1] == '.')
-        n--;
-    size_t d = strlen(domain);
-    return n >= d && g_ascii_strncasecmp(host + n - d, domain, d) == 0 && (n == d || host[n - d - 1] == '.');
-}
-
-static bool
-rfc3464_reporter_names_rcpt(const char *dsn)
-{
-    for (size_t i = 0; i < G_N_ELEMENTS(rfc3464_rcpt_reporters); i++)
-        if (rfc3464_reported_by(dsn, rfc3464_rcpt_reporters[i]))
-            return true;
-    return false;
-}
-
-/* The reason a reporting system's own wording gives, if any. */
-static void
-rfc3464_apply_reporter_wording(const classify_msg *msg, classify_recipient *r)
-{
-    for (size_t i = 0; i < G_N_ELEMENTS(rfc3464_reporter_wording); i++) {
-        if (classify_find_ci(r->diagnostic, strlen(r->diagnostic), rfc3464_reporter_wording[i].wording) != NULL &&
-            rfc3464_reported_by(msg->delivery_status, rfc3464_reporter_wording[i].reporter)) {
-            r->reason = rfc3464_reporter_wording[i].reason;
-            return;
-        }
-    }
-}
-
-/* An unknown user stated only in bare words, under a status that names no
- * cause (x.0.0, x.3.0) and with no SMTP command, is filtered: counted as a
- * soft failure rather than taken as proof that the address is bad. */
-static void
-rfc3464_doubt_bare_unknown(const classify_msg *msg, classify_recipient *r)
-{
-    size_t n = strlen(r->diagnostic);
-    bool causeless = r->status[0] != '\0' && (strcmp(r->status + 1, ".0.0") == 0 || strcmp(r->status + 1, ".3.0") == 0);
-    if (!causeless || rfc3464_command_in(r->diagnostic, n) != NULL)
-        return;
-    bool bare = false;
-    for (size_t i = 0; i < G_N_ELEMENTS(rfc3464_bare_unknown) && !bare; i++)
-        bare = classify_find_ci(r->diagnostic, n, rfc3464_bare_unknown[i]) != NULL;
-    if (!bare || classify_reason_guess(r->status, r->reply_code, r->diagnostic) != CLASSIFY_REASON_USERUNKNOWN)
-        return;
-    if (rfc3464_reporter_names_rcpt(msg->delivery_status))
-        return;
-    r->reason = CLASSIFY_REASON_FILTERED;
-}
-
 bool
 classify_detect_rfc3464(const classify_msg *msg, classify_report *report)
 {
@@ -652,10 +618,10 @@ classify_detect_rfc3464(const classify_msg *msg, classify_report *report)
     }
     if (report->n_recipients == 0)
         return false;
+    rfc3464_text_command tc = { 0 };
     for (size_t i = 0; i < report->n_recipients; i++) {
-        rfc3464_add_command(msg, &report->recipients[i], report->n_recipients == 1);
-        rfc3464_doubt_bare_unknown(msg, &report->recipients[i]);
-        rfc3464_apply_reporter_wording(msg, &report->recipients[i]);
+        if (i < RFC3464_TEXT_RECIPIENTS)
+            rfc3464_add_command(msg, &report->recipients[i], report->n_recipients == 1, &tc);
     }
     report->kind = CLASSIFY_KIND_BOUNCE;
     return true;

@@ -29,15 +29,24 @@
  * rows whose status is a real code. */
 #define FLOOR_RECALL 99.3
 #define FLOOR_PRECISION 99.5
-#define FLOOR_HARD 99.3
-#define FLOOR_REASON 98.4
+/* By category (hard, soft, block: what the bounce means, the corpus README's
+ * "Label fields"), as ../shared/corpus/score.py computes it with
+ * --delayed-as-soft: category agreement a floor, missed hard and wrongful
+ * suspension ceilings. Sisimai's reason names stay a vocabulary check: the
+ * verdict follows the meaning, not Sisimai's conventions (issue 9). */
+#define FLOOR_CATEGORY 99.7
+#define CEILING_MISSED_HARD 1.0
+#define CEILING_WRONGFUL 0.3
+#define FLOOR_REASON 91.0
 #define FLOOR_STATUS 76.2
 #define FLOOR_KIND 96.0
 
 typedef struct corpus_row {
     char *file, *recipient, *alias, *status, *reason, *feedback_type;
+    char *category;  /* hard, soft, block, or a file-level kind */
+    char *alt;       /* other acceptable categories, space-separated */
     int message;
-    bool hard;
+    bool unsure;     /* the message does not say enough: left out of the category scores */
 } corpus_row;
 
 typedef struct corpus_score {
@@ -45,7 +54,8 @@ typedef struct corpus_score {
 } corpus_score;
 
 typedef struct corpus_scores {
-    corpus_score recall, precision, hard, reason, status, kind;
+    corpus_score recall, precision, reason, status, kind;
+    corpus_score category, missed_hard, wrongful;
     corpus_score real_status; /* status rows without Sisimai's x.0.9xx codes */
 } corpus_scores;
 
@@ -95,7 +105,16 @@ corpus_load_labels(void)
         r->reason = corpus_json_str(o, "reason");
         r->feedback_type = corpus_json_str(o, "feedbacktype");
         r->message = (int)json_integer_value(json_object_get(o, "message"));
-        r->hard = json_integer_value(json_object_get(o, "hardbounce")) != 0;
+        r->category = corpus_json_str(o, "category");
+        GString *alt = g_string_new(" ");
+        size_t k;
+        json_t *v;
+        json_array_foreach(json_object_get(o, "alt"), k, v) {
+            g_string_append(alt, json_string_value(v) != NULL ? json_string_value(v) : "");
+            g_string_append_c(alt, ' ');
+        }
+        r->alt = g_string_free(alt, FALSE);
+        r->unsure = json_is_true(json_object_get(o, "unsure"));
         g_ptr_array_add(rows, r);
         json_decref(o);
     }
@@ -116,6 +135,8 @@ corpus_free_labels(GPtrArray *rows)
         g_free(r->status);
         g_free(r->reason);
         g_free(r->feedback_type);
+        g_free(r->category);
+        g_free(r->alt);
         g_free(r);
     }
     g_ptr_array_free(rows, TRUE);
@@ -152,14 +173,27 @@ corpus_is_failed_action(const classify_recipient *c)
     return strcmp(c->action, "failed") == 0 || strcmp(c->action, "delayed") == 0;
 }
 
+/* A label row names a recipient by its failing address and, for a forward,
+ * the other form: either matches the address the platform mailed or the
+ * final one. */
+static bool
+corpus_names(const corpus_row *r, const classify_recipient *c)
+{
+    const char *forms[] = { c->address, c->final, c->original };
+    for (size_t i = 0; i < G_N_ELEMENTS(forms); i++) {
+        if (forms[i] != NULL && (strcmp(forms[i], r->recipient) == 0 ||
+                                 (r->alias[0] != '\0' && strcmp(forms[i], r->alias) == 0)))
+            return true;
+    }
+    return false;
+}
+
 static const classify_recipient *
 corpus_find(const classify_report *rep, const corpus_row *r)
 {
-    for (size_t i = 0; rep != NULL && i < rep->n_recipients; i++) {
-        const char *a = rep->recipients[i].address;
-        if (strcmp(a, r->recipient) == 0 || (r->alias[0] != '\0' && strcmp(a, r->alias) == 0))
+    for (size_t i = 0; rep != NULL && i < rep->n_recipients; i++)
+        if (corpus_names(r, &rep->recipients[i]))
             return &rep->recipients[i];
-    }
     return NULL;
 }
 
@@ -181,6 +215,44 @@ corpus_score_add(corpus_score *s, bool hit)
 {
     s->total++;
     s->hits += hit;
+}
+
+/* The category a verdict says, as score.py reads it (--delayed-as-soft). */
+static const char *
+corpus_category_of(const classify_recipient *c)
+{
+    switch (c->verdict) {
+    case CLASSIFY_VERDICT_PERMANENT: return "hard";
+    case CLASSIFY_VERDICT_TEMPORARY: return "soft";
+    default: return strcmp(c->action, "delayed") == 0 ? "soft" : "block";
+    }
+}
+
+static bool
+corpus_category_ok(const corpus_row *r, const char *category)
+{
+    char word[16];
+    snprintf(word, sizeof word, " %s ", category);
+    return strcmp(r->category, category) == 0 || strstr(r->alt, word) != NULL;
+}
+
+/* Category agreement, missed hard and wrongful suspension of one failure
+ * row (c NULL: not found). */
+static void
+corpus_score_category(corpus_scores *sc, const corpus_row *r, const classify_recipient *c)
+{
+    if (r->unsure)
+        return;
+    const char *got = c != NULL ? corpus_category_of(c) : NULL;
+    if (c != NULL)
+        corpus_score_add(&sc->category, corpus_category_ok(r, got));
+    if (strcmp(r->category, "hard") == 0)
+        corpus_score_add(&sc->missed_hard, got == NULL || !corpus_category_ok(r, got));
+    else if (!corpus_category_ok(r, "hard"))
+        corpus_score_add(&sc->wrongful, got != NULL && strcmp(got, "hard") == 0);
+    if (got != NULL && !corpus_category_ok(r, got))
+        corpus_say(r->file, r->message, "category: want %s%s got %s (%s) %s", r->category, r->alt, got,
+                   classify_reason_name(c->reason), c->diagnostic);
 }
 
 /* Scores one label row against the report of its message. */
@@ -208,19 +280,16 @@ corpus_score_row(corpus_scores *sc, const corpus_row *r, const classify_report *
         return;
     }
     corpus_score_add(&sc->recall, c != NULL);
+    corpus_score_category(sc, r, c);
     if (c == NULL) {
         corpus_say(r->file, r->message, "missed %s (%s, %s)", r->recipient, r->reason, fmt);
         return;
     }
     const char *reason = classify_reason_name(c->reason);
-    corpus_score_add(&sc->hard, c->hard == r->hard);
     corpus_score_add(&sc->reason, strcmp(reason, r->reason) == 0);
     if (strcmp(reason, r->reason) != 0)
         corpus_say(r->file, r->message, "reason: want %s got %s [%s %s] (%s) %s", r->reason, reason, c->status,
                    c->reply_code, fmt, c->diagnostic);
-    else if (c->hard != r->hard)
-        corpus_say(r->file, r->message, "hard: want %d got %d for %s [%s %s]", r->hard, c->hard, reason,
-                   c->status, c->reply_code);
     if (r->status[0] != '\0') {
         corpus_score_add(&sc->status, strcmp(c->status, r->status) == 0);
         if (strncmp(r->status + 1, ".0.9", 4) != 0)
@@ -245,8 +314,7 @@ corpus_score_precision(corpus_scores *sc, GPtrArray *rows, const char *file, GPt
             bool hit = false;
             for (guint j = 0; j < rows->len && !hit; j++) {
                 const corpus_row *r = g_ptr_array_index(rows, j);
-                hit = strcmp(r->file, file) == 0 && r->message == (int)m &&
-                      (strcmp(c->address, r->recipient) == 0 || strcmp(c->address, r->alias) == 0);
+                hit = strcmp(r->file, file) == 0 && r->message == (int)m && corpus_names(r, c);
             }
             corpus_score_add(&sc->precision, hit);
             if (!hit)
@@ -297,7 +365,11 @@ test_corpus_scores(void **state)
     printf("corpus scores (%u label rows, %u files):\n", rows->len, g_hash_table_size(files));
     corpus_print_row("recipient recall", sc.recall, FLOOR_RECALL);
     corpus_print_row("precision", sc.precision, FLOOR_PRECISION);
-    corpus_print_row("hard agreement", sc.hard, FLOOR_HARD);
+    corpus_print_row("category agreement", sc.category, FLOOR_CATEGORY);
+    printf("  %-20s %8.2f%%  %5d / %-5d  ceiling %4.2f%%\n", "missed hard", corpus_pct(sc.missed_hard),
+           sc.missed_hard.hits, sc.missed_hard.total, CEILING_MISSED_HARD);
+    printf("  %-20s %8.2f%%  %5d / %-5d  ceiling %4.2f%%\n", "wrongful suspension", corpus_pct(sc.wrongful),
+           sc.wrongful.hits, sc.wrongful.total, CEILING_WRONGFUL);
     corpus_print_row("reason agreement", sc.reason, FLOOR_REASON);
     corpus_print_row("status agreement", sc.status, FLOOR_STATUS);
     corpus_print_row("kind accuracy", sc.kind, FLOOR_KIND);
@@ -308,7 +380,9 @@ test_corpus_scores(void **state)
     corpus_free_labels(rows);
     assert_true(corpus_pct(sc.recall) >= FLOOR_RECALL);
     assert_true(corpus_pct(sc.precision) >= FLOOR_PRECISION);
-    assert_true(corpus_pct(sc.hard) >= FLOOR_HARD);
+    assert_true(corpus_pct(sc.category) >= FLOOR_CATEGORY);
+    assert_true(corpus_pct(sc.missed_hard) <= CEILING_MISSED_HARD);
+    assert_true(corpus_pct(sc.wrongful) <= CEILING_WRONGFUL);
     assert_true(corpus_pct(sc.reason) >= FLOOR_REASON);
     assert_true(corpus_pct(sc.status) >= FLOOR_STATUS);
     assert_true(corpus_pct(sc.kind) >= FLOOR_KIND);

@@ -89,12 +89,16 @@ test_reason_hard_flag(void **state)
     assert_false(classify_is_hard(R(NOTACCEPT), "4.3.2", "421"));
     assert_false(classify_is_hard(R(NOTACCEPT), "", "421"));
     assert_false(classify_is_hard(R(NOTACCEPT), "4.7.27", ""));
+    /* an account disabled or closed is hard unless a code says temporary */
+    assert_true(classify_is_hard(R(SUSPEND), "5.2.1", "550"));
+    assert_true(classify_is_hard(R(SUSPEND), "", "554"));
+    assert_false(classify_is_hard(R(SUSPEND), "4.2.1", "450"));
     /* a final report without any code is taken as permanent */
     assert_true(classify_is_hard(R(NOTACCEPT), "", ""));
     assert_true(classify_is_hard(R(NOTACCEPT), NULL, NULL));
 
     static const classify_reason soft[] = {
-        R(MAILBOXFULL), R(SUSPEND), R(EXPIRED), R(BLOCKED), R(SPAMDETECTED),
+        R(MAILBOXFULL), R(EXPIRED), R(BLOCKED), R(SPAMDETECTED),
         R(FILTERED), R(REJECTED), R(SYSTEMERROR), R(ONHOLD), R(UNDEFINED),
         R(FEEDBACK), R(VACATION), R(DELIVERED),
     };
@@ -112,12 +116,12 @@ test_reason_default_verdicts(void **state)
         R(BLOCKED), R(SPAMDETECTED), R(POLICYVIOLATION), R(BADREPUTATION), R(REJECTED),
         R(NORELAYING), R(SECURITYERROR), R(AUTHFAILURE), R(REQUIREPTR), R(NOTCOMPLIANTRFC),
         R(VIRUSDETECTED), R(CONTENTERROR), R(SYNTAXERROR), R(SPEEDING),
-        R(VACATION), R(DELIVERED),
+        R(FILTERED), R(MESGTOOBIG), R(EXCEEDLIMIT), R(TOOMANYCONN), R(VACATION), R(DELIVERED),
     };
     static const classify_reason temporary[] = {
-        R(MAILBOXFULL), R(EXCEEDLIMIT), R(MESGTOOBIG), R(SUSPEND), R(EXPIRED),
-        R(NETWORKERROR), R(SYSTEMERROR), R(SYSTEMFULL), R(TOOMANYCONN), R(MAILERERROR),
-        R(FILTERED), R(ONHOLD), R(UNDEFINED),
+        R(MAILBOXFULL), R(SUSPEND), R(EXPIRED),
+        R(NETWORKERROR), R(SYSTEMERROR), R(SYSTEMFULL), R(MAILERERROR),
+        R(ONHOLD), R(UNDEFINED),
     };
     int seen[CLASSIFY_REASON_COUNT] = {0};
 
@@ -227,8 +231,8 @@ test_reason_code_and_wording_precedence(void **state)
         {"5.0.0", "550", "550 Sender domain mailer.example does not exist", R(REJECTED)},
         {"5.0.0", "553", "553 Domain of sender address bounce@mailer.example does not exist", R(REJECTED)},
         /* an unknown user answered to the message's content is a filter */
-        {"5.0.0", "550", "SMTP error from remote mail server after end of data: 550 User unknown", R(FILTERED)},
-        {"5.0.0", "550", "550 Unknown user (in reply to DATA command)", R(FILTERED)},
+        {"5.0.0", "550", "SMTP error from remote mail server after end of data: 550 User unknown", R(USERUNKNOWN)},
+        {"5.0.0", "550", "550 Unknown user (in reply to DATA command)", R(USERUNKNOWN)},
         /* ... unless the receiver says so explicitly in its own words */
         {"5.0.0", "554", "554 delivery error: dd This user doesn't have a example.net account (x@example.net) [0] (in reply to end of DATA command)", R(USERUNKNOWN)},
     };
@@ -253,7 +257,9 @@ test_reason_fallbacks(void **state)
         {NULL, NULL, NULL, R(UNDEFINED)},
         {"5.0.0", NULL, "   \t  ", R(UNDEFINED)},
         /* catch-all wording decides when nothing else does */
-        {"5.0.0", "550", "550 <x@example.org>: Recipient address rejected.", R(USERUNKNOWN)},
+        {"5.0.0", "550", "550 <x@example.org>: Recipient address rejected.", R(ONHOLD)},
+        {"5.0.0", "550", "550 <x@example.org>: Recipient address rejected. (in reply to RCPT TO command)",
+         R(USERUNKNOWN)},
         {"", "", "Connection refused", R(NETWORKERROR)},
         /* but never makes a bad address of a temporary failure */
         {"4.2.0", "451", "451 4.2.0 <x@example.org>: Recipient address rejected: try later", R(SYSTEMERROR)},

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 #include "classify/classify_internal.h"
@@ -20,6 +21,30 @@ test_find_ci(void **state)
     /* The length bounds the search: no match past hay_len. */
     assert_null(classify_find_ci(s, 20, "recipients"));
     assert_null(classify_find_ci(s, strlen(s), "failed!"));
+}
+
+/* Where the first byte of the needle is everywhere, the search reads the
+ * text in lower-cased chunks: matches at the start, across a chunk's seam,
+ * at the very end, and none, as the plain compare finds them. */
+static void
+test_find_ci_dense(void **state)
+{
+    (void)state;
+    GString *s = g_string_new(NULL);
+    for (int i = 0; i < 20000; i++)
+        g_string_append_c(s, 'U');
+    const char *needle = "user@Example.ORG";
+    assert_null(classify_find_ci(s->str, s->len, needle));
+    size_t offsets[] = { 0, 17, 255, 256 - 7, 4096 - 3, 4096 * 2 + 100, 20000 - 16 };
+    for (size_t k = 0; k < G_N_ELEMENTS(offsets); k++) {
+        GString *t = g_string_new_len(s->str, (gssize)s->len);
+        memcpy(t->str + offsets[k], "USER@example.org", 16);
+        assert_ptr_equal(classify_find_ci(t->str, t->len, needle), t->str + offsets[k]);
+        /* Searching again past the match finds nothing. */
+        assert_null(classify_find_ci(t->str + offsets[k] + 1, t->len - offsets[k] - 1, needle));
+        g_string_free(t, TRUE);
+    }
+    g_string_free(s, TRUE);
 }
 
 static void
@@ -107,11 +132,47 @@ test_report_add(void **state)
     g_free(report.recipients);
 }
 
+/* Thousands of recipients: each address once, duplicates found however
+ * many came before, and no more than CLASSIFY_MAX_RECIPIENTS kept. */
+static void
+test_report_many(void **state)
+{
+    (void)state;
+    classify_report report = { 0 };
+    char address[64];
+    for (int i = 0; i < CLASSIFY_MAX_RECIPIENTS + 500; i++) {
+        snprintf(address, sizeof address, "User%d@Example.org", i);
+        classify_recipient *r = classify_report_add(&report, address);
+        if (i < CLASSIFY_MAX_RECIPIENTS) {
+            assert_non_null(r);
+            snprintf(address, sizeof address, "user%d@example.org", i);
+            assert_string_equal(r->address, address);
+        } else {
+            assert_null(r);
+        }
+    }
+    assert_int_equal(report.n_recipients, CLASSIFY_MAX_RECIPIENTS);
+    for (int i = 0; i < CLASSIFY_MAX_RECIPIENTS; i += 97) {
+        snprintf(address, sizeof address, "<USER%d@example.org>", i);
+        assert_ptr_equal(classify_report_add(&report, address), &report.recipients[i]);
+    }
+    assert_int_equal(report.n_recipients, CLASSIFY_MAX_RECIPIENTS);
+    for (size_t i = 0; i < report.n_recipients; i++) {
+        g_free(report.recipients[i].address);
+        g_free(report.recipients[i].action);
+        g_free(report.recipients[i].diagnostic);
+    }
+    classify_report_index_free(&report);
+    g_free(report.recipients);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_find_ci),
+        cmocka_unit_test(test_find_ci_dense),
+        cmocka_unit_test(test_report_many),
         cmocka_unit_test(test_find_status),
         cmocka_unit_test(test_find_reply_code),
         cmocka_unit_test(test_find_address),

@@ -26,6 +26,50 @@ text_is_domain_char(unsigned char c)
     return c >= 0x80 || g_ascii_isalnum(c) || c == '-' || c == '.' || c == '_';
 }
 
+/* How classify_find_ci searches: the first window it looks in for the first
+ * byte; the candidates it rejects, one every TEXT_DENSE_SPAN bytes or more
+ * often, before it turns to folded chunks; the longest needle it folds,
+ * and the first and largest chunk. */
+#define TEXT_WINDOW_MIN 4096
+#define TEXT_DENSE_MISSES 16
+#define TEXT_DENSE_SPAN 8
+#define TEXT_FOLD_MAX 256
+#define TEXT_CHUNK_MIN 256
+#define TEXT_CHUNK 4096
+
+/* ASCII lower case, inlined: this runs over every byte of a folded chunk. */
+static inline char
+text_lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}
+
+/* The rest of a search whose first byte is frequent in hay: hay lower-cased
+ * chunk by chunk on the stack and searched with memmem, whose cost does not
+ * grow with the number of candidates. Chunks grow from TEXT_CHUNK_MIN so
+ * that a near match stays cheap, and overlap by n - 1 bytes so that none is
+ * cut at a seam. */
+static const char *
+text_find_folded(const char *hay, size_t hay_len, const char *needle, size_t n)
+{
+    char low[TEXT_CHUNK], pat[TEXT_FOLD_MAX];
+    size_t chunk = TEXT_CHUNK_MIN;
+
+    for (size_t i = 0; i < n; i++)
+        pat[i] = text_lower(needle[i]);
+    for (size_t off = 0; off + n <= hay_len;) {
+        size_t size = MIN(MIN(MAX(chunk, 2 * n), (size_t)TEXT_CHUNK), hay_len - off);
+        for (size_t i = 0; i < size; i++)
+            low[i] = text_lower(hay[off + i]);
+        const char *hit = memmem(low, size, pat, n);
+        if (hit != NULL)
+            return hay + off + (size_t)(hit - low);
+        off += size - n + 1;
+        chunk = MIN(chunk * 2, (size_t)TEXT_CHUNK);
+    }
+    return NULL;
+}
+
 const char *
 classify_find_ci(const char *hay, size_t hay_len, const char *needle)
 {
@@ -36,22 +80,47 @@ classify_find_ci(const char *hay, size_t hay_len, const char *needle)
     if (hay == NULL || n > hay_len)
         return NULL;
 
-    unsigned char lo = (unsigned char)g_ascii_tolower(needle[0]);
-    unsigned char up = (unsigned char)g_ascii_toupper(needle[0]);
-    const char *end = hay + hay_len - n + 1; /* last possible start + 1 */
-    const char *p = hay;
+    /* The byte looked for: an address's '@', which has one case and is
+     * rare in text, else the first. */
+    const char *at = memchr(needle, '@', n);
+    size_t k = at != NULL ? (size_t)(at - needle) : 0;
+    unsigned char lo = (unsigned char)g_ascii_tolower(needle[k]);
+    unsigned char up = (unsigned char)g_ascii_toupper(needle[k]);
+    char before = k > 0 ? text_lower(needle[k - 1]) : '\0';
+    const char *end = hay + hay_len - n + 1 + k; /* where that byte may stand + 1 */
+    const char *p = hay + k, *run = p;          /* misses are counted from run */
+    size_t window = TEXT_WINDOW_MIN, misses = 0;
 
+    /* Either case of the byte is looked for with memchr (vectorised) in a
+     * window that doubles while it holds neither and starts small again
+     * after each candidate. Searching for a case that does not occur thus
+     * costs about the distance to the candidate found, never the rest of
+     * hay: callers that search again after each match (for every
+     * occurrence of a word) stay linear in the text. Where candidates are
+     * dense, the rest is searched in folded chunks. */
     while (p < end) {
-        /* memchr is vectorised: look for either case of the first byte. */
-        const char *a = memchr(p, lo, (size_t)(end - p));
-        const char *b = lo == up ? NULL : memchr(p, up, (size_t)((a ? a : end) - p));
+        if (misses >= TEXT_DENSE_MISSES && (size_t)(p - run) < misses * TEXT_DENSE_SPAN &&
+            n <= TEXT_FOLD_MAX)
+            return text_find_folded(p - k, (size_t)(hay + hay_len - (p - k)), needle, n);
+        size_t span = MIN(window, (size_t)(end - p));
+        const char *a = memchr(p, lo, span);
+        const char *b = lo == up ? NULL : memchr(p, up, a != NULL ? (size_t)(a - p) : span);
         const char *c = b != NULL ? b : a;
 
-        if (c == NULL)
-            return NULL;
-        if (g_ascii_strncasecmp(c + 1, needle + 1, n - 1) == 0)
-            return c;
+        if (c == NULL) {
+            p += span;
+            window *= 2;
+            run = p;
+            misses = 0;
+            continue;
+        }
+        /* The byte before the '@' tells most addresses apart at once. */
+        bool maybe = k == 0 || text_lower(c[-1]) == before;
+        if (maybe && g_ascii_strncasecmp(c - k, needle, n) == 0)
+            return c - k;
         p = c + 1;
+        window = TEXT_WINDOW_MIN;
+        misses++;
     }
     return NULL;
 }
@@ -146,8 +215,6 @@ text_mailbox_at(const char *s, size_t len, size_t at, size_t *start, size_t *end
 
     while (a > 0 && text_is_local_char((unsigned char)s[a - 1]))
         a--;
-    while (a < at && s[a] == '.')
-        a++;
     while (b < len && text_is_domain_char((unsigned char)s[b]))
         b++;
     while (b > at + 1 && (s[b - 1] == '.' || s[b - 1] == '-'))
@@ -193,33 +260,43 @@ classify_find_address(const char *s, size_t len)
     return NULL;
 }
 
-/* Normalises one address as a detector found it: strips "rfc822;",
- * whitespace, angle brackets, quotes and mailto:. Falls back to the first
- * mailbox inside the string when what is left is not a clean one. */
-static char *
-text_normalise_address(const char *address)
+/* Finds a recipient by address however many the report has. Built once a
+ * report has TEXT_INDEX_MIN recipients: most name one, and fewer are
+ * compared in order. */
+struct classify_report_index {
+    GHashTable *by_address; /* address (owned by the recipient) -> position + 1 */
+};
+
+#define TEXT_INDEX_MIN 8
+
+void
+classify_report_index_free(classify_report *report)
 {
-    const char *s = address, *e = address + strlen(address);
-    const char *semi = memchr(s, ';', (size_t)(e - s));
-    const char *at = memchr(s, '@', (size_t)(e - s));
+    if (report->index == NULL)
+        return;
+    g_hash_table_destroy(report->index->by_address);
+    g_free(report->index);
+    report->index = NULL;
+}
 
-    if (semi != NULL && at != NULL && semi < at)
-        s = semi + 1;
-    while (s < e && (g_ascii_isspace(*s) || *s == '<' || *s == '"' || *s == '\'' || *s == '('))
-        s++;
-    while (e > s && (g_ascii_isspace(e[-1]) || strchr(">\"'),;:.", e[-1]) != NULL))
-        e--;
-    if ((size_t)(e - s) >= 7 && g_ascii_strncasecmp(s, "mailto:", 7) == 0)
-        s += 7;
-
-    size_t len = (size_t)(e - s);
-    const char *last_at = g_strrstr_len(s, (gssize)len, "@");
-    if (last_at != NULL && len > 0) {
-        size_t a, b;
-        if (text_mailbox_at(s, len, (size_t)(last_at - s), &a, &b) && a == 0 && b == len)
-            return text_normalise_copy(s, len);
+static classify_recipient *
+text_report_find(classify_report *report, const char *address)
+{
+    if (report->index == NULL && report->n_recipients >= TEXT_INDEX_MIN) {
+        report->index = g_new0(struct classify_report_index, 1);
+        report->index->by_address = g_hash_table_new(g_str_hash, g_str_equal);
+        for (size_t i = 0; i < report->n_recipients; i++)
+            g_hash_table_insert(report->index->by_address, report->recipients[i].address,
+                                GSIZE_TO_POINTER(i + 1));
     }
-    return classify_find_address(address, strlen(address));
+    if (report->index != NULL) {
+        size_t pos = GPOINTER_TO_SIZE(g_hash_table_lookup(report->index->by_address, address));
+        return pos > 0 ? &report->recipients[pos - 1] : NULL;
+    }
+    for (size_t i = 0; i < report->n_recipients; i++)
+        if (strcmp(report->recipients[i].address, address) == 0)
+            return &report->recipients[i];
+    return NULL;
 }
 
 classify_recipient *
@@ -227,34 +304,41 @@ classify_report_add(classify_report *report, const char *address)
 {
     if (address == NULL)
         return NULL;
-    char *norm = text_normalise_address(address);
+    char *norm = classify_address_take(address);
     if (norm == NULL)
         return NULL;
 
-    for (size_t i = 0; i < report->n_recipients; i++) {
-        if (strcmp(report->recipients[i].address, norm) == 0) {
-            g_free(norm);
-            return &report->recipients[i];
-        }
+    classify_recipient *r = text_report_find(report, norm);
+    if (r != NULL || report->n_recipients >= CLASSIFY_MAX_RECIPIENTS) {
+        g_free(norm);
+        return r;
     }
-
-    report->recipients = g_renew(classify_recipient, report->recipients, report->n_recipients + 1);
-    classify_recipient *r = &report->recipients[report->n_recipients++];
+    /* The array has room for 4, then doubles each time it is full. */
+    size_t n = report->n_recipients;
+    if (n == 0 || (n >= 4 && (n & (n - 1)) == 0))
+        report->recipients = g_renew(classify_recipient, report->recipients, n == 0 ? 4 : 2 * n);
+    r = &report->recipients[report->n_recipients++];
     memset(r, 0, sizeof *r);
     r->address = norm;
     r->action = g_strdup("failed");
     r->diagnostic = g_strdup("");
     r->reason = CLASSIFY_REASON_UNDEFINED;
+    if (report->index != NULL)
+        g_hash_table_insert(report->index->by_address, norm, GSIZE_TO_POINTER(report->n_recipients));
     return r;
 }
+
+/* A diagnostic is kept up to this many bytes: an SMTP reply line has at
+ * most 512 (RFC 5321), and the longest multi-line replies a few KiB. */
+#define TEXT_DIAGNOSTIC_MAX 8192
 
 void
 classify_recipient_set_diagnostic(classify_recipient *rcpt, const char *text, size_t len)
 {
-    GString *out = g_string_sized_new(len + 1);
+    GString *out = g_string_sized_new(MIN(len, TEXT_DIAGNOSTIC_MAX) + 1);
     bool space = false;
 
-    for (size_t i = 0; text != NULL && i < len; i++) {
+    for (size_t i = 0; text != NULL && i < len && out->len < TEXT_DIAGNOSTIC_MAX; i++) {
         unsigned char c = (unsigned char)text[i];
         if (g_ascii_isspace(c) || c == '\0') {
             space = out->len > 0;

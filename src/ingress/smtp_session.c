@@ -194,12 +194,18 @@ static size_t smtp_grown(const GString *msg, size_t len)
     return allocated;
 }
 
+/* The message's bytes leave the session's share of the budget. */
+static void smtp_release(smtp_session *s)
+{
+    if (s->params.memory) smtp_budget_give(s->params.memory, s->held);
+    s->held = 0;
+}
+
 static void smtp_free_message(smtp_session *s)
 {
     if (s->msg) g_string_free(s->msg, TRUE);
     s->msg = NULL;
-    if (s->params.memory) smtp_budget_give(s->params.memory, s->held);
-    s->held = 0;
+    smtp_release(s);
 }
 
 /* ---- state ---- */
@@ -850,8 +856,7 @@ char *smtp_session_take_message(smtp_session *s, size_t *len)
     *len = s->msg->len;
     char *raw = g_string_free(s->msg, FALSE);
     s->msg = NULL;
-    if (s->params.memory) smtp_budget_give(s->params.memory, s->held);
-    s->held = 0;
+    smtp_release(s);
     return raw;
 }
 

@@ -164,7 +164,7 @@ static void test_cr_dot_cr_does_not_end_data(void **state)
     check_smuggling("\r.\r", SMTP_DATA_BARE_CR);
 }
 
-static void test_clean_data_is_unstuffed_in_one_run(void **state)
+static void test_clean_data_is_unstuffed(void **state)
 {
     (void)state;
     static const char in[] = "a\r\n..b\r\n.\r\nQUIT\r\n";
@@ -176,6 +176,27 @@ static void test_clean_data_is_unstuffed_in_one_run(void **state)
     g_string_free(got.content, TRUE);
 }
 
+static void count_runs(void *arg, const char *bytes, size_t len)
+{
+    (void)bytes;
+    (void)len;
+    (*(int *)arg)++;
+}
+
+/* Lines without a leading dot or a bare line end are handed on in one run,
+ * not byte by byte or line by line. */
+static void test_clean_data_is_passed_in_one_run(void **state)
+{
+    (void)state;
+    static const char in[] = "Subject: x\r\n\r\nline one\r\nline two\r\n.\r\n";
+    smtp_data d;
+    int runs = 0;
+    smtp_data_init(&d);
+    assert_int_equal(smtp_data_feed(&d, in, strlen(in), count_runs, &runs), strlen(in));
+    assert_int_equal(d.state, SMTP_DATA_END);
+    assert_int_equal(runs, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,7 +205,8 @@ int main(void)
         cmocka_unit_test(test_lf_dot_crlf_does_not_end_data),
         cmocka_unit_test(test_crlf_dot_lf_does_not_end_data),
         cmocka_unit_test(test_cr_dot_cr_does_not_end_data),
-        cmocka_unit_test(test_clean_data_is_unstuffed_in_one_run),
+        cmocka_unit_test(test_clean_data_is_unstuffed),
+        cmocka_unit_test(test_clean_data_is_passed_in_one_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -355,7 +355,7 @@ static void test_no_deadline_while_committing(void **state)
     event_free(f->commit_ev);
     f->commit_ev = evtimer_new(f->base, test_commit_cb, f);
     f->commit_delay = (struct timeval){ .tv_sec = 2, .tv_usec = 500000 };
-    bufferevent_write(f->client, "x\r\n.\r\n", 7);
+    bufferevent_write(f->client, "x\r\n.\r\n", 6);
     run_for(f, 3000);
     char *got = take_replies(f);
     assert_string_equal(got, "250 2.0.0 Ok: committed\r\n");

@@ -1,7 +1,7 @@
 /*
  * archive.c - keeps the raw bounce of every permanent failure, gzipped, under
  * permanent_bounced_emails_path/<first two characters>/<address>.gz, as the
- * original service did. The address becomes a file name that cannot leave
+ * original service did (an address too long for a file name goes by its hash). The address becomes a file name that cannot leave
  * the folder, and a file appears only complete (temporary file + rename), so
  * a crash never leaves half an archive behind. There is no fsync: the
  * archive is a copy for people to read, the database is the record, and a
@@ -29,7 +29,13 @@ static bool archive_safe_byte(unsigned char c, size_t pos)
     return g_ascii_isalnum(c) || strchr("@_+=-", c) != NULL;
 }
 
-/* The address as a file name: unsafe bytes percent-encoded. */
+/* Longest name that, with ".gz" and the temporary file's ".tmp.XXXXXX",
+ * stays within NAME_MAX (255). */
+#define ARCHIVE_NAME_MAX (255 - 3 - 11)
+
+/* The address as a file name: unsafe bytes percent-encoded. A valid address
+ * may still encode to more than a file name holds (a long internationalised
+ * local part triples): it is then named by its SHA-256, "h-<hex>". */
 static char *archive_file_name(const char *address)
 {
     GString *name = g_string_sized_new(strlen(address) + 8);
@@ -39,6 +45,11 @@ static char *archive_file_name(const char *address)
             g_string_append_c(name, (char)c);
         else
             g_string_append_printf(name, "%%%02X", c);
+    }
+    if (name->len > ARCHIVE_NAME_MAX) {
+        char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, address, -1);
+        g_string_printf(name, "h-%s", hash);
+        g_free(hash);
     }
     return g_string_free(name, FALSE);
 }

@@ -36,6 +36,7 @@ typedef struct policy_rcpt {
     const char *status;
     const char *diagnostic;
     const char *feedback_type;
+    bool valid;                /* a valid RFC 5321 mailbox */
 } policy_rcpt;
 
 static const char *const policy_outcome_names[] = {
@@ -138,12 +139,12 @@ static bool policy_blank(const char *raw, size_t len)
 
 /* ---- per recipient ---- */
 
-/* The config's verdict for a reason when the config overrides it, else the
- * classifier's own, which may also weigh the status (notaccept with 4xx). */
+/* The config's verdict for a reason the config names, else the classifier's
+ * own, which also weighs the codes and the wording (a disabled account with
+ * a 5xx is permanent, a temporarily suspended one temporary). */
 static classify_verdict policy_verdict(const config *cfg, classify_reason reason, classify_verdict classifier)
 {
-    classify_verdict configured = cfg->handler.verdicts[reason];
-    return configured != classify_default_verdict(reason) ? configured : classifier;
+    return cfg->handler.verdict_named[reason] ? cfg->handler.verdicts[reason] : classifier;
 }
 
 static int policy_event(policy *p, const policy_job *job, const policy_rcpt *r, const char *verdict)
@@ -249,6 +250,32 @@ static int policy_unverified(policy *p, policy_job *job, const policy_rcpt *r)
     return policy_event(p, job, r, "unverified");
 }
 
+/* Longest address an event keeps of an invalid one: the longest valid
+ * mailbox (RFC 5321), so that the event log's index takes any row. */
+#define POLICY_INVALID_KEPT 254
+
+/* Not a mailbox the platform can have mailed: recorded, never suspended or
+ * sent, so that a crafted report cannot reach a real address. An address
+ * too long for any mailbox is recorded by its start and its length. */
+static int policy_invalid(policy *p, policy_job *job, const policy_rcpt *r)
+{
+    const char *reason = classify_reason_name(r->reason);
+    size_t len = strlen(r->address);
+    char *shown = NULL;
+    if (len > POLICY_INVALID_KEPT) {
+        const char *cut = r->address + POLICY_INVALID_KEPT - 32;
+        if (!g_utf8_validate(r->address, cut - r->address, NULL))
+            cut = g_utf8_find_prev_char(r->address, cut);
+        shown = g_strdup_printf("%.*s... (%zu octets)", (int)(cut - r->address), r->address, len);
+    }
+    policy_rcpt kept = *r;
+    kept.address = shown ? shown : r->address;
+    log_field("Ignored:", "%s (invalid address, %s)", kept.address, reason);
+    int rc = policy_event(p, job, &kept, "invalid address");
+    g_free(shown);
+    return rc;
+}
+
 static int policy_recipient(policy *p, policy_job *job, const policy_rcpt *r)
 {
     const char *reason = classify_reason_name(r->reason);
@@ -263,6 +290,8 @@ static int policy_recipient(policy *p, policy_job *job, const policy_rcpt *r)
         log_field("Ignored:", "%s (%s, %s)", r->address, r->action, reason);
         return policy_event(p, job, r, "ignore");
     }
+    if (!r->valid)
+        return policy_invalid(p, job, r);
     if (r->verdict != CLASSIFY_VERDICT_IGNORE && !policy_verified(p->cfg, job, r->address))
         return policy_unverified(p, job, r);
     switch (r->verdict) {
@@ -289,6 +318,7 @@ static policy_rcpt policy_rcpt_from(const config *cfg, const classify_recipient 
         .status = c->status,
         .diagnostic = c->diagnostic,
         .feedback_type = c->feedback_type,
+        .valid = c->valid,
     };
 }
 
@@ -307,6 +337,7 @@ static policy_rcpt policy_rcpt_verp(const config *cfg, const policy_job *job)
     if (like) {
         policy_rcpt r = policy_rcpt_from(cfg, like);
         r.address = job->verp;
+        r.valid = classify_address_is_valid(job->verp);
         return r;
     }
     classify_reason reason = rep->kind == CLASSIFY_KIND_AUTOREPLY   ? CLASSIFY_REASON_VACATION
@@ -318,6 +349,7 @@ static policy_rcpt policy_rcpt_verp(const config *cfg, const policy_job *job)
         .verdict = policy_verdict(cfg, reason, classify_default_verdict(reason)),
         .status = "",
         .diagnostic = "",
+        .valid = classify_address_is_valid(job->verp),
     };
 }
 
@@ -406,6 +438,20 @@ static char *policy_unhandled(const config *cfg, const policy_job *job)
     return NULL;
 }
 
+/* A person's reply or spam to the no-reply address: nothing to act on and
+ * nothing for the quarantine; kept for retention.notbounce_days in case
+ * someone asks for it. */
+static policy_outcome policy_notbounce(policy *p, policy_job *job)
+{
+    log_field("Ignored:", "not a bounce");
+    if (!job->dry_run && store_notbounce_add(p->st, job->raw, job->len, job->env->recipient, job->env->ingress,
+                                             job->now) != 0) {
+        policy_store_failed(p, "keeping a message that is not a bounce");
+        return POLICY_STORE_FAILED;
+    }
+    return POLICY_HANDLED;
+}
+
 policy_outcome policy_job_run(policy *p, policy_job *job, bool check_duplicate)
 {
     log_info("------------- INCOMING MESSAGE -------------");
@@ -428,6 +474,8 @@ policy_outcome policy_job_run(policy *p, policy_job *job, bool check_duplicate)
     job->report = classify_message(job->raw, job->len);
     policy_route(p->cfg, job);
     policy_log_headers(job);
+    if (job->report->kind == CLASSIFY_KIND_NOTBOUNCE)
+        return policy_notbounce(p, job);
     char *why = policy_unhandled(p->cfg, job);
     if (why)
         return policy_quarantine_reason(job, why);

@@ -190,6 +190,13 @@ int store_quarantine_add(store *st, const char *raw, size_t raw_len, const char 
     return st->backend->quarantine_add(st, raw, raw_len, envelope_recipient, ingress, reason, now);
 }
 
+int store_notbounce_add(store *st, const char *raw, size_t raw_len, const char *envelope_recipient,
+                        const char *ingress, time_t now)
+{
+    if (!raw && raw_len) return store_fail(st, "not a bounce: no message bytes");
+    return st->backend->notbounce_add(st, raw, raw_len, envelope_recipient, ingress, now);
+}
+
 int store_quarantine_list(store *st, int with_raw, store_quarantine_item **items, size_t *n)
 {
     return st->backend->quarantine_list(st, with_raw, items, n);

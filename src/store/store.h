@@ -173,6 +173,13 @@ typedef struct store_quarantine_item {
 
 int store_quarantine_add(store *st, const char *raw, size_t raw_len, const char *envelope_recipient,
                          const char *ingress, const char *reason, time_t now);
+/* Keeps a message that is no bounce (a person's reply or spam to the
+ * no-reply address) for handler's retention.notbounce_days: a row of the
+ * quarantine table with kind 'notbounce', which the quarantine's list,
+ * count, remove and replay never see. Pruning deletes the rows
+ * "kind = 'notbounce' AND at < cutoff". */
+int store_notbounce_add(store *st, const char *raw, size_t raw_len, const char *envelope_recipient,
+                        const char *ingress, time_t now);
 /* All quarantined messages, oldest first. raw is filled only when with_raw. */
 int store_quarantine_list(store *st, int with_raw, store_quarantine_item **items, size_t *n);
 int store_quarantine_remove(store *st, int64_t id);

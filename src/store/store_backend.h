@@ -49,6 +49,8 @@ typedef struct store_backend {
     int (*quarantine_add)(store *st, const char *raw, size_t raw_len,
                           const char *envelope_recipient, const char *ingress,
                           const char *reason, time_t now);
+    int (*notbounce_add)(store *st, const char *raw, size_t raw_len, const char *envelope_recipient,
+                         const char *ingress, time_t now);
     int (*quarantine_list)(store *st, int with_raw, store_quarantine_item **items, size_t *n);
     int (*quarantine_remove)(store *st, int64_t id);
 

@@ -133,6 +133,11 @@ static const char *const store_pg_migrations[] = {
     "CREATE INDEX event_at ON event (at);"
     "CREATE INDEX message_seen_at ON message_seen (seen_at);"
     "CREATE INDEX outbox_address ON outbox (address_key, domain_key, created);",
+
+    /* 3: messages that are no bounce are kept beside the quarantine for a
+     * few days (retention.notbounce_days), marked so that nothing counts or
+     * replays them as quarantined. */
+    "ALTER TABLE quarantine ADD COLUMN kind text NOT NULL DEFAULT 'quarantine';",
 };
 
 #define STORE_PG_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_pg_migrations))
@@ -200,11 +205,14 @@ static const char *const store_pg_migrations[] = {
     X(QUARANTINE_ADD, \
       "INSERT INTO quarantine (raw, envelope_recipient, ingress, reason, at)" \
       " VALUES ($1, $2, $3, $4, $5)") \
+    X(NOTBOUNCE_ADD, \
+      "INSERT INTO quarantine (raw, envelope_recipient, ingress, reason, at, kind)" \
+      " VALUES ($1, $2, $3, $4, $5, 'notbounce')") \
     X(QUARANTINE_LIST, \
       "SELECT id, reason, envelope_recipient, ingress, at, octet_length(raw)," \
-      " CASE WHEN $1::boolean THEN raw END FROM quarantine ORDER BY at, id") \
-    X(QUARANTINE_REMOVE, "DELETE FROM quarantine WHERE id = $1") \
-    X(QUARANTINE_COUNT, "SELECT count(*) FROM quarantine") \
+      " CASE WHEN $1::boolean THEN raw END FROM quarantine WHERE kind = 'quarantine' ORDER BY at, id") \
+    X(QUARANTINE_REMOVE, "DELETE FROM quarantine WHERE id = $1 AND kind = 'quarantine'") \
+    X(QUARANTINE_COUNT, "SELECT count(*) FROM quarantine WHERE kind = 'quarantine'") \
     X(FIND_ADDRESS, \
       "SELECT coalesce(s.domain, p.domain), s.count, s.first_seen, s.last_seen," \
       " p.address IS NOT NULL, p.reason, p.status, p.bounced_at, p.platform_answer" \
@@ -245,7 +253,7 @@ static const char *const store_pg_migrations[] = {
       " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING") \
     X(QUARANTINE_GET, \
       "SELECT id, reason, envelope_recipient, ingress, at, octet_length(raw), raw FROM quarantine" \
-      " WHERE id = $1") \
+      " WHERE id = $1 AND kind = 'quarantine'") \
     X(HISTORY, \
       "SELECT e.at, e.domain, e.verdict, e.reason, e.status, e.diagnostic, e.ingress, e.message_id," \
       " o.state, o.attempts, o.last_result, e.address" \
@@ -253,10 +261,7 @@ static const char *const store_pg_migrations[] = {
       "   WHERE o2.address_key = e.address_key AND o2.domain_key = e.domain_key AND o2.created <= e.at" \
       "   ORDER BY o2.created DESC, o2.id DESC LIMIT 1) AS o" \
       "  ON e.verdict IN ('permanent', 'escalated', 'complaint')" \
-      " WHERE e.address_key = $1 AND ($2::text IS NULL OR e.domain_key = $2) ORDER BY e.at, e.id") \
-    X(HAS_QUARANTINE_KIND, \
-      "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema()" \
-      " AND table_name = 'quarantine' AND column_name = 'kind'")
+      " WHERE e.address_key = $1 AND ($2::text IS NULL OR e.domain_key = $2) ORDER BY e.at, e.id")
 
 typedef enum store_pg_stmt {
 #define STORE_PG_STMT_ENUM(id, sql) PG_##id,
@@ -756,9 +761,10 @@ static int pg_outbox_next_due(store *st, time_t *when, int *any)
 
 /* ---- quarantine ---- */
 
-static int pg_quarantine_add(store *st, const char *raw, size_t raw_len,
-                             const char *envelope_recipient, const char *ingress,
-                             const char *reason, time_t now)
+/* A row of the quarantine table, by the statement that sets its kind. */
+static int pg_quarantine_insert(store *st, store_pg_stmt which, const char *raw, size_t raw_len,
+                                const char *envelope_recipient, const char *ingress,
+                                const char *reason, time_t now)
 {
     if (raw_len > INT_MAX) return store_fail(st, "quarantine: message of %zu bytes", raw_len);
     pg_params p = { 0 };
@@ -767,7 +773,21 @@ static int pg_quarantine_add(store *st, const char *raw, size_t raw_len,
     pg_text(&p, ingress);
     pg_text(&p, reason);
     pg_int(&p, now);
-    return pg_exec(st, PG_QUARANTINE_ADD, &p, "quarantining a message", NULL);
+    return pg_exec(st, which, &p, "quarantining a message", NULL);
+}
+
+static int pg_quarantine_add(store *st, const char *raw, size_t raw_len,
+                             const char *envelope_recipient, const char *ingress,
+                             const char *reason, time_t now)
+{
+    return pg_quarantine_insert(st, PG_QUARANTINE_ADD, raw, raw_len, envelope_recipient, ingress, reason, now);
+}
+
+static int pg_notbounce_add(store *st, const char *raw, size_t raw_len,
+                            const char *envelope_recipient, const char *ingress, time_t now)
+{
+    return pg_quarantine_insert(st, PG_NOTBOUNCE_ADD, raw, raw_len, envelope_recipient, ingress,
+                                "not a bounce", now);
 }
 
 /* The message's bytes from bytea's text form, NUL-terminated. */
@@ -1128,26 +1148,13 @@ static const struct {
 } pg_purge_kinds[STORE_PURGE_KIND_COUNT] = {
     [STORE_PURGE_FINGERPRINTS] = { "message_seen", "fingerprint", "seen_at", "" },
     [STORE_PURGE_EVENTS] = { "event", "id", "at", "" },
-    [STORE_PURGE_QUARANTINE] = { "quarantine", "id", "at", "" },
+    [STORE_PURGE_QUARANTINE] = { "quarantine", "id", "at", " AND kind = 'quarantine'" },
     [STORE_PURGE_NOTBOUNCES] = { "quarantine", "id", "at", " AND kind = 'notbounce'" },
 };
-
-static int pg_has_quarantine_kind(store *st, int *has)
-{
-    pg_params p = { 0 };
-    PGresult *res = pg_run(st, PG_HAS_QUARANTINE_KIND, &p, "reading the schema");
-    if (!res) return -1;
-    *has = pg_int_at(res, 0, 0) > 0;
-    PQclear(res);
-    return 0;
-}
 
 static int pg_purge(store *st, store_purge_kind kind, time_t before, long batch, int dry_run,
                     long *count)
 {
-    int has = 1;
-    if (kind == STORE_PURGE_NOTBOUNCES && pg_has_quarantine_kind(st, &has) < 0) return -1;
-    if (!has) return 0;
     if (pg_ready(st) < 0) return -1;
     char *sql = dry_run
         ? g_strdup_printf("SELECT count(*) FROM %s WHERE %s < $1%s", pg_purge_kinds[kind].table,
@@ -1195,6 +1202,7 @@ static const store_backend store_pg_backend = {
     .outbox_cancel = pg_outbox_cancel,
     .outbox_next_due = pg_outbox_next_due,
     .quarantine_add = pg_quarantine_add,
+    .notbounce_add = pg_notbounce_add,
     .quarantine_list = pg_quarantine_list,
     .quarantine_remove = pg_quarantine_remove,
     .find_address = pg_find_address,

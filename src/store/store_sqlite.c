@@ -118,6 +118,11 @@ static const char *const store_sqlite_migrations[] = {
     "CREATE INDEX event_at ON event (at);"
     "CREATE INDEX message_seen_at ON message_seen (seen_at);"
     "CREATE INDEX outbox_address ON outbox (address, domain, created);",
+
+    /* 3: messages that are no bounce are kept beside the quarantine for a
+     * few days (retention.notbounce_days), marked so that nothing counts or
+     * replays them as quarantined. */
+    "ALTER TABLE quarantine ADD COLUMN kind TEXT NOT NULL DEFAULT 'quarantine';",
 };
 
 #define STORE_SQLITE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_sqlite_migrations))
@@ -183,11 +188,14 @@ static const char *const store_sqlite_migrations[] = {
     X(QUARANTINE_ADD, \
       "INSERT INTO quarantine (raw, envelope_recipient, ingress, reason, at)" \
       " VALUES (?1, ?2, ?3, ?4, ?5)") \
+    X(NOTBOUNCE_ADD, \
+      "INSERT INTO quarantine (raw, envelope_recipient, ingress, reason, at, kind)" \
+      " VALUES (?1, ?2, ?3, ?4, ?5, 'notbounce')") \
     X(QUARANTINE_LIST, \
       "SELECT id, reason, envelope_recipient, ingress, at, length(raw)," \
-      " CASE WHEN ?1 THEN raw END FROM quarantine ORDER BY at, id") \
-    X(QUARANTINE_REMOVE, "DELETE FROM quarantine WHERE id = ?1") \
-    X(QUARANTINE_COUNT, "SELECT count(*) FROM quarantine") \
+      " CASE WHEN ?1 THEN raw END FROM quarantine WHERE kind = 'quarantine' ORDER BY at, id") \
+    X(QUARANTINE_REMOVE, "DELETE FROM quarantine WHERE id = ?1 AND kind = 'quarantine'") \
+    X(QUARANTINE_COUNT, "SELECT count(*) FROM quarantine WHERE kind = 'quarantine'") \
     X(FIND_ADDRESS, \
       "SELECT d.domain, s.count, s.first_seen, s.last_seen, p.address IS NOT NULL," \
       " p.reason, p.status, p.bounced_at, p.platform_answer" \
@@ -223,7 +231,8 @@ static const char *const store_sqlite_migrations[] = {
       "INSERT INTO permanent_bounce (address, domain, reason, status, bounced_at, platform_answer)" \
       " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING") \
     X(QUARANTINE_GET, \
-      "SELECT id, reason, envelope_recipient, ingress, at, length(raw), raw FROM quarantine WHERE id = ?1") \
+      "SELECT id, reason, envelope_recipient, ingress, at, length(raw), raw FROM quarantine" \
+      " WHERE id = ?1 AND kind = 'quarantine'") \
     X(HISTORY, \
       "SELECT e.at, e.domain, e.verdict, e.reason, e.status, e.diagnostic, e.ingress, e.message_id," \
       " o.state, o.attempts, o.last_result, e.address" \
@@ -231,8 +240,7 @@ static const char *const store_sqlite_migrations[] = {
       "  ON e.verdict IN ('permanent', 'escalated', 'complaint') AND o.id = (SELECT o2.id" \
       "   FROM outbox AS o2 WHERE o2.address = e.address AND o2.domain = e.domain" \
       "   AND o2.created <= e.at ORDER BY o2.created DESC, o2.id DESC LIMIT 1)" \
-      " WHERE e.address = ?1 AND (?2 IS NULL OR e.domain = ?2) ORDER BY e.at, e.id") \
-    X(HAS_QUARANTINE_KIND, "SELECT count(*) FROM pragma_table_info('quarantine') WHERE name = 'kind'")
+      " WHERE e.address = ?1 AND (?2 IS NULL OR e.domain = ?2) ORDER BY e.at, e.id")
 
 typedef enum store_sqlite_stmt {
 #define STORE_SQLITE_STMT_ENUM(id, sql) STMT_##id,
@@ -612,12 +620,13 @@ static int sq_outbox_next_due(store *st, time_t *when, int *any)
 
 /* ---- quarantine ---- */
 
-static int sq_quarantine_add(store *st, const char *raw, size_t raw_len,
-                             const char *envelope_recipient, const char *ingress,
-                             const char *reason, time_t now)
+/* A row of the quarantine table, by the statement that sets its kind. */
+static int sq_quarantine_insert(store *st, store_sqlite_stmt which, const char *raw, size_t raw_len,
+                                const char *envelope_recipient, const char *ingress,
+                                const char *reason, time_t now)
 {
     if (raw_len > INT_MAX) return store_fail(st, "quarantine: message of %zu bytes", raw_len);
-    sqlite3_stmt *stmt = sq_stmt(st, STMT_QUARANTINE_ADD);
+    sqlite3_stmt *stmt = sq_stmt(st, which);
     if (!stmt) return -1;
     /* A non-NULL pointer, so that an empty message is an empty blob, not NULL. */
     sqlite3_bind_blob(stmt, 1, raw ? raw : "", (int)raw_len, SQLITE_STATIC);
@@ -626,6 +635,20 @@ static int sq_quarantine_add(store *st, const char *raw, size_t raw_len,
     sq_bind_text(stmt, 4, reason);
     sqlite3_bind_int64(stmt, 5, now);
     return sq_exec(st, stmt, "quarantining a message");
+}
+
+static int sq_quarantine_add(store *st, const char *raw, size_t raw_len,
+                             const char *envelope_recipient, const char *ingress,
+                             const char *reason, time_t now)
+{
+    return sq_quarantine_insert(st, STMT_QUARANTINE_ADD, raw, raw_len, envelope_recipient, ingress, reason, now);
+}
+
+static int sq_notbounce_add(store *st, const char *raw, size_t raw_len,
+                            const char *envelope_recipient, const char *ingress, time_t now)
+{
+    return sq_quarantine_insert(st, STMT_NOTBOUNCE_ADD, raw, raw_len, envelope_recipient, ingress,
+                                "not a bounce", now);
 }
 
 static void sq_quarantine_row(sqlite3_stmt *stmt, int with_raw, store_quarantine_item *it)
@@ -931,28 +954,13 @@ static const struct {
 } sq_purge_kinds[STORE_PURGE_KIND_COUNT] = {
     [STORE_PURGE_FINGERPRINTS] = { "message_seen", "fingerprint", "seen_at", "" },
     [STORE_PURGE_EVENTS] = { "event", "id", "at", "" },
-    [STORE_PURGE_QUARANTINE] = { "quarantine", "id", "at", "" },
+    [STORE_PURGE_QUARANTINE] = { "quarantine", "id", "at", " AND kind = 'quarantine'" },
     [STORE_PURGE_NOTBOUNCES] = { "quarantine", "id", "at", " AND kind = 'notbounce'" },
 };
-
-/* Kept non-bounces are quarantine rows of kind 'notbounce', in a schema
- * that has the column. */
-static int sq_has_quarantine_kind(store *st, int *has)
-{
-    sqlite3_stmt *stmt = sq_stmt(st, STMT_HAS_QUARANTINE_KIND);
-    if (!stmt) return -1;
-    int ret = sqlite3_step(stmt) == SQLITE_ROW ? 0 : sq_fail(st, "reading the schema");
-    *has = ret == 0 && sqlite3_column_int(stmt, 0) > 0;
-    sqlite3_reset(stmt);
-    return ret;
-}
 
 static int sq_purge(store *st, store_purge_kind kind, time_t before, long batch, int dry_run,
                     long *count)
 {
-    int has = 1;
-    if (kind == STORE_PURGE_NOTBOUNCES && sq_has_quarantine_kind(st, &has) < 0) return -1;
-    if (!has) return 0;
     char *sql = dry_run
         ? g_strdup_printf("SELECT count(*) FROM %s WHERE %s < ?1%s", sq_purge_kinds[kind].table,
                           sq_purge_kinds[kind].at, sq_purge_kinds[kind].which)
@@ -1140,6 +1148,7 @@ static const store_backend store_sqlite_backend = {
     .outbox_cancel = sq_outbox_cancel,
     .outbox_next_due = sq_outbox_next_due,
     .quarantine_add = sq_quarantine_add,
+    .notbounce_add = sq_notbounce_add,
     .quarantine_list = sq_quarantine_list,
     .quarantine_remove = sq_quarantine_remove,
     .find_address = sq_find_address,

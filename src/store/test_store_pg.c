@@ -706,6 +706,7 @@ int main(void)
         FIXTURE_TEST(test_outbox_claim_skips_locked_rows),
         FIXTURE_TEST(test_outbox_cancel),
         FIXTURE_TEST(test_quarantine_binary_round_trip),
+        FIXTURE_TEST(test_notbounce_kept_apart),
         FIXTURE_TEST(test_transaction_rollback),
         FIXTURE_TEST(test_savepoint_rollback),
         FIXTURE_TEST(test_failed_statement_fails_the_commit),

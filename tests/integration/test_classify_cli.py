@@ -16,8 +16,8 @@ import harness
 EX_NOINPUT = 66
 DATA = os.path.join(harness.SRC, "tests", "data", "classify")
 TOP_KEYS = {"source", "message", "kind", "format", "platform_address", "recipients"}
-RCPT_KEYS = {"address", "original", "action", "status", "reply_code", "reason", "hard",
-             "verdict", "diagnostic", "remote_mta", "feedback_type"}
+RCPT_KEYS = {"address", "final", "original", "alias", "valid", "action", "status", "reply_code", "reason",
+             "hard", "verdict", "diagnostic", "remote_mta", "feedback_type"}
 
 
 def classify(*args, data=None):
@@ -85,6 +85,22 @@ def test_human_table():
     rows = out.splitlines()
     assert rows[0].startswith("SOURCE"), rows
     assert "frank@example.com" in rows[1] and "complaint" in rows[1], rows
+
+
+def test_explain_names_rule_and_source():
+    rc, out, err = classify("--explain", os.path.join(DATA, "verdict-nxdomain-google.eml"))
+    assert rc == 0, err
+    assert "detector: rfc3464" in out, out
+    assert 'matched "responded with code nxdomain"' in out and "source: Google" in out, out
+    assert "verdict: permanent (hard)" in out, out
+
+
+def test_forwarded_recipient_reports_both():
+    rc, out, err = classify("--json", os.path.join(DATA, "verdict-forwarded.eml"))
+    assert rc == 0, err
+    (obj,) = lines(out)
+    (r,) = obj["recipients"]
+    assert r["address"] == "alice@example.org" and r["final"] == "alice.forward@example.net", r
 
 
 def test_empty_input_is_unknown():

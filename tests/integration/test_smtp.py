@@ -354,18 +354,34 @@ def test_data_timeout_gets_421_and_nothing_is_stored():
         assert events(work) == []
 
 
+@contextlib.contextmanager
+def _locked_db(work):
+    """Another process holds the database's write lock: nothing commits
+    until the with-block ends."""
+    lock = sqlite3.connect(work.db, isolation_level=None, timeout=10)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+
+
+def _in_data(port):
+    """A raw client that was greeted and told 354 for a message to NOREPLY."""
+    c = Raw(port)
+    c.reply()
+    c.send(f"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<{NOREPLY}>\r\nDATA\r\n")
+    assert c.replies(4) == [250, 250, 250, 354]
+    return c
+
+
 def test_store_failure_gets_451_and_the_retry_arrives():
     with smtp_service() as (work, service, port):
         with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
             assert s.sendmail("", [NOREPLY], bounce(1)) == {}
-        # Another process holds the database's write lock: nothing can commit.
-        lock = sqlite3.connect(work.db, isolation_level=None, timeout=10)
-        lock.execute("BEGIN EXCLUSIVE")
-        try:
-            waiting = Raw(port)
-            waiting.reply()
-            waiting.send(f"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<{NOREPLY}>\r\nDATA\r\n")
-            assert waiting.replies(4) == [250, 250, 250, 354]
+        with _locked_db(work):
+            waiting = _in_data(port)
             waiting.send(bounce(2) + b".\r\n")
             # While that commit waits for the lock, others are served at once.
             start = time.monotonic()
@@ -376,9 +392,6 @@ def test_store_failure_gets_451_and_the_retry_arrives():
             code, lines = waiting.reply()
             assert code == 451 and lines[0].startswith("451 4.3.0"), lines
             waiting.close()
-        finally:
-            lock.execute("ROLLBACK")
-            lock.close()
         assert events(work) == ["user-1@example.org"]
         # The sending server retries later: the message arrives.
         with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
@@ -390,20 +403,12 @@ def test_client_gone_while_its_message_commits():
     """Its message still commits (nobody is left to answer) and the
     listener carries on."""
     with smtp_service() as (work, service, port):
-        lock = sqlite3.connect(work.db, isolation_level=None, timeout=10)
-        lock.execute("BEGIN EXCLUSIVE")
-        try:
-            c = Raw(port)
-            c.reply()
-            c.send(f"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<{NOREPLY}>\r\nDATA\r\n")
-            assert c.replies(4) == [250, 250, 250, 354]
+        with _locked_db(work):
+            c = _in_data(port)
             c.send(bounce(1) + b".\r\n")
             c.close()
             harness.wait_until(lambda: service.output().count("SMTP 127.0.0.1: disconnected") == 1, 10,
                                "the listener to see the client go")
-        finally:
-            lock.execute("ROLLBACK")
-            lock.close()
         harness.wait_until(lambda: events(work) == ["user-1@example.org"], 15, "the message to commit")
         with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
             assert s.sendmail("", [NOREPLY], bounce(2)) == {}
@@ -441,19 +446,11 @@ def test_command_timeout_does_not_run_while_we_commit():
     """The database is locked for longer than both timeouts: the client, who
     said everything, waits for its 250 and gets it, not 421."""
     with smtp_service(command_timeout=1, data_timeout=1) as (work, service, port):
-        lock = sqlite3.connect(work.db, isolation_level=None, timeout=10)
-        lock.execute("BEGIN EXCLUSIVE")
-        try:
-            c = Raw(port)
-            c.reply()
-            c.send(f"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<{NOREPLY}>\r\nDATA\r\n")
-            assert c.replies(4) == [250, 250, 250, 354]
+        with _locked_db(work):
+            c = _in_data(port)
             c.send(bounce(1) + b".\r\n")
             # Three times the timeout passes without an answer.
             assert select.select([c.sock], [], [], 3)[0] == [], c.reply()
-        finally:
-            lock.execute("ROLLBACK")
-            lock.close()
         code, lines = c.reply()
         assert code == 250 and lines[0].startswith("250 2.0.0"), lines
         # The client's own silence is still timed after the answer.
@@ -642,18 +639,13 @@ SMUGGLING = ("\n.\n", "\n.\r\n", "\r\n.\n")
 def _smuggle(port, line_end, n):
     """One message whose body ends in line_end, followed by a forged second
     transaction and the real end of data; returns the replies that follow."""
-    c = Raw(port)
-    c.reply()
-    c.send(f"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<{NOREPLY}>\r\nDATA\r\n")
-    assert c.replies(4) == [250, 250, 250, 354]
+    c = _in_data(port)
     forged = f"MAIL FROM:<>\r\nRCPT TO:<{NOREPLY}>\r\nDATA\r\n".encode() + bounce(2) + b".\r\n"
     c.send(bounce(n).rstrip(b"\r\n") + line_end.encode() + forged + b"NOOP\r\n")
     codes = []
-    while not codes or codes[-1] != 250 or len(codes) < 2:
+    for _ in range(2):
         code, lines = c.reply()
         codes.append((code, lines[0][4:9]))
-        if len(codes) >= 2:
-            break
     c.close()
     return codes
 

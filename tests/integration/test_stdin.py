@@ -4,7 +4,8 @@ platform: a permanent bounce reaches the platform; odd and broken messages
 end logged and kept (event log or quarantine) with exit 0; the same message
 twice counts once; the envelope recipient comes from --recipient or Postfix's
 environment; an unknown domain is quarantined, then replayed once the config
-knows it; the store unavailable gives 75 and a bad config 78.
+knows it; a person's reply is kept apart (kind notbounce), never quarantined;
+the store unavailable gives 75 and a bad config 78.
 """
 import os
 import random
@@ -154,6 +155,22 @@ def test_unknown_domain_quarantined_then_replayed():
         assert proc.returncode != 0, proc.stdout
     finally:
         platform.stop()
+
+
+def test_human_reply_is_kept_apart_not_quarantined():
+    work = Workdir()
+    with open(os.path.join(harness.SRC, "tests", "data", "classify", "verdict-human-reply.eml"), "rb") as f:
+        data = f.read().replace(b"no-reply@platform.example", b"no-reply@mydomain.de")
+    status, out = stdin(work, data)
+    assert status == 0, out
+    assert "Ignored:" in out and "not a bounce" in out, out
+    assert work.query("SELECT kind, count(*) FROM quarantine GROUP BY kind") == [("notbounce", 1)]
+    assert work.query("SELECT count(*) FROM event")[0][0] == 0
+    # Nothing for the quarantine's commands to see or replay.
+    proc = work.run("replay")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert work.query("SELECT kind, count(*) FROM quarantine GROUP BY kind") == [("notbounce", 1)]
+    assert "Quarantine" not in proc.stdout.decode("utf-8"), proc.stdout
 
 
 def test_store_unavailable_gives_tempfail():

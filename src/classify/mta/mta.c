@@ -323,10 +323,8 @@ mta_find_command(const char *text, size_t len)
 
 /* The SMTP command the failure answered says whose address was refused.
  * An unknown-user or unknown-domain answer to MAIL FROM is about our sender,
- * so the mail was rejected, not the recipient. A mailbox refused at any other
- * point but RCPT, with no status code that names the mailbox (X.1.x), was
- * refused for the message, not for the address: filters that answer "user
- * unknown" after DATA are the common case. */
+ * so the mail was rejected, not the recipient. At any other stage an unknown
+ * user is the recipient (smtp-replies.md 4.19, 4.26). */
 static void
 mta_refine_by_command(classify_recipient *r, const char *diag, size_t len, mta_command fallback)
 {
@@ -338,16 +336,11 @@ mta_refine_by_command(classify_recipient *r, const char *diag, size_t len, mta_c
     mta_command command = mta_find_command(diag, len);
     if (command == MTA_COMMAND_NONE)
         command = fallback;
-    if (command == MTA_COMMAND_MAIL) {
+    /* After DATA the receiver had already taken the recipient's domain: a
+     * domain it says does not exist is another one, the sender's or one in
+     * the content (Exim's "after end of data", smtp-replies.md 4.19). */
+    if (command == MTA_COMMAND_MAIL || (command == MTA_COMMAND_DATA && guess == CLASSIFY_REASON_HOSTUNKNOWN))
         r->reason = CLASSIFY_REASON_REJECTED;
-        return;
-    }
-    if (guess != CLASSIFY_REASON_USERUNKNOWN)
-        return;
-    if ((r->status[0] == '5' || r->status[0] == '4') && strncmp(r->status + 1, ".1.", 3) == 0)
-        return;
-    if (command != MTA_COMMAND_RCPT)
-        r->reason = CLASSIFY_REASON_FILTERED;
 }
 
 classify_recipient *
@@ -557,7 +550,10 @@ mta_take_expanded(classify_report *report)
         char *alias = classify_find_address(x, close != NULL ? (size_t)(close - x) : strlen(x));
         if (alias == NULL)
             continue;
-        r->original = alias;
+        /* Postfix's alias or forward: the expanded-from address is the one
+         * the platform mailed. */
+        classify_recipient_forwarded(r, alias);
+        g_free(alias);
         if (close != NULL) {
             const char *rest = close + 1;
             while (*rest == ':' || *rest == ' ')

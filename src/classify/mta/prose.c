@@ -46,7 +46,8 @@ static const char *const prose_failure[] = {
     "unavailable", "refused", "not accepted", "disabled", "suspended", "is full",
     "no longer", "unable to deliver", "permanent", "not reachable", "did not reach",
     "could not reach", "not deliverable", "delivery has failed", "not known", "error",
-    "intended recipient", "addressed to", "postponed", "delivery problem",
+    "intended recipient", "addressed to", "postponed", "delivery problem", "not been delivered",
+    "delayed",
     /* Directory look-ups that found no such person. */
     "not match", "not exactly match", "no match",
     "无法发送", "无法送达", "送信できません", "配信できません", "届きません", "zugestellt",
@@ -71,7 +72,8 @@ static const char *const prose_delayed[] = {
     "not yet been delivered", "this is just a warning", "this is a warning",
     "delivery warning", "delivery delayed", "delivery has been delayed",
     "will continue to attempt", "will continue to try", "attempts will continue",
-    "will be retried", "still trying to deliver", NULL,
+    "will be retried", "still trying to deliver", "still being retried", "not been delivered yet",
+    NULL,
 };
 
 /* Quoted header fields, whose addresses belong to the original message. */
