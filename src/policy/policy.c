@@ -53,10 +53,20 @@ static const metrics_outcome policy_metrics_outcomes[] = {
     [POLICY_STORE_FAILED] = METRICS_OUTCOME_FAILED,
 };
 
-/* Counts a message whose outcome is final, started at metrics_clock() start. */
-static void policy_count(const policy_envelope *env, policy_outcome out, double start)
+/* What the metrics call a message's outcome: a handled one that was no
+ * bounce (kept apart, nothing acted on) is "notbounce". Read before the job
+ * is cleared. */
+static metrics_outcome policy_metrics_of(const policy_job *job, policy_outcome out)
 {
-    metrics_message(env ? env->ingress : NULL, policy_metrics_outcomes[out], metrics_clock() - start);
+    if (out == POLICY_HANDLED && job->report && job->report->kind == CLASSIFY_KIND_NOTBOUNCE)
+        return METRICS_OUTCOME_NOTBOUNCE;
+    return policy_metrics_outcomes[out];
+}
+
+/* Counts a message whose outcome is final, started at metrics_clock() start. */
+static void policy_count(const policy_envelope *env, metrics_outcome out, double start)
+{
+    metrics_message(env ? env->ingress : NULL, out, metrics_clock() - start);
 }
 
 const char *policy_outcome_name(policy_outcome outcome)
@@ -577,7 +587,7 @@ static policy_outcome policy_handle_as(policy *p, const char *raw, size_t len, c
     metrics_discard();
     if (store_begin(p->st) != 0) {
         policy_store_failed(p, "begin");
-        policy_count(env, POLICY_STORE_FAILED, start);
+        policy_count(env, METRICS_OUTCOME_FAILED, start);
         return POLICY_STORE_FAILED;
     }
     policy_job job;
@@ -591,8 +601,9 @@ static policy_outcome policy_handle_as(policy *p, const char *raw, size_t len, c
         out = store_begin(p->st) == 0 ? policy_refused(p, &job) : POLICY_STORE_FAILED;
     }
     out = policy_finish(p, out, job.queued);
+    metrics_outcome counted = policy_metrics_of(&job, out);
     policy_job_clear(&job);
-    policy_count(env, out, start);
+    policy_count(env, counted, start);
     return out;
 }
 
@@ -623,10 +634,12 @@ policy_outcome policy_handle_dry_run(policy *p, const char *raw, size_t len, con
 }
 
 /* One message of a batch under its own savepoint; *queued grows by its
- * notifications when it stays. */
-static policy_outcome policy_batch_one(policy *p, const policy_message *m, time_t now, int *queued)
+ * notifications when it stays; *counted: its outcome for the metrics. */
+static policy_outcome policy_batch_one(policy *p, const policy_message *m, time_t now, int *queued,
+                                       metrics_outcome *counted)
 {
     size_t staged = metrics_mark();
+    *counted = METRICS_OUTCOME_FAILED;
     if (store_savepoint(p->st) != 0) {
         policy_store_failed(p, "savepoint");
         return POLICY_STORE_FAILED;
@@ -649,14 +662,16 @@ static policy_outcome policy_batch_one(policy *p, const policy_message *m, time_
         metrics_rewind(staged);
     } else
         *queued += job.queued;
+    *counted = policy_metrics_of(&job, out);
     policy_job_clear(&job);
     return out;
 }
 
-static void policy_count_batch(const policy_message *msgs, size_t n, const policy_outcome *out, double start)
+/* counted NULL: every message failed. */
+static void policy_count_batch(const policy_message *msgs, size_t n, const metrics_outcome *counted, double start)
 {
     for (size_t i = 0; i < n; i++)
-        policy_count(&msgs[i].envelope, out[i], start);
+        policy_count(&msgs[i].envelope, counted ? counted[i] : METRICS_OUTCOME_FAILED, start);
 }
 
 void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy_outcome *out)
@@ -669,23 +684,26 @@ void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy
         policy_store_failed(p, "begin");
         for (size_t i = 0; i < n; i++)
             out[i] = POLICY_STORE_FAILED;
-        policy_count_batch(msgs, n, out, start);
+        policy_count_batch(msgs, n, NULL, start);
         return;
     }
     time_t now = policy_now(p);
     int queued = 0;
+    metrics_outcome *counted = g_new(metrics_outcome, n);
     for (size_t i = 0; i < n; i++)
-        out[i] = policy_batch_one(p, &msgs[i], now, &queued);
+        out[i] = policy_batch_one(p, &msgs[i], now, &queued, &counted[i]);
     if (store_commit(p->st) != 0) {
         policy_store_failed(p, "commit");
         store_rollback(p->st);
         for (size_t i = 0; i < n; i++)
             out[i] = POLICY_STORE_FAILED;
-        policy_count_batch(msgs, n, out, start);
+        policy_count_batch(msgs, n, NULL, start);
+        g_free(counted);
         return;
     }
     metrics_commit();
-    policy_count_batch(msgs, n, out, start);
+    policy_count_batch(msgs, n, counted, start);
+    g_free(counted);
     if (queued && p->hook)
         p->hook(p->hook_arg);
 }
@@ -737,8 +755,9 @@ policy_outcome policy_replay(policy *p, const store_quarantine_item *item, bool 
         out = policy_finish(p, out, job.queued);
     if (reason && out == POLICY_QUARANTINED)
         *reason = strdup(job.quarantine);
+    metrics_outcome counted = policy_metrics_of(&job, out);
     policy_job_clear(&job);
     if (!dry_run)
-        policy_count(&env, out, start);
+        policy_count(&env, counted, start);
     return out;
 }

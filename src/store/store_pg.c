@@ -240,7 +240,8 @@ static const char *const store_pg_migrations[] = {
       "SELECT domain_key, count(*) FILTER (WHERE state = 0), count(*) FILTER (WHERE state = 2)," \
       " coalesce(min(created) FILTER (WHERE state = 0), 0)" \
       " FROM outbox WHERE state <> 1 GROUP BY domain_key ORDER BY domain_key") \
-    X(QUARANTINE_SIZE, "SELECT count(*), coalesce(sum(octet_length(raw)), 0) FROM quarantine") \
+    X(QUARANTINE_SIZE, \
+      "SELECT count(*), coalesce(sum(octet_length(raw)), 0) FROM quarantine WHERE kind = 'quarantine'") \
     X(MATCH_ADDRESSES, \
       "SELECT min(address) FROM (SELECT address, address_key FROM soft_bounce" \
       "  UNION ALL SELECT address, address_key FROM permanent_bounce) AS a" \

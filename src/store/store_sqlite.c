@@ -220,7 +220,8 @@ static const char *const store_sqlite_migrations[] = {
     X(OUTBOX_GAUGES, \
       "SELECT domain, sum(state = 0), sum(state = 2), min(CASE WHEN state = 0 THEN created END)" \
       " FROM outbox WHERE state <> 1 GROUP BY domain ORDER BY domain") \
-    X(QUARANTINE_SIZE, "SELECT count(*), coalesce(sum(length(raw)), 0) FROM quarantine") \
+    X(QUARANTINE_SIZE, \
+      "SELECT count(*), coalesce(sum(length(raw)), 0) FROM quarantine WHERE kind = 'quarantine'") \
     X(MATCH_ADDRESSES, \
       "SELECT address FROM (SELECT address FROM soft_bounce UNION SELECT address FROM permanent_bounce)" \
       " WHERE instr(lower(address), lower(?1)) > 0 ORDER BY address LIMIT ?2") \

@@ -64,11 +64,11 @@ def prometheus():
     return url, target
 
 
-def send(port, messages):
+def send(port, messages, rcpt="no-reply@mydomain.de"):
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
         for text in messages:
             # In CRLF lines, as an MTA sends them (a bare LF is refused).
-            s.sendmail("", ["no-reply@mydomain.de"], re.sub(r"\r?\n", "\r\n", text).encode())
+            s.sendmail("", [rcpt], re.sub(r"\r?\n", "\r\n", text).encode())
 
 
 def test_prometheus_counts_a_known_set_of_bounces():
@@ -83,11 +83,14 @@ def test_prometheus_counts_a_known_set_of_bounces():
         send(port, [template("permanent.eml", 0), template("permanent.eml", 1)])       # 2 permanent
         send(port, [template("soft-a.eml", n) for n in range(4)])                       # 3 soft, 1 escalation
         send(port, [harness.sample("service", "autoreply.eml").decode(), blocked_bounce(7), garbage])
+        # Addressed to the listener's own name: its headers name no platform.
+        send(port, [harness.sample("service", "unknown-domain.eml").decode()], "bouncedemails@bd.example.org")
         send(port, [template("permanent.eml", 0)])                                      # a duplicate
         harness.wait_until(lambda: len(platform.addresses()) == 3, 30, "three notifications")
         expected = {
             'sum(bouncedemails_messages_total{ingress="smtp",outcome="handled"})': 8,
             'sum(bouncedemails_messages_total{ingress="smtp",outcome="quarantined"})': 1,
+            'sum(bouncedemails_messages_total{ingress="smtp",outcome="notbounce"})': 1,
             'sum(bouncedemails_messages_total{ingress="smtp",outcome="duplicate"})': 1,
             'sum(bouncedemails_messages_total{ingress="smtp",outcome="failed"})': 0,
             'sum(bouncedemails_recipients_total{domain="mydomain.de",verdict="permanent",reason="userunknown"})': 2,
@@ -102,10 +105,10 @@ def test_prometheus_counts_a_known_set_of_bounces():
             'bouncedemails_outbox_pending{domain="mydomain.de"}': 0,
             'bouncedemails_outbox_given_up{domain="mydomain.de"}': 0,
             'bouncedemails_quarantine_messages': 1,
-            'bouncedemails_message_handling_seconds_count{ingress="smtp"}': 10,
+            'bouncedemails_message_handling_seconds_count{ingress="smtp"}': 11,
             'bouncedemails_platform_answer_seconds_count{domain="mydomain.de"}': 3,
-            # Four sessions that sent, and wait_for_port's probe.
-            'bouncedemails_smtp_sessions_total{result="accepted"}': 5,
+            # Five sessions that sent, and wait_for_port's probe.
+            'bouncedemails_smtp_sessions_total{result="accepted"}': 6,
             'bouncedemails_ready': 1,
             'count(bouncedemails_build_info)': 1,
         }
@@ -176,14 +179,15 @@ def test_dashboard_and_alerts_use_only_exported_metrics():
 def test_stats_json():
     """`stats --json` gives the table's numbers and the quarantine's bytes to scripts."""
     work = harness.Workdir(None)  # the platform refuses: the notification stays pending
-    garbage = b"From: someone@example.org\nTo: no-reply@mydomain.de\nSubject: hello\n\nnot a bounce\n"
-    for text in (template("permanent.eml", 3).encode(), garbage):
-        done = work.run("stdin", "--recipient", "no-reply@mydomain.de", input=text)
+    unrouted = harness.sample("service", "unknown-domain.eml")
+    for text, rcpt in ((template("permanent.eml", 3).encode(), "no-reply@mydomain.de"),
+                       (unrouted, "no-reply@unknown-platform.example")):
+        done = work.run("stdin", "--recipient", rcpt, input=text)
         assert done.returncode == 0, done.stderr
     done = work.run("stats", "--json")
     assert done.returncode == 0, done.stderr
     stats = json.loads(done.stdout)
-    assert stats["quarantined"] == 1 and stats["quarantine_bytes"] == len(garbage), stats
+    assert stats["quarantined"] == 1 and stats["quarantine_bytes"] == len(unrouted), stats
     assert stats["soft_window_days"] == 30
     assert 0 <= stats["outbox_oldest_pending_age_seconds"] < 60, stats
     [domain] = stats["domains"]
