@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
@@ -310,7 +311,7 @@ static void import_archive_file(import_run *r, const char *dir, const char *name
         g_free(parent);
     }
     g_free(data);
-    g_free(dest);
+    free(dest);
     g_free(src);
     g_free(address);
 }
@@ -329,7 +330,13 @@ static int import_archive(import_run *r, const char *archive)
     const char *sub;
     while ((sub = g_dir_read_name(top))) {
         char *dir = g_build_filename(archive, sub, NULL);
-        GDir *d = g_file_test(dir, G_FILE_TEST_IS_DIR) ? g_dir_open(dir, 0, NULL) : NULL;
+        GDir *d = g_file_test(dir, G_FILE_TEST_IS_DIR) ? g_dir_open(dir, 0, &err) : NULL;
+        if (err) {
+            /* Its files would be left behind unsaid: counted as unread. */
+            log_warn("import-original: archive: %s", err->message);
+            g_clear_error(&err);
+            r->unreadable++;
+        }
         const char *name;
         while (d && (name = g_dir_read_name(d)))
             if (g_str_has_suffix(name, ".gz") && strlen(name) > 3 && strchr(name, '@'))
@@ -394,20 +401,20 @@ static int import_usage(int status)
             "  --help           this help\n"
             "\n"
             "exit status: 0 done, 64 usage, 65 a table lacks an address or count column,\n"
-            "66 the database or archive cannot be read, 75 the store failed (nothing\n"
-            "of the database was imported), 78 config error.\n");
+            "66 the database or archive cannot be read, 74 an archive file could not be\n"
+            "copied (the rest was; run it again), 75 the store failed (nothing of the\n"
+            "database was imported), 78 config error.\n");
     return status;
 }
 
 static int import_open_db(import_run *r)
 {
-    /* Read only and without taking part in its journal, so that the original
-     * may still be running while this reads. */
-    char *uri = g_strconcat("file:", r->db_path, "?mode=ro", NULL);
+    /* Read only, so that the original may still be running while this
+     * reads; the path as it is, not in a file: URI, where a "?", "#" or "%"
+     * in it would be read as URI syntax. */
     int rc = g_file_test(r->db_path, G_FILE_TEST_IS_REGULAR)
-                 ? sqlite3_open_v2(uri, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL)
+                 ? sqlite3_open_v2(r->db_path, &r->db, SQLITE_OPEN_READONLY, NULL)
                  : SQLITE_CANTOPEN;
-    g_free(uri);
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(r->db, 10000);
         return 0;
@@ -430,7 +437,9 @@ static int import_main(import_run *r, const char *archive)
                r->dry_run ? "would be " : "", r->present, r->unreadable);
     log_info("import-original%s: %ld permanent bounce(s) and %ld soft-bounce counter(s) imported"
              " from %s", r->dry_run ? " (dry run)" : "", r->permanent.added, r->soft.added, r->db_path);
-    return 0;
+    /* A file left behind is said in the status too, so that a script that
+     * runs the switch-over does not go on as if the archive were whole. */
+    return r->unreadable ? EX_IOERR : 0;
 }
 
 int cmd_import_original(const cmd_context *ctx, int argc, char **argv)

@@ -54,8 +54,7 @@ typedef struct run_daemon {
     metrics_server *metrics;
     struct event *watchdog;
     store *purge_store;
-    struct event *purge;
-    retention_counts purged;
+    retention_thread *retention;
 } run_daemon;
 
 static void run_wake_notifier(void *arg)
@@ -133,45 +132,14 @@ static void run_watchdog_start(run_daemon *d)
 static void run_watchdog_start(run_daemon *d) { (void)d; }
 #endif
 
-/* Retention: a turn of the loop prunes for at most RUN_PURGE_BUDGET_MS, in
- * batches that each hold the write lock briefly; what is left waits
- * RUN_PURGE_PAUSE_MS, so that the ingresses' commits go in between. */
-#define RUN_PURGE_BUDGET_MS 50
-#define RUN_PURGE_PAUSE_MS 50
-
-static void run_on_purge(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    run_daemon *d = arg;
-    int rc = retention_purge(d->cfg, d->purge_store, time(NULL), false, RUN_PURGE_BUDGET_MS, &d->purged);
-    struct timeval next = { d->cfg->retention.interval_s, 0 };
-    if (rc == 0) {
-        next = (struct timeval){ 0, RUN_PURGE_PAUSE_MS * 1000 };
-    } else if (rc < 0) {
-        log_warn("retention: %s; trying again in %d s", store_errmsg(d->purge_store), d->cfg->retention.interval_s);
-    } else {
-        long total = 0;
-        for (int k = 0; k < STORE_PURGE_KIND_COUNT; k++) total += d->purged.rows[k];
-        if (total)
-            log_info("retention: removed %ld fingerprint(s), %ld event(s), %ld quarantined message(s), "
-                     "%ld kept non-bounce(s)", d->purged.rows[STORE_PURGE_FINGERPRINTS],
-                     d->purged.rows[STORE_PURGE_EVENTS], d->purged.rows[STORE_PURGE_QUARANTINE],
-                     d->purged.rows[STORE_PURGE_NOTBOUNCES]);
-        d->purged = (retention_counts){ { 0 } };
-    }
-    event_add(d->purge, &next);
-}
-
-/* The first pruning runs once the daemon is up, then every interval. */
+/* Retention prunes in a thread of its own (retention.h), with its own store
+ * handle. */
 static int run_purge_start(run_daemon *d)
 {
     int status = cmd_open_store(d->cfg, &d->purge_store);
     if (status) return status;
-    d->purge = evtimer_new(d->base, run_on_purge, d);
-    struct timeval soon = { 0, RUN_PURGE_PAUSE_MS * 1000 };
-    if (!d->purge || event_add(d->purge, &soon) != 0) return EX_SOFTWARE;
-    return 0;
+    d->retention = retention_start(d->cfg, d->purge_store);
+    return d->retention ? 0 : EX_OSERR;
 }
 
 static int run_start(run_daemon *d)
@@ -221,7 +189,7 @@ static void run_stop(run_daemon *d)
     }
     run_ingress_close(&d->smtp_side);
     run_ingress_close(&d->amqp_side);
-    if (d->purge) event_free(d->purge);
+    retention_stop(d->retention);
     if (d->purge_store) store_close(d->purge_store);
     if (d->notify_store) store_close(d->notify_store);
     metrics_server_free(d->metrics);

@@ -27,6 +27,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "uri.h"
 
 #define CONFIG_SYSTEM_PATH "/etc/bouncedemails/config.yml"
 #define CONFIG_LOCAL_PATH  "config.yml"
@@ -1198,19 +1199,48 @@ config_valid_ip(const char *host, size_t len)
     return inet_pton(AF_INET, buf, addr) == 1 || inet_pton(AF_INET6, buf, addr) == 1;
 }
 
-/* Checks a URL's scheme (one of schemes, "a|b"), host and port; on failure
- * writes why, which names the scheme at most: the rest may hold a secret.
- * secret_userinfo: the URL may carry a password (amqp, postgresql). */
-static int
-config_check_url(const char *url, const char *schemes, bool need_host, bool secret_userinfo, char *why,
-                 size_t why_len)
+/* One "host[:port]" of a URL: a host name or IP address (for libpq also a
+ * socket folder, percent-encoded: "%2Frun%2Fpostgresql"), and a port from 1
+ * to 65535 when there is one. NULL when it is, else why not. */
+static const char *
+config_host_port_error(const char *start, const char *end, bool need_host, bool libpq)
 {
-    const char *sep = strstr(url, "://");
-    char *scheme = sep ? g_ascii_strdown(url, sep - url) : NULL;
+    uri_span host, port;
+    size_t host_len, port_len;
+
+    if (uri_host_port(start, end, &host, &port) < 0)
+        return "has no valid host name";
+    host_len = (size_t)(host.end - host.start);
+    if (libpq && host_len > 3 && g_ascii_strncasecmp(host.start, "%2F", 3) == 0)
+        host_len = 0;
+    if ((host_len == 0 && need_host) ||
+        (host_len > 0 && !config_valid_host_name(host.start, host_len) && !config_valid_ip(host.start, host_len)))
+        return "has no valid host name";
+    if (port.start == NULL)
+        return NULL;
+    port_len = (size_t)(port.end - port.start);
+    if (port_len == 0 || port_len > 5 || strspn(port.start, "0123456789") < port_len ||
+        atoi(port.start) < 1 || atoi(port.start) > 65535)
+        return "the port must be a number from 1 to 65535";
+    return NULL;
+}
+
+/* Checks a URL's scheme (one of schemes, "a|b"), and each of its hosts
+ * (a comma list only in libpq's URIs) with its port, reading the URL as
+ * uri.h does with stops; on failure writes why, which names the scheme at
+ * most: the rest may hold a secret. */
+static int
+config_check_url(const char *url, const char *schemes, const char *stops, bool need_host, bool libpq,
+                 char *why, size_t why_len)
+{
+    uri_parts parts;
+    char *scheme = NULL;
     char **names = g_strsplit(schemes, "|", -1);
     bool known = false;
     int rc = -1;
 
+    if (uri_split(url, stops, &parts) == 0)
+        scheme = g_ascii_strdown(parts.scheme.start, parts.scheme.end - parts.scheme.start);
     for (char **n = names; scheme != NULL && *n != NULL; n++)
         known = known || strcmp(*n, scheme) == 0;
     if (!known) {
@@ -1218,38 +1248,19 @@ config_check_url(const char *url, const char *schemes, bool need_host, bool secr
         snprintf(why, why_len, "must start with %s:// (value not shown: it may be secret)", list);
         g_free(list);
     } else {
-        /* A password may hold "/", ":" and "@" as they are (store_pg_url.h):
-         * the user information ends at the last "@" before the query. A web
-         * URL's path may hold "@": its authority ends at the first "/". */
-        const char *auth = sep + 3;
-        size_t before_query = strcspn(auth, secret_userinfo ? "?#" : "/?#");
-        const char *at = g_strrstr_len(auth, (gssize)before_query, "@");
-        const char *host = at ? at + 1 : auth;
-        const char *end = host + strcspn(host, "/?#");
-        const char *port = NULL;
-        size_t host_len;
+        const char *item = parts.hosts.start, *end = parts.hosts.end, *error = NULL;
 
-        if (*host == '[') {
-            const char *close = memchr(host, ']', (size_t)(end - host));
-            port = close && close + 1 < end && close[1] == ':' ? close + 2 : NULL;
-            host_len = close ? (size_t)(close - host - 1) : 0;
-            host++;
-            if (close == NULL || (close + 1 < end && close[1] != ':'))
-                host_len = (size_t)-1;
-        } else {
-            const char *colon = memchr(host, ':', (size_t)(end - host));
-            port = colon ? colon + 1 : NULL;
-            host_len = (size_t)((colon ? colon : end) - host);
+        for (;;) {
+            const char *comma = libpq ? memchr(item, ',', (size_t)(end - item)) : NULL;
+            error = config_host_port_error(item, comma ? comma : end, need_host, libpq);
+            if (error != NULL || comma == NULL)
+                break;
+            item = comma + 1;
         }
-        if (host_len == (size_t)-1 || (host_len == 0 && need_host) ||
-            (host_len > 0 && !config_valid_host_name(host, host_len) && !config_valid_ip(host, host_len)))
-            snprintf(why, why_len, "has no valid host name (value not shown: it may be secret)");
-        else if (port != NULL && (port == end || (size_t)(end - port) > 5 ||
-                                  strspn(port, "0123456789") < (size_t)(end - port) ||
-                                  atoi(port) < 1 || atoi(port) > 65535))
-            snprintf(why, why_len, "the port must be a number from 1 to 65535 (value not shown: it may be secret)");
-        else
+        if (error == NULL)
             rc = 0;
+        else
+            snprintf(why, why_len, "%s (value not shown: it may be secret)", error);
     }
     g_strfreev(names);
     g_free(scheme);
@@ -1261,15 +1272,18 @@ config_check_url_key(config_loader *ld, const char *key, const char *url, const 
                      bool need_host)
 {
     char why[CONFIG_WHY_MAX];
-    bool secret_userinfo = strncmp(schemes, "http", 4) != 0;
+    /* store.url's password may hold "#" too (store_pg_url.h); a web URL's
+     * user information ends where its path begins. */
+    bool pg = strncmp(schemes, "postgres", 8) == 0;
+    const char *stops = pg ? "?" : strncmp(schemes, "http", 4) == 0 ? "/?#" : "?#";
 
-    if (url == NULL || config_check_url(url, schemes, need_host, secret_userinfo, why, sizeof why) == 0)
+    if (url == NULL || config_check_url(url, schemes, stops, need_host, pg, why, sizeof why) == 0)
         return 0;
     return config_fail(ld, config_line_of(ld, key), key, "%s", why);
 }
 
-/* store.url is a libpq URI (several hosts allowed, a socket folder for no
- * host) or a key=value connection string. */
+/* store.url is a libpq URI (several hosts allowed, each checked; a socket
+ * folder for no host) or a key=value connection string. */
 static int
 config_check_store_url(config_loader *ld)
 {
@@ -1281,9 +1295,6 @@ config_check_store_url(config_loader *ld)
         return strchr(url, '=') ? 0 : config_fail(ld, config_line_of(ld, "store.url"), "store.url",
                                                  "expected a postgresql:// URI or key=value pairs "
                                                  "(value not shown: it may be secret)");
-    if (strchr(url, ',') != NULL && (g_str_has_prefix(url, "postgresql://") ||
-                                     g_str_has_prefix(url, "postgres://")))
-        return 0;
     return config_check_url_key(ld, "store.url", url, "postgresql|postgres", false);
 }
 

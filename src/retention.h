@@ -32,4 +32,15 @@ const char *retention_kind_name(store_purge_kind kind);
 /* The retention of kind in days, 0 for ever. */
 int retention_days(const config *cfg, store_purge_kind kind);
 
+/* The daemon's pruning: a thread with its own store handle st (used by
+ * nothing else) prunes at once, then every retention.interval, and says
+ * what it removed in the log. It is not the event loop's work: a batch that
+ * waits for the write lock (held by `stdin`, `import-original`, a backup) or
+ * for a PostgreSQL server must not hold up the SMTP sessions and the
+ * watchdog. NULL when the thread cannot start. */
+typedef struct retention_thread retention_thread;
+retention_thread *retention_start(const config *cfg, store *st);
+/* Stops the thread once its batch in hand is committed. NULL is fine. */
+void retention_stop(retention_thread *t);
+
 #endif

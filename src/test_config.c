@@ -533,6 +533,29 @@ test_urls_with_odd_passwords(void **state)
     config_free(cfg);
 }
 
+/* Every store.url that the PostgreSQL backend reads (store_pg_url.c) loads:
+ * the config reads it with the same parser (uri.h). */
+static void
+test_store_urls_the_store_reads(void **state)
+{
+    fixture *f = *state;
+    static const char *const urls[] = {
+        "postgresql://bd:S3#cret@db.example.org:5432/bd",
+        "postgresql://bd@%2Frun%2Fpostgresql/bd",
+        "postgresql://bd:pw@[::1]:5432,db2.example.org:5433,db3/bd",
+        "postgres:///bd?host=/run/postgresql",
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(urls); i++) {
+        char *yaml = g_strdup_printf(MINIMAL "  store:\n    url: '%s'\n", urls[i]);
+        config *cfg = load_text(f, NULL, yaml);
+        if (cfg == NULL)
+            fail_msg("%s: %s", urls[i], f->err);
+        config_free(cfg);
+        g_free(yaml);
+    }
+}
+
 /* ---- every error: file, line, key ---- */
 
 typedef struct error_case {
@@ -674,6 +697,8 @@ static const error_case error_cases[] = {
       "store.url", "the port must be a number from 1 to 65535" },
     { "store.url port after a password with / : @", MINIMAL
       "  store:\n    url: 'postgresql://bd:S3/c:r@t@db:0/bd'\n", 7,
+      "store.url", "the port must be a number from 1 to 65535" },
+    { "store.url port of a later host", MINIMAL "  store:\n    url: postgresql://u:pw@db1:5432,db2:5x/bd\n", 7,
       "store.url", "the port must be a number from 1 to 65535" },
     { "store.url neither URI nor pairs", MINIMAL "  store:\n    url: db.example.org\n", 7,
       "store.url", "expected a postgresql:// URI or key=value pairs" },
@@ -947,6 +972,7 @@ main(void)
         T(test_defaults),
         T(test_every_key),
         T(test_urls_with_odd_passwords),
+        T(test_store_urls_the_store_reads),
         T(test_template_production),
         T(test_template_develop),
         T(test_metrics_listen_and_amqp_size),

@@ -4,6 +4,7 @@
  * keywords and host lists) except where a password would be misread.
  */
 #include "store/store_pg_url.h"
+#include "uri.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -107,30 +108,19 @@ static int pg_url_hosts(pg_url *u, const char *s, const char *end, char *err, si
     for (const char *item = s; item <= end && rc == 0;) {
         const char *comma = memchr(item, ',', (size_t)(end - item));
         const char *stop = comma ? comma : end;
-        const char *host = item, *host_end, *port = NULL;
-        if (*item == '[') {
-            const char *close = memchr(item, ']', (size_t)(stop - item));
-            if (!close) {
-                rc = pg_url_fail(err, err_len, "an IPv6 host without its \"]\"");
-                break;
-            }
-            host = item + 1;
-            host_end = close;
-            if (close + 1 < stop && close[1] != ':') rc = pg_url_fail(err, err_len, "text after an IPv6 host");
-            port = close + 1 < stop ? close + 2 : NULL;
-        } else {
-            host_end = memchr(item, ':', (size_t)(stop - item));
-            port = host_end ? host_end + 1 : NULL;
-            if (!host_end) host_end = stop;
+        uri_span host, port;
+        if (uri_host_port(item, stop, &host, &port) < 0) {
+            rc = pg_url_fail(err, err_len, "an IPv6 host without its \"]\", or text after it");
+            break;
         }
-        for (const char *c = port; c && c < stop && rc == 0; c++)
+        for (const char *c = port.start; c && c < port.end && rc == 0; c++)
             if (!g_ascii_isdigit(*c)) rc = pg_url_fail(err, err_len, "a port that is not a number");
-        char *name = pg_url_decode(host, host_end);
+        char *name = pg_url_decode(host.start, host.end);
         if (!name && rc == 0) rc = pg_url_fail(err, err_len, "a host with a bad percent-encoding");
         g_string_append_printf(hosts, "%s%s", item == s ? "" : ",", name ? name : "");
-        g_string_append_printf(ports, "%s%.*s", item == s ? "" : ",", port ? (int)(stop - port) : 0,
-                               port ? port : "");
-        any_port |= port && port < stop;
+        int port_len = port.start ? (int)(port.end - port.start) : 0;
+        g_string_append_printf(ports, "%s%.*s", item == s ? "" : ",", port_len, port.start ? port.start : "");
+        any_port |= port_len > 0;
         g_free(name);
         item = stop + 1;
     }
@@ -167,18 +157,15 @@ static int pg_url_query(pg_url *u, const char *s, char *err, size_t err_len)
     return rc;
 }
 
-static int pg_url_uri(pg_url *u, const char *rest, char *err, size_t err_len)
+static int pg_url_uri(pg_url *u, const char *url, char *err, size_t err_len)
 {
-    const char *query = strchr(rest, '?');
-    const char *before_query = query ? query : rest + strlen(rest);
-    const char *at = g_strrstr_len(rest, before_query - rest, "@");
-    const char *hosts = at ? at + 1 : rest;
-    const char *slash = memchr(hosts, '/', (size_t)(before_query - hosts));
-    const char *hosts_end = slash ? slash : before_query;
-    if (at && pg_url_userinfo(u, rest, at, err, err_len) < 0) return -1;
-    if (pg_url_hosts(u, hosts, hosts_end, err, err_len) < 0) return -1;
-    if (slash && pg_url_set_decoded(u, "dbname", slash + 1, before_query, err, err_len) < 0) return -1;
-    return query ? pg_url_query(u, query + 1, err, err_len) : 0;
+    uri_parts p;
+    uri_split(url, "?", &p);
+    if (p.userinfo.start && pg_url_userinfo(u, p.userinfo.start, p.userinfo.end, err, err_len) < 0) return -1;
+    if (pg_url_hosts(u, p.hosts.start, p.hosts.end, err, err_len) < 0) return -1;
+    if (p.path.start && pg_url_set_decoded(u, "dbname", p.path.start, p.path.end, err, err_len) < 0)
+        return -1;
+    return p.query.start ? pg_url_query(u, p.query.start, err, err_len) : 0;
 }
 
 /* A key=value connection string, as libpq reads it. */
@@ -206,7 +193,7 @@ int pg_url_parse(const char *url, const char *const defaults[][2], const char *s
     int rc = -1;
     for (size_t i = 0; i < G_N_ELEMENTS(pg_url_schemes) && rc < 0; i++)
         if (g_str_has_prefix(url, pg_url_schemes[i]))
-            rc = pg_url_uri(u, url + strlen(pg_url_schemes[i]), err, err_len) < 0 ? -2 : 0;
+            rc = pg_url_uri(u, url, err, err_len) < 0 ? -2 : 0;
     if (rc == -2) return -1;
     if (rc < 0 && pg_url_conninfo(u, url, err, err_len) < 0) return -1;
     const char *theirs = pg_url_get(u, "options");

@@ -9,6 +9,7 @@ config file that cannot be found is named with every path tried.
 import hashlib
 import json
 import os
+import smtplib
 import sqlite3
 import subprocess
 import tempfile
@@ -54,7 +55,10 @@ def test_find_address_matches_a_part():
 COMMANDS = [("stats",), ("find-address", "--address", "x"), ("reset-address", "--address", "a@b.c"),
             ("outbox",), ("replay", "--dry-run"), ("stdin", "--recipient", "no-reply@mydomain.de"),
             ("run",), ("run-smtpserver",),
-            ("set-permanent-bounced-address", "--bounced_address", "a@b.c", "--domain", "mydomain.de")]
+            ("set-permanent-bounced-address", "--bounced_address", "a@b.c", "--domain", "mydomain.de"),
+            ("history", "--address", "a@b.c"), ("purge", "--dry-run"), ("ingest", "--dry-run", "-"),
+            ("import-original", "--db", "/nonexistent/original.db"),
+            ("verp-address", "--address", "a@b.c", "--domain", "mydomain.de")]
 
 
 def test_bad_values_stop_every_command_at_load():
@@ -205,6 +209,36 @@ def test_daemon_prunes_in_batches():
         con.close()
         harness.wait_until(lambda: counts(work)[1] == 1, 10, "the late row pruned")
     finally:
+        service.stop()
+
+
+def test_pruning_never_holds_up_smtp():
+    """While another program holds the database's write lock, a pruning
+    attempt waits for it (up to the store's busy timeout); the SMTP sessions
+    must go on being answered meanwhile, so the waiting is not the event
+    loop's."""
+    port = harness.free_port()
+    work = Workdir(smtp={"enabled": True, "port": port}, retention={"interval": 1})
+    seed_old_and_new(work, int(time.time()))
+    service = work.start("run")
+    con = None
+    try:
+        harness.wait_for_port(port)
+        harness.wait_until(lambda: counts(work) == [1, 1, 1], 20, "old rows pruned")
+        con = sqlite3.connect(work.db, isolation_level=None, timeout=10)
+        con.execute("BEGIN IMMEDIATE")
+        # Three intervals with the lock held: a pruning attempt waits on it
+        # from the first on. Every client meanwhile gets its banner and its
+        # EHLO answered promptly.
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            with smtplib.SMTP("127.0.0.1", port, timeout=2) as s:
+                code, _ = s.ehlo("client.example.org")
+                assert code == 250, code
+    finally:
+        if con:
+            con.rollback()
+            con.close()
         service.stop()
 
 

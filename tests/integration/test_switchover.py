@@ -30,6 +30,7 @@ import harness
 from harness import Platform, free_port, wait_for_port, wait_until
 
 EX_DATAERR = 65
+EX_IOERR = 74
 
 # The original's CREATE TABLE statements, per version (see the docstring).
 ORIGINAL_SCHEMA = {
@@ -131,6 +132,17 @@ class Deployment:
     def run(self, *args, **kw):
         return self.work.run(*args, **kw)
 
+    def our_archive(self):
+        """Points our handler.permanent_bounced_emails_path at a folder of
+        its own, not the original's, and returns it."""
+        ours = os.path.join(self.dir, "ours")
+        with open(self.work.config) as f:
+            text = f.read().replace(f"permanent_bounced_emails_path: {self.archive}",
+                                    f"permanent_bounced_emails_path: {ours}")
+        with open(self.work.config, "w") as f:
+            f.write(text)
+        return ours
+
     def import_original(self, *extra):
         proc = self.run("import-original", "--db", self.dbfile, "--archive", self.archive, *extra)
         assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
@@ -181,12 +193,7 @@ def test_import_both_versions_and_again():
 
 def test_import_copies_the_archive_into_ours():
     dep = Deployment(None, permanent=[("old-1@example.org", "mydomain.de")])
-    ours = os.path.join(dep.dir, "ours")
-    with open(dep.work.config) as f:
-        text = f.read().replace(f"permanent_bounced_emails_path: {dep.archive}",
-                                f"permanent_bounced_emails_path: {ours}")
-    with open(dep.work.config, "w") as f:
-        f.write(text)
+    ours = dep.our_archive()
     out = dep.import_original("--dry-run")
     assert "archive: 1 file(s) would be copied" in out and not os.path.exists(ours), out
     assert dep.work.query("SELECT count(*) FROM permanent_bounce") == [(0,)], "dry run wrote"
@@ -196,6 +203,31 @@ def test_import_copies_the_archive_into_ours():
     with gzip.open(copied) as f:
         assert b"user-old-1@example.org" in f.read()
     assert "archive: 0 file(s) copied, 1 already there" in dep.import_original()
+
+
+def test_import_says_when_an_archive_file_was_not_copied():
+    dep = Deployment(None, permanent=[("old-1@example.org", "mydomain.de"), ("new-2@example.org", "mydomain.de")])
+    ours = dep.our_archive()
+    os.makedirs(ours)
+    open(os.path.join(ours, "ol"), "w").close()   # a file where old-1's folder goes
+    proc = dep.run("import-original", "--db", dep.dbfile, "--archive", dep.archive)
+    out = proc.stdout.decode()
+    assert proc.returncode == EX_IOERR, out + proc.stderr.decode()
+    assert "archive: 1 file(s) copied, 0 already there, 1 unreadable" in out, out
+    assert os.path.exists(os.path.join(ours, "ne", "new-2@example.org.gz"))
+    assert dep.work.query("SELECT count(*) FROM permanent_bounce") == [(2,)], "the database was not imported"
+
+
+def test_import_reads_a_path_as_it_is():
+    """A path is not a file: URI: "?", "#" and "%" are part of the name."""
+    dep = Deployment(None, permanent=[("old-1@example.org", "mydomain.de")])
+    odd = os.path.join(dep.dir, "copy?of #1 100%", "original.db")
+    os.makedirs(os.path.dirname(odd))
+    shutil.copy(dep.dbfile, odd)
+    proc = dep.run("import-original", "--db", odd)
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, out + proc.stderr.decode()
+    assert "permanent_bounces: 1 row(s), 1 imported" in out, out
 
 
 def test_import_reads_columns_by_name():
