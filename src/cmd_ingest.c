@@ -26,12 +26,13 @@ static void ingest_count_commit(void *arg)
     (*(int *)arg)++;
 }
 
-/* One prompt attempt at what is due; failures stay in the outbox. */
+/* One prompt attempt at what this run queued (the store handle remembers
+ * it); failures stay in the outbox. */
 static void ingest_notify(const config *cfg, store *st)
 {
     notify *n = notify_new(cfg, st);
     size_t attempted = 0;
-    if (!n || notify_run_once(n, time(NULL), &attempted) != 0)
+    if (!n || notify_run_remembered(n, time(NULL), &attempted) != 0)
         log_warn("notifications not sent now stay in the outbox for `bouncedemails run`");
     log_debug("%zu notification(s) attempted", attempted);
     notify_free(n);
@@ -137,6 +138,7 @@ int cmd_stdin(const cmd_context *ctx, int argc, char **argv)
     if (status == 0)
         status = cmd_open_store(cfg, &st);
     if (status == 0) {
+        store_outbox_remember(st);
         policy *p = policy_new(cfg, st);
         int commits = 0;
         policy_set_commit_hook(p, ingest_count_commit, &commits);
@@ -296,8 +298,10 @@ int cmd_replay(const cmd_context *ctx, int argc, char **argv)
     int status = cmd_load_config(ctx, &cfg);
     if (status == 0)
         status = cmd_open_store(cfg, &st);
-    if (status == 0)
+    if (status == 0) {
+        store_outbox_remember(st);
         status = replay_run(cfg, st, only_id, dry_run);
+    }
     if (st)
         store_close(st);
     if (cfg)

@@ -7,6 +7,7 @@ Answers like a learning platform's account service:
 Control endpoints for tests:
   GET  /_received                 -> every request it received, as JSON
   POST /_mode {"mode": "ok"|"error"|"slow", "status": 500, "delay": 30}
+  POST /_mode {"retry_after": 7}          -> errors carry Retry-After: 7
   POST /_mode {"suspensions_url": "..."}  -> GET / answers that template instead
   POST /_reset                    -> forget what it received, mode ok
 Usage: platform.py [--host 127.0.0.1] [--port 7001]
@@ -20,7 +21,8 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 state_lock = threading.Lock()
-state = {"mode": "ok", "status": 500, "delay": 30.0, "suspensions_url": None, "received": []}
+state = {"mode": "ok", "status": 500, "delay": 30.0, "suspensions_url": None, "retry_after": None,
+         "received": []}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -30,9 +32,11 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # keep the test output quiet
         pass
 
-    def _send(self, status, payload):
+    def _send(self, status, payload, retry_after=None):
         body = json.dumps(payload).encode()
         self.send_response(status)
+        if retry_after is not None:
+            self.send_header("Retry-After", str(retry_after))
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -47,7 +51,7 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_received":
                 return self._send(200, state["received"])
             if path == "/_reset":
-                state.update(mode="ok", suspensions_url=None, received=[])
+                state.update(mode="ok", suspensions_url=None, retry_after=None, received=[])
                 return self._send(200, {"ok": True})
             if path == "/_mode":
                 state.update(json.loads(body or b"{}"))
@@ -61,11 +65,12 @@ class Handler(BaseHTTPRequestHandler):
             return self._control(path, body)
         with state_lock:
             mode, status, delay = state["mode"], state["status"], state["delay"]
+            retry_after = state["retry_after"]
             template = state["suspensions_url"]
         if mode == "slow":
             time.sleep(delay)
         if mode == "error":
-            return self._send(status, {"error": "told to fail"})
+            return self._send(status, {"error": "told to fail"}, retry_after)
         record = {
             "method": self.command,
             "path": path,

@@ -66,7 +66,10 @@ classify_verdict_from_name(const char *name, classify_verdict *out)
  * closes, so opening and closing one per message part cost more than the
  * parsing. One descriptor each, opened once and never closed, keeps the
  * modules loaded; they are never used for converting, so sharing them
- * between threads is safe. Written once under g_once, then only kept. */
+ * between threads is safe. Written once under g_once, then only kept.
+ * Pinned from a process's second message on: a `stdin` run classifies one
+ * message, and loading fifteen modules (and the libraries they need) for it
+ * cost more than the converters it uses, which glibc loads on demand. */
 static const char *const classify_pinned_charsets[] = {
     "ISO-8859-1", "WINDOWS-1252", "ISO-8859-15", "ISO-8859-2", "ISO-2022-JP", "SHIFT_JIS", "EUC-JP",
     "EUC-KR", "GB2312", "GBK", "BIG5", "KOI8-R", "WINDOWS-1251", "UTF-7", "UTF-16",
@@ -109,6 +112,13 @@ classify_init_gmime(gpointer unused)
     for (size_t i = 0; i < G_N_ELEMENTS(classify_leaf_message_types); i++)
         g_mime_object_register_type("message", classify_leaf_message_types[i], GMIME_TYPE_PART);
     classify_lsan_enable();
+    return NULL;
+}
+
+static gpointer
+classify_pin_charsets(gpointer unused)
+{
+    (void)unused;
     for (size_t i = 0; i < G_N_ELEMENTS(classify_pinned_charsets); i++)
         classify_pinned[i] = iconv_open("UTF-8", classify_pinned_charsets[i]);
     return NULL;
@@ -147,6 +157,8 @@ classify_report_free(classify_report *report)
     classify_report_reset(report);
     g_free(report->platform_address);
     g_free(report->original_sender);
+    g_free(report->original_return_path);
+    g_free(report->original_to);
     g_free(report->from);
     g_free(report->to);
     g_free(report->subject);
@@ -207,6 +219,57 @@ classify_finish_kind(classify_report *report)
     report->kind = CLASSIFY_KIND_DELIVERED;
 }
 
+/* The address of the one mailbox a To: names, or NULL when it names none
+ * or several (a list, a group, a decoded display name is passed over as
+ * route.c does). */
+static char *
+classify_single_mailbox(const char *value)
+{
+    InternetAddressList *list = value != NULL ? internet_address_list_parse(NULL, value) : NULL;
+    if (list == NULL)
+        return NULL;
+    const char *only = NULL;
+    int found = 0;
+    for (int i = 0; i < internet_address_list_length(list) && found < 2; i++) {
+        InternetAddress *ia = internet_address_list_get_address(list, i);
+        InternetAddressList *members = INTERNET_ADDRESS_IS_GROUP(ia)
+                                           ? internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia))
+                                           : NULL;
+        int n = members != NULL ? internet_address_list_length(members) : 1;
+        for (int j = 0; j < n && found < 2; j++) {
+            InternetAddress *m = members != NULL ? internet_address_list_get_address(members, j) : ia;
+            const char *addr = INTERNET_ADDRESS_IS_MAILBOX(m)
+                                   ? internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(m))
+                                   : NULL;
+            if (addr != NULL && strchr(addr, '@') != NULL) {
+                only = addr;
+                found++;
+            }
+        }
+    }
+    char *out = found == 1 ? classify_address_take(only) : NULL;
+    g_object_unref(list);
+    return out;
+}
+
+static void
+classify_fill_original(const classify_msg *msg, classify_report *report)
+{
+    char *sender = classify_msg_original_header(msg, "From");
+    if (sender != NULL) {
+        report->original_sender = classify_find_address(sender, strlen(sender));
+        g_free(sender);
+    }
+    char *path = classify_msg_original_header(msg, "Return-Path");
+    if (path != NULL) {
+        report->original_return_path = classify_find_address(path, strlen(path));
+        g_free(path);
+    }
+    char *to = classify_msg_original_header(msg, "To");
+    report->original_to = classify_single_mailbox(to);
+    g_free(to);
+}
+
 static void
 classify_fill_headers(const classify_msg *msg, classify_report *report)
 {
@@ -222,18 +285,18 @@ classify_fill_headers(const classify_msg *msg, classify_report *report)
         if (v != NULL)
             report->platform_address = classify_find_address(v, strlen(v));
     }
-    char *sender = classify_msg_original_header(msg, "From");
-    if (sender != NULL) {
-        report->original_sender = classify_find_address(sender, strlen(sender));
-        g_free(sender);
-    }
+    classify_fill_original(msg, report);
 }
 
 classify_report *
 classify_message(const char *data, size_t len)
 {
     static GOnce gmime_once = G_ONCE_INIT;
+    static GOnce pin_once = G_ONCE_INIT;
+    static gint messages;
     g_once(&gmime_once, classify_init_gmime, NULL);
+    if (g_atomic_int_get(&messages) > 0 || g_atomic_int_add(&messages, 1) > 0)
+        g_once(&pin_once, classify_pin_charsets, NULL);
 
     classify_report *report = g_new0(classify_report, 1);
     report->format = "none";

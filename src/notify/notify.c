@@ -7,12 +7,22 @@
  * keeps connections to the platforms open between notifications; finished
  * easy handles are kept and reused. A notification is a job; a job is in
  * flight from the moment it is taken from the outbox until its outcome is
- * written, and at most cfg->notify.max_in_flight jobs are. A job for a xikolo
+ * written, and at most cfg->notify.max_in_flight jobs are, of which at most
+ * cfg->notify.concurrency go to one platform at once (the others of that
+ * platform are held until one of its requests ends). A job for a xikolo
  * domain first needs the domain's URL template: one GET per domain fetches
  * it while the domain's jobs wait for it, and the answer is cached.
+ *
+ * The store sees the notifier in batches: finished jobs' outcomes wait in
+ * memory until half the slots are free (or none is in flight), and are then
+ * written in one transaction that also claims the next items for the free
+ * slots. Fewer, larger transactions leave ingest the write lock most of the
+ * time. A crash loses the outcomes not yet written: those items come due
+ * again when their claim ends, and are POSTed a second time.
  */
 #include "notify/notify.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -45,6 +55,12 @@ typedef struct notify_job {
     store_outbox_item *item;   /* the claimed row, owned (one element) */
     int attempt;               /* this attempt's number, 1 for the first */
     size_t domain_index;
+    bool launched;             /* counted in its platform's requests */
+    /* The outcome, once the attempt has one, until it is written: */
+    store_outbox_state state;
+    time_t next;
+    char *result;              /* "status / body" or the error */
+    char *answer;              /* for permanent_bounce, or NULL while pending */
 } notify_job;
 
 typedef enum notify_transfer_kind {
@@ -78,13 +94,19 @@ struct notify {
     CURLM *multi;
     GPtrArray *idle_easy;
     notify_resolved *resolved; /* one per configured domain */
-    GHashTable *busy;          /* ids of the jobs in flight */
-    size_t in_flight;
+    GHashTable *busy;          /* ids of the jobs claimed and not yet written */
+    size_t in_flight;          /* jobs claimed and without an outcome */
+    size_t *platform_busy;     /* per configured domain: its requests in flight */
+    GQueue held;               /* jobs waiting for their platform's turn */
+    GPtrArray *finished;       /* jobs with an outcome not yet written */
+    bool outbox_empty;         /* the last claim found fewer items than it asked */
+    bool remembered_only;      /* claim only what the store handle remembers */
     time_t clock_floor;        /* notify_run_once's now: retries are due after it */
     bool unreachable;          /* a request of this pass got no answer at all */
     pthread_t thread;
     bool started;
     atomic_bool stopping;
+    atomic_bool woken;         /* notify_wake() since the worker last looked */
 };
 
 static pthread_once_t notify_curl_once = PTHREAD_ONCE_INIT;
@@ -106,9 +128,14 @@ notify *notify_new(const config *cfg, store *st)
         g_free(n);
         return NULL;
     }
+    /* One kept-alive connection per request that may be in flight. */
+    curl_multi_setopt(n->multi, CURLMOPT_MAXCONNECTS, (long)MAX(cfg->notify.max_in_flight, 1));
     n->idle_easy = g_ptr_array_new_with_free_func((GDestroyNotify)curl_easy_cleanup);
     n->resolved = g_new0(notify_resolved, cfg->handler.n_domains ? cfg->handler.n_domains : 1);
+    n->platform_busy = g_new0(size_t, cfg->handler.n_domains ? cfg->handler.n_domains : 1);
     n->busy = g_hash_table_new(g_int64_hash, g_int64_equal);
+    g_queue_init(&n->held);
+    n->finished = g_ptr_array_new();
     return n;
 }
 
@@ -120,6 +147,8 @@ void notify_free(notify *n)
     for (size_t i = 0; i < n->cfg->handler.n_domains; i++)
         g_free(n->resolved[i].url_template);
     g_free(n->resolved);
+    g_free(n->platform_busy);
+    g_ptr_array_free(n->finished, TRUE);
     g_hash_table_destroy(n->busy);
     g_ptr_array_free(n->idle_easy, TRUE);
     curl_multi_cleanup(n->multi);
@@ -131,6 +160,8 @@ void notify_free(notify *n)
 static void notify_job_free(notify_job *job)
 {
     store_outbox_free(job->item, 1);
+    g_free(job->result);
+    g_free(job->answer);
     g_free(job);
 }
 
@@ -145,15 +176,16 @@ static notify_job *notify_job_new(store_outbox_item *item)
 }
 
 /* The item's next state for an attempt's outcome, said in the log; *next
- * is when a retry is due. */
+ * is when a retry is due: after the platform's Retry-After when it gave one
+ * (retry_after > 0), else after the backoff. */
 static store_outbox_state notify_job_schedule(const notify *n, const notify_job *job, notify_outcome outcome,
-                                              const char *text, time_t *next)
+                                              const char *text, long retry_after, time_t *next)
 {
     const config_notify *cn = &n->cfg->notify;
     *next = MAX(time(NULL), n->clock_floor);
     if (outcome == NOTIFY_RETRY && job->attempt < cn->max_attempts) {
         /* At least a second, so that no retry is due in the same pass. */
-        long delay = MAX(notify_backoff_s(cn, job->attempt, g_random_double()), 1);
+        long delay = MAX(notify_retry_delay_s(cn, job->attempt, retry_after, g_random_double()), 1);
         *next += delay;
         log_warn("notify: %s (%s): attempt %d failed: %s; next attempt in %lds",
                  job->item->address, job->item->domain, job->attempt, text, delay);
@@ -169,30 +201,54 @@ static store_outbox_state notify_job_schedule(const notify *n, const notify_job 
     return STORE_OUTBOX_DONE;
 }
 
-/* Writes the job's outcome to the store and lets go of it. text is the
- * platform's "status / body", or the error when there was no answer. */
-static void notify_job_finish(notify *n, notify_job *job, notify_outcome outcome, const char *text)
+static void notify_job_launch(notify *n, notify_job *job, time_t now);
+
+/* The job has its outcome: it waits in n->finished to be written, and its
+ * platform's next held job, if any, takes its turn. text is the platform's
+ * "status / body", or the error when there was no answer. */
+static void notify_job_done(notify *n, notify_job *job, notify_outcome outcome, const char *text,
+                            long retry_after)
 {
     static const char *const answer_prefix[] = {
         [NOTIFY_DONE] = "", [NOTIFY_UNKNOWN] = "unknown at platform: ", [NOTIFY_GIVE_UP] = "given up: ",
         [NOTIFY_RETRY] = "given up: ",
     };
-    time_t next;
-    store_outbox_state state = notify_job_schedule(n, job, outcome, text, &next);
-    metrics_notification(job->item->domain, state, outcome == NOTIFY_UNKNOWN);
-    if (store_outbox_finish(n->st, job->item->id, state, next, text) != 0)
-        log_error("notify: %s (%s): cannot record the outcome, it comes due again when its claim ends: %s",
-                  job->item->address, job->item->domain, store_errmsg(n->st));
-    if (state != STORE_OUTBOX_PENDING) {
-        char *answer = g_strconcat(answer_prefix[outcome], text, NULL);
-        if (store_permanent_set_answer(n->st, job->item->address, job->item->domain, answer) != 0)
+    job->state = notify_job_schedule(n, job, outcome, text, retry_after, &job->next);
+    metrics_notification(job->item->domain, job->state, outcome == NOTIFY_UNKNOWN);
+    job->result = g_strdup(text);
+    if (job->state != STORE_OUTBOX_PENDING)
+        job->answer = g_strconcat(answer_prefix[outcome], text, NULL);
+    g_ptr_array_add(n->finished, job);
+    n->in_flight--;
+    if (!job->launched)
+        return;
+    n->platform_busy[job->domain_index]--;
+    for (GList *l = n->held.head; l != NULL; l = l->next) {
+        notify_job *next = l->data;
+        if (next->domain_index == job->domain_index) {
+            g_queue_delete_link(&n->held, l);
+            notify_job_launch(n, next, time(NULL));
+            return;
+        }
+    }
+}
+
+/* Writes the outcomes of the finished jobs and lets go of them. */
+static void notify_record(notify *n)
+{
+    for (guint i = 0; i < n->finished->len; i++) {
+        notify_job *job = g_ptr_array_index(n->finished, i);
+        if (store_outbox_finish(n->st, job->item->id, job->state, job->next, job->result) != 0)
+            log_error("notify: %s (%s): cannot record the outcome, it comes due again when its claim ends: %s",
+                      job->item->address, job->item->domain, store_errmsg(n->st));
+        if (job->answer != NULL &&
+            store_permanent_set_answer(n->st, job->item->address, job->item->domain, job->answer) != 0)
             log_error("notify: %s (%s): cannot record the platform's answer: %s",
                       job->item->address, job->item->domain, store_errmsg(n->st));
-        g_free(answer);
+        g_hash_table_remove(n->busy, &job->item->id);
+        notify_job_free(job);
     }
-    g_hash_table_remove(n->busy, &job->item->id);
-    n->in_flight--;
-    notify_job_free(job);
+    g_ptr_array_set_size(n->finished, 0);
 }
 
 /* ---- transfers ---- */
@@ -345,7 +401,7 @@ static void notify_post(notify *n, notify_job *job, const char *url_template)
         notify_transfer_start(n, t) != 0) {
         t->job = NULL;
         notify_transfer_free(n, t);
-        notify_job_finish(n, job, NOTIFY_RETRY, "cannot start the request");
+        notify_job_done(n, job, NOTIFY_RETRY, "cannot start the request", 0);
     }
 }
 
@@ -365,23 +421,18 @@ static void notify_resolve(notify *n, notify_job *job)
     if (t->headers == NULL || notify_transfer_start(n, t) != 0) {
         g_ptr_array_set_size(t->waiting, 0);
         notify_transfer_free(n, t);
-        notify_job_finish(n, job, NOTIFY_RETRY, "resolve: cannot start the request");
+        notify_job_done(n, job, NOTIFY_RETRY, "resolve: cannot start the request", 0);
         return;
     }
     r->resolving = t;
 }
 
-static void notify_job_start(notify *n, notify_job *job, time_t now)
+/* The job's request goes out now: its platform has a free turn. */
+static void notify_job_launch(notify *n, notify_job *job, time_t now)
 {
-    g_hash_table_add(n->busy, &job->item->id);
-    n->in_flight++;
-    /* The config may have changed since the item was queued. */
-    const config_domain *dom = config_find_domain(n->cfg, job->item->domain);
-    if (dom == NULL) {
-        notify_job_finish(n, job, NOTIFY_GIVE_UP, "the domain is not configured");
-        return;
-    }
-    job->domain_index = (size_t)(dom - n->cfg->handler.domains);
+    const config_domain *dom = &n->cfg->handler.domains[job->domain_index];
+    job->launched = true;
+    n->platform_busy[job->domain_index]++;
     if (!dom->xikolo) {
         notify_post(n, job, dom->base_url);
         return;
@@ -391,6 +442,23 @@ static void notify_job_start(notify *n, notify_job *job, time_t now)
         notify_post(n, job, r->url_template);
     else
         notify_resolve(n, job);
+}
+
+static void notify_job_start(notify *n, notify_job *job, time_t now)
+{
+    g_hash_table_add(n->busy, &job->item->id);
+    n->in_flight++;
+    /* The config may have changed since the item was queued. */
+    const config_domain *dom = config_find_domain(n->cfg, job->item->domain);
+    if (dom == NULL) {
+        notify_job_done(n, job, NOTIFY_GIVE_UP, "the domain is not configured", 0);
+        return;
+    }
+    job->domain_index = (size_t)(dom - n->cfg->handler.domains);
+    if (n->platform_busy[job->domain_index] >= (size_t)MAX(n->cfg->notify.concurrency, 1))
+        g_queue_push_tail(&n->held, job);
+    else
+        notify_job_launch(n, job, now);
 }
 
 /* The error of a transfer without an answer, as stored and logged. */
@@ -448,7 +516,7 @@ static void notify_resolve_done(notify *n, notify_transfer *t, CURLcode res, lon
             notify_post(n, job, r->url_template);
         } else {
             char *text = g_strdup_printf("resolve: %s", error);
-            notify_job_finish(n, job, NOTIFY_RETRY, text);
+            notify_job_done(n, job, NOTIFY_RETRY, text, 0);
             g_free(text);
         }
     }
@@ -460,6 +528,7 @@ static void notify_post_done(notify *n, notify_transfer *t, CURLcode res, long s
     notify_job *job = t->job;
     char *text;
     notify_outcome outcome;
+    curl_off_t retry_after = 0;
     if (res == CURLE_OK) {
         double seconds = 0;
         curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &seconds);
@@ -467,35 +536,16 @@ static void notify_post_done(notify *n, notify_transfer *t, CURLcode res, long s
         log_field("Response:", "%ld / %s", status, t->answer->str);
         text = g_strdup_printf("%ld / %s", status, t->answer->str);
         outcome = notify_outcome_of_status(status);
+        if (status == 429 || status == 503)
+            curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after);
     } else {
         n->unreachable = true;
         text = notify_transfer_error(t, res);
         /* A URL curl cannot use stays unusable until the config is fixed. */
         outcome = res == CURLE_URL_MALFORMAT || res == CURLE_UNSUPPORTED_PROTOCOL ? NOTIFY_GIVE_UP : NOTIFY_RETRY;
     }
-    notify_job_finish(n, job, outcome, text);
+    notify_job_done(n, job, outcome, text, retry_after > LONG_MAX ? LONG_MAX : (long)retry_after);
     g_free(text);
-}
-
-/* The outcomes of one round are written in one transaction: an item's
- * outcome and the platform's answer together, and one commit for all the
- * requests that finished at once. Should the store refuse the transaction,
- * each write commits on its own instead. */
-static bool notify_batch_begin(notify *n)
-{
-    if (store_begin(n->st) == 0)
-        return true;
-    log_debug("notify: no transaction for the outcomes (%s)", store_errmsg(n->st));
-    return false;
-}
-
-static void notify_batch_end(notify *n, bool open)
-{
-    if (!open || store_commit(n->st) == 0)
-        return;
-    /* The items stay claimed, so they come due again when their lease ends. */
-    log_error("notify: cannot record the outcomes of the last requests: %s", store_errmsg(n->st));
-    store_rollback(n->st);
 }
 
 /* Handles the transfers curl has finished; returns how many. */
@@ -504,10 +554,7 @@ static size_t notify_collect(notify *n)
     CURLMsg *msg;
     int left;
     size_t done = 0;
-    bool batch = false;
     while ((msg = curl_multi_info_read(n->multi, &left)) != NULL) {
-        if (done == 0 && msg->msg == CURLMSG_DONE)
-            batch = notify_batch_begin(n);
         if (msg->msg != CURLMSG_DONE)
             continue;
         notify_transfer *t = NULL;
@@ -533,22 +580,60 @@ static size_t notify_collect(notify *n)
         notify_transfer_free(n, t);
         done++;
     }
-    notify_batch_end(n, batch);
     return done;
 }
 
-/* Claims due items from the outbox for the free slots and starts them.
- * Returns the number started, or -1 when the store fails. */
-static int notify_fill(notify *n, time_t now)
+static size_t notify_slots(const notify *n)
 {
-    size_t slots = (size_t)MAX(n->cfg->notify.max_in_flight, 1);
-    if (n->in_flight >= slots)
-        return 0;
+    return (size_t)MAX(n->cfg->notify.max_in_flight, 1);
+}
+
+/* Whether it is time for a transaction: half the slots free (or nothing in
+ * flight), and outcomes to write or, with fill, items to claim. */
+static bool notify_sync_due(const notify *n, bool fill)
+{
+    size_t slots = notify_slots(n);
+    size_t free_slots = n->in_flight < slots ? slots - n->in_flight : 0;
+    if (n->in_flight > 0 && free_slots < MAX(slots / 2, 1))
+        return false;
+    return n->finished->len > 0 || (fill && free_slots > 0 && !n->outbox_empty);
+}
+
+/* Claims items for the free slots; the number claimed, or -1. */
+static int notify_claim(notify *n, time_t now, store_outbox_item **items, size_t *count)
+{
+    size_t slots = notify_slots(n);
+    size_t want = n->in_flight < slots ? slots - n->in_flight : 0;
     long lease_s = 2 * (n->cfg->notify.timeout_ms / 1000 + 1) + NOTIFY_LEASE_MARGIN_S;
+    int rc = n->remembered_only ? store_outbox_claim_remembered(n->st, now, lease_s, items, count)
+                                : store_outbox_claim(n->st, now, lease_s, want, items, count);
+    if (rc != 0) {
+        log_error("notify: cannot read the outbox: %s", store_errmsg(n->st));
+        return -1;
+    }
+    /* What the store handle remembered is taken once. */
+    n->outbox_empty = n->remembered_only || *count < want;
+    return (int)*count;
+}
+
+/* One transaction: the finished jobs' outcomes, then (with fill) items for
+ * the free slots, which start once it is committed. Should the store refuse
+ * the transaction, each write commits on its own. Returns the number of jobs
+ * started, or -1 when the outbox could not be read. */
+static int notify_sync(notify *n, time_t now, bool fill)
+{
+    bool batch = store_begin(n->st) == 0;
+    if (!batch)
+        log_debug("notify: no transaction for the outcomes (%s)", store_errmsg(n->st));
+    notify_record(n);
     store_outbox_item *items = NULL;
     size_t count = 0;
-    if (store_outbox_claim(n->st, now, lease_s, slots - n->in_flight, &items, &count) != 0) {
-        log_error("notify: cannot read the outbox: %s", store_errmsg(n->st));
+    int rc = fill ? notify_claim(n, now, &items, &count) : 0;
+    if (batch && store_commit(n->st) != 0) {
+        /* The items stay claimed, so they come due again when their lease ends. */
+        log_error("notify: cannot record the outcomes of the last requests: %s", store_errmsg(n->st));
+        store_rollback(n->st);
+        store_outbox_free(items, count);
         return -1;
     }
     int started = 0;
@@ -560,7 +645,7 @@ static int notify_fill(notify *n, time_t now)
         started++;
     }
     store_outbox_free(items, count);
-    return started;
+    return rc < 0 ? -1 : started;
 }
 
 /* Lets curl work; returns the number of transfers that finished. */
@@ -584,18 +669,23 @@ int notify_run_once(notify *n, time_t now, size_t *attempted)
     size_t total = 0;
     n->clock_floor = now;
     n->unreachable = false;
+    n->outbox_empty = false;
     for (;;) {
+        size_t finished = notify_perform(n);
         /* Once a platform has not answered, the rest waits for the daemon:
          * a caller such as Postfix's pipe should not wait a timeout per
          * batch of a backlog. */
-        int started = rc == 0 && !n->unreachable ? notify_fill(n, now) : 0;
-        if (started < 0) {
-            rc = -1;
-            started = 0;
+        bool fill = rc == 0 && !n->unreachable;
+        int started = 0;
+        if (notify_sync_due(n, fill)) {
+            started = notify_sync(n, now, fill);
+            if (started < 0) {
+                rc = -1;
+                started = 0;
+            }
+            total += (size_t)started;
         }
-        total += (size_t)started;
-        size_t finished = notify_perform(n);
-        if (started == 0 && finished == 0 && n->in_flight == 0)
+        if (started == 0 && n->in_flight == 0 && n->finished->len == 0)
             break;
         if (started == 0 && finished == 0)
             notify_poll(n, NOTIFY_BUSY_POLL_MS);
@@ -603,6 +693,14 @@ int notify_run_once(notify *n, time_t now, size_t *attempted)
     n->clock_floor = 0;
     if (attempted != NULL)
         *attempted = total;
+    return rc;
+}
+
+int notify_run_remembered(notify *n, time_t now, size_t *attempted)
+{
+    n->remembered_only = true;
+    int rc = notify_run_once(n, now, attempted);
+    n->remembered_only = false;
     return rc;
 }
 
@@ -628,19 +726,26 @@ static void *notify_worker(void *arg)
     notify *n = arg;
     while (!atomic_load(&n->stopping)) {
         metrics_notifier_beat();
-        int started = notify_fill(n, time(NULL));
         size_t finished = notify_perform(n);
+        if (atomic_exchange(&n->woken, false))
+            n->outbox_empty = false;
+        int started = notify_sync_due(n, true) ? notify_sync(n, time(NULL), true) : 0;
         if (started > 0 || finished > 0)
             continue;
-        if (n->in_flight > 0)
+        if (n->in_flight > 0) {
             notify_poll(n, NOTIFY_BUSY_POLL_MS);
-        else
+        } else {
             notify_poll(n, started < 0 ? NOTIFY_IDLE_POLL_MS : notify_idle_timeout(n));
+            /* Other processes queue without waking, and retries come due. */
+            n->outbox_empty = false;
+        }
     }
     /* Stopping: nothing new is taken, what is in flight gets its outcome. */
     while (n->in_flight > 0)
         if (notify_perform(n) == 0 && n->in_flight > 0)
             notify_poll(n, NOTIFY_BUSY_POLL_MS);
+    if (n->finished->len > 0)
+        notify_sync(n, time(NULL), false);
     return NULL;
 }
 
@@ -660,6 +765,7 @@ int notify_start(notify *n)
 
 void notify_wake(notify *n)
 {
+    atomic_store(&n->woken, true);
     curl_multi_wakeup(n->multi);
 }
 

@@ -8,7 +8,8 @@
  * `bouncedemails stdin` never attempt one item together. Each attempt ends in
  * store_outbox_finish(): 2xx done; 404 and 410 done, the address unknown at
  * the platform; other 4xx given up; no answer, 5xx, 408 and 429 retried until
- * cfg->notify.max_attempts, then given up. A final outcome is also written
+ * cfg->notify.max_attempts, then given up (a 429 or 503 with Retry-After
+ * after the time it asks for, at most retry_max; the rest after the backoff). A final outcome is also written
  * with store_permanent_set_answer(): "200 / body", "unknown at platform:
  * 404 / body" or "given up: ...". Each answer is logged as the original did
  * ("Response:  200 / body"); retries and give-ups are warnings naming the
@@ -37,6 +38,11 @@ void notify_free(notify *n);
  * Returns -1 when the outbox could not be read (what was attempted still has
  * its outcome), else 0. */
 int notify_run_once(notify *n, time_t now, size_t *attempted);
+
+/* notify_run_once() for only the items that the notifier's store handle
+ * remembers queueing (store_outbox_remember()): a `stdin` run attempts its
+ * own notifications, never another run's or another platform's backlog. */
+int notify_run_remembered(notify *n, time_t now, size_t *attempted);
 
 /* The daemon's worker thread: attempts what is due, then sleeps until the
  * next item is due or notify_wake() is called. notify_stop() lets the
@@ -67,5 +73,10 @@ notify_outcome notify_outcome_of_status(long status);
  * retry_initial_s doubled per attempt, capped at retry_max_s, minus up to
  * half of that as jitter: jitter in [0, 1) picks within [ceil(base/2), base]. */
 long notify_backoff_s(const config_notify *cn, int attempt, double jitter);
+
+/* Seconds to wait after the attempt-th failed attempt: the platform's
+ * Retry-After (retry_after > 0, in seconds) capped at retry_max_s, else
+ * notify_backoff_s(). */
+long notify_retry_delay_s(const config_notify *cn, int attempt, long retry_after, double jitter);
 
 #endif

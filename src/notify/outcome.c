@@ -47,3 +47,11 @@ long notify_backoff_s(const config_notify *cn, int attempt, double jitter)
         cut = spread;
     return base - cut;
 }
+
+long notify_retry_delay_s(const config_notify *cn, int attempt, long retry_after, double jitter)
+{
+    if (retry_after <= 0)
+        return notify_backoff_s(cn, attempt, jitter);
+    long ceiling = cn->retry_max_s > 0 ? cn->retry_max_s : 0;
+    return retry_after < ceiling ? retry_after : ceiling;
+}

@@ -32,6 +32,7 @@ struct store {
     GPtrArray *items;         /* store_outbox_item *, by id - 1 */
     GHashTable *answers;      /* "address|domain" -> answer */
     GHashTable *handed_out;   /* ids store_outbox_due has returned */
+    GArray *remembered;       /* ids store_outbox_claim_remembered may claim */
     GMutex lock;              /* the worker thread and the test both look */
 };
 
@@ -66,6 +67,7 @@ static store *fake_store_new(void)
     st->items = g_ptr_array_new();
     st->answers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     st->handed_out = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+    st->remembered = g_array_new(FALSE, FALSE, sizeof(int64_t));
     g_mutex_init(&st->lock);
     return st;
 }
@@ -89,6 +91,7 @@ static void fake_store_free(store *st)
     g_ptr_array_free(st->items, TRUE);
     g_hash_table_destroy(st->answers);
     g_hash_table_destroy(st->handed_out);
+    g_array_free(st->remembered, TRUE);
     g_mutex_clear(&st->lock);
     g_free(st);
 }
@@ -169,6 +172,32 @@ int store_outbox_claim(store *st, time_t now, long lease_s, size_t max, store_ou
         store_outbox_item *it = g_ptr_array_index(st->items, (*items)[i].id - 1);
         it->next_attempt = (*items)[i].next_attempt = now + lease_s;
     }
+    g_mutex_unlock(&st->lock);
+    return 0;
+}
+
+/* The remembered items that are pending and due, claimed; then forgotten. */
+int store_outbox_claim_remembered(store *st, time_t now, long lease_s, store_outbox_item **items, size_t *n)
+{
+    g_mutex_lock(&st->lock);
+    *items = g_new0(store_outbox_item, st->remembered->len + 1);
+    *n = 0;
+    for (guint i = 0; i < st->remembered->len; i++) {
+        store_outbox_item *it = g_ptr_array_index(st->items, g_array_index(st->remembered, int64_t, i) - 1);
+        if (it->state != STORE_OUTBOX_PENDING || it->next_attempt > now)
+            continue;
+        it->next_attempt = now + lease_s;
+        store_outbox_item *out = &(*items)[(*n)++];
+        *out = *it;
+        out->address = g_strdup(it->address);
+        out->domain = g_strdup(it->domain);
+        out->reason = g_strdup(it->reason);
+        out->status = g_strdup(it->status);
+        out->diagnostic = g_strdup(it->diagnostic);
+        out->last_result = g_strdup(it->last_result);
+        g_hash_table_add(st->handed_out, g_memdup2(&it->id, sizeof it->id));
+    }
+    g_array_set_size(st->remembered, 0);
     g_mutex_unlock(&st->lock);
     return 0;
 }
@@ -678,6 +707,76 @@ static void test_unconfigured_domain_given_up(void **state)
     assert_non_null(strstr(it.last_result, "not configured"));
 }
 
+/* A `stdin` run attempts what it queued, not the backlog of other runs and
+ * platforms, however due. */
+static void test_run_remembered_only_its_own(void **state)
+{
+    fixture *f = *state;
+    time_t now = time(NULL);
+    for (int i = 0; i < 3; i++) {
+        char address[32];
+        snprintf(address, sizeof address, "backlog%d@x.de", i);
+        fake_add(f->st, address, "json.de", now - 60);
+    }
+    int64_t own = fake_add(f->st, "own@x.de", "mydomain.de", now);
+    g_array_append_val(f->st->remembered, own);
+    notify *n = notify_new(f->cfg, f->st);
+    size_t attempted = 0;
+    assert_int_equal(notify_run_remembered(n, now, &attempted), 0);
+    notify_free(n);
+    assert_int_equal(attempted, 1);
+    assert_int_equal(fake_get(f->st, own).state, STORE_OUTBOX_DONE);
+    for (int64_t id = 1; id <= 3; id++)
+        assert_int_equal(fake_get(f->st, id).attempts, 0);
+    assert_int_equal(platform_count(&f->plat, "backlog0@x.de"), 0);
+}
+
+/* 429 and 503 with Retry-After: the next attempt after that many seconds,
+ * at most retry_max (3600); the backoff would have said 15 to 30 s. */
+static void test_retry_after_honoured(void **state)
+{
+    fixture *f = *state;
+    platform_mode(&f->plat, "{\"mode\": \"error\", \"status\": 429, \"retry_after\": 7}");
+    time_t now = time(NULL);
+    int64_t id = fake_add(f->st, "busy@x.de", "mydomain.de", now);
+    assert_int_equal(run_once(f, now), 1);
+    store_outbox_item it = fake_get(f->st, id);
+    assert_int_equal(it.state, STORE_OUTBOX_PENDING);
+    assert_true(it.next_attempt >= now + 7 && it.next_attempt <= time(NULL) + 7);
+
+    platform_mode(&f->plat, "{\"mode\": \"error\", \"status\": 503, \"retry_after\": 100000}");
+    time_t later = it.next_attempt;
+    assert_int_equal(run_once(f, later), 1);
+    it = fake_get(f->st, id);
+    assert_int_equal(it.state, STORE_OUTBOX_PENDING);
+    assert_true(it.next_attempt >= later + 3600 && it.next_attempt <= MAX(later, time(NULL)) + 3600);
+}
+
+/* notify.concurrency requests at once to one platform: four slow requests
+ * with two at a time take two rounds, and each goes out once. */
+static void test_platform_concurrency(void **state)
+{
+    fixture *f = *state;
+    f->cfg->notify.max_in_flight = 8;
+    f->cfg->notify.concurrency = 2;
+    platform_mode(&f->plat, "{\"mode\": \"slow\", \"delay\": 1}");
+    time_t now = time(NULL);
+    for (int i = 0; i < 4; i++) {
+        char address[32];
+        snprintf(address, sizeof address, "c%d@x.de", i);
+        fake_add(f->st, address, "mydomain.de", now);
+    }
+    gint64 start = g_get_monotonic_time();
+    assert_int_equal(run_once(f, now), 4);
+    assert_true(g_get_monotonic_time() - start >= 19 * G_USEC_PER_SEC / 10);
+    for (int i = 0; i < 4; i++) {
+        char address[32];
+        snprintf(address, sizeof address, "c%d@x.de", i);
+        assert_int_equal(platform_count(&f->plat, address), 1);
+        assert_int_equal(fake_get(f->st, i + 1).state, STORE_OUTBOX_DONE);
+    }
+}
+
 static bool all_done(store *st, int64_t first, int64_t last)
 {
     for (int64_t id = first; id <= last; id++)
@@ -713,6 +812,37 @@ static void test_worker_wakes_and_stops(void **state)
     assert_int_equal(fake_get(f->st, slow).state, STORE_OUTBOX_DONE);
 }
 
+/* The worker with many items: claimed and recorded in batches, several
+ * requests at once, every suspension POSTed exactly once. */
+static void test_worker_posts_each_once(void **state)
+{
+    fixture *f = *state;
+    enum { ITEMS = 300 };
+    time_t now = time(NULL);
+    for (int i = 0; i < ITEMS; i++) {
+        char address[32];
+        snprintf(address, sizeof address, "many%d@x.de", i);
+        fake_add(f->st, address, i % 3 ? "mydomain.de" : "json.de", now);
+    }
+    notify *n = f->worker = notify_new(f->cfg, f->st);
+    assert_int_equal(notify_start(n), 0);
+    notify_wake(n);
+    gint64 start = g_get_monotonic_time();
+    while (!all_done(f->st, 1, ITEMS) && g_get_monotonic_time() - start < 60 * G_USEC_PER_SEC)
+        g_usleep(10000);
+    notify_stop(n);
+    assert_true(all_done(f->st, 1, ITEMS));
+    json_t *all = platform_call(&f->plat, "/_received", NULL);
+    assert_int_equal(json_array_size(all), ITEMS);
+    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+    size_t i;
+    json_t *r;
+    json_array_foreach(all, i, r)
+        assert_true(g_hash_table_add(seen, (gpointer)json_string_value(json_object_get(r, "address"))));
+    g_hash_table_destroy(seen);
+    json_decref(all);
+}
+
 int main(void)
 {
     if (getenv("BOUNCEDEMAILS_SRC") == NULL) {
@@ -734,6 +864,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_empty_body_by_default, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unconfigured_domain_given_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_wakes_and_stops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_remembered_only_its_own, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_after_honoured, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_platform_concurrency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_posts_each_once, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -37,6 +37,7 @@ typedef struct policy_rcpt {
     const char *diagnostic;
     const char *feedback_type;
     bool valid;                /* a valid RFC 5321 mailbox */
+    const char *final;         /* where a forward of address failed, or NULL */
 } policy_rcpt;
 
 static const char *const policy_outcome_names[] = {
@@ -88,6 +89,9 @@ policy *policy_new(const config *cfg, store *st)
 
 void policy_free(policy *p)
 {
+    /* The archive's writer runs behind; what this policy queued is written
+     * before the caller (a `stdin` run) may exit. */
+    policy_archive_flush();
     free(p);
 }
 
@@ -196,7 +200,7 @@ static int policy_suspend(policy *p, policy_job *job, const policy_rcpt *r, cons
      * notification, so a failure is logged (by archive.c) and passed over. */
     const char *dir = p->cfg->handler.permanent_bounced_emails_path;
     if (!job->dry_run && dir && *dir)
-        policy_archive_write(dir, r->address, job->raw, job->len);
+        policy_archive_write(dir, r->address, job->raw, job->len, &job->archived);
     return 0;
 }
 
@@ -302,6 +306,8 @@ static int policy_recipient(policy *p, policy_job *job, const policy_rcpt *r)
     }
     if (!r->valid)
         return policy_invalid(p, job, r);
+    if (r->final)
+        log_field("Forwarded:", "%s (failed at %s)", r->address, r->final);
     if (r->verdict != CLASSIFY_VERDICT_IGNORE && !policy_verified(p->cfg, job, r->address))
         return policy_unverified(p, job, r);
     switch (r->verdict) {
@@ -329,6 +335,7 @@ static policy_rcpt policy_rcpt_from(const config *cfg, const classify_recipient 
         .diagnostic = c->diagnostic,
         .feedback_type = c->feedback_type,
         .valid = c->valid,
+        .final = c->final,
     };
 }
 
@@ -399,6 +406,12 @@ static int policy_recipients(policy *p, policy_job *job)
         return policy_autoreply(p, job);
     for (size_t i = 0; i < rep->n_recipients; i++) {
         policy_rcpt r = policy_rcpt_from(p->cfg, &rep->recipients[i]);
+        const char *mailed = policy_route_forwarded(p->cfg, job, &rep->recipients[i]);
+        if (mailed) {
+            r.final = r.address;
+            r.address = mailed;
+            r.valid = classify_address_is_valid(mailed);
+        }
         if (policy_recipient(p, job, &r) != 0)
             return -1;
     }
@@ -518,6 +531,7 @@ static void policy_job_clear(policy_job *job)
     g_free(job->route_address);
     g_free(job->verp);
     g_free(job->quarantine);
+    policy_archive_release(job->archived);
     memset(job, 0, sizeof *job);
     log_flush();
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include <zlib.h>
 
@@ -375,6 +376,7 @@ static void test_permanent_suspends_and_archives(void **state)
     assert_true(suppressed(f, a));
     assert_int_equal(outbox_for(f, a), 1);
 
+    policy_archive_flush();
     char *expected = g_build_filename(f->dir, "archive", "go", "gone@example.com.gz", NULL);
     char *path = policy_archive_path(f->cfg->handler.permanent_bounced_emails_path, a);
     assert_string_equal(path, expected);
@@ -388,6 +390,60 @@ static void test_permanent_suspends_and_archives(void **state)
     free(back);
     free(path);
     g_free(expected);
+    g_free(raw);
+}
+
+/* A report naming several recipients is stored once: each recipient's file
+ * is the same file (one inode, one link per recipient). */
+static void test_archive_one_copy_per_message(void **state)
+{
+    fixture *f = *state;
+    static const char *const rcpts[] = { "one@example.com", "two@example.org", "three@example.net" };
+    char *blocks = g_strdup("");
+    for (size_t i = 0; i < G_N_ELEMENTS(rcpts); i++) {
+        char *more = g_strdup_printf("%s\r\nFinal-Recipient: rfc822; %s\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+                                     "Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n",
+                                     blocks, rcpts[i]);
+        g_free(blocks);
+        blocks = more;
+    }
+    char *raw = g_strdup_printf("From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\n"
+                                "To: no-reply@openhpi.de\r\n"
+                                "Subject: Undelivered Mail Returned to Sender\r\n"
+                                "Message-ID: <many.bounce@mx.example.net>\r\n"
+                                "MIME-Version: 1.0\r\n"
+                                "Content-Type: multipart/report; report-type=delivery-status; boundary=\"BB\"\r\n"
+                                "\r\n--BB\r\nContent-Type: text/plain\r\n\r\nNot delivered.\r\n"
+                                "\r\n--BB\r\nContent-Type: message/delivery-status\r\n\r\n"
+                                "Reporting-MTA: dns; mx.example.net\r\n%s"
+                                "\r\n--BB--\r\n",
+                                blocks);
+    assert_int_equal(handle(f, raw, NULL), POLICY_HANDLED);
+    policy_archive_flush();
+    const char *dir = f->cfg->handler.permanent_bounced_emails_path;
+    struct stat first;
+    for (size_t i = 0; i < G_N_ELEMENTS(rcpts); i++) {
+        assert_true(suppressed(f, rcpts[i]));
+        char *path = policy_archive_path(dir, rcpts[i]);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        if (i == 0)
+            first = st;
+        assert_true(st.st_ino == first.st_ino && st.st_dev == first.st_dev);
+        assert_int_equal(st.st_nlink, G_N_ELEMENTS(rcpts));
+        free(path);
+    }
+    /* A later bounce for one of them replaces that name only. */
+    char *again = hard_bounce(f, rcpts[0]);
+    assert_int_equal(handle(f, again, NULL), POLICY_HANDLED);
+    policy_archive_flush();
+    char *path = policy_archive_path(dir, rcpts[1]);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_nlink, G_N_ELEMENTS(rcpts) - 1);
+    free(path);
+    g_free(again);
+    g_free(blocks);
     g_free(raw);
 }
 
@@ -696,7 +752,10 @@ static void test_archive_path_is_safe(void **state)
         for (int k = 0; k < 2; k++)
             assert_true(parts[k][0] != '.' && parts[k][0] != '\0');
         g_strfreev(parts);
-        assert_int_equal(policy_archive_write(dir, hostile[i], "raw", 3), 0);
+        policy_archive_copy *copy = NULL;
+        assert_int_equal(policy_archive_write(dir, hostile[i], "raw", 3, &copy), 0);
+        policy_archive_release(copy);
+        policy_archive_flush();
         assert_true(g_file_test(path, G_FILE_TEST_IS_REGULAR));
         free(path);
     }
@@ -774,7 +833,10 @@ static void test_archive_long_address_by_hash(void **state)
     char *base = g_path_get_basename(path);
     assert_true(g_str_has_prefix(base, "h-"));
     assert_int_equal(strlen(base), 2 + 64 + 3);
-    assert_int_equal(policy_archive_write(dir, a->str, "raw", 3), 0);
+    policy_archive_copy *copy = NULL;
+    assert_int_equal(policy_archive_write(dir, a->str, "raw", 3, &copy), 0);
+    policy_archive_release(copy);
+    policy_archive_flush();
     assert_true(g_file_test(path, G_FILE_TEST_IS_REGULAR));
     g_free(base);
     free(path);
@@ -1052,6 +1114,95 @@ static void test_refused_by_the_store_is_quarantined(void **state)
 /* A store that is busy (another process holds the write lock past the busy
  * timeout) is unavailable for now: nothing is quarantined, the message is
  * asked for again. */
+/* Gmail's refusal of a forward's target, reported without an
+ * Original-Recipient; the enclosed original's From, Return-Path and To as
+ * given. */
+static char *forward_bounce(int serial, const char *from, const char *return_path, const char *to,
+                            const char *failed)
+{
+    return g_strdup_printf(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.school.example>\r\n"
+        "To: no-reply@openhpi.de\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <%d.forward@mx.school.example>\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=\"FW\"\r\n"
+        "\r\n"
+        "--FW\r\n"
+        "Content-Type: text/plain\r\n"
+        "\r\n"
+        "Your message could not be delivered to one or more recipients.\r\n"
+        "\r\n"
+        "--FW\r\n"
+        "Content-Type: message/delivery-status\r\n"
+        "\r\n"
+        "Reporting-MTA: dns; mx.school.example\r\n"
+        "\r\n"
+        "Final-Recipient: rfc822; %s\r\n"
+        "Action: failed\r\n"
+        "Status: 5.1.1\r\n"
+        "Remote-MTA: dns; gmail-smtp-in.l.google.com\r\n"
+        "Diagnostic-Code: smtp; 550-5.1.1 The email account that you tried to reach does not exist.\r\n"
+        "\r\n"
+        "--FW\r\n"
+        "Content-Type: text/rfc822-headers\r\n"
+        "\r\n"
+        "Return-Path: <%s>\r\n"
+        "From: openHPI <%s>\r\n"
+        "To: %s\r\n"
+        "Subject: News from your course\r\n"
+        "\r\n"
+        "--FW--\r\n",
+        serial, failed, return_path, from, to);
+}
+
+/* The platform mailed a@school.example, which forwards to Gmail, where the
+ * target does not exist: the platform is told about the address it knows.
+ * The classifier's own report keeps the failed address. */
+static void test_forward_by_original_to(void **state)
+{
+    fixture *f = *state;
+    char *raw = forward_bounce(++f->serial, "no-reply@openhpi.de", "no-reply@openhpi.de", "Anna <a@school.example>",
+                               "a.b@gmail.com");
+    classify_report *rep = classify_message(raw, strlen(raw));
+    assert_int_equal(rep->n_recipients, 1);
+    assert_string_equal(rep->recipients[0].address, "a.b@gmail.com");
+    assert_string_equal(rep->original_to, "a@school.example");
+    classify_report_free(rep);
+
+    assert_int_equal(handle_free(f, raw), POLICY_HANDLED);
+    assert_true(suppressed(f, "a@school.example"));
+    assert_int_equal(outbox_for(f, "a@school.example"), 1);
+    assert_false(suppressed(f, "a.b@gmail.com"));
+    assert_int_equal(outbox_for(f, "a.b@gmail.com"), 0);
+
+    /* Sent from another address of the platform, with a VERP of its
+     * no-reply address as the return path. */
+    raw = forward_bounce(++f->serial, "news@openhpi.de", "no-reply+b=school.example@openhpi.de", "b@school.example",
+                         "b.c@gmail.com");
+    assert_int_equal(handle_free(f, raw), POLICY_HANDLED);
+    assert_true(suppressed(f, "b@school.example"));
+    assert_false(suppressed(f, "b.c@gmail.com"));
+}
+
+/* No rewrite when the original went to several addresses (a list), or was
+ * not sent by the platform: the failed address is the one acted on. */
+static void test_forward_needs_one_to_from_the_platform(void **state)
+{
+    fixture *f = *state;
+    char *raw = forward_bounce(++f->serial, "no-reply@openhpi.de", "no-reply@openhpi.de",
+                               "a@school.example, c@school.example", "a.b@gmail.com");
+    assert_int_equal(handle_free(f, raw), POLICY_HANDLED);
+    assert_true(suppressed(f, "a.b@gmail.com"));
+    assert_false(suppressed(f, "a@school.example"));
+
+    raw = forward_bounce(++f->serial, "teacher@school.example", "teacher@school.example", "d@school.example",
+                         "d.e@gmail.com");
+    assert_int_equal(handle_free(f, raw), POLICY_HANDLED);
+    assert_true(suppressed(f, "d.e@gmail.com"));
+    assert_false(suppressed(f, "d@school.example"));
+}
+
 static void test_busy_store_is_retried_not_quarantined(void **state)
 {
     fixture *f = *state;
@@ -1093,6 +1244,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verp_names_the_recipient, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_savepoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_path_is_safe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_archive_one_copy_per_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_failure_rolls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_address_is_never_suspended, setup, teardown),
         cmocka_unit_test_setup_teardown(test_human_reply_is_not_a_bounce, setup, teardown),
@@ -1105,6 +1257,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_signed_verp_without_requirement, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_by_the_store_is_quarantined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_store_is_retried_not_quarantined, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forward_by_original_to, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forward_needs_one_to_from_the_platform, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,20 +5,43 @@
  */
 #include "store/store_backend.h"
 
+#include <dlfcn.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <glib.h>
 
+#include "build_config.h"
+
 typedef store *(*store_open_fn)(const config *cfg, char *err, size_t err_len);
+
+/* The PostgreSQL backend is a loadable module, the way Postfix ships its
+ * pgsql map as a package of its own: libpq brings 24 libraries (Kerberos,
+ * LDAP, SASL, ...) that every `stdin` run of a SQLite site mapped and
+ * relocated for nothing. BOUNCEDEMAILS_MODULE_DIR overrides where it is
+ * looked for (the build tree, for the tests). The module stays loaded. */
+static store *store_pg_module_open(const config *cfg, char *err, size_t err_len)
+{
+    const char *dir = getenv("BOUNCEDEMAILS_MODULE_DIR");
+    char *path = g_build_filename(dir && *dir ? dir : BOUNCEDEMAILS_MODULE_DIR, "bouncedemails-pgsql.so", NULL);
+    void *module = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    store_open_fn open = NULL;
+    if (module)
+        *(void **)&open = dlsym(module, "store_pg_open");
+    if (!open)
+        snprintf(err, err_len, "store.backend postgresql needs the module %s: %s", path, dlerror());
+    g_free(path);
+    return open ? open(cfg, err, err_len) : NULL;
+}
 
 static const struct {
     const char *name;
     store_open_fn open;
 } store_backends[] = {
     { "sqlite", store_sqlite_open },
-    { "postgresql", store_pg_open },
+    { "postgresql", store_pg_module_open },
 };
 
 store *store_open(const config *cfg, char *err, size_t err_len)
@@ -35,7 +58,9 @@ store *store_open(const config *cfg, char *err, size_t err_len)
 
 void store_close(store *st)
 {
-    if (st) st->backend->close(st);
+    if (!st) return;
+    if (st->remembered) g_ptr_array_free(st->remembered, TRUE);
+    st->backend->close(st);
 }
 
 const char *store_errmsg(const store *st)
@@ -129,7 +154,15 @@ int store_outbox_add(store *st, const char *address, const char *domain, const c
                      const char *status, const char *diagnostic, time_t now)
 {
     if (store_require_key(st, address, domain) < 0) return -1;
-    return st->backend->outbox_add(st, address, domain, reason, status, diagnostic, now);
+    if (st->backend->outbox_add(st, address, domain, reason, status, diagnostic, now) < 0) return -1;
+    if (st->remembered) {
+        size_t a = strlen(address), d = strlen(domain);
+        char *pair = g_malloc(a + d + 2);
+        memcpy(pair, address, a + 1);
+        memcpy(pair + a + 1, domain, d + 1);
+        g_ptr_array_add(st->remembered, pair);
+    }
+    return 0;
 }
 
 int store_outbox_due(store *st, time_t now, size_t max, store_outbox_item **items, size_t *n)
@@ -141,6 +174,30 @@ int store_outbox_claim(store *st, time_t now, long lease_s, size_t max,
                        store_outbox_item **items, size_t *n)
 {
     return st->backend->outbox_claim(st, now, lease_s, max, items, n);
+}
+
+void store_outbox_remember(store *st)
+{
+    if (!st->remembered) st->remembered = g_ptr_array_new_with_free_func(g_free);
+}
+
+int store_outbox_claim_remembered(store *st, time_t now, long lease_s, store_outbox_item **items, size_t *n)
+{
+    GArray *claimed = g_array_new(FALSE, TRUE, sizeof(store_outbox_item));
+    int rc = 0;
+    for (guint i = 0; st->remembered && i < st->remembered->len && rc == 0; i++) {
+        const char *address = g_ptr_array_index(st->remembered, i);
+        rc = st->backend->outbox_claim_address(st, address, address + strlen(address) + 1, now, lease_s, claimed);
+    }
+    if (st->remembered) g_ptr_array_set_size(st->remembered, 0);
+    *n = claimed->len;
+    *items = (store_outbox_item *)(void *)g_array_free(claimed, FALSE);
+    if (rc < 0) {
+        store_outbox_free(*items, *n);
+        *items = NULL;
+        *n = 0;
+    }
+    return rc;
 }
 
 int store_outbox_list(store *st, store_outbox_item **items, size_t *n)

@@ -158,6 +158,14 @@ int store_outbox_retry_given_up(store *st, time_t now, int *count);
 int store_outbox_cancel(store *st, const char *address, const char *domain, int *count);
 /* Earliest next_attempt among pending items; *any = 0 when none. */
 int store_outbox_next_due(store *st, time_t *when, int *any);
+/* From now on the handle remembers the (address, domain) of every
+ * store_outbox_add(), so that a `stdin` run attempts what it queued and
+ * nothing of other runs' backlog. */
+void store_outbox_remember(store *st);
+/* store_outbox_claim() restricted to what the handle remembers, which it
+ * then forgets: the items still pending and due (one queued before and
+ * waiting out its backoff is not). Free with store_outbox_free(). */
+int store_outbox_claim_remembered(store *st, time_t now, long lease_s, store_outbox_item **items, size_t *n);
 
 /* ---- quarantine ---- */
 

@@ -7,6 +7,7 @@
 #ifndef BOUNCEDEMAILS_STORE_BACKEND_H
 #define BOUNCEDEMAILS_STORE_BACKEND_H
 
+#include <glib.h>
 #include <stdbool.h>
 
 #include "store/store.h"
@@ -45,6 +46,10 @@ typedef struct store_backend {
     int (*outbox_retry_given_up)(store *st, time_t now, int *count);
     int (*outbox_cancel)(store *st, const char *address, const char *domain, int *count);
     int (*outbox_next_due)(store *st, time_t *when, int *any);
+    /* store_outbox_claim() for the one open item of (address, domain);
+     * appends it to *items (*n grows) when it is pending and due. */
+    int (*outbox_claim_address)(store *st, const char *address, const char *domain, time_t now,
+                                long lease_s, GArray *items);
 
     int (*quarantine_add)(store *st, const char *raw, size_t raw_len,
                           const char *envelope_recipient, const char *ingress,
@@ -75,6 +80,7 @@ struct store {
     const store_backend *backend;
     char errmsg[512];
     bool error_permanent;     /* store_error_permanent() */
+    GPtrArray *remembered;    /* "address\0domain" queued since store_outbox_remember(), or NULL */
 };
 
 /* Sets the message that store_errmsg() returns, as a failure a retry may fix
@@ -85,6 +91,7 @@ int store_fail(store *st, const char *fmt, ...) __attribute__((format(printf, 2,
 
 /* Each backend's constructor: fills err and returns NULL on failure. */
 store *store_sqlite_open(const config *cfg, char *err, size_t err_len);
+/* In the module bouncedemails-pgsql.so, which store.c loads by name. */
 store *store_pg_open(const config *cfg, char *err, size_t err_len);
 
 #endif

@@ -138,6 +138,13 @@ static const char *const store_pg_migrations[] = {
      * few days (retention.notbounce_days), marked so that nothing counts or
      * replays them as quarantined. */
     "ALTER TABLE quarantine ADD COLUMN kind text NOT NULL DEFAULT 'quarantine';",
+
+    /* 4: the due items' index holds only pending items (state 0), the only
+     * ones a claim or the next-due query looks for: a finished item leaves
+     * it instead of staying in it for ever, so that every notification no
+     * longer writes pages of an index of the whole outbox history. */
+    ("DROP INDEX outbox_due;"
+     "CREATE INDEX outbox_pending ON outbox (next_attempt) WHERE state = 0;"),
 };
 
 #define STORE_PG_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_pg_migrations))
@@ -194,6 +201,9 @@ static const char *const store_pg_migrations[] = {
       " SELECT " OUTBOX_COLUMNS " FROM claimed ORDER BY id") \
     X(OUTBOX_LIST, \
       "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state IN (0, 2) ORDER BY state, id") \
+    X(OUTBOX_CLAIM_ADDRESS, \
+      "UPDATE outbox SET next_attempt = $4 WHERE address_key = $1 AND domain_key = $2" \
+      " AND state <> 1 AND state = 0 AND next_attempt <= $3 RETURNING " OUTBOX_COLUMNS) \
     X(OUTBOX_FINISH, \
       "UPDATE outbox SET state = $2, next_attempt = $3, last_result = $4," \
       " attempts = attempts + 1 WHERE id = $1") \
@@ -712,6 +722,22 @@ static int pg_outbox_claim(store *st, time_t now, long lease_s, size_t max,
     return pg_outbox_query(st, PG_OUTBOX_CLAIM, &p, "claiming the due notifications", items, n);
 }
 
+static int pg_outbox_claim_address(store *st, const char *address, const char *domain, time_t now,
+                                   long lease_s, GArray *items)
+{
+    pg_params p = { 0 };
+    pg_key(&p, address);
+    pg_key(&p, domain);
+    pg_int(&p, now);
+    pg_int(&p, (int64_t)now + (lease_s > 0 ? lease_s : 0));
+    store_outbox_item *rows;
+    size_t n;
+    if (pg_outbox_query(st, PG_OUTBOX_CLAIM_ADDRESS, &p, "claiming a notification", &rows, &n) < 0) return -1;
+    g_array_append_vals(items, rows, (guint)n);
+    g_free(rows);
+    return 0;
+}
+
 static int pg_outbox_list(store *st, store_outbox_item **items, size_t *n)
 {
     pg_params p = { 0 };
@@ -1202,6 +1228,7 @@ static const store_backend store_pg_backend = {
     .outbox_retry_given_up = pg_outbox_retry_given_up,
     .outbox_cancel = pg_outbox_cancel,
     .outbox_next_due = pg_outbox_next_due,
+    .outbox_claim_address = pg_outbox_claim_address,
     .quarantine_add = pg_quarantine_add,
     .notbounce_add = pg_notbounce_add,
     .quarantine_list = pg_quarantine_list,

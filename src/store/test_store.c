@@ -246,6 +246,18 @@ static void test_backend_choice(void **state)
     assert_null(store_open(&cfg, err, sizeof err));
     assert_non_null(strstr(err, "store.url"));
 
+    /* The PostgreSQL backend is a module: without it, an error naming it. */
+    char *dir = g_strdup(getenv("BOUNCEDEMAILS_MODULE_DIR"));
+    g_setenv("BOUNCEDEMAILS_MODULE_DIR", "/nonexistent", TRUE);
+    err[0] = '\0';
+    assert_null(store_open(&cfg, err, sizeof err));
+    assert_non_null(strstr(err, "/nonexistent/bouncedemails-pgsql.so"));
+    if (dir)
+        g_setenv("BOUNCEDEMAILS_MODULE_DIR", dir, TRUE);
+    else
+        g_unsetenv("BOUNCEDEMAILS_MODULE_DIR");
+    g_free(dir);
+
     cfg.store.backend = "oracle";
     err[0] = '\0';
     assert_null(store_open(&cfg, err, sizeof err));

@@ -157,6 +157,41 @@ def test_unknown_domain_quarantined_then_replayed():
         platform.stop()
 
 
+def wal_size(work):
+    wal = work.db + "-wal"
+    return os.path.getsize(wal) if os.path.exists(wal) else 0
+
+
+def test_wal_stays_bounded_over_many_runs():
+    """Each `stdin` is a new process, which rebuilds its index of the WAL
+    when no other process has the database open: the WAL must not grow with
+    the number of past runs (it would, to 16 MiB, without the checkpoint on
+    close), and read-only commands (`stats`) must not grow it at all."""
+    platform = Platform()
+    try:
+        work = Workdir(platform)
+        body = sample("service", "postfix-nosuchuser.eml")
+        sizes = []
+        for i in range(RUNS_FOR_WAL):
+            copy = body.replace(b"nosuchuser@example.org", f"nosuchuser{i}@example.org".encode())
+            status, out = stdin(work, f"X-Run: {i}\n".encode() + copy)
+            assert status == 0, out
+            sizes.append(wal_size(work))
+        assert max(sizes) <= WAL_BOUND, f"WAL grew to {max(sizes)} bytes: {sizes}"
+        # Enough runs that, kept whole, the WAL would have passed the bound.
+        assert work.query("SELECT count(*) FROM outbox")[0][0] == RUNS_FOR_WAL
+        before = wal_size(work)
+        for _ in range(5):
+            assert work.run("stats").returncode == 0
+        assert wal_size(work) == before, (before, wal_size(work))
+    finally:
+        platform.stop()
+
+
+RUNS_FOR_WAL = 150
+WAL_BOUND = 3 << 19   # 1.5 MiB: the checkpoint at 1 MiB plus one run's pages
+
+
 def test_human_reply_is_kept_apart_not_quarantined():
     work = Workdir()
     with open(os.path.join(harness.SRC, "tests", "data", "classify", "verdict-human-reply.eml"), "rb") as f:
