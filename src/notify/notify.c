@@ -221,6 +221,8 @@ static void notify_job_done(notify *n, notify_job *job, notify_outcome outcome, 
     if (!job->launched)
         return;
     n->platform_busy[job->domain_index]--;
+    if (n->unreachable && !n->started)
+        return;    /* notify_run_once leaves the held jobs to the daemon */
     for (GList *l = n->held.head; l != NULL; l = l->next) {
         notify_job *next = l->data;
         if (next->domain_index == job->domain_index) {
@@ -643,6 +645,22 @@ static int notify_sync(notify *n, time_t now, bool fill)
     return rc < 0 ? -1 : started;
 }
 
+/* A pass that found a platform unreachable starts no more requests, also
+ * not those already claimed and held for their platform's turn: they come
+ * due again for the daemon when their claim ends, unattempted. */
+static size_t notify_drop_held(notify *n)
+{
+    size_t dropped = 0;
+    notify_job *job;
+    while ((job = g_queue_pop_head(&n->held)) != NULL) {
+        g_hash_table_remove(n->busy, &job->item->id);
+        n->in_flight--;
+        notify_job_free(job);
+        dropped++;
+    }
+    return dropped;
+}
+
 /* Lets curl work; returns the number of transfers that finished. */
 static size_t notify_perform(notify *n)
 {
@@ -667,6 +685,8 @@ int notify_run_once(notify *n, time_t now, size_t *attempted)
     n->outbox_empty = false;
     for (;;) {
         size_t finished = notify_perform(n);
+        if (n->unreachable)
+            total -= notify_drop_held(n);
         /* Once a platform has not answered, the rest waits for the daemon:
          * a caller such as Postfix's pipe should not wait a timeout per
          * batch of a backlog. */

@@ -752,6 +752,31 @@ static void test_retry_after_honoured(void **state)
     assert_true(it.next_attempt >= later + 3600 && it.next_attempt <= MAX(later, time(NULL)) + 3600);
 }
 
+/* Items claimed together but held for their platform's turn are not tried
+ * one round after another against a platform that does not answer: a
+ * `stdin` run would wait a timeout per round. */
+static void test_unreachable_platform_leaves_held_jobs(void **state)
+{
+    fixture *f = *state;
+    f->cfg->notify.max_in_flight = 6;
+    f->cfg->notify.concurrency = 2;
+    platform_stop(&f->plat);
+    time_t now = time(NULL);
+    for (int i = 0; i < 6; i++) {
+        char address[32];
+        snprintf(address, sizeof address, "held%d@x.de", i);
+        fake_add(f->st, address, "mydomain.de", now);
+    }
+    assert_int_equal(run_once(f, now), 2);
+    int attempted = 0;
+    for (int64_t id = 1; id <= 6; id++) {
+        store_outbox_item it = fake_get(f->st, id);
+        assert_int_equal(it.state, STORE_OUTBOX_PENDING);
+        attempted += it.attempts;
+    }
+    assert_int_equal(attempted, 2);
+}
+
 /* notify.concurrency requests at once to one platform: four slow requests
  * with two at a time take two rounds, and each goes out once. */
 static void test_platform_concurrency(void **state)
@@ -867,6 +892,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_run_remembered_only_its_own, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_after_honoured, setup, teardown),
         cmocka_unit_test_setup_teardown(test_platform_concurrency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_platform_leaves_held_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_posts_each_once, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
