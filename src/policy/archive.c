@@ -41,6 +41,7 @@
 #include <fcntl.h>
 #include <glib.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +249,7 @@ static struct {
     size_t bytes;              /* of the copies alive */
     size_t pending;            /* requests queued or being written */
     pthread_once_t once;
+    bool running;              /* the writer thread started (set under once) */
 } archive_writer = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .queued = PTHREAD_COND_INITIALIZER,
@@ -281,6 +283,14 @@ static void archive_request_run(archive_request *r)
     }
 }
 
+/* With archive_writer.lock held. */
+static void archive_request_end(archive_request *r)
+{
+    free(r->path);
+    archive_copy_unref(r->copy);
+    g_free(r);
+}
+
 static void *archive_writer_main(void *arg)
 {
     (void)arg;
@@ -291,10 +301,8 @@ static void *archive_writer_main(void *arg)
         archive_request *r = g_queue_pop_head(&archive_writer.requests);
         pthread_mutex_unlock(&archive_writer.lock);
         archive_request_run(r);
-        free(r->path);
         pthread_mutex_lock(&archive_writer.lock);
-        archive_copy_unref(r->copy);
-        g_free(r);
+        archive_request_end(r);
         archive_writer.pending--;
         pthread_cond_broadcast(&archive_writer.progress);
     }
@@ -306,11 +314,13 @@ static void archive_writer_start(void)
     pthread_t thread;
     int err = pthread_create(&thread, NULL, archive_writer_main, NULL);
     if (err != 0) {
-        /* Only at start-up, when the process cannot make a thread at all. */
-        log_error("archive: cannot start the writer thread: %s", strerror(err));
-        exit(EXIT_FAILURE);
+        /* Started at the first permanent bounce, maybe long after start-up:
+         * not a reason to stop handling bounces. */
+        log_error("archive: cannot start the writer thread, writing on the commit path: %s", strerror(err));
+        return;
     }
     pthread_detach(thread);
+    archive_writer.running = true;
 }
 
 int policy_archive_write(const char *dir, const char *address, const char *raw, size_t len,
@@ -334,9 +344,15 @@ int policy_archive_write(const char *dir, const char *address, const char *raw, 
     }
     (*copy)->refs++;
     r->copy = *copy;
-    g_queue_push_tail(&archive_writer.requests, r);
-    archive_writer.pending++;
-    pthread_cond_signal(&archive_writer.queued);
+    if (archive_writer.running) {
+        g_queue_push_tail(&archive_writer.requests, r);
+        archive_writer.pending++;
+        pthread_cond_signal(&archive_writer.queued);
+    } else {
+        /* Under the lock: one writer at a time, as with the thread. */
+        archive_request_run(r);
+        archive_request_end(r);
+    }
     pthread_mutex_unlock(&archive_writer.lock);
     return 0;
 }
