@@ -114,6 +114,16 @@ static int64_t fake_add(store *st, const char *address, const char *domain, time
     return it->id;
 }
 
+/* count items, <prefix>0@x.de onwards, ids in that order. */
+static void fake_add_numbered(store *st, const char *prefix, int count, const char *domain, time_t due)
+{
+    for (int i = 0; i < count; i++) {
+        char address[64];
+        snprintf(address, sizeof address, "%s%d@x.de", prefix, i);
+        fake_add(st, address, domain, due);
+    }
+}
+
 static store_outbox_item fake_get(store *st, int64_t id)
 {
     g_mutex_lock(&st->lock);
@@ -494,11 +504,7 @@ static void test_unreachable_platform_ends_the_pass(void **state)
     int port = f->plat.port;
     platform_stop(&f->plat);
     time_t now = time(NULL);
-    for (int i = 0; i < 6; i++) {
-        char address[32];
-        snprintf(address, sizeof address, "backlog%d@x.de", i);
-        fake_add(f->st, address, "mydomain.de", now);
-    }
+    fake_add_numbered(f->st, "backlog", 6, "mydomain.de", now);
     /* The first batch finds nobody there; the rest is left for the daemon. */
     assert_int_equal(run_once(f, now), 2);
     for (int64_t id = 1; id <= 6; id++) {
@@ -605,11 +611,7 @@ static void test_requests_in_parallel(void **state)
     f->cfg->notify.max_in_flight = 8;
     platform_mode(&f->plat, "{\"mode\": \"slow\", \"delay\": 1}");
     time_t now = time(NULL);
-    for (int i = 0; i < 8; i++) {
-        char address[32];
-        snprintf(address, sizeof address, "p%d@x.de", i);
-        fake_add(f->st, address, "mydomain.de", now);
-    }
+    fake_add_numbered(f->st, "p", 8, "mydomain.de", now);
     gint64 start = g_get_monotonic_time();
     assert_int_equal(run_once(f, now), 8);
     gint64 took = g_get_monotonic_time() - start;
@@ -713,11 +715,7 @@ static void test_run_remembered_only_its_own(void **state)
 {
     fixture *f = *state;
     time_t now = time(NULL);
-    for (int i = 0; i < 3; i++) {
-        char address[32];
-        snprintf(address, sizeof address, "backlog%d@x.de", i);
-        fake_add(f->st, address, "json.de", now - 60);
-    }
+    fake_add_numbered(f->st, "backlog", 3, "json.de", now - 60);
     int64_t own = fake_add(f->st, "own@x.de", "mydomain.de", now);
     g_array_append_val(f->st->remembered, own);
     notify *n = notify_new(f->cfg, f->st);
@@ -762,11 +760,7 @@ static void test_unreachable_platform_leaves_held_jobs(void **state)
     f->cfg->notify.concurrency = 2;
     platform_stop(&f->plat);
     time_t now = time(NULL);
-    for (int i = 0; i < 6; i++) {
-        char address[32];
-        snprintf(address, sizeof address, "held%d@x.de", i);
-        fake_add(f->st, address, "mydomain.de", now);
-    }
+    fake_add_numbered(f->st, "held", 6, "mydomain.de", now);
     assert_int_equal(run_once(f, now), 2);
     int attempted = 0;
     for (int64_t id = 1; id <= 6; id++) {
@@ -786,11 +780,7 @@ static void test_platform_concurrency(void **state)
     f->cfg->notify.concurrency = 2;
     platform_mode(&f->plat, "{\"mode\": \"slow\", \"delay\": 1}");
     time_t now = time(NULL);
-    for (int i = 0; i < 4; i++) {
-        char address[32];
-        snprintf(address, sizeof address, "c%d@x.de", i);
-        fake_add(f->st, address, "mydomain.de", now);
-    }
+    fake_add_numbered(f->st, "c", 4, "mydomain.de", now);
     gint64 start = g_get_monotonic_time();
     assert_int_equal(run_once(f, now), 4);
     assert_true(g_get_monotonic_time() - start >= 19 * G_USEC_PER_SEC / 10);
