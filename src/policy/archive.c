@@ -271,16 +271,20 @@ static void archive_copy_unref(policy_archive_copy *copy)
 }
 
 /* The first recipient's file is the message's copy; the others link to it
- * (each writes its own when the copy could not be written). */
+ * (each writes its own when the copy could not be written or linked). A
+ * name that is the copy's own is left alone: linking over it would unlink
+ * the only name the copy has. */
 static void archive_request_run(archive_request *r)
 {
     policy_archive_copy *copy = r->copy;
-    if (copy->path == NULL) {
-        if (archive_store(r->path, copy->raw, copy->len) == 0)
-            copy->path = strdup(r->path);
-    } else if (archive_in_folder(archive_link_over, copy->path, r->path) != 0) {
-        log_error("archive: cannot link %s to %s: %s", r->path, copy->path, strerror(errno));
-    }
+    if (copy->path != NULL && strcmp(copy->path, r->path) == 0)
+        return;
+    if (copy->path != NULL && archive_in_folder(archive_link_over, copy->path, r->path) == 0)
+        return;
+    if (copy->path != NULL)
+        log_warn("archive: cannot link %s to %s (%s), writing a copy", r->path, copy->path, strerror(errno));
+    if (archive_store(r->path, copy->raw, copy->len) == 0 && copy->path == NULL)
+        copy->path = strdup(r->path);
 }
 
 /* With archive_writer.lock held. */
