@@ -754,7 +754,11 @@ static void *notify_worker(void *arg)
             n->outbox_empty = false;
         }
     }
-    /* Stopping: nothing new is taken, what is in flight gets its outcome. */
+    /* Stopping: nothing new is taken, not even what is claimed but held for
+     * its platform's turn (one round of timeouts each against a hung
+     * platform would outlast the service manager's stop timeout); what is
+     * in flight gets its outcome. */
+    notify_drop_held(n);
     while (n->in_flight > 0)
         if (notify_perform(n) == 0 && n->in_flight > 0)
             notify_poll(n, NOTIFY_BUSY_POLL_MS);

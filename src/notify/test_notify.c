@@ -827,6 +827,27 @@ static void test_worker_wakes_and_stops(void **state)
     assert_int_equal(fake_get(f->st, slow).state, STORE_OUTBOX_DONE);
 }
 
+/* Stopping does not start the requests held for their platform's turn:
+ * they come due again when their claim ends. */
+static void test_worker_stop_leaves_held_jobs(void **state)
+{
+    fixture *f = *state;
+    f->cfg->notify.concurrency = 1;
+    platform_mode(&f->plat, "{\"mode\": \"slow\", \"delay\": 1}");
+    fake_add_numbered(f->st, "h", 3, "mydomain.de", time(NULL));
+    notify *n = f->worker = notify_new(f->cfg, f->st);
+    assert_int_equal(notify_start(n), 0);
+    gint64 start = g_get_monotonic_time();
+    while (!fake_handed_out(f->st, 3) && g_get_monotonic_time() - start < 3 * G_USEC_PER_SEC)
+        g_usleep(1000);
+    assert_true(fake_handed_out(f->st, 1) && fake_handed_out(f->st, 3));
+    notify_stop(n);
+    int attempts = 0;
+    for (int64_t id = 1; id <= 3; id++)
+        attempts += fake_get(f->st, id).attempts;
+    assert_int_equal(attempts, 1);
+}
+
 /* The worker with many items: claimed and recorded in batches, several
  * requests at once, every suspension POSTed exactly once. */
 static void test_worker_posts_each_once(void **state)
@@ -883,6 +904,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_after_honoured, setup, teardown),
         cmocka_unit_test_setup_teardown(test_platform_concurrency, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreachable_platform_leaves_held_jobs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_stop_leaves_held_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_posts_each_once, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
