@@ -163,16 +163,3 @@ classify_address_is_valid(const char *address)
                                       : address_dot_string(address, local);
     return local_ok && address_domain(at + 1, len - local - 1);
 }
-
-void
-classify_recipient_forwarded(classify_recipient *rcpt, const char *mailed)
-{
-    char *taken = classify_address_take(mailed);
-    if (taken == NULL || strcmp(taken, rcpt->address) == 0) {
-        g_free(taken);
-        return;
-    }
-    g_free(rcpt->final);
-    rcpt->final = rcpt->address;
-    rcpt->address = taken;
-}

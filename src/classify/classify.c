@@ -157,6 +157,8 @@ classify_report_free(classify_report *report)
     classify_report_reset(report);
     g_free(report->platform_address);
     g_free(report->original_sender);
+    g_free(report->original_return_path);
+    g_free(report->original_to);
     g_free(report->from);
     g_free(report->to);
     g_free(report->subject);
@@ -217,6 +219,57 @@ classify_finish_kind(classify_report *report)
     report->kind = CLASSIFY_KIND_DELIVERED;
 }
 
+/* The address of the one mailbox a To: names, or NULL when it names none
+ * or several (a list, a group, a decoded display name is passed over as
+ * route.c does). */
+static char *
+classify_single_mailbox(const char *value)
+{
+    InternetAddressList *list = value != NULL ? internet_address_list_parse(NULL, value) : NULL;
+    if (list == NULL)
+        return NULL;
+    const char *only = NULL;
+    int found = 0;
+    for (int i = 0; i < internet_address_list_length(list) && found < 2; i++) {
+        InternetAddress *ia = internet_address_list_get_address(list, i);
+        InternetAddressList *members = INTERNET_ADDRESS_IS_GROUP(ia)
+                                           ? internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia))
+                                           : NULL;
+        int n = members != NULL ? internet_address_list_length(members) : 1;
+        for (int j = 0; j < n && found < 2; j++) {
+            InternetAddress *m = members != NULL ? internet_address_list_get_address(members, j) : ia;
+            const char *addr = INTERNET_ADDRESS_IS_MAILBOX(m)
+                                   ? internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(m))
+                                   : NULL;
+            if (addr != NULL && strchr(addr, '@') != NULL) {
+                only = addr;
+                found++;
+            }
+        }
+    }
+    char *out = found == 1 ? classify_address_take(only) : NULL;
+    g_object_unref(list);
+    return out;
+}
+
+static void
+classify_fill_original(const classify_msg *msg, classify_report *report)
+{
+    char *sender = classify_msg_original_header(msg, "From");
+    if (sender != NULL) {
+        report->original_sender = classify_find_address(sender, strlen(sender));
+        g_free(sender);
+    }
+    char *path = classify_msg_original_header(msg, "Return-Path");
+    if (path != NULL) {
+        report->original_return_path = classify_find_address(path, strlen(path));
+        g_free(path);
+    }
+    char *to = classify_msg_original_header(msg, "To");
+    report->original_to = classify_single_mailbox(to);
+    g_free(to);
+}
+
 static void
 classify_fill_headers(const classify_msg *msg, classify_report *report)
 {
@@ -232,11 +285,7 @@ classify_fill_headers(const classify_msg *msg, classify_report *report)
         if (v != NULL)
             report->platform_address = classify_find_address(v, strlen(v));
     }
-    char *sender = classify_msg_original_header(msg, "From");
-    if (sender != NULL) {
-        report->original_sender = classify_find_address(sender, strlen(sender));
-        g_free(sender);
-    }
+    classify_fill_original(msg, report);
 }
 
 classify_report *

@@ -109,6 +109,10 @@ typedef struct classify_report {
     const char *format;        /* name of the detector that claimed it, static */
     char *platform_address;    /* the no-reply address it was sent to, or NULL */
     char *original_sender;     /* From of the enclosed original message, or NULL */
+    /* The enclosed original's Return-Path, and its To: when that names
+     * exactly one mailbox (lower case), or NULL: who sent it to whom, for
+     * the policy, which knows the platform, to recognise a forward. */
+    char *original_return_path, *original_to;
     /* Header fields of the bounce itself, RFC 2047-decoded valid UTF-8, or NULL. */
     char *from, *to, *subject, *message_id;
     char *x_original_to, *delivered_to;

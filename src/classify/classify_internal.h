@@ -79,8 +79,9 @@ classify_recipient *classify_report_add(classify_report *report, const char *add
  * address. NULL when there is none. */
 char *classify_address_take(const char *raw);
 /* Records that a forward or alias turned the address the platform mailed
- * into the one that failed: address becomes mailed, final the old address. */
-void classify_recipient_forwarded(classify_recipient *rcpt, const char *mailed);
+ * into the one that failed: address becomes mailed, final the old address.
+ * classify_report_add() finds the recipient by either address afterwards. */
+void classify_report_forwarded(classify_report *report, classify_recipient *rcpt, const char *mailed);
 /* Replaces a recipient's diagnostic, whitespace collapsed to single spaces. */
 void classify_recipient_set_diagnostic(classify_recipient *rcpt, const char *text, size_t len);
 void classify_recipient_set_string(char **field, const char *value);

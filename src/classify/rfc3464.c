@@ -475,7 +475,7 @@ rfc3464_emit(const classify_msg *msg, classify_report *report, const rfc3464_blo
     /* Original-Recipient is the address the platform mailed; a forward
      * made the Final-Recipient (RFC 3464 2.3.1, 2.3.2). */
     if (used != orig && orig != NULL && rfc3464_is_qualified(orig)) {
-        classify_recipient_forwarded(r, orig);
+        classify_report_forwarded(report, r, orig);
     } else if (used != actual && actual != NULL && r->original == NULL) {
         char *o = classify_find_address(actual, strlen(actual));
         if (o != NULL && strcmp(o, r->address) != 0)

@@ -288,6 +288,51 @@ test_reason_matching_rules(void **state)
     CHECK(cases);
 }
 
+/* Every wording rule names who documents it: a provider token, a
+ * documented reply, a reason table's row and a catch-all, each explained
+ * with its source. */
+/* Our own account's sending quota, under codes that would otherwise say
+ * "mailbox full", "congestion" or nothing: a failure of our sending, never
+ * counted against the address (smtp-replies.md 2.1, 2.2). */
+static void
+test_reason_sender_quota_is_ours(void **state)
+{
+    static const struct guess_case cases[] = {
+        {"5.7.1", "550", "550 5.7.1 Email quota exceeded", R(SPEEDING)},
+        {"5.4.5", "550", "550 5.4.5 Daily user sending limit exceeded", R(SPEEDING)},
+        {"5.2.2", "550", "550 5.2.2 Submission quota exceeded", R(SPEEDING)},
+        {"5.1.90", "550", "550 5.1.90 You have reached your daily limit for message recipients", R(SPEEDING)},
+    };
+
+    (void)state;
+    CHECK(cases);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_int_equal(classify_default_verdict(cases[i].want), CLASSIFY_VERDICT_IGNORE);
+}
+
+static void
+test_reason_rules_name_a_source(void **state)
+{
+    static const struct guess_case cases[] = {
+        {"", "550", "550 Mail refused. OFR_416", R(USERUNKNOWN)},
+        {"", "550", "550 The email account that you tried to reach does not exist", R(USERUNKNOWN)},
+        {"", "552", "552 Mailbox full", R(MAILBOXFULL)},
+        {"", "554", "554 Insufficient disk space", R(SYSTEMFULL)},
+        {"", "", "host mx.example.org refused to talk to me: 554 go away", R(BLOCKED)},
+        {"", "", "550 no (in reply to EHLO command)", R(BLOCKED)},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        classify_evidence ev = {0};
+        assert_int_equal(classify_reason_explain(cases[i].status, cases[i].reply, cases[i].diagnostic, &ev),
+                         cases[i].want);
+        assert_non_null(ev.matched);
+        assert_non_null(ev.source);
+        assert_true(ev.source[0] != '\0');
+    }
+}
+
 static void
 test_reason_long_diagnostic(void **state)
 {
@@ -320,6 +365,8 @@ main(void)
         cmocka_unit_test(test_reason_fallbacks),
         cmocka_unit_test(test_reason_matching_rules),
         cmocka_unit_test(test_reason_long_diagnostic),
+        cmocka_unit_test(test_reason_rules_name_a_source),
+        cmocka_unit_test(test_reason_sender_quota_is_ours),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -166,6 +166,41 @@ test_report_many(void **state)
     g_free(report.recipients);
 }
 
+/* A forward rewrites a recipient's address: afterwards the report finds
+ * it by the address the platform mailed and by the one that failed, with
+ * few recipients (compared in order) and with many (the index). */
+static void
+test_report_forwarded(void **state)
+{
+    (void)state;
+    static const size_t counts[] = { 2, 20 };
+    for (size_t c = 0; c < G_N_ELEMENTS(counts); c++) {
+        classify_report report = { 0 };
+        char address[64];
+        for (size_t i = 0; i < counts[c]; i++) {
+            snprintf(address, sizeof address, "forward%zu@example.net", i);
+            assert_non_null(classify_report_add(&report, address));
+        }
+        classify_recipient *r = &report.recipients[1];
+        classify_report_forwarded(&report, r, "rfc822; <Mailed@School.example>");
+        assert_string_equal(r->address, "mailed@school.example");
+        assert_string_equal(r->final, "forward1@example.net");
+
+        assert_ptr_equal(classify_report_add(&report, "mailed@school.example"), &report.recipients[1]);
+        assert_ptr_equal(classify_report_add(&report, "forward1@example.net"), &report.recipients[1]);
+        assert_int_equal(report.n_recipients, counts[c]);
+
+        for (size_t i = 0; i < report.n_recipients; i++) {
+            g_free(report.recipients[i].address);
+            g_free(report.recipients[i].final);
+            g_free(report.recipients[i].action);
+            g_free(report.recipients[i].diagnostic);
+        }
+        classify_report_index_free(&report);
+        g_free(report.recipients);
+    }
+}
+
 int
 main(void)
 {
@@ -177,6 +212,7 @@ main(void)
         cmocka_unit_test(test_find_reply_code),
         cmocka_unit_test(test_find_address),
         cmocka_unit_test(test_report_add),
+        cmocka_unit_test(test_report_forwarded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -262,9 +262,11 @@ classify_find_address(const char *s, size_t len)
 
 /* Finds a recipient by address however many the report has. Built once a
  * report has TEXT_INDEX_MIN recipients: most name one, and fewer are
- * compared in order. */
+ * compared in order. A forwarded recipient is found by either of its
+ * addresses, the one the platform mailed and the one that failed: a report
+ * may name it by both (a DSN block and the text beside it). */
 struct classify_report_index {
-    GHashTable *by_address; /* address (owned by the recipient) -> position + 1 */
+    GHashTable *by_address; /* address or final (owned by the recipient) -> position + 1 */
 };
 
 #define TEXT_INDEX_MIN 8
@@ -279,6 +281,15 @@ classify_report_index_free(classify_report *report)
     report->index = NULL;
 }
 
+/* The first recipient to hold an address keeps it, as the scan in order
+ * finds it. */
+static void
+text_index_insert(classify_report *report, char *address, size_t pos)
+{
+    if (!g_hash_table_contains(report->index->by_address, address))
+        g_hash_table_insert(report->index->by_address, address, GSIZE_TO_POINTER(pos + 1));
+}
+
 static classify_recipient *
 text_report_find(classify_report *report, const char *address)
 {
@@ -286,8 +297,10 @@ text_report_find(classify_report *report, const char *address)
         report->index = g_new0(struct classify_report_index, 1);
         report->index->by_address = g_hash_table_new(g_str_hash, g_str_equal);
         for (size_t i = 0; i < report->n_recipients; i++)
-            g_hash_table_insert(report->index->by_address, report->recipients[i].address,
-                                GSIZE_TO_POINTER(i + 1));
+            text_index_insert(report, report->recipients[i].address, i);
+        for (size_t i = 0; i < report->n_recipients; i++)
+            if (report->recipients[i].final != NULL)
+                text_index_insert(report, report->recipients[i].final, i);
     }
     if (report->index != NULL) {
         size_t pos = GPOINTER_TO_SIZE(g_hash_table_lookup(report->index->by_address, address));
@@ -295,6 +308,9 @@ text_report_find(classify_report *report, const char *address)
     }
     for (size_t i = 0; i < report->n_recipients; i++)
         if (strcmp(report->recipients[i].address, address) == 0)
+            return &report->recipients[i];
+    for (size_t i = 0; i < report->n_recipients; i++)
+        if (report->recipients[i].final != NULL && strcmp(report->recipients[i].final, address) == 0)
             return &report->recipients[i];
     return NULL;
 }
@@ -324,8 +340,25 @@ classify_report_add(classify_report *report, const char *address)
     r->diagnostic = g_strdup("");
     r->reason = CLASSIFY_REASON_UNDEFINED;
     if (report->index != NULL)
-        g_hash_table_insert(report->index->by_address, norm, GSIZE_TO_POINTER(report->n_recipients));
+        text_index_insert(report, norm, report->n_recipients - 1);
     return r;
+}
+
+void
+classify_report_forwarded(classify_report *report, classify_recipient *rcpt, const char *mailed)
+{
+    char *taken = classify_address_take(mailed);
+    if (taken == NULL || strcmp(taken, rcpt->address) == 0) {
+        g_free(taken);
+        return;
+    }
+    /* The failed address stays in the index (as final now, which the
+     * recipient keeps until the report is freed); the mailed one joins it. */
+    g_free(rcpt->final);
+    rcpt->final = rcpt->address;
+    rcpt->address = taken;
+    if (report->index != NULL)
+        text_index_insert(report, taken, (size_t)(rcpt - report->recipients));
 }
 
 /* A diagnostic is kept up to this many bytes: an SMTP reply line has at

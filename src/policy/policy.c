@@ -36,6 +36,7 @@ typedef struct policy_rcpt {
     const char *diagnostic;
     const char *feedback_type;
     bool valid;                /* a valid RFC 5321 mailbox */
+    const char *final;         /* where a forward of address failed, or NULL */
 } policy_rcpt;
 
 static const char *const policy_outcome_names[] = {
@@ -280,6 +281,8 @@ static int policy_recipient(policy *p, policy_job *job, const policy_rcpt *r)
     }
     if (!r->valid)
         return policy_invalid(p, job, r);
+    if (r->final)
+        log_field("Forwarded:", "%s (failed at %s)", r->address, r->final);
     if (r->verdict != CLASSIFY_VERDICT_IGNORE && !policy_verified(p->cfg, job, r->address))
         return policy_unverified(p, job, r);
     switch (r->verdict) {
@@ -307,6 +310,7 @@ static policy_rcpt policy_rcpt_from(const config *cfg, const classify_recipient 
         .diagnostic = c->diagnostic,
         .feedback_type = c->feedback_type,
         .valid = c->valid,
+        .final = c->final,
     };
 }
 
@@ -377,6 +381,12 @@ static int policy_recipients(policy *p, policy_job *job)
         return policy_autoreply(p, job);
     for (size_t i = 0; i < rep->n_recipients; i++) {
         policy_rcpt r = policy_rcpt_from(p->cfg, &rep->recipients[i]);
+        const char *mailed = policy_route_forwarded(p->cfg, job, &rep->recipients[i]);
+        if (mailed) {
+            r.final = r.address;
+            r.address = mailed;
+            r.valid = classify_address_is_valid(mailed);
+        }
         if (policy_recipient(p, job, &r) != 0)
             return -1;
     }

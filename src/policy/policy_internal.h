@@ -41,6 +41,13 @@ typedef struct policy_job {
  * reason) and domain stays NULL. */
 void policy_route(const config *cfg, policy_job *job);
 
+/* The address the platform mailed when rcpt failed at a forward the report
+ * does not name (no Original-Recipient, no "expanded from"): the enclosed
+ * original's one To: mailbox, a valid one, when that original came from the routed
+ * no-reply address or a VERP of it and no recipient of the report is that
+ * address already. Else NULL. Borrowed from the report. */
+const char *policy_route_forwarded(const config *cfg, const policy_job *job, const classify_recipient *rcpt);
+
 /* The recipient a VERP address carries ("no-reply+user=example.com@x" with
  * delimiter "+" and at_sign "=": "user@example.com"), lower case, or NULL
  * (g_free). The first delimiter starts the recipient (its own local part may

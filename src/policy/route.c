@@ -6,6 +6,8 @@
  * registrable domain in config_find_domain) wins, so an alias hop in
  * Delivered-To does not hide the platform. A VERP no-reply address also
  * names the recipient that failed, and may carry its signature (verp.h).
+ * Knowing the platform also tells a forward: the original it sent to one
+ * address failed at another.
  *
  * Header values are parsed with GMime, which the classifier has initialised
  * by the time a report exists.
@@ -155,4 +157,49 @@ void policy_route(const config *cfg, policy_job *job)
     if (m.verp)
         job->verp_signed = verp_check(cfg->handler.verp_secret, cfg->handler.verp_valid_weeks, m.verp, m.tag,
                                       job->now);
+}
+
+/* An address without its VERP part, lower case: "no-reply+u=x.org@P.de"
+ * and "no-reply@p.de" are the same sender. */
+static char *route_unverped(const char *address, const char *delimiter)
+{
+    const char *at = address ? strrchr(address, '@') : NULL;
+    if (!at)
+        return NULL;
+    const char *d = delimiter && *delimiter ? g_strstr_len(address, at - address, delimiter) : NULL;
+    char *local = g_strndup(address, (d ? d : at) - address);
+    char *joined = g_strconcat(local, at, NULL);
+    char *out = g_ascii_strdown(joined, -1);
+    g_free(local);
+    g_free(joined);
+    return out;
+}
+
+/* The enclosed original came from the no-reply address that routed the
+ * bounce, or from a VERP of it. */
+static bool route_sent_by_platform(const config *cfg, const policy_job *job)
+{
+    const char *delimiter = cfg->handler.verp_delimiter;
+    char *platform = route_unverped(job->route_address, delimiter);
+    const char *senders[] = { job->report->original_sender, job->report->original_return_path };
+    bool ours = false;
+    for (size_t i = 0; i < G_N_ELEMENTS(senders) && platform && !ours; i++) {
+        char *sender = route_unverped(senders[i], delimiter);
+        ours = sender && strcmp(sender, platform) == 0;
+        g_free(sender);
+    }
+    g_free(platform);
+    return ours;
+}
+
+const char *policy_route_forwarded(const config *cfg, const policy_job *job, const classify_recipient *rcpt)
+{
+    const classify_report *rep = job->report;
+    const char *to = rep->original_to;
+    if (!job->domain || !to || rcpt->final || !rcpt->address || g_ascii_strcasecmp(to, rcpt->address) == 0)
+        return NULL;
+    for (size_t i = 0; i < rep->n_recipients; i++)
+        if (rep->recipients[i].address && g_ascii_strcasecmp(rep->recipients[i].address, to) == 0)
+            return NULL;
+    return classify_address_is_valid(to) && route_sent_by_platform(cfg, job) ? to : NULL;
 }

@@ -1152,6 +1152,95 @@ static void test_refused_by_the_store_is_quarantined(void **state)
 /* A store that is busy (another process holds the write lock past the busy
  * timeout) is unavailable for now: nothing is quarantined, the message is
  * asked for again. */
+/* Gmail's refusal of a forward's target, reported without an
+ * Original-Recipient; the enclosed original's From, Return-Path and To as
+ * given. */
+static char *forward_bounce(int serial, const char *from, const char *return_path, const char *to,
+                            const char *failed)
+{
+    return g_strdup_printf(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.school.example>\r\n"
+        "To: no-reply@openhpi.de\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <%d.forward@mx.school.example>\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=\"FW\"\r\n"
+        "\r\n"
+        "--FW\r\n"
+        "Content-Type: text/plain\r\n"
+        "\r\n"
+        "Your message could not be delivered to one or more recipients.\r\n"
+        "\r\n"
+        "--FW\r\n"
+        "Content-Type: message/delivery-status\r\n"
+        "\r\n"
+        "Reporting-MTA: dns; mx.school.example\r\n"
+        "\r\n"
+        "Final-Recipient: rfc822; %s\r\n"
+        "Action: failed\r\n"
+        "Status: 5.1.1\r\n"
+        "Remote-MTA: dns; gmail-smtp-in.l.google.com\r\n"
+        "Diagnostic-Code: smtp; 550-5.1.1 The email account that you tried to reach does not exist.\r\n"
+        "\r\n"
+        "--FW\r\n"
+        "Content-Type: text/rfc822-headers\r\n"
+        "\r\n"
+        "Return-Path: <%s>\r\n"
+        "From: openHPI <%s>\r\n"
+        "To: %s\r\n"
+        "Subject: News from your course\r\n"
+        "\r\n"
+        "--FW--\r\n",
+        serial, failed, return_path, from, to);
+}
+
+/* The platform mailed a@school.example, which forwards to Gmail, where the
+ * target does not exist: the platform is told about the address it knows.
+ * The classifier's own report keeps the failed address. */
+static void test_forward_by_original_to(void **state)
+{
+    fixture *f = *state;
+    char *raw = forward_bounce(++f->serial, "no-reply@openhpi.de", "no-reply@openhpi.de", "Anna <a@school.example>",
+                               "a.b@gmail.com");
+    classify_report *rep = classify_message(raw, strlen(raw));
+    assert_int_equal(rep->n_recipients, 1);
+    assert_string_equal(rep->recipients[0].address, "a.b@gmail.com");
+    assert_string_equal(rep->original_to, "a@school.example");
+    classify_report_free(rep);
+
+    assert_int_equal(handle_free(f, raw), POLICY_HANDLED);
+    assert_true(suppressed(f, "a@school.example"));
+    assert_int_equal(outbox_for(f, "a@school.example"), 1);
+    assert_false(suppressed(f, "a.b@gmail.com"));
+    assert_int_equal(outbox_for(f, "a.b@gmail.com"), 0);
+
+    /* Sent from another address of the platform, with a VERP of its
+     * no-reply address as the return path. */
+    raw = forward_bounce(++f->serial, "news@openhpi.de", "no-reply+b=school.example@openhpi.de", "b@school.example",
+                         "b.c@gmail.com");
+    assert_int_equal(handle_free(f, raw), POLICY_HANDLED);
+    assert_true(suppressed(f, "b@school.example"));
+    assert_false(suppressed(f, "b.c@gmail.com"));
+}
+
+/* No rewrite when the original went to several addresses (a list), or was
+ * not sent by the platform: the failed address is the one acted on. */
+static void test_forward_needs_one_to_from_the_platform(void **state)
+{
+    fixture *f = *state;
+    char *raw = forward_bounce(++f->serial, "no-reply@openhpi.de", "no-reply@openhpi.de",
+                               "a@school.example, c@school.example", "a.b@gmail.com");
+    assert_int_equal(handle_free(f, raw), POLICY_HANDLED);
+    assert_true(suppressed(f, "a.b@gmail.com"));
+    assert_false(suppressed(f, "a@school.example"));
+
+    raw = forward_bounce(++f->serial, "teacher@school.example", "teacher@school.example", "d@school.example",
+                         "d.e@gmail.com");
+    assert_int_equal(handle_free(f, raw), POLICY_HANDLED);
+    assert_true(suppressed(f, "d.e@gmail.com"));
+    assert_false(suppressed(f, "d@school.example"));
+}
+
 static void test_busy_store_is_retried_not_quarantined(void **state)
 {
     fixture *f = *state;
@@ -1208,6 +1297,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_signed_verp_without_requirement, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_by_the_store_is_quarantined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_store_is_retried_not_quarantined, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forward_by_original_to, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forward_needs_one_to_from_the_platform, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

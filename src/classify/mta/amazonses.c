@@ -14,7 +14,8 @@
 #include "classify/mta/mta.h"
 
 /* bounceSubType values that name the failure more precisely than the
- * diagnostic code does. */
+ * diagnostic code does (Amazon SES notification contents; Sisimai
+ * Lhost/AmazonSES.pm). */
 static const struct {
     const char *subtype;
     classify_reason reason;

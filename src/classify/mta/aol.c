@@ -20,7 +20,7 @@ static const char *const aol_begin[] = {
 };
 
 /* The sentence, every recipient's error text, names the sender as
- * refused, not the recipients. */
+ * refused, not the recipients (Sisimai Lhost/Aol.pm). */
 static const mta_reason_rule aol_reasons[] = {
     { "not accepting mail from", CLASSIFY_REASON_REJECTED },
     { NULL, 0 },

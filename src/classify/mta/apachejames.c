@@ -10,6 +10,7 @@
 #include "classify/detectors.h"
 #include "classify/mta/mta.h"
 
+/* James' own text for an unknown local user (Sisimai Lhost/ApacheJames.pm). */
 static const mta_layout apachejames_layout = {
     .prefix = (const char *const[]){ "RCPT TO:", NULL },
     .reasons = (const mta_reason_rule[]){

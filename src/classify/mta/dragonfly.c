@@ -19,6 +19,7 @@ static const char *const dragonfly_lead[] = {
     NULL,
 };
 
+/* The DragonFly Mail Agent's own error texts (dma's source). */
 static const mta_reason_rule dragonfly_reasons[] = {
     { "can not connect to", CLASSIFY_REASON_NETWORKERROR },
     { "unable to resolve", CLASSIFY_REASON_HOSTUNKNOWN },

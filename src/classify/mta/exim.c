@@ -46,7 +46,8 @@ static const char *const exim_delayed[] = {
     NULL,
 };
 
-/* Exim's own messages (deliver.c, routers, transports). */
+/* Exim's own messages (deliver.c, routers, transports; smtp-replies.md
+ * 3.2, Sisimai Lhost/Exim.pm). */
 static const mta_reason_rule exim_reasons[] = {
     { "all host address lookups failed permanently", CLASSIFY_REASON_HOSTUNKNOWN },
     { "all relevant MX records point to non-existent hosts", CLASSIFY_REASON_HOSTUNKNOWN },

@@ -29,7 +29,8 @@ static const char *const gmail_delayed[] = {
     NULL,
 };
 
-/* Google's own explanations, which carry no reply code of their own. */
+/* Google's own explanations, which carry no reply code of their own
+ * (smtp-replies.md 2.1, Sisimai Lhost/Gmail.pm). */
 static const mta_reason_rule gmail_reasons[] = {
     { "DNS Error: Domain name not found", CLASSIFY_REASON_HOSTUNKNOWN },
     { "DNS Error: DNS server returned answer with no data", CLASSIFY_REASON_HOSTUNKNOWN },

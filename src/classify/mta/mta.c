@@ -552,7 +552,7 @@ mta_take_expanded(classify_report *report)
             continue;
         /* Postfix's alias or forward: the expanded-from address is the one
          * the platform mailed. */
-        classify_recipient_forwarded(r, alias);
+        classify_report_forwarded(report, r, alias);
         g_free(alias);
         if (close != NULL) {
             const char *rest = close + 1;

@@ -26,6 +26,8 @@ static const char *const opensmtpd_delayed[] = {
     NULL,
 };
 
+/* OpenSMTPD's own error texts (smtp-replies.md 3.7, Sisimai
+ * Lhost/OpenSMTPD.pm). */
 static const mta_reason_rule opensmtpd_reasons[] = {
     { "Envelope expired", CLASSIFY_REASON_EXPIRED },
     { "Invalid domain name", CLASSIFY_REASON_HOSTUNKNOWN },

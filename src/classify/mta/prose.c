@@ -56,7 +56,9 @@ static const char *const prose_failure[] = {
 };
 
 /* Wording whose reason the generic table cannot tell: a site's directory
- * look-up that found no such person. */
+ * look-up that found no such person. The CSO/ph name server's own answer is
+ * in Sisimai Reason/UserUnknown.pm; the two sentences before it are the
+ * generic wording of such a look-up (RFC 3463 X.1.1 meaning, other words). */
 static const mta_layout prose_layout = {
     .reasons = (const mta_reason_rule[]){
         { "did not match any address", CLASSIFY_REASON_USERUNKNOWN },

@@ -44,7 +44,9 @@ static const char *const qmail_end[] = {
     NULL,
 };
 
-/* qmail-remote's and qmail-send's own sentences. */
+/* qmail-remote's and qmail-send's own sentences, and those of the
+ * qmail-ldap and vpopmail patches (smtp-replies.md 3.4, Sisimai
+ * Lhost/qmail.pm). */
 static const mta_reason_rule qmail_reasons[] = {
     { "Sorry, I couldn't find any host named", CLASSIFY_REASON_HOSTUNKNOWN },
     { "Sorry, I couldn't find any host by that name", CLASSIFY_REASON_HOSTUNKNOWN },

@@ -41,6 +41,7 @@ static const char *const sendmail_delayed[] = {
     NULL,
 };
 
+/* Sendmail's own texts (smtp-replies.md 3.3, Sisimai Lhost/Sendmail.pm). */
 static const mta_reason_rule sendmail_reasons[] = {
     { "Host unknown", CLASSIFY_REASON_HOSTUNKNOWN },
     { "Cannot send message for", CLASSIFY_REASON_EXPIRED },

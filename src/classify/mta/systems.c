@@ -5,6 +5,14 @@
  * starts and ends, how a recipient line looks, and the wording of their own
  * that names a reason. Systems that need code of their own have a file of
  * their own.
+ *
+ * The reason wording of each system is its own notice template, as Sisimai
+ * records it in the Lhost/ module of the same name (Yahoo, X1-X6,
+ * Activehunter, Zoho, MailFoundry, IMailServer, Exchange2003, mFILTER,
+ * Notes, Domino, KDDI, InterScanMSS, EZweb, Biglobe, AmazonWorkMail,
+ * Exchange2007, Office365, Verizon, Facebook); Exchange's status names are
+ * also in ../shared/reference/smtp-replies.md 3.5, Facebook's codes in
+ * Sisimai Lhost/Facebook.pm.
  */
 #include "classify/detectors.h"
 #include "classify/mta/mta.h"
