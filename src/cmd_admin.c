@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include <glib.h>
+#include <jansson.h>
 
 #include "log.h"
 #include "notify/notify.h"
@@ -93,6 +94,7 @@ typedef struct admin_args {
     const char *address;
     const char *domain;
     bool retry;
+    bool json;
 } admin_args;
 
 typedef int (*admin_run_fn)(const config *cfg, store *st, const admin_args *args);
@@ -418,15 +420,53 @@ static void stats_print(const store_domain_stats *ds)
     g_free(domain);
 }
 
+/* One JSON object, for scripts and checks: the table's numbers, and the
+ * quarantine's bytes and the oldest pending notification's age that the
+ * metrics export too. */
+static int stats_print_json(const config *cfg, store *st, const store_domain_stats *stats, size_t n,
+                            long quarantined)
+{
+    store_outbox_gauge *gauges = NULL;
+    size_t n_gauges = 0;
+    store_quarantine_size q = { 0 };
+    if (store_outbox_gauges(st, &gauges, &n_gauges) < 0 || store_quarantine_size_get(st, &q) < 0)
+        return admin_store_failed(st, "stats");
+    time_t now = time(NULL), oldest = 0;
+    for (size_t i = 0; i < n_gauges; i++)
+        if (gauges[i].oldest_pending && (!oldest || gauges[i].oldest_pending < oldest))
+            oldest = gauges[i].oldest_pending;
+    store_outbox_gauges_free(gauges, n_gauges);
+    json_t *domains = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(domains, json_pack("{s:s?, s:I, s:I, s:I, s:I, s:I, s:I}",
+            "domain", stats[i].domain, "soft_addresses", (json_int_t)stats[i].soft_addresses,
+            "permanent", (json_int_t)stats[i].permanent, "complaints", (json_int_t)stats[i].complaints,
+            "events", (json_int_t)stats[i].events, "outbox_pending", (json_int_t)stats[i].outbox_pending,
+            "outbox_given_up", (json_int_t)stats[i].outbox_given_up));
+    json_t *doc = json_pack("{s:o, s:i, s:I, s:I, s:I}", "domains", domains,
+        "soft_window_days", cfg->handler.temporary_window_days, "quarantined", (json_int_t)quarantined,
+        "quarantine_bytes", (json_int_t)q.bytes,
+        "outbox_oldest_pending_age_seconds", (json_int_t)(oldest && now > oldest ? now - oldest : 0));
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
+    printf("%s\n", text);
+    free(text);
+    json_decref(doc);
+    return 0;
+}
+
 static int stats_run(const config *cfg, store *st, const admin_args *args)
 {
-    (void)args;
     store_domain_stats *stats = NULL;
     size_t n = 0;
     long quarantined = 0;
     long window = (long)cfg->handler.temporary_window_days * ADMIN_DAY;
     if (store_stats(st, time(NULL), window, &stats, &n, &quarantined) < 0)
         return admin_store_failed(st, "stats");
+    if (args->json) {
+        int status = stats_print_json(cfg, st, stats, n, quarantined);
+        store_stats_free(stats, n);
+        return status;
+    }
     printf("%-30s %10s %10s %10s %10s %10s %10s\n", "domain", "soft", "permanent",
            "complaints", "events", "pending", "given-up");
     for (size_t i = 0; i < n; i++) stats_print(&stats[i]);
@@ -440,7 +480,7 @@ static int stats_run(const config *cfg, store *st, const admin_args *args)
 int cmd_stats(const cmd_context *ctx, int argc, char **argv)
 {
     const admin_command cmd = {
-        "stats\n"
+        "stats [--json]\n"
         "\n"
         "Per platform domain: addresses with soft bounces inside the window,\n"
         "suppressed addresses, complaints and verdicts in the event log, and\n"
@@ -448,10 +488,20 @@ int cmd_stats(const cmd_context *ctx, int argc, char **argv)
         "messages in the quarantine.\n"
         "\n"
         "options:\n"
+        "  --json  one JSON object instead of the table, with the quarantine's bytes\n"
+        "          and the age of the oldest pending notification\n"
         "  --help  this help\n",
         NULL, 0, 0,
     };
     admin_args args = { 0 };
+    /* A flag, which admin_parse() (options with values) does not take. */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--json") == 0) {
+            args.json = true;
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof *argv);
+            argc--;
+            i--;
+        }
     int arg, status = admin_parse(&cmd, argc, argv, &arg);
     if (status >= 0) return status;
     return admin_with_store(ctx, stats_run, &args);

@@ -7,7 +7,8 @@
  * exit cleanly. With libsystemd, readiness and stopping are reported to
  * systemd (Type=notify), and when the unit sets WatchdogSec the event loop
  * says WATCHDOG=1 at half that interval, so that a hung loop gets the
- * daemon restarted.
+ * daemon restarted. The metrics endpoint (metrics.listen) serves
+ * /metrics, /healthz and /readyz on the same event loop.
  */
 #include "cmd.h"
 
@@ -25,6 +26,7 @@
 #include "ingress/amqp_ingress.h"
 #include "ingress/smtp.h"
 #include "log.h"
+#include "metrics/metrics.h"
 #include "notify/notify.h"
 #include "policy/policy.h"
 #include "retention.h"
@@ -49,6 +51,7 @@ typedef struct run_daemon {
     run_ingress amqp_side, smtp_side;
     amqp_ingress *amqp;
     smtp_server *smtp;
+    metrics_server *metrics;
     struct event *watchdog;
     store *purge_store;
     retention_thread *retention;
@@ -84,6 +87,24 @@ static void run_on_signal(evutil_socket_t sig, short what, void *arg)
     log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     run_sd_notify("STOPPING=1");
     event_base_loopbreak(d->base);
+}
+
+/* The endpoint, with a store handle of its own for the gauges. Bounces go
+ * on without it: when its port is taken (the original's two units, `run`
+ * and `run-smtpserver`, on one machine with one config), the second daemon
+ * says so and runs unwatched. */
+static int run_metrics_start(run_daemon *d)
+{
+    char err[512];
+    store *st = NULL;
+    if (!d->cfg->metrics.listen) return 0;
+    int status = cmd_open_store(d->cfg, &st);
+    if (status) return status;
+    d->metrics = metrics_server_new(d->base, d->cfg, st, err, sizeof err);
+    if (!d->metrics)
+        log_error("%s; running without /metrics, /healthz and /readyz (give each daemon its own "
+                  "metrics.listen)", err);
+    return 0;
 }
 
 #if HAVE_LIBSYSTEMD
@@ -123,7 +144,10 @@ static int run_purge_start(run_daemon *d)
 
 static int run_start(run_daemon *d)
 {
-    int status = cmd_open_store(d->cfg, &d->notify_store);
+    if (metrics_init(d->cfg) != 0) return EX_OSERR;
+    int status = run_metrics_start(d);
+    if (status) return status;
+    status = cmd_open_store(d->cfg, &d->notify_store);
     if (status) return status;
     d->notifier = notify_new(d->cfg, d->notify_store);
     if (!d->notifier || notify_start(d->notifier) != 0) {
@@ -147,6 +171,7 @@ static int run_start(run_daemon *d)
             log_error("cannot start the SMTP listener: %s", err);
             return EX_UNAVAILABLE;
         }
+        metrics_set_ready(METRICS_PART_SMTP, true, NULL);
     }
     return 0;
 }
@@ -167,6 +192,7 @@ static void run_stop(run_daemon *d)
     retention_stop(d->retention);
     if (d->purge_store) store_close(d->purge_store);
     if (d->notify_store) store_close(d->notify_store);
+    metrics_server_free(d->metrics);
 }
 
 static int run_daemon_main(config *cfg)
@@ -187,8 +213,9 @@ static int run_daemon_main(config *cfg)
     if (status == 0) {
         char smtp[300] = "off";
         if (cfg->smtp.enabled) snprintf(smtp, sizeof smtp, "%s:%d", cfg->smtp.host, cfg->smtp.port);
-        log_info("bouncedemails %s started (env %s): queue %s, SMTP %s, notifier on",
-                 BOUNCEDEMAILS_VERSION, cfg->env, cfg->amqp.enabled ? cfg->amqp.queue : "off", smtp);
+        log_info("bouncedemails %s started (env %s): queue %s, SMTP %s, notifier on, metrics %s",
+                 BOUNCEDEMAILS_VERSION, cfg->env, cfg->amqp.enabled ? cfg->amqp.queue : "off", smtp,
+                 cfg->metrics.listen ? cfg->metrics.listen : "off");
         run_sd_notify("READY=1");
         run_watchdog_start(&d);
         event_base_dispatch(d.base);

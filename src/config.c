@@ -409,6 +409,25 @@ config_parse_string(const char *text, void *field, const config_key *key, char *
     return 0;
 }
 
+/* host:port or [IPv6]:port; empty turns the endpoint off. */
+static int
+config_parse_listen(const char *text, void *field, const config_key *key, char *why, size_t why_len)
+{
+    const char *colon = strrchr(text, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    bool bracketed = text[0] == '[';
+
+    if (*text == '\0')
+        return config_parse_string(text, field, key, why, why_len);
+    if (!colon || colon == text || !end || *end || colon[1] == '\0' || port < 1 || port > 65535 ||
+        (bracketed && colon[-1] != ']') || (!bracketed && memchr(text, ':', (size_t)(colon - text)))) {
+        snprintf(why, why_len, "expected HOST:PORT (an IPv6 address in brackets), or empty for off");
+        return -1;
+    }
+    return config_parse_string(text, field, key, why, why_len);
+}
+
 static int
 config_parse_backend(const char *text, void *field, const config_key *key, char *why, size_t why_len)
 {
@@ -991,6 +1010,9 @@ static const config_key config_amqp_keys[] = {
     KEY_INT(amqp, batch, 1, 65535, "100"),
     { .name = "tls_ca_file", .scalar = config_parse_string, .offset = offsetof(config, amqp.tls_ca_file),
       .min = 1, .max = 4096, .def = "/etc/ssl/certs/ca-certificates.crt" },
+    /* No default here: unset, it follows smtp.max_message_size (config_check). */
+    { .name = "max_message_size", .scalar = config_parse_size,
+      .offset = offsetof(config, amqp.max_message_size), .min = 65536, .max = 1LL << 31 },
     { 0 }
 };
 
@@ -1040,12 +1062,19 @@ static const config_key config_retention_keys[] = {
     { 0 }
 };
 
+static const config_key config_metrics_keys[] = {
+    { .name = "listen", .scalar = config_parse_listen, .offset = offsetof(config, metrics.listen),
+      .min = 0, .max = 300, .nullable = true, .def = "127.0.0.1:9473" },
+    { 0 }
+};
+
 static const config_key config_sections[] = {
     { .name = "handler", .node = config_parse_section, .children = config_handler_keys },
     { .name = "store", .node = config_parse_section, .children = config_store_keys },
     { .name = "notify", .node = config_parse_section, .children = config_notify_keys },
     { .name = "amqp", .node = config_parse_section, .children = config_amqp_keys },
     { .name = "smtp", .node = config_parse_section, .children = config_smtp_keys },
+    { .name = "metrics", .node = config_parse_section, .children = config_metrics_keys },
     { .name = "retention", .node = config_parse_section, .children = config_retention_keys },
     { 0 }
 };
@@ -1316,6 +1345,8 @@ config_check(config_loader *ld)
     else if (cfg->amqp.enabled && cfg->amqp.url == NULL)
         return config_fail(ld, config_line_of(ld, "amqp.enabled"), "amqp.enabled",
                            "is true, but amqp.url is not set");
+    if (cfg->amqp.max_message_size == 0)
+        cfg->amqp.max_message_size = cfg->smtp.max_message_size;
     if (cfg->handler.require_signed_verp && cfg->handler.verp_secret == NULL)
         return config_fail(ld, config_line_of(ld, "handler.require_signed_verp"), "handler.require_signed_verp",
                            "is true, but handler.verp_secret is not set");
@@ -1515,6 +1546,7 @@ config_free(config *cfg)
     g_free(cfg->amqp.url);
     g_free(cfg->amqp.queue);
     g_free(cfg->amqp.tls_ca_file);
+    g_free(cfg->metrics.listen);
     g_free(cfg->smtp.host);
     g_free(cfg->smtp.hostname);
     g_free(cfg->smtp.tls_certificate);

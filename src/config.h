@@ -79,6 +79,7 @@ typedef struct config_amqp {
     int heartbeat_s;           /* 30 */
     int batch;                 /* messages committed (and acked) together, at most, 100 */
     char *tls_ca_file;         /* CAs that verify an amqps:// broker, Debian's bundle */
+    size_t max_message_size;   /* bytes; larger messages are quarantined by reference; smtp's */
 } config_amqp;
 
 typedef enum config_bare_newline {
@@ -110,6 +111,9 @@ typedef struct config_smtp {
     bool require_tls;          /* MAIL only after STARTTLS */
 } config_smtp;
 
+typedef struct config_metrics {
+    char *listen;              /* "host:port" of the HTTP endpoint, "127.0.0.1:9473"; NULL: off */
+} config_metrics;
 typedef struct config_retention {
     int fingerprint_days;      /* message fingerprints (duplicate detection), 30 */
     int event_days;            /* the event log, 400 */
@@ -129,6 +133,7 @@ typedef struct config {
     config_notify notify;
     config_amqp amqp;
     config_smtp smtp;
+    config_metrics metrics;
     config_retention retention;
     void *domain_index;        /* private to config.c: registrable domain -> domain */
 } config;

@@ -306,6 +306,30 @@ test_template_develop(void **state)
     g_free(path);
 }
 
+/* ---- metrics.listen, amqp.max_message_size ---- */
+
+static void
+test_metrics_listen_and_amqp_size(void **state)
+{
+    fixture *f = *state;
+    config *cfg = load_text(f, NULL, MINIMAL "  smtp:\n    max_message_size: 1MiB\n");
+    assert_non_null(cfg);
+    assert_string_equal(cfg->metrics.listen, "127.0.0.1:9473");
+    assert_int_equal(cfg->amqp.max_message_size, 1048576);   /* follows smtp's */
+    config_free(cfg);
+
+    cfg = load_text(f, NULL, MINIMAL "  metrics:\n    listen: ''\n  amqp:\n    max_message_size: 64KiB\n");
+    assert_non_null(cfg);
+    assert_null(cfg->metrics.listen);
+    assert_int_equal(cfg->amqp.max_message_size, 65536);
+    config_free(cfg);
+
+    cfg = load_text(f, NULL, MINIMAL "  metrics:\n    listen: '[::1]:9100'\n");
+    assert_non_null(cfg);
+    assert_string_equal(cfg->metrics.listen, "[::1]:9100");
+    config_free(cfg);
+}
+
 /* ---- ${VAR} ---- */
 
 static void
@@ -652,6 +676,14 @@ static const error_case error_cases[] = {
       "no such section (the file has: develop)" },
     { "empty file", "", 1, "production", "no such section: the file is empty" },
     { "not a mapping", "- production\n", 1, "production", "must be a mapping of environments" },
+    { "metrics.listen without a port", MINIMAL "  metrics:\n    listen: 127.0.0.1\n", 7,
+      "metrics.listen", "expected HOST:PORT" },
+    { "metrics.listen port out of range", MINIMAL "  metrics:\n    listen: 127.0.0.1:99999\n", 7,
+      "metrics.listen", "expected HOST:PORT" },
+    { "metrics.listen IPv6 without brackets", MINIMAL "  metrics:\n    listen: ::1:9473\n", 7,
+      "metrics.listen", "an IPv6 address in brackets" },
+    { "amqp.max_message_size too small", MINIMAL "  amqp:\n    max_message_size: 1KiB\n", 7,
+      "amqp.max_message_size", "must be between" },
     { "amqp.url port not a number", MINIMAL "  amqp:\n    url: amqp://u:pw@broker:56x2/bd\n", 7,
       "amqp.url", "the port must be a number from 1 to 65535" },
     { "amqp.url port out of range", MINIMAL "  amqp:\n    url: amqp://u:pw@broker:99999/bd\n", 7,
@@ -944,6 +976,7 @@ main(void)
         T(test_store_urls_the_store_reads),
         T(test_template_production),
         T(test_template_develop),
+        T(test_metrics_listen_and_amqp_size),
         T(test_env_expansion),
         T(test_underscore_and_dash_keys),
         T(test_merge_keys),

@@ -7,11 +7,22 @@
  * batches of up to amqp.batch, and acknowledges a batch with one
  * multiple-ack only after the commit. A message the store could not take is
  * rejected with requeue and the consumer backs off. When the broker goes
- * away it reconnects with backoff, without exiting.
+ * away it reconnects with backoff, without exiting; while it cannot consume
+ * it says so in the log every minute and /readyz fails.
+ *
+ * A queue that the original service declared non-durable makes the durable
+ * declare fail (406 PRECONDITION_FAILED): it is then consumed as it is,
+ * declared passively, with one warning that says how to migrate it.
+ *
+ * A message larger than amqp.max_message_size is not handled: only its
+ * header block and its size go to the quarantine, and it ends its batch.
  */
 #include "ingress/amqp_ingress.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <glib.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,11 +35,15 @@
 #include <amqp_tcp_socket.h>
 
 #include "log.h"
+#include "metrics/metrics.h"
 
 #define AMQP_INGRESS_CHANNEL 1
 #define AMQP_INGRESS_BACKOFF_MAX_MS 30000
 #define AMQP_INGRESS_POLL_MS 500
 #define AMQP_INGRESS_ENVELOPE_HEADER "x-original-recipient"
+#define AMQP_INGRESS_OUTAGE_REPORT_S 60
+/* What of an oversize message's header block is kept, at most. */
+#define AMQP_INGRESS_REFERENCE_MAX 65536
 
 struct amqp_ingress {
     const config *cfg;
@@ -38,13 +53,21 @@ struct amqp_ingress {
     atomic_bool stopping;
     pthread_mutex_t lock;     /* guards wake, for the interruptible backoff */
     pthread_cond_t wake;
+    /* Consumer thread only: */
+    char why[300];            /* why it is not consuming */
+    double down_since;        /* metrics_clock() when it stopped consuming, 0 while consuming */
+    double reported_at;       /* when the outage was last logged */
+    bool warned_not_durable;
 };
 
+/* Deliveries in hand: what the policy needs, and the tag to acknowledge. */
 typedef struct amqp_ingress_batch {
-    amqp_envelope_t *envelopes;
+    uint64_t *tags;
     policy_message *messages;
     policy_outcome *outcomes;
     char **recipients;
+    char **bodies;            /* the message, or an oversize one's header block */
+    char **oversize;          /* why a message is only referenced, else NULL */
     size_t n, cap;
 } amqp_ingress_batch;
 
@@ -114,14 +137,86 @@ static void amqp_ingress_describe(amqp_rpc_reply_t reply, char *buf, size_t len)
     }
 }
 
-static int amqp_ingress_check(amqp_connection_state_t conn, const char *what)
+/* Not consuming, for why (also in the log as a warning). */
+static void amqp_ingress_down(amqp_ingress *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void amqp_ingress_down(amqp_ingress *in, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(in->why, sizeof in->why, fmt, ap);
+    va_end(ap);
+    log_warn("%s", in->why);
+    if (in->down_since == 0) in->down_since = metrics_clock();
+    metrics_amqp_connected(false);
+    metrics_set_ready(METRICS_PART_AMQP, false, in->why);
+}
+
+static void amqp_ingress_up(amqp_ingress *in)
+{
+    in->down_since = 0;
+    in->reported_at = 0;
+    metrics_amqp_connected(true);
+    metrics_set_ready(METRICS_PART_AMQP, true, NULL);
+}
+
+/* Every AMQP_INGRESS_OUTAGE_REPORT_S while it cannot consume. */
+static void amqp_ingress_report_outage(amqp_ingress *in)
+{
+    double now = metrics_clock();
+    if (in->down_since == 0 || now - in->down_since < AMQP_INGRESS_OUTAGE_REPORT_S ||
+        now - in->reported_at < AMQP_INGRESS_OUTAGE_REPORT_S)
+        return;
+    in->reported_at = now;
+    log_error("AMQP: not consuming queue %s for %.0f s (readiness fails): %s", in->cfg->amqp.queue,
+              now - in->down_since, in->why);
+}
+
+static int amqp_ingress_check(amqp_ingress *in, amqp_connection_state_t conn, const char *what)
 {
     char why[512];
     amqp_rpc_reply_t reply = amqp_get_rpc_reply(conn);
     if (reply.reply_type == AMQP_RESPONSE_NORMAL) return 0;
     amqp_ingress_describe(reply, why, sizeof why);
-    log_warn("AMQP %s failed: %s", what, why);
+    amqp_ingress_down(in, "AMQP %s failed: %s", what, why);
     return -1;
+}
+
+static bool amqp_ingress_precondition_failed(amqp_rpc_reply_t reply)
+{
+    return reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD &&
+           ((amqp_channel_close_t *)reply.reply.decoded)->reply_code == AMQP_PRECONDITION_FAILED;
+}
+
+/* Declares the queue durable. When it exists with other properties (406:
+ * the original service declared it non-durable), the broker has closed the
+ * channel: it is reopened and the queue consumed as it is. */
+static int amqp_ingress_declare(amqp_ingress *in, amqp_connection_state_t conn, amqp_bytes_t queue)
+{
+    char why[512];
+    amqp_queue_declare(conn, AMQP_INGRESS_CHANNEL, queue, 0, 1, 0, 0, amqp_empty_table);
+    amqp_rpc_reply_t reply = amqp_get_rpc_reply(conn);
+    if (reply.reply_type == AMQP_RESPONSE_NORMAL) return 0;
+    amqp_ingress_describe(reply, why, sizeof why);
+    if (!amqp_ingress_precondition_failed(reply)) {
+        amqp_ingress_down(in, "AMQP queue.declare failed: %s", why);
+        return -1;
+    }
+    amqp_channel_close_ok_t close_ok = { 0 };
+    if (amqp_send_method(conn, AMQP_INGRESS_CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &close_ok) != AMQP_STATUS_OK) {
+        amqp_ingress_down(in, "AMQP channel.close-ok failed after: %s", why);
+        return -1;
+    }
+    amqp_channel_open(conn, AMQP_INGRESS_CHANNEL);
+    if (amqp_ingress_check(in, conn, "channel.open")) return -1;
+    amqp_queue_declare(conn, AMQP_INGRESS_CHANNEL, queue, 1, 0, 0, 0, amqp_empty_table);
+    if (amqp_ingress_check(in, conn, "queue.declare (passive)")) return -1;
+    if (!in->warned_not_durable)
+        log_warn("AMQP queue %s exists with other properties than ours (%s): it is not durable, so the broker "
+                 "loses its messages when it restarts. Consuming it as it is. To migrate: stop publishing to "
+                 "it, let it drain, delete it (rabbitmqctl delete_queue %s) and restart bouncedemails, which "
+                 "declares it durable", in->cfg->amqp.queue, why, in->cfg->amqp.queue);
+    in->warned_not_durable = true;
+    return 0;
 }
 
 /* Connects, logs in, declares the queue and starts consuming. */
@@ -135,7 +230,7 @@ static amqp_connection_state_t amqp_ingress_connect(amqp_ingress *in)
 
     if (!url) return NULL;
     if (amqp_parse_url(url, &info) != AMQP_STATUS_OK) {
-        log_error("amqp.url is not an AMQP URL");
+        amqp_ingress_down(in, "amqp.url is not an AMQP URL");
         goto fail;
     }
     conn = amqp_new_connection();
@@ -143,31 +238,32 @@ static amqp_connection_state_t amqp_ingress_connect(amqp_ingress *in)
     if (!sock) goto fail;
     /* rabbitmq-c verifies the peer and its name, but loads no CAs itself. */
     if (info.ssl && amqp_ssl_socket_set_cacert(sock, in->cfg->amqp.tls_ca_file) != AMQP_STATUS_OK) {
-        log_error("amqp.tls_ca_file: cannot load %s", in->cfg->amqp.tls_ca_file);
+        amqp_ingress_down(in, "amqp.tls_ca_file: cannot load %s", in->cfg->amqp.tls_ca_file);
         goto fail;
     }
     int status = amqp_socket_open(sock, info.host, info.port);
     if (status != AMQP_STATUS_OK) {
-        log_warn("AMQP connection to %s:%d failed: %s", info.host, info.port, amqp_error_string2(status));
+        amqp_ingress_down(in, "AMQP connection to %s:%d failed: %s", info.host, info.port,
+                          amqp_error_string2(status));
         goto fail;
     }
     amqp_rpc_reply_t login = amqp_login(conn, info.vhost, 0, 131072, in->cfg->amqp.heartbeat_s,
                                         AMQP_SASL_METHOD_PLAIN, info.user, info.password);
     if (login.reply_type != AMQP_RESPONSE_NORMAL) {
         amqp_ingress_describe(login, why, sizeof why);
-        log_warn("AMQP login to %s:%d vhost '%s' as %s failed: %s", info.host, info.port, info.vhost,
-                 info.user, why);
+        amqp_ingress_down(in, "AMQP login to %s:%d vhost '%s' as %s failed: %s", info.host, info.port,
+                          info.vhost, info.user, why);
         goto fail;
     }
     amqp_channel_open(conn, AMQP_INGRESS_CHANNEL);
-    if (amqp_ingress_check(conn, "channel.open")) goto fail;
+    if (amqp_ingress_check(in, conn, "channel.open")) goto fail;
     amqp_bytes_t queue = amqp_cstring_bytes(in->cfg->amqp.queue);
-    amqp_queue_declare(conn, AMQP_INGRESS_CHANNEL, queue, 0, 1, 0, 0, amqp_empty_table);
-    if (amqp_ingress_check(conn, "queue.declare")) goto fail;
+    if (amqp_ingress_declare(in, conn, queue)) goto fail;
     amqp_basic_qos(conn, AMQP_INGRESS_CHANNEL, 0, (uint16_t)in->cfg->amqp.prefetch, 0);
-    if (amqp_ingress_check(conn, "basic.qos")) goto fail;
+    if (amqp_ingress_check(in, conn, "basic.qos")) goto fail;
     amqp_basic_consume(conn, AMQP_INGRESS_CHANNEL, queue, amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
-    if (amqp_ingress_check(conn, "basic.consume")) goto fail;
+    if (amqp_ingress_check(in, conn, "basic.consume")) goto fail;
+    amqp_ingress_up(in);
     log_info("AMQP consuming queue %s on %s:%d vhost '%s'", in->cfg->amqp.queue, info.host, info.port,
              info.vhost);
     free(url);
@@ -189,24 +285,28 @@ static int amqp_ingress_batch_grow(amqp_ingress_batch *b)
 {
     if (b->n < b->cap) return 0;
     size_t cap = b->cap ? b->cap * 2 : 16;
-    amqp_envelope_t *e = realloc(b->envelopes, cap * sizeof *e);
-    if (e) b->envelopes = e;
+    uint64_t *t = realloc(b->tags, cap * sizeof *t);
+    if (t) b->tags = t;
     policy_message *m = realloc(b->messages, cap * sizeof *m);
     if (m) b->messages = m;
     policy_outcome *o = realloc(b->outcomes, cap * sizeof *o);
     if (o) b->outcomes = o;
     char **r = realloc(b->recipients, cap * sizeof *r);
     if (r) b->recipients = r;
-    if (!e || !m || !o || !r) return -1;
+    char **body = realloc(b->bodies, cap * sizeof *body);
+    if (body) b->bodies = body;
+    char **why = realloc(b->oversize, cap * sizeof *why);
+    if (why) b->oversize = why;
+    if (!t || !m || !o || !r || !body || !why) return -1;
     b->cap = cap;
     return 0;
 }
 
 /* The envelope recipient, when the publisher passed it as a message header. */
-static char *amqp_ingress_envelope_recipient(const amqp_envelope_t *env)
+static char *amqp_ingress_envelope_recipient(const amqp_basic_properties_t *props)
 {
-    if (!(env->message.properties._flags & AMQP_BASIC_HEADERS_FLAG)) return NULL;
-    const amqp_table_t *headers = &env->message.properties.headers;
+    if (!(props->_flags & AMQP_BASIC_HEADERS_FLAG)) return NULL;
+    const amqp_table_t *headers = &props->headers;
     for (int i = 0; i < headers->num_entries; i++) {
         const amqp_table_entry_t *e = &headers->entries[i];
         if (e->key.len == strlen(AMQP_INGRESS_ENVELOPE_HEADER) &&
@@ -217,54 +317,119 @@ static char *amqp_ingress_envelope_recipient(const amqp_envelope_t *env)
     return NULL;
 }
 
+/* The next frame of the delivery being read, of the given type; a close
+ * from the broker or anything else ends the connection (-1). */
+static int amqp_ingress_content_frame(amqp_connection_state_t conn, uint8_t type, amqp_frame_t *frame)
+{
+    int rc = amqp_simple_wait_frame(conn, frame);
+    if (rc != AMQP_STATUS_OK) {
+        log_warn("AMQP connection lost: %s", amqp_error_string2(rc));
+        return -1;
+    }
+    if (frame->frame_type == type && frame->channel == AMQP_INGRESS_CHANNEL) return 0;
+    log_warn("AMQP: the broker sent frame type %u in the middle of a message", frame->frame_type);
+    return -1;
+}
+
+/* An oversize message keeps its header block only. */
+static size_t amqp_ingress_header_block(const char *body, size_t len)
+{
+    const char *end = memmem(body, len, "\n\r\n", 3);
+    if (!end) end = memmem(body, len, "\n\n", 2);
+    return end ? (size_t)(end - body) + 1 : len;
+}
+
+/* Reads the content of the delivery tagged tag (a header frame, then body
+ * frames) into the batch. Each frame goes back to the library as soon as
+ * its bytes are copied, so a message is held once (rabbitmq-c's own reader
+ * holds every frame and the copy); a body over max_size is read past, its
+ * first AMQP_INGRESS_REFERENCE_MAX bytes kept. 1, or -1 when the connection
+ * failed. */
+static int amqp_ingress_content(amqp_connection_state_t conn, amqp_ingress_batch *b, uint64_t tag,
+                                size_t max_size)
+{
+    amqp_frame_t frame;
+    if (amqp_ingress_content_frame(conn, AMQP_FRAME_HEADER, &frame)) return -1;
+    uint64_t size = frame.payload.properties.body_size;
+    bool oversize = size > max_size;
+    size_t room = oversize ? AMQP_INGRESS_REFERENCE_MAX : (size_t)size, held = 0;
+    char *rcpt = amqp_ingress_envelope_recipient(frame.payload.properties.decoded);
+    char *body = malloc(room + 1);
+    amqp_maybe_release_buffers_on_channel(conn, AMQP_INGRESS_CHANNEL);
+    uint64_t got = 0;
+    while (body && got < size && amqp_ingress_content_frame(conn, AMQP_FRAME_BODY, &frame) == 0) {
+        size_t len = frame.payload.body_fragment.len;
+        size_t take = len < room - held ? len : room - held;
+        memcpy(body + held, frame.payload.body_fragment.bytes, take);
+        held += take;
+        got += len;
+        amqp_maybe_release_buffers_on_channel(conn, AMQP_INGRESS_CHANNEL);
+    }
+    if (!body || got != size) {
+        free(body);
+        free(rcpt);
+        return -1;
+    }
+    body[held] = '\0';
+    size_t i = b->n++;
+    b->tags[i] = tag;
+    b->recipients[i] = rcpt;
+    b->bodies[i] = body;
+    b->oversize[i] = NULL;
+    if (oversize) {
+        held = amqp_ingress_header_block(body, held);
+        body[held] = '\0';
+        b->oversize[i] = g_strdup_printf("too large: %" PRIu64 " bytes, over amqp.max_message_size (%zu); "
+                                         "only its header is kept", size, max_size);
+        log_warn("AMQP: a message of %" PRIu64 " bytes is over amqp.max_message_size (%zu): quarantining its "
+                 "header only", size, max_size);
+    }
+    b->messages[i] = (policy_message){
+        .raw = body,
+        .len = held,
+        .envelope = { .recipient = rcpt, .sender = NULL, .ingress = "amqp" },
+    };
+    return 1;
+}
+
 /* Waits up to timeout_ms for the next delivery and appends it to the batch.
  * Returns 1 when one was added, 0 on timeout, -1 when the connection failed. */
-static int amqp_ingress_receive(amqp_connection_state_t conn, amqp_ingress_batch *b, int timeout_ms)
+static int amqp_ingress_receive(amqp_connection_state_t conn, amqp_ingress_batch *b, int timeout_ms,
+                                size_t max_size)
 {
     struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+    amqp_frame_t frame;
     if (amqp_ingress_batch_grow(b)) return -1;
-    amqp_envelope_t *env = &b->envelopes[b->n];
     amqp_maybe_release_buffers(conn);
-    amqp_rpc_reply_t r = amqp_consume_message(conn, env, &tv, 0);
-    if (r.reply_type == AMQP_RESPONSE_NORMAL) {
-        char *rcpt = amqp_ingress_envelope_recipient(env);
-        b->recipients[b->n] = rcpt;
-        b->messages[b->n] = (policy_message){
-            .raw = env->message.body.bytes,
-            .len = env->message.body.len,
-            .envelope = { .recipient = rcpt, .sender = NULL, .ingress = "amqp" },
-        };
-        b->n++;
-        return 1;
+    int rc = amqp_simple_wait_frame_noblock(conn, &frame, &tv);
+    if (rc == AMQP_STATUS_TIMEOUT) return 0;
+    if (rc != AMQP_STATUS_OK) {
+        log_warn("AMQP connection lost: %s", amqp_error_string2(rc));
+        return -1;
     }
-    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT) return 0;
-    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
-        /* A frame that is not a delivery: a heartbeat is handled inside the
-         * library; a close from the broker ends this connection. */
-        amqp_frame_t frame;
-        if (amqp_simple_wait_frame_noblock(conn, &frame, &(struct timeval){ 0, 0 }) == AMQP_STATUS_OK &&
-            frame.frame_type == AMQP_FRAME_METHOD &&
-            (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
-             frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)) {
-            log_warn("AMQP broker closed the %s", frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD
-                                                       ? "channel" : "connection");
-            return -1;
-        }
-        return 0;
+    /* Heartbeats are answered inside the library; a close from the broker
+     * ends this connection; anything else but a delivery is passed over. */
+    if (frame.frame_type != AMQP_FRAME_METHOD) return 0;
+    if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
+        frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+        log_warn("AMQP broker closed the %s",
+                 frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ? "channel" : "connection");
+        return -1;
     }
-    char why[512];
-    amqp_ingress_describe(r, why, sizeof why);
-    log_warn("AMQP connection lost: %s", why);
-    return -1;
+    if (frame.payload.method.id != AMQP_BASIC_DELIVER_METHOD) return 0;
+    uint64_t tag = ((amqp_basic_deliver_t *)frame.payload.method.decoded)->delivery_tag;
+    return amqp_ingress_content(conn, b, tag, max_size);
 }
 
 static void amqp_ingress_batch_release(amqp_ingress_batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
-        amqp_destroy_envelope(&b->envelopes[i]);
         free(b->recipients[i]);
+        free(b->bodies[i]);
+        g_free(b->oversize[i]);
     }
     b->n = 0;
+    metrics_amqp_unacked(0);
 }
 
 /* Commits the batch and answers the broker: one multiple-ack when all was
@@ -274,16 +439,21 @@ static void amqp_ingress_batch_release(amqp_ingress_batch *b)
 static int amqp_ingress_settle(amqp_ingress *in, amqp_connection_state_t conn, amqp_ingress_batch *b)
 {
     size_t failed = 0;
-    policy_handle_batch(in->pol, b->messages, b->n, b->outcomes);
+    /* Only the last message of a batch can be oversize (it ends the batch). */
+    size_t last = b->n - 1, whole = b->oversize[last] ? last : b->n;
+    policy_handle_batch(in->pol, b->messages, whole, b->outcomes);
+    if (whole < b->n)
+        b->outcomes[last] = policy_quarantine(in->pol, b->messages[last].raw, b->messages[last].len,
+                                              &b->messages[last].envelope, b->oversize[last]);
     log_debug("AMQP: committed a batch of %zu", b->n);
     for (size_t i = 0; i < b->n; i++)
         failed += b->outcomes[i] == POLICY_STORE_FAILED;
     int rc = 0;
     if (failed == 0) {
-        rc = amqp_basic_ack(conn, AMQP_INGRESS_CHANNEL, b->envelopes[b->n - 1].delivery_tag, 1);
+        rc = amqp_basic_ack(conn, AMQP_INGRESS_CHANNEL, b->tags[b->n - 1], 1);
     } else {
         for (size_t i = 0; i < b->n && rc == 0; i++) {
-            uint64_t tag = b->envelopes[i].delivery_tag;
+            uint64_t tag = b->tags[i];
             rc = b->outcomes[i] == POLICY_STORE_FAILED
                      ? amqp_basic_reject(conn, AMQP_INGRESS_CHANNEL, tag, 1)
                      : amqp_basic_ack(conn, AMQP_INGRESS_CHANNEL, tag, 0);
@@ -303,11 +473,13 @@ static int amqp_ingress_consume(amqp_ingress *in, amqp_connection_state_t conn, 
                                 int *store_backoff_ms)
 {
     size_t batch_max = in->cfg->amqp.batch > 0 ? (size_t)in->cfg->amqp.batch : 1;
+    size_t max_size = in->cfg->amqp.max_message_size;
     while (!atomic_load(&in->stopping)) {
-        int got = amqp_ingress_receive(conn, b, AMQP_INGRESS_POLL_MS);
+        int got = amqp_ingress_receive(conn, b, AMQP_INGRESS_POLL_MS, max_size);
         /* Take what has already arrived, without waiting, to fill the batch. */
-        while (got == 1 && b->n < batch_max && !atomic_load(&in->stopping))
-            got = amqp_ingress_receive(conn, b, 0);
+        while (got == 1 && b->n < batch_max && !b->oversize[b->n - 1] && !atomic_load(&in->stopping))
+            got = amqp_ingress_receive(conn, b, 0, max_size);
+        metrics_amqp_unacked((long)b->n);
         int settled = b->n ? amqp_ingress_settle(in, conn, b) : 0;
         if (got < 0 || settled < 0) return -1;
         if (settled == 1) {
@@ -330,6 +502,8 @@ static void *amqp_ingress_main(void *arg)
     while (!atomic_load(&in->stopping)) {
         amqp_connection_state_t conn = amqp_ingress_connect(in);
         if (!conn) {
+            metrics_amqp_reconnect();
+            amqp_ingress_report_outage(in);
             log_warn("AMQP: reconnecting in %d ms", backoff_ms);
             amqp_ingress_pause(in, backoff_ms);
             backoff_ms = backoff_ms * 2 > AMQP_INGRESS_BACKOFF_MAX_MS ? AMQP_INGRESS_BACKOFF_MAX_MS : backoff_ms * 2;
@@ -344,18 +518,23 @@ static void *amqp_ingress_main(void *arg)
             amqp_ingress_disconnect(conn);
             log_info("AMQP consumer stopped");
         } else {
+            amqp_ingress_down(in, "AMQP: the connection to the broker was lost");
+            metrics_amqp_reconnect();
             amqp_destroy_connection(conn);
         }
     }
-    free(batch.envelopes);
+    free(batch.tags);
     free(batch.messages);
     free(batch.outcomes);
     free(batch.recipients);
+    free(batch.bodies);
+    free(batch.oversize);
     return NULL;
 }
 
 int amqp_ingress_start(amqp_ingress *in)
 {
+    metrics_set_ready(METRICS_PART_AMQP, false, "not connected yet");
     if (pthread_create(&in->thread, NULL, amqp_ingress_main, in) != 0) return -1;
     in->started = true;
     return 0;

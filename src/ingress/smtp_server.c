@@ -45,6 +45,7 @@
 
 #include "ingress/smtp_session.h"
 #include "log.h"
+#include "metrics/metrics.h"
 
 /* The defaults of config.h, for a config that leaves a limit at zero. */
 #define SMTP_DEFAULT_MAX_MESSAGE_SIZE ((size_t)26214400)
@@ -231,6 +232,7 @@ static void smtp_server_closed(void *arg, smtp_session *s)
     for (guint i = 0; srv->in_flight && i < srv->in_flight->sessions->len; i++)
         if (g_ptr_array_index(srv->in_flight->sessions, i) == s) g_ptr_array_index(srv->in_flight->sessions, i) = NULL;
     g_hash_table_remove(srv->sessions, s);
+    metrics_smtp_open(-1);
     g_hash_table_remove(srv->evicted, s);
     if (GPOINTER_TO_INT(count) <= 1)
         g_hash_table_remove(srv->per_client, client);
@@ -505,10 +507,12 @@ static void smtp_server_accept_cb(struct evconnlistener *listener, evutil_socket
     (void)socklen;
     if (!smtp_server_client(srv, sa, client, sizeof client)) {
         log_warn("SMTP %s: refused, not in smtp.allow_networks", client);
+        metrics_smtp_session(METRICS_SMTP_DENIED);
         smtp_server_refuse(fd, "554 5.7.1 Access denied\r\n");
         return;
     }
     if (smtp_server_check_limits(srv, client) != 0) {
+        metrics_smtp_session(METRICS_SMTP_BUSY);
         smtp_server_refuse(fd, "421 4.7.0 Too many connections, try again later\r\n");
         return;
     }
@@ -525,6 +529,8 @@ static void smtp_server_accept_cb(struct evconnlistener *listener, evutil_socket
     };
     smtp_session *s = smtp_session_new(bev, &params);
     g_hash_table_add(srv->sessions, s);
+    metrics_smtp_session(METRICS_SMTP_ACCEPTED);
+    metrics_smtp_open(+1);
     gpointer count = g_hash_table_lookup(srv->per_client, client);
     g_hash_table_insert(srv->per_client, g_strdup(client), GINT_TO_POINTER(GPOINTER_TO_INT(count) + 1));
     log_debug("SMTP %s: connected", client);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics/metrics.h"
 #include "policy/policy_internal.h"
 
 struct policy {
@@ -46,6 +47,29 @@ static const char *const policy_outcome_names[] = {
     [POLICY_QUARANTINED] = "quarantined",
     [POLICY_STORE_FAILED] = "store failed",
 };
+
+static const metrics_outcome policy_metrics_outcomes[] = {
+    [POLICY_HANDLED] = METRICS_OUTCOME_HANDLED,
+    [POLICY_DUPLICATE] = METRICS_OUTCOME_DUPLICATE,
+    [POLICY_QUARANTINED] = METRICS_OUTCOME_QUARANTINED,
+    [POLICY_STORE_FAILED] = METRICS_OUTCOME_FAILED,
+};
+
+/* What the metrics call a message's outcome: a handled one that was no
+ * bounce (kept apart, nothing acted on) is "notbounce". Read before the job
+ * is cleared. */
+static metrics_outcome policy_metrics_of(const policy_job *job, policy_outcome out)
+{
+    if (out == POLICY_HANDLED && job->report && job->report->kind == CLASSIFY_KIND_NOTBOUNCE)
+        return METRICS_OUTCOME_NOTBOUNCE;
+    return policy_metrics_outcomes[out];
+}
+
+/* Counts a message whose outcome is final, started at metrics_clock() start. */
+static void policy_count(const policy_envelope *env, metrics_outcome out, double start)
+{
+    metrics_message(env ? env->ingress : NULL, out, metrics_clock() - start);
+}
 
 const char *policy_outcome_name(policy_outcome outcome)
 {
@@ -154,6 +178,7 @@ static int policy_event(policy *p, const policy_job *job, const policy_rcpt *r, 
     };
     if (store_event_add(p->st, &ev) != 0)
         return policy_store_failed(p, "event log");
+    metrics_recipient(ev.domain, verdict, r->reason);
     return 0;
 }
 
@@ -467,6 +492,8 @@ policy_outcome policy_job_run(policy *p, policy_job *job, bool check_duplicate)
             return POLICY_DUPLICATE;
         }
     }
+    if (job->quarantine_as)
+        return policy_quarantine_reason(job, g_strdup(job->quarantine_as));
     if (policy_blank(job->raw, job->len))
         return policy_quarantine_reason(job, g_strdup("empty message"));
     if (!job->report)
@@ -575,28 +602,48 @@ static policy_outcome policy_finish(policy *p, policy_outcome out, int queued)
         store_rollback(p->st);
         return POLICY_STORE_FAILED;
     }
+    metrics_commit();
     if (queued && p->hook)
         p->hook(p->hook_arg);
     return out;
 }
 
-policy_outcome policy_handle(policy *p, const char *raw, size_t len, const policy_envelope *env)
+static policy_outcome policy_handle_as(policy *p, const char *raw, size_t len, const policy_envelope *env,
+                                       const char *quarantine_as)
 {
+    double start = metrics_clock();
+    metrics_discard();
     if (store_begin(p->st) != 0) {
         policy_store_failed(p, "begin");
+        policy_count(env, METRICS_OUTCOME_FAILED, start);
         return POLICY_STORE_FAILED;
     }
     policy_job job;
     policy_job_init(&job, raw, len, env, policy_now(p));
+    job.quarantine_as = quarantine_as;
     policy_outcome out = policy_job_handle(p, &job);
     if (out == POLICY_STORE_FAILED && store_error_permanent(p->st)) {
         policy_take_refusal(p, &job);
         store_rollback(p->st);
+        metrics_discard();
         out = store_begin(p->st) == 0 ? policy_refused(p, &job) : POLICY_STORE_FAILED;
     }
     out = policy_finish(p, out, job.queued);
+    metrics_outcome counted = policy_metrics_of(&job, out);
     policy_job_clear(&job);
+    policy_count(env, counted, start);
     return out;
+}
+
+policy_outcome policy_handle(policy *p, const char *raw, size_t len, const policy_envelope *env)
+{
+    return policy_handle_as(p, raw, len, env, NULL);
+}
+
+policy_outcome policy_quarantine(policy *p, const char *raw, size_t len, const policy_envelope *env,
+                                 const char *reason)
+{
+    return policy_handle_as(p, raw, len, env, reason);
 }
 
 policy_outcome policy_handle_dry_run(policy *p, const char *raw, size_t len, const policy_envelope *env)
@@ -615,9 +662,11 @@ policy_outcome policy_handle_dry_run(policy *p, const char *raw, size_t len, con
 }
 
 /* One message of a batch under its own savepoint; *queued grows by its
- * notifications when it stays. */
-static policy_outcome policy_batch_one(policy *p, policy_job *job, int *queued)
+ * notifications when it stays; *counted: its outcome for the metrics. */
+static policy_outcome policy_batch_one(policy *p, policy_job *job, int *queued, metrics_outcome *counted)
 {
+    size_t staged = metrics_mark();
+    *counted = METRICS_OUTCOME_FAILED;
     if (store_savepoint(p->st) != 0) {
         policy_store_failed(p, "savepoint");
         policy_job_drop(job);
@@ -627,18 +676,28 @@ static policy_outcome policy_batch_one(policy *p, policy_job *job, int *queued)
     if (out == POLICY_STORE_FAILED && store_error_permanent(p->st)) {
         policy_take_refusal(p, job);
         bool undone = store_savepoint_rollback(p->st) == 0 && store_savepoint(p->st) == 0;
+        metrics_rewind(staged);
         out = undone ? policy_refused(p, job) : POLICY_STORE_FAILED;
     }
     if (out != POLICY_STORE_FAILED && store_savepoint_release(p->st) != 0) {
         policy_store_failed(p, "savepoint release");
         out = POLICY_STORE_FAILED;
     }
-    if (out == POLICY_STORE_FAILED)
+    if (out == POLICY_STORE_FAILED) {
         store_savepoint_rollback(p->st);
-    else
+        metrics_rewind(staged);
+    } else
         *queued += job->queued;
+    *counted = policy_metrics_of(job, out);
     policy_job_drop(job);
     return out;
+}
+
+/* counted NULL: every message failed. */
+static void policy_count_batch(const policy_message *msgs, size_t n, const metrics_outcome *counted, double start)
+{
+    for (size_t i = 0; i < n; i++)
+        policy_count(&msgs[i].envelope, counted ? counted[i] : METRICS_OUTCOME_FAILED, start);
 }
 
 /* A pool thread's share of a batch: what policy_job_run() would classify,
@@ -651,14 +710,26 @@ static void policy_batch_classify(void *arg, size_t i)
         job->report = classify_message(job->raw, job->len);
 }
 
+/* Handles the classified jobs in the open transaction, in order. Their log
+ * lines are held until the last is handled and go out in one write. */
+static void policy_batch_handle(policy *p, policy_job *jobs, size_t n, policy_outcome *out, int *queued,
+                                metrics_outcome *counted)
+{
+    log_hold();
+    for (size_t i = 0; i < n; i++)
+        out[i] = policy_batch_one(p, &jobs[i], queued, &counted[i]);
+    log_flush();
+}
+
 /* The batch's messages are classified on every CPU before its write
  * transaction begins, so that the commit thread, which every message
- * passes, holds the write lock only for the store's work. Their log lines
- * are held until the last is handled and go out in one write, in order. */
+ * passes, holds the write lock only for the store's work. */
 void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy_outcome *out)
 {
     if (n == 0)
         return;
+    double start = metrics_clock();
+    metrics_discard();
     time_t now = policy_now(p);
     policy_job *jobs = g_new(policy_job, n);
     for (size_t i = 0; i < n; i++)
@@ -666,30 +737,32 @@ void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy
     if (!p->pool)
         p->pool = policy_pool_new();
     policy_pool_run(p->pool, n, policy_batch_classify, jobs);
-    bool begun = store_begin(p->st) == 0;
-    if (!begun)
+    if (store_begin(p->st) != 0) {
         policy_store_failed(p, "begin");
-    int queued = 0;
-    log_hold();
-    for (size_t i = 0; i < n; i++) {
-        if (begun) {
-            out[i] = policy_batch_one(p, &jobs[i], &queued);
-        } else {
+        for (size_t i = 0; i < n; i++) {
             out[i] = POLICY_STORE_FAILED;
             classify_report_free(jobs[i].report);
         }
-    }
-    log_flush();
-    g_free(jobs);
-    if (!begun)
+        g_free(jobs);
+        policy_count_batch(msgs, n, NULL, start);
         return;
+    }
+    int queued = 0;
+    metrics_outcome *counted = g_new(metrics_outcome, n);
+    policy_batch_handle(p, jobs, n, out, &queued, counted);
+    g_free(jobs);
     if (store_commit(p->st) != 0) {
         policy_store_failed(p, "commit");
         store_rollback(p->st);
         for (size_t i = 0; i < n; i++)
             out[i] = POLICY_STORE_FAILED;
+        policy_count_batch(msgs, n, NULL, start);
+        g_free(counted);
         return;
     }
+    metrics_commit();
+    policy_count_batch(msgs, n, counted, start);
+    g_free(counted);
     if (queued && p->hook)
         p->hook(p->hook_arg);
 }
@@ -711,6 +784,8 @@ policy_outcome policy_replay(policy *p, const store_quarantine_item *item, bool 
 {
     if (reason)
         *reason = NULL;
+    double start = metrics_clock();
+    metrics_discard();
     if (store_begin(p->st) != 0) {
         policy_store_failed(p, "begin");
         return POLICY_STORE_FAILED;
@@ -724,6 +799,7 @@ policy_outcome policy_replay(policy *p, const store_quarantine_item *item, bool 
     if (out == POLICY_STORE_FAILED && store_error_permanent(p->st)) {
         policy_take_refusal(p, &job);
         store_rollback(p->st);
+        metrics_discard();
         out = store_begin(p->st) == 0 ? POLICY_QUARANTINED : POLICY_STORE_FAILED;
     }
     if (!dry_run && out == POLICY_QUARANTINED && policy_requarantine(p, item, job.quarantine) != 0)
@@ -738,6 +814,9 @@ policy_outcome policy_replay(policy *p, const store_quarantine_item *item, bool 
         out = policy_finish(p, out, job.queued);
     if (reason && out == POLICY_QUARANTINED)
         *reason = strdup(job.quarantine);
+    metrics_outcome counted = policy_metrics_of(&job, out);
     policy_job_clear(&job);
+    if (!dry_run)
+        policy_count(&env, counted, start);
     return out;
 }

@@ -55,6 +55,12 @@ void policy_set_commit_hook(policy *p, void (*hook)(void *arg), void *arg);
 /* Handles one message in its own transaction. */
 policy_outcome policy_handle(policy *p, const char *raw, size_t len, const policy_envelope *env);
 
+/* Quarantines a message with reason without reading it, in its own
+ * transaction (a message delivered twice is a duplicate, as for
+ * policy_handle()). For an ingress that keeps only a reference to a message
+ * too large to handle: its header and its size. */
+policy_outcome policy_quarantine(policy *p, const char *raw, size_t len, const policy_envelope *env,
+                                 const char *reason);
 /* What policy_handle() would do, without writing anything (the transaction
  * is rolled back, nothing is archived): for `ingest --dry-run`. */
 policy_outcome policy_handle_dry_run(policy *p, const char *raw, size_t len, const policy_envelope *env);

@@ -21,6 +21,7 @@ typedef struct policy_job {
     size_t trace_len;              /* the ingress's own trace at the start of raw */
     time_t now;
     bool dry_run;                  /* write no files (replay --dry-run) */
+    const char *quarantine_as;     /* quarantine with this reason, unread (policy_quarantine) */
     char fingerprint[65];          /* SHA-256 of the raw bytes, hex */
     classify_report *report;
     const config_domain *domain;   /* the platform, or NULL */

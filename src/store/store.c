@@ -304,6 +304,22 @@ void store_stats_free(store_domain_stats *stats, size_t n)
     g_free(stats);
 }
 
+int store_outbox_gauges(store *st, store_outbox_gauge **gauges, size_t *n)
+{
+    return st->backend->outbox_gauges(st, gauges, n);
+}
+
+void store_outbox_gauges_free(store_outbox_gauge *gauges, size_t n)
+{
+    for (size_t i = 0; i < n; i++) g_free(gauges[i].domain);
+    g_free(gauges);
+}
+
+int store_quarantine_size_get(store *st, store_quarantine_size *size)
+{
+    return st->backend->quarantine_size(st, size);
+}
+
 /* ---- switch-over and operations ---- */
 
 int store_match_addresses(store *st, const char *part, size_t max, char ***addresses, size_t *n)

@@ -227,6 +227,26 @@ int store_stats(store *st, time_t now, long window_s, store_domain_stats **stats
                 long *quarantined);
 void store_stats_free(store_domain_stats *stats, size_t n);
 
+/* ---- gauges, for the metrics ---- */
+
+typedef struct store_outbox_gauge {
+    char *domain;
+    long pending;
+    long given_up;
+    time_t oldest_pending;    /* creation of the oldest pending item, 0 when none */
+} store_outbox_gauge;
+
+/* Open outbox items per domain, ordered by domain. Cheap: reads only the
+ * open items, never the event log. */
+int store_outbox_gauges(store *st, store_outbox_gauge **gauges, size_t *n);
+void store_outbox_gauges_free(store_outbox_gauge *gauges, size_t n);
+
+typedef struct store_quarantine_size {
+    long messages;
+    long long bytes;          /* of the kept messages */
+} store_quarantine_size;
+
+int store_quarantine_size_get(store *st, store_quarantine_size *size);
 /* ---- switch-over and operations ---- */
 
 /* Every address with a counter or a suppression whose spelling contains part

@@ -63,6 +63,8 @@ typedef struct store_backend {
     int (*stats)(store *st, time_t now, long window_s, store_domain_stats **stats, size_t *n,
                  long *quarantined);
 
+    int (*outbox_gauges)(store *st, store_outbox_gauge **gauges, size_t *n);
+    int (*quarantine_size)(store *st, store_quarantine_size *size);
     int (*match_addresses)(store *st, const char *part, size_t max, char ***addresses, size_t *n);
     int (*import_soft)(store *st, const char *address, const char *domain, int count,
                        time_t first, time_t last, int *added);

@@ -246,6 +246,12 @@ static const char *const store_pg_migrations[] = {
       "  (SELECT count(*) FROM outbox AS o WHERE o.domain_key = d.domain_key AND o.state = 0)," \
       "  (SELECT count(*) FROM outbox AS o WHERE o.domain_key = d.domain_key AND o.state = 2)" \
       " FROM d ORDER BY d.domain_key") \
+    X(OUTBOX_GAUGES, \
+      "SELECT domain_key, count(*) FILTER (WHERE state = 0), count(*) FILTER (WHERE state = 2)," \
+      " coalesce(min(created) FILTER (WHERE state = 0), 0)" \
+      " FROM outbox WHERE state <> 1 GROUP BY domain_key ORDER BY domain_key") \
+    X(QUARANTINE_SIZE, \
+      "SELECT count(*), coalesce(sum(octet_length(raw)), 0) FROM quarantine WHERE kind = 'quarantine'") \
     X(MATCH_ADDRESSES, \
       "SELECT min(address) FROM (SELECT address, address_key FROM soft_bounce" \
       "  UNION ALL SELECT address, address_key FROM permanent_bounce) AS a" \
@@ -929,6 +935,40 @@ static int pg_stats(store *st, time_t now, long window_s, store_domain_stats **s
     return 0;
 }
 
+/* ---- gauges ---- */
+
+static int pg_outbox_gauges(store *st, store_outbox_gauge **gauges, size_t *n)
+{
+    *gauges = NULL;
+    *n = 0;
+    pg_params p = { 0 };
+    PGresult *res = pg_run(st, PG_OUTBOX_GAUGES, &p, "counting the outbox");
+    if (!res) return -1;
+    int rows = PQntuples(res);
+    store_outbox_gauge *out = g_new0(store_outbox_gauge, rows > 0 ? rows : 1);
+    for (int r = 0; r < rows; r++) {
+        out[r].domain = pg_str_at(res, r, 0);
+        out[r].pending = (long)pg_int_at(res, r, 1);
+        out[r].given_up = (long)pg_int_at(res, r, 2);
+        out[r].oldest_pending = (time_t)pg_int_at(res, r, 3);
+    }
+    PQclear(res);
+    *gauges = out;
+    *n = (size_t)rows;
+    return 0;
+}
+
+static int pg_quarantine_size(store *st, store_quarantine_size *size)
+{
+    pg_params p = { 0 };
+    PGresult *res = pg_run(st, PG_QUARANTINE_SIZE, &p, "measuring the quarantine");
+    if (!res) return -1;
+    size->messages = (long)pg_int_at(res, 0, 0);
+    size->bytes = (long long)pg_int_at(res, 0, 1);
+    PQclear(res);
+    return 0;
+}
+
 /* ---- opening, schema, closing ---- */
 
 static void pg_close(store *st)
@@ -1195,6 +1235,8 @@ static const store_backend store_pg_backend = {
     .quarantine_remove = pg_quarantine_remove,
     .find_address = pg_find_address,
     .stats = pg_stats,
+    .outbox_gauges = pg_outbox_gauges,
+    .quarantine_size = pg_quarantine_size,
     .match_addresses = pg_match_addresses,
     .import_soft = pg_import_soft,
     .import_permanent = pg_import_permanent,

@@ -158,6 +158,8 @@ class Workdir:
                 "domains": {"mydomain.de": {"base_url": base_url}},
             },
             "notify": {"connect_timeout": 2, "timeout": 5, "retry_initial": 1, "retry_max": 2},
+            # Off unless a test asks: daemons run side by side in the tests.
+            "metrics": {"listen": ""},
         }
         merge(cfg, sections)
         self.config = os.path.join(self.dir, "config.yml")

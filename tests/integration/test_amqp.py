@@ -6,6 +6,8 @@ import os
 import random
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import harness
 
@@ -25,6 +27,11 @@ def _url():
 
 def _queue(name):
     return f"bd-{name}-{os.getpid()}"
+
+
+def _template(path, n):
+    with open(path, encoding="utf-8") as f:
+        return f.read().replace("{n}", str(n))
 
 
 def publish(url, queue, count, templates=TEMPLATES):
@@ -200,6 +207,115 @@ def test_amqps_verifies_the_broker():
         assert "AMQP consuming queue" not in service.output()
     finally:
         service.stop()
+
+
+def test_non_durable_queue_of_the_original_is_consumed():
+    """The original declared its queue non-durable: our durable declare gets
+    406, and the queue is consumed as it is, with one warning on migrating."""
+    url, queue = _url(), _queue("nondurable")
+    subprocess.run(["amqp-declare-queue", "-u", url, "-q", queue], check=True, capture_output=True, timeout=30)
+    for n in range(5):
+        subprocess.run(["amqp-publish", "-u", url, "-r", queue, "-b", _template(TEMPLATES[0], n)],
+                       check=True, timeout=30)
+    platform = harness.Platform()
+    port = harness.free_port()
+    work = harness.Workdir(platform, amqp={"url": url, "queue": queue}, metrics={"listen": f"127.0.0.1:{port}"})
+    service = work.start("run")
+    try:
+        expected = {f"user-{n}@example.org" for n in range(5)}
+        harness.wait_until(lambda: expected <= set(platform.addresses()), 30, "five suspensions")
+        harness.wait_until(lambda: queue_is_empty(url, queue), 10, "the queue to be drained")
+        out = service.output()
+        assert out.count("is not durable") == 1, out
+        assert "406" in out and "delete_queue" in out, out
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as resp:
+            assert resp.status == 200
+    finally:
+        service.stop()
+        platform.stop()
+
+
+def _http_status(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_a_consumer_that_cannot_consume_says_so_every_minute():
+    """No broker at all: /readyz fails at once with the reason, /healthz does
+    not, and the log says every minute that nothing is consumed (slow: 60 s)."""
+    broker, port = harness.free_port(), harness.free_port()
+    work = harness.Workdir(None, amqp={"url": f"amqp://guest:guest@127.0.0.1:{broker}/bouncedemails"},
+                           metrics={"listen": f"127.0.0.1:{port}"})
+    service = work.start("run")
+    try:
+        harness.wait_for_port(port)
+        status, body = _http_status(f"http://127.0.0.1:{port}/readyz")
+        assert status == 503 and body.startswith(f"amqp: AMQP connection to 127.0.0.1:{broker} failed"), body
+        assert _http_status(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        service.wait_output("AMQP: not consuming queue bouncedemails for", timeout=100)
+        assert service.output().count("not consuming queue") == 1
+    finally:
+        service.stop()
+
+
+def test_oversize_message_is_quarantined_by_reference():
+    """A message over amqp.max_message_size is not handled: its header block
+    and its size go to the quarantine, not its body; the next one is handled."""
+    url, queue = _url(), _queue("oversize")
+    text = _template(TEMPLATES[0], 1)
+    head, body = text.split("\n\n", 1)
+    big = head + "\n\n" + body + "\n" + ("x" * 76 + "\n") * 2000
+    platform = harness.Platform()
+    work = harness.Workdir(platform, amqp={"url": url, "queue": queue, "max_message_size": 65536})
+    service = work.start("run")
+    try:
+        service.wait_output("AMQP consuming queue")
+        subprocess.run(["amqp-publish", "-u", url, "-r", queue], input=big.encode(), check=True, timeout=30)
+        publish(url, queue, 1, TEMPLATES[:1])
+        harness.wait_until(lambda: "user-0@example.org" in platform.addresses(), 30, "the next message handled")
+        harness.wait_until(lambda: work.query("SELECT count(*) FROM quarantine")[0][0] == 1, 10, "a quarantined reference")
+        raw, reason = work.query("SELECT raw, reason FROM quarantine")[0]
+        raw = bytes(raw).decode()
+        assert raw.rstrip() == head.rstrip(), raw[:500]
+        assert f"too large: {len(big.encode())} bytes" in reason and "65536" in reason, reason
+        assert "user-1@example.org" not in platform.addresses()
+        assert queue_is_empty(url, queue)
+    finally:
+        service.stop()
+        platform.stop()
+
+
+def _peak_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("VmHWM:")).split()[1])
+
+
+def test_oversize_messages_are_never_held_whole():
+    """Two 40 MiB messages over amqp.max_message_size: the consumer reads
+    past their bodies, so its peak memory stays far below one of them."""
+    url, queue = _url(), _queue("oversize-memory")
+    head = _template(TEMPLATES[0], 2).split("\n\n", 1)[0]
+    big = (head + "\n\n" + ("y" * 1023 + "\n") * (40 * 1024)).encode()
+    platform = harness.Platform()
+    work = harness.Workdir(platform, amqp={"url": url, "queue": queue, "max_message_size": "1MiB"})
+    service = work.start("run")
+    try:
+        service.wait_output("AMQP consuming queue")
+        baseline = _peak_rss_kib(service.proc.pid)
+        for _ in range(2):
+            subprocess.run(["amqp-publish", "-u", url, "-r", queue], input=big, check=True, timeout=60)
+        harness.wait_until(lambda: work.query("SELECT count(*) FROM quarantine")[0][0] == 1, 60,
+                           "the reference quarantined (the second is the same message: a duplicate)")
+        harness.wait_until(lambda: queue_is_empty(url, queue), 30, "both acknowledged")
+        grown = _peak_rss_kib(service.proc.pid) - baseline
+        print(f"peak memory grew by {grown} KiB for two {len(big) // 1024} KiB messages")
+        assert grown < len(big) // 1024 // 4, f"peak memory grew by {grown} KiB for {len(big) // 1024} KiB messages"
+    finally:
+        service.stop()
+        platform.stop()
 
 
 if __name__ == "__main__":
