@@ -24,16 +24,12 @@
  * queued with its recipients' names; the queue holds at most
  * ARCHIVE_QUEUE_MAX_BYTES of messages, beyond which a writer waits, so that
  * a slow disk bounds memory, not the archive. policy_archive_flush() waits
- * for what is queued (a `stdin` run before it exits, the daemon once its
- * ingresses have stopped).
- *
- * The price: a message is queued before its commit and may be written
- * after it, so a process killed outright (kill -9, a power loss) loses the
- * files still queued (at most ARCHIVE_QUEUE_MAX_BYTES of messages) although
- * the bounce was acknowledged; the database keeps its suspension, event,
- * verdict and diagnostic, only the raw copy is gone. The archive has never
- * been the record (no fsync either); waiting for the writer before every
- * acknowledgement would put its cost back on the commit path.
+ * for what is queued: the policy calls it just before each commit, so the
+ * writer compresses while the rest of a batch is handled, and a bounce is
+ * acknowledged only once its raw copy is written (a process killed between
+ * the write and the commit writes it again on redelivery). Like the
+ * original's archive it is not fsync'ed: a power loss may still take the
+ * last files back, as it may the last commits (synchronous = NORMAL).
  */
 #include "policy/policy.h"
 

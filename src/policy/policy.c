@@ -597,6 +597,7 @@ static policy_outcome policy_finish(policy *p, policy_outcome out, int queued)
         log_error("nothing of this message was committed; it will be retried");
         return out;
     }
+    policy_archive_flush();
     if (store_commit(p->st) != 0) {
         policy_store_failed(p, "commit");
         store_rollback(p->st);
@@ -751,6 +752,9 @@ void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy
     metrics_outcome *counted = g_new(metrics_outcome, n);
     policy_batch_handle(p, jobs, n, out, &queued, counted);
     g_free(jobs);
+    /* The raw bounces are on disk before the commit that lets the ingress
+     * acknowledge them; the writer worked while the batch was handled. */
+    policy_archive_flush();
     if (store_commit(p->st) != 0) {
         policy_store_failed(p, "commit");
         store_rollback(p->st);

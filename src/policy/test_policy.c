@@ -394,6 +394,48 @@ static void test_permanent_suspends_and_archives(void **state)
     g_free(raw);
 }
 
+/* A batch is committed, and so may be acknowledged, only once the raw
+ * copies of its permanent bounces are written: a process killed right
+ * after the ack loses none. Large, incompressible messages keep the writer
+ * busy long enough that a commit not waiting for it is caught. */
+static void test_batch_archived_before_commit(void **state)
+{
+    fixture *f = *state;
+    enum { N = 6, PAD = 1 << 20 };
+    policy_message msgs[N];
+    char *raws[N], *addrs[N];
+    GRand *rand = g_rand_new_with_seed(7);
+    for (int i = 0; i < N; i++) {
+        addrs[i] = g_strdup_printf("big%d@example.com", i);
+        char *bounce = hard_bounce(f, addrs[i]);
+        GString *raw = g_string_new(bounce);
+        for (int k = 0; k < PAD / 64; k++) {
+            for (int j = 0; j < 63; j++)
+                g_string_append_c(raw, (char)('A' + g_rand_int_range(rand, 0, 26)));
+            g_string_append_c(raw, '\n');
+        }
+        g_free(bounce);
+        raws[i] = g_string_free(raw, FALSE);
+        msgs[i] = (policy_message){ raws[i], strlen(raws[i]), { NULL, NULL, "amqp", 0 } };
+    }
+    policy_outcome out[N];
+    policy_handle_batch(f->p, msgs, N, out);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(out[i], POLICY_HANDLED);
+        char *path = policy_archive_path(f->cfg->handler.permanent_bounced_emails_path, addrs[i]);
+        gzFile gz = gzopen(path, "rb");
+        assert_non_null(gz);
+        char *back = g_malloc(msgs[i].len + 16);
+        assert_int_equal(gzread(gz, back, (unsigned)msgs[i].len + 16), (int)msgs[i].len);
+        gzclose(gz);
+        g_free(back);
+        free(path);
+        g_free(raws[i]);
+        g_free(addrs[i]);
+    }
+    g_rand_free(rand);
+}
+
 /* A report naming several recipients is stored once: each recipient's file
  * is the same file (one inode, one link per recipient). */
 static void test_archive_one_copy_per_message(void **state)
@@ -1368,6 +1410,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_routes_by_envelope_and_subdomain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verp_names_the_recipient, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_savepoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_archived_before_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_same_as_one_by_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_path_is_safe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_one_copy_per_message, setup, teardown),
