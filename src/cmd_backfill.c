@@ -32,7 +32,7 @@ static void backfill_count_commit(void *arg)
 static int backfill_one(void *arg, const char *source, int index, const char *msg, size_t len)
 {
     backfill_run *run = arg;
-    policy_envelope env = { NULL, NULL, "ingest", 0 };
+    policy_envelope env = { NULL, NULL, "ingest", 0, 0 };
     log_debug("ingest: %s#%d", source, index);
     policy_outcome out = run->dry_run ? policy_handle_dry_run(run->pol, msg, len, &env)
                                       : policy_handle(run->pol, msg, len, &env);

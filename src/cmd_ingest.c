@@ -140,7 +140,7 @@ int cmd_stdin(const cmd_context *ctx, int argc, char **argv)
         policy *p = policy_new(cfg, st);
         int commits = 0;
         policy_set_commit_hook(p, ingest_count_commit, &commits);
-        policy_envelope env = { recipient, sender, "stdin", 0 };
+        policy_envelope env = { recipient, sender, "stdin", 0, 0 };
         policy_outcome out = policy_handle(p, (const char *)msg->data, msg->len, &env);
         policy_free(p);
         if (out == POLICY_STORE_FAILED)

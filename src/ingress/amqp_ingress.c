@@ -387,7 +387,7 @@ static int amqp_ingress_content(amqp_connection_state_t conn, amqp_ingress_batch
     b->messages[i] = (policy_message){
         .raw = body,
         .len = held,
-        .envelope = { .recipient = rcpt, .sender = NULL, .ingress = "amqp" },
+        .envelope = { .recipient = rcpt, .sender = NULL, .ingress = "amqp", .received = metrics_clock() },
     };
     return 1;
 }

@@ -302,10 +302,11 @@ static void smtp_batch_add(smtp_server *srv, smtp_batch *b, smtp_session *s)
     size_t main_len;
     smtp_session_message(s, &main_len);
     size_t trace_len = smtp_session_trace_len(s), body_len = main_len - trace_len;
+    double received = metrics_clock();
     for (size_t i = 0; i < n; i++) {
         if (!copy[i]) continue;
         const char *rcpt = smtp_session_recipient(s, i);
-        policy_message m = { .envelope = { .sender = sender, .ingress = "smtp" } };
+        policy_message m = { .envelope = { .sender = sender, .ingress = "smtp", .received = received } };
         m.envelope.recipient = smtp_batch_keep(b, g_strdup(rcpt));
         /* The first recipient's copy last: taking it leaves the session without one. */
         m.raw = i == 0 ? NULL : smtp_batch_keep(b, smtp_session_message_for(s, rcpt, &m.len));

@@ -68,6 +68,8 @@ static metrics_outcome policy_metrics_of(const policy_job *job, policy_outcome o
 /* Counts a message whose outcome is final, started at metrics_clock() start. */
 static void policy_count(const policy_envelope *env, metrics_outcome out, double start)
 {
+    if (env && env->received > 0 && env->received < start)
+        start = env->received;
     metrics_message(env ? env->ingress : NULL, out, metrics_clock() - start);
 }
 
@@ -515,7 +517,7 @@ policy_outcome policy_job_run(policy *p, policy_job *job, bool check_duplicate)
 static void policy_job_prepare(policy_job *job, const char *raw, size_t len, const policy_envelope *env,
                                time_t now)
 {
-    static const policy_envelope none = { NULL, NULL, NULL, 0 };
+    static const policy_envelope none = { NULL, NULL, NULL, 0, 0 };
     memset(job, 0, sizeof *job);
     size_t from_line = policy_from_line(raw, len);
     job->raw = raw + from_line;
@@ -794,7 +796,7 @@ policy_outcome policy_replay(policy *p, const store_quarantine_item *item, bool 
         policy_store_failed(p, "begin");
         return POLICY_STORE_FAILED;
     }
-    policy_envelope env = { item->envelope_recipient, NULL, "replay", 0 };
+    policy_envelope env = { item->envelope_recipient, NULL, "replay", 0, 0 };
     policy_job job;
     policy_job_init(&job, item->raw ? item->raw : "", item->raw ? item->raw_len : 0, &env, policy_now(p));
     job.dry_run = dry_run;

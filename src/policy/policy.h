@@ -29,6 +29,10 @@ typedef struct policy_envelope {
      * fingerprint, so that a sender's retry of a message that was committed
      * (its 250 lost) is still recognised as the same message. */
     size_t trace_len;
+    /* metrics_clock() when the ingress took the message in (end of DATA, a
+     * delivery read), so that the handling time an operator sees includes
+     * the wait for a batch; 0: when the policy took it. */
+    double received;
 } policy_envelope;
 
 typedef struct policy_message {

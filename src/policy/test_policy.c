@@ -23,6 +23,7 @@
 
 #include "classify/classify.h"
 #include "config.h"
+#include "metrics/metrics.h"
 #include "policy/policy.h"
 #include "policy/policy_internal.h"
 #include "policy/verp.h"
@@ -97,7 +98,7 @@ static char *soft_bounce(fixture *f, const char *rcpt)
 
 static policy_outcome handle(fixture *f, const char *raw, const char *env_rcpt)
 {
-    policy_envelope env = { env_rcpt, NULL, "test", 0 };
+    policy_envelope env = { env_rcpt, NULL, "test", 0, 0 };
     return policy_handle(f->p, raw, strlen(raw), &env);
 }
 
@@ -353,12 +354,12 @@ static void test_same_message_despite_from_line_and_trace(void **state)
     const char *t2 = "Received: from mx.example.net by bd; Thu, 26 Nov 2026 10:09:40 +0000\r\n";
     char *c = g_strconcat(t1, raw, NULL);
     char *d = g_strconcat(t2, raw, NULL);
-    policy_envelope e1 = { "no-reply@openhpi.de", NULL, "smtp", strlen(t1) };
-    policy_envelope e2 = { "no-reply@openhpi.de", NULL, "smtp", strlen(t2) };
+    policy_envelope e1 = { "no-reply@openhpi.de", NULL, "smtp", strlen(t1), 0 };
+    policy_envelope e2 = { "no-reply@openhpi.de", NULL, "smtp", strlen(t2), 0 };
     assert_int_equal(policy_handle(f->p, c, strlen(c), &e1), POLICY_HANDLED);
     assert_int_equal(policy_handle(f->p, d, strlen(d), &e2), POLICY_DUPLICATE);
     /* The same bytes to another envelope recipient are another delivery. */
-    policy_envelope e3 = { "no-reply@mail.openhpi.de", NULL, "smtp", strlen(t2) };
+    policy_envelope e3 = { "no-reply@mail.openhpi.de", NULL, "smtp", strlen(t2), 0 };
     assert_int_equal(policy_handle(f->p, d, strlen(d), &e3), POLICY_HANDLED);
     assert_int_equal(soft_count(f, "retry@example.com"), 3);
     g_free(a);
@@ -416,7 +417,7 @@ static void test_batch_archived_before_commit(void **state)
         }
         g_free(bounce);
         raws[i] = g_string_free(raw, FALSE);
-        msgs[i] = (policy_message){ raws[i], strlen(raws[i]), { NULL, NULL, "amqp", 0 } };
+        msgs[i] = (policy_message){ raws[i], strlen(raws[i]), { NULL, NULL, "amqp", 0, 0 } };
     }
     policy_outcome out[N];
     policy_handle_batch(f->p, msgs, N, out);
@@ -434,6 +435,31 @@ static void test_batch_archived_before_commit(void **state)
         g_free(addrs[i]);
     }
     g_rand_free(rand);
+}
+
+/* The handling time counts from the ingress's receipt (a message that
+ * waited 30 s for its batch took 30 s), not from when the policy took it. */
+static void test_handling_time_counts_from_receipt(void **state)
+{
+    fixture *f = *state;
+    /* metrics_init keeps its config for the process: one without domains,
+     * outliving every fixture (each domain counts as "other"). */
+    static config metrics_cfg;
+    assert_int_equal(metrics_init(&metrics_cfg), 0);
+    char *raw = hard_bounce(f, "waited@example.com");
+    policy_message m = { raw, strlen(raw), { NULL, NULL, "amqp", 0, metrics_clock() - 30 } };
+    policy_outcome out;
+    policy_handle_batch(f->p, &m, 1, &out);
+    assert_int_equal(out, POLICY_HANDLED);
+    char *text = metrics_render(NULL, 0, NULL);
+    const char *bucket = "bouncedemails_message_handling_seconds_bucket{ingress=\"amqp\",le=\"10\"} ";
+    const char *total = "bouncedemails_message_handling_seconds_count{ingress=\"amqp\"} ";
+    assert_non_null(strstr(text, bucket));
+    assert_non_null(strstr(text, total));
+    assert_int_equal(strtol(strstr(text, bucket) + strlen(bucket), NULL, 10), 0);
+    assert_int_equal(strtol(strstr(text, total) + strlen(total), NULL, 10), 1);
+    g_free(text);
+    g_free(raw);
 }
 
 /* A report naming several recipients is stored once: each recipient's file
@@ -700,7 +726,7 @@ static void test_garbage_and_empty_are_quarantined(void **state)
     for (size_t i = 0; i < sizeof noise; i++)
         noise[i] = (char)g_rand_int_range(rnd, 0, 256);
     g_rand_free(rnd);
-    policy_envelope env = { "no-reply@openhpi.de", NULL, "test", 0 };
+    policy_envelope env = { "no-reply@openhpi.de", NULL, "test", 0, 0 };
     assert_int_equal(policy_handle(f->p, noise, sizeof noise, &env), POLICY_QUARANTINED);
     assert_int_equal(policy_handle(f->p, "", 0, &env), POLICY_QUARANTINED);
 
@@ -796,10 +822,10 @@ static void test_batch_savepoints(void **state)
     char *a = hard_bounce(f, "b1@example.com");
     char *b = soft_bounce(f, "b2@example.com");
     policy_message msgs[] = {
-        { a, strlen(a), { NULL, NULL, "amqp", 0 } },
-        { b, strlen(b), { NULL, NULL, "amqp", 0 } },
-        { a, strlen(a), { NULL, NULL, "amqp", 0 } },
-        { "", 0, { NULL, NULL, "amqp", 0 } },
+        { a, strlen(a), { NULL, NULL, "amqp", 0, 0 } },
+        { b, strlen(b), { NULL, NULL, "amqp", 0, 0 } },
+        { a, strlen(a), { NULL, NULL, "amqp", 0, 0 } },
+        { "", 0, { NULL, NULL, "amqp", 0, 0 } },
     };
     policy_outcome out[4];
     policy_handle_batch(f->p, msgs, 4, out);
@@ -871,7 +897,7 @@ static void test_batch_same_as_one_by_one(void **state)
     enum { N = G_N_ELEMENTS(raws) + 2 };
     policy_message msgs[N];
     for (size_t i = 0; i < G_N_ELEMENTS(raws); i++)
-        msgs[i] = (policy_message){ raws[i], strlen(raws[i]), { NULL, NULL, "amqp", 0 } };
+        msgs[i] = (policy_message){ raws[i], strlen(raws[i]), { NULL, NULL, "amqp", 0, 0 } };
     msgs[7].envelope.recipient = "no-reply+alice=example.com@openhpi.de";
     msgs[N - 2] = msgs[0]; /* a duplicate in the same batch */
     msgs[N - 1] = msgs[9];
@@ -1262,8 +1288,8 @@ static void test_refused_by_the_store_is_quarantined(void **state)
     /* In a batch, the refused one goes to the quarantine, its neighbours are handled. */
     char *again = hard_bounce(f, address);
     char *fine = hard_bounce(f, "fine@example.com");
-    policy_message msgs[] = { { again, strlen(again), { NULL, NULL, "test", 0 } },
-                              { fine, strlen(fine), { NULL, NULL, "test", 0 } } };
+    policy_message msgs[] = { { again, strlen(again), { NULL, NULL, "test", 0, 0 } },
+                              { fine, strlen(fine), { NULL, NULL, "test", 0, 0 } } };
     policy_outcome out[2];
     policy_handle_batch(f->p, msgs, 2, out);
     assert_int_equal(out[0], POLICY_QUARANTINED);
@@ -1411,6 +1437,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verp_names_the_recipient, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_savepoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_archived_before_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handling_time_counts_from_receipt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_same_as_one_by_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_path_is_safe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_one_copy_per_message, setup, teardown),
