@@ -38,6 +38,11 @@ int cmd_dry_run_options(int argc, char **argv, bool *dry_run);
 typedef int (*cmd_message_fn)(void *arg, const char *source, int index, const char *msg, size_t len);
 int cmd_each_message(const char *command, char *const *paths, int n, cmd_message_fn fn, void *arg);
 
+/* One prompt attempt at the notifications this run queued (after
+ * store_outbox_remember(st)), never at another run's backlog; what fails
+ * stays in the outbox for the daemon, as a warning says. */
+void cmd_notify_queued(const config *cfg, store *st);
+
 int cmd_classify(const cmd_context *ctx, int argc, char **argv);
 int cmd_stdin(const cmd_context *ctx, int argc, char **argv);
 int cmd_run(const cmd_context *ctx, int argc, char **argv);

@@ -13,10 +13,8 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <sysexits.h>
-#include <time.h>
 
 #include "log.h"
-#include "notify/notify.h"
 #include "policy/policy.h"
 
 typedef struct backfill_run {
@@ -76,13 +74,8 @@ static int backfill_main(const config *cfg, store *st, char *const *paths, int n
              run.outcomes[POLICY_HANDLED], dry_run ? "would be " : "", run.outcomes[POLICY_DUPLICATE],
              run.outcomes[POLICY_QUARANTINED], dry_run ? "would be " : "",
              status < 0 ? ", stopped on a store error" : "");
-    if (run.commits && !dry_run) {
-        notify *nt = notify_new(cfg, st);
-        size_t attempted = 0;
-        if (!nt || notify_run_once(nt, time(NULL), &attempted) != 0)
-            log_warn("notifications not sent now stay in the outbox for `bouncedemails run`");
-        notify_free(nt);
-    }
+    if (run.commits && !dry_run)
+        cmd_notify_queued(cfg, st);
     return status < 0 ? EX_TEMPFAIL : status;
 }
 
@@ -96,6 +89,9 @@ int cmd_ingest(const cmd_context *ctx, int argc, char **argv)
     store *st = NULL;
     int status = cmd_load_config(ctx, &cfg);
     if (status == 0) status = cmd_open_store(cfg, &st);
+    /* The prompt attempt is at what this run queued, never at another
+     * platform's backlog (issue 13, point 11). */
+    if (status == 0) store_outbox_remember(st);
     if (status == 0) status = backfill_main(cfg, st, argv + optind, argc - optind, dry_run);
     store_close(st);
     if (cfg) config_free(cfg);

@@ -26,9 +26,7 @@ static void ingest_count_commit(void *arg)
     (*(int *)arg)++;
 }
 
-/* One prompt attempt at what this run queued (the store handle remembers
- * it); failures stay in the outbox. */
-static void ingest_notify(const config *cfg, store *st)
+void cmd_notify_queued(const config *cfg, store *st)
 {
     notify *n = notify_new(cfg, st);
     size_t attempted = 0;
@@ -148,7 +146,7 @@ int cmd_stdin(const cmd_context *ctx, int argc, char **argv)
         if (out == POLICY_STORE_FAILED)
             status = EX_TEMPFAIL;
         else if (commits)
-            ingest_notify(cfg, st);
+            cmd_notify_queued(cfg, st);
     }
     if (st)
         store_close(st);
@@ -254,7 +252,7 @@ static int replay_run(const config *cfg, store *st, int64_t only_id, bool dry_ru
     log_info("replay%s: %d handled, %d kept in the quarantine%s", dry_run ? " (dry run)" : "", c.handled,
              c.kept, c.failed ? ", stopped on a store error" : "");
     if (commits)
-        ingest_notify(cfg, st);
+        cmd_notify_queued(cfg, st);
     if (only_id > 0 && !found) {
         fprintf(stderr, "bouncedemails: replay: no quarantined message has id %" PRId64 "\n", only_id);
         return EX_DATAERR;

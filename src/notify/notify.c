@@ -223,6 +223,8 @@ static void notify_job_done(notify *n, notify_job *job, notify_outcome outcome, 
     if (!job->launched)
         return;
     n->platform_busy[job->domain_index]--;
+    if (n->unreachable && !n->started)
+        return;    /* notify_run_once leaves the held jobs to the daemon */
     for (GList *l = n->held.head; l != NULL; l = l->next) {
         notify_job *next = l->data;
         if (next->domain_index == job->domain_index) {
@@ -648,6 +650,22 @@ static int notify_sync(notify *n, time_t now, bool fill)
     return rc < 0 ? -1 : started;
 }
 
+/* A pass that found a platform unreachable starts no more requests, also
+ * not those already claimed and held for their platform's turn: they come
+ * due again for the daemon when their claim ends, unattempted. */
+static size_t notify_drop_held(notify *n)
+{
+    size_t dropped = 0;
+    notify_job *job;
+    while ((job = g_queue_pop_head(&n->held)) != NULL) {
+        g_hash_table_remove(n->busy, &job->item->id);
+        n->in_flight--;
+        notify_job_free(job);
+        dropped++;
+    }
+    return dropped;
+}
+
 /* Lets curl work; returns the number of transfers that finished. */
 static size_t notify_perform(notify *n)
 {
@@ -672,6 +690,8 @@ int notify_run_once(notify *n, time_t now, size_t *attempted)
     n->outbox_empty = false;
     for (;;) {
         size_t finished = notify_perform(n);
+        if (n->unreachable)
+            total -= notify_drop_held(n);
         /* Once a platform has not answered, the rest waits for the daemon:
          * a caller such as Postfix's pipe should not wait a timeout per
          * batch of a backlog. */
@@ -740,7 +760,11 @@ static void *notify_worker(void *arg)
             n->outbox_empty = false;
         }
     }
-    /* Stopping: nothing new is taken, what is in flight gets its outcome. */
+    /* Stopping: nothing new is taken, not even what is claimed but held for
+     * its platform's turn (one round of timeouts each against a hung
+     * platform would outlast the service manager's stop timeout); what is
+     * in flight gets its outcome. */
+    notify_drop_held(n);
     while (n->in_flight > 0)
         if (notify_perform(n) == 0 && n->in_flight > 0)
             notify_poll(n, NOTIFY_BUSY_POLL_MS);

@@ -114,6 +114,16 @@ static int64_t fake_add(store *st, const char *address, const char *domain, time
     return it->id;
 }
 
+/* count items, <prefix>0@x.de onwards, ids in that order. */
+static void fake_add_numbered(store *st, const char *prefix, int count, const char *domain, time_t due)
+{
+    for (int i = 0; i < count; i++) {
+        char address[64];
+        snprintf(address, sizeof address, "%s%d@x.de", prefix, i);
+        fake_add(st, address, domain, due);
+    }
+}
+
 static store_outbox_item fake_get(store *st, int64_t id)
 {
     g_mutex_lock(&st->lock);
@@ -494,11 +504,7 @@ static void test_unreachable_platform_ends_the_pass(void **state)
     int port = f->plat.port;
     platform_stop(&f->plat);
     time_t now = time(NULL);
-    for (int i = 0; i < 6; i++) {
-        char address[32];
-        snprintf(address, sizeof address, "backlog%d@x.de", i);
-        fake_add(f->st, address, "mydomain.de", now);
-    }
+    fake_add_numbered(f->st, "backlog", 6, "mydomain.de", now);
     /* The first batch finds nobody there; the rest is left for the daemon. */
     assert_int_equal(run_once(f, now), 2);
     for (int64_t id = 1; id <= 6; id++) {
@@ -605,11 +611,7 @@ static void test_requests_in_parallel(void **state)
     f->cfg->notify.max_in_flight = 8;
     platform_mode(&f->plat, "{\"mode\": \"slow\", \"delay\": 1}");
     time_t now = time(NULL);
-    for (int i = 0; i < 8; i++) {
-        char address[32];
-        snprintf(address, sizeof address, "p%d@x.de", i);
-        fake_add(f->st, address, "mydomain.de", now);
-    }
+    fake_add_numbered(f->st, "p", 8, "mydomain.de", now);
     gint64 start = g_get_monotonic_time();
     assert_int_equal(run_once(f, now), 8);
     gint64 took = g_get_monotonic_time() - start;
@@ -713,11 +715,7 @@ static void test_run_remembered_only_its_own(void **state)
 {
     fixture *f = *state;
     time_t now = time(NULL);
-    for (int i = 0; i < 3; i++) {
-        char address[32];
-        snprintf(address, sizeof address, "backlog%d@x.de", i);
-        fake_add(f->st, address, "json.de", now - 60);
-    }
+    fake_add_numbered(f->st, "backlog", 3, "json.de", now - 60);
     int64_t own = fake_add(f->st, "own@x.de", "mydomain.de", now);
     g_array_append_val(f->st->remembered, own);
     notify *n = notify_new(f->cfg, f->st);
@@ -752,6 +750,27 @@ static void test_retry_after_honoured(void **state)
     assert_true(it.next_attempt >= later + 3600 && it.next_attempt <= MAX(later, time(NULL)) + 3600);
 }
 
+/* Items claimed together but held for their platform's turn are not tried
+ * one round after another against a platform that does not answer: a
+ * `stdin` run would wait a timeout per round. */
+static void test_unreachable_platform_leaves_held_jobs(void **state)
+{
+    fixture *f = *state;
+    f->cfg->notify.max_in_flight = 6;
+    f->cfg->notify.concurrency = 2;
+    platform_stop(&f->plat);
+    time_t now = time(NULL);
+    fake_add_numbered(f->st, "held", 6, "mydomain.de", now);
+    assert_int_equal(run_once(f, now), 2);
+    int attempted = 0;
+    for (int64_t id = 1; id <= 6; id++) {
+        store_outbox_item it = fake_get(f->st, id);
+        assert_int_equal(it.state, STORE_OUTBOX_PENDING);
+        attempted += it.attempts;
+    }
+    assert_int_equal(attempted, 2);
+}
+
 /* notify.concurrency requests at once to one platform: four slow requests
  * with two at a time take two rounds, and each goes out once. */
 static void test_platform_concurrency(void **state)
@@ -761,11 +780,7 @@ static void test_platform_concurrency(void **state)
     f->cfg->notify.concurrency = 2;
     platform_mode(&f->plat, "{\"mode\": \"slow\", \"delay\": 1}");
     time_t now = time(NULL);
-    for (int i = 0; i < 4; i++) {
-        char address[32];
-        snprintf(address, sizeof address, "c%d@x.de", i);
-        fake_add(f->st, address, "mydomain.de", now);
-    }
+    fake_add_numbered(f->st, "c", 4, "mydomain.de", now);
     gint64 start = g_get_monotonic_time();
     assert_int_equal(run_once(f, now), 4);
     assert_true(g_get_monotonic_time() - start >= 19 * G_USEC_PER_SEC / 10);
@@ -810,6 +825,27 @@ static void test_worker_wakes_and_stops(void **state)
     assert_true(fake_handed_out(f->st, slow));
     notify_stop(n);
     assert_int_equal(fake_get(f->st, slow).state, STORE_OUTBOX_DONE);
+}
+
+/* Stopping does not start the requests held for their platform's turn:
+ * they come due again when their claim ends. */
+static void test_worker_stop_leaves_held_jobs(void **state)
+{
+    fixture *f = *state;
+    f->cfg->notify.concurrency = 1;
+    platform_mode(&f->plat, "{\"mode\": \"slow\", \"delay\": 1}");
+    fake_add_numbered(f->st, "h", 3, "mydomain.de", time(NULL));
+    notify *n = f->worker = notify_new(f->cfg, f->st);
+    assert_int_equal(notify_start(n), 0);
+    gint64 start = g_get_monotonic_time();
+    while (!fake_handed_out(f->st, 3) && g_get_monotonic_time() - start < 3 * G_USEC_PER_SEC)
+        g_usleep(1000);
+    assert_true(fake_handed_out(f->st, 1) && fake_handed_out(f->st, 3));
+    notify_stop(n);
+    int attempts = 0;
+    for (int64_t id = 1; id <= 3; id++)
+        attempts += fake_get(f->st, id).attempts;
+    assert_int_equal(attempts, 1);
 }
 
 /* The worker with many items: claimed and recorded in batches, several
@@ -867,6 +903,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_run_remembered_only_its_own, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_after_honoured, setup, teardown),
         cmocka_unit_test_setup_teardown(test_platform_concurrency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_platform_leaves_held_jobs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_stop_leaves_held_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_posts_each_once, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,7 +24,16 @@
  * queued with its recipients' names; the queue holds at most
  * ARCHIVE_QUEUE_MAX_BYTES of messages, beyond which a writer waits, so that
  * a slow disk bounds memory, not the archive. policy_archive_flush() waits
- * for what is queued (a `stdin` run before it exits).
+ * for what is queued (a `stdin` run before it exits, the daemon once its
+ * ingresses have stopped).
+ *
+ * The price: a message is queued before its commit and may be written
+ * after it, so a process killed outright (kill -9, a power loss) loses the
+ * files still queued (at most ARCHIVE_QUEUE_MAX_BYTES of messages) although
+ * the bounce was acknowledged; the database keeps its suspension, event,
+ * verdict and diagnostic, only the raw copy is gone. The archive has never
+ * been the record (no fsync either); waiting for the writer before every
+ * acknowledgement would put its cost back on the commit path.
  */
 #include "policy/policy.h"
 
@@ -32,6 +41,7 @@
 #include <fcntl.h>
 #include <glib.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,6 +249,7 @@ static struct {
     size_t bytes;              /* of the copies alive */
     size_t pending;            /* requests queued or being written */
     pthread_once_t once;
+    bool running;              /* the writer thread started (set under once) */
 } archive_writer = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .queued = PTHREAD_COND_INITIALIZER,
@@ -260,16 +271,28 @@ static void archive_copy_unref(policy_archive_copy *copy)
 }
 
 /* The first recipient's file is the message's copy; the others link to it
- * (each writes its own when the copy could not be written). */
+ * (each writes its own when the copy could not be written or linked). A
+ * name that is the copy's own is left alone: linking over it would unlink
+ * the only name the copy has. */
 static void archive_request_run(archive_request *r)
 {
     policy_archive_copy *copy = r->copy;
-    if (copy->path == NULL) {
-        if (archive_store(r->path, copy->raw, copy->len) == 0)
-            copy->path = strdup(r->path);
-    } else if (archive_in_folder(archive_link_over, copy->path, r->path) != 0) {
-        log_error("archive: cannot link %s to %s: %s", r->path, copy->path, strerror(errno));
-    }
+    if (copy->path != NULL && strcmp(copy->path, r->path) == 0)
+        return;
+    if (copy->path != NULL && archive_in_folder(archive_link_over, copy->path, r->path) == 0)
+        return;
+    if (copy->path != NULL)
+        log_warn("archive: cannot link %s to %s (%s), writing a copy", r->path, copy->path, strerror(errno));
+    if (archive_store(r->path, copy->raw, copy->len) == 0 && copy->path == NULL)
+        copy->path = strdup(r->path);
+}
+
+/* With archive_writer.lock held. */
+static void archive_request_end(archive_request *r)
+{
+    free(r->path);
+    archive_copy_unref(r->copy);
+    g_free(r);
 }
 
 static void *archive_writer_main(void *arg)
@@ -282,10 +305,8 @@ static void *archive_writer_main(void *arg)
         archive_request *r = g_queue_pop_head(&archive_writer.requests);
         pthread_mutex_unlock(&archive_writer.lock);
         archive_request_run(r);
-        free(r->path);
         pthread_mutex_lock(&archive_writer.lock);
-        archive_copy_unref(r->copy);
-        g_free(r);
+        archive_request_end(r);
         archive_writer.pending--;
         pthread_cond_broadcast(&archive_writer.progress);
     }
@@ -297,11 +318,13 @@ static void archive_writer_start(void)
     pthread_t thread;
     int err = pthread_create(&thread, NULL, archive_writer_main, NULL);
     if (err != 0) {
-        /* Only at start-up, when the process cannot make a thread at all. */
-        log_error("archive: cannot start the writer thread: %s", strerror(err));
-        exit(EXIT_FAILURE);
+        /* Started at the first permanent bounce, maybe long after start-up:
+         * not a reason to stop handling bounces. */
+        log_error("archive: cannot start the writer thread, writing on the commit path: %s", strerror(err));
+        return;
     }
     pthread_detach(thread);
+    archive_writer.running = true;
 }
 
 int policy_archive_write(const char *dir, const char *address, const char *raw, size_t len,
@@ -325,9 +348,15 @@ int policy_archive_write(const char *dir, const char *address, const char *raw, 
     }
     (*copy)->refs++;
     r->copy = *copy;
-    g_queue_push_tail(&archive_writer.requests, r);
-    archive_writer.pending++;
-    pthread_cond_signal(&archive_writer.queued);
+    if (archive_writer.running) {
+        g_queue_push_tail(&archive_writer.requests, r);
+        archive_writer.pending++;
+        pthread_cond_signal(&archive_writer.queued);
+    } else {
+        /* Under the lock: one writer at a time, as with the thread. */
+        archive_request_run(r);
+        archive_request_end(r);
+    }
     pthread_mutex_unlock(&archive_writer.lock);
     return 0;
 }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <sqlite3.h>
 #include <zlib.h>
 
@@ -445,6 +446,43 @@ static void test_archive_one_copy_per_message(void **state)
     g_free(again);
     g_free(blocks);
     g_free(raw);
+}
+
+/* The same file name twice for one message (an address named twice, or
+ * two that map to one name) keeps the file: a link over the copy's own
+ * name would first unlink it. */
+static void test_archive_same_name_twice_kept(void **state)
+{
+    fixture *f = *state;
+    const char *dir = f->cfg->handler.permanent_bounced_emails_path;
+    policy_archive_copy *copy = NULL;
+    assert_int_equal(policy_archive_write(dir, "twice@example.com", "raw", 3, &copy), 0);
+    assert_int_equal(policy_archive_write(dir, "twice@example.com", "raw", 3, &copy), 0);
+    policy_archive_release(copy);
+    policy_archive_flush();
+    char *path = policy_archive_path(dir, "twice@example.com");
+    assert_true(g_file_test(path, G_FILE_TEST_IS_REGULAR));
+    free(path);
+}
+
+/* A recipient whose link to the message's copy fails (here: the copy's
+ * file is gone) gets a file of its own. */
+static void test_archive_link_failure_writes_a_copy(void **state)
+{
+    fixture *f = *state;
+    const char *dir = f->cfg->handler.permanent_bounced_emails_path;
+    policy_archive_copy *copy = NULL;
+    assert_int_equal(policy_archive_write(dir, "first@example.com", "raw", 3, &copy), 0);
+    policy_archive_flush();
+    char *first = policy_archive_path(dir, "first@example.com");
+    assert_int_equal(unlink(first), 0);
+    assert_int_equal(policy_archive_write(dir, "second@example.com", "raw", 3, &copy), 0);
+    policy_archive_release(copy);
+    policy_archive_flush();
+    char *second = policy_archive_path(dir, "second@example.com");
+    assert_true(g_file_test(second, G_FILE_TEST_IS_REGULAR));
+    free(first);
+    free(second);
 }
 
 static void test_verdict_override(void **state)
@@ -1245,6 +1283,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_savepoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_path_is_safe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_one_copy_per_message, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_archive_same_name_twice_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_archive_link_failure_writes_a_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_failure_rolls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_address_is_never_suspended, setup, teardown),
         cmocka_unit_test_setup_teardown(test_human_reply_is_not_a_bounce, setup, teardown),

@@ -577,6 +577,9 @@ static int sq_outbox_claim(store *st, time_t now, long lease_s, size_t max,
     return 0;
 }
 
+/* Its statement repeats "state <> 1", the condition of the partial index
+ * outbox_open: SQLite uses a partial index only when the query states its
+ * condition word for word, and would otherwise scan outbox_pending. */
 static int sq_outbox_claim_address(store *st, const char *address, const char *domain, time_t now,
                                    long lease_s, GArray *items)
 {

@@ -702,6 +702,7 @@ int main(void)
         FIXTURE_TEST(test_find_address_joins_soft_and_permanent),
         FIXTURE_TEST(test_event_add_and_stats),
         FIXTURE_TEST(test_outbox_lifecycle),
+        FIXTURE_TEST(test_outbox_claim_remembered),
         FIXTURE_TEST(test_outbox_claim_between_handles),
         FIXTURE_TEST(test_outbox_claim_skips_locked_rows),
         FIXTURE_TEST(test_outbox_cancel),

@@ -100,6 +100,29 @@ def amqp_sample(template, n):
         return f.read().replace("{n}", str(n))
 
 
+def test_ingest_attempts_only_its_own_notifications():
+    """Like `stdin`, `ingest` makes its prompt attempt at what it queued: a
+    backlog in the outbox waits for the daemon (issue 13, point 11)."""
+    platform = harness.Platform()
+    try:
+        work = Workdir(platform)
+        assert work.run("stats").returncode == 0   # creates the database
+        con = sqlite3.connect(work.db)
+        with con:
+            con.execute("INSERT INTO outbox (address, domain, reason, status, diagnostic, created, next_attempt)"
+                        " VALUES ('backlog@example.org', 'mydomain.de', 'userunknown', '5.1.1', '', 0, 0)")
+        con.close()
+        mbox = os.path.join(work.dir, "own.mbox")
+        with open(mbox, "w") as f:
+            f.write("From MAILER-DAEMON  Thu Nov 26 10:00:01 2026\n" + amqp_sample("permanent.eml", "own") + "\n")
+        proc = work.run("ingest", mbox)
+        assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+        assert platform.addresses() == ["user-own@example.org"], platform.addresses()
+        assert work.query("SELECT attempts, state FROM outbox WHERE address = 'backlog@example.org'") == [(0, 0)]
+    finally:
+        platform.stop()
+
+
 def test_ingest_backfills_through_the_policy_once():
     platform = harness.Platform()
     try:
