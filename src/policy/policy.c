@@ -24,6 +24,7 @@ struct policy {
     void (*hook)(void *arg);
     void *hook_arg;
     time_t fixed_now;
+    policy_pool *pool;         /* classifies batches; started by the first */
 };
 
 /* One recipient as the policy treats it: the classifier's findings, or the
@@ -92,6 +93,7 @@ void policy_free(policy *p)
     /* The archive's writer runs behind; what this policy queued is written
      * before the caller (a `stdin` run) may exit. */
     policy_archive_flush();
+    policy_pool_free(p->pool);
     free(p);
 }
 
@@ -494,7 +496,8 @@ policy_outcome policy_job_run(policy *p, policy_job *job, bool check_duplicate)
         return policy_quarantine_reason(job, g_strdup(job->quarantine_as));
     if (policy_blank(job->raw, job->len))
         return policy_quarantine_reason(job, g_strdup("empty message"));
-    job->report = classify_message(job->raw, job->len);
+    if (!job->report)
+        job->report = classify_message(job->raw, job->len);
     policy_route(p->cfg, job);
     policy_log_headers(job);
     if (job->report->kind == CLASSIFY_KIND_NOTBOUNCE)
@@ -509,11 +512,11 @@ policy_outcome policy_job_run(policy *p, policy_job *job, bool check_duplicate)
     return POLICY_HANDLED;
 }
 
-static void policy_job_init(policy_job *job, const char *raw, size_t len, const policy_envelope *env, time_t now)
+static void policy_job_prepare(policy_job *job, const char *raw, size_t len, const policy_envelope *env,
+                               time_t now)
 {
     static const policy_envelope none = { NULL, NULL, NULL, 0 };
     memset(job, 0, sizeof *job);
-    log_hold();
     size_t from_line = policy_from_line(raw, len);
     job->raw = raw + from_line;
     job->len = len - from_line;
@@ -524,7 +527,13 @@ static void policy_job_init(policy_job *job, const char *raw, size_t len, const 
     job->now = now;
 }
 
-static void policy_job_clear(policy_job *job)
+static void policy_job_init(policy_job *job, const char *raw, size_t len, const policy_envelope *env, time_t now)
+{
+    policy_job_prepare(job, raw, len, env, now);
+    log_hold();
+}
+
+static void policy_job_drop(policy_job *job)
 {
     if (job->report)
         classify_report_free(job->report);
@@ -533,6 +542,11 @@ static void policy_job_clear(policy_job *job)
     g_free(job->quarantine);
     policy_archive_release(job->archived);
     memset(job, 0, sizeof *job);
+}
+
+static void policy_job_clear(policy_job *job)
+{
+    policy_job_drop(job);
     log_flush();
 }
 
@@ -649,23 +663,21 @@ policy_outcome policy_handle_dry_run(policy *p, const char *raw, size_t len, con
 
 /* One message of a batch under its own savepoint; *queued grows by its
  * notifications when it stays; *counted: its outcome for the metrics. */
-static policy_outcome policy_batch_one(policy *p, const policy_message *m, time_t now, int *queued,
-                                       metrics_outcome *counted)
+static policy_outcome policy_batch_one(policy *p, policy_job *job, int *queued, metrics_outcome *counted)
 {
     size_t staged = metrics_mark();
     *counted = METRICS_OUTCOME_FAILED;
     if (store_savepoint(p->st) != 0) {
         policy_store_failed(p, "savepoint");
+        policy_job_drop(job);
         return POLICY_STORE_FAILED;
     }
-    policy_job job;
-    policy_job_init(&job, m->raw, m->len, &m->envelope, now);
-    policy_outcome out = policy_job_handle(p, &job);
+    policy_outcome out = policy_job_handle(p, job);
     if (out == POLICY_STORE_FAILED && store_error_permanent(p->st)) {
-        policy_take_refusal(p, &job);
+        policy_take_refusal(p, job);
         bool undone = store_savepoint_rollback(p->st) == 0 && store_savepoint(p->st) == 0;
         metrics_rewind(staged);
-        out = undone ? policy_refused(p, &job) : POLICY_STORE_FAILED;
+        out = undone ? policy_refused(p, job) : POLICY_STORE_FAILED;
     }
     if (out != POLICY_STORE_FAILED && store_savepoint_release(p->st) != 0) {
         policy_store_failed(p, "savepoint release");
@@ -675,9 +687,9 @@ static policy_outcome policy_batch_one(policy *p, const policy_message *m, time_
         store_savepoint_rollback(p->st);
         metrics_rewind(staged);
     } else
-        *queued += job.queued;
-    *counted = policy_metrics_of(&job, out);
-    policy_job_clear(&job);
+        *queued += job->queued;
+    *counted = policy_metrics_of(job, out);
+    policy_job_drop(job);
     return out;
 }
 
@@ -688,24 +700,57 @@ static void policy_count_batch(const policy_message *msgs, size_t n, const metri
         policy_count(&msgs[i].envelope, counted ? counted[i] : METRICS_OUTCOME_FAILED, start);
 }
 
+/* A pool thread's share of a batch: what policy_job_run() would classify,
+ * classified ahead of the transaction (a duplicate too: finding it needs
+ * the transaction, and classifying it is only wasted time). */
+static void policy_batch_classify(void *arg, size_t i)
+{
+    policy_job *job = (policy_job *)arg + i;
+    if (!policy_blank(job->raw, job->len))
+        job->report = classify_message(job->raw, job->len);
+}
+
+/* Handles the classified jobs in the open transaction, in order. Their log
+ * lines are held until the last is handled and go out in one write. */
+static void policy_batch_handle(policy *p, policy_job *jobs, size_t n, policy_outcome *out, int *queued,
+                                metrics_outcome *counted)
+{
+    log_hold();
+    for (size_t i = 0; i < n; i++)
+        out[i] = policy_batch_one(p, &jobs[i], queued, &counted[i]);
+    log_flush();
+}
+
+/* The batch's messages are classified on every CPU before its write
+ * transaction begins, so that the commit thread, which every message
+ * passes, holds the write lock only for the store's work. */
 void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy_outcome *out)
 {
     if (n == 0)
         return;
     double start = metrics_clock();
     metrics_discard();
+    time_t now = policy_now(p);
+    policy_job *jobs = g_new(policy_job, n);
+    for (size_t i = 0; i < n; i++)
+        policy_job_prepare(&jobs[i], msgs[i].raw, msgs[i].len, &msgs[i].envelope, now);
+    if (!p->pool)
+        p->pool = policy_pool_new();
+    policy_pool_run(p->pool, n, policy_batch_classify, jobs);
     if (store_begin(p->st) != 0) {
         policy_store_failed(p, "begin");
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             out[i] = POLICY_STORE_FAILED;
+            classify_report_free(jobs[i].report);
+        }
+        g_free(jobs);
         policy_count_batch(msgs, n, NULL, start);
         return;
     }
-    time_t now = policy_now(p);
     int queued = 0;
     metrics_outcome *counted = g_new(metrics_outcome, n);
-    for (size_t i = 0; i < n; i++)
-        out[i] = policy_batch_one(p, &msgs[i], now, &queued, &counted[i]);
+    policy_batch_handle(p, jobs, n, out, &queued, counted);
+    g_free(jobs);
     if (store_commit(p->st) != 0) {
         policy_store_failed(p, "commit");
         store_rollback(p->st);

@@ -71,4 +71,12 @@ int policy_quarantine_add(store *st, const config *cfg, const char *raw, size_t 
                           const char *envelope_recipient, const char *ingress, const char *reason,
                           time_t when);
 
+/* Threads kept to run a function over a batch's indices on every CPU
+ * (pool.c): policy_pool_run() calls fn(arg, i) once for each i < n, from
+ * any of the threads and the caller, and returns when all calls have. */
+typedef struct policy_pool policy_pool;
+policy_pool *policy_pool_new(void);
+void policy_pool_run(policy_pool *pool, size_t n, void (*fn)(void *arg, size_t i), void *arg);
+void policy_pool_free(policy_pool *pool);
+
 #endif

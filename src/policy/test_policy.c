@@ -773,6 +773,93 @@ static void test_batch_savepoints(void **state)
     g_free(b);
 }
 
+/* Every row a query returns, as one string: "a|b|c\n" a row. */
+static char *sql_dump(fixture *f, const char *query)
+{
+    char *db = g_build_filename(f->dir, "db.sqlite", NULL);
+    sqlite3 *h = NULL;
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, query, -1, &stmt, NULL), SQLITE_OK);
+    GString *out = g_string_new(NULL);
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+        for (int c = 0; c < sqlite3_column_count(stmt); c++) {
+            const unsigned char *v = sqlite3_column_text(stmt, c);
+            g_string_append_printf(out, "%s%s", c ? "|" : "", v ? (const char *)v : "NULL");
+        }
+        g_string_append_c(out, '\n');
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(h);
+    g_free(db);
+    return g_string_free(out, FALSE);
+}
+
+static const char *const batch_event_rows =
+    "SELECT message_id, address, domain, verdict, reason, status, diagnostic, ingress FROM event ORDER BY id";
+static const char *const batch_quarantine_rows = "SELECT reason, kind, envelope_recipient FROM quarantine ORDER BY id";
+
+/* A batch's messages are classified ahead of its transaction, on several
+ * threads: each must still be handled with its own report, in order, with
+ * the outcomes and the events that handling them one by one gives. */
+static void test_batch_same_as_one_by_one(void **state)
+{
+    fixture *f = *state;
+    void *other_state = NULL;
+    setup(&other_state);
+    fixture *g = other_state;
+    const char *human = "From: Someone <someone@example.com>\r\nTo: no-reply@openhpi.de\r\n"
+                        "Subject: Re: News\r\n\r\nThanks, but how do I log in?\r\n";
+    const char *away = "From: Ann <ann@example.com>\r\nTo: no-reply@openhpi.de\r\nSubject: Out of office\r\n"
+                       "Auto-Submitted: auto-replied\r\nMessage-ID: <ooo.2@example.com>\r\n\r\nAway.\r\n";
+    const char *unreadable = "From: postmaster@mx.example.net\r\nSubject: ???\r\n\r\nsomething went wrong\r\n";
+    char *raws[] = {
+        hard_bounce(f, "m1@example.com"),
+        soft_bounce(f, "m2@example.com"),
+        g_strdup(human),
+        dsn(++f->serial, "no-reply@elsewhere.example", "m3@example.com", "failed", "5.1.1", "550 5.1.1 unknown"),
+        hard_bounce(f, "m4@example.com"),
+        g_strdup(away),
+        g_strdup(""),
+        g_strdup(unreadable),
+        complaint(f, "m5@example.com"),
+        soft_bounce(f, "m6@example.com"),
+        dsn(++f->serial, "no-reply@openhpi.de", "m7@example.com", "delayed", "4.4.1", "451 4.4.1 try later"),
+    };
+    enum { N = G_N_ELEMENTS(raws) + 2 };
+    policy_message msgs[N];
+    for (size_t i = 0; i < G_N_ELEMENTS(raws); i++)
+        msgs[i] = (policy_message){ raws[i], strlen(raws[i]), { NULL, NULL, "amqp", 0 } };
+    msgs[7].envelope.recipient = "no-reply+alice=example.com@openhpi.de";
+    msgs[N - 2] = msgs[0]; /* a duplicate in the same batch */
+    msgs[N - 1] = msgs[9];
+    policy_outcome batch[N];
+    policy_handle_batch(f->p, msgs, N, batch);
+    assert_int_equal(f->commits, 1);
+    for (size_t i = 0; i < N; i++) {
+        policy_outcome one = policy_handle(g->p, msgs[i].raw, msgs[i].len, &msgs[i].envelope);
+        assert_int_equal(batch[i], one);
+    }
+    assert_int_equal(batch[N - 2], POLICY_DUPLICATE);
+    assert_int_equal(batch[3], POLICY_QUARANTINED);
+
+    char *events_batch = sql_dump(f, batch_event_rows), *events_one = sql_dump(g, batch_event_rows);
+    char *quarantine_batch = sql_dump(f, batch_quarantine_rows), *quarantine_one = sql_dump(g, batch_quarantine_rows);
+    assert_string_equal(events_batch, events_one);
+    assert_string_equal(quarantine_batch, quarantine_one);
+    for (const char *a = "m1\0m2\0m4\0m5\0m6\0alice\0ann\0"; *a; a += strlen(a) + 1)
+        assert_non_null(strstr(events_batch, a));
+    assert_true(suppressed(f, "m4@example.com"));
+    assert_int_equal(soft_count(f, "m6@example.com"), 1);
+    g_free(events_batch);
+    g_free(events_one);
+    g_free(quarantine_batch);
+    g_free(quarantine_one);
+    for (size_t i = 0; i < G_N_ELEMENTS(raws); i++)
+        g_free(raws[i]);
+    teardown(&other_state);
+}
+
 static void test_archive_path_is_safe(void **state)
 {
     fixture *f = *state;
@@ -1281,6 +1368,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_routes_by_envelope_and_subdomain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verp_names_the_recipient, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_savepoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_same_as_one_by_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_path_is_safe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_one_copy_per_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_same_name_twice_kept, setup, teardown),
