@@ -1,9 +1,11 @@
 /*
  * cmd.c - what the commands share: loading the config and opening the store
- * with the right exit status, and the original's underscore option names.
+ * with the right exit status, the original's underscore option names, and the
+ * options of the commands that take only --dry-run.
  */
 #include "cmd.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
@@ -48,4 +50,25 @@ void cmd_normalize_options(int argc, char **argv)
         for (char *p = argv[i] + 2; *p && *p != '='; p++)
             if (*p == '_') *p = '-';
     }
+}
+
+int cmd_dry_run_options(int argc, char **argv, bool *dry_run)
+{
+    static const struct option options[] = {
+        { "dry-run", no_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int opt;
+
+    cmd_normalize_options(argc, argv);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case 'n': *dry_run = true; break;
+        case 'h': return 1;
+        default: return -1;
+        }
+    }
+    return 0;
 }

@@ -25,6 +25,10 @@ int cmd_open_store(const config *cfg, store **st);
 /* Accepts both --long_name and --long-name: rewrites underscores in option
  * names to dashes in place, for getopt_long. */
 void cmd_normalize_options(int argc, char **argv);
+/* Parses the options of a command that takes only --dry-run and --help
+ * (purge, ingest): returns 0 with optind at the first operand, 1 when --help
+ * was asked for, -1 on any other option (getopt has said which on stderr). */
+int cmd_dry_run_options(int argc, char **argv, bool *dry_run);
 
 /* Calls fn for every message that the paths hold (cmd_sources.c: files,
  * mboxes, Maildirs, directories, "-" for stdin), source being the file it

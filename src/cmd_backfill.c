@@ -81,23 +81,9 @@ static int backfill_main(const config *cfg, store *st, char *const *paths, int n
 
 int cmd_ingest(const cmd_context *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {
-        { "dry-run", no_argument, NULL, 'n' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     bool dry_run = false;
-    int opt;
-
-    cmd_normalize_options(argc, argv);
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        switch (opt) {
-        case 'n': dry_run = true; break;
-        case 'h': return backfill_usage(0);
-        default: return backfill_usage(EX_USAGE);
-        }
-    }
+    int parsed = cmd_dry_run_options(argc, argv, &dry_run);
+    if (parsed != 0) return backfill_usage(parsed > 0 ? 0 : EX_USAGE);
     if (optind >= argc) return backfill_usage(EX_USAGE);
     config *cfg = NULL;
     store *st = NULL;

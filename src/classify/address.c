@@ -60,18 +60,6 @@ address_quoted_end(const char *s, size_t len, size_t *end)
     return false;
 }
 
-static char *
-address_copy(const char *s, size_t len)
-{
-    char *lower = g_ascii_strdown(s, (gssize)len);
-    if (!g_utf8_validate(lower, -1, NULL)) {
-        char *valid = g_utf8_make_valid(lower, -1);
-        g_free(lower);
-        lower = valid;
-    }
-    return lower;
-}
-
 char *
 classify_address_take(const char *raw)
 {
@@ -98,9 +86,9 @@ classify_address_take(const char *raw)
     if (len > 0 && memchr(s, '@', len) != NULL && s[len - 1] != '@') {
         if (address_quoted_end(s, len, &quoted) && quoted < len && s[quoted] == '@' &&
             address_is_token(s + quoted, len - quoted))
-            return address_copy(s, len);
+            return classify_address_copy(s, len);
         if (address_is_token(s, len))
-            return address_copy(s, len);
+            return classify_address_copy(s, len);
     }
     return classify_find_address(raw, strlen(raw));
 }

@@ -108,5 +108,8 @@ bool classify_find_status(const char *s, size_t len, char out[16]);
 bool classify_find_reply_code(const char *s, size_t len, char out[4]);
 /* First mailbox (local@domain) in s, newly allocated and normalised, or NULL. */
 char *classify_find_address(const char *s, size_t len);
+/* A mailbox as the store keeps it: lower case, valid UTF-8, newly allocated
+ * (g_free); both ways of finding an address end here so they agree. */
+char *classify_address_copy(const char *s, size_t len);
 
 #endif

@@ -232,8 +232,8 @@ text_mailbox_at(const char *s, size_t len, size_t at, size_t *start, size_t *end
     return true;
 }
 
-static char *
-text_normalise_copy(const char *s, size_t len)
+char *
+classify_address_copy(const char *s, size_t len)
 {
     char *lower = g_ascii_strdown(s, (gssize)len);
     if (!g_utf8_validate(lower, -1, NULL)) {
@@ -254,7 +254,7 @@ classify_find_address(const char *s, size_t len)
     while (p < end && (p = memchr(p, '@', (size_t)(end - p))) != NULL) {
         size_t a, b;
         if (text_mailbox_at(s, len, (size_t)(p - s), &a, &b))
-            return text_normalise_copy(s + a, b - a);
+            return classify_address_copy(s + a, b - a);
         p++;
     }
     return NULL;

@@ -462,6 +462,17 @@ static void metrics_render_notifications(GString *out)
                                  &metrics.answers[d], metrics_answer_bounds, METRICS_ANSWER_BUCKETS - 1);
 }
 
+/* One gauge with a value for each of the config's domains. */
+static void metrics_domain_gauge(GString *out, const char *name, const char *help, const long *values)
+{
+    metrics_head(out, name, "gauge", help);
+    for (size_t d = 0; d < metrics.n_domains; d++) {
+        g_string_append_printf(out, "%s{", name);
+        metrics_label(out, "domain", metrics_domain_name(d));
+        g_string_append_printf(out, "} %ld\n", values[d]);
+    }
+}
+
 /* The store's counts summed onto the config's domains ("other" for the rest). */
 static void metrics_render_outbox(GString *out, const store_outbox_gauge *g, size_t n)
 {
@@ -474,20 +485,11 @@ static void metrics_render_outbox(GString *out, const store_outbox_gauge *g, siz
         if (g[i].oldest_pending && (!oldest || g[i].oldest_pending < oldest))
             oldest = g[i].oldest_pending;
     }
-    metrics_head(out, "bouncedemails_outbox_pending", "gauge",
-                 "Notifications waiting to be sent or retried, by platform domain.");
-    for (size_t d = 0; d < metrics.n_domains; d++) {
-        g_string_append(out, "bouncedemails_outbox_pending{");
-        metrics_label(out, "domain", metrics_domain_name(d));
-        g_string_append_printf(out, "} %ld\n", pending[d]);
-    }
-    metrics_head(out, "bouncedemails_outbox_given_up", "gauge",
-                 "Notifications given up (bouncedemails outbox retry revives them), by platform domain.");
-    for (size_t d = 0; d < metrics.n_domains; d++) {
-        g_string_append(out, "bouncedemails_outbox_given_up{");
-        metrics_label(out, "domain", metrics_domain_name(d));
-        g_string_append_printf(out, "} %ld\n", given_up[d]);
-    }
+    metrics_domain_gauge(out, "bouncedemails_outbox_pending",
+                         "Notifications waiting to be sent or retried, by platform domain.", pending);
+    metrics_domain_gauge(out, "bouncedemails_outbox_given_up",
+                         "Notifications given up (bouncedemails outbox retry revives them), by platform domain.",
+                         given_up);
     metrics_head(out, "bouncedemails_outbox_oldest_pending_age_seconds", "gauge",
                  "Age of the oldest pending notification, 0 when none.");
     long age = oldest ? (long)(time(NULL) - oldest) : 0;
