@@ -128,18 +128,6 @@ static const char *admin_time(time_t t, char *buf, size_t len)
     return buf;
 }
 
-/* Stored text came from bounces and platforms: shown on one line, without
- * control characters, and cut when long. Newly allocated. */
-static char *admin_clean(const char *s, size_t max)
-{
-    if (!s) return g_strdup("-");
-    GString *out = g_string_new(NULL);
-    for (const char *p = s; *p && out->len < max; p++)
-        g_string_append_c(out, (unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p);
-    if (strlen(s) > max) g_string_append(out, "...");
-    return g_string_free(out, FALSE);
-}
-
 /* The configured domain that a --domain value names (by registrable domain),
  * or the value itself when none does: data may outlive a domain's config. */
 static const char *admin_domain_name(const config *cfg, const char *value)
@@ -176,10 +164,10 @@ static void find_print_permanent(const store_address_info *in)
         printf("    suppressed:      no\n");
         return;
     }
-    char *reason = admin_clean(in->permanent_reason, 80);
-    char *status = admin_clean(in->permanent_status && *in->permanent_status
+    char *reason = log_escape_text(in->permanent_reason, 80);
+    char *status = log_escape_text(in->permanent_status && *in->permanent_status
                                    ? in->permanent_status : NULL, 20);
-    char *answer = admin_clean(in->platform_answer, 300);
+    char *answer = log_escape_text(in->platform_answer, 300);
     printf("    suppressed:      yes, since %s, reason %s, status %s\n",
            admin_time(in->permanent_when, when, sizeof when), reason, status);
     printf("    platform answer: %s\n", in->platform_answer ? answer : "none yet");
@@ -191,7 +179,7 @@ static void find_print_permanent(const store_address_info *in)
 static void find_print_outbox(const store_outbox_item *it)
 {
     char when[32];
-    char *result = admin_clean(it->last_result, 200);
+    char *result = log_escape_text(it->last_result, 200);
     if (it->state == STORE_OUTBOX_PENDING)
         printf("    notification:    pending, %d attempt(s), next %s, last result %s\n",
                it->attempts, admin_time(it->next_attempt, when, sizeof when), result);
@@ -208,11 +196,11 @@ static int find_print_address(const config *cfg, store *st, const char *address,
     store_address_info *info = NULL;
     size_t n = 0;
     if (store_find_address(st, address, &info, &n) < 0) return -1;
-    char *shown = admin_clean(address, 320);
+    char *shown = log_escape_text(address, 320);
     printf("%s\n", shown);
     time_t now = time(NULL);
     for (size_t i = 0; i < n; i++) {
-        char *domain = admin_clean(info[i].domain, 255);
+        char *domain = log_escape_text(info[i].domain, 255);
         printf("  %s\n", domain);
         find_print_soft(cfg, &info[i], now);
         find_print_permanent(&info[i]);
@@ -244,7 +232,7 @@ static int find_address_run(const config *cfg, store *st, const admin_args *args
     }
     int status = 0;
     if (n == 0) {
-        char *shown = admin_clean(args->address, 320);
+        char *shown = log_escape_text(args->address, 320);
         printf("%s: nothing known\n", shown);
         g_free(shown);
     }
@@ -374,7 +362,7 @@ static int reset_address_run(const config *cfg, store *st, const admin_args *arg
         store_event_add(st, &ev) < 0 || store_commit(st) < 0)
         return admin_store_failed(st, "reset-address");
 
-    char *shown = admin_clean(address, 320);
+    char *shown = log_escape_text(address, 320);
     printf("%s%s%s: %d soft-bounce counter(s) cleared, %d suppression(s) lifted, %d queued"
            " notification(s) cancelled\n", shown, domain ? " in " : "", domain ? domain : "",
            counters, lifted, cancelled);
@@ -414,7 +402,7 @@ int cmd_reset_address(const cmd_context *ctx, int argc, char **argv)
 
 static void stats_print(const store_domain_stats *ds)
 {
-    char *domain = admin_clean(ds->domain, 30);
+    char *domain = log_escape_text(ds->domain, 30);
     printf("%-30s %10ld %10ld %10ld %10ld %10ld %10ld\n", domain, ds->soft_addresses,
            ds->permanent, ds->complaints, ds->events, ds->outbox_pending, ds->outbox_given_up);
     g_free(domain);
@@ -512,10 +500,10 @@ int cmd_stats(const cmd_context *ctx, int argc, char **argv)
 static void outbox_print(const store_outbox_item *it)
 {
     char created[32], next[32];
-    char *address = admin_clean(it->address, 120);
-    char *domain = admin_clean(it->domain, 60);
-    char *reason = admin_clean(it->reason, 40);
-    char *result = admin_clean(it->last_result, 200);
+    char *address = log_escape_text(it->address, 120);
+    char *domain = log_escape_text(it->domain, 60);
+    char *reason = log_escape_text(it->reason, 40);
+    char *result = log_escape_text(it->last_result, 200);
     printf("#%lld %s %s at %s: %s, queued %s, %d attempt(s)", (long long)it->id,
            it->state == STORE_OUTBOX_PENDING ? "pending " : "given up", address, domain, reason,
            admin_time(it->created, created, sizeof created), it->attempts);

@@ -9,6 +9,7 @@
 #include "cmd.h"
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
@@ -17,6 +18,7 @@
 #include <glib.h>
 #include <jansson.h>
 
+#include "log.h"
 #include "policy/policy.h"
 
 typedef struct history_args {
@@ -59,24 +61,15 @@ static void history_time(time_t t, char *buf, size_t len)
         snprintf(buf, len, "%lld", (long long)t);
 }
 
-/* Stored text came from bounces and platforms: shown on one line, without
- * control characters. */
-static char *history_clean(const char *s)
-{
-    if (!s || !*s) return g_strdup("-");
-    char *out = g_utf8_make_valid(s, -1);
-    for (char *p = out; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
-    return out;
-}
-
 static void history_print_text(const store_history_item *it, const char *archive)
 {
     char when[32];
     history_time(it->when, when, sizeof when);
-    char *f[] = { history_clean(it->domain), history_clean(it->ingress), history_clean(it->verdict),
-                  history_clean(it->reason), history_clean(it->status), history_clean(it->diagnostic),
-                  history_clean(it->notify_result) };
+    /* Stored text came from bounces and platforms: escaped as the log does. */
+    const char *raw[] = { it->domain, it->ingress, it->verdict, it->reason, it->status, it->diagnostic,
+                          it->notify_result };
+    char *f[G_N_ELEMENTS(raw)];
+    for (size_t i = 0; i < G_N_ELEMENTS(raw); i++) f[i] = log_escape_text(raw[i], SIZE_MAX);
     printf("%s  %s  via %s  %s  %s  %s\n", when, f[0], f[1], f[2], f[3], f[4]);
     printf("    diagnostic:   %s\n", f[5]);
     if (history_state(it->notify_state))
@@ -116,7 +109,7 @@ static int history_run(const config *cfg, store *st, const history_args *args)
         return EX_TEMPFAIL;
     }
     if (!args->json) {
-        char *shown = history_clean(args->address);
+        char *shown = log_escape_text(args->address, SIZE_MAX);
         printf("%s: %zu event(s)%s%s\n", shown, n, domain ? " in " : "", domain ? domain : "");
         g_free(shown);
     }

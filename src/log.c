@@ -89,6 +89,25 @@ static size_t log_sanitize(char *dst, size_t cap, const char *src, size_t n)
     return out;
 }
 
+char *log_escape_text(const char *s, size_t max)
+{
+    if (!s || !*s) return g_strdup("-");
+    size_t n = strlen(s), take = n;
+    if (take > max) {
+        take = max;
+        while (take > 0 && ((unsigned char)s[take] & 0xc0) == 0x80) take--;
+    }
+    size_t cap = take * LOG_ESCAPE_MAX;
+    char *out = g_malloc(cap + 4);
+    size_t len = log_sanitize(out, cap, s, take);
+    if (take < n) {
+        memcpy(out + len, "...", 3);
+        len += 3;
+    }
+    out[len] = '\0';
+    return out;
+}
+
 /* A signal (the daemon's SIGTERM) or a full pipe may cut a write short; the
  * rest still goes out. */
 static void log_write_all(const char *buf, size_t len)

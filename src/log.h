@@ -17,6 +17,7 @@
 #define BOUNCEDEMAILS_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR } log_level;
 
@@ -32,6 +33,11 @@ void log_field(const char *label, const char *fmt, ...) __attribute__((format(pr
  * thread's. An error line pushes out what is held at once. */
 void log_hold(void);
 void log_flush(void);
+
+/* s escaped as log lines escape it, for other output that hostile input
+ * reaches (an admin command's listing): at most max bytes of s, cut at a
+ * character, "..." when cut; "-" for NULL or "". Free with g_free(). */
+char *log_escape_text(const char *s, size_t max);
 
 #define log_debug(...) do { if (log_debug_enabled()) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__); } while (0)
 #define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)

@@ -155,6 +155,22 @@ static void test_a_long_value_is_cut_cleanly(void **state)
     for (size_t i = 0; i < body; i += 4) assert_memory_equal(line + strlen(head) + i, "\\x01", 4);
 }
 
+/* What admin commands print of stored text is escaped like a log line, and
+ * cut at a character. */
+static void test_escape_text_for_other_output(void **state)
+{
+    (void)state;
+    char *t = log_escape_text("a\nb\xc2\x85" "c\xe2\x80\xa8" "d\xff", SIZE_MAX);
+    assert_string_equal(t, "a\\nb\\u0085c\\u2028d\\xff");
+    g_free(t);
+    t = log_escape_text("\xc3\xa9t\xc3\xa9", 4);   /* "été" cut inside the second é */
+    assert_string_equal(t, "\xc3\xa9t...");
+    g_free(t);
+    t = log_escape_text(NULL, 10);
+    assert_string_equal(t, "-");
+    g_free(t);
+}
+
 static void test_held_lines_go_out_in_one_write(void **state)
 {
     (void)state;
@@ -245,6 +261,7 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8_is_escaped_byte_by_byte),
         cmocka_unit_test(test_printable_text_is_kept),
         cmocka_unit_test(test_a_long_value_is_cut_cleanly),
+        cmocka_unit_test(test_escape_text_for_other_output),
         cmocka_unit_test(test_held_lines_go_out_in_one_write),
         cmocka_unit_test(test_lines_not_held_go_out_at_once),
         cmocka_unit_test(test_an_error_is_not_held),
