@@ -482,7 +482,8 @@ static policy_outcome policy_notbounce(policy *p, policy_job *job)
 policy_outcome policy_job_run(policy *p, policy_job *job, bool check_duplicate)
 {
     log_info("------------- INCOMING MESSAGE -------------");
-    policy_fingerprint(job, job->fingerprint);
+    if (!job->fingerprint[0])
+        policy_fingerprint(job, job->fingerprint);
     if (check_duplicate) {
         int seen = 0;
         if (store_message_seen(p->st, job->fingerprint, job->now, &seen) != 0) {
@@ -500,7 +501,8 @@ policy_outcome policy_job_run(policy *p, policy_job *job, bool check_duplicate)
         return policy_quarantine_reason(job, g_strdup("empty message"));
     if (!job->report)
         job->report = classify_message(job->raw, job->len);
-    policy_route(p->cfg, job);
+    if (!job->routed)
+        policy_route(p->cfg, job);
     policy_log_headers(job);
     if (job->report->kind == CLASSIFY_KIND_NOTBOUNCE)
         return policy_notbounce(p, job);
@@ -703,14 +705,25 @@ static void policy_count_batch(const policy_message *msgs, size_t n, const metri
         policy_count(&msgs[i].envelope, counted ? counted[i] : METRICS_OUTCOME_FAILED, start);
 }
 
-/* A pool thread's share of a batch: what policy_job_run() would classify,
- * classified ahead of the transaction (a duplicate too: finding it needs
- * the transaction, and classifying it is only wasted time). */
+typedef struct policy_batch {
+    const policy *p;
+    policy_job *jobs;
+} policy_batch;
+
+/* A pool thread's share of a batch: what policy_job_run() would compute
+ * without the store (the fingerprint, the report, the route), computed
+ * ahead of the transaction (for a duplicate too: finding it needs the
+ * transaction, and the rest is only wasted time). */
 static void policy_batch_classify(void *arg, size_t i)
 {
-    policy_job *job = (policy_job *)arg + i;
-    if (!policy_blank(job->raw, job->len))
-        job->report = classify_message(job->raw, job->len);
+    const policy_batch *batch = arg;
+    policy_job *job = &batch->jobs[i];
+    policy_fingerprint(job, job->fingerprint);
+    if (policy_blank(job->raw, job->len))
+        return;
+    job->report = classify_message(job->raw, job->len);
+    policy_route(batch->p->cfg, job);
+    job->routed = true;
 }
 
 /* Handles the classified jobs in the open transaction, in order. Their log
@@ -739,12 +752,12 @@ void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy
         policy_job_prepare(&jobs[i], msgs[i].raw, msgs[i].len, &msgs[i].envelope, now);
     if (!p->pool)
         p->pool = policy_pool_new();
-    policy_pool_run(p->pool, n, policy_batch_classify, jobs);
+    policy_pool_run(p->pool, n, policy_batch_classify, &(policy_batch){ p, jobs });
     if (store_begin(p->st) != 0) {
         policy_store_failed(p, "begin");
         for (size_t i = 0; i < n; i++) {
             out[i] = POLICY_STORE_FAILED;
-            classify_report_free(jobs[i].report);
+            policy_job_drop(&jobs[i]);
         }
         g_free(jobs);
         policy_count_batch(msgs, n, NULL, start);

@@ -22,12 +22,13 @@ typedef struct policy_job {
     time_t now;
     bool dry_run;                  /* write no files (replay --dry-run) */
     const char *quarantine_as;     /* quarantine with this reason, unread (policy_quarantine) */
-    char fingerprint[65];          /* SHA-256 of the raw bytes, hex */
+    char fingerprint[65];          /* SHA-256 of the raw bytes, hex; "" until computed */
     classify_report *report;
     const config_domain *domain;   /* the platform, or NULL */
     char *route_address;           /* the no-reply address that decided it (g_free) */
     char *verp;                    /* the recipient that address carries, or NULL (g_free) */
     verp_signature verp_signed;    /* whether that address is signed (verp.h) */
+    bool routed;                   /* policy_route() has run (ahead, on a pool thread) */
     char *quarantine;              /* why it is quarantined (g_free) */
     int queued;                    /* notifications queued */
     policy_archive_copy *archived; /* the message's archive copy, or NULL */
