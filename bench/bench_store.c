@@ -59,7 +59,7 @@ static int bench_message(store *st, long run, long i, time_t now)
     int permanent = i % 20 == 0;
     store_event ev = { fp, addr, "openhpi.de", permanent ? "permanent" : "temporary",
                        permanent ? "userunknown" : "mailboxfull", permanent ? "5.1.1" : "4.2.2",
-                       "552 5.2.2 mailbox full", "amqp", now };
+                       "552 5.2.2 mailbox full", "amqp", now, NULL };
     if (store_savepoint(st) < 0 || store_message_seen(st, fp, now, &seen) < 0) return -1;
     if (permanent) {
         store_permanent p = { addr, "openhpi.de", "userunknown", "5.1.1", now };

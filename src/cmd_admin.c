@@ -276,7 +276,7 @@ static int set_permanent_commit(store *st, const char *address, const char *doma
 {
     store_permanent p = { address, domain, "manual", "", now };
     store_event ev = { "admin", address, domain, "permanent", "manual", "",
-                       "set-permanent-bounced-address", "admin", now };
+                       "set-permanent-bounced-address", "admin", now, NULL };
     if (store_begin(st) < 0 || store_permanent_add(st, &p) < 0 || store_event_add(st, &ev) < 0 ||
         store_outbox_add(st, address, domain, "manual", "", "set by an administrator", now) < 0 ||
         store_commit(st) < 0)
@@ -348,7 +348,7 @@ static int reset_address_run(const config *cfg, store *st, const admin_args *arg
     size_t n = 0;
     int lifted = 0, cancelled = 0;
     store_event ev = { "admin", address, domain, "reset", "manual", "", "reset-address", "admin",
-                       now };
+                       now, NULL };
     if (store_begin(st) < 0 || store_find_address(st, address, &info, &n) < 0)
         return admin_store_failed(st, "reset-address");
     int counters = 0;

@@ -67,11 +67,12 @@ static void history_print_text(const store_history_item *it, const char *archive
     history_time(it->when, when, sizeof when);
     /* Stored text came from bounces and platforms: escaped as the log does. */
     const char *raw[] = { it->domain, it->ingress, it->verdict, it->reason, it->status, it->diagnostic,
-                          it->notify_result };
+                          it->notify_result, it->final };
     char *f[G_N_ELEMENTS(raw)];
     for (size_t i = 0; i < G_N_ELEMENTS(raw); i++) f[i] = log_escape_text(raw[i], SIZE_MAX);
     printf("%s  %s  via %s  %s  %s  %s\n", when, f[0], f[1], f[2], f[3], f[4]);
     printf("    diagnostic:   %s\n", f[5]);
+    if (it->final) printf("    forwarded to: %s\n", f[7]);
     if (history_state(it->notify_state))
         printf("    notification: %s, %d attempt(s), last answer %s\n", history_state(it->notify_state),
                it->notify_attempts, f[6]);
@@ -87,11 +88,11 @@ static void history_print_json(const store_history_item *it, const char *archive
     if (history_state(it->notify_state))
         notification = json_pack("{s:s, s:i, s:s?}", "state", history_state(it->notify_state), "attempts",
                                  it->notify_attempts, "result", it->notify_result);
-    json_t *o = json_pack("{s:s, s:s, s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:s?}",
+    json_t *o = json_pack("{s:s, s:s, s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:s?}",
                           "address", it->address ? it->address : "", "when", when, "time", (json_int_t)it->when, "domain", it->domain,
                           "ingress", it->ingress, "verdict", it->verdict, "reason", it->reason, "status",
-                          it->status, "diagnostic", it->diagnostic, "message", it->message_id,
-                          "notification", notification, "archive", archive);
+                          it->status, "diagnostic", it->diagnostic, "final", it->final, "message",
+                          it->message_id, "notification", notification, "archive", archive);
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     if (text) puts(text);
     free(text);
@@ -131,8 +132,9 @@ static int history_usage(int status)
             "\n"
             "Prints every event recorded for ADDRESS, oldest first: when, the domain, the\n"
             "ingress it came through, the verdict, reason, status and diagnostic, the\n"
-            "notification it queued with the platform's last answer, and the archived\n"
-            "bounce. reset-address leaves the history as it is.\n"
+            "address a forward of it failed at (\"forwarded to\"), the notification it\n"
+            "queued with the platform's last answer, and the archived bounce.\n"
+            "reset-address leaves the history as it is.\n"
             "\n"
             "options:\n"
             "  --address ADDRESS  the address (case does not matter)\n"

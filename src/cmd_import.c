@@ -226,7 +226,7 @@ static int import_permanent_row(import_run *r, const import_table *t, sqlite3_st
     if (rc == 0 && *added == 1) {
         /* The audit trail says where the suppression came from. */
         store_event ev = { "import-original", address, domain, "permanent", "imported", "",
-                           r->db_path, "import", r->now };
+                           r->db_path, "import", r->now, NULL };
         rc = store_event_add(r->st, &ev);
     }
     return rc;

@@ -350,8 +350,13 @@ bool metrics_ready(char *why, size_t why_len)
 
 bool metrics_healthy(char *why, size_t why_len)
 {
+    return metrics_healthy_at(metrics_clock(), why, why_len);
+}
+
+bool metrics_healthy_at(double now, char *why, size_t why_len)
+{
     int64_t beat = atomic_load(&metrics.notifier_beat_ms);
-    double idle = metrics_clock() - (double)beat / 1000;
+    double idle = now - (double)beat / 1000;
     if (beat == 0 || idle < METRICS_STALL_S)
         return true;
     snprintf(why, why_len, "notifier: no progress for %.0f s", idle);

@@ -103,6 +103,9 @@ bool metrics_ready(char *why, size_t why_len);
 /* Whether the notifier made progress within METRICS_STALL_S (true when it
  * never started). */
 bool metrics_healthy(char *why, size_t why_len);
+/* The same as of now, a metrics_clock() time: metrics_healthy() asks it for
+ * the present, so that the stall limit can be checked at any instant. */
+bool metrics_healthy_at(double now, char *why, size_t why_len);
 
 /* Monotonic seconds, for the durations above. */
 double metrics_clock(void);

@@ -186,6 +186,29 @@ static void test_health_follows_the_notifier(void **state)
     assert_true(metrics_healthy(why, sizeof why));
 }
 
+/* /healthz's decision at an instant past the stall limit after the
+ * notifier's last beat: unhealthy, with the reason; healthy at that same
+ * instant once the notifier has beaten again. The instant is computed on
+ * the module's own clock, so nothing waits the 60 s. */
+static void test_health_fails_when_the_notifier_stalls(void **state)
+{
+    (void)state;
+    char why[300] = "";
+    metrics_notifier_beat();
+    double beat = metrics_clock();   /* not before the recorded beat */
+    assert_true(metrics_healthy_at(beat + METRICS_STALL_S - 1, why, sizeof why));
+    double stalled = beat + METRICS_STALL_S + 0.05;
+    assert_false(metrics_healthy_at(stalled, why, sizeof why));
+    assert_string_equal(why, "notifier: no progress for 60 s");
+
+    /* A beat 0.1 s later moves the limit past the stalled instant. */
+    const struct timespec tick = { 0, 1000000 };
+    while (metrics_clock() < beat + 0.1)
+        nanosleep(&tick, NULL);
+    metrics_notifier_beat();
+    assert_true(metrics_healthy_at(stalled, why, sizeof why));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +220,7 @@ int main(void)
         cmocka_unit_test(test_outbox_gauges_per_configured_domain),
         cmocka_unit_test(test_readiness_names_the_part),
         cmocka_unit_test(test_health_follows_the_notifier),
+        cmocka_unit_test(test_health_fails_when_the_notifier_stalls),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -177,6 +177,7 @@ static int policy_event(policy *p, const policy_job *job, const policy_rcpt *r, 
         .diagnostic = r->diagnostic ? r->diagnostic : "",
         .ingress = job->env->ingress ? job->env->ingress : "",
         .when = job->now,
+        .final = r->final,
     };
     if (store_event_add(p->st, &ev) != 0)
         return policy_store_failed(p, "event log");

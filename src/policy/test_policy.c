@@ -1368,6 +1368,8 @@ static void test_forward_by_original_to(void **state)
     assert_int_equal(outbox_for(f, "a@school.example"), 1);
     assert_false(suppressed(f, "a.b@gmail.com"));
     assert_int_equal(outbox_for(f, "a.b@gmail.com"), 0);
+    /* The event log names both: the address mailed and where it failed. */
+    sql_expect(f, "SELECT count(*) FROM event WHERE address = 'a@school.example' AND final = 'a.b@gmail.com'", 1);
 
     /* Sent from another address of the platform, with a VERP of its
      * no-reply address as the return path. */

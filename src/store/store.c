@@ -378,6 +378,7 @@ void store_history_free(store_history_item *items, size_t n)
         g_free(items[i].ingress);
         g_free(items[i].message_id);
         g_free(items[i].notify_result);
+        g_free(items[i].final);
     }
     g_free(items);
 }

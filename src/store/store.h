@@ -95,6 +95,7 @@ typedef struct store_event {
     const char *diagnostic;
     const char *ingress;      /* stdin, amqp, smtp, replay */
     time_t when;
+    const char *final;        /* where a forwarded recipient failed, or NULL */
 } store_event;
 
 int store_event_add(store *st, const store_event *ev);
@@ -280,6 +281,7 @@ typedef struct store_history_item {
     int notify_state;         /* store_outbox_state */
     int notify_attempts;
     char *notify_result;      /* last answer, or NULL */
+    char *final;              /* where a forwarded recipient failed, or NULL */
 } store_history_item;
 
 /* Every event of address (in domain, or every domain when NULL), oldest

@@ -145,6 +145,9 @@ static const char *const store_pg_migrations[] = {
      * longer writes pages of an index of the whole outbox history. */
     ("DROP INDEX outbox_due;"
      "CREATE INDEX outbox_pending ON outbox (next_attempt) WHERE state = 0;"),
+
+    /* 5: as store_sqlite.c's: where a forwarded recipient's mail failed. */
+    "ALTER TABLE event ADD COLUMN final text;",
 };
 
 #define STORE_PG_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_pg_migrations))
@@ -181,7 +184,7 @@ static const char *const store_pg_migrations[] = {
       "UPDATE permanent_bounce SET platform_answer = $3 WHERE address_key = $1 AND domain_key = $2") \
     X(EVENT_ADD, \
       "INSERT INTO event (message_id, address, domain, verdict, reason, status, diagnostic," \
-      " ingress, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)") \
+      " ingress, at, final) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)") \
     X(OUTBOX_ADD, \
       "INSERT INTO outbox AS o (address, domain, reason, status, diagnostic, created, next_attempt)" \
       " VALUES ($1, $2, $3, $4, $5, $6, $6)" \
@@ -267,7 +270,7 @@ static const char *const store_pg_migrations[] = {
       " WHERE id = $1 AND kind = 'quarantine'") \
     X(HISTORY, \
       "SELECT e.at, e.domain, e.verdict, e.reason, e.status, e.diagnostic, e.ingress, e.message_id," \
-      " o.state, o.attempts, o.last_result, e.address" \
+      " o.state, o.attempts, o.last_result, e.address, e.final" \
       " FROM event AS e LEFT JOIN LATERAL (SELECT state, attempts, last_result FROM outbox AS o2" \
       "   WHERE o2.address_key = e.address_key AND o2.domain_key = e.domain_key AND o2.created <= e.at" \
       "   ORDER BY o2.created DESC, o2.id DESC LIMIT 1) AS o" \
@@ -338,7 +341,7 @@ static int pg_fail_result(store *st, const char *what, const PGresult *res)
 
 /* ---- parameters ---- */
 
-#define PG_MAX_PARAMS 9
+#define PG_MAX_PARAMS 10
 
 /* Bound parameters: text, except the quarantine's bytes. Owns the strings it
  * had to make (numbers, repaired UTF-8, folded keys). */
@@ -646,6 +649,7 @@ static int pg_event_add(store *st, const store_event *ev)
     pg_text(&p, ev->diagnostic);
     pg_text(&p, ev->ingress);
     pg_int(&p, ev->when);
+    pg_text(&p, ev->final);
     return pg_exec(st, PG_EVENT_ADD, &p, "writing the event log", NULL);
 }
 
@@ -1162,6 +1166,7 @@ static int pg_history(store *st, const char *address, const char *domain, store_
         it->notify_attempts = (int)pg_int_at(res, r, 9);
         it->notify_result = pg_str_at(res, r, 10);
         it->address = pg_str_at(res, r, 11);
+        it->final = pg_str_at(res, r, 12);
     }
     PQclear(res);
     *items = out;

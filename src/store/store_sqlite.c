@@ -137,6 +137,10 @@ static const char *const store_sqlite_migrations[] = {
      * longer writes pages of an index of the whole outbox history. */
     ("DROP INDEX outbox_due;"
      "CREATE INDEX outbox_pending ON outbox (next_attempt) WHERE state = 0;"),
+
+    /* 5: where a forwarded recipient's mail failed (the DSN's
+     * Final-Recipient) beside the address the platform mailed. */
+    "ALTER TABLE event ADD COLUMN final TEXT;",
 };
 
 #define STORE_SQLITE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_sqlite_migrations))
@@ -175,7 +179,7 @@ static const char *const store_sqlite_migrations[] = {
       "UPDATE permanent_bounce SET platform_answer = ?3 WHERE address = ?1 AND domain = ?2") \
     X(EVENT_ADD, \
       "INSERT INTO event (message_id, address, domain, verdict, reason, status, diagnostic," \
-      " ingress, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)") \
+      " ingress, at, final) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)") \
     X(OUTBOX_ADD, \
       "INSERT INTO outbox (address, domain, reason, status, diagnostic, created, next_attempt)" \
       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)" \
@@ -253,7 +257,7 @@ static const char *const store_sqlite_migrations[] = {
       " WHERE id = ?1 AND kind = 'quarantine'") \
     X(HISTORY, \
       "SELECT e.at, e.domain, e.verdict, e.reason, e.status, e.diagnostic, e.ingress, e.message_id," \
-      " o.state, o.attempts, o.last_result, e.address" \
+      " o.state, o.attempts, o.last_result, e.address, e.final" \
       " FROM event AS e LEFT JOIN outbox AS o" \
       "  ON e.verdict IN ('permanent', 'escalated', 'complaint') AND o.id = (SELECT o2.id" \
       "   FROM outbox AS o2 WHERE o2.address = e.address AND o2.domain = e.domain" \
@@ -484,6 +488,7 @@ static int sq_event_add(store *st, const store_event *ev)
     sq_bind_text(stmt, 7, ev->diagnostic);
     sq_bind_text(stmt, 8, ev->ingress);
     sqlite3_bind_int64(stmt, 9, ev->when);
+    sq_bind_text(stmt, 10, ev->final);
     return sq_exec(st, stmt, "writing the event log");
 }
 
@@ -961,6 +966,7 @@ static void sq_history_row(sqlite3_stmt *stmt, store_history_item *it)
     it->notify_attempts = sqlite3_column_int(stmt, 9);
     it->notify_result = sq_column_strdup(stmt, 10);
     it->address = sq_column_strdup(stmt, 11);
+    it->final = sq_column_strdup(stmt, 12);
 }
 
 static int sq_history(store *st, const char *address, const char *domain, store_history_item **items,

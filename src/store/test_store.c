@@ -372,6 +372,7 @@ int main(void)
         FIXTURE_TEST(test_import_keeps_what_the_store_knows),
         FIXTURE_TEST(test_quarantine_get_one),
         FIXTURE_TEST(test_history_joins_the_notification),
+        FIXTURE_TEST(test_history_keeps_the_forward_target),
         FIXTURE_TEST(test_purge_in_batches),
         FIXTURE_TEST(test_two_handles_see_commits_only),
         FIXTURE_TEST(test_outbox_gauges_and_quarantine_size),

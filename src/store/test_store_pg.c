@@ -270,7 +270,7 @@ static void test_text_that_is_not_utf8_is_kept_repaired(void **state)
     store_permanent p = { "l@example.org", "openhpi.de", "Benutzer unbekannt \xfc", "5.1.1", T0 };
     assert_int_equal(store_permanent_add(f->st, &p), 0);
     store_event ev = { "fp-l", "l@example.org", "openhpi.de", "permanent", "userunknown",
-                       "5.1.1", "550 Empf\xe4nger unbekannt", "stdin", T0 };
+                       "5.1.1", "550 Empf\xe4nger unbekannt", "stdin", T0, NULL };
     assert_int_equal(store_event_add(f->st, &ev), 0);
     store_address_info *info;
     size_t n;
@@ -319,7 +319,7 @@ static void test_failed_statement_fails_the_commit(void **state)
     fixture *f = *state;
     store *st = f->st;
     admin_exec(f, "ALTER TABLE event ADD CONSTRAINT no_bad CHECK (verdict <> 'bad')");
-    store_event ev = { "fp-1", "f@example.org", "openhpi.de", "bad", "x", "", "", "stdin", T0 };
+    store_event ev = { "fp-1", "f@example.org", "openhpi.de", "bad", "x", "", "", "stdin", T0, NULL };
 
     assert_int_equal(store_begin(st), 0);
     soft(st, "f@example.org", "openhpi.de", T0, DAY);
@@ -718,6 +718,7 @@ int main(void)
         FIXTURE_TEST(test_import_keeps_what_the_store_knows),
         FIXTURE_TEST(test_quarantine_get_one),
         FIXTURE_TEST(test_history_joins_the_notification),
+        FIXTURE_TEST(test_history_keeps_the_forward_target),
         FIXTURE_TEST(test_purge_in_batches),
         FIXTURE_TEST(test_two_handles_see_commits_only),
         FIXTURE_TEST(test_outbox_gauges_and_quarantine_size),

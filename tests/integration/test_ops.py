@@ -298,6 +298,60 @@ def test_history_outlives_reset():
         platform.stop()
 
 
+FORWARD_BOUNCE = """\
+From: Mail Delivery System <MAILER-DAEMON@mx.school.example>
+To: no-reply@mydomain.de
+Subject: Undelivered Mail Returned to Sender
+Message-ID: <1.forward@mx.school.example>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="FW"
+
+--FW
+Content-Type: text/plain
+
+Your message could not be delivered to one or more recipients.
+
+--FW
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.school.example
+
+Final-Recipient: rfc822; a.b@gmail.com
+Action: failed
+Status: 5.1.1
+Remote-MTA: dns; gmail-smtp-in.l.google.com
+Diagnostic-Code: smtp; 550-5.1.1 The email account that you tried to reach does not exist.
+
+--FW
+Content-Type: text/rfc822-headers
+
+Return-Path: <no-reply@mydomain.de>
+From: Platform <no-reply@mydomain.de>
+To: a@school.example
+Subject: News from your course
+
+--FW--
+""".replace("\n", "\r\n").encode()
+
+
+def test_history_names_the_forward_target():
+    platform = harness.Platform()
+    try:
+        work = Workdir(platform)
+        proc = work.run("stdin", "--recipient", "no-reply@mydomain.de", input=FORWARD_BOUNCE)
+        assert proc.returncode == 0, proc.stdout.decode()
+        proc = work.run("history", "--address", "a@school.example")
+        out = proc.stdout.decode()
+        assert proc.returncode == 0, out + proc.stderr.decode()
+        assert "via stdin  permanent  userunknown" in out, out
+        assert "    forwarded to: a.b@gmail.com\n" in out, out
+        proc = work.run("history", "--address", "a@school.example", "--json")
+        (e,) = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+        assert e["address"] == "a@school.example" and e["final"] == "a.b@gmail.com", e
+    finally:
+        platform.stop()
+
+
 def junk(size, tag):
     """A message for no configured platform, padded to about size bytes."""
     head = harness.sample("service", "unknown-domain.eml").replace(b"Subject: ", f"X-Tag: {tag}\nSubject: ".encode(), 1)
