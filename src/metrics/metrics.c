@@ -330,6 +330,11 @@ void metrics_set_ready(metrics_part part, bool ready, const char *why)
     s->set = true;
     s->ready = ready;
     g_strlcpy(s->why, ready || !why ? "" : why, sizeof s->why);
+    /* /readyz answers one line; libpq's messages have several. */
+    for (char *c = s->why; *c; c++)
+        if ((unsigned char)*c < 0x20)
+            *c = ' ';
+    g_strchomp(s->why);
     pthread_mutex_unlock(&metrics.lock);
 }
 

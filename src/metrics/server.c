@@ -95,8 +95,17 @@ static void *metrics_server_reader(void *arg)
 static void metrics_server_reply(struct evhttp_request *req, int code, const char *type, const char *body)
 {
     struct evbuffer *buf = evbuffer_new();
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
-    evbuffer_add(buf, body, strlen(body));
+    struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+    evhttp_add_header(headers, "Content-Type", type);
+    /* evhttp sends a HEAD reply's body as given, which a kept-alive client
+     * would read as the start of its next answer: GET's length, no body. */
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+        char length[32];
+        snprintf(length, sizeof length, "%zu", strlen(body));
+        evhttp_add_header(headers, "Content-Length", length);
+    } else {
+        evbuffer_add(buf, body, strlen(body));
+    }
     evhttp_send_reply(req, code, code == 200 ? "OK" : code == 404 ? "Not Found" : "Service Unavailable", buf);
     evbuffer_free(buf);
 }

@@ -177,6 +177,22 @@ static void test_readiness_names_the_part(void **state)
     assert_int_equal(series_value("bouncedemails_ready"), 1);
 }
 
+/* libpq's messages run over several lines ("server closed the connection
+ * unexpectedly\n\tThis probably means..."); /readyz promises one line. */
+static void test_readiness_reason_is_one_line(void **state)
+{
+    (void)state;
+    char why[300] = "";
+    metrics_set_ready(METRICS_PART_STORE, false,
+                      "begin: server closed the connection unexpectedly\n\tThis probably means the server "
+                      "terminated abnormally\r\n\tbefore or while processing the request.\n");
+    assert_false(metrics_ready(why, sizeof why));
+    assert_string_equal(why, "store: begin: server closed the connection unexpectedly  This probably means the "
+                             "server terminated abnormally   before or while processing the request.");
+    metrics_set_ready(METRICS_PART_STORE, true, NULL);
+    assert_true(metrics_ready(why, sizeof why));
+}
+
 static void test_health_follows_the_notifier(void **state)
 {
     (void)state;
@@ -219,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_histogram_buckets_are_cumulative),
         cmocka_unit_test(test_outbox_gauges_per_configured_domain),
         cmocka_unit_test(test_readiness_names_the_part),
+        cmocka_unit_test(test_readiness_reason_is_one_line),
         cmocka_unit_test(test_health_follows_the_notifier),
         cmocka_unit_test(test_health_fails_when_the_notifier_stalls),
     };

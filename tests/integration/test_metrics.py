@@ -8,6 +8,7 @@ import json
 import os
 import re
 import smtplib
+import socket
 import subprocess
 import threading
 import urllib.error
@@ -215,6 +216,31 @@ def test_readiness_follows_the_store():
         work.query("ALTER TABLE quarantine_away RENAME TO quarantine")
         harness.wait_until(lambda: get(f"{base}/readyz")[0] == 200, 20, "/readyz back to 200", interval=0.2)
         assert re.search(r"^bouncedemails_ready 1$", get(f"{base}/metrics")[1], re.M)
+    finally:
+        service.stop()
+
+
+def test_a_head_request_gets_no_body():
+    """A health checker's HEAD on a kept-alive connection: the answer has
+    headers only (RFC 9110 9.3.2), with GET's length, so the next answer on
+    the connection starts where the client expects it."""
+    port = harness.free_port()
+    work = harness.Workdir(None, metrics={"listen": f"127.0.0.1:{port}"})
+    service = work.start("run")
+    try:
+        harness.wait_for_port(port)
+        harness.wait_until(lambda: get(f"http://127.0.0.1:{port}/healthz")[0] == 200, 15, "healthy")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                         b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        head, rest = answer.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 200 "), answer
+        assert rest.startswith(b"HTTP/1.1 200 "), answer
+        assert re.search(rb"^Content-Length: 3\r?$", head, re.M | re.I), answer
+        assert rest.endswith(b"\r\n\r\nok\n"), answer
     finally:
         service.stop()
 
