@@ -717,8 +717,11 @@ def test_memory_budget_holds_under_parallel_data():
         with open(f"/proc/{service.proc.pid}/maps") as f:
             if "libasan" in f.read():
                 raise harness.Skip("memory not comparable under ASan (its quarantine keeps freed memory)")
-        # The budget, GString's doubling of the last message, the commit's copy.
-        assert growth < 3 * budget // 1024, f"the service grew by {growth} KiB"
+        # The budget, GString's doubling of the last message, the commit's
+        # copy, and the worker pool's parse of the batch in its own malloc
+        # arena (measured 16-30 MiB here against 8; without the budget the
+        # 16 messages alone are 32 MiB, held twice while they are read).
+        assert growth < 4 * budget // 1024, f"the service grew by {growth} KiB"
 
 
 if __name__ == "__main__":
