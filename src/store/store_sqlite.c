@@ -1148,7 +1148,15 @@ static int sq_configure(store *st)
     sqlite3_stmt *stmt;
     if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL) != SQLITE_OK)
         return sq_fail(st, "opening");
-    int rc = sqlite3_step(stmt);
+    /* Processes opening a new file at once race to switch it to WAL, and
+     * SQLite answers the loser SQLITE_BUSY at once, without its busy
+     * handler: it tries again, within the same timeout. */
+    int rc;
+    for (int waited_ms = 0;
+         (rc = sqlite3_step(stmt)) == SQLITE_BUSY && waited_ms < STORE_SQLITE_BUSY_TIMEOUT_MS; waited_ms += 2) {
+        sqlite3_reset(stmt);
+        g_usleep(2000);
+    }
     const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(stmt, 0) : NULL;
     int ret = 0;
     if (!mode)
