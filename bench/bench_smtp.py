@@ -27,8 +27,9 @@ RECIPIENT = b"no-reply@mydomain.de"
 
 
 def smtp_data(raw):
-    """CRLF line ends, dot-stuffed, with the final dot."""
-    lines = raw.replace(b"\r\n", b"\n").split(b"\n")
+    """CRLF line ends (a bare CR too, which the listener refuses as an MTA
+    would have converted it), dot-stuffed, with the final dot."""
+    lines = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     return b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n" for l in lines) + b".\r\n"

@@ -156,6 +156,7 @@ retention_thread *retention_start(const config *cfg, store *st)
         free(t);
         return NULL;
     }
+    pthread_setname_np(t->thread, "retention");
     return t;
 }
 

@@ -536,6 +536,7 @@ int amqp_ingress_start(amqp_ingress *in)
 {
     metrics_set_ready(METRICS_PART_AMQP, false, "not connected yet");
     if (pthread_create(&in->thread, NULL, amqp_ingress_main, in) != 0) return -1;
+    pthread_setname_np(in->thread, "amqp");
     in->started = true;
     return 0;
 }

@@ -213,6 +213,7 @@ metrics_server *metrics_server_new(struct event_base *base, const config *cfg, s
         metrics_server_free(srv);
         return NULL;
     }
+    pthread_setname_np(srv->thread, "metrics");
     srv->running = true;
     return srv;
 }

@@ -783,6 +783,7 @@ int notify_start(notify *n)
         log_error("notify: cannot start the worker thread: %s", g_strerror(err));
         return -1;
     }
+    pthread_setname_np(n->thread, "notify");
     n->started = true;
     return 0;
 }

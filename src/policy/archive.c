@@ -319,6 +319,7 @@ static void archive_writer_start(void)
         log_error("archive: cannot start the writer thread, writing on the commit path: %s", strerror(err));
         return;
     }
+    pthread_setname_np(thread, "archive");
     pthread_detach(thread);
     archive_writer.running = true;
 }
