@@ -50,6 +50,11 @@
 /* Key columns: the ASCII case folded, compared bytewise. */
 #define KEY(col) col "_key text COLLATE \"C\" GENERATED ALWAYS AS (lower(" col " COLLATE \"C\")) STORED"
 
+/* The key of a fingerprint in message_seen: the bytes of a SHA-256 in
+ * lower-case hex (what the policy computes), else the text's own bytes. */
+#define FINGERPRINT_KEY(v) \
+    "(CASE WHEN " v " ~ '^[0-9a-f]{64}$' THEN decode(" v ", 'hex') ELSE convert_to(" v ", 'UTF8') END)"
+
 /* Migration i brings the schema from version i to i + 1. Append only. */
 static const char *const store_pg_migrations[] = {
     /* 1: the first schema, as store_sqlite.c's. */
@@ -148,6 +153,10 @@ static const char *const store_pg_migrations[] = {
 
     /* 5: as store_sqlite.c's: where a forwarded recipient's mail failed. */
     "ALTER TABLE event ADD COLUMN final text;",
+
+    /* 6: as store_sqlite.c's: a SHA-256 fingerprint kept as its 32 bytes
+     * (FINGERPRINT_KEY), not as 64 hex digits. */
+    "ALTER TABLE message_seen ALTER COLUMN fingerprint TYPE bytea USING " FINGERPRINT_KEY("fingerprint") ";",
 };
 
 #define STORE_PG_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_pg_migrations))
@@ -161,7 +170,8 @@ static const char *const store_pg_migrations[] = {
  * (g_ascii_strdown), so that they meet the key columns' index. */
 #define STORE_PG_STATEMENTS(X) \
     X(SEEN, \
-      "INSERT INTO message_seen (fingerprint, seen_at) VALUES ($1, $2) ON CONFLICT DO NOTHING") \
+      "INSERT INTO message_seen (fingerprint, seen_at) VALUES (" FINGERPRINT_KEY("$1::text") ", $2)" \
+      " ON CONFLICT DO NOTHING") \
     X(SOFT_INCREMENT, \
       "INSERT INTO soft_bounce AS s (address, domain, count, first_seen, last_seen)" \
       " VALUES ($1, $2, 1, $3, $3)" \
