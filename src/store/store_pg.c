@@ -155,8 +155,10 @@ static const char *const store_pg_migrations[] = {
     "ALTER TABLE event ADD COLUMN final text;",
 
     /* 6: as store_sqlite.c's: a SHA-256 fingerprint kept as its 32 bytes
-     * (FINGERPRINT_KEY), not as 64 hex digits. */
-    "ALTER TABLE message_seen ALTER COLUMN fingerprint TYPE bytea USING " FINGERPRINT_KEY("fingerprint") ";",
+     * (FINGERPRINT_KEY), not as 64 hex digits, and no index of permanent
+     * bounces by domain. */
+    ("ALTER TABLE message_seen ALTER COLUMN fingerprint TYPE bytea USING " FINGERPRINT_KEY("fingerprint") ";"
+     "DROP INDEX permanent_bounce_domain;"),
 };
 
 #define STORE_PG_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_pg_migrations))
@@ -245,14 +247,16 @@ static const char *const store_pg_migrations[] = {
       " LEFT JOIN permanent_bounce AS p ON p.address_key = $1 AND p.domain_key = d.domain_key" \
       " ORDER BY d.domain_key") \
     X(STATS, \
-      "WITH d (domain_key) AS (SELECT domain_key FROM soft_bounce" \
-      "  UNION SELECT domain_key FROM permanent_bounce" \
+      "WITH p (domain_key, n) AS MATERIALIZED (SELECT domain_key, count(*) FROM permanent_bounce" \
+      "  GROUP BY domain_key)," \
+      " d (domain_key) AS (SELECT domain_key FROM soft_bounce" \
+      "  UNION SELECT domain_key FROM p" \
       "  UNION SELECT domain_key FROM event WHERE domain_key IS NOT NULL" \
       "  UNION SELECT domain_key FROM outbox)" \
       " SELECT d.domain_key," \
       "  (SELECT count(*) FROM soft_bounce AS s" \
       "    WHERE s.domain_key = d.domain_key AND s.last_seen >= $1)," \
-      "  (SELECT count(*) FROM permanent_bounce AS p WHERE p.domain_key = d.domain_key)," \
+      "  coalesce((SELECT p.n FROM p WHERE p.domain_key = d.domain_key), 0)," \
       "  (SELECT count(*) FROM event AS e" \
       "    WHERE e.domain_key = d.domain_key AND e.verdict = 'complaint')," \
       "  (SELECT count(*) FROM event AS e WHERE e.domain_key = d.domain_key)," \

@@ -142,7 +142,8 @@ static const char *const store_sqlite_migrations[] = {
      * Final-Recipient) beside the address the platform mailed. */
     "ALTER TABLE event ADD COLUMN final TEXT;",
 
-    /* 6: a message's SHA-256 fingerprint is kept as its 32 bytes, not as
+    /* 6: fewer pages written a message. A message's SHA-256 fingerprint is
+     * kept as its 32 bytes, not as
      * 64 hex digits: every message adds a key at a random place of this
      * index, and half the key's size is a smaller tree and fewer pages
      * written a commit (sq_fingerprint_key; a key that is no SHA-256 in hex
@@ -155,7 +156,11 @@ static const char *const store_sqlite_migrations[] = {
      " FROM message_seen;"
      "DROP TABLE message_seen;"
      "ALTER TABLE message_seen_bytes RENAME TO message_seen;"
-     "CREATE INDEX message_seen_at ON message_seen (seen_at);"),
+     "CREATE INDEX message_seen_at ON message_seen (seen_at);"
+     /* ... and permanent bounces are no longer indexed by domain, which
+      * only `stats` read: each suspension wrote a page of it at a random
+      * place; `stats` counts them by domain in one pass instead. */
+     "DROP INDEX permanent_bounce_domain;"),
 };
 
 #define STORE_SQLITE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_sqlite_migrations))
@@ -241,13 +246,14 @@ static const char *const store_sqlite_migrations[] = {
       " LEFT JOIN permanent_bounce AS p ON p.address = ?1 AND p.domain = d.domain" \
       " ORDER BY d.domain") \
     X(STATS, \
-      "WITH d (domain) AS (SELECT domain FROM soft_bounce" \
-      "  UNION SELECT domain FROM permanent_bounce" \
+      "WITH p (domain, n) AS MATERIALIZED (SELECT domain, count(*) FROM permanent_bounce GROUP BY domain)," \
+      " d (domain) AS (SELECT domain FROM soft_bounce" \
+      "  UNION SELECT domain FROM p" \
       "  UNION SELECT domain FROM event WHERE domain IS NOT NULL" \
       "  UNION SELECT domain FROM outbox)" \
       " SELECT d.domain," \
       "  (SELECT count(*) FROM soft_bounce AS s WHERE s.domain = d.domain AND s.last_seen >= ?1)," \
-      "  (SELECT count(*) FROM permanent_bounce AS p WHERE p.domain = d.domain)," \
+      "  coalesce((SELECT p.n FROM p WHERE p.domain = d.domain), 0)," \
       "  (SELECT count(*) FROM event AS e WHERE e.domain = d.domain AND e.verdict = 'complaint')," \
       "  (SELECT count(*) FROM event AS e WHERE e.domain = d.domain)," \
       "  (SELECT count(*) FROM outbox AS o WHERE o.domain = d.domain AND o.state = 0)," \

@@ -177,7 +177,8 @@ static void test_migrates_an_empty_database(void **state)
 
 /* A file from before fingerprints were kept as bytes (the schema before
  * the last migration): its hex fingerprints are converted, and a message
- * seen then is still a duplicate. */
+ * seen then is still a duplicate; the index of permanent bounces by domain
+ * is gone. */
 static void test_migration_keeps_fingerprints(void **state)
 {
     fixture *f = *state;
@@ -191,9 +192,12 @@ static void test_migration_keeps_fingerprints(void **state)
              "DROP TABLE message_seen;"
              "CREATE TABLE message_seen (fingerprint TEXT PRIMARY KEY, seen_at INTEGER NOT NULL) WITHOUT ROWID;"
              "CREATE INDEX message_seen_at ON message_seen (seen_at);"
-             "INSERT INTO message_seen VALUES ('" FINGERPRINT_HEX "', 1700000000), ('fp-old', 1700000001);");
+             "INSERT INTO message_seen VALUES ('" FINGERPRINT_HEX "', 1700000000), ('fp-old', 1700000001);"
+             "CREATE INDEX permanent_bounce_domain ON permanent_bounce (domain);");
     f->st = open_store(&f->cfg);
     assert_int_equal(sql_int(f->dbfile, "PRAGMA user_version"), version);
+    assert_int_equal(sql_int(f->dbfile, "SELECT count(*) FROM sqlite_master WHERE name = 'permanent_bounce_domain'"),
+                     0);
     assert_int_equal(sql_int(f->dbfile, "SELECT count(*) FROM message_seen"), 2);
     assert_int_equal(sql_int(f->dbfile, "SELECT seen_at FROM message_seen WHERE length(fingerprint) = 32"),
                      1700000000);
@@ -395,6 +399,7 @@ int main(void)
         FIXTURE_TEST(test_permanent),
         FIXTURE_TEST(test_find_address_joins_soft_and_permanent),
         FIXTURE_TEST(test_event_add_and_stats),
+        FIXTURE_TEST(test_stats_counts_permanent_per_domain),
         FIXTURE_TEST(test_outbox_lifecycle),
         FIXTURE_TEST(test_outbox_claim_remembered),
         FIXTURE_TEST(test_outbox_claim_between_handles),

@@ -151,7 +151,8 @@ static void test_migrates_a_schema_with_foreign_tables(void **state)
 
 /* A schema from before fingerprints were kept as bytes (the version before
  * the last migration): its hex fingerprints are converted, and a message
- * seen then is still a duplicate. */
+ * seen then is still a duplicate; the index of permanent bounces by domain
+ * is gone. */
 static void test_migration_keeps_fingerprints(void **state)
 {
     fixture *f = *state;
@@ -161,10 +162,12 @@ static void test_migration_keeps_fingerprints(void **state)
     admin_exec(f, "ALTER TABLE message_seen ALTER COLUMN fingerprint TYPE text COLLATE \"C\""
                   " USING encode(fingerprint, 'hex');"
                   "INSERT INTO message_seen VALUES ('" FINGERPRINT_HEX "', 1700000000), ('fp-old', 1700000001);"
+                  "CREATE INDEX permanent_bounce_domain ON permanent_bounce (domain_key);"
                   "UPDATE bouncedemails_meta SET value = value - 1 WHERE name = 'schema_version'");
     f->st = open_store(&f->cfg);
     assert_int_equal(fixture_int(f, "SELECT value FROM bouncedemails_meta WHERE name = 'schema_version'"),
                      version);
+    assert_int_equal(fixture_int(f, "SELECT count(to_regclass('permanent_bounce_domain'))"), 0);
     assert_int_equal(fixture_int(f, "SELECT count(*) FROM message_seen"), 2);
     assert_int_equal(fixture_int(f, "SELECT seen_at FROM message_seen WHERE length(fingerprint) = 32"),
                      1700000000);
@@ -732,6 +735,7 @@ int main(void)
         FIXTURE_TEST(test_text_that_is_not_utf8_is_kept_repaired),
         FIXTURE_TEST(test_find_address_joins_soft_and_permanent),
         FIXTURE_TEST(test_event_add_and_stats),
+        FIXTURE_TEST(test_stats_counts_permanent_per_domain),
         FIXTURE_TEST(test_outbox_lifecycle),
         FIXTURE_TEST(test_outbox_claim_remembered),
         FIXTURE_TEST(test_outbox_claim_between_handles),
