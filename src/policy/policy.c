@@ -845,18 +845,18 @@ void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy
     }
     int queued = 0;
     metrics_outcome *counted = g_new(metrics_outcome, n);
-    bool committed = policy_batch_handle(p, jobs, n, out, &queued, counted);
+    bool ok = policy_batch_handle(p, jobs, n, out, &queued, counted);
     g_free(jobs);
-    if (committed) {
+    if (ok) {
         /* The raw bounces are on disk before the commit that lets the
          * ingress acknowledge them; the writer worked while the batch was
          * handled. */
         policy_archive_flush();
-        committed = store_commit(p->st) == 0;
-        if (!committed)
+        ok = store_commit(p->st) == 0;
+        if (!ok)
             policy_store_failed(p, "commit");
     }
-    if (!committed) {
+    if (!ok) {
         store_rollback(p->st);
         for (size_t i = 0; i < n; i++)
             out[i] = POLICY_STORE_FAILED;
