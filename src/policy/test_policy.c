@@ -484,15 +484,37 @@ static void test_batch_archived_before_commit(void **state)
     g_rand_free(rand);
 }
 
+/* metrics_init keeps its config for the process: one without domains,
+ * outliving every fixture (each domain counts as "other"); once a process. */
+static void metrics_start(void)
+{
+    static config metrics_cfg;
+    static bool started;
+    if (!started)
+        assert_int_equal(metrics_init(&metrics_cfg), 0);
+    started = true;
+}
+
+/* The sum of the metrics' series whose line starts with prefix. */
+static long metrics_sum(const char *prefix)
+{
+    char *text = metrics_render(NULL, 0, NULL);
+    char **lines = g_strsplit(text, "\n", -1);
+    long sum = 0;
+    for (char **line = lines; *line; line++)
+        if (g_str_has_prefix(*line, prefix))
+            sum += strtol(strrchr(*line, ' ') + 1, NULL, 10);
+    g_strfreev(lines);
+    g_free(text);
+    return sum;
+}
+
 /* The handling time counts from the ingress's receipt (a message that
  * waited 30 s for its batch took 30 s), not from when the policy took it. */
 static void test_handling_time_counts_from_receipt(void **state)
 {
     fixture *f = *state;
-    /* metrics_init keeps its config for the process: one without domains,
-     * outliving every fixture (each domain counts as "other"). */
-    static config metrics_cfg;
-    assert_int_equal(metrics_init(&metrics_cfg), 0);
+    metrics_start();
     char *raw = hard_bounce(f, "waited@example.com");
     policy_message m = { raw, strlen(raw), { NULL, NULL, "amqp", 0, metrics_clock() - 30 } };
     policy_outcome out;
@@ -1409,6 +1431,63 @@ static void test_refused_in_a_batch_counts_the_others_once(void **state)
         g_free(raws[i]);
 }
 
+/* The retry after a refusal in a batch has each effect once: the metrics
+ * count each message and recipient once (the first attempt's staged counts
+ * are dropped), the notifier is woken once, a message that came twice is
+ * still a duplicate, and the suspensions before the refusal are archived. */
+static void test_refused_in_a_batch_has_its_effects_once(void **state)
+{
+    fixture *f = *state;
+    metrics_start();
+    sql(f, "CREATE TRIGGER refused BEFORE INSERT ON outbox WHEN NEW.address = 'refused@example.com'"
+           " BEGIN SELECT RAISE(ABORT, 'index row too large'); END;");
+    char *first = hard_bounce(f, "first@example.com"), *soft = soft_bounce(f, "soft@example.com");
+    char *refused = hard_bounce(f, "refused@example.com"), *after = hard_bounce(f, "after@example.com");
+    const char *raws[] = { first, soft, first, refused, after };
+    enum { N = G_N_ELEMENTS(raws) };
+    policy_message msgs[N];
+    for (size_t i = 0; i < N; i++)
+        msgs[i] = (policy_message){ raws[i], strlen(raws[i]), { NULL, NULL, "amqp", 0, 0 } };
+    const char *handled = "bouncedemails_messages_total{ingress=\"amqp\",outcome=\"handled\"}";
+    const char *duplicate = "bouncedemails_messages_total{ingress=\"amqp\",outcome=\"duplicate\"}";
+    const char *quarantined = "bouncedemails_messages_total{ingress=\"amqp\",outcome=\"quarantined\"}";
+    const char *failed = "bouncedemails_messages_total{ingress=\"amqp\",outcome=\"failed\"}";
+    const char *permanent = "bouncedemails_recipients_total{domain=\"other\",verdict=\"permanent\"";
+    const char *temporary = "bouncedemails_recipients_total{domain=\"other\",verdict=\"temporary\"";
+    long before[] = { metrics_sum(handled), metrics_sum(duplicate), metrics_sum(quarantined), metrics_sum(failed),
+                      metrics_sum(permanent), metrics_sum(temporary) };
+    policy_outcome out[N];
+    policy_handle_batch(f->p, msgs, N, out);
+    const policy_outcome expected[N] = { POLICY_HANDLED, POLICY_HANDLED, POLICY_DUPLICATE, POLICY_QUARANTINED,
+                                         POLICY_HANDLED };
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(out[i], expected[i]);
+    assert_int_equal(f->commits, 1);
+    assert_int_equal(metrics_sum(handled) - before[0], 3);
+    assert_int_equal(metrics_sum(duplicate) - before[1], 1);
+    assert_int_equal(metrics_sum(quarantined) - before[2], 1);
+    assert_int_equal(metrics_sum(failed) - before[3], 0);
+    assert_int_equal(metrics_sum(permanent) - before[4], 2);
+    assert_int_equal(metrics_sum(temporary) - before[5], 1);
+    assert_int_equal(soft_count(f, "soft@example.com"), 1);
+    assert_int_equal(outbox_for(f, "first@example.com"), 1);
+    char *seen = sql_dump(f, "SELECT count(*) FROM message_seen");
+    assert_string_equal(seen, "4\n");
+    g_free(seen);
+    policy_archive_flush();
+    const char *dir = f->cfg->handler.permanent_bounced_emails_path;
+    const char *const archived[] = { "first@example.com", "after@example.com", "refused@example.com" };
+    for (size_t i = 0; i < G_N_ELEMENTS(archived); i++) {
+        char *path = policy_archive_path(dir, archived[i]);
+        assert_int_equal(g_file_test(path, G_FILE_TEST_EXISTS), i < 2);
+        free(path);
+    }
+    g_free(first);
+    g_free(soft);
+    g_free(refused);
+    g_free(after);
+}
+
 /* A store that is busy (another process holds the write lock past the busy
  * timeout) is unavailable for now: nothing is quarantined, the message is
  * asked for again. */
@@ -1564,6 +1643,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_signed_verp_without_requirement, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_by_the_store_is_quarantined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_in_a_batch_counts_the_others_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_in_a_batch_has_its_effects_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_store_is_retried_not_quarantined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_by_original_to, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_needs_one_to_from_the_platform, setup, teardown),
