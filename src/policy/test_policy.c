@@ -952,7 +952,7 @@ static void test_fingerprint_is_what_earlier_versions_stored(void **state)
     g_checksum_update(sum, (const guchar *)"", 1);
     g_checksum_update(sum, (const guchar *)raw, (gssize)strlen(raw));
     /* kept as the digest's bytes since schema 6 */
-    char *query = g_strdup_printf("SELECT count(*) FROM message_seen WHERE fingerprint = X'%s'",
+    char *query = g_strdup_printf("SELECT count(*) FROM message_seen WHERE digest = X'%s'",
                                   g_checksum_get_string(sum));
     assert_int_equal(handle(f, raw, rcpt), POLICY_HANDLED);
     sql_expect(f, query, 1);

@@ -159,6 +159,13 @@ static const char *const store_pg_migrations[] = {
      * bounces by domain. */
     ("ALTER TABLE message_seen ALTER COLUMN fingerprint TYPE bytea USING " FINGERPRINT_KEY("fingerprint") ";"
      "DROP INDEX permanent_bounce_domain;"),
+
+    /* 7: as store_sqlite.c's: the key column named for what it now holds,
+     * so that a process of an earlier version still running on another
+     * machine fails on it rather than record its hex text as a bytea key
+     * (which it would when it prepares its statement after the upgrade, on
+     * a new connection) that this version never matches. */
+    "ALTER TABLE message_seen RENAME COLUMN fingerprint TO digest;",
 };
 
 #define STORE_PG_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_pg_migrations))
@@ -172,7 +179,7 @@ static const char *const store_pg_migrations[] = {
  * (g_ascii_strdown), so that they meet the key columns' index. */
 #define STORE_PG_STATEMENTS(X) \
     X(SEEN, \
-      "INSERT INTO message_seen (fingerprint, seen_at) VALUES (" FINGERPRINT_KEY("$1::text") ", $2)" \
+      "INSERT INTO message_seen (digest, seen_at) VALUES (" FINGERPRINT_KEY("$1::text") ", $2)" \
       " ON CONFLICT DO NOTHING") \
     X(SOFT_INCREMENT, \
       "INSERT INTO soft_bounce AS s (address, domain, count, first_seen, last_seen)" \
@@ -1192,7 +1199,7 @@ static int pg_history(store *st, const char *address, const char *domain, store_
 static const struct {
     const char *table, *key, *at, *which;
 } pg_purge_kinds[STORE_PURGE_KIND_COUNT] = {
-    [STORE_PURGE_FINGERPRINTS] = { "message_seen", "fingerprint", "seen_at", "" },
+    [STORE_PURGE_FINGERPRINTS] = { "message_seen", "digest", "seen_at", "" },
     [STORE_PURGE_EVENTS] = { "event", "id", "at", "" },
     [STORE_PURGE_QUARANTINE] = { "quarantine", "id", "at", " AND kind = 'quarantine'" },
     [STORE_PURGE_NOTBOUNCES] = { "quarantine", "id", "at", " AND kind = 'notbounce'" },

@@ -161,6 +161,15 @@ static const char *const store_sqlite_migrations[] = {
       * only `stats` read: each suspension wrote a page of it at a random
       * place; `stats` counts them by domain in one pass instead. */
      "DROP INDEX permanent_bounce_domain;"),
+
+    /* 7: the key column named for what it now holds. A daemon of an
+     * earlier version still running when a newer process upgraded the file
+     * prepares its statements again after the schema change: with the old
+     * name it would keep recording hex text, which this version never
+     * matches, and a message it handled would be handled again when
+     * delivered again. Under the new name its statements fail, and what it
+     * takes is retried until it is restarted. */
+    "ALTER TABLE message_seen RENAME COLUMN fingerprint TO digest;",
 };
 
 #define STORE_SQLITE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_sqlite_migrations))
@@ -178,7 +187,7 @@ static const char *const store_sqlite_migrations[] = {
     X(RELEASE, "RELEASE store_sp") \
     X(ROLLBACK_TO, "ROLLBACK TO store_sp") \
     X(SEEN, \
-      "INSERT INTO message_seen (fingerprint, seen_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING") \
+      "INSERT INTO message_seen (digest, seen_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING") \
     X(SOFT_INCREMENT, \
       "INSERT INTO soft_bounce (address, domain, count, first_seen, last_seen)" \
       " VALUES (?1, ?2, 1, ?3, ?3)" \
@@ -1058,7 +1067,7 @@ static int sq_history(store *st, const char *address, const char *domain, store_
 static const struct {
     const char *table, *key, *at, *which;
 } sq_purge_kinds[STORE_PURGE_KIND_COUNT] = {
-    [STORE_PURGE_FINGERPRINTS] = { "message_seen", "fingerprint", "seen_at", "" },
+    [STORE_PURGE_FINGERPRINTS] = { "message_seen", "digest", "seen_at", "" },
     [STORE_PURGE_EVENTS] = { "event", "id", "at", "" },
     [STORE_PURGE_QUARANTINE] = { "quarantine", "id", "at", " AND kind = 'quarantine'" },
     [STORE_PURGE_NOTBOUNCES] = { "quarantine", "id", "at", " AND kind = 'notbounce'" },

@@ -175,17 +175,20 @@ static void test_migrates_an_empty_database(void **state)
     g_free(path);
 }
 
-/* A file from before fingerprints were kept as bytes (the schema before
- * the last migration): its hex fingerprints are converted, and a message
- * seen then is still a duplicate; the index of permanent bounces by domain
- * is gone. */
-static void test_migration_keeps_fingerprints(void **state)
+/* Migrations since the fingerprints were text (the bytes, then the column's
+ * new name). */
+#define MIGRATIONS_SINCE_TEXT_FINGERPRINTS 2
+
+/* Closes the store and takes its file back to the schema before
+ * fingerprints were kept as bytes, holding a hex and another fingerprint;
+ * the current version. */
+static sqlite3_int64 back_to_text_fingerprints(fixture *f)
 {
-    fixture *f = *state;
     sqlite3_int64 version = sql_int(f->dbfile, "PRAGMA user_version");
     store_close(f->st);
     f->st = NULL;
-    char *before = g_strdup_printf("PRAGMA user_version = %lld", (long long)version - 1);
+    char *before = g_strdup_printf("PRAGMA user_version = %lld",
+                                   (long long)version - MIGRATIONS_SINCE_TEXT_FINGERPRINTS);
     sql_exec(f->dbfile, before);
     g_free(before);
     sql_exec(f->dbfile,
@@ -194,12 +197,22 @@ static void test_migration_keeps_fingerprints(void **state)
              "CREATE INDEX message_seen_at ON message_seen (seen_at);"
              "INSERT INTO message_seen VALUES ('" FINGERPRINT_HEX "', 1700000000), ('fp-old', 1700000001);"
              "CREATE INDEX permanent_bounce_domain ON permanent_bounce (domain);");
+    return version;
+}
+
+/* A file from before fingerprints were kept as bytes: its hex fingerprints
+ * are converted, and a message seen then is still a duplicate; the index of
+ * permanent bounces by domain is gone. */
+static void test_migration_keeps_fingerprints(void **state)
+{
+    fixture *f = *state;
+    sqlite3_int64 version = back_to_text_fingerprints(f);
     f->st = open_store(&f->cfg);
     assert_int_equal(sql_int(f->dbfile, "PRAGMA user_version"), version);
     assert_int_equal(sql_int(f->dbfile, "SELECT count(*) FROM sqlite_master WHERE name = 'permanent_bounce_domain'"),
                      0);
     assert_int_equal(sql_int(f->dbfile, "SELECT count(*) FROM message_seen"), 2);
-    assert_int_equal(sql_int(f->dbfile, "SELECT seen_at FROM message_seen WHERE length(fingerprint) = 32"),
+    assert_int_equal(sql_int(f->dbfile, "SELECT seen_at FROM message_seen WHERE length(digest) = 32"),
                      1700000000);
     int seen = -1;
     assert_int_equal(store_message_seen(f->st, FINGERPRINT_HEX, T0, &seen), 0);
@@ -210,6 +223,36 @@ static void test_migration_keeps_fingerprints(void **state)
     long purged = 0;
     assert_int_equal(store_purge(f->st, STORE_PURGE_FINGERPRINTS, 1700000002, 100, 0, &purged), 0);
     assert_int_equal(purged, 2);
+}
+
+/* A daemon of the version before, still running when a new process (a
+ * `stdin` run) upgraded the file, records fingerprints with the statement it
+ * prepared before: SQLite prepares it again after the schema change, and it
+ * would keep the 64 hex digits as text, which this version never matches
+ * (a message it handled, delivered again, would be handled twice). It must
+ * fail instead, so that its messages are retried until it is restarted. */
+static void test_older_version_cannot_record_after_the_upgrade(void **state)
+{
+    fixture *f = *state;
+    back_to_text_fingerprints(f);
+    sqlite3 *older;
+    sqlite3_stmt *seen_stmt;
+    assert_int_equal(sqlite3_open(f->dbfile, &older), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(older,
+                                        "INSERT INTO message_seen (fingerprint, seen_at) VALUES (?1, ?2)"
+                                        " ON CONFLICT DO NOTHING",
+                                        -1, &seen_stmt, NULL),
+                     SQLITE_OK);
+    f->st = open_store(&f->cfg);
+    const char *later = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    sqlite3_bind_text(seen_stmt, 1, later, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(seen_stmt, 2, T0);
+    assert_int_not_equal(sqlite3_step(seen_stmt), SQLITE_DONE);
+    sqlite3_finalize(seen_stmt);
+    sqlite3_close(older);
+    int seen = -1;
+    assert_int_equal(store_message_seen(f->st, later, T0, &seen), 0);
+    assert_int_equal(seen, 0);
 }
 
 static void test_newer_schema_is_refused(void **state)
@@ -388,6 +431,7 @@ int main(void)
         FIXTURE_TEST(test_files_are_not_world_readable),
         FIXTURE_TEST(test_migrates_an_empty_database),
         FIXTURE_TEST(test_migration_keeps_fingerprints),
+        FIXTURE_TEST(test_older_version_cannot_record_after_the_upgrade),
         FIXTURE_TEST(test_newer_schema_is_refused),
         FIXTURE_TEST(test_unopenable_store_is_an_error),
         FIXTURE_TEST(test_backend_choice),

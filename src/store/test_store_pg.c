@@ -149,27 +149,44 @@ static void test_migrates_a_schema_with_foreign_tables(void **state)
     g_free(other);
 }
 
-/* A schema from before fingerprints were kept as bytes (the version before
- * the last migration): its hex fingerprints are converted, and a message
- * seen then is still a duplicate; the index of permanent bounces by domain
- * is gone. */
-static void test_migration_keeps_fingerprints(void **state)
+/* Migrations since the fingerprints were text (the bytes, then the column's
+ * new name). */
+#define MIGRATIONS_SINCE_TEXT_FINGERPRINTS 2
+
+/* Closes the store and takes its schema back to before fingerprints were
+ * kept as bytes, holding a hex and another fingerprint; the current
+ * version. */
+static long long back_to_text_fingerprints(fixture *f)
 {
-    fixture *f = *state;
     long long version = fixture_int(f, "SELECT value FROM bouncedemails_meta WHERE name = 'schema_version'");
     store_close(f->st);
     f->st = NULL;
-    admin_exec(f, "ALTER TABLE message_seen ALTER COLUMN fingerprint TYPE text COLLATE \"C\""
-                  " USING encode(fingerprint, 'hex');"
-                  "INSERT INTO message_seen VALUES ('" FINGERPRINT_HEX "', 1700000000), ('fp-old', 1700000001);"
-                  "CREATE INDEX permanent_bounce_domain ON permanent_bounce (domain_key);"
-                  "UPDATE bouncedemails_meta SET value = value - 1 WHERE name = 'schema_version'");
+    char *sql = g_strdup_printf(
+        "ALTER TABLE message_seen RENAME COLUMN digest TO fingerprint;"
+        "ALTER TABLE message_seen ALTER COLUMN fingerprint TYPE text COLLATE \"C\""
+        " USING encode(fingerprint, 'hex');"
+        "INSERT INTO message_seen VALUES ('" FINGERPRINT_HEX "', 1700000000), ('fp-old', 1700000001);"
+        "CREATE INDEX permanent_bounce_domain ON permanent_bounce (domain_key);"
+        "UPDATE bouncedemails_meta SET value = value - %d WHERE name = 'schema_version'",
+        MIGRATIONS_SINCE_TEXT_FINGERPRINTS);
+    admin_exec(f, sql);
+    g_free(sql);
+    return version;
+}
+
+/* A schema from before fingerprints were kept as bytes: its hex
+ * fingerprints are converted, and a message seen then is still a
+ * duplicate; the index of permanent bounces by domain is gone. */
+static void test_migration_keeps_fingerprints(void **state)
+{
+    fixture *f = *state;
+    long long version = back_to_text_fingerprints(f);
     f->st = open_store(&f->cfg);
     assert_int_equal(fixture_int(f, "SELECT value FROM bouncedemails_meta WHERE name = 'schema_version'"),
                      version);
     assert_int_equal(fixture_int(f, "SELECT count(to_regclass('permanent_bounce_domain'))"), 0);
     assert_int_equal(fixture_int(f, "SELECT count(*) FROM message_seen"), 2);
-    assert_int_equal(fixture_int(f, "SELECT seen_at FROM message_seen WHERE length(fingerprint) = 32"),
+    assert_int_equal(fixture_int(f, "SELECT seen_at FROM message_seen WHERE length(digest) = 32"),
                      1700000000);
     int seen = -1;
     assert_int_equal(store_message_seen(f->st, FINGERPRINT_HEX, T0, &seen), 0);
@@ -179,6 +196,37 @@ static void test_migration_keeps_fingerprints(void **state)
     long purged = 0;
     assert_int_equal(store_purge(f->st, STORE_PURGE_FINGERPRINTS, 1700000002, 100, 0, &purged), 0);
     assert_int_equal(purged, 2);
+}
+
+/* A process of the version before, on another machine, still running after
+ * this one upgraded the schema, prepares its statement again when its
+ * connection was reset (or first uses it then): PostgreSQL would take its
+ * 64 hex digits as bytea's text form, a 64-byte key this version never
+ * matches (a message it handled, delivered again, would be handled twice).
+ * It must fail instead, so that its messages are retried until it is
+ * upgraded. */
+static void test_older_version_cannot_record_after_the_upgrade(void **state)
+{
+    fixture *f = *state;
+    back_to_text_fingerprints(f);
+    f->st = open_store(&f->cfg);
+    const char *later = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    PGresult *res = PQprepare(f->admin, "older_seen",
+                              "INSERT INTO message_seen (fingerprint, seen_at) VALUES ($1, $2)"
+                              " ON CONFLICT DO NOTHING",
+                              0, NULL);
+    ExecStatusType rc = PQresultStatus(res);
+    PQclear(res);
+    if (rc == PGRES_COMMAND_OK) {
+        const char *values[] = { later, "1767225600" };
+        res = PQexecPrepared(f->admin, "older_seen", 2, values, NULL, NULL, 0);
+        rc = PQresultStatus(res);
+        PQclear(res);
+    }
+    assert_int_not_equal(rc, PGRES_COMMAND_OK);
+    int seen = -1;
+    assert_int_equal(store_message_seen(f->st, later, T0, &seen), 0);
+    assert_int_equal(seen, 0);
 }
 
 static void test_newer_schema_is_refused(void **state)
@@ -722,6 +770,7 @@ int main(void)
         FIXTURE_TEST(test_open_creates_schema_and_reopen_keeps_it),
         FIXTURE_TEST(test_migrates_a_schema_with_foreign_tables),
         FIXTURE_TEST(test_migration_keeps_fingerprints),
+        FIXTURE_TEST(test_older_version_cannot_record_after_the_upgrade),
         FIXTURE_TEST(test_newer_schema_is_refused),
         FIXTURE_TEST(test_concurrent_first_open),
         FIXTURE_TEST(test_connection_errors_hide_the_password),
