@@ -4,6 +4,7 @@ reads both vhost spellings, carries on when the broker restarts, and loses
 nothing when it is killed with SIGKILL again and again."""
 import os
 import random
+import sqlite3
 import subprocess
 import time
 import urllib.error
@@ -283,6 +284,40 @@ def test_oversize_message_is_quarantined_by_reference():
         assert f"too large: {len(big.encode())} bytes" in reason and "65536" in reason, reason
         assert "user-1@example.org" not in platform.addresses()
         assert queue_is_empty(url, queue)
+    finally:
+        service.stop()
+        platform.stop()
+
+
+def test_a_refusal_in_a_batch_costs_only_that_message():
+    """The store refuses one message of a batch (a constraint here): the
+    batch's transaction is rolled back and the batch handled again one
+    message at a time. The refused message goes to the quarantine, every
+    other one is suspended and POSTed once, and all are acknowledged:
+    nothing is requeued or counted twice."""
+    url, queue = _url(), _queue("refusal")
+    platform = harness.Platform()
+    work = harness.Workdir(platform, amqp={"url": url, "queue": queue, "batch": 100})
+    assert work.run("stats").returncode == 0  # creates the store
+    con = sqlite3.connect(work.db, timeout=10)
+    con.execute("CREATE TRIGGER refused BEFORE INSERT ON outbox WHEN NEW.address = 'user-5@example.org'"
+                " BEGIN SELECT RAISE(ABORT, 'refused in the test'); END")
+    con.commit()
+    con.close()
+    publish(url, queue, 10, TEMPLATES[:1])  # waiting before the consumer starts: one batch
+    service = work.start("run")
+    try:
+        expected = sorted(f"user-{n}@example.org" for n in range(10) if n != 5)
+        harness.wait_until(lambda: len(platform.addresses()) >= 9, 30, "nine suspensions")
+        harness.wait_until(lambda: work.query("SELECT count(*) FROM quarantine")[0][0] == 1, 10, "the refused one")
+        assert "each is handled again on its own" in service.output(), "the batch was not retried"
+        reason = work.query("SELECT reason FROM quarantine")[0][0]
+        assert "refused by the store" in reason and "refused in the test" in reason, reason
+        assert handled(work) == 10
+        assert work.query("SELECT count(*) FROM event")[0][0] == 9
+        service.stop()
+        assert sorted(platform.addresses()) == expected, platform.addresses()
+        assert queue_is_empty(url, queue), "a message was left unacknowledged or requeued"
     finally:
         service.stop()
         platform.stop()
