@@ -733,13 +733,13 @@ mime_field_raw(const GArray *fields, const char *name)
         if (f->name_len != n || g_ascii_strncasecmp(f->name, name, n) != 0)
             continue;
         /* Unfolding drops the newlines and keeps the blanks after them. */
-        size_t len = MIN(f->value_len, MIME_FIELD_MAX);
-        GString *value = g_string_sized_new(len);
+        size_t len = MIN(f->value_len, MIME_FIELD_MAX), out = 0;
+        char *value = g_malloc(len + 1);
         for (size_t k = 0; k < len; k++)
             if (f->value[k] != '\n')
-                g_string_append_c(value, f->value[k]);
-        g_strstrip(value->str);
-        return g_string_free(value, FALSE);
+                value[out++] = f->value[k];
+        value[out] = '\0';
+        return g_strstrip(value);
     }
     return NULL;
 }
