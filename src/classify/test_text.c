@@ -23,6 +23,28 @@ test_find_ci(void **state)
     assert_null(classify_find_ci(s, strlen(s), "failed!"));
 }
 
+/* Eight bytes are lower-cased at a time: every byte value, at every
+ * position of a word and in the tail, comes out as g_ascii_tolower has it
+ * (letters A-Z only; UTF-8 and other bytes unchanged). */
+static void
+test_lower_ascii(void **state)
+{
+    (void)state;
+    char src[256 + 7], dst[256 + 7];
+    for (size_t shift = 0; shift < 8; shift++) {
+        for (size_t i = 0; i < sizeof src; i++)
+            src[i] = (char)(unsigned char)((i + shift * 37) & 0xff);
+        for (size_t n = 0; n <= sizeof src; n += 1 + n / 16) {
+            memset(dst, '#', sizeof dst);
+            classify_lower_ascii(dst, src, n);
+            for (size_t i = 0; i < n; i++)
+                assert_int_equal((unsigned char)dst[i], (unsigned char)g_ascii_tolower(src[i]));
+            for (size_t i = n; i < sizeof dst; i++)
+                assert_int_equal(dst[i], '#');
+        }
+    }
+}
+
 /* Where the first byte of the needle is everywhere, the search reads the
  * text in lower-cased chunks: matches at the start, across a chunk's seam,
  * at the very end, and none, as the plain compare finds them. */
@@ -206,6 +228,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_find_ci),
+        cmocka_unit_test(test_lower_ascii),
         cmocka_unit_test(test_find_ci_dense),
         cmocka_unit_test(test_report_many),
         cmocka_unit_test(test_find_status),

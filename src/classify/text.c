@@ -5,6 +5,7 @@
  * and never allocate except for the strings they return, because detectors
  * call them many times per message on the hot path.
  */
+#include <stdint.h>
 #include <string.h>
 #include <stdlib.h>
 #include "classify/classify_internal.h"
@@ -44,6 +45,27 @@ text_lower(char c)
     return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
 }
 
+void
+classify_lower_ascii(char *dst, const char *src, size_t n)
+{
+    size_t i = 0;
+
+    /* Eight bytes at a time: a byte is upper case when its high bit is
+     * clear and adding 0x3f carries into bit 7 (>= 'A') while adding 0x25
+     * does not (<= 'Z'); 0x20 is then that bit shifted down by two. */
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w, low7, upper;
+        memcpy(&w, src + i, 8);
+        low7 = w & UINT64_C(0x7f7f7f7f7f7f7f7f);
+        upper = ((low7 + UINT64_C(0x3f3f3f3f3f3f3f3f)) ^ (low7 + UINT64_C(0x2525252525252525))) & ~w &
+                UINT64_C(0x8080808080808080);
+        w |= upper >> 2;
+        memcpy(dst + i, &w, 8);
+    }
+    for (; i < n; i++)
+        dst[i] = text_lower(src[i]);
+}
+
 /* The rest of a search whose first byte is frequent in hay: hay lower-cased
  * chunk by chunk on the stack and searched with memmem, whose cost does not
  * grow with the number of candidates. Chunks grow from TEXT_CHUNK_MIN so
@@ -59,8 +81,7 @@ text_find_folded(const char *hay, size_t hay_len, const char *needle, size_t n)
         pat[i] = text_lower(needle[i]);
     for (size_t off = 0; off + n <= hay_len;) {
         size_t size = MIN(MIN(MAX(chunk, 2 * n), (size_t)TEXT_CHUNK), hay_len - off);
-        for (size_t i = 0; i < size; i++)
-            low[i] = text_lower(hay[off + i]);
+        classify_lower_ascii(low, hay + off, size);
         const char *hit = memmem(low, size, pat, n);
         if (hit != NULL)
             return hay + off + (size_t)(hit - low);
