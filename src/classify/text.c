@@ -108,6 +108,7 @@ classify_find_ci(const char *hay, size_t hay_len, const char *needle)
     unsigned char lo = (unsigned char)g_ascii_tolower(needle[k]);
     unsigned char up = (unsigned char)g_ascii_toupper(needle[k]);
     char before = k > 0 ? text_lower(needle[k - 1]) : '\0';
+    char after = k + 1 < n ? text_lower(needle[k + 1]) : '\0';
     const char *end = hay + hay_len - n + 1 + k; /* where that byte may stand + 1 */
     const char *p = hay + k, *run = p;          /* misses are counted from run */
     size_t window = TEXT_WINDOW_MIN, misses = 0;
@@ -135,8 +136,9 @@ classify_find_ci(const char *hay, size_t hay_len, const char *needle)
             misses = 0;
             continue;
         }
-        /* The byte before the '@' tells most addresses apart at once. */
-        bool maybe = k == 0 || text_lower(c[-1]) == before;
+        /* The byte before the '@' tells most addresses apart at once, the
+         * byte after most words. */
+        bool maybe = (k == 0 || text_lower(c[-1]) == before) && (k + 1 >= n || text_lower(c[1]) == after);
         if (maybe && g_ascii_strncasecmp(c - k, needle, n) == 0)
             return c - k;
         p = c + 1;
