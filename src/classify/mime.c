@@ -381,8 +381,13 @@ mime_split_inline_original(const char *s, size_t len, mime_walk *w)
         const char *p = line;
         while (p < eol && (*p == ' ' || *p == '\t' || *p == '-' || *p == '='))
             p++;
+        /* The first byte turns most lines away before a marker is
+         * measured and compared whole. */
+        char first = p < eol ? g_ascii_tolower(*p) : '\0';
         for (size_t i = 0; p < eol && i < G_N_ELEMENTS(mime_original_markers); i++) {
             const char *m = mime_original_markers[i];
+            if (g_ascii_tolower(m[0]) != first)
+                continue;
             size_t n = strlen(m);
             if ((size_t)(eol - p) < n || g_ascii_strncasecmp(p, m, n) != 0)
                 continue;
