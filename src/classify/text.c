@@ -391,26 +391,29 @@ classify_report_forwarded(classify_report *report, classify_recipient *rcpt, con
 void
 classify_recipient_set_diagnostic(classify_recipient *rcpt, const char *text, size_t len)
 {
-    GString *out = g_string_sized_new(MIN(len, TEXT_DIAGNOSTIC_MAX) + 1);
+    /* The last byte may follow a space at the limit: two past it. */
+    char *out = g_malloc(MIN(len, TEXT_DIAGNOSTIC_MAX) + 2);
+    size_t n = 0;
     bool space = false;
 
-    for (size_t i = 0; text != NULL && i < len && out->len < TEXT_DIAGNOSTIC_MAX; i++) {
+    for (size_t i = 0; text != NULL && i < len && n < TEXT_DIAGNOSTIC_MAX; i++) {
         unsigned char c = (unsigned char)text[i];
         if (g_ascii_isspace(c) || c == '\0') {
-            space = out->len > 0;
+            space = n > 0;
             continue;
         }
         if (space)
-            g_string_append_c(out, ' ');
+            out[n++] = ' ';
         space = false;
-        g_string_append_c(out, (char)c);
+        out[n++] = (char)c;
     }
+    out[n] = '\0';
     g_free(rcpt->diagnostic);
-    if (g_utf8_validate(out->str, (gssize)out->len, NULL)) {
-        rcpt->diagnostic = g_string_free(out, FALSE);
+    if (g_utf8_validate(out, (gssize)n, NULL)) {
+        rcpt->diagnostic = out;
     } else {
-        rcpt->diagnostic = g_utf8_make_valid(out->str, (gssize)out->len);
-        g_string_free(out, TRUE);
+        rcpt->diagnostic = g_utf8_make_valid(out, (gssize)n);
+        g_free(out);
     }
 }
 
