@@ -181,6 +181,23 @@ static void route_candidates_clear(route_candidates *c)
             g_ptr_array_unref(c->mailboxes[i]);
 }
 
+/* False when no address in value can be a VERP one: a byte of the
+ * delimiter or of the at-sign is nowhere in it. GMime's parse only drops
+ * quotes, escapes and comments from a local part, never adds a byte, so
+ * such a value need not be parsed to know. */
+static bool route_may_carry_verp(const char *value, const char *delimiter, const char *at_sign)
+{
+    if (!value || !delimiter || !*delimiter || !at_sign || !*at_sign)
+        return false;
+    for (const char *c = delimiter; *c; c++)
+        if (!strchr(value, *c))
+            return false;
+    for (const char *c = at_sign; *c; c++)
+        if (!strchr(value, *c))
+            return false;
+    return true;
+}
+
 void policy_route(const config *cfg, policy_job *job)
 {
     const classify_report *rep = job->report;
@@ -202,7 +219,8 @@ void policy_route(const config *cfg, policy_job *job)
     job->domain = m.domain;
     if (m.domain) {
         for (size_t i = 0; i < ROUTE_CANDIDATES && !m.verp; i++)
-            route_first(route_candidate(&c, i), route_verp_at, &m);
+            if (route_may_carry_verp(c.value[i], cfg->handler.verp_delimiter, cfg->handler.verp_at_sign))
+                route_first(route_candidate(&c, i), route_verp_at, &m);
         job->verp = m.verp;
         if (m.verp)
             job->verp_signed = verp_check(cfg->handler.verp_secret, cfg->handler.verp_valid_weeks, m.verp,
