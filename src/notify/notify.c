@@ -795,9 +795,19 @@ static int notify_idle_timeout(notify *n)
     return wait_s >= NOTIFY_IDLE_POLL_MS / 1000 ? NOTIFY_IDLE_POLL_MS : (int)wait_s * 1000;
 }
 
+/* The worker's log lines ("Response: ...", one a request) are held while it
+ * works and go out in one write before it sleeps. */
+static void notify_worker_sleep(notify *n, int timeout_ms)
+{
+    log_flush();
+    notify_poll(n, timeout_ms);
+    log_hold();
+}
+
 static void *notify_worker(void *arg)
 {
     notify *n = arg;
+    log_hold();
     while (!atomic_load(&n->stopping)) {
         metrics_notifier_beat();
         size_t finished = notify_perform(n);
@@ -808,9 +818,9 @@ static void *notify_worker(void *arg)
             continue;
         long wait_ms = started < 0 ? -1 : notify_sync_wait_ms(n, true);
         if (n->in_flight > 0 || wait_ms >= 0) {
-            notify_poll(n, wait_ms >= 0 && wait_ms < NOTIFY_BUSY_POLL_MS ? (int)wait_ms : NOTIFY_BUSY_POLL_MS);
+            notify_worker_sleep(n, wait_ms >= 0 && wait_ms < NOTIFY_BUSY_POLL_MS ? (int)wait_ms : NOTIFY_BUSY_POLL_MS);
         } else {
-            notify_poll(n, started < 0 ? NOTIFY_IDLE_POLL_MS : notify_idle_timeout(n));
+            notify_worker_sleep(n, started < 0 ? NOTIFY_IDLE_POLL_MS : notify_idle_timeout(n));
             /* Other processes queue without waking, and retries come due. */
             n->outbox_empty = false;
         }
@@ -822,9 +832,10 @@ static void *notify_worker(void *arg)
     notify_drop_held(n);
     while (n->in_flight > 0)
         if (notify_perform(n) == 0 && n->in_flight > 0)
-            notify_poll(n, NOTIFY_BUSY_POLL_MS);
+            notify_worker_sleep(n, NOTIFY_BUSY_POLL_MS);
     if (n->finished->len > 0)
         notify_sync(n, time(NULL), false);
+    log_flush();
     return NULL;
 }
 
