@@ -148,6 +148,10 @@ static const char *const store_pg_migrations[] = {
 
     /* 5: as store_sqlite.c's: where a forwarded recipient's mail failed. */
     "ALTER TABLE event ADD COLUMN final text;",
+
+    /* 6: as store_sqlite.c's: the per-domain index holds only open items. */
+    ("DROP INDEX outbox_domain;"
+     "CREATE INDEX outbox_domain ON outbox (domain_key, state) WHERE state <> 1;"),
 };
 
 #define STORE_PG_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_pg_migrations))
