@@ -6,20 +6,23 @@
  * One multi handle lives as long as the notifier, so its connection cache
  * keeps connections to the platforms open between notifications; finished
  * easy handles are kept and reused with the options that every request
- * shares, and each domain's header lists are built once. A notification is a job; a job is in
- * flight from the moment it is taken from the outbox until its outcome is
- * written, and at most cfg->notify.max_in_flight jobs are, of which at most
- * cfg->notify.concurrency go to one platform at once (the others of that
- * platform are held until one of its requests ends). A job for a xikolo
- * domain first needs the domain's URL template: one GET per domain fetches
- * it while the domain's jobs wait for it, and the answer is cached.
+ * shares, and each domain's header lists are built once. A notification is
+ * a job; a job is in flight from the moment it is taken from the outbox
+ * until its outcome is written, and at most cfg->notify.max_in_flight jobs
+ * are, of which at most cfg->notify.concurrency go to one platform at once
+ * (the others of that platform are held until one of its requests ends). A
+ * job for a xikolo domain first needs the domain's URL template: one GET
+ * per domain fetches it while the domain's jobs wait for it, and the answer
+ * is cached.
  *
  * The store sees the notifier in batches: finished jobs' outcomes wait in
  * memory until half the slots are free (or none is in flight), and are then
  * written in one transaction that also claims the next items for the free
- * slots. Fewer, larger transactions leave ingest the write lock most of the
- * time. A crash loses the outcomes not yet written: those items come due
- * again when their claim ends, and are POSTed a second time.
+ * slots; the daemon's worker writes at most every NOTIFY_SYNC_INTERVAL_MS
+ * while it keeps pace with ingest. Fewer, larger transactions leave ingest
+ * the write lock most of the time, and cost less a notification. A crash
+ * loses the outcomes not yet written: those items come due again when their
+ * claim ends, and are POSTed a second time.
  */
 #include "notify/notify.h"
 
