@@ -699,7 +699,6 @@ static policy_outcome policy_batch_one(policy *p, policy_job *job, int *queued, 
     *counted = METRICS_OUTCOME_FAILED;
     if (store_savepoint(p->st) != 0) {
         policy_store_failed(p, "savepoint");
-        policy_job_drop(job);
         return POLICY_STORE_FAILED;
     }
     policy_outcome out = policy_job_handle(p, job);
@@ -719,7 +718,6 @@ static policy_outcome policy_batch_one(policy *p, policy_job *job, int *queued, 
     } else
         *queued += job->queued;
     *counted = policy_metrics_of(job, out);
-    policy_job_drop(job);
     return out;
 }
 
@@ -751,15 +749,72 @@ static void policy_batch_classify(void *arg, size_t i)
     job->routed = true;
 }
 
-/* Handles the classified jobs in the open transaction, in order. Their log
- * lines are held until the last is handled and go out in one write. */
-static void policy_batch_handle(policy *p, policy_job *jobs, size_t n, policy_outcome *out, int *queued,
+/* The jobs handled in the open transaction with no savepoint of their own:
+ * SQLite copies every page a message writes into a savepoint's journal, a
+ * fifth of the store's CPU a message. false at the first store failure,
+ * which leaves the transaction to be rolled back. */
+static bool policy_batch_at_once(policy *p, policy_job *jobs, size_t n, policy_outcome *out, int *queued,
+                                 metrics_outcome *counted)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[i] = policy_job_handle(p, &jobs[i]);
+        if (out[i] == POLICY_STORE_FAILED)
+            return false;
+        *queued += jobs[i].queued;
+        counted[i] = policy_metrics_of(&jobs[i], out[i]);
+        /* The queued writes hold the copy: the archive's queue, bounded by
+         * the copies alive, must not wait for the end of the batch. */
+        policy_archive_release(jobs[i].archived);
+        jobs[i].archived = NULL;
+    }
+    return true;
+}
+
+/* What handling left in a job, undone before it is handled again; its
+ * report and route stay. */
+static void policy_job_rewind(policy_job *job)
+{
+    g_free(job->quarantine);
+    job->quarantine = NULL;
+    job->queued = 0;
+    policy_archive_release(job->archived);
+    job->archived = NULL;
+}
+
+/* The batch again after a store failure, in a new transaction, each message
+ * under a savepoint, so that a message the store refuses costs only itself.
+ * false when no transaction could begin. */
+static bool policy_batch_one_by_one(policy *p, policy_job *jobs, size_t n, policy_outcome *out, int *queued,
+                                    metrics_outcome *counted)
+{
+    store_rollback(p->st);
+    metrics_discard();
+    *queued = 0;
+    log_warn("store: nothing of the batch's %zu messages was committed; each is handled again on its own", n);
+    if (store_begin(p->st) != 0) {
+        policy_store_failed(p, "begin");
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        policy_job_rewind(&jobs[i]);
+        out[i] = policy_batch_one(p, &jobs[i], queued, &counted[i]);
+    }
+    return true;
+}
+
+/* Handles the classified jobs in the open transaction, in order, and drops
+ * them; false when the transaction is gone. Their log lines are held until
+ * the last is handled and go out in one write. */
+static bool policy_batch_handle(policy *p, policy_job *jobs, size_t n, policy_outcome *out, int *queued,
                                 metrics_outcome *counted)
 {
     log_hold();
+    bool ok = policy_batch_at_once(p, jobs, n, out, queued, counted) ||
+              policy_batch_one_by_one(p, jobs, n, out, queued, counted);
     for (size_t i = 0; i < n; i++)
-        out[i] = policy_batch_one(p, &jobs[i], queued, &counted[i]);
+        policy_job_drop(&jobs[i]);
     log_flush();
+    return ok;
 }
 
 /* The batch's messages are classified on every CPU before its write
@@ -790,13 +845,18 @@ void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy
     }
     int queued = 0;
     metrics_outcome *counted = g_new(metrics_outcome, n);
-    policy_batch_handle(p, jobs, n, out, &queued, counted);
+    bool ok = policy_batch_handle(p, jobs, n, out, &queued, counted);
     g_free(jobs);
-    /* The raw bounces are on disk before the commit that lets the ingress
-     * acknowledge them; the writer worked while the batch was handled. */
-    policy_archive_flush();
-    if (store_commit(p->st) != 0) {
-        policy_store_failed(p, "commit");
+    if (ok) {
+        /* The raw bounces are on disk before the commit that lets the
+         * ingress acknowledge them; the writer worked while the batch was
+         * handled. */
+        policy_archive_flush();
+        ok = store_commit(p->st) == 0;
+        if (!ok)
+            policy_store_failed(p, "commit");
+    }
+    if (!ok) {
         store_rollback(p->st);
         for (size_t i = 0; i < n; i++)
             out[i] = POLICY_STORE_FAILED;

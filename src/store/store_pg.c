@@ -50,6 +50,11 @@
 /* Key columns: the ASCII case folded, compared bytewise. */
 #define KEY(col) col "_key text COLLATE \"C\" GENERATED ALWAYS AS (lower(" col " COLLATE \"C\")) STORED"
 
+/* The key of a fingerprint in message_seen: the bytes of a SHA-256 in
+ * lower-case hex (what the policy computes), else the text's own bytes. */
+#define FINGERPRINT_KEY(v) \
+    "(CASE WHEN " v " ~ '^[0-9a-f]{64}$' THEN decode(" v ", 'hex') ELSE convert_to(" v ", 'UTF8') END)"
+
 /* Migration i brings the schema from version i to i + 1. Append only. */
 static const char *const store_pg_migrations[] = {
     /* 1: the first schema, as store_sqlite.c's. */
@@ -149,7 +154,13 @@ static const char *const store_pg_migrations[] = {
     /* 5: as store_sqlite.c's: where a forwarded recipient's mail failed. */
     "ALTER TABLE event ADD COLUMN final text;",
 
-    /* 6: as store_sqlite.c's: the per-domain index holds only open items. */
+    /* 6: as store_sqlite.c's: a SHA-256 fingerprint kept as its 32 bytes
+     * (FINGERPRINT_KEY), not as 64 hex digits, and no index of permanent
+     * bounces by domain. */
+    ("ALTER TABLE message_seen ALTER COLUMN fingerprint TYPE bytea USING " FINGERPRINT_KEY("fingerprint") ";"
+     "DROP INDEX permanent_bounce_domain;"),
+
+    /* 7: as store_sqlite.c's: the per-domain index holds only open items. */
     ("DROP INDEX outbox_domain;"
      "CREATE INDEX outbox_domain ON outbox (domain_key, state) WHERE state <> 1;"),
 };
@@ -165,7 +176,8 @@ static const char *const store_pg_migrations[] = {
  * (g_ascii_strdown), so that they meet the key columns' index. */
 #define STORE_PG_STATEMENTS(X) \
     X(SEEN, \
-      "INSERT INTO message_seen (fingerprint, seen_at) VALUES ($1, $2) ON CONFLICT DO NOTHING") \
+      "INSERT INTO message_seen (fingerprint, seen_at) VALUES (" FINGERPRINT_KEY("$1::text") ", $2)" \
+      " ON CONFLICT DO NOTHING") \
     X(SOFT_INCREMENT, \
       "INSERT INTO soft_bounce AS s (address, domain, count, first_seen, last_seen)" \
       " VALUES ($1, $2, 1, $3, $3)" \
@@ -239,14 +251,16 @@ static const char *const store_pg_migrations[] = {
       " LEFT JOIN permanent_bounce AS p ON p.address_key = $1 AND p.domain_key = d.domain_key" \
       " ORDER BY d.domain_key") \
     X(STATS, \
-      "WITH d (domain_key) AS (SELECT domain_key FROM soft_bounce" \
-      "  UNION SELECT domain_key FROM permanent_bounce" \
+      "WITH p (domain_key, n) AS MATERIALIZED (SELECT domain_key, count(*) FROM permanent_bounce" \
+      "  GROUP BY domain_key)," \
+      " d (domain_key) AS (SELECT domain_key FROM soft_bounce" \
+      "  UNION SELECT domain_key FROM p" \
       "  UNION SELECT domain_key FROM event WHERE domain_key IS NOT NULL" \
       "  UNION SELECT domain_key FROM outbox)" \
       " SELECT d.domain_key," \
       "  (SELECT count(*) FROM soft_bounce AS s" \
       "    WHERE s.domain_key = d.domain_key AND s.last_seen >= $1)," \
-      "  (SELECT count(*) FROM permanent_bounce AS p WHERE p.domain_key = d.domain_key)," \
+      "  coalesce((SELECT p.n FROM p WHERE p.domain_key = d.domain_key), 0)," \
       "  (SELECT count(*) FROM event AS e" \
       "    WHERE e.domain_key = d.domain_key AND e.verdict = 'complaint')," \
       "  (SELECT count(*) FROM event AS e WHERE e.domain_key = d.domain_key)," \

@@ -142,7 +142,27 @@ static const char *const store_sqlite_migrations[] = {
      * Final-Recipient) beside the address the platform mailed. */
     "ALTER TABLE event ADD COLUMN final TEXT;",
 
-    /* 6: the per-domain index of the outbox holds only open items (pending
+    /* 6: fewer pages written a message. A message's SHA-256 fingerprint is
+     * kept as its 32 bytes, not as
+     * 64 hex digits: every message adds a key at a random place of this
+     * index, and half the key's size is a smaller tree and fewer pages
+     * written a commit (sq_fingerprint_key; a key that is no SHA-256 in hex
+     * stays text, which never equals a blob). */
+    ("CREATE TABLE message_seen_bytes ("
+     "  fingerprint BLOB PRIMARY KEY,"
+     "  seen_at     INTEGER NOT NULL"
+     ") WITHOUT ROWID;"
+     "INSERT INTO message_seen_bytes SELECT bouncedemails_fingerprint_key(fingerprint), seen_at"
+     " FROM message_seen;"
+     "DROP TABLE message_seen;"
+     "ALTER TABLE message_seen_bytes RENAME TO message_seen;"
+     "CREATE INDEX message_seen_at ON message_seen (seen_at);"
+     /* ... and permanent bounces are no longer indexed by domain, which
+      * only `stats` read: each suspension wrote a page of it at a random
+      * place; `stats` counts them by domain in one pass instead. */
+     "DROP INDEX permanent_bounce_domain;"),
+
+    /* 7: the per-domain index of the outbox holds only open items (pending
      * or given up), the only ones `stats` and the metrics' gauges count: a
      * notification that is done leaves it instead of moving to the done
      * part of an index of the whole outbox history (an entry written less
@@ -236,13 +256,14 @@ static const char *const store_sqlite_migrations[] = {
     /* "o.state <> 1" repeats outbox_domain's condition, see       \
      * sq_outbox_claim_address. */                                   \
     X(STATS, \
-      "WITH d (domain) AS (SELECT domain FROM soft_bounce" \
-      "  UNION SELECT domain FROM permanent_bounce" \
+      "WITH p (domain, n) AS MATERIALIZED (SELECT domain, count(*) FROM permanent_bounce GROUP BY domain)," \
+      " d (domain) AS (SELECT domain FROM soft_bounce" \
+      "  UNION SELECT domain FROM p" \
       "  UNION SELECT domain FROM event WHERE domain IS NOT NULL" \
       "  UNION SELECT domain FROM outbox)" \
       " SELECT d.domain," \
       "  (SELECT count(*) FROM soft_bounce AS s WHERE s.domain = d.domain AND s.last_seen >= ?1)," \
-      "  (SELECT count(*) FROM permanent_bounce AS p WHERE p.domain = d.domain)," \
+      "  coalesce((SELECT p.n FROM p WHERE p.domain = d.domain), 0)," \
       "  (SELECT count(*) FROM event AS e WHERE e.domain = d.domain AND e.verdict = 'complaint')," \
       "  (SELECT count(*) FROM event AS e WHERE e.domain = d.domain)," \
       "  (SELECT count(*) FROM outbox AS o WHERE o.domain = d.domain AND o.state = 0 AND o.state <> 1)," \
@@ -411,11 +432,48 @@ static int sq_savepoint_rollback(store *st)
 
 /* ---- fingerprints and counters ---- */
 
+/* The key of a fingerprint in message_seen: the 32 bytes of a SHA-256 in
+ * lower-case hex (what the policy computes), else NULL (it is kept as the
+ * text it is). */
+#define SQ_FINGERPRINT_BYTES 32
+
+static const unsigned char *sq_fingerprint_key(const char *fingerprint, size_t len,
+                                               unsigned char out[SQ_FINGERPRINT_BYTES])
+{
+    static const char digits[] = "0123456789abcdef";
+    if (len != 2 * SQ_FINGERPRINT_BYTES) return NULL;
+    for (size_t i = 0; i < SQ_FINGERPRINT_BYTES; i++) {
+        const char *hi = memchr(digits, fingerprint[2 * i], 16);
+        const char *lo = memchr(digits, fingerprint[2 * i + 1], 16);
+        if (!hi || !lo) return NULL;
+        out[i] = (unsigned char)((hi - digits) << 4 | (lo - digits));
+    }
+    return out;
+}
+
+/* bouncedemails_fingerprint_key(text): sq_fingerprint_key() in SQL, for the
+ * migration that turned the stored fingerprints into bytes. */
+static void sq_fingerprint_key_sql(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    unsigned char key[SQ_FINGERPRINT_BYTES];
+    const char *text = sqlite3_value_type(argv[0]) == SQLITE_TEXT
+        ? (const char *)sqlite3_value_text(argv[0]) : NULL;
+    if (text && sq_fingerprint_key(text, (size_t)sqlite3_value_bytes(argv[0]), key))
+        sqlite3_result_blob(ctx, key, sizeof key, SQLITE_TRANSIENT);
+    else
+        sqlite3_result_value(ctx, argv[0]);
+}
+
 static int sq_message_seen(store *st, const char *fingerprint, time_t now, int *seen)
 {
     sqlite3_stmt *stmt = sq_stmt(st, STMT_SEEN);
     if (!stmt) return -1;
-    sq_bind_text(stmt, 1, fingerprint);
+    unsigned char key[SQ_FINGERPRINT_BYTES];
+    if (sq_fingerprint_key(fingerprint, strlen(fingerprint), key))
+        sqlite3_bind_blob(stmt, 1, key, sizeof key, SQLITE_STATIC);
+    else
+        sq_bind_text(stmt, 1, fingerprint);
     sqlite3_bind_int64(stmt, 2, now);
     if (sq_exec(st, stmt, "recording a message fingerprint") < 0) return -1;
     *seen = sq_changes(st) == 0;
@@ -1175,6 +1233,10 @@ static int sq_configure(store *st)
         ret = store_fail(st, "%s: the journal mode stays \"%s\", WAL is needed", s->path, mode);
     sqlite3_finalize(stmt);
     if (ret < 0) return -1;
+    if (sqlite3_create_function_v2(s->db, "bouncedemails_fingerprint_key", 1,
+                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
+                                   sq_fingerprint_key_sql, NULL, NULL, NULL) != SQLITE_OK)
+        return sq_fail(st, "configuring the connection");
     return sq_exec_sql(st, store_sqlite_pragmas, "configuring the connection");
 }
 

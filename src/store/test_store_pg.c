@@ -149,6 +149,38 @@ static void test_migrates_a_schema_with_foreign_tables(void **state)
     g_free(other);
 }
 
+/* A schema from before fingerprints were kept as bytes (schema 5): its hex
+ * fingerprints are converted, and a message
+ * seen then is still a duplicate; the index of permanent bounces by domain
+ * is gone. */
+static void test_migration_keeps_fingerprints(void **state)
+{
+    fixture *f = *state;
+    long long version = fixture_int(f, "SELECT value FROM bouncedemails_meta WHERE name = 'schema_version'");
+    store_close(f->st);
+    f->st = NULL;
+    admin_exec(f, "ALTER TABLE message_seen ALTER COLUMN fingerprint TYPE text COLLATE \"C\""
+                  " USING encode(fingerprint, 'hex');"
+                  "INSERT INTO message_seen VALUES ('" FINGERPRINT_HEX "', 1700000000), ('fp-old', 1700000001);"
+                  "CREATE INDEX permanent_bounce_domain ON permanent_bounce (domain_key);"
+                  "UPDATE bouncedemails_meta SET value = 5 WHERE name = 'schema_version'");
+    f->st = open_store(&f->cfg);
+    assert_int_equal(fixture_int(f, "SELECT value FROM bouncedemails_meta WHERE name = 'schema_version'"),
+                     version);
+    assert_int_equal(fixture_int(f, "SELECT count(to_regclass('permanent_bounce_domain'))"), 0);
+    assert_int_equal(fixture_int(f, "SELECT count(*) FROM message_seen"), 2);
+    assert_int_equal(fixture_int(f, "SELECT seen_at FROM message_seen WHERE length(fingerprint) = 32"),
+                     1700000000);
+    int seen = -1;
+    assert_int_equal(store_message_seen(f->st, FINGERPRINT_HEX, T0, &seen), 0);
+    assert_int_equal(seen, 1);
+    assert_int_equal(store_message_seen(f->st, "fp-old", T0, &seen), 0);
+    assert_int_equal(seen, 1);
+    long purged = 0;
+    assert_int_equal(store_purge(f->st, STORE_PURGE_FINGERPRINTS, 1700000002, 100, 0, &purged), 0);
+    assert_int_equal(purged, 2);
+}
+
 static void test_newer_schema_is_refused(void **state)
 {
     fixture *f = *state;
@@ -689,10 +721,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         FIXTURE_TEST(test_open_creates_schema_and_reopen_keeps_it),
         FIXTURE_TEST(test_migrates_a_schema_with_foreign_tables),
+        FIXTURE_TEST(test_migration_keeps_fingerprints),
         FIXTURE_TEST(test_newer_schema_is_refused),
         FIXTURE_TEST(test_concurrent_first_open),
         FIXTURE_TEST(test_connection_errors_hide_the_password),
         FIXTURE_TEST(test_message_seen),
+        FIXTURE_TEST(test_message_seen_keeps_a_digest_as_bytes),
         FIXTURE_TEST(test_soft_unique_key),
         FIXTURE_TEST(test_soft_window_restart),
         FIXTURE_TEST(test_soft_reset),
@@ -701,6 +735,7 @@ int main(void)
         FIXTURE_TEST(test_text_that_is_not_utf8_is_kept_repaired),
         FIXTURE_TEST(test_find_address_joins_soft_and_permanent),
         FIXTURE_TEST(test_event_add_and_stats),
+        FIXTURE_TEST(test_stats_counts_permanent_per_domain),
         FIXTURE_TEST(test_outbox_lifecycle),
         FIXTURE_TEST(test_outbox_claim_remembered),
         FIXTURE_TEST(test_outbox_claim_between_handles),
