@@ -159,6 +159,10 @@ static const char *const store_pg_migrations[] = {
      * bounces by domain. */
     ("ALTER TABLE message_seen ALTER COLUMN fingerprint TYPE bytea USING " FINGERPRINT_KEY("fingerprint") ";"
      "DROP INDEX permanent_bounce_domain;"),
+
+    /* 7: as store_sqlite.c's: the per-domain index holds only open items. */
+    ("DROP INDEX outbox_domain;"
+     "CREATE INDEX outbox_domain ON outbox (domain_key, state) WHERE state <> 1;"),
 };
 
 #define STORE_PG_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_pg_migrations))
