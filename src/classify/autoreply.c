@@ -89,12 +89,20 @@ autoreply_marked(const classify_msg *msg)
                          G_N_ELEMENTS(autoreply_subjects));
 }
 
+/* A delivery-status or feedback-report part: a report, whatever else the
+ * message says. */
+static bool
+autoreply_is_report(const classify_msg *msg)
+{
+    return msg->delivery_status != NULL || msg->feedback_report != NULL;
+}
+
 static bool
 autoreply_looks_like_bounce(const classify_msg *msg)
 {
     char code[16];
 
-    if (msg->delivery_status != NULL || msg->feedback_report != NULL)
+    if (autoreply_is_report(msg))
         return true;
     if (autoreply_any(msg->from, strlen(msg->from), autoreply_bounce_senders,
                       G_N_ELEMENTS(autoreply_bounce_senders)))
@@ -110,7 +118,9 @@ autoreply_looks_like_bounce(const classify_msg *msg)
 bool
 classify_detect_autoreply(const classify_msg *msg, classify_report *report)
 {
-    if (!autoreply_marked(msg) || autoreply_looks_like_bounce(msg))
+    /* Most bounces are reports: known before the subject is searched for
+     * every wording of an auto-reply. */
+    if (autoreply_is_report(msg) || !autoreply_marked(msg) || autoreply_looks_like_bounce(msg))
         return false;
     report->kind = CLASSIFY_KIND_AUTOREPLY;
     return true;

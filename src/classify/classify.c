@@ -29,10 +29,6 @@ static const char *const classify_verdict_names[] = {
 /* DSN actions that report success: the recipient did not fail. */
 static const char *const classify_success_actions[] = { "delivered", "relayed", "expanded" };
 
-/* Headers that name the no-reply address the bounce came back to, most
- * precise first. */
-static const char *const classify_platform_headers[] = { "X-Original-To", "Delivered-To", "To" };
-
 const char *
 classify_kind_name(classify_kind kind)
 {
@@ -280,8 +276,11 @@ classify_fill_headers(const classify_msg *msg, classify_report *report)
     report->x_original_to = classify_msg_header_dup(msg, "X-Original-To");
     report->delivered_to = classify_msg_header_dup(msg, "Delivered-To");
 
-    for (size_t i = 0; i < G_N_ELEMENTS(classify_platform_headers) && !report->platform_address; i++) {
-        const char *v = classify_msg_header(msg, classify_platform_headers[i]);
+    /* The headers that name the no-reply address the bounce came back to,
+     * most precise first, as decoded above. */
+    const char *const platform_headers[] = { report->x_original_to, report->delivered_to, report->to };
+    for (size_t i = 0; i < G_N_ELEMENTS(platform_headers) && !report->platform_address; i++) {
+        const char *v = platform_headers[i];
         if (v != NULL)
             report->platform_address = classify_find_address(v, strlen(v));
     }

@@ -101,6 +101,8 @@ classify_reason classify_reason_explain(const char *status, const char *reply_co
 void classify_decide(classify_recipient *r);
 
 /* Text helpers for detectors. */
+/* dst = src with ASCII letters in lower case, other bytes as they are. */
+void classify_lower_ascii(char *dst, const char *src, size_t n);
 const char *classify_find_ci(const char *hay, size_t hay_len, const char *needle);
 /* First "x.y.z" DSN status code in s (class 2, 4 or 5); true when found. */
 bool classify_find_status(const char *s, size_t len, char out[16]);

@@ -185,6 +185,39 @@ mime_append_utf8(GString *out, const char *s, size_t len, const char *charset)
     }
 }
 
+/* The part's content as the parser left it, in place in a memory stream,
+ * and its transfer encoding; false when it is elsewhere. */
+static bool
+mime_part_raw(GMimePart *part, const char **data, size_t *len, GMimeContentEncoding *encoding)
+{
+    GMimeDataWrapper *content = g_mime_part_get_content(part);
+    if (content == NULL)
+        return false;
+    GMimeStream *stream = g_mime_data_wrapper_get_stream(content);
+    GByteArray *buffer = GMIME_IS_STREAM_MEM(stream) ? g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream))
+                                                     : NULL;
+    if (buffer == NULL)
+        return false;
+    gint64 end = stream->bound_end >= 0 && stream->bound_end < (gint64)buffer->len ? stream->bound_end
+                                                                                     : (gint64)buffer->len;
+    gint64 start = MIN(MAX(stream->bound_start, 0), end);
+    *data = (const char *)buffer->data + start;
+    *len = (size_t)(end - start);
+    *encoding = g_mime_data_wrapper_get_encoding(content);
+    return true;
+}
+
+/* True when the part's content is in place and needs no decoding: then
+ * *data points into the parser's input, whose newlines classify_msg_init
+ * has normalised already (as it has those of every input it parses again). */
+static bool
+mime_part_plain(GMimePart *part, const char **data, size_t *len)
+{
+    GMimeContentEncoding encoding;
+    return mime_part_raw(part, data, len, &encoding) && encoding != GMIME_CONTENT_ENCODING_BASE64 &&
+           encoding != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE && encoding != GMIME_CONTENT_ENCODING_UUENCODE;
+}
+
 /* The part's content with its transfer encoding undone. The parser leaves
  * each part's bytes in a memory stream: read them in place, and undo base64
  * and quoted-printable with GMime's stateless decoder, which spares the
@@ -197,23 +230,16 @@ mime_part_bytes(GMimePart *part)
     if (content == NULL)
         return bytes;
 
-    GMimeStream *stream = g_mime_data_wrapper_get_stream(content);
-    GMimeContentEncoding encoding = g_mime_data_wrapper_get_encoding(content);
-    GByteArray *buffer = GMIME_IS_STREAM_MEM(stream) ? g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream))
-                                                     : NULL;
-    bool in_place = buffer != NULL && encoding != GMIME_CONTENT_ENCODING_UUENCODE;
-    if (!in_place) {
+    const char *in;
+    size_t len;
+    GMimeContentEncoding encoding;
+    if (!mime_part_raw(part, &in, &len, &encoding) || encoding == GMIME_CONTENT_ENCODING_UUENCODE) {
         GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(bytes);
         g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
         g_mime_data_wrapper_write_to_stream(content, mem);
         g_object_unref(mem);
         return bytes;
     }
-    gint64 end = stream->bound_end >= 0 && stream->bound_end < (gint64)buffer->len ? stream->bound_end
-                                                                                     : (gint64)buffer->len;
-    gint64 start = MIN(MAX(stream->bound_start, 0), end);
-    const char *in = (const char *)buffer->data + start;
-    size_t len = (size_t)(end - start);
     if (encoding == GMIME_CONTENT_ENCODING_BASE64 || encoding == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) {
         GMimeEncoding state;
         g_mime_encoding_init_decode(&state, encoding);
@@ -381,8 +407,13 @@ mime_split_inline_original(const char *s, size_t len, mime_walk *w)
         const char *p = line;
         while (p < eol && (*p == ' ' || *p == '\t' || *p == '-' || *p == '='))
             p++;
+        /* The first byte turns most lines away before a marker is
+         * measured and compared whole. */
+        char first = p < eol ? g_ascii_tolower(*p) : '\0';
         for (size_t i = 0; p < eol && i < G_N_ELEMENTS(mime_original_markers); i++) {
             const char *m = mime_original_markers[i];
+            if (g_ascii_tolower(m[0]) != first)
+                continue;
             size_t n = strlen(m);
             if ((size_t)(eol - p) < n || g_ascii_strncasecmp(p, m, n) != 0)
                 continue;
@@ -527,14 +558,22 @@ mime_take_enclosed(mime_walk *w, GMimePart *part, int depth)
 {
     if (w->have_original)
         return;
-    GByteArray *bytes = mime_part_bytes(part);
-    if (bytes->len == 0) {
+    /* Read in place: an enclosed original may be far larger than the header
+     * block that is all of it that is read. */
+    const char *s;
+    size_t len;
+    GByteArray *bytes = NULL;
+    if (!mime_part_plain(part, &s, &len)) {
+        bytes = mime_part_bytes(part);
+        s = (const char *)bytes->data;
+        len = mime_normalise_newlines((char *)bytes->data, bytes->len);
+    }
+    if (len == 0) {
         w->have_original = true; /* an empty one, but the only one */
-        g_byte_array_free(bytes, TRUE);
+        if (bytes != NULL)
+            g_byte_array_free(bytes, TRUE);
         return;
     }
-    char *s = (char *)bytes->data;
-    size_t len = mime_normalise_newlines(s, bytes->len);
     size_t header_len = (size_t)(mime_headers_end(s, s + len) - s);
 
     bool forwarded_report = !w->have_report && w->delivery_status->len == 0 && w->feedback_report->len == 0 &&
@@ -553,7 +592,8 @@ mime_take_enclosed(mime_walk *w, GMimePart *part, int depth)
         w->have_original = true;
         mime_append_utf8(w->original_headers, s, header_len, NULL);
     }
-    g_byte_array_free(bytes, TRUE);
+    if (bytes != NULL)
+        g_byte_array_free(bytes, TRUE);
 }
 
 static void
@@ -733,13 +773,13 @@ mime_field_raw(const GArray *fields, const char *name)
         if (f->name_len != n || g_ascii_strncasecmp(f->name, name, n) != 0)
             continue;
         /* Unfolding drops the newlines and keeps the blanks after them. */
-        size_t len = MIN(f->value_len, MIME_FIELD_MAX);
-        GString *value = g_string_sized_new(len);
+        size_t len = MIN(f->value_len, MIME_FIELD_MAX), out = 0;
+        char *value = g_malloc(len + 1);
         for (size_t k = 0; k < len; k++)
             if (f->value[k] != '\n')
-                g_string_append_c(value, f->value[k]);
-        g_strstrip(value->str);
-        return g_string_free(value, FALSE);
+                value[out++] = f->value[k];
+        value[out] = '\0';
+        return g_strstrip(value);
     }
     return NULL;
 }

@@ -23,6 +23,53 @@ test_find_ci(void **state)
     assert_null(classify_find_ci(s, strlen(s), "failed!"));
 }
 
+/* Eight bytes are lower-cased at a time: every byte value, at every
+ * position of a word and in the tail, comes out as g_ascii_tolower has it
+ * (letters A-Z only; UTF-8 and other bytes unchanged). */
+static void
+test_lower_ascii(void **state)
+{
+    (void)state;
+    char src[256 + 7], dst[256 + 7];
+    for (size_t shift = 0; shift < 8; shift++) {
+        for (size_t i = 0; i < sizeof src; i++)
+            src[i] = (char)(unsigned char)((i + shift * 37) & 0xff);
+        for (size_t n = 0; n <= sizeof src; n += 1 + n / 16) {
+            memset(dst, '#', sizeof dst);
+            classify_lower_ascii(dst, src, n);
+            for (size_t i = 0; i < n; i++)
+                assert_int_equal((unsigned char)dst[i], (unsigned char)g_ascii_tolower(src[i]));
+            for (size_t i = n; i < sizeof dst; i++)
+                assert_int_equal(dst[i], '#');
+        }
+    }
+}
+
+/* A diagnostic's white space collapses to single spaces, none at either
+ * end; it is cut after 8192 bytes (text.c), where a space pending at the
+ * limit still comes out with the byte after it. */
+static void
+test_set_diagnostic(void **state)
+{
+    (void)state;
+    classify_recipient r = { 0 };
+    static const char messy[] = " \t550  user\n unknown\0here \r\n";
+    classify_recipient_set_diagnostic(&r, messy, sizeof messy - 1);
+    assert_string_equal(r.diagnostic, "550 user unknown here");
+
+    char long_text[8200];
+    memset(long_text, 'x', sizeof long_text);
+    long_text[8191] = ' ';
+    classify_recipient_set_diagnostic(&r, long_text, sizeof long_text);
+    assert_int_equal(strlen(r.diagnostic), 8193);
+    assert_int_equal(r.diagnostic[8191], ' ');
+    assert_int_equal(r.diagnostic[8192], 'x');
+
+    classify_recipient_set_diagnostic(&r, NULL, 5);
+    assert_string_equal(r.diagnostic, "");
+    g_free(r.diagnostic);
+}
+
 /* Where the first byte of the needle is everywhere, the search reads the
  * text in lower-cased chunks: matches at the start, across a chunk's seam,
  * at the very end, and none, as the plain compare finds them. */
@@ -206,6 +253,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_find_ci),
+        cmocka_unit_test(test_lower_ascii),
+        cmocka_unit_test(test_set_diagnostic),
         cmocka_unit_test(test_find_ci_dense),
         cmocka_unit_test(test_report_many),
         cmocka_unit_test(test_find_status),

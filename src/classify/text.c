@@ -5,6 +5,7 @@
  * and never allocate except for the strings they return, because detectors
  * call them many times per message on the hot path.
  */
+#include <stdint.h>
 #include <string.h>
 #include <stdlib.h>
 #include "classify/classify_internal.h"
@@ -44,6 +45,27 @@ text_lower(char c)
     return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
 }
 
+void
+classify_lower_ascii(char *dst, const char *src, size_t n)
+{
+    size_t i = 0;
+
+    /* Eight bytes at a time: a byte is upper case when its high bit is
+     * clear and adding 0x3f carries into bit 7 (>= 'A') while adding 0x25
+     * does not (<= 'Z'); 0x20 is then that bit shifted down by two. */
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w, low7, upper;
+        memcpy(&w, src + i, 8);
+        low7 = w & UINT64_C(0x7f7f7f7f7f7f7f7f);
+        upper = ((low7 + UINT64_C(0x3f3f3f3f3f3f3f3f)) ^ (low7 + UINT64_C(0x2525252525252525))) & ~w &
+                UINT64_C(0x8080808080808080);
+        w |= upper >> 2;
+        memcpy(dst + i, &w, 8);
+    }
+    for (; i < n; i++)
+        dst[i] = text_lower(src[i]);
+}
+
 /* The rest of a search whose first byte is frequent in hay: hay lower-cased
  * chunk by chunk on the stack and searched with memmem, whose cost does not
  * grow with the number of candidates. Chunks grow from TEXT_CHUNK_MIN so
@@ -59,8 +81,7 @@ text_find_folded(const char *hay, size_t hay_len, const char *needle, size_t n)
         pat[i] = text_lower(needle[i]);
     for (size_t off = 0; off + n <= hay_len;) {
         size_t size = MIN(MIN(MAX(chunk, 2 * n), (size_t)TEXT_CHUNK), hay_len - off);
-        for (size_t i = 0; i < size; i++)
-            low[i] = text_lower(hay[off + i]);
+        classify_lower_ascii(low, hay + off, size);
         const char *hit = memmem(low, size, pat, n);
         if (hit != NULL)
             return hay + off + (size_t)(hit - low);
@@ -87,6 +108,7 @@ classify_find_ci(const char *hay, size_t hay_len, const char *needle)
     unsigned char lo = (unsigned char)g_ascii_tolower(needle[k]);
     unsigned char up = (unsigned char)g_ascii_toupper(needle[k]);
     char before = k > 0 ? text_lower(needle[k - 1]) : '\0';
+    char after = k + 1 < n ? text_lower(needle[k + 1]) : '\0';
     const char *end = hay + hay_len - n + 1 + k; /* where that byte may stand + 1 */
     const char *p = hay + k, *run = p;          /* misses are counted from run */
     size_t window = TEXT_WINDOW_MIN, misses = 0;
@@ -114,8 +136,9 @@ classify_find_ci(const char *hay, size_t hay_len, const char *needle)
             misses = 0;
             continue;
         }
-        /* The byte before the '@' tells most addresses apart at once. */
-        bool maybe = k == 0 || text_lower(c[-1]) == before;
+        /* The byte before the '@' tells most addresses apart at once, the
+         * byte after most words. */
+        bool maybe = (k == 0 || text_lower(c[-1]) == before) && (k + 1 >= n || text_lower(c[1]) == after);
         if (maybe && g_ascii_strncasecmp(c - k, needle, n) == 0)
             return c - k;
         p = c + 1;
@@ -368,26 +391,29 @@ classify_report_forwarded(classify_report *report, classify_recipient *rcpt, con
 void
 classify_recipient_set_diagnostic(classify_recipient *rcpt, const char *text, size_t len)
 {
-    GString *out = g_string_sized_new(MIN(len, TEXT_DIAGNOSTIC_MAX) + 1);
+    /* The last byte may follow a space at the limit: two past it. */
+    char *out = g_malloc(MIN(len, TEXT_DIAGNOSTIC_MAX) + 2);
+    size_t n = 0;
     bool space = false;
 
-    for (size_t i = 0; text != NULL && i < len && out->len < TEXT_DIAGNOSTIC_MAX; i++) {
+    for (size_t i = 0; text != NULL && i < len && n < TEXT_DIAGNOSTIC_MAX; i++) {
         unsigned char c = (unsigned char)text[i];
         if (g_ascii_isspace(c) || c == '\0') {
-            space = out->len > 0;
+            space = n > 0;
             continue;
         }
         if (space)
-            g_string_append_c(out, ' ');
+            out[n++] = ' ';
         space = false;
-        g_string_append_c(out, (char)c);
+        out[n++] = (char)c;
     }
+    out[n] = '\0';
     g_free(rcpt->diagnostic);
-    if (g_utf8_validate(out->str, (gssize)out->len, NULL)) {
-        rcpt->diagnostic = g_string_free(out, FALSE);
+    if (g_utf8_validate(out, (gssize)n, NULL)) {
+        rcpt->diagnostic = out;
     } else {
-        rcpt->diagnostic = g_utf8_make_valid(out->str, (gssize)out->len);
-        g_string_free(out, TRUE);
+        rcpt->diagnostic = g_utf8_make_valid(out, (gssize)n);
+        g_free(out);
     }
 }
 

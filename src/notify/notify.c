@@ -5,20 +5,24 @@
  *
  * One multi handle lives as long as the notifier, so its connection cache
  * keeps connections to the platforms open between notifications; finished
- * easy handles are kept and reused. A notification is a job; a job is in
- * flight from the moment it is taken from the outbox until its outcome is
- * written, and at most cfg->notify.max_in_flight jobs are, of which at most
- * cfg->notify.concurrency go to one platform at once (the others of that
- * platform are held until one of its requests ends). A job for a xikolo
- * domain first needs the domain's URL template: one GET per domain fetches
- * it while the domain's jobs wait for it, and the answer is cached.
+ * easy handles are kept and reused with the options that every request
+ * shares, and each domain's header lists are built once. A notification is
+ * a job; a job is in flight from the moment it is taken from the outbox
+ * until its outcome is written, and at most cfg->notify.max_in_flight jobs
+ * are, of which at most cfg->notify.concurrency go to one platform at once
+ * (the others of that platform are held until one of its requests ends). A
+ * job for a xikolo domain first needs the domain's URL template: one GET
+ * per domain fetches it while the domain's jobs wait for it, and the answer
+ * is cached.
  *
  * The store sees the notifier in batches: finished jobs' outcomes wait in
  * memory until half the slots are free (or none is in flight), and are then
  * written in one transaction that also claims the next items for the free
- * slots. Fewer, larger transactions leave ingest the write lock most of the
- * time. A crash loses the outcomes not yet written: those items come due
- * again when their claim ends, and are POSTed a second time.
+ * slots; the daemon's worker writes at most every NOTIFY_SYNC_INTERVAL_MS
+ * while it keeps pace with ingest. Fewer, larger transactions leave ingest
+ * the write lock most of the time, and cost less a notification. A crash
+ * loses the outcomes not yet written: those items come due again when their
+ * claim ends, and are POSTed a second time.
  */
 #include "notify/notify.h"
 
@@ -44,6 +48,13 @@
 /* Longest wait while requests are in flight; curl returns sooner when one of
  * them needs it. */
 #define NOTIFY_BUSY_POLL_MS 1000
+/* The daemon's notifier writes outcomes and claims new items at most this
+ * often while its backlog is drained (the outbox holds only what ingest has
+ * just queued), so that one transaction carries many notifications instead
+ * of the few that each of ingest's commits queues: every transaction re-reads
+ * and re-writes the same outbox pages, whatever its size. A notification
+ * waits this long at most before it is claimed. */
+#define NOTIFY_SYNC_INTERVAL_MS 25
 /* The platform's answer is logged and stored, cut to this many bytes. */
 #define NOTIFY_ANSWER_MAX 4096
 /* A claimed item is due again after its lease (should this process die with
@@ -66,6 +77,7 @@ typedef struct notify_job {
 typedef enum notify_transfer_kind {
     NOTIFY_TRANSFER_RESOLVE,   /* GET of a xikolo base_url for the URL template */
     NOTIFY_TRANSFER_POST,      /* the notification itself */
+    NOTIFY_TRANSFER_KINDS
 } notify_transfer_kind;
 
 typedef struct notify_transfer {
@@ -74,15 +86,17 @@ typedef struct notify_transfer {
     size_t domain_index;
     notify_job *job;           /* POST */
     GPtrArray *waiting;        /* RESOLVE: the jobs that wait for the template */
-    struct curl_slist *headers;
+    const struct curl_slist *headers;  /* the domain's, see notify_headers_of() */
     char *url;
     char *body;                /* request body, or NULL for an empty one */
     GString *answer;
     char error[CURL_ERROR_SIZE];
 } notify_transfer;
 
-/* A xikolo domain's URL template, as last fetched. */
+/* A domain's request headers, as curl wants them, built on first use; and
+ * for a xikolo domain its URL template, as last fetched. */
 typedef struct notify_resolved {
+    struct curl_slist *headers[NOTIFY_TRANSFER_KINDS];
     char *url_template;
     time_t expires;
     notify_transfer *resolving;
@@ -100,6 +114,8 @@ struct notify {
     GQueue held;               /* jobs waiting for their platform's turn */
     GPtrArray *finished;       /* jobs with an outcome not yet written */
     bool outbox_empty;         /* the last claim found fewer items than it asked */
+    bool backlog;              /* the last claim found all it asked for, so more may wait */
+    gint64 last_sync;          /* monotonic time of the last transaction, in microseconds */
     bool remembered_only;      /* claim only what the store handle remembers */
     time_t clock_floor;        /* notify_run_once's now: retries are due after it */
     bool unreachable;          /* a request of this pass got no answer at all */
@@ -144,8 +160,11 @@ void notify_free(notify *n)
     if (n == NULL)
         return;
     notify_stop(n);
-    for (size_t i = 0; i < n->cfg->handler.n_domains; i++)
+    for (size_t i = 0; i < n->cfg->handler.n_domains; i++) {
         g_free(n->resolved[i].url_template);
+        for (size_t k = 0; k < NOTIFY_TRANSFER_KINDS; k++)
+            curl_slist_free_all(n->resolved[i].headers[k]);
+    }
     g_free(n->resolved);
     g_free(n->platform_busy);
     g_ptr_array_free(n->finished, TRUE);
@@ -268,12 +287,12 @@ static void notify_transfer_free(notify *n, notify_transfer *t)
 {
     if (t->easy != NULL) {
         curl_multi_remove_handle(n->multi, t->easy);
-        curl_easy_reset(t->easy);
+        /* The handle outlives the transfer's buffer. */
+        curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, NULL);
         g_ptr_array_add(n->idle_easy, t->easy);
     }
     if (t->waiting != NULL)
         g_ptr_array_free(t->waiting, TRUE);
-    curl_slist_free_all(t->headers);
     g_free(t->url);
     g_free(t->body);
     g_string_free(t->answer, TRUE);
@@ -312,35 +331,61 @@ static struct curl_slist *notify_headers(const config_domain *dom, const char *f
     return configured ? list : notify_header_append(list, fallback);
 }
 
-/* Hands the transfer to curl; on failure the caller still owns it. */
-static int notify_transfer_start(notify *n, notify_transfer *t)
+/* The domain's headers for a kind of request, built once for the notifier's
+ * lifetime (the config does not change under it); NULL when out of memory. */
+static const struct curl_slist *notify_headers_of(notify *n, size_t domain_index, notify_transfer_kind kind)
 {
-    const config_notify *cn = &n->cfg->notify;
-    CURL *easy = n->idle_easy->len ? g_ptr_array_steal_index_fast(n->idle_easy, n->idle_easy->len - 1)
-                                   : curl_easy_init();
+    static const char *const fallback[NOTIFY_TRANSFER_KINDS] = {
+        [NOTIFY_TRANSFER_RESOLVE] = "Accept: application/json",
+        /* "Content-Type:" with no value keeps curl from announcing a form. */
+        [NOTIFY_TRANSFER_POST] = "Content-Type:",
+    };
+    const config_domain *dom = &n->cfg->handler.domains[domain_index];
+    struct curl_slist **headers = &n->resolved[domain_index].headers[kind];
+    if (*headers == NULL)
+        *headers = notify_headers(dom, kind == NOTIFY_TRANSFER_POST && dom->payload == CONFIG_PAYLOAD_JSON
+                                           ? "Content-Type: application/json" : fallback[kind]);
+    return *headers;
+}
+
+/* A new easy handle with the options every request shares; they stay set
+ * while the handle is reused. */
+static CURL *notify_easy_new(const config_notify *cn)
+{
+    CURL *easy = curl_easy_init();
     if (easy == NULL)
-        return -1;
-    t->easy = easy;
-    curl_easy_setopt(easy, CURLOPT_URL, t->url);
-    curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
+        return NULL;
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "bouncedemails/" BOUNCEDEMAILS_VERSION);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)cn->connect_timeout_ms);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)cn->timeout_ms);
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, notify_on_data);
+    return easy;
+}
+
+/* Hands the transfer to curl; on failure the caller still owns it. */
+static int notify_transfer_start(notify *n, notify_transfer *t)
+{
+    CURL *easy = n->idle_easy->len ? g_ptr_array_steal_index_fast(n->idle_easy, n->idle_easy->len - 1)
+                                   : notify_easy_new(&n->cfg->notify);
+    if (easy == NULL)
+        return -1;
+    t->easy = easy;
+    curl_easy_setopt(easy, CURLOPT_URL, t->url);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
     if (t->kind == NOTIFY_TRANSFER_POST) {
-        curl_easy_setopt(easy, CURLOPT_POST, 1L);
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->body ? t->body : "");
         curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)(t->body ? strlen(t->body) : 0));
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->body ? t->body : "");
     } else {
+        /* Also forgets the last POST's body, which is freed by now. */
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
         curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
     }
     if (curl_multi_add_handle(n->multi, easy) != CURLM_OK) {
-        curl_easy_reset(easy);
         g_ptr_array_add(n->idle_easy, easy);
         t->easy = NULL;
         return -1;
@@ -392,13 +437,9 @@ static void notify_post(notify *n, notify_job *job, const char *url_template)
     notify_transfer *t = notify_transfer_new(NOTIFY_TRANSFER_POST, job->domain_index);
     t->job = job;
     t->url = notify_expand_url(url_template, job->item->address);
-    if (dom->payload == CONFIG_PAYLOAD_JSON) {
+    if (dom->payload == CONFIG_PAYLOAD_JSON)
         t->body = notify_json_body(job);
-        t->headers = notify_headers(dom, "Content-Type: application/json");
-    } else {
-        /* "Content-Type:" with no value keeps curl from announcing a form. */
-        t->headers = notify_headers(dom, "Content-Type:");
-    }
+    t->headers = notify_headers_of(n, job->domain_index, NOTIFY_TRANSFER_POST);
     if ((dom->payload == CONFIG_PAYLOAD_JSON && t->body == NULL) || t->headers == NULL ||
         notify_transfer_start(n, t) != 0) {
         t->job = NULL;
@@ -418,7 +459,7 @@ static void notify_resolve(notify *n, notify_job *job)
     notify_transfer *t = notify_transfer_new(NOTIFY_TRANSFER_RESOLVE, job->domain_index);
     t->waiting = g_ptr_array_new();
     t->url = g_strdup(dom->base_url);
-    t->headers = notify_headers(dom, "Accept: application/json");
+    t->headers = notify_headers_of(n, job->domain_index, NOTIFY_TRANSFER_RESOLVE);
     g_ptr_array_add(t->waiting, job);
     if (t->headers == NULL || notify_transfer_start(n, t) != 0) {
         g_ptr_array_set_size(t->waiting, 0);
@@ -590,15 +631,29 @@ static size_t notify_slots(const notify *n)
     return (size_t)MAX(n->cfg->notify.max_in_flight, 1);
 }
 
-/* Whether it is time for a transaction: half the slots free (or nothing in
- * flight), and outcomes to write or, with fill, items to claim. */
-static bool notify_sync_due(const notify *n, bool fill)
+/* Milliseconds until a transaction is due, 0 when it is due now, or -1 when
+ * there is nothing to write and, with fill, nothing to claim. One is due
+ * with half the slots free (or nothing in flight); the daemon's worker then
+ * waits until NOTIFY_SYNC_INTERVAL_MS have passed since the last one, unless
+ * a backlog's claimed jobs are running out, which would leave its platforms'
+ * connections idle. */
+static long notify_sync_wait_ms(const notify *n, bool fill)
 {
     size_t slots = notify_slots(n);
     size_t free_slots = n->in_flight < slots ? slots - n->in_flight : 0;
+    if (n->finished->len == 0 && !(fill && free_slots > 0 && !n->outbox_empty))
+        return -1;
     if (n->in_flight > 0 && free_slots < MAX(slots / 2, 1))
-        return false;
-    return n->finished->len > 0 || (fill && free_slots > 0 && !n->outbox_empty);
+        return NOTIFY_BUSY_POLL_MS;
+    if (!n->started || (n->backlog && n->held.length < (guint)MAX(n->cfg->notify.concurrency, 1)))
+        return 0;
+    gint64 since_ms = (g_get_monotonic_time() - n->last_sync) / 1000;
+    return since_ms >= NOTIFY_SYNC_INTERVAL_MS ? 0 : NOTIFY_SYNC_INTERVAL_MS - since_ms;
+}
+
+static bool notify_sync_due(const notify *n, bool fill)
+{
+    return notify_sync_wait_ms(n, fill) == 0;
 }
 
 /* Claims items for the free slots; the number claimed, or -1. */
@@ -615,6 +670,7 @@ static int notify_claim(notify *n, time_t now, store_outbox_item **items, size_t
     }
     /* What the store handle remembered is taken once. */
     n->outbox_empty = n->remembered_only || *count < want;
+    n->backlog = !n->outbox_empty;
     return (int)*count;
 }
 
@@ -624,6 +680,7 @@ static int notify_claim(notify *n, time_t now, store_outbox_item **items, size_t
  * started, or -1 when the outbox could not be read. */
 static int notify_sync(notify *n, time_t now, bool fill)
 {
+    n->last_sync = g_get_monotonic_time();
     bool batch = store_begin(n->st) == 0;
     if (!batch)
         log_debug("notify: no transaction for the outcomes (%s)", store_errmsg(n->st));
@@ -741,9 +798,19 @@ static int notify_idle_timeout(notify *n)
     return wait_s >= NOTIFY_IDLE_POLL_MS / 1000 ? NOTIFY_IDLE_POLL_MS : (int)wait_s * 1000;
 }
 
+/* The worker's log lines ("Response: ...", one a request) are held while it
+ * works and go out in one write before it sleeps. */
+static void notify_worker_sleep(notify *n, int timeout_ms)
+{
+    log_flush();
+    notify_poll(n, timeout_ms);
+    log_hold();
+}
+
 static void *notify_worker(void *arg)
 {
     notify *n = arg;
+    log_hold();
     while (!atomic_load(&n->stopping)) {
         metrics_notifier_beat();
         size_t finished = notify_perform(n);
@@ -752,10 +819,11 @@ static void *notify_worker(void *arg)
         int started = notify_sync_due(n, true) ? notify_sync(n, time(NULL), true) : 0;
         if (started > 0 || finished > 0)
             continue;
-        if (n->in_flight > 0) {
-            notify_poll(n, NOTIFY_BUSY_POLL_MS);
+        long wait_ms = started < 0 ? -1 : notify_sync_wait_ms(n, true);
+        if (n->in_flight > 0 || wait_ms >= 0) {
+            notify_worker_sleep(n, wait_ms >= 0 && wait_ms < NOTIFY_BUSY_POLL_MS ? (int)wait_ms : NOTIFY_BUSY_POLL_MS);
         } else {
-            notify_poll(n, started < 0 ? NOTIFY_IDLE_POLL_MS : notify_idle_timeout(n));
+            notify_worker_sleep(n, started < 0 ? NOTIFY_IDLE_POLL_MS : notify_idle_timeout(n));
             /* Other processes queue without waking, and retries come due. */
             n->outbox_empty = false;
         }
@@ -767,9 +835,10 @@ static void *notify_worker(void *arg)
     notify_drop_held(n);
     while (n->in_flight > 0)
         if (notify_perform(n) == 0 && n->in_flight > 0)
-            notify_poll(n, NOTIFY_BUSY_POLL_MS);
+            notify_worker_sleep(n, NOTIFY_BUSY_POLL_MS);
     if (n->finished->len > 0)
         notify_sync(n, time(NULL), false);
+    log_flush();
     return NULL;
 }
 

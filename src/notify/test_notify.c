@@ -4,7 +4,8 @@
  * standing in for the store so that the notifier's own behaviour is what is
  * tested: delivery, outcomes of each kind of answer, retries with backoff,
  * the xikolo resolver, payload and headers, parallel requests, the worker
- * thread and its wake-up.
+ * thread and its wake-up, outcomes written in batches, and a transaction the
+ * store refuses.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,6 +35,14 @@ struct store {
     GHashTable *handed_out;   /* ids store_outbox_due has returned */
     GArray *remembered;       /* ids store_outbox_claim_remembered may claim */
     GMutex lock;              /* the worker thread and the test both look */
+    /* Transactions: what store_begin() saw, restored by store_rollback(). */
+    bool in_transaction;
+    GArray *undo;             /* store_outbox_item copies, by id - 1 */
+    GHashTable *answers_undo;
+    int finishes;             /* store_outbox_finish() calls in the open transaction */
+    int batches;              /* committed transactions that wrote outcomes */
+    int refuse_outcomes;      /* commits of outcomes to refuse */
+    int rolled_back;          /* outcomes lost with a refused commit */
 };
 
 const char *store_errmsg(const store *st)
@@ -42,22 +51,74 @@ const char *store_errmsg(const store *st)
     return "no error";
 }
 
-/* Every write is immediate here, so a transaction has nothing to do. */
+static void fake_undo_clear(store *st)
+{
+    for (guint i = 0; i < st->undo->len; i++)
+        g_free(g_array_index(st->undo, store_outbox_item, i).last_result);
+    g_array_set_size(st->undo, 0);
+    g_hash_table_remove_all(st->answers_undo);
+}
+
+/* Writes are immediate; begin remembers what rollback puts back. */
 int store_begin(store *st)
 {
-    (void)st;
+    g_mutex_lock(&st->lock);
+    fake_undo_clear(st);
+    for (guint i = 0; i < st->items->len; i++) {
+        store_outbox_item copy = *(store_outbox_item *)g_ptr_array_index(st->items, i);
+        copy.last_result = g_strdup(copy.last_result);
+        g_array_append_val(st->undo, copy);
+    }
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, st->answers);
+    while (g_hash_table_iter_next(&it, &key, &value))
+        g_hash_table_insert(st->answers_undo, g_strdup(key), g_strdup(value));
+    st->in_transaction = true;
+    st->finishes = 0;
+    g_mutex_unlock(&st->lock);
     return 0;
 }
 
+/* Refuses a commit of outcomes while refuse_outcomes says so, as a full
+ * disk would; the caller then rolls back. */
 int store_commit(store *st)
 {
-    (void)st;
-    return 0;
+    g_mutex_lock(&st->lock);
+    int ret = 0;
+    if (st->finishes > 0 && st->refuse_outcomes > 0) {
+        st->refuse_outcomes--;
+        ret = -1;
+    } else {
+        st->batches += st->finishes > 0;
+        st->in_transaction = false;
+    }
+    g_mutex_unlock(&st->lock);
+    return ret;
 }
 
 int store_rollback(store *st)
 {
-    (void)st;
+    g_mutex_lock(&st->lock);
+    if (st->in_transaction) {
+        for (guint i = 0; i < st->undo->len; i++) {
+            store_outbox_item *it = g_ptr_array_index(st->items, i);
+            store_outbox_item *was = &g_array_index(st->undo, store_outbox_item, i);
+            g_free(it->last_result);
+            it->last_result = was->last_result;
+            was->last_result = NULL;
+            it->state = was->state;
+            it->next_attempt = was->next_attempt;
+            it->attempts = was->attempts;
+        }
+        GHashTable *swap = st->answers;
+        st->answers = st->answers_undo;
+        st->answers_undo = swap;
+        st->rolled_back += st->finishes;
+        st->in_transaction = false;
+    }
+    fake_undo_clear(st);
+    g_mutex_unlock(&st->lock);
     return 0;
 }
 
@@ -69,6 +130,8 @@ static store *fake_store_new(void)
     st->handed_out = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
     st->remembered = g_array_new(FALSE, FALSE, sizeof(int64_t));
     g_mutex_init(&st->lock);
+    st->undo = g_array_new(FALSE, FALSE, sizeof(store_outbox_item));
+    st->answers_undo = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     return st;
 }
 
@@ -92,6 +155,9 @@ static void fake_store_free(store *st)
     g_hash_table_destroy(st->answers);
     g_hash_table_destroy(st->handed_out);
     g_array_free(st->remembered, TRUE);
+    fake_undo_clear(st);
+    g_array_free(st->undo, TRUE);
+    g_hash_table_destroy(st->answers_undo);
     g_mutex_clear(&st->lock);
     g_free(st);
 }
@@ -228,6 +294,7 @@ int store_outbox_finish(store *st, int64_t id, store_outbox_state state, time_t 
     it->attempts++;
     g_free(it->last_result);
     it->last_result = g_strdup(result);
+    st->finishes += st->in_transaction;
     g_mutex_unlock(&st->lock);
     return 0;
 }
@@ -879,6 +946,72 @@ static void test_worker_posts_each_once(void **state)
     json_decref(all);
 }
 
+/* Items that arrive a few at a time, as ingest queues them, have their
+ * outcomes written many to a transaction rather than one transaction a
+ * wake-up; and every outcome and answer is written, each item POSTed once. */
+static void test_worker_batches_outcomes(void **state)
+{
+    fixture *f = *state;
+    enum { ITEMS = 120 };
+    f->cfg->notify.max_in_flight = 64;   /* the default */
+    notify *n = f->worker = notify_new(f->cfg, f->st);
+    assert_int_equal(notify_start(n), 0);
+    /* Ingest's pace: an item a millisecond, each with a wake-up. */
+    for (int i = 0; i < ITEMS; i++) {
+        char address[32];
+        snprintf(address, sizeof address, "batch%d@x.de", i);
+        fake_add(f->st, address, "mydomain.de", time(NULL));
+        notify_wake(n);
+        g_usleep(1000);
+    }
+    gint64 start = g_get_monotonic_time();
+    while (!all_done(f->st, 1, ITEMS) && g_get_monotonic_time() - start < 10 * G_USEC_PER_SEC)
+        g_usleep(10000);
+    notify_stop(n);
+    assert_true(all_done(f->st, 1, ITEMS));
+    for (int64_t id = 1; id <= ITEMS; id++) {
+        store_outbox_item it = fake_get(f->st, id);
+        assert_int_equal(it.attempts, 1);
+        assert_non_null(fake_answer(f->st, it.address, it.domain));
+    }
+    json_t *all = platform_call(&f->plat, "/_received", NULL);
+    assert_int_equal(json_array_size(all), ITEMS);
+    json_decref(all);
+    print_message("%d outcomes in %d transactions\n", ITEMS, f->st->batches);
+    assert_true(f->st->batches > 0 && f->st->batches <= ITEMS / 5);
+}
+
+/* A transaction of outcomes that the store refuses loses no notification:
+ * its outcomes are rolled back, those items come due again when their claim
+ * ends and are POSTed a second time, and every item ends done. */
+static void test_refused_commit_loses_none(void **state)
+{
+    fixture *f = *state;
+    enum { ITEMS = 20 };
+    time_t now = time(NULL);
+    fake_add_numbered(f->st, "r", ITEMS, "mydomain.de", now);
+    f->st->refuse_outcomes = 1;
+    notify *n = notify_new(f->cfg, f->st);
+    size_t attempted = 0;
+    assert_int_equal(notify_run_once(n, now, &attempted), -1);
+    assert_true(f->st->rolled_back > 0);
+    assert_false(all_done(f->st, 1, ITEMS));
+    /* After the claims' lease: the rest, and what was rolled back. */
+    assert_int_equal(notify_run_once(n, now + 3600, &attempted), 0);
+    notify_free(n);
+    assert_true(all_done(f->st, 1, ITEMS));
+    int twice = 0;
+    for (int i = 0; i < ITEMS; i++) {
+        char address[32];
+        snprintf(address, sizeof address, "r%d@x.de", i);
+        int posts = platform_count(&f->plat, address);
+        assert_true(posts == 1 || posts == 2);
+        twice += posts == 2;
+        assert_non_null(fake_answer(f->st, address, "mydomain.de"));
+    }
+    assert_int_equal(twice, f->st->rolled_back);
+}
+
 int main(void)
 {
     if (getenv("BOUNCEDEMAILS_SRC") == NULL) {
@@ -906,6 +1039,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unreachable_platform_leaves_held_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_stop_leaves_held_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_posts_each_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_batches_outcomes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_commit_loses_none, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -17,33 +17,46 @@
 
 #include "policy/policy_internal.h"
 
-/* Calls fn on each mailbox address in a header value (groups included) until
- * it returns true; returns that address (g_free) or NULL. */
-static char *route_find_mailbox(const char *value, bool (*fn)(const char *addr, void *arg), void *arg)
+/* The mailbox addresses a header value names, groups' members included, in
+ * order (g_ptr_array_unref); the value itself when GMime reads no address
+ * list from it; NULL for an empty value. */
+static GPtrArray *route_mailboxes(const char *value)
 {
     if (!value || !*value)
         return NULL;
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
     InternetAddressList *list = internet_address_list_parse(NULL, value);
-    if (!list)
-        return fn(value, arg) ? g_strdup(value) : NULL;
-    char *found = NULL;
-    for (int i = 0; i < internet_address_list_length(list) && !found; i++) {
+    if (!list) {
+        g_ptr_array_add(out, g_strdup(value));
+        return out;
+    }
+    for (int i = 0; i < internet_address_list_length(list); i++) {
         InternetAddress *ia = internet_address_list_get_address(list, i);
         InternetAddressList *members = NULL;
         if (INTERNET_ADDRESS_IS_GROUP(ia))
             members = internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia));
         int n = members ? internet_address_list_length(members) : 1;
-        for (int j = 0; j < n && !found; j++) {
+        for (int j = 0; j < n; j++) {
             InternetAddress *m = members ? internet_address_list_get_address(members, j) : ia;
             if (!INTERNET_ADDRESS_IS_MAILBOX(m))
                 continue;
             const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(m));
-            if (addr && *addr && fn(addr, arg))
-                found = g_strdup(addr);
+            if (addr && *addr)
+                g_ptr_array_add(out, g_strdup(addr));
         }
     }
     g_object_unref(list);
-    return found;
+    return out;
+}
+
+/* The first of the addresses for which fn returns true, or NULL; fn is not
+ * called past it. Borrowed from the array. */
+static const char *route_first(const GPtrArray *addresses, bool (*fn)(const char *addr, void *arg), void *arg)
+{
+    for (guint i = 0; addresses && i < addresses->len; i++)
+        if (fn(g_ptr_array_index(addresses, i), arg))
+            return g_ptr_array_index(addresses, i);
+    return NULL;
 }
 
 /* Any real address: a header value that reaches us decoded and unquoted
@@ -57,7 +70,11 @@ static bool route_any(const char *addr, void *arg)
 
 char *policy_route_mailbox(const char *header)
 {
-    return route_find_mailbox(header, route_any, NULL);
+    GPtrArray *mailboxes = route_mailboxes(header);
+    char *found = g_strdup(route_first(mailboxes, route_any, NULL));
+    if (mailboxes)
+        g_ptr_array_unref(mailboxes);
+    return found;
 }
 
 char *policy_route_display(const char *header)
@@ -131,32 +148,85 @@ static bool route_verp_at(const char *addr, void *arg)
     return m->verp != NULL;
 }
 
+/* The candidate addresses of policy_route, each value parsed once for both
+ * of its passes, and a value that stands twice (To is often the platform
+ * address too) once in all: parsing was most of routing's cost. */
+#define ROUTE_CANDIDATES 6
+
+typedef struct route_candidates {
+    const char *value[ROUTE_CANDIDATES];
+    GPtrArray *mailboxes[ROUTE_CANDIDATES];
+    bool parsed[ROUTE_CANDIDATES];
+} route_candidates;
+
+static const GPtrArray *route_candidate(route_candidates *c, size_t i)
+{
+    if (c->parsed[i])
+        return c->mailboxes[i];
+    c->parsed[i] = true;
+    for (size_t j = 0; j < i && c->value[i]; j++) {
+        if (c->parsed[j] && c->mailboxes[j] && g_strcmp0(c->value[j], c->value[i]) == 0) {
+            c->mailboxes[i] = g_ptr_array_ref(c->mailboxes[j]);
+            return c->mailboxes[i];
+        }
+    }
+    c->mailboxes[i] = route_mailboxes(c->value[i]);
+    return c->mailboxes[i];
+}
+
+static void route_candidates_clear(route_candidates *c)
+{
+    for (size_t i = 0; i < ROUTE_CANDIDATES; i++)
+        if (c->mailboxes[i])
+            g_ptr_array_unref(c->mailboxes[i]);
+}
+
+/* False when no address in value can be a VERP one: a byte of the
+ * delimiter or of the at-sign is nowhere in it. GMime's parse only drops
+ * quotes, escapes and comments from a local part, never adds a byte, so
+ * such a value need not be parsed to know. */
+static bool route_may_carry_verp(const char *value, const char *delimiter, const char *at_sign)
+{
+    if (!value || !delimiter || !*delimiter || !at_sign || !*at_sign)
+        return false;
+    for (const char *c = delimiter; *c; c++)
+        if (!strchr(value, *c))
+            return false;
+    for (const char *c = at_sign; *c; c++)
+        if (!strchr(value, *c))
+            return false;
+    return true;
+}
+
 void policy_route(const config *cfg, policy_job *job)
 {
     const classify_report *rep = job->report;
-    const char *candidates[] = {
+    route_candidates c = { .value = {
         job->env->recipient, rep->x_original_to, rep->delivered_to, rep->to, rep->platform_address,
         rep->original_sender,
-    };
+    } };
     route_match m = { .cfg = cfg };
-    for (size_t i = 0; i < G_N_ELEMENTS(candidates) && !m.domain; i++) {
-        char *addr = route_find_mailbox(candidates[i], route_configured, &m);
+    for (size_t i = 0; i < ROUTE_CANDIDATES && !m.domain; i++) {
+        const GPtrArray *mailboxes = route_candidate(&c, i);
+        const char *addr = route_first(mailboxes, route_configured, &m);
         if (addr) {
             g_free(job->route_address);
-            job->route_address = addr;
+            job->route_address = g_strdup(addr);
         } else if (!job->route_address) {
-            job->route_address = policy_route_mailbox(candidates[i]);
+            job->route_address = g_strdup(route_first(mailboxes, route_any, NULL));
         }
     }
     job->domain = m.domain;
-    if (!m.domain)
-        return;
-    for (size_t i = 0; i < G_N_ELEMENTS(candidates) && !m.verp; i++)
-        g_free(route_find_mailbox(candidates[i], route_verp_at, &m));
-    job->verp = m.verp;
-    if (m.verp)
-        job->verp_signed = verp_check(cfg->handler.verp_secret, cfg->handler.verp_valid_weeks, m.verp, m.tag,
-                                      job->now);
+    if (m.domain) {
+        for (size_t i = 0; i < ROUTE_CANDIDATES && !m.verp; i++)
+            if (route_may_carry_verp(c.value[i], cfg->handler.verp_delimiter, cfg->handler.verp_at_sign))
+                route_first(route_candidate(&c, i), route_verp_at, &m);
+        job->verp = m.verp;
+        if (m.verp)
+            job->verp_signed = verp_check(cfg->handler.verp_secret, cfg->handler.verp_valid_weeks, m.verp,
+                                          m.tag, job->now);
+    }
+    route_candidates_clear(&c);
 }
 
 /* An address without its VERP part, lower case: "no-reply+u=x.org@P.de"

@@ -883,6 +883,16 @@ static void test_verp_names_the_recipient(void **state)
     assert_true(suppressed(f, "bob@example.org"));
     assert_false(suppressed(f, "bob@forward.example"));
     g_free(fwd);
+
+    /* Routed by the plain envelope recipient, the bounce still names the
+     * recipient by the VERP address in its To: (route.c looks for one only
+     * in values that hold the delimiter and the at-sign). */
+    char *later = dsn(++f->serial, "Courses <no-reply+carol=example.net@openhpi.de>", "carol@forward.example",
+                      "failed", "5.1.1", "550 5.1.1 User unknown");
+    assert_int_equal(handle(f, later, "no-reply@openhpi.de"), POLICY_HANDLED);
+    assert_true(suppressed(f, "carol@example.net"));
+    assert_false(suppressed(f, "carol@forward.example"));
+    g_free(later);
 }
 
 static void test_batch_savepoints(void **state)

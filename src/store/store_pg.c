@@ -160,7 +160,11 @@ static const char *const store_pg_migrations[] = {
     ("ALTER TABLE message_seen ALTER COLUMN fingerprint TYPE bytea USING " FINGERPRINT_KEY("fingerprint") ";"
      "DROP INDEX permanent_bounce_domain;"),
 
-    /* 7: as store_sqlite.c's: the key column named for what it now holds,
+    /* 7: as store_sqlite.c's: the per-domain index holds only open items. */
+    ("DROP INDEX outbox_domain;"
+     "CREATE INDEX outbox_domain ON outbox (domain_key, state) WHERE state <> 1;"),
+
+    /* 8: as store_sqlite.c's: the key column named for what it now holds,
      * so that a process of an earlier version still running on another
      * machine fails on it rather than record its hex text as a bytea key
      * (which it would when it prepares its statement after the upgrade, on

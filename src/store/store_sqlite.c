@@ -162,7 +162,15 @@ static const char *const store_sqlite_migrations[] = {
       * place; `stats` counts them by domain in one pass instead. */
      "DROP INDEX permanent_bounce_domain;"),
 
-    /* 7: the key column named for what it now holds. A daemon of an
+    /* 7: the per-domain index of the outbox holds only open items (pending
+     * or given up), the only ones `stats` and the metrics' gauges count: a
+     * notification that is done leaves it instead of moving to the done
+     * part of an index of the whole outbox history (an entry written less
+     * per notification, and a gauges scrape no longer reads the history). */
+    ("DROP INDEX outbox_domain;"
+     "CREATE INDEX outbox_domain ON outbox (domain, state) WHERE state <> 1;"),
+
+    /* 8: the key column named for what it now holds. A daemon of an
      * earlier version still running when a newer process upgraded the file
      * prepares its statements again after the schema change: with the old
      * name it would keep recording hex text, which this version never
@@ -254,6 +262,8 @@ static const char *const store_sqlite_migrations[] = {
       " LEFT JOIN soft_bounce AS s ON s.address = ?1 AND s.domain = d.domain" \
       " LEFT JOIN permanent_bounce AS p ON p.address = ?1 AND p.domain = d.domain" \
       " ORDER BY d.domain") \
+    /* "o.state <> 1" repeats outbox_domain's condition, see       \
+     * sq_outbox_claim_address. */                                   \
     X(STATS, \
       "WITH p (domain, n) AS MATERIALIZED (SELECT domain, count(*) FROM permanent_bounce GROUP BY domain)," \
       " d (domain) AS (SELECT domain FROM soft_bounce" \
@@ -265,8 +275,8 @@ static const char *const store_sqlite_migrations[] = {
       "  coalesce((SELECT p.n FROM p WHERE p.domain = d.domain), 0)," \
       "  (SELECT count(*) FROM event AS e WHERE e.domain = d.domain AND e.verdict = 'complaint')," \
       "  (SELECT count(*) FROM event AS e WHERE e.domain = d.domain)," \
-      "  (SELECT count(*) FROM outbox AS o WHERE o.domain = d.domain AND o.state = 0)," \
-      "  (SELECT count(*) FROM outbox AS o WHERE o.domain = d.domain AND o.state = 2)" \
+      "  (SELECT count(*) FROM outbox AS o WHERE o.domain = d.domain AND o.state = 0 AND o.state <> 1)," \
+      "  (SELECT count(*) FROM outbox AS o WHERE o.domain = d.domain AND o.state = 2 AND o.state <> 1)" \
       " FROM d ORDER BY d.domain") \
     X(OUTBOX_GAUGES, \
       "SELECT domain, sum(state = 0), sum(state = 2), min(CASE WHEN state = 0 THEN created END)" \

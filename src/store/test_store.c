@@ -175,11 +175,7 @@ static void test_migrates_an_empty_database(void **state)
     g_free(path);
 }
 
-/* Migrations since the fingerprints were text (the bytes, then the column's
- * new name). */
-#define MIGRATIONS_SINCE_TEXT_FINGERPRINTS 2
-
-/* Closes the store and takes its file back to the schema before
+/* Closes the store and takes its file back to schema 5, before
  * fingerprints were kept as bytes, holding a hex and another fingerprint;
  * the current version. */
 static sqlite3_int64 back_to_text_fingerprints(fixture *f)
@@ -187,10 +183,7 @@ static sqlite3_int64 back_to_text_fingerprints(fixture *f)
     sqlite3_int64 version = sql_int(f->dbfile, "PRAGMA user_version");
     store_close(f->st);
     f->st = NULL;
-    char *before = g_strdup_printf("PRAGMA user_version = %lld",
-                                   (long long)version - MIGRATIONS_SINCE_TEXT_FINGERPRINTS);
-    sql_exec(f->dbfile, before);
-    g_free(before);
+    sql_exec(f->dbfile, "PRAGMA user_version = 5");
     sql_exec(f->dbfile,
              "DROP TABLE message_seen;"
              "CREATE TABLE message_seen (fingerprint TEXT PRIMARY KEY, seen_at INTEGER NOT NULL) WITHOUT ROWID;"
@@ -421,6 +414,45 @@ static void test_concurrent_first_open(void **state)
     g_free(path);
 }
 
+/* A notification that is done leaves the outbox's per-domain index, which
+ * holds the open items that `stats` and the gauges count: finishing one
+ * writes less, and a gauges scrape does not read the outbox's history. */
+static void test_done_items_leave_the_domain_index(void **state)
+{
+    fixture *f = *state;
+    const char *domains[] = { "openhpi.de", "openhpi.de", "opensap.com", "opensap.com" };
+    for (int i = 0; i < 4; i++) {
+        char address[32];
+        snprintf(address, sizeof address, "a%d@x.de", i);
+        assert_int_equal(store_outbox_add(f->st, address, domains[i], "r", "5.1.1", "", T0), 0);
+    }
+    store_outbox_item *items;
+    size_t n;
+    assert_int_equal(store_outbox_claim(f->st, T0, 60, 10, &items, &n), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(store_outbox_finish(f->st, items[0].id, STORE_OUTBOX_DONE, T0, "200 / ok"), 0);
+    assert_int_equal(store_outbox_finish(f->st, items[2].id, STORE_OUTBOX_DONE, T0, "200 / ok"), 0);
+    assert_int_equal(store_outbox_finish(f->st, items[3].id, STORE_OUTBOX_GIVEN_UP, T0, "400 / no"), 0);
+    store_outbox_free(items, n);
+    assert_int_equal(fixture_int(f, "SELECT sum(ncell) FROM dbstat WHERE name = 'outbox_domain' AND pagetype = 'leaf'"), 2);
+    store_outbox_gauge *gauges;
+    assert_int_equal(store_outbox_gauges(f->st, &gauges, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(gauges[0].pending, 1);
+    assert_int_equal(gauges[0].given_up, 0);
+    assert_int_equal(gauges[1].pending, 0);
+    assert_int_equal(gauges[1].given_up, 1);
+    store_outbox_gauges_free(gauges, n);
+    store_domain_stats *stats;
+    long quarantined;
+    assert_int_equal(store_stats(f->st, T0, 0, &stats, &n, &quarantined), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(stats[0].outbox_pending, 1);
+    assert_int_equal(stats[1].outbox_pending, 0);
+    assert_int_equal(stats[1].outbox_given_up, 1);
+    store_stats_free(stats, n);
+}
+
 #define FIXTURE_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -462,6 +494,7 @@ int main(void)
         FIXTURE_TEST(test_outbox_gauges_and_quarantine_size),
         FIXTURE_TEST(test_concurrent_writers),
         FIXTURE_TEST(test_concurrent_first_open),
+        FIXTURE_TEST(test_done_items_leave_the_domain_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

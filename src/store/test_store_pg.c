@@ -149,28 +149,20 @@ static void test_migrates_a_schema_with_foreign_tables(void **state)
     g_free(other);
 }
 
-/* Migrations since the fingerprints were text (the bytes, then the column's
- * new name). */
-#define MIGRATIONS_SINCE_TEXT_FINGERPRINTS 2
-
-/* Closes the store and takes its schema back to before fingerprints were
- * kept as bytes, holding a hex and another fingerprint; the current
+/* Closes the store and takes its schema back to schema 5, before fingerprints
+ * were kept as bytes, holding a hex and another fingerprint; the current
  * version. */
 static long long back_to_text_fingerprints(fixture *f)
 {
     long long version = fixture_int(f, "SELECT value FROM bouncedemails_meta WHERE name = 'schema_version'");
     store_close(f->st);
     f->st = NULL;
-    char *sql = g_strdup_printf(
-        "ALTER TABLE message_seen RENAME COLUMN digest TO fingerprint;"
-        "ALTER TABLE message_seen ALTER COLUMN fingerprint TYPE text COLLATE \"C\""
-        " USING encode(fingerprint, 'hex');"
-        "INSERT INTO message_seen VALUES ('" FINGERPRINT_HEX "', 1700000000), ('fp-old', 1700000001);"
-        "CREATE INDEX permanent_bounce_domain ON permanent_bounce (domain_key);"
-        "UPDATE bouncedemails_meta SET value = value - %d WHERE name = 'schema_version'",
-        MIGRATIONS_SINCE_TEXT_FINGERPRINTS);
-    admin_exec(f, sql);
-    g_free(sql);
+    admin_exec(f, "ALTER TABLE message_seen RENAME COLUMN digest TO fingerprint;"
+                  "ALTER TABLE message_seen ALTER COLUMN fingerprint TYPE text COLLATE \"C\""
+                  " USING encode(fingerprint, 'hex');"
+                  "INSERT INTO message_seen VALUES ('" FINGERPRINT_HEX "', 1700000000), ('fp-old', 1700000001);"
+                  "CREATE INDEX permanent_bounce_domain ON permanent_bounce (domain_key);"
+                  "UPDATE bouncedemails_meta SET value = 5 WHERE name = 'schema_version'");
     return version;
 }
 

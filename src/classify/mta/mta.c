@@ -70,8 +70,7 @@ mta_search(const char *s, size_t len, const char *const *list, bool earliest)
         size_t n = len - off < MTA_CHUNK ? len - off : MTA_CHUNK;
         const char *best = NULL;
 
-        for (size_t i = 0; i < n; i++)
-            low[i] = mta_lower(s[off + i]);
+        classify_lower_ascii(low, s + off, n);
         for (size_t k = 0; list[k] != NULL; k++) {
             size_t m = strlen(list[k]);
             if (m == 0 || m > MTA_MARKER_MAX || m > n)
