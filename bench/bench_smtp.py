@@ -6,8 +6,8 @@ C stand-in platform (bench/standin_platform.c) answering the notifications. A me
 connection per client carrying many messages (MAIL, RCPT and DATA
 pipelined), and a new connection for every message. Prints a table, with the
 service's CPU time a message split by thread (the event loop running the
-sessions, the commit thread running the policy, the notifier); never fails
-on a number.
+sessions, the commit thread running the policy, the classifier's pool, the
+archive's writer, the notifier); never fails on a number.
 
 Environment: BOUNCEDEMAILS (the program), BOUNCEDEMAILS_CORPUS (real bounces;
 the project's own samples when absent), BENCH_SMTP_MESSAGES (20000),
@@ -94,13 +94,14 @@ def cpu_seconds(pid):
     return _stat_cpu(f"/proc/{pid}/stat")
 
 
-THREADS = ("sessions", "commit", "other")
+THREADS = ("sessions", "commit", "pool", "archive", "notify")
 
 
 def thread_cpu(pid):
     """CPU seconds by thread: the event loop that runs the SMTP sessions (the
-    main thread), the listener's commit thread (policy: classify, store,
-    archive), and the rest (the notifier)."""
+    main thread), the listener's commit thread (smtp-commit: the policy, its
+    half of the classifier, the store), the classifier's pool, the archive's
+    writer and the notifier."""
     out = dict.fromkeys(THREADS, 0.0)
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
@@ -109,8 +110,9 @@ def thread_cpu(pid):
             cpu = _stat_cpu(f"/proc/{pid}/task/{tid}/stat")
         except OSError:
             continue
-        key = "sessions" if int(tid) == pid else "commit" if comm == "smtp-commit" else "other"
-        out[key] += cpu
+        key = "sessions" if int(tid) == pid else "commit" if comm == "smtp-commit" else comm
+        if key in out:
+            out[key] += cpu
     return out
 
 
@@ -159,11 +161,12 @@ def main():
 
     print(f"SMTP end to end: {clients} clients, {len(templates)} distinct real bounces, 250 only after commit")
     print(f"{'SMTP':<30} {'messages':>9} {'committed':>10} {'seconds':>8} {'msg/s':>9} {'service CPU ms/msg':>19}"
-          f"  {'of it: sessions':>15} {'commit':>7} {'notifier':>9}")
+          f"  {'of it: sessions':>15} {'commit':>7} {'pool':>6} {'archive':>8} {'notify':>7}")
     for label, delivered, committed, elapsed, cpu, split in rows:
         print(f"{label:<30} {delivered:>9} {committed:>10} {elapsed:>8.2f} {delivered / elapsed:>9.0f}"
               f" {1000 * cpu / delivered:>19.2f}  {1000 * split['sessions'] / delivered:>15.3f}"
-              f" {1000 * split['commit'] / delivered:>7.3f} {1000 * split['other'] / delivered:>9.3f}")
+              f" {1000 * split['commit'] / delivered:>7.3f} {1000 * split['pool'] / delivered:>6.3f}"
+              f" {1000 * split['archive'] / delivered:>8.3f} {1000 * split['notify'] / delivered:>7.3f}")
     print(f"peak RSS of the service: {peak / 1024:.1f} MiB; {os.cpu_count()} CPUs,"
           f" load average {os.getloadavg()[0]:.1f} (clients and service share them)")
 
