@@ -45,6 +45,7 @@ class StandinPlatform:
         self.port = harness.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen([STANDIN, str(self.port)])
+        _standins.append(self)
         harness.wait_for_port(self.port)
 
     def stats(self):
@@ -54,8 +55,14 @@ class StandinPlatform:
         return out["posts"], out["last"]
 
     def stop(self):
-        self.proc.kill()
+        if self.proc.poll() is None:
+            self.proc.kill()
         self.proc.wait()
+
+
+# Stand-ins to stop at the end, also when a row failed: one left running
+# keeps a pipe such as `make bench | tee` open after the script is gone.
+_standins = []
 
 
 # Folders to remove at the end: the templates' and every Workdir's (each
@@ -264,5 +271,7 @@ if __name__ == "__main__":
     try:
         main()
     finally:
+        for platform in _standins:
+            platform.stop()
         for d in _scratch + harness._workdirs:
             shutil.rmtree(d, ignore_errors=True)
