@@ -216,6 +216,19 @@ static bool fake_handed_out(store *st, int64_t id)
     return out;
 }
 
+/* A copy of it for the notifier, remembered as handed out (under st->lock). */
+static void fake_hand_out(store *st, store_outbox_item *out, const store_outbox_item *it)
+{
+    *out = *it;
+    out->address = g_strdup(it->address);
+    out->domain = g_strdup(it->domain);
+    out->reason = g_strdup(it->reason);
+    out->status = g_strdup(it->status);
+    out->diagnostic = g_strdup(it->diagnostic);
+    out->last_result = g_strdup(it->last_result);
+    g_hash_table_add(st->handed_out, g_memdup2(&it->id, sizeof it->id));
+}
+
 int store_outbox_due(store *st, time_t now, size_t max, store_outbox_item **items, size_t *n)
 {
     g_mutex_lock(&st->lock);
@@ -225,15 +238,7 @@ int store_outbox_due(store *st, time_t now, size_t max, store_outbox_item **item
         store_outbox_item *it = g_ptr_array_index(st->items, i);
         if (it->state != STORE_OUTBOX_PENDING || it->next_attempt > now)
             continue;
-        store_outbox_item *out = &(*items)[(*n)++];
-        *out = *it;
-        out->address = g_strdup(it->address);
-        out->domain = g_strdup(it->domain);
-        out->reason = g_strdup(it->reason);
-        out->status = g_strdup(it->status);
-        out->diagnostic = g_strdup(it->diagnostic);
-        out->last_result = g_strdup(it->last_result);
-        g_hash_table_add(st->handed_out, g_memdup2(&it->id, sizeof it->id));
+        fake_hand_out(st, &(*items)[(*n)++], it);
     }
     g_mutex_unlock(&st->lock);
     return 0;
@@ -263,15 +268,7 @@ int store_outbox_claim_remembered(store *st, time_t now, long lease_s, store_out
         if (it->state != STORE_OUTBOX_PENDING || it->next_attempt > now)
             continue;
         it->next_attempt = now + lease_s;
-        store_outbox_item *out = &(*items)[(*n)++];
-        *out = *it;
-        out->address = g_strdup(it->address);
-        out->domain = g_strdup(it->domain);
-        out->reason = g_strdup(it->reason);
-        out->status = g_strdup(it->status);
-        out->diagnostic = g_strdup(it->diagnostic);
-        out->last_result = g_strdup(it->last_result);
-        g_hash_table_add(st->handed_out, g_memdup2(&it->id, sizeof it->id));
+        fake_hand_out(st, &(*items)[(*n)++], it);
     }
     g_array_set_size(st->remembered, 0);
     g_mutex_unlock(&st->lock);
