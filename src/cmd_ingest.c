@@ -139,10 +139,13 @@ int cmd_stdin(const cmd_context *ctx, int argc, char **argv)
         store_outbox_remember(st);
         policy *p = policy_new(cfg, st);
         int commits = 0;
-        policy_set_commit_hook(p, ingest_count_commit, &commits);
-        policy_envelope env = { recipient, sender, "stdin", 0, 0 };
-        policy_outcome out = policy_handle(p, (const char *)msg->data, msg->len, &env);
-        policy_free(p);
+        policy_outcome out = POLICY_STORE_FAILED;   /* Postfix keeps the bounce and tries again */
+        if (p) {
+            policy_set_commit_hook(p, ingest_count_commit, &commits);
+            policy_envelope env = { recipient, sender, "stdin", 0, 0 };
+            out = policy_handle(p, (const char *)msg->data, msg->len, &env);
+            policy_free(p);
+        }
         if (out == POLICY_STORE_FAILED)
             status = EX_TEMPFAIL;
         else if (commits)
@@ -236,6 +239,10 @@ static int replay_run(const config *cfg, store *st, int64_t only_id, bool dry_ru
         return EX_TEMPFAIL;
     }
     policy *p = policy_new(cfg, st);
+    if (!p) {
+        store_quarantine_free(items, n);
+        return EX_SOFTWARE;
+    }
     int commits = 0;
     replay_counts c = { 0, 0, 0 };
     bool found = false;

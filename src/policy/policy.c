@@ -83,8 +83,25 @@ const char *policy_outcome_name(policy_outcome outcome)
     return policy_outcome_names[outcome];
 }
 
+/* SHA-256 from OpenSSL, fetched once by the first policy_new(), so that an
+ * OpenSSL without it stops the start-up, not a message: it uses the CPU's
+ * SHA extensions, four times as fast as GLib's GChecksum, and every message
+ * is hashed whole. */
+static EVP_MD *policy_sha256;
+static pthread_once_t policy_sha256_once = PTHREAD_ONCE_INIT;
+
+static void policy_sha256_fetch(void)
+{
+    policy_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 policy *policy_new(const config *cfg, store *st)
 {
+    pthread_once(&policy_sha256_once, policy_sha256_fetch);
+    if (!policy_sha256) {
+        log_error("policy: OpenSSL has no SHA-256");
+        return NULL;
+    }
     policy *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
@@ -124,16 +141,6 @@ static int policy_store_failed(policy *p, const char *what)
     return -1;
 }
 
-/* SHA-256 from OpenSSL, fetched once: it uses the CPU's SHA extensions, four
- * times as fast as GLib's GChecksum, and every message is hashed whole. */
-static EVP_MD *policy_sha256;
-static pthread_once_t policy_sha256_once = PTHREAD_ONCE_INIT;
-
-static void policy_sha256_fetch(void)
-{
-    policy_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
 /* The envelope recipient and the message less the ingress's trace: the same
  * bounce to two platforms is two messages, a retry is one. The hex digest is
  * the one earlier versions stored, so a redelivery after an upgrade is still
@@ -144,9 +151,9 @@ static void policy_fingerprint(const policy_job *job, char out[65])
     size_t skip = job->trace_len;
     const char *rcpt = job->env->recipient ? job->env->recipient : "";
     unsigned char md[32];
-    pthread_once(&policy_sha256_once, policy_sha256_fetch);
+    /* Fails only when memory runs out, which GLib also treats as fatal. */
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx || !policy_sha256 || !EVP_DigestInit_ex(ctx, policy_sha256, NULL)
+    if (!ctx || !EVP_DigestInit_ex(ctx, policy_sha256, NULL)
         || !EVP_DigestUpdate(ctx, rcpt, strlen(rcpt)) || !EVP_DigestUpdate(ctx, &separator, 1)
         || !EVP_DigestUpdate(ctx, job->raw + skip, job->len - skip) || !EVP_DigestFinal_ex(ctx, md, NULL))
         g_error("policy: OpenSSL cannot compute SHA-256");
