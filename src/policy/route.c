@@ -97,6 +97,24 @@ char *policy_route_display(const char *header)
     return out;
 }
 
+/* The local part of an address that ends at at, unquoted: a sender may
+ * quote a local part that needs no quotes ("no-reply+carol=example.net"@
+ * host, RFC 5321's quoted-string), and GMime hands it on as written. */
+static char *route_local_part(const char *address, const char *at)
+{
+    size_t len = (size_t)(at - address);
+    if (len < 2 || address[0] != '"' || address[len - 1] != '"')
+        return g_strndup(address, len);
+    char *out = g_malloc(len), *o = out;
+    for (const char *c = address + 1; c < address + len - 1; c++) {
+        if (*c == '\\' && c + 1 < address + len - 1)
+            c++;   /* a quoted-pair stands for its second character */
+        *o++ = *c;
+    }
+    *o = '\0';
+    return out;
+}
+
 char *policy_route_verp(const char *address, const char *delimiter, const char *at_sign)
 {
     if (!address || !delimiter || !*delimiter || !at_sign || !*at_sign)
@@ -104,23 +122,17 @@ char *policy_route_verp(const char *address, const char *delimiter, const char *
     const char *at = strrchr(address, '@');
     if (!at)
         return NULL;
-    const char *d = g_strstr_len(address, at - address, delimiter);
-    if (!d)
-        return NULL;
-    const char *inner = d + strlen(delimiter);
-    const char *eq = NULL;
-    for (const char *c = inner; c < at; c++)
-        if (*c == *at_sign)
-            eq = c;
-    if (!eq || eq == inner || eq + 1 == at)
-        return NULL;
-    char *local = g_strndup(inner, eq - inner);
-    char *host = g_strndup(eq + 1, at - eq - 1);
-    char *joined = g_strconcat(local, "@", host, NULL);
-    char *out = g_ascii_strdown(joined, -1);
+    char *local = route_local_part(address, at);
+    char *out = NULL;
+    const char *d = strstr(local, delimiter);
+    const char *inner = d ? d + strlen(delimiter) : NULL;
+    const char *eq = inner ? strrchr(inner, *at_sign) : NULL;
+    if (eq && eq != inner && eq[1]) {
+        char *joined = g_strdup_printf("%.*s@%s", (int)(eq - inner), inner, eq + 1);
+        out = g_ascii_strdown(joined, -1);
+        g_free(joined);
+    }
     g_free(local);
-    g_free(host);
-    g_free(joined);
     return out;
 }
 
@@ -236,8 +248,10 @@ static char *route_unverped(const char *address, const char *delimiter)
     const char *at = address ? strrchr(address, '@') : NULL;
     if (!at)
         return NULL;
-    const char *d = delimiter && *delimiter ? g_strstr_len(address, at - address, delimiter) : NULL;
-    char *local = g_strndup(address, (d ? d : at) - address);
+    char *local = route_local_part(address, at);
+    char *d = delimiter && *delimiter ? strstr(local, delimiter) : NULL;
+    if (d)
+        *d = '\0';
     char *joined = g_strconcat(local, at, NULL);
     char *out = g_ascii_strdown(joined, -1);
     g_free(local);

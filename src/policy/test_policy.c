@@ -874,6 +874,12 @@ static void test_verp_names_the_recipient(void **state)
     const char *raw = "From: postmaster@mx.example.net\r\nSubject: ???\r\n\r\nsomething went wrong\r\n";
     assert_int_equal(handle(f, raw, "no-reply+alice=example.com@openhpi.de"), POLICY_HANDLED);
     assert_int_equal(soft_count(f, "alice@example.com"), 1);
+    /* The same return path with its local part quoted, as a sender may
+     * write it: the quotes are not part of the recipient. */
+    char *quoted = g_strdup_printf("%s\r\nX-Copy: 2\r\n", raw);
+    assert_int_equal(handle(f, quoted, "\"no-reply+alice=example.com\"@openhpi.de"), POLICY_HANDLED);
+    assert_int_equal(soft_count(f, "alice@example.com"), 2);
+    g_free(quoted);
 
     /* The report names a forwarding target; the VERP address is the one we
      * sent to, and it takes the report's finding. */
