@@ -991,7 +991,7 @@ static const config_key config_store_keys[] = {
 static const config_key config_notify_keys[] = {
     KEY_MS(notify, "connect_timeout", connect_timeout_ms, 100, 600000, "5"),
     KEY_MS(notify, "timeout", timeout_ms, 100, 3600000, "30"),
-    KEY_INT(notify, max_in_flight, 1, 1024, "64"),
+    KEY_INT(notify, max_in_flight, 1, 1024, "512"),
     KEY_INT(notify, concurrency, 1, 1024, "8"),
     KEY_S(notify, "retry_initial", retry_initial_s, 1, 86400, "30"),
     KEY_S(notify, "retry_max", retry_max_s, 1, 7 * 86400, "3600"),

@@ -64,7 +64,7 @@ typedef struct config_store {
 typedef struct config_notify {
     int connect_timeout_ms;    /* 5000 */
     int timeout_ms;            /* whole request, 30000 */
-    int max_in_flight;         /* concurrent requests across all platforms, 64 */
+    int max_in_flight;         /* notifications claimed at once, in flight or held, 512 */
     int concurrency;           /* concurrent requests (keep-alive connections) a platform, 8 */
     int retry_initial_s;       /* first backoff, 30 */
     int retry_max_s;           /* backoff ceiling, 3600 */

@@ -125,7 +125,7 @@ test_defaults(void **state)
     assert_null(cfg->store.url);
     assert_int_equal(cfg->notify.connect_timeout_ms, 5000);
     assert_int_equal(cfg->notify.timeout_ms, 30000);
-    assert_int_equal(cfg->notify.max_in_flight, 64);
+    assert_int_equal(cfg->notify.max_in_flight, 512);
     assert_int_equal(cfg->notify.concurrency, 8);
     assert_int_equal(cfg->notify.retry_initial_s, 30);
     assert_int_equal(cfg->notify.retry_max_s, 3600);

@@ -18,6 +18,7 @@
 #ifndef BOUNCEDEMAILS_NOTIFY_H
 #define BOUNCEDEMAILS_NOTIFY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 #include "config.h"
@@ -78,5 +79,16 @@ long notify_backoff_s(const config_notify *cn, int attempt, double jitter);
  * Retry-After (retry_after > 0, in seconds) capped at retry_max_s, else
  * notify_backoff_s(). */
 long notify_retry_delay_s(const config_notify *cn, int attempt, long retry_after, double jitter);
+
+/* A claimed notification may wait in memory for its platform's turn up to
+ * NOTIFY_HOLD_S; its claim (lease) lasts long enough for that wait, a
+ * request (a xikolo resolve and the POST, each up to the timeout) and a
+ * margin, so that no other process takes it while it is in hand. */
+#define NOTIFY_HOLD_S 60
+long notify_lease_s(const config_notify *cn);
+/* Whether a notification claimed at claimed may still start at now: one
+ * held for longer would outlast its lease, and goes back to the outbox
+ * unattempted instead (due again when the lease ends). */
+bool notify_may_start(time_t claimed, time_t now);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * outcome.c - what a platform's answer means for an outbox item, and how long
- * to wait before asking again. Kept apart from the HTTP machinery so that the
- * rules can be tested on their own.
+ * outcome.c - what a platform's answer means for an outbox item, how long
+ * to wait before asking again, and how long a claim lasts. Kept apart from
+ * the HTTP machinery so that the rules can be tested on their own.
  */
 #include "notify/notify.h"
 
@@ -54,4 +54,18 @@ long notify_retry_delay_s(const config_notify *cn, int attempt, long retry_after
         return notify_backoff_s(cn, attempt, jitter);
     long ceiling = cn->retry_max_s > 0 ? cn->retry_max_s : 0;
     return retry_after < ceiling ? retry_after : ceiling;
+}
+
+/* For the store and the clocks of the processes that share the outbox. */
+#define NOTIFY_LEASE_MARGIN_S 10
+
+long notify_lease_s(const config_notify *cn)
+{
+    long request_s = 2 * (cn->timeout_ms / 1000 + 1);
+    return NOTIFY_HOLD_S + request_s + NOTIFY_LEASE_MARGIN_S;
+}
+
+bool notify_may_start(time_t claimed, time_t now)
+{
+    return now - claimed <= NOTIFY_HOLD_S;
 }

@@ -1,7 +1,8 @@
 /*
  * test_rules.c - unit tests of the notifier's rules that need no network:
  * URL expansion of unusual addresses, the outcome of each kind of HTTP
- * status, and the backoff schedule with its jitter bounds.
+ * status, the backoff schedule with its jitter bounds, and the claim's
+ * lease against the time a notification may wait in memory.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -125,6 +126,24 @@ static void test_backoff_degenerate_config(void **state)
     assert_int_equal(notify_backoff_s(&low_max, 3, 0.0), 10);
 }
 
+/* A notification held in memory starts only while the rest of its lease
+ * covers its whole request: a xikolo resolve and the POST, each up to the
+ * timeout. */
+static void test_lease_covers_the_longest_hold(void **state)
+{
+    (void)state;
+    const time_t claimed = 1700000000;
+    assert_true(notify_may_start(claimed, claimed));
+    assert_true(notify_may_start(claimed, claimed + NOTIFY_HOLD_S));
+    assert_false(notify_may_start(claimed, claimed + NOTIFY_HOLD_S + 1));
+    const long timeouts_ms[] = { 100, 1500, 30000, 3600000 };
+    for (size_t i = 0; i < G_N_ELEMENTS(timeouts_ms); i++) {
+        config_notify cn = { .timeout_ms = timeouts_ms[i] };
+        long request_s = 2 * ((timeouts_ms[i] + 999) / 1000);
+        assert_true(NOTIFY_HOLD_S + request_s < notify_lease_s(&cn));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -136,6 +155,7 @@ int main(void)
         cmocka_unit_test(test_backoff_doubles_to_ceiling),
         cmocka_unit_test(test_backoff_jitter_bounds),
         cmocka_unit_test(test_backoff_degenerate_config),
+        cmocka_unit_test(test_lease_covers_the_longest_hold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
