@@ -119,6 +119,7 @@ struct notify {
     bool remembered_only;      /* claim only what the store handle remembers */
     time_t clock_floor;        /* notify_run_once's now: retries are due after it */
     bool unreachable;          /* a request of this pass got no answer at all */
+    size_t let_go;             /* jobs handed back to the outbox unattempted, ever */
     pthread_t thread;
     bool started;
     atomic_bool stopping;
@@ -200,6 +201,7 @@ static void notify_job_let_go(notify *n, notify_job *job)
 {
     g_hash_table_remove(n->busy, &job->item->id);
     n->in_flight--;
+    n->let_go++;
     notify_job_free(job);
 }
 
@@ -729,15 +731,11 @@ static int notify_sync(notify *n, time_t now, bool fill)
 /* A pass that found a platform unreachable starts no more requests, also
  * not those already claimed and held for their platform's turn: they come
  * due again for the daemon when their claim ends, unattempted. */
-static size_t notify_drop_held(notify *n)
+static void notify_drop_held(notify *n)
 {
-    size_t dropped = 0;
     notify_job *job;
-    while ((job = g_queue_pop_head(&n->held)) != NULL) {
+    while ((job = g_queue_pop_head(&n->held)) != NULL)
         notify_job_let_go(n, job);
-        dropped++;
-    }
-    return dropped;
 }
 
 /* Lets curl work; returns the number of transfers that finished. */
@@ -758,14 +756,14 @@ static void notify_poll(notify *n, int timeout_ms)
 int notify_run_once(notify *n, time_t now, size_t *attempted)
 {
     int rc = 0;
-    size_t total = 0;
+    size_t total = 0, let_go = n->let_go;
     n->clock_floor = now;
     n->unreachable = false;
     n->outbox_empty = false;
     for (;;) {
         size_t finished = notify_perform(n);
         if (n->unreachable)
-            total -= notify_drop_held(n);
+            notify_drop_held(n);
         /* Once a platform has not answered, the rest waits for the daemon:
          * a caller such as Postfix's pipe should not wait a timeout per
          * batch of a backlog. */
@@ -786,7 +784,7 @@ int notify_run_once(notify *n, time_t now, size_t *attempted)
     }
     n->clock_floor = 0;
     if (attempted != NULL)
-        *attempted = total;
+        *attempted = total - (n->let_go - let_go);
     return rc;
 }
 

@@ -835,6 +835,32 @@ static void test_unreachable_platform_leaves_held_jobs(void **state)
     assert_int_equal(attempted, 2);
 }
 
+/* A notification held for its platform's turn for longer than
+ * NOTIFY_HOLD_S is not started: it goes back to the outbox unattempted and
+ * still claimed, since its lease may end before its request would, and
+ * another process may then take it. run_once's now is when its items are
+ * claimed: an hour ago here. */
+static void test_held_too_long_goes_back_unattempted(void **state)
+{
+    fixture *f = *state;
+    f->cfg->notify.max_in_flight = 8;
+    f->cfg->notify.concurrency = 1;
+    time_t then = time(NULL) - 3600;
+    fake_add_numbered(f->st, "late", 3, "mydomain.de", then);
+    assert_int_equal(run_once(f, then), 1);
+    assert_int_equal(platform_count(&f->plat, "late0@x.de"), 1);
+    assert_int_equal(fake_get(f->st, 1).state, STORE_OUTBOX_DONE);
+    for (int64_t id = 2; id <= 3; id++) {
+        char address[32];
+        snprintf(address, sizeof address, "late%d@x.de", (int)id - 1);
+        assert_int_equal(platform_count(&f->plat, address), 0);
+        store_outbox_item it = fake_get(f->st, id);
+        assert_int_equal(it.state, STORE_OUTBOX_PENDING);
+        assert_int_equal(it.attempts, 0);
+        assert_true(it.next_attempt > then);
+    }
+}
+
 /* notify.concurrency requests at once to one platform: four slow requests
  * with two at a time take two rounds, and each goes out once. */
 static void test_platform_concurrency(void **state)
@@ -1033,6 +1059,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_run_remembered_only_its_own, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_after_honoured, setup, teardown),
         cmocka_unit_test_setup_teardown(test_platform_concurrency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_held_too_long_goes_back_unattempted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreachable_platform_leaves_held_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_stop_leaves_held_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_posts_each_once, setup, teardown),
