@@ -187,10 +187,14 @@ def bench_stdin(templates, count):
     work = harness.Workdir(platform)
     fresh = harness.Workdir(platform)
 
+    bodies = []
+    for path in templates:
+        with open(path, "rb") as f:
+            bodies.append(f.read())
+
     def run(on, i, copy=None):
         """Runs the template i with the copy number copy (i by default)."""
-        with open(templates[i % len(templates)], "rb") as f:
-            data = f.read().replace(b"{n}", str(i if copy is None else copy).encode())
+        data = bodies[i % len(bodies)].replace(b"{n}", str(i if copy is None else copy).encode())
         t = time.monotonic()
         subprocess.run(on.args("stdin"), input=data, stdout=subprocess.DEVNULL, check=False)
         return time.monotonic() - t

@@ -187,13 +187,15 @@ static void notify_job_free(notify_job *job)
     g_free(job);
 }
 
-/* Takes over the item's strings, leaving it empty for store_outbox_free(). */
-static notify_job *notify_job_new(store_outbox_item *item)
+/* The job of an item claimed at claimed. Takes over the item's strings,
+ * leaving it empty for store_outbox_free(). */
+static notify_job *notify_job_new(store_outbox_item *item, time_t claimed)
 {
     notify_job *job = g_new0(notify_job, 1);
     job->item = g_memdup2(item, sizeof *item);
     memset(item, 0, sizeof *item);
     job->attempt = job->item->attempts + 1;
+    job->claimed = claimed;
     return job;
 }
 
@@ -735,9 +737,7 @@ static int notify_sync(notify *n, time_t now, bool fill)
         /* Only when a lease ran out while its request was still in flight. */
         if (g_hash_table_contains(n->busy, &items[i].id))
             continue;
-        notify_job *job = notify_job_new(&items[i]);
-        job->claimed = now;
-        notify_job_start(n, job, now);
+        notify_job_start(n, notify_job_new(&items[i], now), now);
         started++;
     }
     store_outbox_free(items, count);

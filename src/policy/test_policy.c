@@ -1415,18 +1415,26 @@ static void test_refused_by_the_store_is_quarantined(void **state)
  * refuses one in the middle, the whole batch is handled again one message
  * at a time: what came before the refused one counts once, not twice, and
  * what comes after it is handled. */
+/* Handles raws as one AMQP batch with a store that refuses, as no retry
+ * can mend, the notification of refused@example.com. */
+static void refusing_batch(fixture *f, char *const *raws, size_t n, policy_outcome *out)
+{
+    sql(f, "CREATE TRIGGER refused BEFORE INSERT ON outbox WHEN NEW.address = 'refused@example.com'"
+           " BEGIN SELECT RAISE(ABORT, 'index row too large'); END;");
+    policy_message *msgs = g_new(policy_message, n);
+    for (size_t i = 0; i < n; i++)
+        msgs[i] = (policy_message){ raws[i], strlen(raws[i]), { NULL, NULL, "amqp", 0, 0 } };
+    policy_handle_batch(f->p, msgs, n, out);
+    g_free(msgs);
+}
+
 static void test_refused_in_a_batch_counts_the_others_once(void **state)
 {
     fixture *f = *state;
-    sql(f, "CREATE TRIGGER refused BEFORE INSERT ON outbox WHEN NEW.address = 'refused@example.com'"
-           " BEGIN SELECT RAISE(ABORT, 'index row too large'); END;");
     char *raws[] = { soft_bounce(f, "before@example.com"), hard_bounce(f, "first@example.com"),
                      hard_bounce(f, "refused@example.com"), hard_bounce(f, "after@example.com") };
-    policy_message msgs[G_N_ELEMENTS(raws)];
-    for (size_t i = 0; i < G_N_ELEMENTS(raws); i++)
-        msgs[i] = (policy_message){ raws[i], strlen(raws[i]), { NULL, NULL, "amqp", 0, 0 } };
     policy_outcome out[G_N_ELEMENTS(raws)];
-    policy_handle_batch(f->p, msgs, G_N_ELEMENTS(raws), out);
+    refusing_batch(f, raws, G_N_ELEMENTS(raws), out);
     assert_int_equal(out[0], POLICY_HANDLED);
     assert_int_equal(out[1], POLICY_HANDLED);
     assert_int_equal(out[2], POLICY_QUARANTINED);
@@ -1455,15 +1463,10 @@ static void test_refused_in_a_batch_has_its_effects_once(void **state)
 {
     fixture *f = *state;
     metrics_start();
-    sql(f, "CREATE TRIGGER refused BEFORE INSERT ON outbox WHEN NEW.address = 'refused@example.com'"
-           " BEGIN SELECT RAISE(ABORT, 'index row too large'); END;");
     char *first = hard_bounce(f, "first@example.com"), *soft = soft_bounce(f, "soft@example.com");
     char *refused = hard_bounce(f, "refused@example.com"), *after = hard_bounce(f, "after@example.com");
-    const char *raws[] = { first, soft, first, refused, after };
+    char *const raws[] = { first, soft, first, refused, after };
     enum { N = G_N_ELEMENTS(raws) };
-    policy_message msgs[N];
-    for (size_t i = 0; i < N; i++)
-        msgs[i] = (policy_message){ raws[i], strlen(raws[i]), { NULL, NULL, "amqp", 0, 0 } };
     const char *handled = "bouncedemails_messages_total{ingress=\"amqp\",outcome=\"handled\"}";
     const char *duplicate = "bouncedemails_messages_total{ingress=\"amqp\",outcome=\"duplicate\"}";
     const char *quarantined = "bouncedemails_messages_total{ingress=\"amqp\",outcome=\"quarantined\"}";
@@ -1473,7 +1476,7 @@ static void test_refused_in_a_batch_has_its_effects_once(void **state)
     long before[] = { metrics_sum(handled), metrics_sum(duplicate), metrics_sum(quarantined), metrics_sum(failed),
                       metrics_sum(permanent), metrics_sum(temporary) };
     policy_outcome out[N];
-    policy_handle_batch(f->p, msgs, N, out);
+    refusing_batch(f, raws, N, out);
     const policy_outcome expected[N] = { POLICY_HANDLED, POLICY_HANDLED, POLICY_DUPLICATE, POLICY_QUARANTINED,
                                          POLICY_HANDLED };
     for (size_t i = 0; i < N; i++)
@@ -1504,9 +1507,6 @@ static void test_refused_in_a_batch_has_its_effects_once(void **state)
     g_free(after);
 }
 
-/* A store that is busy (another process holds the write lock past the busy
- * timeout) is unavailable for now: nothing is quarantined, the message is
- * asked for again. */
 /* Gmail's refusal of a forward's target, reported without an
  * Original-Recipient; the enclosed original's From, Return-Path and To as
  * given. */
@@ -1598,6 +1598,9 @@ static void test_forward_needs_one_to_from_the_platform(void **state)
     assert_false(suppressed(f, "d@school.example"));
 }
 
+/* A store that is busy (another process holds the write lock past the busy
+ * timeout) is unavailable for now: nothing is quarantined, the message is
+ * asked for again. */
 static void test_busy_store_is_retried_not_quarantined(void **state)
 {
     fixture *f = *state;

@@ -42,13 +42,6 @@ mta_any(const char *s, const char *const *list)
     return mta_has_any(s, strlen(s), list);
 }
 
-/* ASCII lower case, inlined: this runs over every byte a detector reads. */
-static inline char
-mta_lower(char c)
-{
-    return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
-}
-
 /* Markers are looked for in chunks lower-cased on the stack, so that each
  * marker costs one memmem per chunk rather than a case-insensitive compare
  * at every occurrence of its first letter, nothing is allocated, and a
@@ -75,8 +68,7 @@ mta_search(const char *s, size_t len, const char *const *list, bool earliest)
             size_t m = strlen(list[k]);
             if (m == 0 || m > MTA_MARKER_MAX || m > n)
                 continue;
-            for (size_t i = 0; i < m; i++)
-                needle[i] = mta_lower(list[k][i]);
+            classify_lower_ascii(needle, list[k], m);
             /* Only a match that starts before the best so far can win. */
             size_t limit = best != NULL ? (size_t)(best - low) + m - 1 : n;
             const char *hit = memmem(low, limit < n ? limit : n, needle, m);
