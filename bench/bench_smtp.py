@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
 import harness  # noqa: E402
-from bench_service import StandinPlatform, bounce_templates, handled, rss_peak_kib  # noqa: E402
+from bench_service import StandinPlatform, bounce_templates, cleanup, handled, rss_peak_kib  # noqa: E402
 
 RECIPIENT = b"no-reply@mydomain.de"
 
@@ -172,4 +172,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        cleanup()

@@ -1123,15 +1123,16 @@ static void sq_close(store *st)
 {
     store_sqlite *s = sq(st);
     for (int i = 0; i < STMT_COUNT; i++) sqlite3_finalize(s->stmts[i]);
-    if (s->db && s->wal_pages > 0) {
-        /* Best effort, never waiting for another process's write lock: the
-         * planner's statistics kept fresh (cheap when nothing changed), and
-         * a long WAL checkpointed and cut. A handle that only read (`stats`,
-         * `find`) writes nothing. */
+    /* Best effort, never waiting for another process's write lock: a long
+     * WAL checkpointed and cut. A handle that only read (`stats`, `find`)
+     * writes nothing. No PRAGMA optimize: it ran ANALYZE of the outbox at
+     * every close (its partial indexes, empty once every notification is
+     * done, never count as analysed), a read of the whole table that made
+     * each `stdin` run slower than the last; every statement has one
+     * obvious index and takes it without statistics. */
+    if (s->db && s->wal_pages >= STORE_SQLITE_CLOSE_CHECKPOINT_PAGES) {
         sqlite3_busy_timeout(s->db, 0);
-        sqlite3_exec(s->db, "PRAGMA optimize", NULL, NULL, NULL);
-        if (s->wal_pages >= STORE_SQLITE_CLOSE_CHECKPOINT_PAGES)
-            sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     }
     if (s->db)
         sqlite3_close_v2(s->db);
@@ -1186,6 +1187,19 @@ static int sq_migrate(store *st)
 fail:
     sq_rollback(st);
     return -1;
+}
+
+/* Statistics that earlier versions' PRAGMA optimize left (see sq_close)
+ * would stay as they were while the tables grow, and statistics of a small
+ * outbox make the planner scan its whole history for the gauges: they go,
+ * and every statement takes its index by the planner's rules alone. Best
+ * effort: a busy store drops them at a later open. */
+static void sq_drop_statistics(store *st)
+{
+    sqlite3 *db = sq(st)->db;
+    if (sqlite3_table_column_metadata(db, "main", "sqlite_stat1", NULL, NULL, NULL, NULL, NULL,
+                                      NULL) == SQLITE_OK)
+        sqlite3_exec(db, "DROP TABLE IF EXISTS sqlite_stat1", NULL, NULL, NULL);
 }
 
 /* Waits for another writer in short steps. sqlite3_busy_timeout's handler
@@ -1351,5 +1365,6 @@ store *store_sqlite_open(const config *cfg, char *err, size_t err_len)
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     sqlite3_busy_handler(s->db, sq_busy, s);
     sqlite3_wal_hook(s->db, sq_wal_hook, s);
+    sq_drop_statistics(st);
     return st;
 }

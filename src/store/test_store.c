@@ -442,6 +442,52 @@ static void test_done_items_leave_the_domain_index(void **state)
     store_stats_free(stats, n);
 }
 
+/* What a `stdin` run does to the store, then its close: closing runs no
+ * ANALYZE (PRAGMA optimize ran one of the outbox at every close, because its
+ * partial indexes, empty when every notification is done, never count as
+ * analysed), which read the whole table: a run got slower with every bounce
+ * the store had taken. */
+static void test_close_reads_no_whole_table(void **state)
+{
+    fixture *f = *state;
+    for (int i = 0; i < 50; i++) {
+        char address[32];
+        snprintf(address, sizeof address, "a%d@x.de", i);
+        assert_int_equal(store_outbox_add(f->st, address, "openhpi.de", "r", "5.1.1", "", T0), 0);
+    }
+    for (int run = 0; run < 3; run++) {
+        store_outbox_remember(f->st);
+        assert_int_equal(store_begin(f->st), 0);
+        assert_int_equal(store_outbox_add(f->st, "mine@x.de", "openhpi.de", "r", "5.1.1", "", T0 + run), 0);
+        assert_int_equal(store_commit(f->st), 0);
+        store_outbox_item *items;
+        size_t n;
+        assert_int_equal(store_outbox_claim_remembered(f->st, T0 + run, 60, &items, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(store_outbox_finish(f->st, items[0].id, STORE_OUTBOX_DONE, T0 + run, "200 / ok"), 0);
+        store_outbox_free(items, n);
+        assert_int_equal(store_outbox_due(f->st, T0 + run, 10, &items, &n), 0);
+        store_outbox_free(items, n);
+        store_close(f->st);
+        f->st = open_store(&f->cfg);
+    }
+    assert_int_equal(fixture_int(f, "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'"), 0);
+}
+
+/* Statistics an earlier version left (here: of an outbox of 10 items) are
+ * dropped at the next open, so that the planner no longer reads the
+ * outbox's whole history for the gauges as the table outgrows them. */
+static void test_open_drops_stale_statistics(void **state)
+{
+    fixture *f = *state;
+    store_close(f->st);
+    sql_exec(f->dbfile, "ANALYZE sqlite_schema;"
+                        "INSERT INTO sqlite_stat1 VALUES ('outbox', 'outbox_address', '10 1 1 1');");
+    assert_int_equal(sql_int(f->dbfile, "SELECT count(*) FROM sqlite_stat1"), 1);
+    f->st = open_store(&f->cfg);
+    assert_int_equal(fixture_int(f, "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'"), 0);
+}
+
 #define FIXTURE_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -467,6 +513,8 @@ int main(void)
         FIXTURE_TEST(test_stats_counts_permanent_per_domain),
         FIXTURE_TEST(test_outbox_lifecycle),
         FIXTURE_TEST(test_outbox_claim_remembered),
+        FIXTURE_TEST(test_close_reads_no_whole_table),
+        FIXTURE_TEST(test_open_drops_stale_statistics),
         FIXTURE_TEST(test_outbox_claim_between_handles),
         FIXTURE_TEST(test_outbox_cancel),
         FIXTURE_TEST(test_quarantine_binary_round_trip),
