@@ -1128,8 +1128,8 @@ static void sq_close(store *st)
      * writes nothing. No PRAGMA optimize: it ran ANALYZE of the outbox at
      * every close (its partial indexes, empty once every notification is
      * done, never count as analysed), a read of the whole table that made
-     * each `stdin` run slower than the last; every statement has one
-     * obvious index and takes it without statistics. */
+     * each `stdin` run slower than the last. Without statistics every
+     * statement gets the plan it gets with them (README, seventh round). */
     if (s->db && s->wal_pages >= STORE_SQLITE_CLOSE_CHECKPOINT_PAGES) {
         sqlite3_busy_timeout(s->db, 0);
         sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
@@ -1192,14 +1192,23 @@ fail:
 /* Statistics that earlier versions' PRAGMA optimize left (see sq_close)
  * would stay as they were while the tables grow, and statistics of a small
  * outbox make the planner scan its whole history for the gauges: they go,
- * and every statement takes its index by the planner's rules alone. Best
- * effort: a busy store drops them at a later open. */
+ * and every statement takes its index by the planner's rules alone. They
+ * are dropped by a second connection: a connection's own DROP leaves the
+ * statistics it has loaded in its memory, while another's schema change
+ * makes it read the schema again at its next statement. Best effort: a
+ * store busy for more than a second drops them at a later open. */
 static void sq_drop_statistics(store *st)
 {
-    sqlite3 *db = sq(st)->db;
-    if (sqlite3_table_column_metadata(db, "main", "sqlite_stat1", NULL, NULL, NULL, NULL, NULL,
-                                      NULL) == SQLITE_OK)
-        sqlite3_exec(db, "DROP TABLE IF EXISTS sqlite_stat1", NULL, NULL, NULL);
+    store_sqlite *s = sq(st);
+    if (sqlite3_table_column_metadata(s->db, "main", "sqlite_stat1", NULL, NULL, NULL, NULL, NULL,
+                                      NULL) != SQLITE_OK)
+        return;
+    sqlite3 *other = NULL;
+    if (sqlite3_open_v2(s->path, &other, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(other, 1000);
+        sqlite3_exec(other, "DROP TABLE IF EXISTS sqlite_stat1", NULL, NULL, NULL);
+    }
+    sqlite3_close(other);
 }
 
 /* Waits for another writer in short steps. sqlite3_busy_timeout's handler
