@@ -1411,10 +1411,6 @@ static void test_refused_by_the_store_is_quarantined(void **state)
     g_free(local);
 }
 
-/* A batch is first handled without a savepoint a message; when the store
- * refuses one in the middle, the whole batch is handled again one message
- * at a time: what came before the refused one counts once, not twice, and
- * what comes after it is handled. */
 /* Handles raws as one AMQP batch with a store that refuses, as no retry
  * can mend, the notification of refused@example.com. */
 static void refusing_batch(fixture *f, char *const *raws, size_t n, policy_outcome *out)
@@ -1428,6 +1424,10 @@ static void refusing_batch(fixture *f, char *const *raws, size_t n, policy_outco
     g_free(msgs);
 }
 
+/* A batch is first handled without a savepoint a message; when the store
+ * refuses one in the middle, the whole batch is handled again one message
+ * at a time: what came before the refused one counts once, not twice, and
+ * what comes after it is handled. */
 static void test_refused_in_a_batch_counts_the_others_once(void **state)
 {
     fixture *f = *state;
