@@ -33,6 +33,13 @@
 #define CONFIG_LOCAL_PATH  "config.yml"
 #define CONFIG_WHY_MAX 256
 
+/* Messages a transaction: every bounce lands at random places of the
+ * address and fingerprint indexes, so a commit writes about four pages a
+ * message until messages start to share pages. At a 100,000 backlog, 250
+ * wrote 13.5 KiB a message where 100 wrote 18.2, and the process's CPU a
+ * message fell by 7%; 400 saved little more for more memory. */
+#define CONFIG_AMQP_BATCH 250
+
 typedef struct config_loader {
     const char *path;
     yaml_document_t doc;
@@ -1006,9 +1013,13 @@ static const config_key config_amqp_keys[] = {
       .min = 0, .max = 4096, .nullable = true, .secret = true },
     { .name = "queue", .scalar = config_parse_string, .offset = offsetof(config, amqp.queue),
       .min = 1, .max = 255, .def = "bouncedemails" },
-    KEY_INT(amqp, prefetch, 1, 65535, "200"),
+    KEY_INT(amqp, prefetch, 1, 65535, "500"),
     KEY_S(amqp, "heartbeat", heartbeat_s, 0, 65535, "30"),
-    KEY_INT(amqp, batch, 1, 65535, "100"),
+    /* No default here: unset, it is CONFIG_AMQP_BATCH or amqp.prefetch,
+     * whichever is less (config_check), so that a prefetch set below the
+     * default batch stays a valid configuration. */
+    { .name = "batch", .scalar = config_parse_int, .offset = offsetof(config, amqp.batch),
+      .min = 1, .max = 65535 },
     { .name = "tls_ca_file", .scalar = config_parse_string, .offset = offsetof(config, amqp.tls_ca_file),
       .min = 1, .max = 4096, .def = "/etc/ssl/certs/ca-certificates.crt" },
     /* No default here: unset, it follows smtp.max_message_size (config_check). */
@@ -1335,6 +1346,8 @@ config_check(config_loader *ld)
     if (cfg->notify.retry_max_s < cfg->notify.retry_initial_s)
         return config_fail(ld, config_line_of(ld, "notify.retry_max"), "notify.retry_max",
                            "must not be less than notify.retry_initial (%d)", cfg->notify.retry_initial_s);
+    if (cfg->amqp.batch == 0)
+        cfg->amqp.batch = MIN(CONFIG_AMQP_BATCH, cfg->amqp.prefetch);
     if (cfg->amqp.batch > cfg->amqp.prefetch)
         return config_fail(ld, config_line_of(ld, "amqp.batch"), "amqp.batch",
                            "must not exceed amqp.prefetch (%d): a batch waits for messages "

@@ -134,9 +134,9 @@ test_defaults(void **state)
     assert_false(cfg->amqp.enabled);
     assert_null(cfg->amqp.url);
     assert_string_equal(cfg->amqp.queue, "bouncedemails");
-    assert_int_equal(cfg->amqp.prefetch, 200);
+    assert_int_equal(cfg->amqp.prefetch, 500);
     assert_int_equal(cfg->amqp.heartbeat_s, 30);
-    assert_int_equal(cfg->amqp.batch, 100);
+    assert_int_equal(cfg->amqp.batch, 250);
     assert_false(cfg->smtp.enabled);
     assert_string_equal(cfg->smtp.host, "127.0.0.1");
     assert_int_equal(cfg->smtp.port, 2525);
@@ -204,9 +204,9 @@ test_every_key(void **state)
     assert_true(cfg->amqp.enabled);
     assert_string_equal(cfg->amqp.url, "amqps://u:p@broker:5671/%2fbouncedemails");
     assert_string_equal(cfg->amqp.queue, "bounces");
-    assert_int_equal(cfg->amqp.prefetch, 500);
+    assert_int_equal(cfg->amqp.prefetch, 300);
     assert_int_equal(cfg->amqp.heartbeat_s, 0);
-    assert_int_equal(cfg->amqp.batch, 250);
+    assert_int_equal(cfg->amqp.batch, 120);
     assert_true(cfg->smtp.enabled);
     assert_string_equal(cfg->smtp.host, "0.0.0.0");
     assert_int_equal(cfg->smtp.port, 25);
@@ -327,6 +327,24 @@ test_metrics_listen_and_amqp_size(void **state)
     cfg = load_text(f, NULL, MINIMAL "  metrics:\n    listen: '[::1]:9100'\n");
     assert_non_null(cfg);
     assert_string_equal(cfg->metrics.listen, "[::1]:9100");
+    config_free(cfg);
+}
+
+/* A configuration that set amqp.prefetch below the default batch, as
+ * earlier versions' defaults (prefetch 200) allowed, stays valid: the batch
+ * it did not set follows the prefetch down. */
+static void
+test_amqp_batch_follows_a_small_prefetch(void **state)
+{
+    fixture *f = *state;
+    config *cfg = load_text(f, NULL, MINIMAL "  amqp:\n    prefetch: 200\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->amqp.batch, 200);
+    config_free(cfg);
+
+    cfg = load_text(f, NULL, MINIMAL "  amqp:\n    prefetch: 2000\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->amqp.batch, 250);
     config_free(cfg);
 }
 
@@ -977,6 +995,7 @@ main(void)
         T(test_template_production),
         T(test_template_develop),
         T(test_metrics_listen_and_amqp_size),
+        T(test_amqp_batch_follows_a_small_prefetch),
         T(test_env_expansion),
         T(test_underscore_and_dash_keys),
         T(test_merge_keys),
