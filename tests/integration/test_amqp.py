@@ -4,6 +4,7 @@ reads both vhost spellings, carries on when the broker restarts, and loses
 nothing when it is killed with SIGKILL again and again."""
 import os
 import random
+import re
 import sqlite3
 import subprocess
 import time
@@ -318,6 +319,29 @@ def test_a_refusal_in_a_batch_costs_only_that_message():
         service.stop()
         assert sorted(platform.addresses()) == expected, platform.addresses()
         assert queue_is_empty(url, queue), "a message was left unacknowledged or requeued"
+    finally:
+        service.stop()
+        platform.stop()
+
+
+def test_a_backlog_is_committed_in_batches_of_amqp_batch():
+    """With the default amqp.batch (250) and prefetch (500), a backlog is
+    committed in transactions of at most 250 messages, each message in
+    exactly one, and batches grow past the old default of 100 when the
+    messages are waiting: larger batches are what write fewer pages a
+    message (README, eighth round)."""
+    url, queue = _url(), _queue("batches")
+    platform = harness.Platform()
+    work = harness.Workdir(platform, amqp={"url": url, "queue": queue})
+    publish(url, queue, 600)
+    service = work.start("--debug", "run")
+    try:
+        harness.wait_until(lambda: handled(work) == 600, 60, "the backlog handled")
+        harness.wait_until(lambda: queue_is_empty(url, queue), 10, "the backlog acknowledged")
+        sizes = [int(n) for n in re.findall(r"AMQP: committed a batch of (\d+)", service.output())]
+        assert sum(sizes) == 600, sizes
+        assert max(sizes) <= 250, sizes
+        assert max(sizes) > 100, sizes
     finally:
         service.stop()
         platform.stop()
