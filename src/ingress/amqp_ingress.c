@@ -14,6 +14,7 @@
  * declare fail (406 PRECONDITION_FAILED): it is then consumed as it is,
  * declared passively, with one warning that says how to migrate it.
  *
+ * A batch also ends once it holds AMQP_INGRESS_BATCH_MAX_BYTES of messages.
  * A message larger than amqp.max_message_size is not handled: only its
  * header block and its size go to the quarantine, and it ends its batch.
  */
@@ -44,6 +45,12 @@
 #define AMQP_INGRESS_OUTAGE_REPORT_S 60
 /* What of an oversize message's header block is kept, at most. */
 #define AMQP_INGRESS_REFERENCE_MAX 65536
+/* A batch takes no more messages once it holds this many bytes: amqp.batch
+ * counts messages, and 250 messages of up to amqp.max_message_size would
+ * be gigabytes. A real bounce is a few KiB, so this ends a batch early only
+ * when large ones queue up; a single message of any allowed size still
+ * makes a batch of its own. */
+#define AMQP_INGRESS_BATCH_MAX_BYTES (16u << 20)
 
 struct amqp_ingress {
     const config *cfg;
@@ -69,6 +76,7 @@ typedef struct amqp_ingress_batch {
     char **bodies;            /* the message, or an oversize one's header block */
     char **oversize;          /* why a message is only referenced, else NULL */
     size_t n, cap;
+    size_t bytes;             /* of the bodies held */
 } amqp_ingress_batch;
 
 amqp_ingress *amqp_ingress_new(const config *cfg, policy *p)
@@ -371,6 +379,7 @@ static int amqp_ingress_content(amqp_connection_state_t conn, amqp_ingress_batch
         return -1;
     }
     body[held] = '\0';
+    b->bytes += held;
     size_t i = b->n++;
     b->tags[i] = tag;
     b->recipients[i] = rcpt;
@@ -429,6 +438,7 @@ static void amqp_ingress_batch_release(amqp_ingress_batch *b)
         g_free(b->oversize[i]);
     }
     b->n = 0;
+    b->bytes = 0;
     metrics_amqp_unacked(0);
 }
 
@@ -477,7 +487,8 @@ static int amqp_ingress_consume(amqp_ingress *in, amqp_connection_state_t conn, 
     while (!atomic_load(&in->stopping)) {
         int got = amqp_ingress_receive(conn, b, AMQP_INGRESS_POLL_MS, max_size);
         /* Take what has already arrived, without waiting, to fill the batch. */
-        while (got == 1 && b->n < batch_max && !b->oversize[b->n - 1] && !atomic_load(&in->stopping))
+        while (got == 1 && b->n < batch_max && b->bytes < AMQP_INGRESS_BATCH_MAX_BYTES &&
+               !b->oversize[b->n - 1] && !atomic_load(&in->stopping))
             got = amqp_ingress_receive(conn, b, 0, max_size);
         metrics_amqp_unacked((long)b->n);
         int settled = b->n ? amqp_ingress_settle(in, conn, b) : 0;

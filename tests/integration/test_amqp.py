@@ -347,6 +347,31 @@ def test_a_backlog_is_committed_in_batches_of_amqp_batch():
         platform.stop()
 
 
+def test_a_batch_of_large_messages_ends_at_its_byte_bound():
+    """amqp.batch counts messages; a batch also stops taking them once it
+    holds 16 MiB, so that a queue of large bounces is not taken 250 at a
+    time into memory. Forty messages of about 1 MiB each: batches of at most
+    16, every message committed once."""
+    url, queue = _url(), _queue("large-batches")
+    platform = harness.Platform()
+    work = harness.Workdir(platform, amqp={"url": url, "queue": queue})
+    with open(TEMPLATES[1], encoding="utf-8") as f:
+        large = f.read() + "\n" + ("z" * 1023 + "\n") * 1024
+    path = os.path.join(work.dir, "large.eml")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(large)
+    publish(url, queue, 40, [path])
+    service = work.start("--debug", "run")
+    try:
+        harness.wait_until(lambda: handled(work) == 40, 60, "the large messages handled")
+        sizes = [int(n) for n in re.findall(r"AMQP: committed a batch of (\d+)", service.output())]
+        assert sum(sizes) == 40, sizes
+        assert max(sizes) <= 16, sizes
+    finally:
+        service.stop()
+        platform.stop()
+
+
 def _peak_rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         return int(next(line for line in f if line.startswith("VmHWM:")).split()[1])
