@@ -314,9 +314,9 @@ def main():
 
 def cleanup():
     """Stops the stand-ins and removes the scratch folders, unless make bench
-    removes them all at its end (BENCH_DEFER_CLEANUP): on ext4 without a
-    journal, files deleted in the last minutes slow the making of new ones,
-    so deleting one row's 100,000 archive files would be charged to the
+    removes them all at its end (BENCH_DEFER_CLEANUP): on the benchmark
+    machine, files deleted in the last minutes slow the making of new ones
+    (README, eighth round), so deleting one row's 100,000 archive files would be charged to the
     archive writer of the rows after it."""
     for platform in _standins:
         platform.stop()
