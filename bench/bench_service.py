@@ -316,8 +316,8 @@ def cleanup():
     """Stops the stand-ins and removes the scratch folders, unless make bench
     removes them all at its end (BENCH_DEFER_CLEANUP): on the benchmark
     machine, files deleted in the last minutes slow the making of new ones
-    (README, eighth round), so deleting one row's 100,000 archive files would be charged to the
-    archive writer of the rows after it."""
+    (README, eighth round), so deleting one row's 100,000 archive files
+    would be charged to the archive writer of the rows after it."""
     for platform in _standins:
         platform.stop()
     if not os.environ.get("BENCH_DEFER_CLEANUP"):

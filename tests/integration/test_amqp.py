@@ -324,6 +324,11 @@ def test_a_refusal_in_a_batch_costs_only_that_message():
         platform.stop()
 
 
+def _batch_sizes(service):
+    """The size of every batch the consumer committed (--debug lines)."""
+    return [int(n) for n in re.findall(r"AMQP: committed a batch of (\d+)", service.output())]
+
+
 def test_a_backlog_is_committed_in_batches_of_amqp_batch():
     """With the default amqp.batch (250) and prefetch (500), a backlog is
     committed in transactions of at most 250 messages, each message in
@@ -338,7 +343,7 @@ def test_a_backlog_is_committed_in_batches_of_amqp_batch():
     try:
         harness.wait_until(lambda: handled(work) == 600, 60, "the backlog handled")
         harness.wait_until(lambda: queue_is_empty(url, queue), 10, "the backlog acknowledged")
-        sizes = [int(n) for n in re.findall(r"AMQP: committed a batch of (\d+)", service.output())]
+        sizes = _batch_sizes(service)
         assert sum(sizes) == 600, sizes
         assert max(sizes) <= 250, sizes
         assert max(sizes) > 100, sizes
@@ -364,7 +369,7 @@ def test_a_batch_of_large_messages_ends_at_its_byte_bound():
     service = work.start("--debug", "run")
     try:
         harness.wait_until(lambda: handled(work) == 40, 60, "the large messages handled")
-        sizes = [int(n) for n in re.findall(r"AMQP: committed a batch of (\d+)", service.output())]
+        sizes = _batch_sizes(service)
         assert sum(sizes) == 40, sizes
         assert max(sizes) <= 16, sizes
     finally:
