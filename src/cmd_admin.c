@@ -304,7 +304,7 @@ static int set_permanent_run(const config *cfg, store *st, const admin_args *arg
      * the outbox for `bouncedemails run`. */
     notify *n = notify_new(cfg, st);
     size_t attempted = 0;
-    if (!n || notify_run_once(n, time(NULL), &attempted) != 0)
+    if (notify_run_once(n, time(NULL), &attempted) != 0)
         log_warn("the notification stays in the outbox for `bouncedemails run`");
     notify_free(n);
     return 0;

@@ -30,7 +30,7 @@ void cmd_notify_queued(const config *cfg, store *st)
 {
     notify *n = notify_new(cfg, st);
     size_t attempted = 0;
-    if (!n || notify_run_remembered(n, time(NULL), &attempted) != 0)
+    if (notify_run_remembered(n, time(NULL), &attempted) != 0)
         log_warn("notifications not sent now stay in the outbox for `bouncedemails run`");
     log_debug("%zu notification(s) attempted", attempted);
     notify_free(n);

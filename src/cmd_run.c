@@ -150,7 +150,7 @@ static int run_start(run_daemon *d)
     status = cmd_open_store(d->cfg, &d->notify_store);
     if (status) return status;
     d->notifier = notify_new(d->cfg, d->notify_store);
-    if (!d->notifier || notify_start(d->notifier) != 0) {
+    if (notify_start(d->notifier) != 0) {
         log_error("cannot start the notifier");
         return EX_SOFTWARE;
     }

@@ -31,13 +31,13 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
-#include <curl/curl.h>
 #include <glib.h>
 #include <jansson.h>
 
 #include "build_config.h"
 #include "log.h"
 #include "metrics/metrics.h"
+#include "notify/curl_api.h"
 
 /* How long the idle worker sleeps at most without a wake-up: other processes
  * (`bouncedemails stdin`, `outbox retry`) write to the same outbox and cannot
@@ -105,6 +105,9 @@ typedef struct notify_resolved {
 struct notify {
     const config *cfg;
     store *st;
+    /* libcurl and the notifier's multi handle, from its first request on
+     * (notify_curl_ready), NULL before: */
+    const notify_curl_api *curl;
     CURLM *multi;
     GPtrArray *idle_easy;
     notify_resolved *resolved; /* one per configured domain */
@@ -126,36 +129,38 @@ struct notify {
     atomic_bool woken;         /* notify_wake() since the worker last looked */
 };
 
-static pthread_once_t notify_curl_once = PTHREAD_ONCE_INIT;
-
-static void notify_curl_init(void)
-{
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        log_error("notify: libcurl failed to initialise");
-}
-
 notify *notify_new(const config *cfg, store *st)
 {
-    pthread_once(&notify_curl_once, notify_curl_init);
     notify *n = g_new0(notify, 1);
     n->cfg = cfg;
     n->st = st;
-    n->multi = curl_multi_init();
-    if (n->multi == NULL) {
-        g_free(n);
-        return NULL;
-    }
-    /* One kept-alive connection per request that may be in flight: each
-     * platform's concurrency, and never more than the jobs held at once. */
-    long requests = (long)MAX(cfg->notify.concurrency, 1) * (long)MAX(cfg->handler.n_domains, 1);
-    curl_multi_setopt(n->multi, CURLMOPT_MAXCONNECTS, MIN(requests, (long)MAX(cfg->notify.max_in_flight, 1)));
-    n->idle_easy = g_ptr_array_new_with_free_func((GDestroyNotify)curl_easy_cleanup);
     n->resolved = g_new0(notify_resolved, cfg->handler.n_domains ? cfg->handler.n_domains : 1);
     n->platform_busy = g_new0(size_t, cfg->handler.n_domains ? cfg->handler.n_domains : 1);
     n->busy = g_hash_table_new(g_int64_hash, g_int64_equal);
     g_queue_init(&n->held);
     n->finished = g_ptr_array_new();
     return n;
+}
+
+/* Loads libcurl and makes the multi handle, once; false when libcurl
+ * cannot be had (logged). A process that sends nothing never loads it. */
+static bool notify_curl_ready(notify *n)
+{
+    if (n->multi != NULL)
+        return true;
+    const notify_curl_api *curl = notify_curl_api_get();
+    CURLM *multi = curl != NULL ? curl->multi_init() : NULL;
+    if (multi == NULL)
+        return false;
+    /* One kept-alive connection per request that may be in flight: each
+     * platform's concurrency, and never more than the jobs held at once. */
+    const config *cfg = n->cfg;
+    long requests = (long)MAX(cfg->notify.concurrency, 1) * (long)MAX(cfg->handler.n_domains, 1);
+    curl->multi_setopt(multi, CURLMOPT_MAXCONNECTS, MIN(requests, (long)MAX(cfg->notify.max_in_flight, 1)));
+    n->idle_easy = g_ptr_array_new_with_free_func((GDestroyNotify)curl->easy_cleanup);
+    n->curl = curl;
+    n->multi = multi;
+    return true;
 }
 
 void notify_free(notify *n)
@@ -166,14 +171,17 @@ void notify_free(notify *n)
     for (size_t i = 0; i < n->cfg->handler.n_domains; i++) {
         g_free(n->resolved[i].url_template);
         for (size_t k = 0; k < NOTIFY_TRANSFER_KINDS; k++)
-            curl_slist_free_all(n->resolved[i].headers[k]);
+            if (n->resolved[i].headers[k] != NULL)
+                n->curl->slist_free_all(n->resolved[i].headers[k]);
     }
     g_free(n->resolved);
     g_free(n->platform_busy);
     g_ptr_array_free(n->finished, TRUE);
     g_hash_table_destroy(n->busy);
-    g_ptr_array_free(n->idle_easy, TRUE);
-    curl_multi_cleanup(n->multi);
+    if (n->multi != NULL) {
+        g_ptr_array_free(n->idle_easy, TRUE);
+        n->curl->multi_cleanup(n->multi);
+    }
     g_free(n);
 }
 
@@ -323,9 +331,9 @@ static size_t notify_on_data(char *data, size_t size, size_t nmemb, void *userp)
 static void notify_transfer_free(notify *n, notify_transfer *t)
 {
     if (t->easy != NULL) {
-        curl_multi_remove_handle(n->multi, t->easy);
+        n->curl->multi_remove_handle(n->multi, t->easy);
         /* The handle outlives the transfer's buffer. */
-        curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, NULL);
+        n->curl->easy_setopt(t->easy, CURLOPT_ERRORBUFFER, NULL);
         g_ptr_array_add(n->idle_easy, t->easy);
     }
     if (t->waiting != NULL)
@@ -338,18 +346,20 @@ static void notify_transfer_free(notify *n, notify_transfer *t)
 
 /* Appends line, or frees the list and returns NULL when curl cannot: a
  * request without its (authorization) headers must not go out. */
-static struct curl_slist *notify_header_append(struct curl_slist *list, const char *line)
+static struct curl_slist *notify_header_append(const notify_curl_api *curl, struct curl_slist *list,
+                                                const char *line)
 {
-    struct curl_slist *longer = curl_slist_append(list, line);
+    struct curl_slist *longer = curl->slist_append(list, line);
     if (longer == NULL)
-        curl_slist_free_all(list);
+        curl->slist_free_all(list);
     return longer;
 }
 
 /* The configured headers, as curl wants them (a header with an empty value
  * needs the "Name;" form), and the line fallback ("Name: value") unless the
  * config sets a header of that name; NULL when out of memory. */
-static struct curl_slist *notify_headers(const config_domain *dom, const char *fallback)
+static struct curl_slist *notify_headers(const notify_curl_api *curl, const config_domain *dom,
+                                         const char *fallback)
 {
     struct curl_slist *list = NULL;
     size_t fallback_name_len = strcspn(fallback, ":");
@@ -357,7 +367,7 @@ static struct curl_slist *notify_headers(const config_domain *dom, const char *f
     for (size_t i = 0; i < dom->n_headers; i++) {
         const config_header *h = &dom->headers[i];
         char *line = *h->value ? g_strdup_printf("%s: %s", h->name, h->value) : g_strdup_printf("%s;", h->name);
-        list = notify_header_append(list, line);
+        list = notify_header_append(curl, list, line);
         g_free(line);
         if (list == NULL)
             return NULL;
@@ -365,7 +375,7 @@ static struct curl_slist *notify_headers(const config_domain *dom, const char *f
             g_ascii_strncasecmp(h->name, fallback, fallback_name_len) == 0)
             configured = true;
     }
-    return configured ? list : notify_header_append(list, fallback);
+    return configured ? list : notify_header_append(curl, list, fallback);
 }
 
 /* The domain's headers for a kind of request, built once for the notifier's
@@ -380,24 +390,24 @@ static const struct curl_slist *notify_headers_of(notify *n, size_t domain_index
     const config_domain *dom = &n->cfg->handler.domains[domain_index];
     struct curl_slist **headers = &n->resolved[domain_index].headers[kind];
     if (*headers == NULL)
-        *headers = notify_headers(dom, kind == NOTIFY_TRANSFER_POST && dom->payload == CONFIG_PAYLOAD_JSON
+        *headers = notify_headers(n->curl, dom, kind == NOTIFY_TRANSFER_POST && dom->payload == CONFIG_PAYLOAD_JSON
                                            ? "Content-Type: application/json" : fallback[kind]);
     return *headers;
 }
 
 /* A new easy handle with the options every request shares; they stay set
  * while the handle is reused. */
-static CURL *notify_easy_new(const config_notify *cn)
+static CURL *notify_easy_new(const notify_curl_api *curl, const config_notify *cn)
 {
-    CURL *easy = curl_easy_init();
+    CURL *easy = curl->easy_init();
     if (easy == NULL)
         return NULL;
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, "bouncedemails/" BOUNCEDEMAILS_VERSION);
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)cn->connect_timeout_ms);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)cn->timeout_ms);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, notify_on_data);
+    curl->easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl->easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl->easy_setopt(easy, CURLOPT_USERAGENT, "bouncedemails/" BOUNCEDEMAILS_VERSION);
+    curl->easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)cn->connect_timeout_ms);
+    curl->easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)cn->timeout_ms);
+    curl->easy_setopt(easy, CURLOPT_WRITEFUNCTION, notify_on_data);
     return easy;
 }
 
@@ -405,24 +415,24 @@ static CURL *notify_easy_new(const config_notify *cn)
 static int notify_transfer_start(notify *n, notify_transfer *t)
 {
     CURL *easy = n->idle_easy->len ? g_ptr_array_steal_index_fast(n->idle_easy, n->idle_easy->len - 1)
-                                   : notify_easy_new(&n->cfg->notify);
+                                   : notify_easy_new(n->curl, &n->cfg->notify);
     if (easy == NULL)
         return -1;
     t->easy = easy;
-    curl_easy_setopt(easy, CURLOPT_URL, t->url);
-    curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
+    n->curl->easy_setopt(easy, CURLOPT_URL, t->url);
+    n->curl->easy_setopt(easy, CURLOPT_PRIVATE, t);
+    n->curl->easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
+    n->curl->easy_setopt(easy, CURLOPT_WRITEDATA, t);
+    n->curl->easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
     if (t->kind == NOTIFY_TRANSFER_POST) {
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)(t->body ? strlen(t->body) : 0));
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->body ? t->body : "");
+        n->curl->easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)(t->body ? strlen(t->body) : 0));
+        n->curl->easy_setopt(easy, CURLOPT_POSTFIELDS, t->body ? t->body : "");
     } else {
         /* Also forgets the last POST's body, which is freed by now. */
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
-        curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+        n->curl->easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
+        n->curl->easy_setopt(easy, CURLOPT_HTTPGET, 1L);
     }
-    if (curl_multi_add_handle(n->multi, easy) != CURLM_OK) {
+    if (n->curl->multi_add_handle(n->multi, easy) != CURLM_OK) {
         g_ptr_array_add(n->idle_easy, easy);
         t->easy = NULL;
         return -1;
@@ -542,12 +552,12 @@ static void notify_job_start(notify *n, notify_job *job, time_t now)
 }
 
 /* The error of a transfer without an answer, as stored and logged. */
-static char *notify_transfer_error(const notify_transfer *t, CURLcode res)
+static char *notify_transfer_error(const notify_curl_api *curl, const notify_transfer *t, CURLcode res)
 {
     const char *what = res == CURLE_OPERATION_TIMEDOUT ? "timeout"
                      : res == CURLE_COULDNT_CONNECT ? "connection failed"
                      : "error";
-    return g_strdup_printf("%s: %s", what, *t->error ? t->error : curl_easy_strerror(res));
+    return g_strdup_printf("%s: %s", what, *t->error ? t->error : curl->easy_strerror(res));
 }
 
 /* The template from a xikolo answer, or NULL with *why set. */
@@ -579,7 +589,7 @@ static void notify_resolve_done(notify *n, notify_transfer *t, CURLcode res, lon
     r->resolving = NULL;
     if (res != CURLE_OK) {
         n->unreachable = true;
-        error = notify_transfer_error(t, res);
+        error = notify_transfer_error(n->curl, t, res);
     } else {
         char *tpl = notify_resolved_template(t, status, &why);
         if (tpl != NULL) {
@@ -611,16 +621,16 @@ static void notify_post_done(notify *n, notify_transfer *t, CURLcode res, long s
     curl_off_t retry_after = 0;
     if (res == CURLE_OK) {
         double seconds = 0;
-        curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &seconds);
+        n->curl->easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &seconds);
         metrics_platform_answer(job->item->domain, seconds);
         log_field("Response:", "%ld / %s", status, t->answer->str);
         text = g_strdup_printf("%ld / %s", status, t->answer->str);
         outcome = notify_outcome_of_status(status);
         if (status == 429 || status == 503)
-            curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after);
+            n->curl->easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after);
     } else {
         n->unreachable = true;
-        text = notify_transfer_error(t, res);
+        text = notify_transfer_error(n->curl, t, res);
         /* A URL curl cannot use stays unusable until the config is fixed. */
         outcome = res == CURLE_URL_MALFORMAT || res == CURLE_UNSUPPORTED_PROTOCOL ? NOTIFY_GIVE_UP : NOTIFY_RETRY;
     }
@@ -634,19 +644,19 @@ static size_t notify_collect(notify *n)
     CURLMsg *msg;
     int left;
     size_t done = 0;
-    while ((msg = curl_multi_info_read(n->multi, &left)) != NULL) {
+    while ((msg = n->curl->multi_info_read(n->multi, &left)) != NULL) {
         if (msg->msg != CURLMSG_DONE)
             continue;
         notify_transfer *t = NULL;
         long status = 0;
         CURLcode res = msg->data.result;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+        n->curl->easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        n->curl->easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
         if (log_debug_enabled()) {
             long connects = 0;
             double seconds = 0;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_NUM_CONNECTS, &connects);
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_TOTAL_TIME, &seconds);
+            n->curl->easy_getinfo(msg->easy_handle, CURLINFO_NUM_CONNECTS, &connects);
+            n->curl->easy_getinfo(msg->easy_handle, CURLINFO_TOTAL_TIME, &seconds);
             log_debug("notify: %s %s: %ld in %.3fs on a %s connection",
                       t->kind == NOTIFY_TRANSFER_RESOLVE ? "resolve" : "post",
                       t->kind == NOTIFY_TRANSFER_RESOLVE ? n->cfg->handler.domains[t->domain_index].name
@@ -714,7 +724,7 @@ static int notify_claim(notify *n, time_t now, store_outbox_item **items, size_t
 /* One transaction: the finished jobs' outcomes, then (with fill) items for
  * the free slots, which start once it is committed. Should the store refuse
  * the transaction, each write commits on its own. Returns the number of jobs
- * started, or -1 when the outbox could not be read. */
+ * started, or -1 when the outbox could not be read or libcurl not loaded. */
 static int notify_sync(notify *n, time_t now, bool fill)
 {
     n->last_sync = g_get_monotonic_time();
@@ -729,6 +739,11 @@ static int notify_sync(notify *n, time_t now, bool fill)
         /* The items stay claimed, so they come due again when their lease ends. */
         log_error("notify: cannot record the outcomes of the last requests: %s", store_errmsg(n->st));
         store_rollback(n->st);
+        store_outbox_free(items, count);
+        return -1;
+    }
+    if (count > 0 && !notify_curl_ready(n)) {
+        /* Claimed, so they come due again when their lease ends. */
         store_outbox_free(items, count);
         return -1;
     }
@@ -758,14 +773,16 @@ static void notify_drop_held(notify *n)
 static size_t notify_perform(notify *n)
 {
     int running;
-    if (curl_multi_perform(n->multi, &running) != CURLM_OK)
+    if (n->multi == NULL)
+        return 0;    /* nothing was ever started */
+    if (n->curl->multi_perform(n->multi, &running) != CURLM_OK)
         log_error("notify: curl_multi_perform failed");
     return notify_collect(n);
 }
 
 static void notify_poll(notify *n, int timeout_ms)
 {
-    if (curl_multi_poll(n->multi, NULL, 0, timeout_ms, NULL) != CURLM_OK)
+    if (n->curl->multi_poll(n->multi, NULL, 0, timeout_ms, NULL) != CURLM_OK)
         log_error("notify: curl_multi_poll failed");
 }
 
@@ -877,6 +894,9 @@ int notify_start(notify *n)
 {
     if (n->started)
         return 0;
+    /* The daemon finds out at start-up, not at its first notification. */
+    if (!notify_curl_ready(n))
+        return -1;
     atomic_store(&n->stopping, false);
     int err = pthread_create(&n->thread, NULL, notify_worker, n);
     if (err != 0) {
@@ -891,7 +911,9 @@ int notify_start(notify *n)
 void notify_wake(notify *n)
 {
     atomic_store(&n->woken, true);
-    curl_multi_wakeup(n->multi);
+    /* The multi handle is made before the worker starts, and then kept. */
+    if (n->multi != NULL)
+        n->curl->multi_wakeup(n->multi);
 }
 
 void notify_stop(notify *n)
@@ -899,7 +921,7 @@ void notify_stop(notify *n)
     if (!n->started)
         return;
     atomic_store(&n->stopping, true);
-    curl_multi_wakeup(n->multi);
+    n->curl->multi_wakeup(n->multi);
     pthread_join(n->thread, NULL);
     n->started = false;
 }

@@ -26,8 +26,10 @@
 
 typedef struct notify notify;
 
-/* st is used only by the notifier (from its own thread once started). NULL
- * when libcurl cannot be set up. notify_free() stops a started worker first. */
+/* st is used only by the notifier (from its own thread once started).
+ * libcurl is loaded by the first request, or by notify_start(): a process
+ * that notifies nobody never loads it. notify_free() stops a started worker
+ * first. */
 notify *notify_new(const config *cfg, store *st);
 void notify_free(notify *n);
 
@@ -36,8 +38,8 @@ void notify_free(notify *n);
  * that gets no answer at all (timeout, refused connection) ends the pass
  * early: what is in flight finishes, and what was not started yet stays due
  * for the daemon, so that a backlog costs one timeout, not one per batch.
- * Returns -1 when the outbox could not be read (what was attempted still has
- * its outcome), else 0. */
+ * Returns -1 when the outbox could not be read or libcurl could not be
+ * loaded (what was attempted still has its outcome), else 0. */
 int notify_run_once(notify *n, time_t now, size_t *attempted);
 
 /* notify_run_once() for only the items that the notifier's store handle
@@ -49,7 +51,7 @@ int notify_run_remembered(notify *n, time_t now, size_t *attempted);
  * next item is due or notify_wake() is called. notify_stop() lets the
  * requests in flight finish, then joins. notify_wake() is cheap and may be
  * called from any thread, e.g. right after a commit that queued an item. */
-int notify_start(notify *n);
+int notify_start(notify *n);   /* -1: libcurl cannot be loaded, or no thread */
 void notify_wake(notify *n);
 void notify_stop(notify *n);
 

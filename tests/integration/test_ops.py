@@ -4,7 +4,8 @@
 that contains PART (as the original's did); configuration mistakes that
 only the daemon used to notice (a bad amqp.url, store.url, platform URL or
 SMTP host) stop every command at load with exit 78 and file:line: key; a
-config file that cannot be found is named with every path tried.
+config file that cannot be found is named with every path tried; the
+daemon stops at start-up when libcurl cannot be loaded.
 """
 import hashlib
 import json
@@ -233,6 +234,19 @@ def test_daemon_prunes_in_batches():
         harness.wait_until(lambda: counts(work)[1] == 1, 10, "the late row pruned")
     finally:
         service.stop()
+
+
+def test_daemon_without_libcurl_stops_at_start():
+    """The daemon loads libcurl at start-up, so that a missing one is an
+    error there (exit 70), not a backlog of notifications found later."""
+    work = Workdir(smtp={"enabled": True, "port": harness.free_port()})
+    broken = os.path.join(work.dir, "broken-lib")
+    os.makedirs(broken)
+    open(os.path.join(broken, "libcurl.so.4"), "wb").close()
+    proc = work.run("run", env={"LD_LIBRARY_PATH": broken}, timeout=30)
+    out = proc.stdout.decode() + proc.stderr.decode()
+    assert proc.returncode == 70, (proc.returncode, out)
+    assert "cannot load libcurl" in out and "cannot start the notifier" in out, out
 
 
 def test_pruning_never_holds_up_smtp():

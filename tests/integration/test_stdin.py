@@ -5,7 +5,9 @@ end logged and kept (event log or quarantine) with exit 0; the same message
 twice counts once; the envelope recipient comes from --recipient or Postfix's
 environment; an unknown domain is quarantined, then replayed once the config
 knows it; a person's reply is kept apart (kind notbounce), never quarantined;
-the store unavailable gives 75 and a bad config 78.
+the store unavailable gives 75 and a bad config 78; libcurl is loaded only
+by a run that notifies, and a run that cannot load it leaves the
+notification in the outbox.
 """
 import os
 import random
@@ -214,6 +216,51 @@ def test_store_unavailable_gives_tempfail():
     broken = Workdir(handler={"dbfile": os.path.join(work.config, "db", "bouncedemails.db")})
     proc = broken.run("stdin", input=sample("service", "postfix-nosuchuser.eml"))
     assert proc.returncode == EX_TEMPFAIL, (proc.returncode, proc.stdout, proc.stderr)
+
+
+def _loaded_libraries(proc):
+    """The shared objects the dynamic loader opened, from LD_DEBUG=files."""
+    return [line for line in proc.stderr.decode("utf-8", "replace").splitlines() if "file=" in line]
+
+
+def test_libcurl_is_loaded_only_to_notify():
+    """A run that notifies nobody (a soft bounce) never loads libcurl and its
+    libraries; a run with a permanent failure loads it and notifies."""
+    platform = Platform()
+    try:
+        work = Workdir(platform)
+        soft = work.run("stdin", input=sample("service", "postfix-mailboxfull.eml"), env={"LD_DEBUG": "files"})
+        assert soft.returncode == 0, soft.stderr
+        loaded = _loaded_libraries(soft)
+        assert any("libgmime" in line for line in loaded), "LD_DEBUG said nothing: " + "\n".join(loaded[:5])
+        assert not any("libcurl" in line for line in loaded), "\n".join(l for l in loaded if "libcurl" in l)
+        hard = work.run("stdin", input=sample("service", "postfix-nosuchuser.eml"), env={"LD_DEBUG": "files"})
+        assert hard.returncode == 0, hard.stderr
+        assert any("libcurl.so.4" in line for line in _loaded_libraries(hard))
+        wait_until(lambda: "nosuchuser@example.org" in platform.addresses(), 10, "the suspension")
+    finally:
+        platform.stop()
+
+
+def test_without_libcurl_the_notification_waits_in_the_outbox():
+    """A libcurl that cannot be loaded costs the notification nothing: the
+    bounce is handled and its notification stays due in the outbox."""
+    platform = Platform()
+    try:
+        work = Workdir(platform)
+        broken = os.path.join(work.dir, "broken-lib")
+        os.makedirs(broken)
+        open(os.path.join(broken, "libcurl.so.4"), "wb").close()
+        proc = work.run("stdin", input=sample("service", "postfix-nosuchuser.eml"),
+                        env={"LD_LIBRARY_PATH": broken})
+        out = proc.stdout.decode() + proc.stderr.decode()
+        assert proc.returncode == 0, out
+        assert "cannot load libcurl" in out, out
+        # Pending (0) and unattempted: due again for the daemon when the claim ends.
+        assert work.query("SELECT address, state, attempts FROM outbox") == [("nosuchuser@example.org", 0, 0)]
+        assert platform.addresses() == []
+    finally:
+        platform.stop()
 
 
 def test_config_error_gives_78():
