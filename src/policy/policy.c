@@ -11,11 +11,13 @@
 #include "policy/policy.h"
 
 #include <glib.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+/* SHA256_Init and its kin, deprecated by OpenSSL 3.0 in favour of EVP (see
+ * policy_fingerprint for why they are used). */
+#define OPENSSL_API_COMPAT 10101
+#include <openssl/sha.h>
 
 #include "log.h"
 #include "metrics/metrics.h"
@@ -83,25 +85,8 @@ const char *policy_outcome_name(policy_outcome outcome)
     return policy_outcome_names[outcome];
 }
 
-/* SHA-256 from OpenSSL, fetched once by the first policy_new(), so that an
- * OpenSSL without it stops the start-up, not a message: it uses the CPU's
- * SHA extensions, four times as fast as GLib's GChecksum, and every message
- * is hashed whole. */
-static EVP_MD *policy_sha256;
-static pthread_once_t policy_sha256_once = PTHREAD_ONCE_INIT;
-
-static void policy_sha256_fetch(void)
-{
-    policy_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
 policy *policy_new(const config *cfg, store *st)
 {
-    pthread_once(&policy_sha256_once, policy_sha256_fetch);
-    if (!policy_sha256) {
-        log_error("policy: OpenSSL has no SHA-256");
-        return NULL;
-    }
     policy *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
@@ -144,20 +129,25 @@ static int policy_store_failed(policy *p, const char *what)
 /* The envelope recipient and the message less the ingress's trace: the same
  * bounce to two platforms is two messages, a retry is one. The hex digest is
  * the one earlier versions stored, so a redelivery after an upgrade is still
- * known. */
+ * known.
+ *
+ * OpenSSL's SHA-256 uses the CPU's SHA extensions, five times as fast as
+ * GLib's GChecksum (3.2 against 16 µs for 5 KB), and every message is
+ * hashed whole. Its low-level interface, not EVP: EVP's first fetch in a
+ * process builds OpenSSL's table of algorithm names, 0.8 to 1.6 ms of CPU,
+ * a tenth of a `stdin` run, where SHA256_Init costs nothing to set up. */
 static void policy_fingerprint(const policy_job *job, char out[65])
 {
     static const unsigned char separator = 0;
     size_t skip = job->trace_len;
     const char *rcpt = job->env->recipient ? job->env->recipient : "";
-    unsigned char md[32];
-    /* Fails only when memory runs out, which GLib also treats as fatal. */
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx || !EVP_DigestInit_ex(ctx, policy_sha256, NULL)
-        || !EVP_DigestUpdate(ctx, rcpt, strlen(rcpt)) || !EVP_DigestUpdate(ctx, &separator, 1)
-        || !EVP_DigestUpdate(ctx, job->raw + skip, job->len - skip) || !EVP_DigestFinal_ex(ctx, md, NULL))
-        g_error("policy: OpenSSL cannot compute SHA-256");
-    EVP_MD_CTX_free(ctx);
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256_CTX ctx;
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, rcpt, strlen(rcpt));
+    SHA256_Update(&ctx, &separator, 1);
+    SHA256_Update(&ctx, job->raw + skip, job->len - skip);
+    SHA256_Final(md, &ctx);
     static const char hex[] = "0123456789abcdef";
     for (size_t i = 0; i < sizeof md; i++) {
         out[2 * i] = hex[md[i] >> 4];
