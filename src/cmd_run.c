@@ -33,9 +33,34 @@
 
 #if HAVE_LIBSYSTEMD
 #include <systemd/sd-daemon.h>
-#define run_sd_notify(state) sd_notify(0, state)
+#include "dynlib.h"
+
+/* libsystemd, loaded only when systemd waits to hear from the daemon
+ * (NOTIFY_SOCKET is set; the watchdog's messages go there too): other
+ * commands, and a daemon started by hand, never map it (dynlib.h). */
+static struct {
+    __typeof__(sd_notify) *notify;
+    __typeof__(sd_watchdog_enabled) *watchdog_enabled;
+} run_systemd;
+
+static int run_systemd_load(void)
+{
+    static const char *const symbols[] = { "sd_notify", "sd_watchdog_enabled" };
+    void **const slots[] = { (void **)&run_systemd.notify, (void **)&run_systemd.watchdog_enabled };
+    char err[512];
+    if (!getenv("NOTIFY_SOCKET")) return 0;
+    if (dynlib_load("libsystemd.so.0", symbols, slots, 2, err, sizeof err) == 0) return 0;
+    log_error("NOTIFY_SOCKET is set, but %s", err);
+    return EX_SOFTWARE;
+}
+
+static void run_sd_notify(const char *state)
+{
+    if (run_systemd.notify) run_systemd.notify(0, state);
+}
 #else
-#define run_sd_notify(state) ((void)0)
+static int run_systemd_load(void) { return 0; }
+static void run_sd_notify(const char *state) { (void)state; }
 #endif
 
 typedef struct run_ingress {
@@ -113,7 +138,7 @@ static void run_on_watchdog(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
-    sd_notify(0, "WATCHDOG=1");
+    run_sd_notify("WATCHDOG=1");
 }
 
 /* A persistent timer at half the watchdog interval, when systemd asks for
@@ -122,7 +147,7 @@ static void run_on_watchdog(evutil_socket_t fd, short what, void *arg)
 static void run_watchdog_start(run_daemon *d)
 {
     uint64_t usec = 0;
-    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+    if (!run_systemd.watchdog_enabled || run_systemd.watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
     struct timeval half = { (time_t)(usec / 2 / 1000000), (suseconds_t)(usec / 2 % 1000000) };
     d->watchdog = event_new(d->base, -1, EV_PERSIST, run_on_watchdog, d);
     if (d->watchdog) event_add(d->watchdog, &half);
@@ -202,6 +227,7 @@ static int run_daemon_main(config *cfg)
     int status;
 
     signal(SIGPIPE, SIG_IGN);
+    if ((status = run_systemd_load())) return status;
     d.base = event_base_new();
     if (!d.base) return EX_OSERR;
     sigterm = evsignal_new(d.base, SIGTERM, run_on_signal, &d);

@@ -1,15 +1,8 @@
 /*
  * curl_api.h - libcurl, loaded when the notifier first needs it rather than
- * when the program starts (internal to the notifier).
- *
- * libcurl brings some 24 shared libraries of its own (TLS, Kerberos, LDAP,
- * SASL, SSH, RTMP, ...), every one of them bound at load: linked into the
- * program, they cost each process about 4.5 ms of CPU before main(), which
- * was a third of a `bouncedemails stdin` run. A run that sends no
- * notification (a soft bounce, a duplicate, a message that is no bounce)
- * need not pay it, so the program is not linked against libcurl: the first
- * notification a process sends loads it, the way systemd loads its optional
- * libraries. The daemon loads it at start-up (notify_start), where a
+ * when the program starts (internal to the notifier; dynlib.h says why).
+ * A process that notifies nobody, such as a `stdin` run for a soft bounce,
+ * never loads it; the daemon loads it at start-up (notify_start), where a
  * missing libcurl is a start-up error.
  */
 #ifndef BOUNCEDEMAILS_NOTIFY_CURL_API_H

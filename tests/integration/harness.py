@@ -174,9 +174,10 @@ class Workdir:
         return subprocess.run(self.args(*args), input=input, capture_output=True, timeout=timeout,
                               env={**os.environ, **(env or {})})
 
-    def start(self, *args):
-        """Starts a long-running command (run, run-smtpserver)."""
-        return Service(self, args or ("run",))
+    def start(self, *args, env=None):
+        """Starts a long-running command (run, run-smtpserver), with env
+        added to the environment."""
+        return Service(self, args or ("run",), env)
 
     def query(self, sql, params=()):
         con = sqlite3.connect(self.db, timeout=10)
@@ -189,10 +190,11 @@ class Workdir:
 class Service:
     """A long-running bouncedemails process; its output goes to a log file."""
 
-    def __init__(self, work, args):
+    def __init__(self, work, args, env=None):
         self.log_path = os.path.join(work.dir, f"service-{time.monotonic_ns()}.log")
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(work.args(*args), stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(work.args(*args), stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **(env or {})})
 
     def output(self):
         with open(self.log_path, "rb") as f:

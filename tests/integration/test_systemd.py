@@ -91,5 +91,26 @@ def test_watchdog_from_event_loop():
         sock.close()
 
 
+def test_libsystemd_is_loaded_only_under_systemd():
+    """The daemon maps libsystemd only when NOTIFY_SOCKET is set, and stops
+    at start-up (exit 70) when it is set and libsystemd cannot be loaded,
+    rather than leave systemd waiting for a READY=1 that never comes."""
+    work = Workdir(smtp={"enabled": True, "port": free_port()})
+    broken = os.path.join(work.dir, "broken-lib")
+    os.makedirs(broken)
+    open(os.path.join(broken, "libsystemd.so.0"), "wb").close()
+    service = work.start("run", env={"LD_DEBUG": "files", "LD_LIBRARY_PATH": broken})
+    try:
+        service.wait_output("started")
+        assert "libsystemd" not in service.output(), service.output()
+    finally:
+        service.stop()
+    proc = work.run("run", env={"NOTIFY_SOCKET": os.path.join(work.dir, "nobody.sock"), "LD_LIBRARY_PATH": broken},
+                    timeout=30)
+    out = proc.stdout.decode() + proc.stderr.decode()
+    assert proc.returncode == 70, (proc.returncode, out)
+    assert "NOTIFY_SOCKET is set, but cannot load libsystemd.so.0" in out, out
+
+
 if __name__ == "__main__":
     harness.main(globals())
