@@ -76,9 +76,9 @@ typedef struct config_amqp {
     bool enabled;              /* true when amqp.url is set */
     char *url;                 /* secret: holds a password */
     char *queue;               /* "bouncedemails" */
-    int prefetch;              /* basic.qos prefetch count, 200 */
+    int prefetch;              /* basic.qos prefetch count, 500 */
     int heartbeat_s;           /* 30 */
-    int batch;                 /* messages committed (and acked) together, at most, 100 */
+    int batch;                 /* messages committed (and acked) together, at most, 250 */
     char *tls_ca_file;         /* CAs that verify an amqps:// broker, Debian's bundle */
     size_t max_message_size;   /* bytes; larger messages are quarantined by reference; smtp's */
 } config_amqp;

@@ -93,13 +93,17 @@ typedef struct notify_transfer {
     char error[CURL_ERROR_SIZE];
 } notify_transfer;
 
-/* A domain's request headers, as curl wants them, built on first use; and
- * for a xikolo domain its URL template, as last fetched. */
+/* A domain's request headers, as curl wants them, built on first use; for
+ * a xikolo domain its URL template, as last fetched; and whether its
+ * platform is down (notify_platform_down). */
 typedef struct notify_resolved {
     struct curl_slist *headers[NOTIFY_TRANSFER_KINDS];
     char *url_template;
     time_t expires;
     notify_transfer *resolving;
+    time_t down_until;         /* no request to the platform starts before */
+    int downs;                 /* times in a row it was found down, for the backoff */
+    char *defer;               /* the outbox domain to defer at the next sync, or NULL */
 } notify_resolved;
 
 struct notify {
@@ -170,6 +174,7 @@ void notify_free(notify *n)
     notify_stop(n);
     for (size_t i = 0; i < n->cfg->handler.n_domains; i++) {
         g_free(n->resolved[i].url_template);
+        g_free(n->resolved[i].defer);
         for (size_t k = 0; k < NOTIFY_TRANSFER_KINDS; k++)
             if (n->resolved[i].headers[k] != NULL)
                 n->curl->slist_free_all(n->resolved[i].headers[k]);
@@ -246,6 +251,49 @@ static store_outbox_state notify_job_schedule(const notify *n, const notify_job 
 static void notify_job_launch(notify *n, notify_job *job, time_t now);
 static void notify_launch_held(notify *n, size_t domain_index, const char *domain);
 
+static bool notify_platform_is_down(const notify *n, size_t domain_index, time_t now)
+{
+    return n->resolved[domain_index].down_until > now;
+}
+
+/* A platform that gave no answer at all (a timeout, a refused connection)
+ * is left alone for a backoff that grows each time in a row it is found
+ * so, the way Postfix defers the queue of a dead destination: its other
+ * notifications, held or pending, wait in the outbox unattempted (deferred
+ * by the next sync) instead of each taking a request slot, and a timeout,
+ * from the platforms that answer. After the backoff the next request tries
+ * it again. The daemon's worker only: a `stdin` run ends its pass at the
+ * first request without an answer. domain is the outbox's name for it. */
+static void notify_platform_down(notify *n, size_t domain_index, const char *domain)
+{
+    notify_resolved *r = &n->resolved[domain_index];
+    time_t now = MAX(time(NULL), n->clock_floor);
+    if (!n->started || notify_platform_is_down(n, domain_index, now))
+        return;    /* the other requests in flight to it end alike */
+    r->downs++;
+    r->down_until = now + notify_backoff_s(&n->cfg->notify, r->downs, g_random_double());
+    g_free(r->defer);
+    r->defer = g_strdup(domain);
+}
+
+/* The deferrals notify_platform_down() asked for, in the sync's transaction. */
+static void notify_defer_down(notify *n, time_t now)
+{
+    for (size_t i = 0; i < n->cfg->handler.n_domains; i++) {
+        notify_resolved *r = &n->resolved[i];
+        if (r->defer == NULL)
+            continue;
+        int count = 0;
+        if (store_outbox_defer_domain(n->st, r->defer, r->down_until, &count) != 0)
+            log_error("notify: %s: cannot defer its notifications: %s", r->defer, store_errmsg(n->st));
+        else if (count > 0)
+            log_warn("notify: the platform of %s does not answer: %d notification(s) for it wait %lds, unattempted",
+                     r->defer, count, (long)(r->down_until - now));
+        g_free(r->defer);
+        r->defer = NULL;
+    }
+}
+
 /* The job has its outcome: it waits in n->finished to be written, and its
  * platform's next held job, if any, takes its turn. text is the platform's
  * "status / body", or the error when there was no answer. */
@@ -272,10 +320,12 @@ static void notify_job_done(notify *n, notify_job *job, notify_outcome outcome, 
 }
 
 /* Starts the platform's next held job; those held past NOTIFY_HOLD_S before
- * it go back to the outbox, said in one line. */
+ * it go back to the outbox, said in one line, and all of them when the
+ * platform is down. */
 static void notify_launch_held(notify *n, size_t domain_index, const char *domain)
 {
     time_t now = MAX(time(NULL), n->clock_floor);
+    bool down = notify_platform_is_down(n, domain_index, now);
     size_t let_go = 0;
     notify_job *next = NULL;
     for (GList *l = n->held.head; l != NULL && next == NULL;) {
@@ -283,7 +333,9 @@ static void notify_launch_held(notify *n, size_t domain_index, const char *domai
         GList *after = l->next;
         if (held->domain_index == domain_index) {
             g_queue_delete_link(&n->held, l);
-            if (notify_may_start(held->claimed, now)) {
+            if (down) {
+                notify_job_let_go(n, held);    /* deferred by the next sync */
+            } else if (notify_may_start(held->claimed, now)) {
                 next = held;
             } else {
                 notify_job_let_go(n, held);
@@ -545,6 +597,14 @@ static void notify_job_start(notify *n, notify_job *job, time_t now)
         return;
     }
     job->domain_index = (size_t)(dom - n->cfg->handler.domains);
+    notify_resolved *r = &n->resolved[job->domain_index];
+    if (notify_platform_is_down(n, job->domain_index, now)) {
+        /* Queued or due since it went down: deferred by the next sync. */
+        if (r->defer == NULL)
+            r->defer = g_strdup(job->item->domain);
+        notify_job_let_go(n, job);
+        return;
+    }
     if (n->platform_busy[job->domain_index] >= (size_t)MAX(n->cfg->notify.concurrency, 1))
         g_queue_push_tail(&n->held, job);
     else
@@ -590,7 +650,11 @@ static void notify_resolve_done(notify *n, notify_transfer *t, CURLcode res, lon
     if (res != CURLE_OK) {
         n->unreachable = true;
         error = notify_transfer_error(n->curl, t, res);
+        const notify_job *first = t->waiting->len ? g_ptr_array_index(t->waiting, 0) : NULL;
+        if (first != NULL)
+            notify_platform_down(n, t->domain_index, first->item->domain);
     } else {
+        r->downs = 0;
         char *tpl = notify_resolved_template(t, status, &why);
         if (tpl != NULL) {
             g_free(r->url_template);
@@ -621,6 +685,7 @@ static void notify_post_done(notify *n, notify_transfer *t, CURLcode res, long s
     curl_off_t retry_after = 0;
     if (res == CURLE_OK) {
         double seconds = 0;
+        n->resolved[t->domain_index].downs = 0;
         n->curl->easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &seconds);
         metrics_platform_answer(job->item->domain, seconds);
         log_field("Response:", "%ld / %s", status, t->answer->str);
@@ -630,6 +695,7 @@ static void notify_post_done(notify *n, notify_transfer *t, CURLcode res, long s
             n->curl->easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after);
     } else {
         n->unreachable = true;
+        notify_platform_down(n, t->domain_index, job->item->domain);
         text = notify_transfer_error(n->curl, t, res);
         /* A URL curl cannot use stays unusable until the config is fixed. */
         outcome = res == CURLE_URL_MALFORMAT || res == CURLE_UNSUPPORTED_PROTOCOL ? NOTIFY_GIVE_UP : NOTIFY_RETRY;
@@ -732,6 +798,7 @@ static int notify_sync(notify *n, time_t now, bool fill)
     if (!batch)
         log_debug("notify: no transaction for the outcomes (%s)", store_errmsg(n->st));
     notify_record(n);
+    notify_defer_down(n, now);
     store_outbox_item *items = NULL;
     size_t count = 0;
     int rc = fill ? notify_claim(n, now, &items, &count) : 0;

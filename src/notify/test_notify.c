@@ -16,7 +16,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <curl/curl.h>
@@ -293,6 +296,24 @@ int store_outbox_finish(store *st, int64_t id, store_outbox_state state, time_t 
     it->last_result = g_strdup(result);
     st->finishes += st->in_transaction;
     g_mutex_unlock(&st->lock);
+    return 0;
+}
+
+int store_outbox_defer_domain(store *st, const char *domain, time_t until, int *count)
+{
+    g_mutex_lock(&st->lock);
+    int moved = 0;
+    for (size_t i = 0; i < st->items->len; i++) {
+        store_outbox_item *it = g_ptr_array_index(st->items, i);
+        if (g_ascii_strcasecmp(it->domain, domain) == 0 && it->state == STORE_OUTBOX_PENDING &&
+            it->next_attempt < until) {
+            it->next_attempt = until;
+            moved++;
+        }
+    }
+    g_mutex_unlock(&st->lock);
+    if (count != NULL)
+        *count = moved;
     return 0;
 }
 
@@ -938,6 +959,54 @@ static void test_worker_stop_leaves_held_jobs(void **state)
     assert_int_equal(attempts, 1);
 }
 
+/* A platform that accepts connections and never answers (a listening
+ * socket nobody accepts from) has a backlog queued before another
+ * platform's notifications. Its first requests time out; then its backlog
+ * waits in the outbox, unattempted, and the other platform's notifications
+ * go out at once. Before, the hung platform's jobs held every slot, and the
+ * other platform waited for its whole backlog to time out two at a time. */
+static void test_a_platform_that_does_not_answer_waits_and_others_go_on(void **state)
+{
+    fixture *f = *state;
+    enum { HUNG_ITEMS = 40, OTHER_ITEMS = 6 };
+    int hung = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof addr;
+    assert_int_equal(bind(hung, (struct sockaddr *)&addr, sizeof addr), 0);
+    assert_int_equal(listen(hung, 64), 0);
+    assert_int_equal(getsockname(hung, (struct sockaddr *)&addr, &len), 0);
+    config_domain *dom = (config_domain *)config_find_domain(f->cfg, "mydomain.de");
+    g_free(dom->base_url);
+    dom->base_url = g_strdup_printf("http://127.0.0.1:%d/emails/{address}/suspend", ntohs(addr.sin_port));
+    f->cfg->notify.timeout_ms = 1000;
+    f->cfg->notify.max_in_flight = 8;
+    f->cfg->notify.concurrency = 2;
+    time_t now = time(NULL);
+    fake_add_numbered(f->st, "hung", HUNG_ITEMS, "mydomain.de", now);
+    fake_add_numbered(f->st, "other", OTHER_ITEMS, "json.de", now);
+
+    notify *n = f->worker = notify_new(f->cfg, f->st);
+    assert_int_equal(notify_start(n), 0);
+    gint64 start = g_get_monotonic_time();
+    while (!all_done(f->st, HUNG_ITEMS + 1, HUNG_ITEMS + OTHER_ITEMS) &&
+           g_get_monotonic_time() - start < 6 * G_USEC_PER_SEC)
+        g_usleep(10000);
+    notify_stop(n);
+    close(hung);
+    assert_true(all_done(f->st, HUNG_ITEMS + 1, HUNG_ITEMS + OTHER_ITEMS));
+    /* Two requests (the platform's concurrency) timed out; the rest of
+     * its backlog waits for the backoff (30 s, less up to half as jitter),
+     * unattempted. */
+    int attempts = 0;
+    for (int64_t id = 1; id <= HUNG_ITEMS; id++) {
+        store_outbox_item it = fake_get(f->st, id);
+        assert_int_equal(it.state, STORE_OUTBOX_PENDING);
+        assert_true(it.next_attempt >= now + 15);
+        attempts += it.attempts;
+    }
+    assert_int_equal(attempts, 2);
+}
+
 /* The worker with many items: claimed and recorded in batches, several
  * requests at once, every suspension POSTed exactly once. */
 static void test_worker_posts_each_once(void **state)
@@ -1064,6 +1133,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_worker_stop_leaves_held_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_posts_each_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_batches_outcomes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_platform_that_does_not_answer_waits_and_others_go_on, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_refused_commit_loses_none, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);

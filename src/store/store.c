@@ -222,6 +222,12 @@ int store_outbox_cancel(store *st, const char *address, const char *domain, int 
     return st->backend->outbox_cancel(st, address, domain, count);
 }
 
+int store_outbox_defer_domain(store *st, const char *domain, time_t until, int *count)
+{
+    if (store_require(st, "domain", domain) < 0) return -1;
+    return st->backend->outbox_defer_domain(st, domain, until, count);
+}
+
 int store_outbox_next_due(store *st, time_t *when, int *any)
 {
     return st->backend->outbox_next_due(st, when, any);

@@ -157,6 +157,11 @@ int store_outbox_retry_given_up(store *st, time_t now, int *count);
  * every domain when domain is NULL, so that a lifted suppression is not sent
  * after all (reset-address). *count: items removed. */
 int store_outbox_cancel(store *st, const char *address, const char *domain, int *count);
+/* Moves every pending item of domain due before until (claimed ones
+ * included) to until, without counting an attempt: the notifier's answer
+ * to a platform that does not answer, so that its backlog waits instead of
+ * taking every request slot from the other platforms. *count: items moved. */
+int store_outbox_defer_domain(store *st, const char *domain, time_t until, int *count);
 /* Earliest next_attempt among pending items; *any = 0 when none. */
 int store_outbox_next_due(store *st, time_t *when, int *any);
 /* From now on the handle remembers the (address, domain) of every

@@ -45,6 +45,7 @@ typedef struct store_backend {
                          const char *result);
     int (*outbox_retry_given_up)(store *st, time_t now, int *count);
     int (*outbox_cancel)(store *st, const char *address, const char *domain, int *count);
+    int (*outbox_defer_domain)(store *st, const char *domain, time_t until, int *count);
     int (*outbox_next_due)(store *st, time_t *when, int *any);
     /* store_outbox_claim() for the one open item of (address, domain);
      * appends it to *items (*n grows) when it is pending and due. */

@@ -234,6 +234,8 @@ static const char *const store_pg_migrations[] = {
       "UPDATE outbox SET state = $2, next_attempt = $3, last_result = $4," \
       " attempts = attempts + 1 WHERE id = $1") \
     X(OUTBOX_RETRY, "UPDATE outbox SET state = 0, next_attempt = $1, attempts = 0 WHERE state = 2") \
+    X(OUTBOX_DEFER_DOMAIN, \
+      "UPDATE outbox SET next_attempt = $2 WHERE domain_key = $1 AND state = 0 AND next_attempt < $2") \
     X(OUTBOX_CANCEL, \
       "DELETE FROM outbox" \
       " WHERE state <> 1 AND address_key = $1 AND ($2::text IS NULL OR domain_key = $2)") \
@@ -804,6 +806,14 @@ static int pg_outbox_cancel(store *st, const char *address, const char *domain, 
                           count);
 }
 
+static int pg_outbox_defer_domain(store *st, const char *domain, time_t until, int *count)
+{
+    pg_params p = { 0 };
+    pg_key(&p, domain);
+    pg_int(&p, until);
+    return pg_exec(st, PG_OUTBOX_DEFER_DOMAIN, &p, "deferring a platform's notifications", count);
+}
+
 static int pg_outbox_next_due(store *st, time_t *when, int *any)
 {
     pg_params p = { 0 };
@@ -1257,6 +1267,7 @@ static const store_backend store_pg_backend = {
     .outbox_finish = pg_outbox_finish,
     .outbox_retry_given_up = pg_outbox_retry_given_up,
     .outbox_cancel = pg_outbox_cancel,
+    .outbox_defer_domain = pg_outbox_defer_domain,
     .outbox_next_due = pg_outbox_next_due,
     .outbox_claim_address = pg_outbox_claim_address,
     .quarantine_add = pg_quarantine_add,

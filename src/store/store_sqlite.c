@@ -242,6 +242,8 @@ static const char *const store_sqlite_migrations[] = {
       "UPDATE outbox SET state = ?2, next_attempt = ?3, last_result = ?4," \
       " attempts = attempts + 1 WHERE id = ?1") \
     X(OUTBOX_RETRY, "UPDATE outbox SET state = 0, next_attempt = ?1, attempts = 0 WHERE state = 2") \
+    X(OUTBOX_DEFER_DOMAIN, \
+      "UPDATE outbox SET next_attempt = ?2 WHERE domain = ?1 AND state = 0 AND next_attempt < ?2") \
     X(OUTBOX_CANCEL, \
       "DELETE FROM outbox WHERE state <> 1 AND address = ?1 AND (?2 IS NULL OR domain = ?2)") \
     X(OUTBOX_NEXT_DUE, "SELECT min(next_attempt) FROM outbox WHERE state = 0") \
@@ -725,6 +727,17 @@ static int sq_outbox_cancel(store *st, const char *address, const char *domain, 
     sq_bind_text(stmt, 1, address);
     sq_bind_text(stmt, 2, domain);
     if (sq_exec(st, stmt, "cancelling notifications") < 0) return -1;
+    if (count) *count = sq_changes(st);
+    return 0;
+}
+
+static int sq_outbox_defer_domain(store *st, const char *domain, time_t until, int *count)
+{
+    sqlite3_stmt *stmt = sq_stmt(st, STMT_OUTBOX_DEFER_DOMAIN);
+    if (!stmt) return -1;
+    sq_bind_text(stmt, 1, domain);
+    sqlite3_bind_int64(stmt, 2, until);
+    if (sq_exec(st, stmt, "deferring a platform's notifications") < 0) return -1;
     if (count) *count = sq_changes(st);
     return 0;
 }
@@ -1324,6 +1337,7 @@ static const store_backend store_sqlite_backend = {
     .outbox_finish = sq_outbox_finish,
     .outbox_retry_given_up = sq_outbox_retry_given_up,
     .outbox_cancel = sq_outbox_cancel,
+    .outbox_defer_domain = sq_outbox_defer_domain,
     .outbox_next_due = sq_outbox_next_due,
     .outbox_claim_address = sq_outbox_claim_address,
     .quarantine_add = sq_quarantine_add,

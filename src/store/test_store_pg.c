@@ -772,6 +772,7 @@ int main(void)
         FIXTURE_TEST(test_outbox_claim_between_handles),
         FIXTURE_TEST(test_outbox_claim_skips_locked_rows),
         FIXTURE_TEST(test_outbox_cancel),
+        FIXTURE_TEST(test_outbox_defer_domain),
         FIXTURE_TEST(test_quarantine_binary_round_trip),
         FIXTURE_TEST(test_notbounce_kept_apart),
         FIXTURE_TEST(test_transaction_rollback),
