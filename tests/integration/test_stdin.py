@@ -7,10 +7,16 @@ environment; an unknown domain is quarantined, then replayed once the config
 knows it; a person's reply is kept apart (kind notbounce), never quarantined;
 the store unavailable gives 75 and a bad config 78; libcurl is loaded only
 by a run that notifies, and a run that cannot load it leaves the
-notification in the outbox.
+notification in the outbox; an https platform must show a certificate that
+a trusted authority signed.
 """
 import os
 import random
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
 
 import harness
 from harness import Platform, Workdir, sample, wait_until
@@ -263,6 +269,43 @@ def test_without_libcurl_the_notification_waits_in_the_outbox():
         assert platform.addresses() == []
     finally:
         platform.stop()
+
+
+def test_https_platform_must_show_a_trusted_certificate():
+    """A platform URL over https goes through TLS (libcurl, loaded for the
+    request), and a certificate that no trusted authority signed is refused:
+    the notification stays pending, with the reason, and no request is sent."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory() as certs:
+        cert, key = os.path.join(certs, "cert.pem"), os.path.join(certs, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                        "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True, timeout=60)
+        context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    handshakes, requests = [], []
+
+    def serve():
+        conn, _ = listener.accept()
+        try:
+            with context.wrap_socket(conn, server_side=True) as tls:
+                handshakes.append(tls.version())
+                requests.append(tls.recv(4096))
+        except (ssl.SSLError, OSError) as e:
+            handshakes.append(str(e))
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    port = listener.getsockname()[1]
+    work = Workdir(handler={"domains": {"mydomain.de": {"base_url": f"https://127.0.0.1:{port}/{{address}}"}}})
+    status, out = stdin(work, sample("service", "postfix-nosuchuser.eml"))
+    server.join(10)
+    listener.close()
+    assert status == 0, out
+    assert "SSL certificate problem" in out, out
+    assert handshakes and not requests, (handshakes, requests)
+    rows = work.query("SELECT state, attempts, last_result FROM outbox")
+    assert len(rows) == 1 and rows[0][:2] == (0, 1) and "SSL certificate problem" in rows[0][2], rows
 
 
 def test_config_error_gives_78():
