@@ -84,6 +84,7 @@ static struct {
     metrics_cell *escalations;        /* [domain] */
     metrics_cell *notifications;      /* [domain][result] */
     metrics_histogram *answers;       /* [domain] */
+    metrics_cell *platform_downs;     /* [domain] */
     _Atomic int amqp_connected;
     _Atomic long amqp_unacked;
     metrics_cell amqp_reconnects;
@@ -138,7 +139,9 @@ int metrics_init(const config *cfg)
     metrics.escalations = calloc(d, sizeof(metrics_cell));
     metrics.notifications = calloc(d * METRICS_NOTIFY_COUNT, sizeof(metrics_cell));
     metrics.answers = calloc(d, sizeof(metrics_histogram));
-    if (!metrics.recipients || !metrics.escalations || !metrics.notifications || !metrics.answers)
+    metrics.platform_downs = calloc(d, sizeof(metrics_cell));
+    if (!metrics.recipients || !metrics.escalations || !metrics.notifications || !metrics.answers ||
+        !metrics.platform_downs)
         return -1;
     for (size_t i = 0; i < d; i++)
         metrics_histogram_init(&metrics.answers[i], METRICS_ANSWER_BUCKETS);
@@ -291,6 +294,13 @@ void metrics_platform_answer(const char *domain, double seconds)
         return;
     metrics_histogram_observe(&metrics.answers[metrics_domain(domain)], metrics_answer_bounds,
                               METRICS_ANSWER_BUCKETS - 1, seconds);
+}
+
+void metrics_platform_down(const char *domain)
+{
+    if (!metrics.on)
+        return;
+    metrics_add(&metrics.platform_downs[metrics_domain(domain)], 1);
 }
 
 void metrics_amqp_connected(bool connected)
@@ -470,6 +480,14 @@ static void metrics_render_notifications(GString *out)
     for (size_t d = 0; d < metrics.n_domains; d++)
         metrics_histogram_render(out, "bouncedemails_platform_answer_seconds", "domain", metrics_domain_name(d),
                                  &metrics.answers[d], metrics_answer_bounds, METRICS_ANSWER_BUCKETS - 1);
+    metrics_head(out, "bouncedemails_platform_down_total", "counter",
+                 "Times the platform gave no answer (timeout, refused connection) and its notifications were "
+                 "deferred for a backoff.");
+    for (size_t d = 0; d < metrics.n_domains; d++) {
+        g_string_append(out, "bouncedemails_platform_down_total{");
+        metrics_label(out, "domain", metrics_domain_name(d));
+        g_string_append_printf(out, "} %" PRIu64 "\n", metrics_get(&metrics.platform_downs[d]));
+    }
 }
 
 /* One gauge with a value for each of the config's domains. */

@@ -82,6 +82,9 @@ void metrics_discard(void);
 void metrics_notification(const char *domain, store_outbox_state state, bool unknown_at_platform);
 /* Seconds the platform took to answer a notification. */
 void metrics_platform_answer(const char *domain, double seconds);
+/* The notifier found the platform not answering at all and left it alone
+ * for a backoff (notify.c, notify_platform_down). */
+void metrics_platform_down(const char *domain);
 
 void metrics_amqp_connected(bool connected);
 void metrics_amqp_unacked(long n);

@@ -111,6 +111,18 @@ static void test_notification_results(void **state)
     assert_int_equal(series_value(series), 2);
 }
 
+static void test_platform_down_counts_per_domain(void **state)
+{
+    (void)state;
+    assert_int_equal(series_value("bouncedemails_platform_down_total{domain=\"openhpi.de\"}"), 0);
+    metrics_platform_down("OpenHPI.de");
+    metrics_platform_down("openhpi.de");
+    metrics_platform_down("unconfigured.example");
+    assert_int_equal(series_value("bouncedemails_platform_down_total{domain=\"openhpi.de\"}"), 2);
+    assert_int_equal(series_value("bouncedemails_platform_down_total{domain=\"mydomain.de\"}"), 0);
+    assert_int_equal(series_value("bouncedemails_platform_down_total{domain=\"other\"}"), 1);
+}
+
 static void test_histogram_buckets_are_cumulative(void **state)
 {
     (void)state;
@@ -232,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_escalation_counts_for_its_domain),
         cmocka_unit_test(test_labels_outside_the_config_are_other),
         cmocka_unit_test(test_notification_results),
+        cmocka_unit_test(test_platform_down_counts_per_domain),
         cmocka_unit_test(test_histogram_buckets_are_cumulative),
         cmocka_unit_test(test_outbox_gauges_per_configured_domain),
         cmocka_unit_test(test_readiness_names_the_part),

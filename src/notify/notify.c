@@ -272,6 +272,7 @@ static void notify_platform_down(notify *n, size_t domain_index, const char *dom
         return;    /* the other requests in flight to it end alike */
     r->downs++;
     r->down_until = now + notify_backoff_s(&n->cfg->notify, r->downs, g_random_double());
+    metrics_platform_down(domain);
     g_free(r->defer);
     r->defer = g_strdup(domain);
 }
