@@ -18,6 +18,9 @@ int dynlib_load(const char *soname, const char *const symbols[], void **const sl
         *slots[i] = dlsym(lib, symbols[i]);
         if (*slots[i] == NULL) {
             snprintf(err, err_len, "%s has no %s: %s", soname, symbols[i], dlerror());
+            /* No slot keeps an address into the library let go. */
+            for (size_t k = 0; k < i; k++)
+                *slots[k] = NULL;
             dlclose(lib);
             return -1;
         }

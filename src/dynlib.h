@@ -19,7 +19,8 @@
 /* Loads the library soname (e.g. "libcurl.so.4") and stores the address of
  * the function symbols[i] in *slots[i], for the n of them; a slot is a
  * function pointer seen as void * (the dlsym(3) idiom). The library stays
- * loaded. Returns 0, or -1 with err saying what is missing. */
+ * loaded. Returns 0, or -1 with err saying what is missing and every slot
+ * NULL. */
 int dynlib_load(const char *soname, const char *const symbols[], void **const slots[], size_t n, char *err,
                 size_t err_len);
 
