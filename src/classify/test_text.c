@@ -215,7 +215,8 @@ test_report_many(void **state)
 
 /* A forward rewrites a recipient's address: afterwards the report finds
  * it by the address the platform mailed and by the one that failed, with
- * few recipients (compared in order) and with many (the index). */
+ * few recipients (compared in order) and with many (the index); a second
+ * forward for the same recipient is ignored. */
 static void
 test_report_forwarded(void **state)
 {
@@ -235,6 +236,16 @@ test_report_forwarded(void **state)
 
         assert_ptr_equal(classify_report_add(&report, "mailed@school.example"), &report.recipients[1]);
         assert_ptr_equal(classify_report_add(&report, "forward1@example.net"), &report.recipients[1]);
+        assert_int_equal(report.n_recipients, counts[c]);
+
+        /* A second forward named for it (a hostile or broken report) changes
+         * nothing: the first one's addresses stay, and still find it. Found
+         * by the fuzzer: the index kept the freed address of the first. */
+        classify_report_forwarded(&report, r, "rfc822; <other@school.example>");
+        assert_string_equal(r->address, "mailed@school.example");
+        assert_string_equal(r->final, "forward1@example.net");
+        assert_ptr_equal(classify_report_add(&report, "forward1@example.net"), &report.recipients[1]);
+        assert_ptr_equal(classify_report_add(&report, "mailed@school.example"), &report.recipients[1]);
         assert_int_equal(report.n_recipients, counts[c]);
 
         for (size_t i = 0; i < report.n_recipients; i++) {

@@ -370,6 +370,10 @@ classify_report_add(classify_report *report, const char *address)
 void
 classify_report_forwarded(classify_report *report, classify_recipient *rcpt, const char *mailed)
 {
+    /* The first forward a report names for a recipient is the one kept: both
+     * of its addresses are keys of the index, which must not lose them. */
+    if (rcpt->final != NULL)
+        return;
     char *taken = classify_address_take(mailed);
     if (taken == NULL || strcmp(taken, rcpt->address) == 0) {
         g_free(taken);
@@ -377,7 +381,6 @@ classify_report_forwarded(classify_report *report, classify_recipient *rcpt, con
     }
     /* The failed address stays in the index (as final now, which the
      * recipient keeps until the report is freed); the mailed one joins it. */
-    g_free(rcpt->final);
     rcpt->final = rcpt->address;
     rcpt->address = taken;
     if (report->index != NULL)
