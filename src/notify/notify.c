@@ -651,9 +651,9 @@ static void notify_resolve_done(notify *n, notify_transfer *t, CURLcode res, lon
     if (res != CURLE_OK) {
         n->unreachable = true;
         error = notify_transfer_error(n->curl, t, res);
-        const notify_job *first = t->waiting->len ? g_ptr_array_index(t->waiting, 0) : NULL;
-        if (first != NULL)
-            notify_platform_down(n, t->domain_index, first->item->domain);
+        /* A resolve under way has the job that started it waiting, at least. */
+        const notify_job *first = g_ptr_array_index(t->waiting, 0);
+        notify_platform_down(n, t->domain_index, first->item->domain);
     } else {
         r->downs = 0;
         char *tpl = notify_resolved_template(t, status, &why);
