@@ -12,6 +12,7 @@ a trusted authority signed.
 """
 import os
 import random
+import re
 import socket
 import ssl
 import subprocess
@@ -245,6 +246,29 @@ def test_libcurl_is_loaded_only_to_notify():
         hard = work.run("stdin", input=sample("service", "postfix-nosuchuser.eml"), env={"LD_DEBUG": "files"})
         assert hard.returncode == 0, hard.stderr
         assert any("libcurl.so.4" in line for line in _loaded_libraries(hard))
+        wait_until(lambda: "nosuchuser@example.org" in platform.addresses(), 10, "the suspension")
+    finally:
+        platform.stop()
+
+
+def test_libcurl_binds_to_its_own_openssl():
+    """The program has OpenSSL linked in, and exports only what the
+    PostgreSQL module takes from it: libcurl and its libssl, loaded to
+    notify, bind none of their symbols to the program's copy (LD_DEBUG
+    names every binding)."""
+    platform = Platform()
+    try:
+        work = Workdir(platform)
+        run = work.run("stdin", input=sample("service", "postfix-nosuchuser.eml"), env={"LD_DEBUG": "bindings"})
+        assert run.returncode == 0, run.stderr
+        lines = run.stderr.decode("utf-8", "replace").splitlines()
+        program = os.path.basename(harness.BIN)
+        bindings = [line for line in lines if "binding file" in line and re.search(r"lib(curl|ssl|crypto)\.so", line)]
+        assert bindings, "LD_DEBUG said nothing about libcurl: " + "\n".join(lines[:5])
+        # The C library's stdin, stdout and stderr live in the program (copy relocations).
+        to_program = [line for line in bindings
+                      if re.search(r" to \S*" + re.escape(program) + r" ", line) and "[GLIBC_" not in line]
+        assert not to_program, "\n".join(to_program[:10])
         wait_until(lambda: "nosuchuser@example.org" in platform.addresses(), 10, "the suspension")
     finally:
         platform.stop()
