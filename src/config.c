@@ -1004,6 +1004,8 @@ static const config_key config_notify_keys[] = {
     KEY_S(notify, "retry_max", retry_max_s, 1, 7 * 86400, "3600"),
     KEY_INT(notify, max_attempts, 1, 1000000, "50"),
     KEY_S(notify, "resolver_cache", resolver_cache_s, 0, 7 * 86400, "3600"),
+    { .name = "tls_ca_file", .scalar = config_parse_string, .offset = offsetof(config, notify.tls_ca_file),
+      .min = 1, .max = 4096, .nullable = true },
     { 0 }
 };
 
@@ -1322,6 +1324,8 @@ config_check_addresses(config_loader *ld)
     if (cfg->amqp.url != NULL && g_ascii_strncasecmp(cfg->amqp.url, "amqps://", 8) == 0 &&
         config_check_readable(ld, "amqp.tls_ca_file", cfg->amqp.tls_ca_file) < 0)
         return -1;
+    if (cfg->notify.tls_ca_file != NULL && config_check_readable(ld, "notify.tls_ca_file", cfg->notify.tls_ca_file) < 0)
+        return -1;
     if (!config_valid_ip(cfg->smtp.host, strlen(cfg->smtp.host)) &&
         !config_valid_host_name(cfg->smtp.host, strlen(cfg->smtp.host)))
         return config_fail(ld, config_line_of(ld, "smtp.host"), "smtp.host",
@@ -1560,6 +1564,7 @@ config_free(config *cfg)
     g_free(cfg->amqp.url);
     g_free(cfg->amqp.queue);
     g_free(cfg->amqp.tls_ca_file);
+    g_free(cfg->notify.tls_ca_file);
     g_free(cfg->metrics.listen);
     g_free(cfg->smtp.host);
     g_free(cfg->smtp.hostname);

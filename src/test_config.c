@@ -731,6 +731,8 @@ static const error_case error_cases[] = {
       "expected an IP address or a host name" },
     { "amqps without its CAs", MINIMAL "  amqp:\n    url: amqps://u:pw@broker/bd\n"
       "    tls_ca_file: /nonexistent/ca.pem\n", 8, "amqp.tls_ca_file", "cannot read /nonexistent/ca.pem" },
+    { "notify CAs unreadable", MINIMAL "  notify:\n    tls_ca_file: /nonexistent/platform-ca.pem\n", 7,
+      "notify.tls_ca_file", "cannot read /nonexistent/platform-ca.pem" },
     { "retention days", MINIMAL "  retention:\n    event_days: -1\n", 7, "retention.event_days",
       "must be between 0 and 36500" },
     { "quarantine cap too small", MINIMAL "  retention:\n    quarantine_max_bytes: 100\n", 7,

@@ -295,41 +295,70 @@ def test_without_libcurl_the_notification_waits_in_the_outbox():
         platform.stop()
 
 
+class TlsPlatform:
+    """A platform on https://127.0.0.1 whose certificate is its own authority
+    (self-signed, written to directory/cert.pem): it takes one connection,
+    records the TLS handshake and the request, and answers 200."""
+
+    def __init__(self, directory):
+        self.cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                        "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key,
+                        "-out", self.cert], check=True, capture_output=True, timeout=60)
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(self.cert, key)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"https://127.0.0.1:{self.listener.getsockname()[1]}/{{address}}"
+        self.handshakes, self.requests = [], []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        conn, _ = self.listener.accept()
+        try:
+            with self.context.wrap_socket(conn, server_side=True) as tls:
+                self.handshakes.append(tls.version())
+                self.requests.append(tls.recv(65536))
+                tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+        except (ssl.SSLError, OSError) as e:
+            self.handshakes.append(str(e))
+
+    def stop(self):
+        self.thread.join(10)
+        self.listener.close()
+
+
 def test_https_platform_must_show_a_trusted_certificate():
     """A platform URL over https goes through TLS (libcurl, loaded for the
     request), and a certificate that no trusted authority signed is refused:
     the notification stays pending, with the reason, and no request is sent."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     with tempfile.TemporaryDirectory() as certs:
-        cert, key = os.path.join(certs, "cert.pem"), os.path.join(certs, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                        "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
-                       check=True, capture_output=True, timeout=60)
-        context.load_cert_chain(cert, key)
-    listener = socket.create_server(("127.0.0.1", 0))
-    handshakes, requests = [], []
-
-    def serve():
-        conn, _ = listener.accept()
-        try:
-            with context.wrap_socket(conn, server_side=True) as tls:
-                handshakes.append(tls.version())
-                requests.append(tls.recv(4096))
-        except (ssl.SSLError, OSError) as e:
-            handshakes.append(str(e))
-
-    server = threading.Thread(target=serve, daemon=True)
-    server.start()
-    port = listener.getsockname()[1]
-    work = Workdir(handler={"domains": {"mydomain.de": {"base_url": f"https://127.0.0.1:{port}/{{address}}"}}})
-    status, out = stdin(work, sample("service", "postfix-nosuchuser.eml"))
-    server.join(10)
-    listener.close()
+        platform = TlsPlatform(certs)
+        work = Workdir(handler={"domains": {"mydomain.de": {"base_url": platform.url}}})
+        status, out = stdin(work, sample("service", "postfix-nosuchuser.eml"))
+        platform.stop()
     assert status == 0, out
     assert "SSL certificate problem" in out, out
-    assert handshakes and not requests, (handshakes, requests)
+    assert platform.handshakes and not platform.requests, (platform.handshakes, platform.requests)
     rows = work.query("SELECT state, attempts, last_result FROM outbox")
     assert len(rows) == 1 and rows[0][:2] == (0, 1) and "SSL certificate problem" in rows[0][2], rows
+
+
+def test_https_platform_signed_by_notify_tls_ca_file_is_trusted():
+    """notify.tls_ca_file names the authority that verifies https platforms:
+    the same certificate that the system's trust store refuses is accepted,
+    and the suspension is POSTed and done."""
+    with tempfile.TemporaryDirectory() as certs:
+        platform = TlsPlatform(certs)
+        work = Workdir(handler={"domains": {"mydomain.de": {"base_url": platform.url}}},
+                       notify={"tls_ca_file": platform.cert})
+        status, out = stdin(work, sample("service", "postfix-nosuchuser.eml"))
+        platform.stop()
+    assert status == 0, out
+    assert platform.requests and platform.requests[0].startswith(b"POST /nosuchuser%40example.org "), \
+        (platform.handshakes, platform.requests)
+    assert re.search(r"Response: +200 ", out), out
+    assert work.query("SELECT state, attempts FROM outbox") == [(1, 1)]
 
 
 def test_config_error_gives_78():
