@@ -289,7 +289,7 @@ def main():
     load_after = os.getloadavg()
 
     print(f"service end to end ({len(templates)} distinct real bounces, each copy its own recipients,"
-          f" stand-in platform)")
+          f" stand-in platform; store and archive under {tempfile.gettempdir()})")
     print(f"load average (1, 5, 15 min): {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f} before,"
           f" {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} after, on {os.cpu_count()} CPUs")
     print("(CPU ms/msg: the service's own CPU time up to the drain, or the stdin processes';")

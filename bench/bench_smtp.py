@@ -127,7 +127,8 @@ def main():
         service.stop()
         platform.stop()
 
-    print(f"SMTP end to end: {clients} clients, {len(templates)} distinct real bounces, 250 only after commit")
+    print(f"SMTP end to end: {clients} clients, {len(templates)} distinct real bounces, 250 only after commit;"
+          f" store and archive under {tempfile.gettempdir()}")
     print(f"{'SMTP':<30} {'messages':>9} {'committed':>10} {'seconds':>8} {'msg/s':>9} {'service CPU ms/msg':>19}"
           f"  {'of it: sessions':>15} {'commit':>7} {'pool':>6} {'archive':>8} {'notify':>7}  {'clients ms/msg':>14}")
     for label, delivered, committed, elapsed, cpu, split, client_cpu in rows:
