@@ -461,8 +461,12 @@ static CURL *notify_easy_new(const notify_curl_api *curl, const config_notify *c
     curl->easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)cn->connect_timeout_ms);
     curl->easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)cn->timeout_ms);
     curl->easy_setopt(easy, CURLOPT_WRITEFUNCTION, notify_on_data);
-    if (cn->tls_ca_file)
+    /* Instead of the system's trust store: libcurl's built-in CA folder
+     * (/etc/ssl/certs on Debian) would still be searched as well. */
+    if (cn->tls_ca_file) {
         curl->easy_setopt(easy, CURLOPT_CAINFO, cn->tls_ca_file);
+        curl->easy_setopt(easy, CURLOPT_CAPATH, (char *)NULL);
+    }
     return easy;
 }
 

@@ -7,8 +7,9 @@ environment; an unknown domain is quarantined, then replayed once the config
 knows it; a person's reply is kept apart (kind notbounce), never quarantined;
 the store unavailable gives 75 and a bad config 78; libcurl is loaded only
 by a run that notifies, and a run that cannot load it leaves the
-notification in the outbox; an https platform must show a certificate that
-a trusted authority signed.
+notification in the outbox, and binds nothing to the program's own
+OpenSSL; an https platform must show a certificate that a trusted authority
+signed, or the one notify.tls_ca_file names.
 """
 import os
 import random
@@ -263,11 +264,12 @@ def test_libcurl_binds_to_its_own_openssl():
         assert run.returncode == 0, run.stderr
         lines = run.stderr.decode("utf-8", "replace").splitlines()
         program = os.path.basename(harness.BIN)
-        bindings = [line for line in lines if "binding file" in line and re.search(r"lib(curl|ssl|crypto)\.so", line)]
-        assert bindings, "LD_DEBUG said nothing about libcurl: " + "\n".join(lines[:5])
-        # The C library's stdin, stdout and stderr live in the program (copy relocations).
-        to_program = [line for line in bindings
-                      if re.search(r" to \S*" + re.escape(program) + r" ", line) and "[GLIBC_" not in line]
+        assert any(re.search(r"binding file \S*libcurl\.so", line) for line in lines), \
+            "LD_DEBUG said nothing about libcurl: " + "\n".join(lines[:5])
+        # No library binds to the program but the C library's stdin, stdout
+        # and stderr, which live there (copy relocations).
+        to_program = [line for line in lines if "binding file" in line
+                      and re.search(r" to \S*" + re.escape(program) + r" ", line) and "[GLIBC_" not in line]
         assert not to_program, "\n".join(to_program[:10])
         wait_until(lambda: "nosuchuser@example.org" in platform.addresses(), 10, "the suspension")
     finally:
@@ -334,9 +336,11 @@ def test_https_platform_must_show_a_trusted_certificate():
     the notification stays pending, with the reason, and no request is sent."""
     with tempfile.TemporaryDirectory() as certs:
         platform = TlsPlatform(certs)
-        work = Workdir(handler={"domains": {"mydomain.de": {"base_url": platform.url}}})
-        status, out = stdin(work, sample("service", "postfix-nosuchuser.eml"))
-        platform.stop()
+        try:
+            work = Workdir(handler={"domains": {"mydomain.de": {"base_url": platform.url}}})
+            status, out = stdin(work, sample("service", "postfix-nosuchuser.eml"))
+        finally:
+            platform.stop()
     assert status == 0, out
     assert "SSL certificate problem" in out, out
     assert platform.handshakes and not platform.requests, (platform.handshakes, platform.requests)
@@ -350,10 +354,12 @@ def test_https_platform_signed_by_notify_tls_ca_file_is_trusted():
     and the suspension is POSTed and done."""
     with tempfile.TemporaryDirectory() as certs:
         platform = TlsPlatform(certs)
-        work = Workdir(handler={"domains": {"mydomain.de": {"base_url": platform.url}}},
-                       notify={"tls_ca_file": platform.cert})
-        status, out = stdin(work, sample("service", "postfix-nosuchuser.eml"))
-        platform.stop()
+        try:
+            work = Workdir(handler={"domains": {"mydomain.de": {"base_url": platform.url}}},
+                           notify={"tls_ca_file": platform.cert})
+            status, out = stdin(work, sample("service", "postfix-nosuchuser.eml"))
+        finally:
+            platform.stop()
     assert status == 0, out
     assert platform.requests and platform.requests[0].startswith(b"POST /nosuchuser%40example.org "), \
         (platform.handshakes, platform.requests)
