@@ -388,6 +388,14 @@ static char *sq_column_strdup(sqlite3_stmt *stmt, int i)
 
 static int sq_changes(store *st) { return sqlite3_changes(sq(st)->db); }
 
+/* sq_exec(), and the rows it changed in *count (when count is not NULL). */
+static int sq_exec_count(store *st, sqlite3_stmt *stmt, const char *what, int *count)
+{
+    if (sq_exec(st, stmt, what) < 0) return -1;
+    if (count) *count = sq_changes(st);
+    return 0;
+}
+
 /* ---- transactions ---- */
 
 /* The daemon's threads each have a handle on the same file. A thread that
@@ -540,9 +548,7 @@ static int sq_permanent_remove(store *st, const char *address, const char *domai
     if (!stmt) return -1;
     sq_bind_text(stmt, 1, address);
     sq_bind_text(stmt, 2, domain);
-    if (sq_exec(st, stmt, "lifting a suppression") < 0) return -1;
-    if (removed) *removed = sq_changes(st);
-    return 0;
+    return sq_exec_count(st, stmt, "lifting a suppression", removed);
 }
 
 static int sq_permanent_set_answer(store *st, const char *address, const char *domain,
@@ -715,9 +721,7 @@ static int sq_outbox_retry_given_up(store *st, time_t now, int *count)
     sqlite3_stmt *stmt = sq_stmt(st, STMT_OUTBOX_RETRY);
     if (!stmt) return -1;
     sqlite3_bind_int64(stmt, 1, now);
-    if (sq_exec(st, stmt, "queueing given-up notifications again") < 0) return -1;
-    if (count) *count = sq_changes(st);
-    return 0;
+    return sq_exec_count(st, stmt, "queueing given-up notifications again", count);
 }
 
 static int sq_outbox_cancel(store *st, const char *address, const char *domain, int *count)
@@ -726,9 +730,7 @@ static int sq_outbox_cancel(store *st, const char *address, const char *domain, 
     if (!stmt) return -1;
     sq_bind_text(stmt, 1, address);
     sq_bind_text(stmt, 2, domain);
-    if (sq_exec(st, stmt, "cancelling notifications") < 0) return -1;
-    if (count) *count = sq_changes(st);
-    return 0;
+    return sq_exec_count(st, stmt, "cancelling notifications", count);
 }
 
 static int sq_outbox_defer_domain(store *st, const char *domain, time_t until, int *count)
@@ -737,9 +739,7 @@ static int sq_outbox_defer_domain(store *st, const char *domain, time_t until, i
     if (!stmt) return -1;
     sq_bind_text(stmt, 1, domain);
     sqlite3_bind_int64(stmt, 2, until);
-    if (sq_exec(st, stmt, "deferring a platform's notifications") < 0) return -1;
-    if (count) *count = sq_changes(st);
-    return 0;
+    return sq_exec_count(st, stmt, "deferring a platform's notifications", count);
 }
 
 static int sq_outbox_next_due(store *st, time_t *when, int *any)

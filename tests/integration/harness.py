@@ -215,6 +215,15 @@ class Service:
         return self.stop(signal.SIGKILL)
 
 
+def unloadable_library(work, soname):
+    """A folder, for LD_LIBRARY_PATH, holding an empty file named soname:
+    the dynamic loader finds it before the real library and cannot load it."""
+    folder = os.path.join(work.dir, "unloadable-lib")
+    os.makedirs(folder, exist_ok=True)
+    open(os.path.join(folder, soname), "wb").close()
+    return folder
+
+
 def sample(*parts):
     with open(os.path.join(DATA, *parts), "rb") as f:
         return f.read()

@@ -240,9 +240,7 @@ def test_daemon_without_libcurl_stops_at_start():
     """The daemon loads libcurl at start-up, so that a missing one is an
     error there (exit 70), not a backlog of notifications found later."""
     work = Workdir(smtp={"enabled": True, "port": harness.free_port()})
-    broken = os.path.join(work.dir, "broken-lib")
-    os.makedirs(broken)
-    open(os.path.join(broken, "libcurl.so.4"), "wb").close()
+    broken = harness.unloadable_library(work, "libcurl.so.4")
     proc = work.run("run", env={"LD_LIBRARY_PATH": broken}, timeout=30)
     out = proc.stdout.decode() + proc.stderr.decode()
     assert proc.returncode == 70, (proc.returncode, out)

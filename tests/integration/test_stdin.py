@@ -282,9 +282,7 @@ def test_without_libcurl_the_notification_waits_in_the_outbox():
     platform = Platform()
     try:
         work = Workdir(platform)
-        broken = os.path.join(work.dir, "broken-lib")
-        os.makedirs(broken)
-        open(os.path.join(broken, "libcurl.so.4"), "wb").close()
+        broken = harness.unloadable_library(work, "libcurl.so.4")
         proc = work.run("stdin", input=sample("service", "postfix-nosuchuser.eml"),
                         env={"LD_LIBRARY_PATH": broken})
         out = proc.stdout.decode() + proc.stderr.decode()

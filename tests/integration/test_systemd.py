@@ -96,9 +96,7 @@ def test_libsystemd_is_loaded_only_under_systemd():
     at start-up (exit 70) when it is set and libsystemd cannot be loaded,
     rather than leave systemd waiting for a READY=1 that never comes."""
     work = Workdir(smtp={"enabled": True, "port": free_port()})
-    broken = os.path.join(work.dir, "broken-lib")
-    os.makedirs(broken)
-    open(os.path.join(broken, "libsystemd.so.0"), "wb").close()
+    broken = harness.unloadable_library(work, "libsystemd.so.0")
     service = work.start("run", env={"LD_DEBUG": "files", "LD_LIBRARY_PATH": broken})
     try:
         service.wait_output("started")
