@@ -237,6 +237,85 @@ static void test_older_version_cannot_record_after_the_upgrade(void **state)
     assert_int_equal(seen, 0);
 }
 
+/* How many temporary tables (OpenEphemeral) the program of sql opens. */
+static int sql_ephemeral_tables(const char *dbfile, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *stmt;
+    assert_int_equal(sqlite3_open_v2(dbfile, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    char *explain = g_strconcat("EXPLAIN ", sql, NULL);
+    assert_int_equal(sqlite3_prepare_v2(db, explain, -1, &stmt, NULL), SQLITE_OK);
+    int n = 0;
+    while (sqlite3_step(stmt) == SQLITE_ROW)
+        n += strcmp((const char *)sqlite3_column_text(stmt, 1), "OpenEphemeral") == 0;
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    g_free(explain);
+    return n;
+}
+
+/* Queueing a notification and recording its outcome open no temporary
+ * table for the check of the state (each cost a pager of its own). */
+static void test_outbox_writes_open_no_temporary_table(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(sql_ephemeral_tables(f->dbfile, "INSERT INTO outbox (address, domain, created, next_attempt)"
+                                                     " VALUES ('a@example.org', 'openhpi.de', 1, 1)"),
+                     0);
+    assert_int_equal(sql_ephemeral_tables(f->dbfile, "UPDATE outbox SET state = 1 WHERE id = 1"), 0);
+}
+
+/* A file of schema 8, whose outbox checked its state with IN: the items
+ * keep their ids and states, every index is made again, and the state is
+ * still checked. */
+static void test_migration_keeps_the_outbox(void **state)
+{
+    fixture *f = *state;
+    sqlite3_int64 version = sql_int(f->dbfile, "PRAGMA user_version");
+    store_close(f->st);
+    f->st = NULL;
+    sql_exec(f->dbfile,
+             "DROP TABLE outbox;"
+             "CREATE TABLE outbox (id INTEGER PRIMARY KEY, address TEXT NOT NULL COLLATE NOCASE,"
+             " domain TEXT NOT NULL COLLATE NOCASE, reason TEXT, status TEXT, diagnostic TEXT,"
+             " created INTEGER NOT NULL, next_attempt INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+             " state INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2)), last_result TEXT);"
+             "CREATE UNIQUE INDEX outbox_open ON outbox (address, domain) WHERE state <> 1;"
+             "CREATE INDEX outbox_address ON outbox (address, domain, created);"
+             "CREATE INDEX outbox_pending ON outbox (next_attempt) WHERE state = 0;"
+             "CREATE INDEX outbox_domain ON outbox (domain, state) WHERE state <> 1;"
+             "INSERT INTO outbox VALUES (7, 'a@example.org', 'openhpi.de', 'r', '5.1.1', 'd', 1, 2, 0, 0, NULL),"
+             " (9, 'b@example.org', 'openhpi.de', NULL, NULL, NULL, 1, 3, 1, 1, '200'),"
+             " (12, 'c@example.org', 'opensap.com', NULL, NULL, NULL, 1, 4, 5, 2, '500');"
+             "PRAGMA user_version = 8;");
+    assert_int_not_equal(sql_ephemeral_tables(f->dbfile, "UPDATE outbox SET state = 1 WHERE id = 7"), 0);
+
+    f->st = open_store(&f->cfg);
+    assert_int_equal(sql_int(f->dbfile, "PRAGMA user_version"), version);
+    assert_int_equal(sql_int(f->dbfile, "SELECT count(*) FROM outbox WHERE"
+                                        " (id, address, state, attempts, next_attempt) IN (VALUES"
+                                        " (7, 'a@example.org', 0, 0, 2), (9, 'b@example.org', 1, 1, 3),"
+                                        " (12, 'c@example.org', 2, 5, 4))"),
+                     3);
+    assert_int_equal(sql_int(f->dbfile, "SELECT count(*) FROM outbox"), 3);
+    assert_int_equal(sql_int(f->dbfile, "SELECT count(*) FROM sqlite_schema WHERE tbl_name = 'outbox' AND"
+                                        " name IN ('outbox_open', 'outbox_address', 'outbox_pending', 'outbox_domain')"),
+                     4);
+    assert_int_equal(sql_ephemeral_tables(f->dbfile, "UPDATE outbox SET state = 1 WHERE id = 7"), 0);
+
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->dbfile, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE outbox SET state = 3 WHERE id = 7", NULL, NULL, NULL),
+                     SQLITE_CONSTRAINT);
+    assert_int_equal(sqlite3_exec(db, "UPDATE outbox SET state = 1.5 WHERE id = 7", NULL, NULL, NULL),
+                     SQLITE_CONSTRAINT);
+    sqlite3_close(db);
+
+    /* The next item gets a new id, past the copied ones. */
+    assert_int_equal(store_outbox_add(f->st, "d@example.org", "openhpi.de", NULL, NULL, NULL, T0), 0);
+    assert_int_equal(sql_int(f->dbfile, "SELECT max(id) FROM outbox WHERE address = 'd@example.org'"), 13);
+}
+
 static void test_newer_schema_is_refused(void **state)
 {
     fixture *f = *state;
@@ -500,6 +579,8 @@ int main(void)
         FIXTURE_TEST(test_migrates_an_empty_database),
         FIXTURE_TEST(test_migration_keeps_fingerprints),
         FIXTURE_TEST(test_older_version_cannot_record_after_the_upgrade),
+        FIXTURE_TEST(test_migration_keeps_the_outbox),
+        FIXTURE_TEST(test_outbox_writes_open_no_temporary_table),
         FIXTURE_TEST(test_newer_schema_is_refused),
         FIXTURE_TEST(test_unopenable_store_is_an_error),
         FIXTURE_TEST(test_backend_choice),
