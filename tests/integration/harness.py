@@ -172,11 +172,11 @@ class Workdir:
     def run(self, *args, input=None, timeout=30, env=None):
         """Runs one command to completion; returns the CompletedProcess."""
         return subprocess.run(self.args(*args), input=input, capture_output=True, timeout=timeout,
-                              env={**os.environ, **(env or {})})
+                              env=environment(env))
 
     def start(self, *args, env=None):
         """Starts a long-running command (run, run-smtpserver), with env
-        added to the environment."""
+        added to the environment (see environment())."""
         return Service(self, args or ("run",), env)
 
     def query(self, sql, params=()):
@@ -187,6 +187,14 @@ class Workdir:
             con.close()
 
 
+def environment(changes):
+    """The tests' environment with changes made: a variable given None is
+    removed, so that a test does not depend on where it runs (a CI job
+    started by systemd has NOTIFY_SOCKET set)."""
+    merged = {**os.environ, **(changes or {})}
+    return {name: value for name, value in merged.items() if value is not None}
+
+
 class Service:
     """A long-running bouncedemails process; its output goes to a log file."""
 
@@ -194,7 +202,7 @@ class Service:
         self.log_path = os.path.join(work.dir, f"service-{time.monotonic_ns()}.log")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(work.args(*args), stdout=self.log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, **(env or {})})
+                                     env=environment(env))
 
     def output(self):
         with open(self.log_path, "rb") as f:
