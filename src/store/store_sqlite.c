@@ -53,6 +53,25 @@ static const char store_sqlite_pragmas[] =
     "id, address, domain, reason, status, diagnostic, created, next_attempt, attempts, state, " \
     "last_result"
 
+/* The outbox table as migrations 1 and 9 create it, under a name and with
+ * a check of the state. Its text must stay as it is, since a new file takes
+ * every migration from the first: a change to the table is a migration of
+ * its own. */
+#define OUTBOX_TABLE(name, state_check) \
+    "CREATE TABLE " name " (" \
+    "  id           INTEGER PRIMARY KEY," \
+    "  address      TEXT NOT NULL COLLATE NOCASE," \
+    "  domain       TEXT NOT NULL COLLATE NOCASE," \
+    "  reason       TEXT," \
+    "  status       TEXT," \
+    "  diagnostic   TEXT," \
+    "  created      INTEGER NOT NULL," \
+    "  next_attempt INTEGER NOT NULL," \
+    "  attempts     INTEGER NOT NULL DEFAULT 0," \
+    "  state        INTEGER NOT NULL DEFAULT 0 CHECK (" state_check ")," \
+    "  last_result  TEXT" \
+    ");"
+
 /* Migration i brings the schema from version i to i + 1. Append only: a
  * database file carries every step it has taken. Addresses and domains
  * compare without ASCII case, so the unique keys hold however a bounce
@@ -94,19 +113,7 @@ static const char *const store_sqlite_migrations[] = {
     "CREATE INDEX event_domain ON event (domain, verdict);"
 
     /* state: 0 pending, 1 done, 2 given up (store_outbox_state). */
-    "CREATE TABLE outbox ("
-    "  id           INTEGER PRIMARY KEY,"
-    "  address      TEXT NOT NULL COLLATE NOCASE,"
-    "  domain       TEXT NOT NULL COLLATE NOCASE,"
-    "  reason       TEXT,"
-    "  status       TEXT,"
-    "  diagnostic   TEXT,"
-    "  created      INTEGER NOT NULL,"
-    "  next_attempt INTEGER NOT NULL,"
-    "  attempts     INTEGER NOT NULL DEFAULT 0,"
-    "  state        INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2)),"
-    "  last_result  TEXT"
-    ");"
+    OUTBOX_TABLE("outbox", "state IN (0, 1, 2)")
     "CREATE UNIQUE INDEX outbox_open ON outbox (address, domain) WHERE state <> 1;"
     "CREATE INDEX outbox_due ON outbox (state, next_attempt);"
     "CREATE INDEX outbox_domain ON outbox (domain, state);"
@@ -190,19 +197,7 @@ static const char *const store_sqlite_migrations[] = {
      * and every update of a row opens, fills and frees again: 1.8 us of
      * each queued and each finished notification (measured). A CHECK
      * cannot be altered, so the table is copied, ids and all. */
-    ("CREATE TABLE outbox_checked ("
-     "  id           INTEGER PRIMARY KEY,"
-     "  address      TEXT NOT NULL COLLATE NOCASE,"
-     "  domain       TEXT NOT NULL COLLATE NOCASE,"
-     "  reason       TEXT,"
-     "  status       TEXT,"
-     "  diagnostic   TEXT,"
-     "  created      INTEGER NOT NULL,"
-     "  next_attempt INTEGER NOT NULL,"
-     "  attempts     INTEGER NOT NULL DEFAULT 0,"
-     "  state        INTEGER NOT NULL DEFAULT 0 CHECK (state = 0 OR state = 1 OR state = 2),"
-     "  last_result  TEXT"
-     ");"
+    (OUTBOX_TABLE("outbox_checked", "state = 0 OR state = 1 OR state = 2")
      "INSERT INTO outbox_checked (" OUTBOX_COLUMNS ") SELECT " OUTBOX_COLUMNS " FROM outbox;"
      "DROP TABLE outbox;"
      "ALTER TABLE outbox_checked RENAME TO outbox;"
