@@ -188,10 +188,11 @@ class Workdir:
 
 
 def environment(changes):
-    """The tests' environment with changes made: a variable given None is
-    removed, so that a test does not depend on where it runs (a CI job
-    started by systemd has NOTIFY_SOCKET set)."""
-    merged = {**os.environ, **(changes or {})}
+    """The tests' environment with changes made, a variable given None
+    removed. NOTIFY_SOCKET is removed unless changes set it: a CI job that
+    systemd started has one, and the daemons a test starts must neither
+    talk to that systemd nor load libsystemd because of it."""
+    merged = {**os.environ, "NOTIFY_SOCKET": None, **(changes or {})}
     return {name: value for name, value in merged.items() if value is not None}
 
 

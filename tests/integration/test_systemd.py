@@ -97,7 +97,7 @@ def test_libsystemd_is_loaded_only_under_systemd():
     rather than leave systemd waiting for a READY=1 that never comes."""
     work = Workdir(smtp={"enabled": True, "port": free_port()})
     broken = harness.unloadable_library(work, "libsystemd.so.0")
-    service = work.start("run", env={"LD_DEBUG": "files", "LD_LIBRARY_PATH": broken, "NOTIFY_SOCKET": None})
+    service = work.start("run", env={"LD_DEBUG": "files", "LD_LIBRARY_PATH": broken})
     try:
         service.wait_output("started")
         assert "libsystemd" not in service.output(), service.output()
