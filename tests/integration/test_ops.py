@@ -389,7 +389,8 @@ def test_quarantine_cap_keeps_header_and_hash():
 
 
 def peak_rss_kib(work, *args):
-    proc = subprocess.Popen(work.args(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(work.args(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=harness.environment(None))
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     assert proc.returncode == 0, args

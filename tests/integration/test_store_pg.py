@@ -66,7 +66,7 @@ def with_message_id(data, tag):
 def run_at_once(work, messages):
     """Starts one `stdin` per message, all before any ends; (status, output) each."""
     procs = [subprocess.Popen(work.args("stdin"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT) for _ in messages]
+                              stderr=subprocess.STDOUT, env=harness.environment(None)) for _ in messages]
     results = []
     for proc, data in zip(procs, messages):
         out, _ = proc.communicate(data, timeout=120)

@@ -66,8 +66,7 @@ def test_watchdog_from_event_loop():
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(path)
     sock.settimeout(0.2)
-    env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"}
-    env.pop("WATCHDOG_PID", None)
+    env = harness.environment({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000", "WATCHDOG_PID": None})
     log = open(os.path.join(work.dir, "service.log"), "wb")
     proc = subprocess.Popen(work.args("run"), stdout=log, stderr=subprocess.STDOUT, env=env)
     got = []
