@@ -492,7 +492,12 @@ static int smtp_server_check_limits(smtp_server *srv, const char *client)
         log_warn("SMTP %s: refused, %d connections from this address already", client, srv->max_per_client);
         return -1;
     }
-    if (smtp_server_open_sessions(srv) >= srv->max_connections && !smtp_server_evict(srv)) {
+    /* A session closing to make room keeps its descriptor until its client
+     * has taken the 421, for a few seconds at most (smtp_session_evict):
+     * no more of them than max_connections at once, so that clients who do
+     * not read cannot open sessions without bound by having theirs evicted. */
+    if (smtp_server_open_sessions(srv) >= srv->max_connections &&
+        ((int)g_hash_table_size(srv->evicted) >= srv->max_connections || !smtp_server_evict(srv))) {
         log_warn("SMTP %s: refused, %d connections already", client, srv->max_connections);
         return -1;
     }

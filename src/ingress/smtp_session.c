@@ -16,7 +16,10 @@
  * One timer per session is its deadline (see smtp_session.h); the
  * bufferevent's own timeouts are not used, since they restart with every
  * byte and so let a client that sends one byte at a time hold a slot for
- * ever.
+ * ever. For the same reason the commands that move nothing (NOOP, RSET,
+ * HELP, VRFY: "junk" in Postfix's words) leave the session idle, so that it
+ * may be evicted, and past SMTP_SESSION_MAX_JUNK of them each counts as an
+ * error.
  */
 #include "ingress/smtp_session.h"
 #include "ingress/smtp_data.h"
@@ -44,8 +47,13 @@
  * taking commands until they are written, so a client that sends without
  * reading cannot grow our buffers. */
 #define SMTP_MAX_UNSENT (64 * 1024)
-/* RFC 5321 4.5.3.1.3: a path is at most 256 octets. */
+/* RFC 5321 4.5.3.1.3: a path is at most 256 octets, a domain 255. */
 #define SMTP_MAX_PATH 256
+#define SMTP_MAX_DOMAIN 255
+/* What of a refused parameter a reply repeats. */
+#define SMTP_MAX_ECHO 64
+/* How long a client has to take the last reply before it is dropped. */
+#define SMTP_CLOSE_TIMEOUT_S 10
 
 typedef enum smtp_state {
     SMTP_STATE_CONNECTED,   /* greeting sent, waiting for EHLO or HELO */
@@ -74,7 +82,10 @@ struct smtp_session {
     bool processing;        /* inside smtp_session_process() */
     bool handshaking;       /* STARTTLS answered, the TLS handshake not done */
     bool discard_line;      /* the rest of an over-long command line is dropped */
+    bool moved;             /* a command other than junk, or data, was taken */
+    bool input_closed;      /* the client half-closed while its message committed */
     int errors;
+    int junk;               /* NOOP, RSET, HELP and VRFY taken */
     char *helo;
     char *sender;
     GPtrArray *rcpts;
@@ -121,25 +132,44 @@ static void smtp_deadline(smtp_session *s, int seconds)
     evtimer_add(s->deadline, &tv);
 }
 
-/* The session is ready for the client's next command. */
+/* The session is ready for the client's next command; it is idle since
+ * its last command that moved something. */
 static void smtp_await_command(smtp_session *s)
 {
-    s->idle_since = g_get_monotonic_time();
+    if (s->moved || s->idle_since == 0)
+        s->idle_since = g_get_monotonic_time();
+    s->moved = false;
     smtp_deadline(s, s->params.limits->command_timeout_s);
 }
 
-/* The last reply: nothing more is read, and the session is freed once the
- * reply has been written (smtp_session_write_cb), or when a client that
- * does not read it has had command_timeout to do so. */
+/* Nothing more is read, and the session is freed once its replies have been
+ * written (smtp_session_write_cb), or when a client that does not read them
+ * has had SMTP_CLOSE_TIMEOUT_S: a session closing to make room must not
+ * hold its descriptor and buffers for a whole command_timeout. */
+static void smtp_end(smtp_session *s)
+{
+    s->state = SMTP_STATE_CLOSING;
+    bufferevent_disable(s->bev, EV_READ);
+    smtp_deadline(s, evbuffer_get_length(s->out) || evbuffer_get_length(bufferevent_get_output(s->bev))
+                         ? SMTP_CLOSE_TIMEOUT_S : 0);
+}
+
+/* The last reply, then smtp_end(). */
 static void smtp_close(smtp_session *s, const char *reply)
 {
     smtp_reply(s, "%s", reply);
-    s->state = SMTP_STATE_CLOSING;
-    bufferevent_disable(s->bev, EV_READ);
-    smtp_deadline(s, s->params.limits->command_timeout_s);
+    smtp_end(s);
 }
 
 /* A protocol error: counted, and too many of them end the session. */
+static void smtp_count_error(smtp_session *s)
+{
+    if (++s->errors >= SMTP_SESSION_MAX_ERRORS && s->state != SMTP_STATE_CLOSING) {
+        log_warn("SMTP %s: too many errors, closing", s->client);
+        smtp_close(s, "421 4.7.0 Too many errors, closing connection");
+    }
+}
+
 static void smtp_error(smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void smtp_error(smtp_session *s, const char *fmt, ...)
 {
@@ -148,10 +178,7 @@ static void smtp_error(smtp_session *s, const char *fmt, ...)
     evbuffer_add_vprintf(s->out, fmt, ap);
     va_end(ap);
     evbuffer_add(s->out, "\r\n", 2);
-    if (++s->errors >= SMTP_SESSION_MAX_ERRORS) {
-        log_warn("SMTP %s: too many errors, closing", s->client);
-        smtp_close(s, "421 4.7.0 Too many errors, closing connection");
-    }
+    smtp_count_error(s);
 }
 
 /* ---- the memory budget ---- */
@@ -310,6 +337,17 @@ static void smtp_append_date(GString *out, time_t now)
                            tm.tm_sec);
 }
 
+/* A client's text as a reply or a trace header may repeat it: at most max
+ * bytes, each byte that is not printable ASCII made a '?' (a bare CR in a
+ * stored Received: line would end the header block for the classifier). */
+static char *smtp_printable(const char *text, size_t max)
+{
+    char *out = g_strndup(text, max);
+    for (char *c = out; *c; c++)
+        if (!g_ascii_isprint(*c)) *c = '?';
+    return out;
+}
+
 /* Return-Path: and Received: as the final delivery adds them (RFC 5321 4.4). */
 static void smtp_append_trace(const smtp_session *s, GString *out, const char *rcpt)
 {
@@ -345,7 +383,7 @@ static void smtp_greet(smtp_session *s, char *args, bool esmtp)
     args[strcspn(args, " ")] = '\0';
     smtp_transaction_reset(s);
     g_free(s->helo);
-    s->helo = g_strdup(args);
+    s->helo = smtp_printable(args, SMTP_MAX_DOMAIN);
     s->esmtp = esmtp;
     smtp_set_state(s, SMTP_STATE_GREETED);
     if (esmtp)
@@ -372,7 +410,9 @@ static int smtp_mail_params(smtp_session *s, char *params)
                    (strcasecmp(value, "7BIT") == 0 || strcasecmp(value, "8BITMIME") == 0)) {
             continue;
         } else {
-            smtp_error(s, "555 5.5.4 Unsupported parameter %s", key);
+            char *shown = smtp_printable(key, SMTP_MAX_ECHO);
+            smtp_error(s, "555 5.5.4 Unsupported parameter %s", shown);
+            g_free(shown);
             return -1;
         }
     }
@@ -408,7 +448,9 @@ static void smtp_cmd_rcpt(smtp_session *s, char *args)
         return;
     }
     if (*params) {
-        smtp_error(s, "555 5.5.4 Unsupported parameter %s", params);
+        char *shown = smtp_printable(params, SMTP_MAX_ECHO);
+        smtp_error(s, "555 5.5.4 Unsupported parameter %s", shown);
+        g_free(shown);
         return;
     }
     bool postmaster = strcasecmp(addr, "postmaster") == 0;
@@ -490,6 +532,12 @@ static void smtp_cmd_vrfy(smtp_session *s, char *args)
     smtp_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message for our domains");
 }
 
+/* Input held unread at most: a command line of max_line_length must fit. */
+static size_t smtp_read_watermark(const smtp_session *s)
+{
+    return MAX(SMTP_READ_HIGH_WATERMARK, s->params.limits->max_line_length);
+}
+
 /* Puts a TLS filter over the connection: the client starts afresh with EHLO,
  * once the handshake is done, within command_timeout. */
 static int smtp_start_tls(smtp_session *s)
@@ -505,7 +553,7 @@ static int smtp_start_tls(smtp_session *s)
     s->bev = tls;
     s->tls = true;
     bufferevent_setcb(tls, smtp_session_read_cb, smtp_session_write_cb, smtp_session_event_cb, s);
-    bufferevent_setwatermark(tls, EV_READ, 0, SMTP_READ_HIGH_WATERMARK);
+    bufferevent_setwatermark(tls, EV_READ, 0, smtp_read_watermark(s));
     bufferevent_enable(tls, EV_READ | EV_WRITE);
     smtp_transaction_reset(s);
     g_free(s->helo);
@@ -546,18 +594,19 @@ static const struct smtp_command {
     const char *name;
     smtp_command_fn fn;
     unsigned states;
+    bool junk;              /* moves nothing: the session stays idle */
 } smtp_commands[] = {
-    { "EHLO", smtp_cmd_ehlo, SMTP_ST_COMMAND },
-    { "HELO", smtp_cmd_helo, SMTP_ST_COMMAND },
-    { "MAIL", smtp_cmd_mail, SMTP_ST(GREETED) },
-    { "RCPT", smtp_cmd_rcpt, SMTP_ST(MAIL) | SMTP_ST(RCPT) },
-    { "DATA", smtp_cmd_data, SMTP_ST(MAIL) | SMTP_ST(RCPT) },
-    { "RSET", smtp_cmd_rset, SMTP_ST_COMMAND },
-    { "NOOP", smtp_cmd_noop, SMTP_ST_COMMAND },
-    { "QUIT", smtp_cmd_quit, SMTP_ST_COMMAND },
-    { "HELP", smtp_cmd_help, SMTP_ST_COMMAND },
-    { "VRFY", smtp_cmd_vrfy, SMTP_ST_COMMAND },
-    { "STARTTLS", smtp_cmd_starttls, SMTP_ST(GREETED) },
+    { "EHLO", smtp_cmd_ehlo, SMTP_ST_COMMAND, false },
+    { "HELO", smtp_cmd_helo, SMTP_ST_COMMAND, false },
+    { "MAIL", smtp_cmd_mail, SMTP_ST(GREETED), false },
+    { "RCPT", smtp_cmd_rcpt, SMTP_ST(MAIL) | SMTP_ST(RCPT), false },
+    { "DATA", smtp_cmd_data, SMTP_ST(MAIL) | SMTP_ST(RCPT), false },
+    { "RSET", smtp_cmd_rset, SMTP_ST_COMMAND, true },
+    { "NOOP", smtp_cmd_noop, SMTP_ST_COMMAND, true },
+    { "QUIT", smtp_cmd_quit, SMTP_ST_COMMAND, false },
+    { "HELP", smtp_cmd_help, SMTP_ST_COMMAND, true },
+    { "VRFY", smtp_cmd_vrfy, SMTP_ST_COMMAND, true },
+    { "STARTTLS", smtp_cmd_starttls, SMTP_ST(GREETED), false },
 };
 
 static void smtp_dispatch(smtp_session *s, char *line)
@@ -573,6 +622,10 @@ static void smtp_dispatch(smtp_session *s, char *line)
             return;
         }
         c->fn(s, args);
+        if (!c->junk)
+            s->moved = true;
+        else if (++s->junk > SMTP_SESSION_MAX_JUNK)
+            smtp_count_error(s);
         return;
     }
     smtp_error(s, "500 5.5.2 Command not recognized");
@@ -693,6 +746,7 @@ static bool smtp_data_step(smtp_session *s)
     for (int i = 0; i < n && i < SMTP_DATA_IOVECS && s->data.state != SMTP_DATA_END; i++)
         used += smtp_data_feed(&s->data, v[i].iov_base, v[i].iov_len, smtp_data_keep, s);
     evbuffer_drain(in, used);
+    s->moved = true;
     if (s->data.state == SMTP_DATA_END) smtp_data_end(s);
     return true;
 }
@@ -728,6 +782,9 @@ static void smtp_session_process(smtp_session *s)
     /* A command's deadline runs from when the session is ready for it: bytes
      * of an incomplete command do not move it. */
     if (progress && smtp_awaits_command(s)) smtp_await_command(s);
+    /* A client that half-closed after its message: once what it sent has
+     * been answered, the session ends. */
+    if (s->input_closed && smtp_awaits_command(s)) smtp_end(s);
     smtp_flush(s);
 }
 
@@ -771,6 +828,14 @@ static void smtp_session_event_cb(struct bufferevent *bev, short events, void *a
         smtp_await_command(s);
         return;
     }
+    /* The end of the client's input while its message commits: it may still
+     * read the answer (a sender that shuts down its side after the dot). */
+    if (events == (BEV_EVENT_EOF | BEV_EVENT_READING) && s->state == SMTP_STATE_COMMITTING) {
+        log_debug("SMTP %s: disconnected while its message commits (its answer is still sent, in case "
+                  "it only shut down its side)", s->client);
+        s->input_closed = true;
+        return;
+    }
     log_debug("SMTP %s: %s", s->client, events & BEV_EVENT_ERROR ? "connection error" : "disconnected");
     smtp_session_free(s);
 }
@@ -781,8 +846,9 @@ static void smtp_session_deadline_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (s->state == SMTP_STATE_CLOSING || s->handshaking) {
-        log_info("SMTP %s: %s, closing", s->client,
-                 s->handshaking ? "TLS handshake not done in time" : "last reply not taken in time");
+        if (s->handshaking || evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
+            log_info("SMTP %s: %s, closing", s->client,
+                     s->handshaking ? "TLS handshake not done in time" : "last reply not taken in time");
         smtp_session_free(s);
         return;
     }
@@ -804,7 +870,7 @@ smtp_session *smtp_session_new(struct bufferevent *bev, const smtp_session_param
     s->out = evbuffer_new();
     s->state = SMTP_STATE_CONNECTED;
     bufferevent_setcb(bev, smtp_session_read_cb, smtp_session_write_cb, smtp_session_event_cb, s);
-    bufferevent_setwatermark(bev, EV_READ, 0, SMTP_READ_HIGH_WATERMARK);
+    bufferevent_setwatermark(bev, EV_READ, 0, smtp_read_watermark(s));
     s->deadline = evtimer_new(bufferevent_get_base(bev), smtp_session_deadline_cb, s);
     smtp_await_command(s);
     bufferevent_enable(bev, EV_READ | EV_WRITE);

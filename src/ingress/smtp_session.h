@@ -27,6 +27,9 @@
 /* Protocol errors after which a session is closed with 421; a committed
  * message forgives the earlier ones, so a long session is not cut short. */
 #define SMTP_SESSION_MAX_ERRORS 10
+/* NOOP, RSET, HELP and VRFY a session may send before each counts as an
+ * error (Postfix's smtpd_junk_command_limit). */
+#define SMTP_SESSION_MAX_JUNK 100
 
 typedef struct smtp_session smtp_session;
 
@@ -106,10 +109,12 @@ const char *smtp_session_client(const smtp_session *s);
 
 /* Whether the session waits for the client's next command (not in DATA,
  * not committing, not closing, not in a TLS handshake), and since when
- * (g_get_monotonic_time()): a slot the owner may take back. */
+ * (g_get_monotonic_time()) it has sent nothing but junk (NOOP, RSET, HELP,
+ * VRFY): a slot the owner may take back. */
 bool smtp_session_idle(const smtp_session *s, gint64 *since);
 /* Closes an idle session with 421 to make room for another client. Like
- * every close, the session is freed later, from a libevent callback. */
+ * every close, the session is freed later, from a libevent callback: once
+ * the reply is written, or after a few seconds if the client does not read. */
 void smtp_session_evict(smtp_session *s);
 
 /* The owner's answer to a submit: ok means committed (250), else 451. The

@@ -440,6 +440,103 @@ static void test_other_commands(void **state)
     assert_reply(f, "RCPT TO:<no-reply@mydomain.de>\r\n", "503 5.5.1 Bad sequence of commands\r\n");
 }
 
+/* NOOP, RSET, HELP and VRFY leave the session as idle as it was, so that a
+ * client trickling them can still be evicted; a command that moves
+ * something makes it busy again. */
+static void test_junk_commands_leave_the_session_idle(void **state)
+{
+    fixture *f = *state;
+    gint64 greeted, after_junk, after_mail;
+    g_free(converse(f, "EHLO c\r\n"));
+    assert_true(smtp_session_idle(f->session, &greeted));
+    g_free(converse(f, "NOOP\r\n"));
+    g_free(converse(f, "RSET\r\nHELP\r\nVRFY x\r\n"));
+    assert_true(smtp_session_idle(f->session, &after_junk));
+    assert_int_equal(after_junk, greeted);
+    g_free(converse(f, "MAIL FROM:<>\r\n"));
+    assert_true(smtp_session_idle(f->session, &after_mail));
+    assert_true(after_mail > greeted);
+}
+
+/* Past SMTP_SESSION_MAX_JUNK of them, each counts as an error, and the
+ * error limit closes the session. */
+static void test_junk_past_the_limit_counts_as_errors(void **state)
+{
+    fixture *f = *state;
+    g_free(converse(f, "EHLO c\r\n"));
+    for (int i = 0; i < SMTP_SESSION_MAX_JUNK + SMTP_SESSION_MAX_ERRORS - 1; i++)
+        assert_reply(f, "NOOP\r\n", "250 2.0.0 Ok\r\n");
+    assert_false(f->closed);
+    assert_reply(f, "NOOP\r\n", "250 2.0.0 Ok\r\n421 4.7.0 Too many errors, closing connection\r\n");
+    assert_true(f->closed);
+}
+
+/* What a client names itself goes into the stored Received: line, and a
+ * refused parameter into a reply: neither may carry a bare CR or a control. */
+static void test_client_text_is_made_printable(void **state)
+{
+    fixture *f = *state;
+    g_free(converse(f, "EHLO evil\rX-Injected:\001y\r\nMAIL FROM:<>\r\n"));
+    assert_reply(f, "RCPT TO:<no-reply@mydomain.de> A\rB\r\n", "555 5.5.4 Unsupported parameter A?B\r\n");
+    assert_reply(f, "RCPT TO:<no-reply@mydomain.de>\r\nDATA\r\nx\r\n.\r\n",
+                 "250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok: committed\r\n");
+    const char *msg = g_ptr_array_index(f->messages, 0);
+    assert_non_null(strstr(msg, "Received: from evil?X-Injected:?y ([192.0.2.7])\r\n"));
+}
+
+/* A sender that shuts down its side right after the final dot (nc -N) still
+ * gets the message's answer, and the session ends once it is written. */
+static void test_half_close_after_the_dot_gets_the_answer(void **state)
+{
+    fixture *f = *state;
+    g_free(converse(f, "EHLO c\r\n"));
+    const char *text = "MAIL FROM:<>\r\nRCPT TO:<no-reply@mydomain.de>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n";
+    bufferevent_write(f->client, text, strlen(text));
+    bufferevent_flush(f->client, EV_WRITE, BEV_FINISHED);
+    char *got = take_replies(f);
+    assert_string_equal(got, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n"
+                             "250 2.0.0 Ok: committed\r\n221 2.0.0 Bye\r\n");
+    g_free(got);
+    assert_int_equal(f->messages->len, 1);
+    assert_true(f->closed);
+}
+
+static void test_half_close_without_quit_ends_the_session(void **state)
+{
+    fixture *f = *state;
+    g_free(converse(f, "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<no-reply@mydomain.de>\r\nDATA\r\n"));
+    bufferevent_write(f->client, "x\r\n.\r\n", 6);
+    bufferevent_flush(f->client, EV_WRITE, BEV_FINISHED);
+    char *got = take_replies(f);
+    assert_string_equal(got, "250 2.0.0 Ok: committed\r\n");
+    g_free(got);
+    assert_true(f->closed);
+}
+
+/* smtp.max_line_length may exceed the input held by default (256 KiB): a
+ * longer command line is still refused as too long, not left to time out. */
+static void test_line_limit_beyond_the_read_buffer(void **state)
+{
+    fixture *f = *state;
+    smtp_session_free(f->session);
+    f->closed = false;
+    f->limits.max_line_length = 300 * 1024;
+    struct bufferevent *pair[2];
+    bufferevent_free(f->client);
+    bufferevent_pair_new(f->base, 0, pair);
+    f->client = pair[1];
+    bufferevent_enable(f->client, EV_READ | EV_WRITE);
+    smtp_session_params params = { .limits = &f->limits, .hostname = "mx.test", .client_addr = "192.0.2.7",
+                                   .tls = NULL, .memory = &f->budget, .ops = &test_ops, .arg = f };
+    f->session = smtp_session_new(pair[0], &params);
+    g_free(take_replies(f));
+    GString *line = g_string_new("NOOP ");
+    while (line->len < 400 * 1024) g_string_append(line, "0123456789abcdef");
+    assert_reply(f, line->str, "500 5.5.2 Line too long\r\n");
+    g_string_free(line, TRUE);
+    assert_reply(f, "\r\nNOOP\r\n", "250 2.0.0 Ok\r\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +561,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_garbage_survives_then_closes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_many_recipients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_junk_commands_leave_the_session_idle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_junk_past_the_limit_counts_as_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_text_is_made_printable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_half_close_after_the_dot_gets_the_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_half_close_without_quit_ends_the_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_line_limit_beyond_the_read_buffer, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
