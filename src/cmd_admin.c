@@ -296,6 +296,9 @@ static int set_permanent_run(const config *cfg, store *st, const admin_args *arg
         fprintf(stderr, "\n");
         return EX_USAGE;
     }
+    /* Only this address's notification is sent now, not the outbox's
+     * backlog, which is the daemon's. */
+    store_outbox_remember(st);
     int status = set_permanent_commit(st, address, d->name, time(NULL));
     if (status) return status;
     log_field("Domain:", "%s", d->name);
@@ -304,7 +307,7 @@ static int set_permanent_run(const config *cfg, store *st, const admin_args *arg
      * the outbox for `bouncedemails run`. */
     notify *n = notify_new(cfg, st);
     size_t attempted = 0;
-    if (notify_run_once(n, time(NULL), &attempted) != 0)
+    if (notify_run_remembered(n, time(NULL), &attempted) != 0)
         log_warn("the notification stays in the outbox for `bouncedemails run`");
     notify_free(n);
     return 0;

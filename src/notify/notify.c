@@ -167,11 +167,17 @@ static bool notify_curl_ready(notify *n)
     return true;
 }
 
+static void notify_job_free(notify_job *job);
+
 void notify_free(notify *n)
 {
     if (n == NULL)
         return;
     notify_stop(n);
+    /* Outcomes that a refused last transaction left: their notifications
+     * come due again when their claims end. */
+    for (guint i = 0; i < n->finished->len; i++)
+        notify_job_free(g_ptr_array_index(n->finished, i));
     for (size_t i = 0; i < n->cfg->handler.n_domains; i++) {
         g_free(n->resolved[i].url_template);
         g_free(n->resolved[i].defer);
@@ -352,18 +358,29 @@ static void notify_launch_held(notify *n, size_t domain_index, const char *domai
         notify_job_launch(n, next, now);
 }
 
-/* Writes the outcomes of the finished jobs and lets go of them. */
+/* Writes the outcomes of the finished jobs. The suppression's row first,
+ * then the outbox's: the order in which ingest takes the two rows' locks,
+ * so that PostgreSQL does not find the two transactions deadlocked over a
+ * repeat bounce of an address whose notification is being recorded. */
 static void notify_record(notify *n)
 {
     for (guint i = 0; i < n->finished->len; i++) {
         notify_job *job = g_ptr_array_index(n->finished, i);
-        if (store_outbox_finish(n->st, job->item->id, job->state, job->next, job->result) != 0)
-            log_error("notify: %s (%s): cannot record the outcome, it comes due again when its claim ends: %s",
-                      job->item->address, job->item->domain, store_errmsg(n->st));
         if (job->answer != NULL &&
             store_permanent_set_answer(n->st, job->item->address, job->item->domain, job->answer) != 0)
             log_error("notify: %s (%s): cannot record the platform's answer: %s",
                       job->item->address, job->item->domain, store_errmsg(n->st));
+        if (store_outbox_finish(n->st, job->item, job->state, job->next, job->result) != 0)
+            log_error("notify: %s (%s): cannot record the outcome: %s",
+                      job->item->address, job->item->domain, store_errmsg(n->st));
+    }
+}
+
+/* Lets go of the finished jobs, their outcomes written (or given up on). */
+static void notify_release_finished(notify *n)
+{
+    for (guint i = 0; i < n->finished->len; i++) {
+        notify_job *job = g_ptr_array_index(n->finished, i);
         g_hash_table_remove(n->busy, &job->item->id);
         notify_job_free(job);
     }
@@ -796,8 +813,11 @@ static int notify_claim(notify *n, time_t now, store_outbox_item **items, size_t
 
 /* One transaction: the finished jobs' outcomes, then (with fill) items for
  * the free slots, which start once it is committed. Should the store refuse
- * the transaction, each write commits on its own. Returns the number of jobs
- * started, or -1 when the outbox could not be read or libcurl not loaded. */
+ * to begin one, each write commits on its own. Should it refuse the commit
+ * (a PostgreSQL deadlock, a full disk), the outcomes stay in memory for the
+ * next transaction, rather than their notifications being POSTed again when
+ * their claims end. Returns the number of jobs started, or -1 when the
+ * transaction failed, the outbox could not be read or libcurl not loaded. */
 static int notify_sync(notify *n, time_t now, bool fill)
 {
     n->last_sync = g_get_monotonic_time();
@@ -810,12 +830,13 @@ static int notify_sync(notify *n, time_t now, bool fill)
     size_t count = 0;
     int rc = fill ? notify_claim(n, now, &items, &count) : 0;
     if (batch && store_commit(n->st) != 0) {
-        /* The items stay claimed, so they come due again when their lease ends. */
-        log_error("notify: cannot record the outcomes of the last requests: %s", store_errmsg(n->st));
+        log_error("notify: cannot record the outcomes of the last %u requests, tried again shortly: %s",
+                  n->finished->len, store_errmsg(n->st));
         store_rollback(n->st);
         store_outbox_free(items, count);
         return -1;
     }
+    notify_release_finished(n);
     if (count > 0 && !notify_curl_ready(n)) {
         /* Claimed, so they come due again when their lease ends. */
         store_outbox_free(items, count);
@@ -864,6 +885,9 @@ int notify_run_once(notify *n, time_t now, size_t *attempted)
 {
     int rc = 0;
     size_t total = 0, let_go = n->let_go;
+    /* now moves on with the clock: a claim made late in a long pass must
+     * not have a lease that is over already. */
+    time_t started_at = time(NULL);
     n->clock_floor = now;
     n->unreachable = false;
     n->outbox_empty = false;
@@ -877,10 +901,13 @@ int notify_run_once(notify *n, time_t now, size_t *attempted)
         bool fill = rc == 0 && !n->unreachable;
         int started = 0;
         if (notify_sync_due(n, fill)) {
-            started = notify_sync(n, now, fill);
+            started = notify_sync(n, now + (time(NULL) - started_at), fill);
             if (started < 0) {
                 rc = -1;
                 started = 0;
+                /* A command does not wait for the store to come back: these
+                 * come due again when their claims end. */
+                notify_release_finished(n);
             }
             total += (size_t)started;
         }

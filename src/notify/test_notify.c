@@ -285,10 +285,11 @@ void store_outbox_free(store_outbox_item *items, size_t n)
     g_free(items);
 }
 
-int store_outbox_finish(store *st, int64_t id, store_outbox_state state, time_t next_attempt, const char *result)
+int store_outbox_finish(store *st, const store_outbox_item *item, store_outbox_state state, time_t next_attempt,
+                        const char *result)
 {
     g_mutex_lock(&st->lock);
-    store_outbox_item *it = g_ptr_array_index(st->items, id - 1);
+    store_outbox_item *it = g_ptr_array_index(st->items, item->id - 1);
     it->state = state;
     it->next_attempt = next_attempt;
     it->attempts++;
@@ -1104,6 +1105,32 @@ static void test_refused_commit_loses_none(void **state)
     assert_int_equal(twice, f->st->rolled_back);
 }
 
+/* The daemon's worker keeps the outcomes of a refused commit and writes
+ * them in its next transaction: every notification is POSTed once, none
+ * waits for its claim to end to be sent again. */
+static void test_worker_writes_refused_outcomes_again(void **state)
+{
+    fixture *f = *state;
+    enum { ITEMS = 20 };
+    fake_add_numbered(f->st, "k", ITEMS, "mydomain.de", time(NULL));
+    f->st->refuse_outcomes = 1;
+    notify *n = f->worker = notify_new(f->cfg, f->st);
+    assert_int_equal(notify_start(n), 0);
+    gint64 start = g_get_monotonic_time();
+    while (!all_done(f->st, 1, ITEMS) && g_get_monotonic_time() - start < 10 * G_USEC_PER_SEC)
+        g_usleep(10000);
+    notify_stop(n);
+    assert_true(f->st->rolled_back > 0);
+    assert_true(all_done(f->st, 1, ITEMS));
+    for (int i = 0; i < ITEMS; i++) {
+        char address[32];
+        snprintf(address, sizeof address, "k%d@x.de", i);
+        assert_int_equal(platform_count(&f->plat, address), 1);
+        assert_int_equal(fake_get(f->st, i + 1).attempts, 1);
+        assert_non_null(fake_answer(f->st, address, "mydomain.de"));
+    }
+}
+
 int main(void)
 {
     if (getenv("BOUNCEDEMAILS_SRC") == NULL) {
@@ -1136,6 +1163,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_platform_that_does_not_answer_waits_and_others_go_on, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_refused_commit_loses_none, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_writes_refused_outcomes_again, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

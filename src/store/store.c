@@ -205,10 +205,10 @@ int store_outbox_list(store *st, store_outbox_item **items, size_t *n)
     return st->backend->outbox_list(st, items, n);
 }
 
-int store_outbox_finish(store *st, int64_t id, store_outbox_state state, time_t next_attempt,
+int store_outbox_finish(store *st, const store_outbox_item *item, store_outbox_state state, time_t next_attempt,
                         const char *result)
 {
-    return st->backend->outbox_finish(st, id, state, next_attempt, result);
+    return st->backend->outbox_finish(st, item, state, next_attempt, result);
 }
 
 int store_outbox_retry_given_up(store *st, time_t now, int *count)

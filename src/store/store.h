@@ -144,10 +144,13 @@ int store_outbox_claim(store *st, time_t now, long lease_s, size_t max,
  * `bouncedemails outbox`). */
 int store_outbox_list(store *st, store_outbox_item **items, size_t *n);
 void store_outbox_free(store_outbox_item *items, size_t n);
-/* The outcome of one attempt: done, given up, or retry at next_attempt
- * (state STORE_OUTBOX_PENDING). Counts the attempt and records result. An id
- * that does not exist is an error. */
-int store_outbox_finish(store *st, int64_t id, store_outbox_state state, time_t next_attempt,
+/* The outcome of one attempt at item, as claimed: done, given up, or retry
+ * at next_attempt (state STORE_OUTBOX_PENDING). Counts the attempt and
+ * records result. An item that is gone is an error, and so is one whose id
+ * now names another notification: SQLite gives the id of the newest row to
+ * the next one once that row is deleted (reset-address removes open items,
+ * also one whose request is in flight). */
+int store_outbox_finish(store *st, const store_outbox_item *item, store_outbox_state state, time_t next_attempt,
                         const char *result);
 /* Moves every given-up item back to pending, due now, with attempts back at
  * zero (so that the notifier's max_attempts counts afresh). *count: items

@@ -41,7 +41,7 @@ typedef struct store_backend {
     int (*outbox_claim)(store *st, time_t now, long lease_s, size_t max,
                         store_outbox_item **items, size_t *n);
     int (*outbox_list)(store *st, store_outbox_item **items, size_t *n);
-    int (*outbox_finish)(store *st, int64_t id, store_outbox_state state, time_t next_attempt,
+    int (*outbox_finish)(store *st, const store_outbox_item *item, store_outbox_state state, time_t next_attempt,
                          const char *result);
     int (*outbox_retry_given_up)(store *st, time_t now, int *count);
     int (*outbox_cancel)(store *st, const char *address, const char *domain, int *count);

@@ -232,7 +232,7 @@ static const char *const store_pg_migrations[] = {
       " AND state <> 1 AND state = 0 AND next_attempt <= $3 RETURNING " OUTBOX_COLUMNS) \
     X(OUTBOX_FINISH, \
       "UPDATE outbox SET state = $2, next_attempt = $3, last_result = $4," \
-      " attempts = attempts + 1 WHERE id = $1") \
+      " attempts = attempts + 1 WHERE id = $1 AND address = $5 AND domain = $6 AND created = $7") \
     X(OUTBOX_RETRY, "UPDATE outbox SET state = 0, next_attempt = $1, attempts = 0 WHERE state = 2") \
     X(OUTBOX_DEFER_DOMAIN, \
       "UPDATE outbox SET next_attempt = $2 WHERE domain_key = $1 AND state = 0 AND next_attempt < $2") \
@@ -775,21 +775,24 @@ static int pg_outbox_list(store *st, store_outbox_item **items, size_t *n)
     return pg_outbox_query(st, PG_OUTBOX_LIST, &p, "listing the outbox", items, n);
 }
 
-static int pg_outbox_finish(store *st, int64_t id, store_outbox_state state, time_t next_attempt,
-                            const char *result)
+static int pg_outbox_finish(store *st, const store_outbox_item *item, store_outbox_state state,
+                            time_t next_attempt, const char *result)
 {
     if (state != STORE_OUTBOX_PENDING && state != STORE_OUTBOX_DONE &&
         state != STORE_OUTBOX_GIVEN_UP)
-        return store_fail(st, "outbox item %lld: unknown state %d", (long long)id, (int)state);
+        return store_fail(st, "outbox item %lld: unknown state %d", (long long)item->id, (int)state);
     pg_params p = { 0 };
-    pg_int(&p, id);
+    pg_int(&p, item->id);
     pg_int(&p, (int)state);
     pg_int(&p, next_attempt);
     pg_text(&p, result);
+    pg_text(&p, item->address);
+    pg_text(&p, item->domain);
+    pg_int(&p, item->created);
     int changed;
     if (pg_exec(st, PG_OUTBOX_FINISH, &p, "recording a notification's outcome", &changed) < 0)
         return -1;
-    if (changed == 0) return store_fail(st, "no outbox item %lld", (long long)id);
+    if (changed == 0) return store_fail(st, "no outbox item %lld for %s", (long long)item->id, item->address);
     return 0;
 }
 

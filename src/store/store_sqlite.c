@@ -263,7 +263,7 @@ static const char *const store_sqlite_migrations[] = {
     X(OUTBOX_LIST, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state IN (0, 2) ORDER BY state, id") \
     X(OUTBOX_FINISH, \
       "UPDATE outbox SET state = ?2, next_attempt = ?3, last_result = ?4," \
-      " attempts = attempts + 1 WHERE id = ?1") \
+      " attempts = attempts + 1 WHERE id = ?1 AND address = ?5 AND domain = ?6 AND created = ?7") \
     X(OUTBOX_RETRY, "UPDATE outbox SET state = 0, next_attempt = ?1, attempts = 0 WHERE state = 2") \
     X(OUTBOX_DEFER_DOMAIN, \
       "UPDATE outbox SET next_attempt = ?2 WHERE domain = ?1 AND state = 0 AND next_attempt < ?2") \
@@ -722,20 +722,24 @@ static int sq_outbox_list(store *st, store_outbox_item **items, size_t *n)
     return sq_outbox_rows(st, stmt, "listing the outbox", items, n);
 }
 
-static int sq_outbox_finish(store *st, int64_t id, store_outbox_state state, time_t next_attempt,
-                            const char *result)
+static int sq_outbox_finish(store *st, const store_outbox_item *item, store_outbox_state state,
+                            time_t next_attempt, const char *result)
 {
     if (state != STORE_OUTBOX_PENDING && state != STORE_OUTBOX_DONE &&
         state != STORE_OUTBOX_GIVEN_UP)
-        return store_fail(st, "outbox item %lld: unknown state %d", (long long)id, (int)state);
+        return store_fail(st, "outbox item %lld: unknown state %d", (long long)item->id, (int)state);
     sqlite3_stmt *stmt = sq_stmt(st, STMT_OUTBOX_FINISH);
     if (!stmt) return -1;
-    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_int64(stmt, 1, item->id);
     sqlite3_bind_int(stmt, 2, (int)state);
     sqlite3_bind_int64(stmt, 3, next_attempt);
     sq_bind_text(stmt, 4, result);
-    if (sq_exec(st, stmt, "recording a notification's outcome") < 0) return -1;
-    if (sq_changes(st) == 0) return store_fail(st, "no outbox item %lld", (long long)id);
+    sq_bind_text(stmt, 5, item->address);
+    sq_bind_text(stmt, 6, item->domain);
+    sqlite3_bind_int64(stmt, 7, item->created);
+    int changed;
+    if (sq_exec_count(st, stmt, "recording a notification's outcome", &changed) < 0) return -1;
+    if (changed == 0) return store_fail(st, "no outbox item %lld for %s", (long long)item->id, item->address);
     return 0;
 }
 

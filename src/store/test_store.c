@@ -510,9 +510,9 @@ static void test_done_items_leave_the_domain_index(void **state)
     size_t n;
     assert_int_equal(store_outbox_claim(f->st, T0, 60, 10, &items, &n), 0);
     assert_int_equal(n, 4);
-    assert_int_equal(store_outbox_finish(f->st, items[0].id, STORE_OUTBOX_DONE, T0, "200 / ok"), 0);
-    assert_int_equal(store_outbox_finish(f->st, items[2].id, STORE_OUTBOX_DONE, T0, "200 / ok"), 0);
-    assert_int_equal(store_outbox_finish(f->st, items[3].id, STORE_OUTBOX_GIVEN_UP, T0, "400 / no"), 0);
+    assert_int_equal(store_outbox_finish(f->st, &items[0], STORE_OUTBOX_DONE, T0, "200 / ok"), 0);
+    assert_int_equal(store_outbox_finish(f->st, &items[2], STORE_OUTBOX_DONE, T0, "200 / ok"), 0);
+    assert_int_equal(store_outbox_finish(f->st, &items[3], STORE_OUTBOX_GIVEN_UP, T0, "400 / no"), 0);
     store_outbox_free(items, n);
     assert_int_equal(fixture_int(f, "SELECT sum(ncell) FROM dbstat WHERE name = 'outbox_domain' AND pagetype = 'leaf'"), 2);
     store_outbox_gauge *gauges;
@@ -555,7 +555,7 @@ static void test_close_reads_no_whole_table(void **state)
         size_t n;
         assert_int_equal(store_outbox_claim_remembered(f->st, T0 + run, 60, &items, &n), 0);
         assert_int_equal(n, 1);
-        assert_int_equal(store_outbox_finish(f->st, items[0].id, STORE_OUTBOX_DONE, T0 + run, "200 / ok"), 0);
+        assert_int_equal(store_outbox_finish(f->st, &items[0], STORE_OUTBOX_DONE, T0 + run, "200 / ok"), 0);
         store_outbox_free(items, n);
         assert_int_equal(store_outbox_due(f->st, T0 + run, 10, &items, &n), 0);
         store_outbox_free(items, n);
@@ -607,6 +607,7 @@ int main(void)
         FIXTURE_TEST(test_stats_counts_permanent_per_domain),
         FIXTURE_TEST(test_outbox_lifecycle),
         FIXTURE_TEST(test_outbox_claim_remembered),
+        FIXTURE_TEST(test_outbox_outcome_of_a_removed_item_lands_nowhere),
         FIXTURE_TEST(test_close_reads_no_whole_table),
         FIXTURE_TEST(test_open_drops_stale_statistics),
         FIXTURE_TEST(test_outbox_claim_between_handles),

@@ -124,6 +124,28 @@ def test_ingest_attempts_only_its_own_notifications():
         platform.stop()
 
 
+def test_set_permanent_attempts_only_its_own_notification():
+    """set-permanent-bounced-address tells the platform about its address at
+    once, as the original did, and leaves the outbox's backlog to the daemon
+    (it sent the whole backlog before, with claims whose leases could be
+    over before a long pass ended)."""
+    platform = harness.Platform()
+    try:
+        work = Workdir(platform)
+        assert work.run("stats").returncode == 0   # creates the database
+        con = sqlite3.connect(work.db)
+        with con:
+            con.execute("INSERT INTO outbox (address, domain, reason, status, diagnostic, created, next_attempt)"
+                        " VALUES ('backlog@example.org', 'mydomain.de', 'userunknown', '5.1.1', '', 0, 0)")
+        con.close()
+        suppress(work, "admin@example.org")
+        assert platform.addresses() == ["admin@example.org"], platform.addresses()
+        assert work.query("SELECT attempts, state FROM outbox WHERE address = 'backlog@example.org'") == [(0, 0)]
+        assert work.query("SELECT attempts, state FROM outbox WHERE address = 'admin@example.org'") == [(1, 1)]
+    finally:
+        platform.stop()
+
+
 def test_ingest_backfills_through_the_policy_once():
     platform = harness.Platform()
     try:
