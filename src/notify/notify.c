@@ -58,6 +58,11 @@
  * 19.5 to 15.4 µs a message on the queue's benchmark, and needs claims of a
  * few hundred items (notify.max_in_flight) to keep pace with ingest. */
 #define NOTIFY_SYNC_INTERVAL_MS 100
+/* Transactions of the same outcomes the store may refuse in a row before
+ * they are given up on (their notifications come due again when their
+ * claims end): a store that keeps refusing must not hold every later
+ * outcome back for ever. */
+#define NOTIFY_OUTCOME_TRIES 5
 /* The platform's answer is logged and stored, cut to this many bytes. */
 #define NOTIFY_ANSWER_MAX 4096
 
@@ -117,6 +122,7 @@ struct notify {
     notify_resolved *resolved; /* one per configured domain */
     GHashTable *busy;          /* ids of the jobs claimed and not yet written */
     size_t in_flight;          /* jobs claimed and without an outcome */
+    int refused;               /* transactions of the finished jobs refused in a row */
     size_t *platform_busy;     /* per configured domain: its requests in flight */
     GQueue held;               /* jobs waiting for their platform's turn */
     GPtrArray *finished;       /* jobs with an outcome not yet written */
@@ -379,6 +385,7 @@ static void notify_record(notify *n)
 /* Lets go of the finished jobs, their outcomes written (or given up on). */
 static void notify_release_finished(notify *n)
 {
+    n->refused = 0;
     for (guint i = 0; i < n->finished->len; i++) {
         notify_job *job = g_ptr_array_index(n->finished, i);
         g_hash_table_remove(n->busy, &job->item->id);
@@ -830,10 +837,14 @@ static int notify_sync(notify *n, time_t now, bool fill)
     size_t count = 0;
     int rc = fill ? notify_claim(n, now, &items, &count) : 0;
     if (batch && store_commit(n->st) != 0) {
-        log_error("notify: cannot record the outcomes of the last %u requests, tried again shortly: %s",
-                  n->finished->len, store_errmsg(n->st));
+        bool again = n->finished->len > 0 && ++n->refused < NOTIFY_OUTCOME_TRIES;
+        log_error("notify: cannot record the outcomes of the last %u requests, %s: %s", n->finished->len,
+                  again ? "tried again shortly" : "they come due again when their claims end",
+                  store_errmsg(n->st));
         store_rollback(n->st);
         store_outbox_free(items, count);
+        if (!again)
+            notify_release_finished(n);
         return -1;
     }
     notify_release_finished(n);
