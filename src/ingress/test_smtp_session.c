@@ -78,10 +78,21 @@ static const smtp_session_ops test_ops = {
     .recipient_ok = test_recipient_ok, .submit = test_submit, .closed = test_closed,
 };
 
+/* A new session with f->limits, and its client. */
+static void fixture_connect(fixture *f)
+{
+    struct bufferevent *pair[2];
+    bufferevent_pair_new(f->base, 0, pair);
+    f->client = pair[1];
+    bufferevent_enable(f->client, EV_READ | EV_WRITE);
+    smtp_session_params params = { .limits = &f->limits, .hostname = "mx.test", .client_addr = "192.0.2.7",
+                                   .tls = NULL, .memory = &f->budget, .ops = &test_ops, .arg = f };
+    f->session = smtp_session_new(pair[0], &params);
+}
+
 static int setup(void **state)
 {
     fixture *f = g_new0(fixture, 1);
-    struct bufferevent *pair[2];
     f->base = event_base_new();
     f->messages = g_ptr_array_new_with_free_func(g_free);
     f->commit_ev = event_new(f->base, -1, 0, test_commit_cb, f);
@@ -89,12 +100,7 @@ static int setup(void **state)
     f->limits = (smtp_session_limits){ .max_message_size = 100000, .max_line_length = 512,
                                        .max_recipients = 3, .command_timeout_s = 60, .data_timeout_s = 60 };
     f->budget.limit = 1 << 30;
-    bufferevent_pair_new(f->base, 0, pair);
-    f->client = pair[1];
-    bufferevent_enable(f->client, EV_READ | EV_WRITE);
-    smtp_session_params params = { .limits = &f->limits, .hostname = "mx.test", .client_addr = "192.0.2.7",
-                                   .tls = NULL, .memory = &f->budget, .ops = &test_ops, .arg = f };
-    f->session = smtp_session_new(pair[0], &params);
+    fixture_connect(f);
     *state = f;
     return 0;
 }
@@ -521,14 +527,8 @@ static void test_line_limit_beyond_the_read_buffer(void **state)
     smtp_session_free(f->session);
     f->closed = false;
     f->limits.max_line_length = 300 * 1024;
-    struct bufferevent *pair[2];
     bufferevent_free(f->client);
-    bufferevent_pair_new(f->base, 0, pair);
-    f->client = pair[1];
-    bufferevent_enable(f->client, EV_READ | EV_WRITE);
-    smtp_session_params params = { .limits = &f->limits, .hostname = "mx.test", .client_addr = "192.0.2.7",
-                                   .tls = NULL, .memory = &f->budget, .ops = &test_ops, .arg = f };
-    f->session = smtp_session_new(pair[0], &params);
+    fixture_connect(f);
     g_free(take_replies(f));
     GString *line = g_string_new("NOOP ");
     while (line->len < 400 * 1024) g_string_append(line, "0123456789abcdef");

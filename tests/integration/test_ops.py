@@ -101,18 +101,24 @@ def amqp_sample(template, n):
         return f.read().replace("{n}", str(n))
 
 
+def _with_backlog(platform):
+    """A workdir whose outbox holds a notification due since long ago."""
+    work = Workdir(platform)
+    assert work.run("stats").returncode == 0   # creates the database
+    con = sqlite3.connect(work.db)
+    with con:
+        con.execute("INSERT INTO outbox (address, domain, reason, status, diagnostic, created, next_attempt)"
+                    " VALUES ('backlog@example.org', 'mydomain.de', 'userunknown', '5.1.1', '', 0, 0)")
+    con.close()
+    return work
+
+
 def test_ingest_attempts_only_its_own_notifications():
     """Like `stdin`, `ingest` makes its prompt attempt at what it queued: a
     backlog in the outbox waits for the daemon (issue 13, point 11)."""
     platform = harness.Platform()
     try:
-        work = Workdir(platform)
-        assert work.run("stats").returncode == 0   # creates the database
-        con = sqlite3.connect(work.db)
-        with con:
-            con.execute("INSERT INTO outbox (address, domain, reason, status, diagnostic, created, next_attempt)"
-                        " VALUES ('backlog@example.org', 'mydomain.de', 'userunknown', '5.1.1', '', 0, 0)")
-        con.close()
+        work = _with_backlog(platform)
         mbox = os.path.join(work.dir, "own.mbox")
         with open(mbox, "w") as f:
             f.write("From MAILER-DAEMON  Thu Nov 26 10:00:01 2026\n" + amqp_sample("permanent.eml", "own") + "\n")
@@ -131,13 +137,7 @@ def test_set_permanent_attempts_only_its_own_notification():
     over before a long pass ended)."""
     platform = harness.Platform()
     try:
-        work = Workdir(platform)
-        assert work.run("stats").returncode == 0   # creates the database
-        con = sqlite3.connect(work.db)
-        with con:
-            con.execute("INSERT INTO outbox (address, domain, reason, status, diagnostic, created, next_attempt)"
-                        " VALUES ('backlog@example.org', 'mydomain.de', 'userunknown', '5.1.1', '', 0, 0)")
-        con.close()
+        work = _with_backlog(platform)
         suppress(work, "admin@example.org")
         assert platform.addresses() == ["admin@example.org"], platform.addresses()
         assert work.query("SELECT attempts, state FROM outbox WHERE address = 'backlog@example.org'") == [(0, 0)]
