@@ -519,6 +519,21 @@ static void test_half_close_without_quit_ends_the_session(void **state)
     assert_true(f->closed);
 }
 
+/* An evicted session whose client does not read its 421 is dropped after
+ * 10 s (SMTP_CLOSE_TIMEOUT_S), not after command_timeout (60 s here): the
+ * slot it gave up must not keep its descriptor and buffers that long. */
+static void test_a_closing_session_whose_client_does_not_read_is_dropped(void **state)
+{
+    fixture *f = *state;
+    g_free(converse(f, "EHLO c\r\n"));
+    bufferevent_disable(f->client, EV_READ);
+    smtp_session_evict(f->session);
+    run_for(f, 1000);
+    assert_false(f->closed);
+    run_for(f, 10000);
+    assert_true(f->closed);
+}
+
 /* smtp.max_line_length may exceed the input held by default (256 KiB): a
  * longer command line is still refused as too long, not left to time out. */
 static void test_line_limit_beyond_the_read_buffer(void **state)
@@ -567,6 +582,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_half_close_after_the_dot_gets_the_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_close_without_quit_ends_the_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_line_limit_beyond_the_read_buffer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_closing_session_whose_client_does_not_read_is_dropped, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
