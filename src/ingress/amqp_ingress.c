@@ -347,12 +347,31 @@ static size_t amqp_ingress_header_block(const char *body, size_t len)
     return end ? (size_t)(end - body) + 1 : len;
 }
 
+/* What is kept of an oversize message, of which body holds the first *len
+ * bytes: its header block, under the quarantine's line with its size and
+ * SHA-256 (sum). Frees body; NULL when out of memory. */
+static char *amqp_ingress_reference(char *body, size_t *len, uint64_t size, GChecksum *sum)
+{
+    char *note = policy_quarantine_note(size, g_checksum_get_string(sum));
+    size_t header = amqp_ingress_header_block(body, *len), note_len = strlen(note);
+    char *kept = malloc(note_len + header + 1);
+    if (kept) {
+        memcpy(kept, note, note_len);
+        memcpy(kept + note_len, body, header);
+        *len = note_len + header;
+        kept[*len] = '\0';
+    }
+    g_free(note);
+    free(body);
+    return kept;
+}
+
 /* Reads the content of the delivery tagged tag (a header frame, then body
  * frames) into the batch. Each frame goes back to the library as soon as
  * its bytes are copied, so a message is held once (rabbitmq-c's own reader
  * holds every frame and the copy); a body over max_size is read past, its
- * first AMQP_INGRESS_REFERENCE_MAX bytes kept. 1, or -1 when the connection
- * failed. */
+ * first AMQP_INGRESS_REFERENCE_MAX bytes kept and the whole of it digested.
+ * 1, or -1 when the connection failed. */
 static int amqp_ingress_content(amqp_connection_state_t conn, amqp_ingress_batch *b, uint64_t tag,
                                 size_t max_size)
 {
@@ -363,12 +382,15 @@ static int amqp_ingress_content(amqp_connection_state_t conn, amqp_ingress_batch
     size_t room = oversize ? AMQP_INGRESS_REFERENCE_MAX : (size_t)size, held = 0;
     char *rcpt = amqp_ingress_envelope_recipient(frame.payload.properties.decoded);
     char *body = malloc(room + 1);
+    /* An oversize message's digest, so that two with the same header are not one. */
+    GChecksum *sum = oversize ? g_checksum_new(G_CHECKSUM_SHA256) : NULL;
     amqp_maybe_release_buffers_on_channel(conn, AMQP_INGRESS_CHANNEL);
     uint64_t got = 0;
     while (body && got < size && amqp_ingress_content_frame(conn, AMQP_FRAME_BODY, &frame) == 0) {
         size_t len = frame.payload.body_fragment.len;
         size_t take = len < room - held ? len : room - held;
         memcpy(body + held, frame.payload.body_fragment.bytes, take);
+        if (sum) g_checksum_update(sum, frame.payload.body_fragment.bytes, (gssize)len);
         held += take;
         got += len;
         amqp_maybe_release_buffers_on_channel(conn, AMQP_INGRESS_CHANNEL);
@@ -376,23 +398,29 @@ static int amqp_ingress_content(amqp_connection_state_t conn, amqp_ingress_batch
     if (!body || got != size) {
         free(body);
         free(rcpt);
+        if (sum) g_checksum_free(sum);
         return -1;
     }
     body[held] = '\0';
+    char *reason = NULL;
+    if (oversize) {
+        body = amqp_ingress_reference(body, &held, size, sum);
+        g_checksum_free(sum);
+        if (!body) {
+            free(rcpt);
+            return -1;
+        }
+        reason = g_strdup_printf("too large: %" PRIu64 " bytes, over amqp.max_message_size (%zu); "
+                                 "only its header is kept", size, max_size);
+        log_warn("AMQP: a message of %" PRIu64 " bytes is over amqp.max_message_size (%zu): quarantining its "
+                 "header only", size, max_size);
+    }
     b->bytes += held;
     size_t i = b->n++;
     b->tags[i] = tag;
     b->recipients[i] = rcpt;
     b->bodies[i] = body;
-    b->oversize[i] = NULL;
-    if (oversize) {
-        held = amqp_ingress_header_block(body, held);
-        body[held] = '\0';
-        b->oversize[i] = g_strdup_printf("too large: %" PRIu64 " bytes, over amqp.max_message_size (%zu); "
-                                         "only its header is kept", size, max_size);
-        log_warn("AMQP: a message of %" PRIu64 " bytes is over amqp.max_message_size (%zu): quarantining its "
-                 "header only", size, max_size);
-    }
+    b->oversize[i] = reason;
     b->messages[i] = (policy_message){
         .raw = body,
         .len = held,

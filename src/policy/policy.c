@@ -795,6 +795,10 @@ static bool policy_batch_one_by_one(policy *p, policy_job *jobs, size_t n, polic
     for (size_t i = 0; i < n; i++) {
         policy_job_rewind(&jobs[i]);
         out[i] = policy_batch_one(p, &jobs[i], queued, &counted[i]);
+        /* As policy_batch_at_once() does: the archive's queue is bounded by
+         * the copies alive, and the next message may wait for room in it. */
+        policy_archive_release(jobs[i].archived);
+        jobs[i].archived = NULL;
     }
     return true;
 }

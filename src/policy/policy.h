@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 #include "config.h"
 #include "store/store.h"
@@ -65,6 +66,11 @@ policy_outcome policy_handle(policy *p, const char *raw, size_t len, const polic
  * too large to handle: its header and its size. */
 policy_outcome policy_quarantine(policy *p, const char *raw, size_t len, const policy_envelope *env,
                                  const char *reason);
+/* The line that heads what the quarantine keeps of a message of size bytes
+ * (the SHA-256 of the whole of it in hex) when it keeps only its header
+ * block: two such messages with the same header are told apart, and each
+ * can be matched with its sender's copy. g_free() it. */
+char *policy_quarantine_note(uint64_t size, const char *sha256);
 /* What policy_handle() would do, without writing anything (the transaction
  * is rolled back, nothing is archived): for `ingest --dry-run`. */
 policy_outcome policy_handle_dry_run(policy *p, const char *raw, size_t len, const policy_envelope *env);

@@ -15,6 +15,12 @@
 
 #define QUARANTINE_NOTE "X-Bouncedemails-Quarantine: truncated"
 
+char *policy_quarantine_note(uint64_t size, const char *sha256)
+{
+    return g_strdup_printf(QUARANTINE_NOTE "; %" G_GUINT64_FORMAT " bytes, sha256=%s; only the header is kept\r\n",
+                           (guint64)size, sha256);
+}
+
 /* Length of the header block, the blank line that ends it excluded (the
  * whole message when it has no body). */
 static size_t quarantine_header_len(const char *raw, size_t len)
@@ -37,8 +43,9 @@ int policy_quarantine_add(store *st, const config *cfg, const char *raw, size_t 
 
     char *sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)raw, len);
     GString *kept = g_string_sized_new(max + 128);
-    g_string_append_printf(kept, QUARANTINE_NOTE "; %zu bytes, sha256=%s; only the header is kept\r\n", len,
-                           sum);
+    char *note = policy_quarantine_note(len, sum);
+    g_string_append(kept, note);
+    g_free(note);
     size_t header = quarantine_header_len(raw, len);
     g_string_append_len(kept, raw, (gssize)MIN(header, max));
     g_string_append(kept, "\r\n");

@@ -1424,6 +1424,36 @@ static void refusing_batch(fixture *f, char *const *raws, size_t n, policy_outco
     g_free(msgs);
 }
 
+/* A batch handled again one message at a time lets go of each message's
+ * raw copy once it is handled, as the first pass does: the archive's queue
+ * is bounded by the copies alive (4 MiB), and a thread that waited for room
+ * while holding every copy of the batch would wait for ever, inside its
+ * write transaction. Twelve permanent bounces of 512 KiB each. */
+static void test_refused_in_a_batch_of_large_bounces_does_not_wait_for_ever(void **state)
+{
+    fixture *f = *state;
+    enum { N = 12 };
+    char *raws[N];
+    GString *pad = g_string_new(NULL);
+    while (pad->len < 512 * 1024) g_string_append(pad, "padding after the report, as a bounce's epilogue\r\n");
+    for (int i = 0; i < N; i++) {
+        char *rcpt = i == 0 ? g_strdup("refused@example.com") : g_strdup_printf("large%d@example.com", i);
+        char *raw = hard_bounce(f, rcpt);
+        raws[i] = g_strconcat(raw, pad->str, NULL);
+        g_free(raw);
+        g_free(rcpt);
+    }
+    g_string_free(pad, TRUE);
+    policy_outcome out[N];
+    refusing_batch(f, raws, N, out);
+    assert_int_equal(out[0], POLICY_QUARANTINED);
+    for (int i = 1; i < N; i++)
+        assert_int_equal(out[i], POLICY_HANDLED);
+    assert_true(suppressed(f, "large11@example.com"));
+    for (int i = 0; i < N; i++)
+        g_free(raws[i]);
+}
+
 /* A batch is first handled without a savepoint a message; when the store
  * refuses one in the middle, the whole batch is handled again one message
  * at a time: what came before the refused one counts once, not twice, and
@@ -1645,6 +1675,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_archived_before_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handling_time_counts_from_receipt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_same_as_one_by_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_in_a_batch_of_large_bounces_does_not_wait_for_ever, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_archive_path_is_safe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_one_copy_per_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_same_name_twice_kept, setup, teardown),

@@ -2,6 +2,7 @@
 """The RabbitMQ consumer against a real broker: it consumes and notifies,
 reads both vhost spellings, carries on when the broker restarts, and loses
 nothing when it is killed with SIGKILL again and again."""
+import hashlib
 import os
 import random
 import re
@@ -289,7 +290,9 @@ def test_oversize_message_is_quarantined_by_reference():
         harness.wait_until(lambda: work.query("SELECT count(*) FROM quarantine")[0][0] == 1, 10, "a quarantined reference")
         raw, reason = work.query("SELECT raw, reason FROM quarantine")[0]
         raw = bytes(raw).decode()
-        assert raw.rstrip() == head.rstrip(), raw[:500]
+        digest = hashlib.sha256(big.encode()).hexdigest()
+        note = f"X-Bouncedemails-Quarantine: truncated; {len(big.encode())} bytes, sha256={digest}; only the header is kept\r\n"
+        assert raw.rstrip() == note + head.rstrip(), raw[:500]
         assert f"too large: {len(big.encode())} bytes" in reason and "65536" in reason, reason
         assert "user-1@example.org" not in platform.addresses()
         assert queue_is_empty(url, queue)
@@ -388,6 +391,29 @@ def test_a_batch_of_large_messages_ends_at_its_byte_bound():
 def _peak_rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         return int(next(line for line in f if line.startswith("VmHWM:")).split()[1])
+
+
+def test_oversize_messages_with_one_header_are_two():
+    """Two different messages over amqp.max_message_size whose header blocks
+    are the same: what is kept of each carries its own size and SHA-256, so
+    the second is not taken for a duplicate of the first and dropped."""
+    url, queue = _url(), _queue("oversize-twins")
+    head = _template(TEMPLATES[0], 3).split("\n\n", 1)[0]
+    platform = harness.Platform()
+    work = harness.Workdir(platform, amqp={"url": url, "queue": queue, "max_message_size": 65536})
+    service = work.start("run")
+    try:
+        service.wait_output("AMQP consuming queue")
+        for filler in ("alice\n", "bob\n"):
+            body = (head + "\n\n" + filler * 30000).encode()
+            subprocess.run(["amqp-publish", "-u", url, "-r", queue], input=body, check=True, timeout=30)
+        harness.wait_until(lambda: work.query("SELECT count(*) FROM quarantine")[0][0] == 2, 30, "two references")
+        harness.wait_until(lambda: queue_is_empty(url, queue), 30, "both acknowledged")
+        assert "Duplicate" not in service.output()
+        assert work.query("SELECT count(*) FROM message_seen")[0][0] == 2
+    finally:
+        service.stop()
+        platform.stop()
 
 
 def test_oversize_messages_are_never_held_whole():
