@@ -136,7 +136,7 @@ static void smtp_deadline(smtp_session *s, int seconds)
  * its last command that moved something. */
 static void smtp_await_command(smtp_session *s)
 {
-    if (s->moved || s->idle_since == 0)
+    if (s->moved)
         s->idle_since = g_get_monotonic_time();
     s->moved = false;
     smtp_deadline(s, s->params.limits->command_timeout_s);
@@ -348,6 +348,13 @@ static char *smtp_printable(const char *text, size_t max)
     return out;
 }
 
+static void smtp_refuse_parameter(smtp_session *s, const char *param)
+{
+    char *shown = smtp_printable(param, SMTP_MAX_ECHO);
+    smtp_error(s, "555 5.5.4 Unsupported parameter %s", shown);
+    g_free(shown);
+}
+
 /* Return-Path: and Received: as the final delivery adds them (RFC 5321 4.4). */
 static void smtp_append_trace(const smtp_session *s, GString *out, const char *rcpt)
 {
@@ -410,9 +417,7 @@ static int smtp_mail_params(smtp_session *s, char *params)
                    (strcasecmp(value, "7BIT") == 0 || strcasecmp(value, "8BITMIME") == 0)) {
             continue;
         } else {
-            char *shown = smtp_printable(key, SMTP_MAX_ECHO);
-            smtp_error(s, "555 5.5.4 Unsupported parameter %s", shown);
-            g_free(shown);
+            smtp_refuse_parameter(s, key);
             return -1;
         }
     }
@@ -448,9 +453,7 @@ static void smtp_cmd_rcpt(smtp_session *s, char *args)
         return;
     }
     if (*params) {
-        char *shown = smtp_printable(params, SMTP_MAX_ECHO);
-        smtp_error(s, "555 5.5.4 Unsupported parameter %s", shown);
-        g_free(shown);
+        smtp_refuse_parameter(s, params);
         return;
     }
     bool postmaster = strcasecmp(addr, "postmaster") == 0;
@@ -869,6 +872,7 @@ smtp_session *smtp_session_new(struct bufferevent *bev, const smtp_session_param
     s->rcpts = g_ptr_array_new_with_free_func(g_free);
     s->out = evbuffer_new();
     s->state = SMTP_STATE_CONNECTED;
+    s->moved = true;   /* connecting: idle from now */
     bufferevent_setcb(bev, smtp_session_read_cb, smtp_session_write_cb, smtp_session_event_cb, s);
     bufferevent_setwatermark(bev, EV_READ, 0, smtp_read_watermark(s));
     s->deadline = evtimer_new(bufferevent_get_base(bev), smtp_session_deadline_cb, s);

@@ -837,7 +837,9 @@ static int notify_sync(notify *n, time_t now, bool fill)
     size_t count = 0;
     int rc = fill ? notify_claim(n, now, &items, &count) : 0;
     if (batch && store_commit(n->st) != 0) {
-        bool again = n->finished->len > 0 && ++n->refused < NOTIFY_OUTCOME_TRIES;
+        /* The daemon's worker tries again; a command does not wait for the
+         * store to come back. */
+        bool again = n->started && n->finished->len > 0 && ++n->refused < NOTIFY_OUTCOME_TRIES;
         log_error("notify: cannot record the outcomes of the last %u requests, %s: %s", n->finished->len,
                   again ? "tried again shortly" : "they come due again when their claims end",
                   store_errmsg(n->st));
@@ -916,9 +918,6 @@ int notify_run_once(notify *n, time_t now, size_t *attempted)
             if (started < 0) {
                 rc = -1;
                 started = 0;
-                /* A command does not wait for the store to come back: these
-                 * come due again when their claims end. */
-                notify_release_finished(n);
             }
             total += (size_t)started;
         }
