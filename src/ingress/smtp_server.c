@@ -73,8 +73,9 @@ typedef struct smtp_batch {
     GArray *owner;            /* guint: the index in sessions of each message */
     GPtrArray *keep;          /* memory the messages point to: g_free()d */
     policy_outcome *out;
-    smtp_budget *memory;      /* charged with held */
-    size_t held;              /* bytes of the messages */
+    smtp_budget *memory;      /* charged with held, and taken */
+    size_t held;              /* bytes of the sessions' own copies */
+    size_t taken;             /* for the other copies (smtp_batch_extra) */
 } smtp_batch;
 
 typedef struct smtp_net {
@@ -252,7 +253,7 @@ static const smtp_session_ops smtp_server_ops = {
 static void smtp_batch_free(smtp_batch *b)
 {
     if (!b) return;
-    smtp_budget_give(b->memory, b->held);
+    smtp_budget_give(b->memory, b->held + b->taken);
     g_ptr_array_free(b->sessions, TRUE);
     g_array_free(b->msgs, TRUE);
     g_array_free(b->owner, TRUE);
@@ -289,18 +290,36 @@ static bool *smtp_batch_copies(smtp_server *srv, smtp_session *s)
     return copy;
 }
 
+/* What the copies of a message beyond its first take from the memory
+ * budget, at most: each is the message with a trace naming its recipient. */
+static size_t smtp_batch_extra(const smtp_session *s, const bool *copy, size_t main_len)
+{
+    size_t extra = 0;
+    for (size_t i = 1; i < smtp_session_n_recipients(s); i++)
+        if (copy[i]) extra += main_len + strlen(smtp_session_recipient(s, i));
+    return extra;
+}
+
 /* One policy message per recipient that smtp_batch_copies() picks. The
- * bytes are charged to the memory budget until the batch is freed. */
-static void smtp_batch_add(smtp_server *srv, smtp_batch *b, smtp_session *s)
+ * bytes are charged to the memory budget until the batch is freed: the
+ * session's own copy is held already, the others are taken, and when the
+ * budget cannot give them the session is left out (false). */
+static bool smtp_batch_add(smtp_server *srv, smtp_batch *b, smtp_session *s)
 {
     guint index = b->sessions->len, first = b->msgs->len;
     size_t n = smtp_session_n_recipients(s);
     bool *copy = smtp_batch_copies(srv, s);
-    g_ptr_array_add(b->sessions, s);
-    const char *sender = smtp_batch_keep(b, g_strdup(smtp_session_sender(s)));
     /* The trace differs per copy and per attempt: the fingerprint skips it. */
     size_t main_len;
     smtp_session_message(s, &main_len);
+    size_t extra = smtp_batch_extra(s, copy, main_len);
+    if (!smtp_budget_take(b->memory, extra)) {
+        g_free(copy);
+        return false;
+    }
+    b->taken += extra;
+    g_ptr_array_add(b->sessions, s);
+    const char *sender = smtp_batch_keep(b, g_strdup(smtp_session_sender(s)));
     size_t trace_len = smtp_session_trace_len(s), body_len = main_len - trace_len;
     double received = metrics_clock();
     for (size_t i = 0; i < n; i++) {
@@ -311,7 +330,6 @@ static void smtp_batch_add(smtp_server *srv, smtp_batch *b, smtp_session *s)
         /* The first recipient's copy last: taking it leaves the session without one. */
         m.raw = i == 0 ? NULL : smtp_batch_keep(b, smtp_session_message_for(s, rcpt, &m.len));
         m.envelope.trace_len = i == 0 ? trace_len : m.len - body_len;
-        b->held += m.len;
         g_array_append_val(b->msgs, m);
         g_array_append_val(b->owner, index);
     }
@@ -321,9 +339,12 @@ static void smtp_batch_add(smtp_server *srv, smtp_batch *b, smtp_session *s)
         b->held += main_copy->len;
     }
     g_free(copy);
+    return true;
 }
 
-static smtp_batch *smtp_batch_new(smtp_server *srv, GPtrArray *sessions)
+/* The sessions whose copies the memory budget could not take are put in
+ * refused, for the caller to answer. */
+static smtp_batch *smtp_batch_new(smtp_server *srv, GPtrArray *sessions, GPtrArray *refused)
 {
     smtp_batch *b = g_new0(smtp_batch, 1);
     b->sessions = g_ptr_array_new();
@@ -331,7 +352,10 @@ static smtp_batch *smtp_batch_new(smtp_server *srv, GPtrArray *sessions)
     b->owner = g_array_new(FALSE, FALSE, sizeof(guint));
     b->keep = g_ptr_array_new_with_free_func(g_free);
     b->memory = &srv->memory;
-    for (guint i = 0; i < sessions->len; i++) smtp_batch_add(srv, b, g_ptr_array_index(sessions, i));
+    for (guint i = 0; i < sessions->len; i++) {
+        smtp_session *s = g_ptr_array_index(sessions, i);
+        if (!smtp_batch_add(srv, b, s)) g_ptr_array_add(refused, s);
+    }
     smtp_budget_charge(b->memory, b->held);
     b->out = g_new(policy_outcome, b->msgs->len);
     return b;
@@ -364,12 +388,23 @@ static void *smtp_worker_main(void *arg)
 static void smtp_server_dispatch(smtp_server *srv)
 {
     if (srv->in_flight || srv->pending->len == 0) return;
-    srv->in_flight = smtp_batch_new(srv, srv->pending);
+    GPtrArray *refused = g_ptr_array_new();
+    smtp_batch *b = smtp_batch_new(srv, srv->pending, refused);
     g_ptr_array_set_size(srv->pending, 0);
-    g_mutex_lock(&srv->lock);
-    srv->todo = srv->in_flight;
-    g_cond_signal(&srv->cond);
-    g_mutex_unlock(&srv->lock);
+    if (b->msgs->len > 0) {
+        srv->in_flight = b;
+        g_mutex_lock(&srv->lock);
+        srv->todo = b;
+        g_cond_signal(&srv->cond);
+        g_mutex_unlock(&srv->lock);
+    } else {
+        smtp_batch_free(b);
+    }
+    /* Answered once pending is empty: a pipelined message may be submitted
+     * at once. */
+    for (guint i = 0; i < refused->len; i++)
+        smtp_session_committed(g_ptr_array_index(refused, i), SMTP_COMMIT_NO_MEMORY);
+    g_ptr_array_free(refused, TRUE);
 }
 
 static void smtp_server_commit_cb(evutil_socket_t fd, short what, void *arg)
@@ -388,7 +423,7 @@ static void smtp_server_answer(const smtp_batch *b)
             if (g_array_index(b->owner, guint, k) == i && b->out[k] == POLICY_STORE_FAILED) ok = false;
         if (!s) continue;
         if (!ok) log_warn("SMTP %s: message not committed, answered 451", smtp_session_client(s));
-        smtp_session_committed(s, ok);
+        smtp_session_committed(s, ok ? SMTP_COMMIT_DONE : SMTP_COMMIT_FAILED);
     }
 }
 

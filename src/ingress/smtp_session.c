@@ -221,6 +221,13 @@ static size_t smtp_grown(const GString *msg, size_t len)
     return allocated;
 }
 
+/* what: "DATA" refused at once, or a "message" read to its end. */
+static void smtp_refuse_no_memory(smtp_session *s, const char *what)
+{
+    log_warn("SMTP %s: %s refused, smtp.max_memory (%zu bytes) is in use", s->client, what, s->params.memory->limit);
+    smtp_reply(s, "452 4.3.1 Insufficient system storage, try again later");
+}
+
 /* The message's bytes leave the session's share of the budget. */
 static void smtp_release(smtp_session *s)
 {
@@ -487,9 +494,8 @@ static void smtp_cmd_data(smtp_session *s, char *args)
     }
     s->msg = g_string_sized_new(SMTP_MESSAGE_INITIAL);
     if (!smtp_hold(s, s->msg->allocated_len)) {
-        log_warn("SMTP %s: DATA refused, smtp.max_memory (%zu bytes) is in use", s->client, s->params.memory->limit);
         smtp_free_message(s);
-        smtp_reply(s, "452 4.3.1 Insufficient system storage, try again later");
+        smtp_refuse_no_memory(s, "DATA");
         return;
     }
     smtp_append_trace(s, s->msg, smtp_session_recipient(s, 0));
@@ -719,9 +725,7 @@ static void smtp_data_refused(smtp_session *s)
                  s->params.limits->max_message_size);
         smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
     } else {
-        log_warn("SMTP %s: message refused, smtp.max_memory (%zu bytes) is in use", s->client,
-                 s->params.memory->limit);
-        smtp_reply(s, "452 4.3.1 Insufficient system storage, try again later");
+        smtp_refuse_no_memory(s, "message");
     }
     smtp_transaction_reset(s);
     smtp_set_state(s, SMTP_STATE_GREETED);
@@ -935,12 +939,14 @@ size_t smtp_session_n_recipients(const smtp_session *s) { return s->rcpts->len; 
 const char *smtp_session_recipient(const smtp_session *s, size_t i) { return g_ptr_array_index(s->rcpts, i); }
 const char *smtp_session_client(const smtp_session *s) { return s->client; }
 
-void smtp_session_committed(smtp_session *s, bool ok)
+void smtp_session_committed(smtp_session *s, smtp_commit result)
 {
     if (s->state != SMTP_STATE_COMMITTING) return;
-    if (ok) {
+    if (result == SMTP_COMMIT_DONE) {
         smtp_reply(s, "250 2.0.0 Ok: committed");
         s->errors = 0;
+    } else if (result == SMTP_COMMIT_NO_MEMORY) {
+        smtp_refuse_no_memory(s, "message");
     } else {
         smtp_reply(s, "451 4.3.0 Error: cannot store the message now, try again later");
     }

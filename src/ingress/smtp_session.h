@@ -117,8 +117,13 @@ bool smtp_session_idle(const smtp_session *s, gint64 *since);
  * the reply is written, or after a few seconds if the client does not read. */
 void smtp_session_evict(smtp_session *s);
 
-/* The owner's answer to a submit: ok means committed (250), else 451. The
- * session then goes on with any pipelined input. Never frees the session. */
-void smtp_session_committed(smtp_session *s, bool ok);
+/* The owner's answer to a submit. The session then goes on with any
+ * pipelined input. Never frees the session. */
+typedef enum smtp_commit {
+    SMTP_COMMIT_DONE,         /* committed: 250 */
+    SMTP_COMMIT_FAILED,       /* the store failed: 451 */
+    SMTP_COMMIT_NO_MEMORY,    /* not taken, the copies it needs are beyond smtp.max_memory: 452 */
+} smtp_commit;
+void smtp_session_committed(smtp_session *s, smtp_commit result);
 
 #endif

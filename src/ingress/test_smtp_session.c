@@ -49,7 +49,7 @@ static void test_commit_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     smtp_session *s = f->pending;
     f->pending = NULL;
-    if (s) smtp_session_committed(s, f->commit_ok);
+    if (s) smtp_session_committed(s, f->commit_ok ? SMTP_COMMIT_DONE : SMTP_COMMIT_FAILED);
 }
 
 static void test_submit(void *arg, smtp_session *s)

@@ -75,8 +75,10 @@ char *policy_quarantine_note(uint64_t size, const char *sha256);
  * is rolled back, nothing is archived): for `ingest --dry-run`. */
 policy_outcome policy_handle_dry_run(policy *p, const char *raw, size_t len, const policy_envelope *env);
 
-/* Handles n messages in one transaction, each under its own savepoint, and
- * fills out[i]. When the commit fails every outcome is POLICY_STORE_FAILED. */
+/* Handles n messages in one transaction and fills out[i]. A message that
+ * the store refuses costs only itself: the batch is handled again, each
+ * message under its own savepoint. When the commit fails every outcome is
+ * POLICY_STORE_FAILED. */
 void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy_outcome *out);
 
 const char *policy_outcome_name(policy_outcome outcome);

@@ -725,5 +725,30 @@ def test_memory_budget_holds_under_parallel_data():
         assert growth < 4 * budget // 1024, f"the service grew by {growth} KiB"
 
 
+
+def test_copies_for_several_platforms_count_against_the_memory_budget():
+    """A message for two platform domains is committed once for each, so it
+    is held twice: when the memory budget cannot take the second copy, the
+    message gets 452 4.3.1 and nothing of it is committed. The same message
+    for one domain, or a smaller one for both, goes through."""
+    other = "no-reply@other.de"
+    sections = {"handler": {"domains": {"other.de": {"base_url": "http://127.0.0.1:9/emails/{address}/suspend"}}}}
+    pad = (b"Y" * 998 + b"\r\n") * 600   # 600 KB: held in 1 MiB while it is read
+    with smtp_service(sections, max_memory=1536 << 10) as (work, service, port):
+        with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
+            try:
+                s.sendmail("", [NOREPLY, other], bounce(1) + pad)
+                code = 250
+            except smtplib.SMTPDataError as e:
+                code = e.smtp_code
+            assert code == 452, code
+            assert _messages_seen(work) == 0
+            service.wait_output("message refused, smtp.max_memory")
+            assert s.sendmail("", [NOREPLY], bounce(2) + pad) == {}
+            assert _messages_seen(work) == 1
+            assert s.sendmail("", [NOREPLY, other], bounce(3) + pad[:200 * 1000]) == {}
+            assert _messages_seen(work) == 3
+
+
 if __name__ == "__main__":
     harness.main(globals())
