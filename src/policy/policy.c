@@ -30,6 +30,7 @@ struct policy {
     void *hook_arg;
     time_t fixed_now;
     policy_pool *pool;         /* classifies batches; started by the first */
+    GHashTable *dry_run_seen;  /* fingerprints policy_handle_dry_run() would have recorded */
 };
 
 /* One recipient as the policy treats it: the classifier's findings, or the
@@ -101,6 +102,8 @@ void policy_free(policy *p)
      * before the caller (a `stdin` run) may exit. */
     policy_archive_flush();
     policy_pool_free(p->pool);
+    if (p->dry_run_seen)
+        g_hash_table_destroy(p->dry_run_seen);
     free(p);
 }
 
@@ -512,6 +515,9 @@ policy_outcome policy_job_run(policy *p, policy_job *job, bool check_duplicate)
             policy_store_failed(p, "fingerprint");
             return POLICY_STORE_FAILED;
         }
+        /* A dry run's fingerprints are rolled back with the rest. */
+        if (job->dry_run && p->dry_run_seen && g_hash_table_contains(p->dry_run_seen, job->fingerprint))
+            seen = 1;
         if (seen) {
             log_field("Duplicate:", "%.16s (handled before)", job->fingerprint);
             return POLICY_DUPLICATE;
@@ -683,6 +689,11 @@ policy_outcome policy_handle_dry_run(policy *p, const char *raw, size_t len, con
     policy_job_init(&job, raw, len, env, policy_now(p));
     job.dry_run = true;
     policy_outcome out = policy_job_handle(p, &job);
+    if (out == POLICY_HANDLED || out == POLICY_QUARANTINED) {
+        if (!p->dry_run_seen)
+            p->dry_run_seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_hash_table_add(p->dry_run_seen, g_strdup(job.fingerprint));
+    }
     store_rollback(p->st);
     policy_job_clear(&job);
     return out;

@@ -72,7 +72,11 @@ policy_outcome policy_quarantine(policy *p, const char *raw, size_t len, const p
  * can be matched with its sender's copy. g_free() it. */
 char *policy_quarantine_note(uint64_t size, const char *sha256);
 /* What policy_handle() would do, without writing anything (the transaction
- * is rolled back, nothing is archived): for `ingest --dry-run`. */
+ * is rolled back, nothing is archived): for `ingest --dry-run`. A message
+ * that an earlier dry run of this policy would have handled is a duplicate,
+ * as it would be in a real run; counters do not carry over, so a
+ * temporary failure is counted as if it were the address's only one since
+ * the store's last commit. */
 policy_outcome policy_handle_dry_run(policy *p, const char *raw, size_t len, const policy_envelope *env);
 
 /* Handles n messages in one transaction and fills out[i]. A message that

@@ -189,6 +189,22 @@ def test_ingest_backfills_through_the_policy_once():
         platform.stop()
 
 
+def test_dry_run_counts_a_bounce_given_twice_as_the_real_run_does():
+    """The same bounce twice in one mbox: the real run handles it once and
+    counts the second as a duplicate, and so does the dry run before it,
+    although the dry run writes no fingerprint."""
+    work = Workdir()
+    mbox = os.path.join(work.dir, "twice.mbox")
+    with open(mbox, "w") as f:
+        for n in (1, 2):
+            f.write(f"From MAILER-DAEMON  Thu Nov 26 10:00:0{n} 2026\n" + amqp_sample("permanent.eml", "tw") + "\n")
+    dry = work.run("--no-debug", "ingest", "--dry-run", mbox)
+    assert dry.returncode == 0 and "1 would be handled, 1 duplicate(s)" in dry.stdout.decode(), dry.stdout.decode()
+    assert work.query("SELECT count(*) FROM message_seen") == [(0,)], "the dry run wrote"
+    real = work.run("--no-debug", "ingest", mbox)
+    assert real.returncode == 0 and "ingest: 1 handled, 1 duplicate(s)" in real.stdout.decode(), real.stdout.decode()
+
+
 DAY = 86400
 
 
