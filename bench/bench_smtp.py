@@ -24,7 +24,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
 import harness  # noqa: E402
-from bench_service import StandinPlatform, bounce_templates, cleanup, handled, rss_peak_kib  # noqa: E402
+from bench_service import (StandinPlatform, bounce_templates, cleanup, file_system_line, handled,  # noqa: E402
+                           rss_peak_kib, settled_file_system)
 
 RECIPIENT = b"no-reply@mydomain.de"
 LOAD = os.path.join(os.path.dirname(harness.BIN), "bench", "smtp_load")
@@ -105,6 +106,7 @@ def main():
     connect_count = int(os.environ.get("BENCH_SMTP_CONNECT_MESSAGES", 3000))
     clients = int(os.environ.get("BENCH_SMTP_CLIENTS", 16))
     templates = bounce_templates()
+    file_system = settled_file_system()
     platform = StandinPlatform()
     port = harness.free_port()
     work = harness.Workdir(platform, smtp={"port": port, "max_connections_per_client": 4 * clients})
@@ -129,6 +131,7 @@ def main():
 
     print(f"SMTP end to end: {clients} clients, {len(templates)} distinct real bounces, 250 only after commit;"
           f" store and archive under {tempfile.gettempdir()}")
+    print(file_system_line(*file_system))
     print(f"{'SMTP':<30} {'messages':>9} {'committed':>10} {'seconds':>8} {'msg/s':>9} {'service CPU ms/msg':>19}"
           f"  {'of it: sessions':>15} {'commit':>7} {'pool':>6} {'archive':>8} {'notify':>7}  {'clients ms/msg':>14}")
     for label, delivered, committed, elapsed, cpu, split, client_cpu in rows:
