@@ -141,8 +141,9 @@ def new_file_us(count=2000):
 # passed over, one by one, when a new inode is allocated: for six minutes
 # after many files were deleted (make test, an earlier make bench) a new file
 # costs ten times what it does at rest, and the archive's share of every row
-# with it (README, thirteenth round). The rows wait, up to that long, until a
-# new file costs at most BENCH_SETTLE_US (0: they do not wait).
+# with it (docs/performance-history.md, thirteenth round). The rows wait,
+# up to that long, until a new file costs at most BENCH_SETTLE_US (0: they
+# do not wait).
 SETTLE_US = float(os.environ.get("BENCH_SETTLE_US", 100))
 SETTLE_MAX_S = 390
 SETTLE_PROBE_S = 30
@@ -367,8 +368,9 @@ def cleanup():
     """Stops the stand-ins and removes the scratch folders, unless make bench
     removes them all at its end (BENCH_DEFER_CLEANUP): on the benchmark
     machine, files deleted in the last minutes slow the making of new ones
-    (README, eighth round), so deleting one row's 100,000 archive files
-    would be charged to the archive writer of the rows after it."""
+    (docs/performance-history.md, thirteenth round), so deleting one row's
+    100,000 archive files would be charged to the archive writer of the rows
+    after it."""
     for platform in _standins:
         platform.stop()
     if not os.environ.get("BENCH_DEFER_CLEANUP"):

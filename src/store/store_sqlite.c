@@ -29,8 +29,8 @@
  * the counters and fingerprints take random pages, and a longer WAL copies
  * each hot page back into the database fewer times. 4000 took a third less
  * CPU a message than 1000; 16000 wrote 13% fewer bytes a message than 4000
- * at a 100,000 backlog (README, eighth round). sq_wal_hook runs it, in place
- * of SQLite's own. */
+ * at a 100,000 backlog (docs/performance-history.md, eighth round).
+ * sq_wal_hook runs it, in place of SQLite's own. */
 #define STORE_SQLITE_AUTOCHECKPOINT_PAGES 16000
 /* A process that opens the database when no other has it open reads the
  * whole WAL to rebuild its index: a handle closing with a WAL longer than
@@ -1171,7 +1171,8 @@ static void sq_close(store *st)
      * every close (its partial indexes, empty once every notification is
      * done, never count as analysed), a read of the whole table that made
      * each `stdin` run slower than the last. Without statistics every
-     * statement gets the plan it gets with them (README, seventh round). */
+     * statement gets the plan it gets with them (docs/performance-history.md,
+     * seventh round). */
     if (s->db && s->wal_pages >= STORE_SQLITE_CLOSE_CHECKPOINT_PAGES) {
         sqlite3_busy_timeout(s->db, 0);
         sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);

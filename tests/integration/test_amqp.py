@@ -345,7 +345,7 @@ def test_a_backlog_is_committed_in_batches_of_amqp_batch():
     committed in transactions of at most 250 messages, each message in
     exactly one, and batches grow past the old default of 100 when the
     messages are waiting: larger batches are what write fewer pages a
-    message (README, eighth round)."""
+    message (docs/performance-history.md, eighth round)."""
     url, queue = _url(), _queue("batches")
     platform = harness.Platform()
     work = harness.Workdir(platform, amqp={"url": url, "queue": queue})
