@@ -300,11 +300,25 @@ static size_t smtp_batch_extra(const smtp_session *s, const bool *copy, size_t m
     return extra;
 }
 
+/* Whether the other copies of the message fit in the memory budget: they
+ * are taken from it, counting the session's own copy at its length, as the
+ * batch keeps it, rather than at its buffer's size. */
+static smtp_commit smtp_batch_room(const smtp_batch *b, const smtp_session *s, const bool *copy, size_t main_len,
+                                   size_t extra)
+{
+    size_t own = copy[0] ? main_len : 0;
+    if (own + extra > b->memory->limit)
+        return SMTP_COMMIT_TOO_LARGE;   /* no retry would fit it */
+    size_t held = smtp_session_held(s), freeing = copy[0] && held > main_len ? held - main_len : 0;
+    return smtp_budget_take_freeing(b->memory, extra, freeing) ? SMTP_COMMIT_DONE : SMTP_COMMIT_NO_MEMORY;
+}
+
 /* One policy message per recipient that smtp_batch_copies() picks. The
  * bytes are charged to the memory budget until the batch is freed: the
- * session's own copy is held already, the others are taken, and when the
- * budget cannot give them the session is left out (false). */
-static bool smtp_batch_add(smtp_server *srv, smtp_batch *b, smtp_session *s)
+ * session's own copy moves from its share to the batch's, the others are
+ * taken; when the budget cannot give them the session is left out, and the
+ * answer it is owed returned. */
+static smtp_commit smtp_batch_add(smtp_server *srv, smtp_batch *b, smtp_session *s)
 {
     guint index = b->sessions->len, first = b->msgs->len;
     size_t n = smtp_session_n_recipients(s);
@@ -313,9 +327,10 @@ static bool smtp_batch_add(smtp_server *srv, smtp_batch *b, smtp_session *s)
     size_t main_len;
     smtp_session_message(s, &main_len);
     size_t extra = smtp_batch_extra(s, copy, main_len);
-    if (!smtp_budget_take(b->memory, extra)) {
+    smtp_commit room = smtp_batch_room(b, s, copy, main_len, extra);
+    if (room != SMTP_COMMIT_DONE) {
         g_free(copy);
-        return false;
+        return room;
     }
     b->taken += extra;
     g_ptr_array_add(b->sessions, s);
@@ -336,15 +351,16 @@ static bool smtp_batch_add(smtp_server *srv, smtp_batch *b, smtp_session *s)
     if (copy[0]) {
         policy_message *main_copy = &g_array_index(b->msgs, policy_message, first);
         main_copy->raw = smtp_batch_keep(b, smtp_session_take_message(s, &main_copy->len));
+        smtp_budget_charge(b->memory, main_copy->len);
         b->held += main_copy->len;
     }
     g_free(copy);
-    return true;
+    return SMTP_COMMIT_DONE;
 }
 
 /* The sessions whose copies the memory budget could not take are put in
- * refused, for the caller to answer. */
-static smtp_batch *smtp_batch_new(smtp_server *srv, GPtrArray *sessions, GPtrArray *refused)
+ * refused, with the answer each is owed in refusals, for the caller. */
+static smtp_batch *smtp_batch_new(smtp_server *srv, GPtrArray *sessions, GPtrArray *refused, GArray *refusals)
 {
     smtp_batch *b = g_new0(smtp_batch, 1);
     b->sessions = g_ptr_array_new();
@@ -354,9 +370,12 @@ static smtp_batch *smtp_batch_new(smtp_server *srv, GPtrArray *sessions, GPtrArr
     b->memory = &srv->memory;
     for (guint i = 0; i < sessions->len; i++) {
         smtp_session *s = g_ptr_array_index(sessions, i);
-        if (!smtp_batch_add(srv, b, s)) g_ptr_array_add(refused, s);
+        smtp_commit answer = smtp_batch_add(srv, b, s);
+        if (answer != SMTP_COMMIT_DONE) {
+            g_ptr_array_add(refused, s);
+            g_array_append_val(refusals, answer);
+        }
     }
-    smtp_budget_charge(b->memory, b->held);
     b->out = g_new(policy_outcome, b->msgs->len);
     return b;
 }
@@ -389,7 +408,8 @@ static void smtp_server_dispatch(smtp_server *srv)
 {
     if (srv->in_flight || srv->pending->len == 0) return;
     GPtrArray *refused = g_ptr_array_new();
-    smtp_batch *b = smtp_batch_new(srv, srv->pending, refused);
+    GArray *refusals = g_array_new(FALSE, FALSE, sizeof(smtp_commit));
+    smtp_batch *b = smtp_batch_new(srv, srv->pending, refused, refusals);
     g_ptr_array_set_size(srv->pending, 0);
     if (b->msgs->len > 0) {
         srv->in_flight = b;
@@ -403,8 +423,9 @@ static void smtp_server_dispatch(smtp_server *srv)
     /* Answered once pending is empty: a pipelined message may be submitted
      * at once. */
     for (guint i = 0; i < refused->len; i++)
-        smtp_session_committed(g_ptr_array_index(refused, i), SMTP_COMMIT_NO_MEMORY);
+        smtp_session_committed(g_ptr_array_index(refused, i), g_array_index(refusals, smtp_commit, i));
     g_ptr_array_free(refused, TRUE);
+    g_array_free(refusals, TRUE);
 }
 
 static void smtp_server_commit_cb(evutil_socket_t fd, short what, void *arg)

@@ -190,6 +190,14 @@ bool smtp_budget_take(smtp_budget *b, size_t n)
     return true;
 }
 
+bool smtp_budget_take_freeing(smtp_budget *b, size_t n, size_t freeing)
+{
+    size_t after = b->used > freeing ? b->used - freeing : 0;
+    if (after + n > b->limit) return false;
+    b->used += n;
+    return true;
+}
+
 void smtp_budget_charge(smtp_budget *b, size_t n)
 {
     b->used += n;
@@ -928,11 +936,13 @@ char *smtp_session_take_message(smtp_session *s, size_t *len)
         return NULL;
     }
     *len = s->msg->len;
-    char *raw = g_string_free(s->msg, FALSE);
+    char *raw = g_realloc(g_string_free(s->msg, FALSE), *len + 1);
     s->msg = NULL;
     smtp_release(s);
     return raw;
 }
+
+size_t smtp_session_held(const smtp_session *s) { return s->held; }
 
 const char *smtp_session_sender(const smtp_session *s) { return s->sender ? s->sender : ""; }
 size_t smtp_session_n_recipients(const smtp_session *s) { return s->rcpts->len; }
@@ -947,6 +957,10 @@ void smtp_session_committed(smtp_session *s, smtp_commit result)
         s->errors = 0;
     } else if (result == SMTP_COMMIT_NO_MEMORY) {
         smtp_refuse_no_memory(s, "message");
+    } else if (result == SMTP_COMMIT_TOO_LARGE) {
+        log_warn("SMTP %s: message refused, its copies (one a platform domain) are more than smtp.max_memory"
+                 " (%zu bytes)", s->client, s->params.memory->limit);
+        smtp_reply(s, "552 5.3.4 Message too large for its copies to fit in memory");
     } else {
         smtp_reply(s, "451 4.3.0 Error: cannot store the message now, try again later");
     }

@@ -72,6 +72,9 @@ typedef struct smtp_budget {
 
 /* Takes n bytes from the budget, unless that would exceed it. */
 bool smtp_budget_take(smtp_budget *b, size_t n);
+/* The same, counting as free already the freeing bytes that the caller
+ * gives back next. */
+bool smtp_budget_take_freeing(smtp_budget *b, size_t n, size_t freeing);
 /* Takes n bytes whatever the budget (memory that is held already). */
 void smtp_budget_charge(smtp_budget *b, size_t n);
 void smtp_budget_give(smtp_budget *b, size_t n);
@@ -99,8 +102,12 @@ size_t smtp_session_trace_len(const smtp_session *s);
 char *smtp_session_message_for(const smtp_session *s, const char *rcpt, size_t *len);
 /* Hands the submitted message (as smtp_session_message() gives it) over to
  * the caller, who g_free()s it: it may outlive the session. Its bytes leave
- * the session's share of the budget: the caller charges what it keeps. */
+ * the session's share of the budget: the caller charges what it keeps, the
+ * message's length (the buffer is cut to it). */
 char *smtp_session_take_message(smtp_session *s, size_t *len);
+/* What the session's message takes from the budget (its buffer, which may
+ * be twice its length) until it is taken or dropped. */
+size_t smtp_session_held(const smtp_session *s);
 /* Envelope sender ("" for the null sender <>), and the accepted recipients. */
 const char *smtp_session_sender(const smtp_session *s);
 size_t smtp_session_n_recipients(const smtp_session *s);
@@ -123,6 +130,7 @@ typedef enum smtp_commit {
     SMTP_COMMIT_DONE,         /* committed: 250 */
     SMTP_COMMIT_FAILED,       /* the store failed: 451 */
     SMTP_COMMIT_NO_MEMORY,    /* not taken, the copies it needs are beyond smtp.max_memory: 452 */
+    SMTP_COMMIT_TOO_LARGE,    /* not taken, its copies alone are beyond smtp.max_memory: 552 */
 } smtp_commit;
 void smtp_session_committed(smtp_session *s, smtp_commit result);
 

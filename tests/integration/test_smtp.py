@@ -728,27 +728,52 @@ def test_memory_budget_holds_under_parallel_data():
 
 def test_copies_for_several_platforms_count_against_the_memory_budget():
     """A message for two platform domains is committed once for each, so it
-    is held twice: when the memory budget cannot take the second copy, the
-    message gets 452 4.3.1 and nothing of it is committed. The same message
-    for one domain, or a smaller one for both, goes through."""
+    is held twice. While another message holds the memory its second copy
+    needs, it gets 452 4.3.1 and nothing of it is committed, and its retry
+    goes through once that memory is free. A message whose copies alone are
+    more than the budget gets 552 5.3.4: no retry would fit it. The same
+    message for one domain goes through."""
     other = "no-reply@other.de"
     sections = {"handler": {"domains": {"other.de": {"base_url": "http://127.0.0.1:9/emails/{address}/suspend"}}}}
-    pad = (b"Y" * 998 + b"\r\n") * 600   # 600 KB: held in 1 MiB while it is read
-    with smtp_service(sections, max_memory=1536 << 10) as (work, service, port):
-        with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
-            try:
-                s.sendmail("", [NOREPLY, other], bounce(1) + pad)
-                code = 250
-            except smtplib.SMTPDataError as e:
-                code = e.smtp_code
-            assert code == 452, code
-            assert _messages_seen(work) == 0
-            service.wait_output("message refused, smtp.max_memory")
-            assert s.sendmail("", [NOREPLY], bounce(2) + pad) == {}
-            assert _messages_seen(work) == 1
-            assert s.sendmail("", [NOREPLY, other], bounce(3) + pad[:200 * 1000]) == {}
-            assert _messages_seen(work) == 3
 
+    def pad(kb):
+        return (b"Y" * 998 + b"\r\n") * kb
+
+    def deliver(s, rcpts, data):
+        try:
+            return 250 if s.sendmail("", rcpts, data) == {} else 0
+        except smtplib.SMTPDataError as e:
+            return e.smtp_code
+
+    # 1,088 KiB: 500 KB twice fits, and 500 KB twice beside a 128 KiB buffer does not.
+    with smtp_service(sections, max_memory=1088 << 10) as (work, service, port):
+        holder = Raw(port)
+        holder.reply()
+        holder.send(f"EHLO h\r\nMAIL FROM:<>\r\nRCPT TO:<{NOREPLY}>\r\nDATA\r\n")
+        assert holder.replies(4)[3] == 354
+        holder.send(bounce(90) + pad(100))   # no final dot: held in a 128 KiB buffer
+        with smtplib.SMTP("127.0.0.1", port, timeout=TIMEOUT) as s:
+            # Until the listener has read the holder's bytes, a message fits.
+            committed, n = 0, 100
+            while True:
+                n += 1
+                code = deliver(s, [NOREPLY, other], bounce(n) + pad(498))
+                if code == 452:
+                    break
+                assert code == 250 and n < 150, code
+                committed += 2
+            assert _messages_seen(work) == committed
+            service.wait_output("message refused, smtp.max_memory")
+            holder.send(".\r\n")
+            assert holder.reply()[0] == 250
+            assert deliver(s, [NOREPLY, other], bounce(n) + pad(498)) == 250
+            assert _messages_seen(work) == committed + 3
+            assert deliver(s, [NOREPLY, other], bounce(200) + pad(600)) == 552
+            assert deliver(s, [NOREPLY, other], bounce(200) + pad(600)) == 552
+            assert _messages_seen(work) == committed + 3
+            assert deliver(s, [NOREPLY], bounce(200) + pad(600)) == 250
+            assert _messages_seen(work) == committed + 4
+        holder.close()
 
 if __name__ == "__main__":
     harness.main(globals())
