@@ -8,6 +8,7 @@ memory budget under parallel DATA, SMTP smuggling, a failing store (451, and
 the retry arrives), STARTTLS and require_tls."""
 import collections
 import contextlib
+import fcntl
 import gzip
 import os
 import select
@@ -15,7 +16,9 @@ import smtplib
 import socket
 import sqlite3
 import ssl
+import struct
 import subprocess
+import termios
 import threading
 import time
 
@@ -538,6 +541,71 @@ def test_all_slots_taken_the_oldest_idle_session_makes_room():
                 c.close()
         assert events(work) == ["user-1@example.org"]
 
+
+
+def _queued_bytes(sock):
+    """Bytes received on sock and not yet read."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+def _stuck_client(port):
+    """A client that pipelines HELO and never reads: once its replies fill
+    the socket buffers the listener stops reading from it, and a 421 to it
+    cannot be written. Returned once its unread replies stop growing."""
+    c = Raw(port)
+    assert c.reply()[0] == 220
+
+    def flood():
+        with contextlib.suppress(OSError):
+            c.sock.sendall(b"HELO c\r\n" * 4000000)
+
+    threading.Thread(target=flood, daemon=True).start()
+    last = [-1]
+
+    def stalled():
+        now = _queued_bytes(c.sock)
+        grew, last[0] = now != last[0], now
+        return now > 0 and not grew
+
+    harness.wait_until(stalled, 20, "the client's replies to stop growing", interval=0.5)
+    return c
+
+
+def test_sessions_closing_to_make_room_are_at_most_max_connections():
+    """Sessions evicted to make room whose clients do not read their 421
+    keep their descriptors for a while (10 s): no more of them than
+    max_connections at once, so that beyond that a new client is refused
+    rather than evicting the sessions that are being served."""
+    with smtp_service(max_connections=2, max_connections_per_client=10) as (work, service, port):
+        stuck = [_stuck_client(port), _stuck_client(port)]
+        admitted = []
+
+        def admit():
+            c = Raw(port)
+            if c.reply()[0] == 220:
+                admitted.append(c)
+                return True
+            c.close()
+            return False
+
+        # Each stuck client, idle a second, makes room for one new client.
+        harness.wait_until(admit, 10, "a first client admitted")
+        harness.wait_until(admit, 10, "a second client admitted")
+        # Two sessions linger, closing: the next client is refused, and the
+        # two admitted sessions are not evicted for it, for as long as the
+        # lingering ones may stay (their deadline is 10 s; 3 s are looked at).
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            c = Raw(port)
+            code, lines = c.reply()
+            c.close()
+            assert code == 421 and lines[0].startswith("421 4.7.0"), lines
+        for c in admitted:
+            c.send("NOOP\r\n")
+            assert c.reply()[0] == 250
+            c.close()
+        for c in stuck:
+            c.close()
 
 def _try(fn):
     try:
