@@ -73,9 +73,8 @@ typedef struct smtp_batch {
     GArray *owner;            /* guint: the index in sessions of each message */
     GPtrArray *keep;          /* memory the messages point to: g_free()d */
     policy_outcome *out;
-    smtp_budget *memory;      /* charged with held, and taken */
-    size_t held;              /* bytes of the sessions' own copies */
-    size_t taken;             /* for the other copies (smtp_batch_extra) */
+    smtp_budget *memory;
+    size_t charged;           /* to memory: the sessions' own copies, and smtp_batch_extra() for the others */
 } smtp_batch;
 
 typedef struct smtp_net {
@@ -253,7 +252,7 @@ static const smtp_session_ops smtp_server_ops = {
 static void smtp_batch_free(smtp_batch *b)
 {
     if (!b) return;
-    smtp_budget_give(b->memory, b->held + b->taken);
+    smtp_budget_give(b->memory, b->charged);
     g_ptr_array_free(b->sessions, TRUE);
     g_array_free(b->msgs, TRUE);
     g_array_free(b->owner, TRUE);
@@ -332,7 +331,7 @@ static smtp_commit smtp_batch_add(smtp_server *srv, smtp_batch *b, smtp_session 
         g_free(copy);
         return room;
     }
-    b->taken += extra;
+    b->charged += extra;
     g_ptr_array_add(b->sessions, s);
     const char *sender = smtp_batch_keep(b, g_strdup(smtp_session_sender(s)));
     size_t trace_len = smtp_session_trace_len(s), body_len = main_len - trace_len;
@@ -352,15 +351,21 @@ static smtp_commit smtp_batch_add(smtp_server *srv, smtp_batch *b, smtp_session 
         policy_message *main_copy = &g_array_index(b->msgs, policy_message, first);
         main_copy->raw = smtp_batch_keep(b, smtp_session_take_message(s, &main_copy->len));
         smtp_budget_charge(b->memory, main_copy->len);
-        b->held += main_copy->len;
+        b->charged += main_copy->len;
     }
     g_free(copy);
     return SMTP_COMMIT_DONE;
 }
 
+/* A session left out of a batch, and the answer it is owed. */
+typedef struct smtp_refusal {
+    smtp_session *session;
+    smtp_commit answer;
+} smtp_refusal;
+
 /* The sessions whose copies the memory budget could not take are put in
- * refused, with the answer each is owed in refusals, for the caller. */
-static smtp_batch *smtp_batch_new(smtp_server *srv, GPtrArray *sessions, GPtrArray *refused, GArray *refusals)
+ * refused (smtp_refusal), for the caller to answer. */
+static smtp_batch *smtp_batch_new(smtp_server *srv, GPtrArray *sessions, GArray *refused)
 {
     smtp_batch *b = g_new0(smtp_batch, 1);
     b->sessions = g_ptr_array_new();
@@ -369,12 +374,9 @@ static smtp_batch *smtp_batch_new(smtp_server *srv, GPtrArray *sessions, GPtrArr
     b->keep = g_ptr_array_new_with_free_func(g_free);
     b->memory = &srv->memory;
     for (guint i = 0; i < sessions->len; i++) {
-        smtp_session *s = g_ptr_array_index(sessions, i);
-        smtp_commit answer = smtp_batch_add(srv, b, s);
-        if (answer != SMTP_COMMIT_DONE) {
-            g_ptr_array_add(refused, s);
-            g_array_append_val(refusals, answer);
-        }
+        smtp_refusal r = { g_ptr_array_index(sessions, i), SMTP_COMMIT_DONE };
+        r.answer = smtp_batch_add(srv, b, r.session);
+        if (r.answer != SMTP_COMMIT_DONE) g_array_append_val(refused, r);
     }
     b->out = g_new(policy_outcome, b->msgs->len);
     return b;
@@ -407,9 +409,8 @@ static void *smtp_worker_main(void *arg)
 static void smtp_server_dispatch(smtp_server *srv)
 {
     if (srv->in_flight || srv->pending->len == 0) return;
-    GPtrArray *refused = g_ptr_array_new();
-    GArray *refusals = g_array_new(FALSE, FALSE, sizeof(smtp_commit));
-    smtp_batch *b = smtp_batch_new(srv, srv->pending, refused, refusals);
+    GArray *refused = g_array_new(FALSE, FALSE, sizeof(smtp_refusal));
+    smtp_batch *b = smtp_batch_new(srv, srv->pending, refused);
     g_ptr_array_set_size(srv->pending, 0);
     if (b->msgs->len > 0) {
         srv->in_flight = b;
@@ -422,10 +423,11 @@ static void smtp_server_dispatch(smtp_server *srv)
     }
     /* Answered once pending is empty: a pipelined message may be submitted
      * at once. */
-    for (guint i = 0; i < refused->len; i++)
-        smtp_session_committed(g_ptr_array_index(refused, i), g_array_index(refusals, smtp_commit, i));
-    g_ptr_array_free(refused, TRUE);
-    g_array_free(refusals, TRUE);
+    for (guint i = 0; i < refused->len; i++) {
+        smtp_refusal *r = &g_array_index(refused, smtp_refusal, i);
+        smtp_session_committed(r->session, r->answer);
+    }
+    g_array_free(refused, TRUE);
 }
 
 static void smtp_server_commit_cb(evutil_socket_t fd, short what, void *arg)

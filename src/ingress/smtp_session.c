@@ -185,9 +185,7 @@ static void smtp_error(smtp_session *s, const char *fmt, ...)
 
 bool smtp_budget_take(smtp_budget *b, size_t n)
 {
-    if (b->used + n > b->limit) return false;
-    b->used += n;
-    return true;
+    return smtp_budget_take_freeing(b, n, 0);
 }
 
 bool smtp_budget_take_freeing(smtp_budget *b, size_t n, size_t freeing)
