@@ -17,6 +17,12 @@
  * A batch also ends once it holds AMQP_INGRESS_BATCH_MAX_BYTES of messages.
  * A message larger than amqp.max_message_size is not handled: only its
  * header block and its size go to the quarantine, and it ends its batch.
+ *
+ * A redelivered message (a consumer had it and did not acknowledge it: it
+ * was stopped, or died, maybe of this very message) also ends its batch and
+ * is handled alone, under a crash guard (crash_guard.h). If two attempts at
+ * it alone never returned, it is not read again but quarantined: one message
+ * that kills the process costs three restarts, not the queue.
  */
 #include "ingress/amqp_ingress.h"
 
@@ -35,6 +41,7 @@
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 
+#include "ingress/crash_guard.h"
 #include "log.h"
 #include "metrics/metrics.h"
 
@@ -51,6 +58,15 @@
  * when large ones queue up; a single message of any allowed size still
  * makes a batch of its own. */
 #define AMQP_INGRESS_BATCH_MAX_BYTES (16u << 20)
+/* Where the marks of redelivered messages in hand are kept, under the
+ * archive's folder: the daemon may write there whatever the store is. */
+#define AMQP_INGRESS_GUARD_FOLDER ".in-hand"
+/* Attempts at a message alone that never returned before it is set aside:
+ * two, so that one kill -9 or out-of-memory kill that happens to land on an
+ * attempt does not divert a sound message (test_crash_safety_under_sigkill
+ * kills the consumer at random). A message that kills every process that
+ * reads it does so every time. */
+#define AMQP_INGRESS_DEATHS_BEFORE_QUARANTINE 2
 
 struct amqp_ingress {
     const config *cfg;
@@ -65,6 +81,7 @@ struct amqp_ingress {
     double down_since;        /* metrics_clock() when it stopped consuming, 0 while consuming */
     double reported_at;       /* when the outage was last logged */
     bool warned_not_durable;
+    char *guard_dir;          /* crash guard marks (AMQP_INGRESS_GUARD_FOLDER) */
 };
 
 /* Deliveries in hand: what the policy needs, and the tag to acknowledge. */
@@ -77,6 +94,7 @@ typedef struct amqp_ingress_batch {
     char **oversize;          /* why a message is only referenced, else NULL */
     size_t n, cap;
     size_t bytes;             /* of the bodies held */
+    bool last_redelivered;    /* the last message was delivered before: handled alone */
 } amqp_ingress_batch;
 
 amqp_ingress *amqp_ingress_new(const config *cfg, policy *p)
@@ -85,6 +103,7 @@ amqp_ingress *amqp_ingress_new(const config *cfg, policy *p)
     if (!in) return NULL;
     in->cfg = cfg;
     in->pol = p;
+    in->guard_dir = g_build_filename(cfg->handler.permanent_bounced_emails_path, AMQP_INGRESS_GUARD_FOLDER, NULL);
     pthread_mutex_init(&in->lock, NULL);
     pthread_cond_init(&in->wake, NULL);
     return in;
@@ -95,6 +114,7 @@ void amqp_ingress_free(amqp_ingress *in)
     if (!in) return;
     pthread_mutex_destroy(&in->lock);
     pthread_cond_destroy(&in->wake);
+    g_free(in->guard_dir);
     free(in);
 }
 
@@ -454,8 +474,12 @@ static int amqp_ingress_receive(amqp_connection_state_t conn, amqp_ingress_batch
         return -1;
     }
     if (frame.payload.method.id != AMQP_BASIC_DELIVER_METHOD) return 0;
-    uint64_t tag = ((amqp_basic_deliver_t *)frame.payload.method.decoded)->delivery_tag;
-    return amqp_ingress_content(conn, b, tag, max_size);
+    const amqp_basic_deliver_t *deliver = frame.payload.method.decoded;
+    uint64_t tag = deliver->delivery_tag;
+    bool redelivered = deliver->redelivered;
+    int got = amqp_ingress_content(conn, b, tag, max_size);
+    if (got == 1) b->last_redelivered = redelivered;
+    return got;
 }
 
 static void amqp_ingress_batch_release(amqp_ingress_batch *b)
@@ -467,7 +491,29 @@ static void amqp_ingress_batch_release(amqp_ingress_batch *b)
     }
     b->n = 0;
     b->bytes = 0;
+    b->last_redelivered = false;
     metrics_amqp_unacked(0);
+}
+
+/* Handles a redelivered message alone, under a crash guard: quarantined
+ * unread when AMQP_INGRESS_DEATHS_BEFORE_QUARANTINE attempts at it alone
+ * never returned. */
+static policy_outcome amqp_ingress_handle_redelivered(amqp_ingress *in, const policy_message *m)
+{
+    int unfinished = 0;
+    policy_outcome outcome;
+    crash_guard *guard = crash_guard_begin(in->guard_dir, m->raw, m->len, &unfinished);
+    if (unfinished >= AMQP_INGRESS_DEATHS_BEFORE_QUARANTINE) {
+        log_error("AMQP: the process stopped %d times while handling a redelivered message of %zu bytes "
+                  "alone: quarantined unread, so that it cannot stop the service again (bouncedemails "
+                  "replay takes it back)", unfinished, m->len);
+        outcome = policy_quarantine(in->pol, m->raw, m->len, &m->envelope,
+                                    "the process stopped while handling it (a crash?): kept unread");
+    } else {
+        policy_handle_batch(in->pol, m, 1, &outcome);
+    }
+    crash_guard_end(guard);
+    return outcome;
 }
 
 /* Commits the batch and answers the broker: one multiple-ack when all was
@@ -477,12 +523,15 @@ static void amqp_ingress_batch_release(amqp_ingress_batch *b)
 static int amqp_ingress_settle(amqp_ingress *in, amqp_connection_state_t conn, amqp_ingress_batch *b)
 {
     size_t failed = 0;
-    /* Only the last message of a batch can be oversize (it ends the batch). */
-    size_t last = b->n - 1, whole = b->oversize[last] ? last : b->n;
+    /* Only the last message of a batch can be oversize or redelivered (it
+     * ends the batch); it is handled on its own. */
+    size_t last = b->n - 1, whole = b->oversize[last] || b->last_redelivered ? last : b->n;
     policy_handle_batch(in->pol, b->messages, whole, b->outcomes);
-    if (whole < b->n)
+    if (b->oversize[last])
         b->outcomes[last] = policy_quarantine(in->pol, b->messages[last].raw, b->messages[last].len,
                                               &b->messages[last].envelope, b->oversize[last]);
+    else if (whole < b->n)
+        b->outcomes[last] = amqp_ingress_handle_redelivered(in, &b->messages[last]);
     log_debug("AMQP: committed a batch of %zu", b->n);
     for (size_t i = 0; i < b->n; i++)
         failed += b->outcomes[i] == POLICY_STORE_FAILED;
@@ -516,7 +565,7 @@ static int amqp_ingress_consume(amqp_ingress *in, amqp_connection_state_t conn, 
         int got = amqp_ingress_receive(conn, b, AMQP_INGRESS_POLL_MS, max_size);
         /* Take what has already arrived, without waiting, to fill the batch. */
         while (got == 1 && b->n < batch_max && b->bytes < AMQP_INGRESS_BATCH_MAX_BYTES &&
-               !b->oversize[b->n - 1] && !atomic_load(&in->stopping))
+               !b->oversize[b->n - 1] && !b->last_redelivered && !atomic_load(&in->stopping))
             got = amqp_ingress_receive(conn, b, 0, max_size);
         metrics_amqp_unacked((long)b->n);
         int settled = b->n ? amqp_ingress_settle(in, conn, b) : 0;

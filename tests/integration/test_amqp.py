@@ -441,5 +441,117 @@ def test_oversize_messages_are_never_held_whole():
         platform.stop()
 
 
+def _unacked(port):
+    """The deliveries the consumer holds, from its /metrics (-1 while it does not answer)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    except (urllib.error.URLError, OSError):
+        return -1
+    match = re.search(r"^bouncedemails_amqp_unacked_messages (\d+)$", text, re.M)
+    return int(match.group(1)) if match else -1
+
+
+def _marks(work):
+    folder = os.path.join(work.archive, ".in-hand")
+    return os.listdir(folder) if os.path.isdir(folder) else []
+
+
+class _HeldStore:
+    """A write lock on the store, held by the test: the consumer's commit
+    waits for it (up to its 10 s busy timeout) with the message in hand."""
+
+    def __init__(self, work):
+        self.con = sqlite3.connect(work.db, isolation_level=None, timeout=10)
+        self.con.execute("BEGIN IMMEDIATE")
+
+    def release(self):
+        if self.con:
+            self.con.rollback()
+            self.con.close()
+            self.con = None
+
+
+def _die_with_the_message_in_hand(work, port, store, marked):
+    """Starts the consumer and kills it (SIGKILL) while its commit waits for
+    the store, once it holds the message (and, when marked, has marked it
+    as in hand: an attempt at it alone)."""
+    service = work.start("run")
+    try:
+        harness.wait_until(lambda: _unacked(port) == 1 and (not marked or _marks(work)), 20,
+                           "the message in hand" + (", marked" if marked else ""))
+    finally:
+        service.kill()
+
+
+def _one_message_service(name):
+    url, queue = _url(), _queue(name)
+    platform = harness.Platform()
+    port = harness.free_port()
+    work = harness.Workdir(platform, amqp={"url": url, "queue": queue}, metrics={"listen": f"127.0.0.1:{port}"})
+    assert work.run("stats").returncode == 0  # creates the store
+    publish(url, queue, 1, TEMPLATES[:1])
+    return url, queue, platform, port, work
+
+
+def test_a_message_redelivered_after_deaths_in_its_batch_and_alone_is_handled():
+    """The consumer dies with a batch in hand, then once more while handling
+    its message alone: the message is handled at its next delivery, as
+    usual, and leaves no mark."""
+    url, queue, platform, port, work = _one_message_service("redelivered")
+    store = _HeldStore(work)
+    try:
+        _die_with_the_message_in_hand(work, port, store, marked=False)
+        _die_with_the_message_in_hand(work, port, store, marked=True)
+        store.release()
+        service = work.start("run")
+        try:
+            harness.wait_until(lambda: "user-0@example.org" in platform.addresses(), 30, "the suspension")
+            assert handled(work) == 1
+            assert work.query("SELECT count(*) FROM quarantine")[0][0] == 0
+            assert _marks(work) == [], _marks(work)
+            service.stop()
+            assert queue_is_empty(url, queue)
+        finally:
+            service.stop()
+    finally:
+        store.release()
+        platform.stop()
+
+
+def test_a_message_the_consumer_died_on_twice_alone_is_quarantined_unread():
+    """The consumer dies three times with the message in hand, the last two
+    handling it alone: at its next delivery it is quarantined unread, with
+    its reason, and acknowledged; `replay` takes it back. One death alone is
+    not enough (test_crash_safety_under_sigkill kills at random)."""
+    url, queue, platform, port, work = _one_message_service("poison")
+    store = _HeldStore(work)
+    try:
+        _die_with_the_message_in_hand(work, port, store, marked=False)
+        for _ in range(2):
+            _die_with_the_message_in_hand(work, port, store, marked=True)
+        assert len(_marks(work)) == 1
+        store.release()
+        service = work.start("run")
+        try:
+            harness.wait_until(lambda: work.query("SELECT count(*) FROM quarantine")[0][0] == 1, 30,
+                               "the message quarantined")
+            reason = work.query("SELECT reason FROM quarantine")[0][0]
+            assert "the process stopped while handling it" in reason, reason
+            assert "quarantined unread" in service.output()
+            assert work.query("SELECT count(*) FROM event")[0][0] == 0
+            assert _marks(work) == [], _marks(work)
+            service.stop()
+            assert queue_is_empty(url, queue), "the quarantined message was not acknowledged"
+        finally:
+            service.stop()
+        assert platform.addresses() == []
+        assert work.run("replay").returncode == 0
+        assert "user-0@example.org" in platform.addresses()
+    finally:
+        store.release()
+        platform.stop()
+
+
 if __name__ == "__main__":
     harness.main(globals())

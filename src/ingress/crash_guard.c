@@ -1,0 +1,74 @@
+/*
+ * crash_guard.c - marks of attempts at a message, one small file each, that
+ * outlive the process which made them (see crash_guard.h).
+ *
+ * A mark holds the number of attempts begun at its message and not ended,
+ * in decimal. Its name is the SHA-256 of the message, so that another
+ * process, started after this one died, finds it from the message alone.
+ */
+#include "ingress/crash_guard.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "log.h"
+
+struct crash_guard {
+    char *path;
+};
+
+/* The attempts the mark at path records, 0 when there is none. */
+static int crash_guard_read(const char *path)
+{
+    char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, NULL)) return 0;
+    long n = strtol(text, NULL, 10);
+    g_free(text);
+    return n > 0 && n < 1000 ? (int)n : 1;
+}
+
+static int crash_guard_write(const char *path, int attempts)
+{
+    char text[16];
+    int len = snprintf(text, sizeof text, "%d\n", attempts);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0) return -1;
+    ssize_t put = write(fd, text, (size_t)len);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return put == len ? 0 : -1;
+}
+
+crash_guard *crash_guard_begin(const char *dir, const char *raw, size_t len, int *unfinished)
+{
+    char *name = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)raw, len);
+    char *path = g_build_filename(dir, name, NULL);
+    g_free(name);
+    *unfinished = crash_guard_read(path);
+    if (g_mkdir_with_parents(dir, 0750) != 0 || crash_guard_write(path, *unfinished + 1) != 0) {
+        log_warn("cannot mark the message in hand in %s (%s): a message that kills the process would "
+                 "not be recognised at its next delivery", dir, strerror(errno));
+        g_free(path);
+        return NULL;
+    }
+    crash_guard *g = g_new(crash_guard, 1);
+    g->path = path;
+    return g;
+}
+
+void crash_guard_end(crash_guard *g)
+{
+    if (!g) return;
+    if (g_unlink(g->path) != 0 && errno != ENOENT)
+        log_warn("cannot remove the mark %s: %s", g->path, strerror(errno));
+    g_free(g->path);
+    g_free(g);
+}

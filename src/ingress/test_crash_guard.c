@@ -1,0 +1,124 @@
+/*
+ * test_crash_guard.c - unit tests of the crash guard: an attempt that ends
+ * leaves no mark, one that never ends is counted at the next, each message
+ * has its own mark, and a folder that cannot be written leaves the caller
+ * unguarded rather than stopped.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "ingress/crash_guard.h"
+
+static const char MESSAGE[] = "From: MAILER-DAEMON\r\nSubject: failure\r\n\r\nbody\r\n";
+static const char OTHER[] = "From: MAILER-DAEMON\r\nSubject: another\r\n\r\nbody\r\n";
+
+static int setup(void **state)
+{
+    char *root = g_dir_make_tmp("bd-guard-XXXXXX", NULL);
+    assert_non_null(root);
+    *state = root;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char *argv[] = { "rm", "-rf", *state, NULL };
+    g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+    g_free(*state);
+    return 0;
+}
+
+static size_t marks(const char *dir)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    size_t n = 0;
+    if (!d) return 0;
+    while (g_dir_read_name(d)) n++;
+    g_dir_close(d);
+    return n;
+}
+
+static void test_an_attempt_that_returns_leaves_no_mark(void **state)
+{
+    char *dir = g_build_filename(*state, "in-hand", NULL);
+    int unfinished = -1;
+    crash_guard *g = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished);
+    assert_non_null(g);
+    assert_int_equal(unfinished, 0);
+    assert_int_equal(marks(dir), 1);
+    crash_guard_end(g);
+    assert_int_equal(marks(dir), 0);
+    g = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished);
+    assert_int_equal(unfinished, 0);
+    crash_guard_end(g);
+    g_free(dir);
+}
+
+/* A process that died during its attempt never called crash_guard_end():
+ * here the guard is simply not ended. */
+static void test_attempts_that_never_returned_are_counted(void **state)
+{
+    char *dir = g_build_filename(*state, "in-hand", NULL);
+    int unfinished = -1;
+    crash_guard *first = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished);
+    assert_int_equal(unfinished, 0);
+    crash_guard *second = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished);
+    assert_int_equal(unfinished, 1);
+    crash_guard *third = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished);
+    assert_int_equal(unfinished, 2);
+    crash_guard_end(third);
+    assert_int_equal(marks(dir), 0);
+    crash_guard_end(second);   /* already gone: nothing to do */
+    crash_guard_end(first);
+    g_free(dir);
+}
+
+static void test_each_message_has_its_own_mark(void **state)
+{
+    char *dir = g_build_filename(*state, "in-hand", NULL);
+    int unfinished = -1;
+    crash_guard *dead = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished);
+    crash_guard *other = crash_guard_begin(dir, OTHER, strlen(OTHER), &unfinished);
+    assert_int_equal(unfinished, 0);
+    assert_int_equal(marks(dir), 2);
+    crash_guard_end(other);
+    crash_guard *again = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished);
+    assert_int_equal(unfinished, 1);
+    crash_guard_end(again);
+    crash_guard_end(dead);
+    g_free(dir);
+}
+
+static void test_a_folder_that_cannot_be_made_leaves_the_attempt_unguarded(void **state)
+{
+    char *file = g_build_filename(*state, "a-file", NULL);
+    assert_true(g_file_set_contents(file, "", 0, NULL));
+    char *dir = g_build_filename(file, "in-hand", NULL);
+    int unfinished = -1;
+    assert_null(crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished));
+    assert_int_equal(unfinished, 0);
+    crash_guard_end(NULL);
+    g_free(dir);
+    g_free(file);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_an_attempt_that_returns_leaves_no_mark, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_attempts_that_never_returned_are_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_each_message_has_its_own_mark, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_folder_that_cannot_be_made_leaves_the_attempt_unguarded, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
