@@ -29,6 +29,7 @@ static atomic_bool log_debug_on;
 /* This thread's held lines (log_hold() to log_flush()). */
 static _Thread_local struct {
     bool on;
+    unsigned long spills;     /* times held lines went out before log_flush() */
     size_t len;
     char buf[LOG_HOLD_MAX];
 } log_held;
@@ -133,29 +134,49 @@ void log_flush(void)
     log_held.on = false;
 }
 
+log_mark log_mark_here(void)
+{
+    return (log_mark){ log_held.len, log_held.spills };
+}
+
+bool log_rewind(log_mark mark)
+{
+    if (mark.spills != log_held.spills) {
+        log_held.len = 0;
+        return false;
+    }
+    if (mark.len < log_held.len) log_held.len = mark.len;
+    return true;
+}
+
+/* Held lines out before log_flush(): they can no longer be rewound. */
+static void log_spill(const char *bytes, size_t len)
+{
+    log_write_all(bytes, len);
+    log_held.spills++;
+}
+
 /* A line goes out now, or joins the held ones; what no longer fits pushes
- * the held lines out first, so that the order stays. */
+ * the held lines out first, so that the order stays. An error goes out at
+ * once (it may be the last thing a failing process says) and alone: the
+ * held lines describe work whose fate is not known yet, which the error may
+ * undo (a batch rolled back, its lines discarded). */
 static void log_emit(const char *line, size_t len, bool urgent)
 {
-    if (!log_held.on) {
+    if (!log_held.on || urgent) {
         log_write_all(line, len);
         return;
     }
     if (log_held.len + len > sizeof log_held.buf) {
-        log_write_all(log_held.buf, log_held.len);
+        log_spill(log_held.buf, log_held.len);
         log_held.len = 0;
     }
     if (len > sizeof log_held.buf) {
-        log_write_all(line, len);
+        log_spill(line, len);
         return;
     }
     memcpy(log_held.buf + log_held.len, line, len);
     log_held.len += len;
-    /* An error may be the last thing a failing process says. */
-    if (urgent) {
-        log_write_all(log_held.buf, log_held.len);
-        log_held.len = 0;
-    }
 }
 
 /* Where a value that vsnprintf() cut at len bytes ends: before a UTF-8

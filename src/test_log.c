@@ -1,7 +1,8 @@
 /*
  * test_log.c - unit tests of log.c: every control character, line separator
  * and invalid UTF-8 byte in a logged value is escaped, so that no reader sees
- * a line we did not write; and a held message's lines go out in one write().
+ * a line we did not write; a held message's lines go out in one write(), and
+ * those of undone work can be dropped.
  * Output is caught on a datagram socket put in place of stdout, where each
  * write() arrives as one datagram.
  */
@@ -207,7 +208,8 @@ static void test_lines_not_held_go_out_at_once(void **state)
     assert_int_equal(n, 2);
 }
 
-/* An error pushes out what is held with it, in order. */
+/* An error goes out at once and alone; what is held stays held, for the
+ * work it describes may yet be undone. */
 static void test_an_error_is_not_held(void **state)
 {
     (void)state;
@@ -217,16 +219,17 @@ static void test_an_error_is_not_held(void **state)
     log_hold();
     log_info("before");
     log_error("store: commit: disk I/O error");
-    size_t n = capture_next(&c, buf, sizeof buf);
+    char error[256];
+    size_t n = capture_next(&c, error, sizeof error);
     log_info("after");
     size_t pending = capture_count(&c);
     log_flush();
-    size_t last = capture_count(&c);
+    capture_next(&c, buf, sizeof buf);
     capture_stop(&c);
     assert_true(n > 0);
-    assert_string_equal(buf, "bouncedemails - before\nbouncedemails - ERROR: store: commit: disk I/O error\n");
+    assert_string_equal(error, "bouncedemails - ERROR: store: commit: disk I/O error\n");
     assert_int_equal(pending, 0);
-    assert_int_equal(last, 1);
+    assert_string_equal(buf, "bouncedemails - before\nbouncedemails - after\n");
 }
 
 /* More than the hold keeps goes out early, nothing lost, order kept. */
@@ -253,6 +256,57 @@ static void test_a_large_message_is_not_lost(void **state)
     assert_int_equal(next, 2000);
 }
 
+/* Lines of undone work are dropped while held, back to a mark; the lines
+ * before the mark and after the rewind go out at log_flush(). */
+static void test_rewound_lines_never_go_out(void **state)
+{
+    (void)state;
+    char buf[65536];
+    capture c;
+    capture_start(&c);
+    log_hold();
+    log_field("Permanent:", "%s", "earlier@example.org");
+    log_mark start = log_mark_here();
+    log_field("Permanent:", "%s", "rolled-back@example.org");
+    bool whole = log_rewind(start);
+    log_field("Permanent:", "%s", "committed@example.org");
+    size_t early = capture_count(&c);
+    log_flush();
+    size_t n = capture_next(&c, buf, sizeof buf);
+    capture_stop(&c);
+    assert_true(whole);
+    assert_int_equal(early, 0);
+    assert_true(n > 0);
+    assert_string_equal(buf, "bouncedemails - Permanent: earlier@example.org\n"
+                             "bouncedemails - Permanent: committed@example.org\n");
+}
+
+/* Held lines that had to go out (more than the hold keeps) cannot be taken
+ * back: log_rewind() says so; a later mark rewinds again. */
+static void test_rewind_says_when_lines_went_out_already(void **state)
+{
+    (void)state;
+    capture c;
+    capture_start(&c);
+    log_hold();
+    log_mark start = log_mark_here();
+    for (int i = 0; i < 2000; i++) log_field("Permanent:", "user%04d@example.org", i);
+    bool whole = log_rewind(start);
+    log_flush();
+    size_t n = capture_count(&c);
+    log_hold();
+    log_mark next = log_mark_here();
+    log_info("next batch");
+    bool next_whole = log_rewind(next);
+    log_flush();
+    size_t after = capture_count(&c);
+    capture_stop(&c);
+    assert_false(whole);
+    assert_true(n > 0);
+    assert_true(next_whole);
+    assert_int_equal(after, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +320,8 @@ int main(void)
         cmocka_unit_test(test_lines_not_held_go_out_at_once),
         cmocka_unit_test(test_an_error_is_not_held),
         cmocka_unit_test(test_a_large_message_is_not_lost),
+        cmocka_unit_test(test_rewound_lines_never_go_out),
+        cmocka_unit_test(test_rewind_says_when_lines_went_out_already),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -704,6 +704,7 @@ policy_outcome policy_handle_dry_run(policy *p, const char *raw, size_t len, con
 static policy_outcome policy_batch_one(policy *p, policy_job *job, int *queued, metrics_outcome *counted)
 {
     size_t staged = metrics_mark();
+    log_mark said = log_mark_here();
     *counted = METRICS_OUTCOME_FAILED;
     if (store_savepoint(p->st) != 0) {
         policy_store_failed(p, "savepoint");
@@ -714,6 +715,7 @@ static policy_outcome policy_batch_one(policy *p, policy_job *job, int *queued, 
         policy_take_refusal(p, job);
         bool undone = store_savepoint_rollback(p->st) == 0 && store_savepoint(p->st) == 0;
         metrics_rewind(staged);
+        log_rewind(said);
         out = undone ? policy_refused(p, job) : POLICY_STORE_FAILED;
     }
     if (out != POLICY_STORE_FAILED && store_savepoint_release(p->st) != 0) {
@@ -723,6 +725,7 @@ static policy_outcome policy_batch_one(policy *p, policy_job *job, int *queued, 
     if (out == POLICY_STORE_FAILED) {
         store_savepoint_rollback(p->st);
         metrics_rewind(staged);
+        log_rewind(said);
     } else
         *queued += job->queued;
     *counted = policy_metrics_of(job, out);
@@ -793,12 +796,16 @@ static void policy_job_rewind(policy_job *job)
  * under a savepoint, so that a message the store refuses costs only itself.
  * false when no transaction could begin. */
 static bool policy_batch_one_by_one(policy *p, policy_job *jobs, size_t n, policy_outcome *out, int *queued,
-                                    metrics_outcome *counted)
+                                    metrics_outcome *counted, log_mark batch_said)
 {
     store_rollback(p->st);
     metrics_discard();
     *queued = 0;
-    log_warn("store: nothing of the batch's %zu messages was committed; each is handled again on its own", n);
+    /* The first pass's lines describe what the rollback undid: the second
+     * pass says again what happens to each message. */
+    bool unsaid = log_rewind(batch_said);
+    log_warn("store: nothing of the batch's %zu messages was committed; each is handled again on its own%s", n,
+             unsaid ? "" : " (lines above about some of them describe nothing committed)");
     if (store_begin(p->st) != 0) {
         policy_store_failed(p, "begin");
         return false;
@@ -815,17 +822,14 @@ static bool policy_batch_one_by_one(policy *p, policy_job *jobs, size_t n, polic
 }
 
 /* Handles the classified jobs in the open transaction, in order, and drops
- * them; false when the transaction is gone. Their log lines are held until
- * the last is handled and go out in one write. */
+ * them; false when the transaction is gone. */
 static bool policy_batch_handle(policy *p, policy_job *jobs, size_t n, policy_outcome *out, int *queued,
-                                metrics_outcome *counted)
+                                metrics_outcome *counted, log_mark batch_said)
 {
-    log_hold();
     bool ok = policy_batch_at_once(p, jobs, n, out, queued, counted) ||
-              policy_batch_one_by_one(p, jobs, n, out, queued, counted);
+              policy_batch_one_by_one(p, jobs, n, out, queued, counted, batch_said);
     for (size_t i = 0; i < n; i++)
         policy_job_drop(&jobs[i]);
-    log_flush();
     return ok;
 }
 
@@ -857,7 +861,11 @@ void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy
     }
     int queued = 0;
     metrics_outcome *counted = g_new(metrics_outcome, n);
-    bool ok = policy_batch_handle(p, jobs, n, out, &queued, counted);
+    /* The messages' lines are held until the commit, and go out in one
+     * write if it succeeds; what a rollback undid is not said. */
+    log_hold();
+    log_mark batch_said = log_mark_here();
+    bool ok = policy_batch_handle(p, jobs, n, out, &queued, counted, batch_said);
     g_free(jobs);
     if (ok) {
         /* The raw bounces are on disk before the commit that lets the
@@ -868,6 +876,9 @@ void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy
         if (!ok)
             policy_store_failed(p, "commit");
     }
+    if (!ok)
+        log_rewind(batch_said);
+    log_flush();
     if (!ok) {
         store_rollback(p->st);
         for (size_t i = 0; i < n; i++)
