@@ -982,7 +982,12 @@ static void *notify_worker(void *arg)
         if (n->in_flight > 0 || wait_ms >= 0) {
             notify_worker_sleep(n, wait_ms >= 0 && wait_ms < NOTIFY_BUSY_POLL_MS ? (int)wait_ms : NOTIFY_BUSY_POLL_MS);
         } else {
-            notify_worker_sleep(n, started < 0 ? NOTIFY_IDLE_POLL_MS : notify_idle_timeout(n));
+            int idle_ms = started < 0 ? NOTIFY_IDLE_POLL_MS : notify_idle_timeout(n);
+            /* Outcomes the store refused are written again about a second
+             * later, not after an idle wait. */
+            if (n->finished->len > 0 && idle_ms > NOTIFY_BUSY_POLL_MS)
+                idle_ms = NOTIFY_BUSY_POLL_MS;
+            notify_worker_sleep(n, idle_ms);
             /* Other processes queue without waking, and retries come due. */
             n->outbox_empty = false;
         }

@@ -1131,6 +1131,41 @@ static void test_worker_writes_refused_outcomes_again(void **state)
     }
 }
 
+static int refusals_left(store *st)
+{
+    g_mutex_lock(&st->lock);
+    int left = st->refuse_outcomes;
+    g_mutex_unlock(&st->lock);
+    return left;
+}
+
+/* A store that refuses the same outcome five times in a row
+ * (NOTIFY_OUTCOME_TRIES): the worker gives it up, leaving its notification
+ * to come due again when its claim ends, so that the outcomes of later
+ * requests are not held back behind it; the next one is recorded. */
+static void test_worker_gives_up_an_outcome_refused_five_times(void **state)
+{
+    fixture *f = *state;
+    int64_t refused = fake_add(f->st, "refused@x.de", "mydomain.de", time(NULL));
+    f->st->refuse_outcomes = 5;
+    notify *n = f->worker = notify_new(f->cfg, f->st);
+    assert_int_equal(notify_start(n), 0);
+    gint64 start = g_get_monotonic_time();
+    while (refusals_left(f->st) > 0 && g_get_monotonic_time() - start < 20 * G_USEC_PER_SEC)
+        g_usleep(10000);
+    assert_int_equal(refusals_left(f->st), 0);
+    int64_t later = fake_add(f->st, "later@x.de", "mydomain.de", time(NULL));
+    notify_wake(n);
+    while (!all_done(f->st, later, later) && g_get_monotonic_time() - start < 30 * G_USEC_PER_SEC)
+        g_usleep(10000);
+    notify_stop(n);
+    assert_true(all_done(f->st, later, later));
+    assert_int_equal(f->st->rolled_back, 5);
+    assert_int_not_equal(fake_get(f->st, refused).state, STORE_OUTBOX_DONE);
+    assert_null(fake_answer(f->st, "refused@x.de", "mydomain.de"));
+    assert_int_equal(platform_count(&f->plat, "refused@x.de"), 1);
+}
+
 int main(void)
 {
     if (getenv("BOUNCEDEMAILS_SRC") == NULL) {
@@ -1164,6 +1199,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_refused_commit_loses_none, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_writes_refused_outcomes_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_gives_up_an_outcome_refused_five_times, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
