@@ -170,7 +170,8 @@ static int replay_usage(int status)
             "Processes the quarantined messages again with the current config, through the\n"
             "same path as new mail. A message that is handled now leaves the quarantine;\n"
             "one that still is not stays, with its reason brought up to date. Then one\n"
-            "attempt is made at the notifications this queued.\n"
+            "attempt is made at the notifications this queued. A message set aside because\n"
+            "the daemon died while handling it is skipped unless --id names it.\n"
             "\n"
             "options:\n"
             "  --id N     only the quarantined message with this id\n"
@@ -183,7 +184,7 @@ static int replay_usage(int status)
 }
 
 typedef struct replay_counts {
-    int handled, kept, failed;
+    int handled, kept, failed, skipped;
 } replay_counts;
 
 /* Replays one item; returns -1 when the store failed. */
@@ -244,20 +245,28 @@ static int replay_run(const config *cfg, store *st, int64_t only_id, bool dry_ru
         return EX_SOFTWARE;
     }
     int commits = 0;
-    replay_counts c = { 0, 0, 0 };
+    replay_counts c = { 0, 0, 0, 0 };
     bool found = false;
     policy_set_commit_hook(p, ingest_count_commit, &commits);
     for (size_t i = 0; i < n; i++) {
         if (only_id > 0 && items[i].id != only_id)
             continue;
         found = true;
+        /* It may kill this process as it killed the daemon, and the rest
+         * of the quarantine would never be replayed. */
+        if (only_id <= 0 && items[i].reason && strcmp(items[i].reason, POLICY_REASON_DIED_HANDLING) == 0) {
+            log_field("Replay:", "#%" PRId64 " skipped: the daemon died handling it; replay --id %" PRId64
+                      " tries it", items[i].id, items[i].id);
+            c.skipped++;
+            continue;
+        }
         if (replay_by_id(p, st, items[i].id, dry_run, &c) != 0)
             break;
     }
     policy_free(p);
     store_quarantine_free(items, n);
-    log_info("replay%s: %d handled, %d kept in the quarantine%s", dry_run ? " (dry run)" : "", c.handled,
-             c.kept, c.failed ? ", stopped on a store error" : "");
+    log_info("replay%s: %d handled, %d kept in the quarantine, %d skipped%s", dry_run ? " (dry run)" : "",
+             c.handled, c.kept, c.skipped, c.failed ? ", stopped on a store error" : "");
     if (commits)
         cmd_notify_queued(cfg, st);
     if (only_id > 0 && !found) {

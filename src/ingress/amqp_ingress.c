@@ -67,6 +67,9 @@
  * kills the consumer at random). A message that kills every process that
  * reads it does so every time. */
 #define AMQP_INGRESS_DEATHS_BEFORE_QUARANTINE 2
+/* Marks of messages that never came back (purged, or taken by another
+ * machine) are removed when the consumer starts, once this old. */
+#define AMQP_INGRESS_GUARD_MAX_AGE_S (7L * 24 * 3600)
 
 struct amqp_ingress {
     const config *cfg;
@@ -81,7 +84,7 @@ struct amqp_ingress {
     double down_since;        /* metrics_clock() when it stopped consuming, 0 while consuming */
     double reported_at;       /* when the outage was last logged */
     bool warned_not_durable;
-    char *guard_dir;          /* crash guard marks (AMQP_INGRESS_GUARD_FOLDER) */
+    char *guard_dir;          /* the crash guard's marks, under the archive (built once) */
 };
 
 /* Deliveries in hand: what the policy needs, and the tag to acknowledge. */
@@ -95,6 +98,8 @@ typedef struct amqp_ingress_batch {
     size_t n, cap;
     size_t bytes;             /* of the bodies held */
     bool last_redelivered;    /* the last message was delivered before: handled alone */
+    crash_guard *guard;       /* its mark, until the broker has its answer */
+    bool set_aside;           /* it was quarantined unread */
 } amqp_ingress_batch;
 
 amqp_ingress *amqp_ingress_new(const config *cfg, policy *p)
@@ -492,28 +497,45 @@ static void amqp_ingress_batch_release(amqp_ingress_batch *b)
     b->n = 0;
     b->bytes = 0;
     b->last_redelivered = false;
+    b->set_aside = false;
     metrics_amqp_unacked(0);
 }
 
-/* Handles a redelivered message alone, under a crash guard: quarantined
- * unread when AMQP_INGRESS_DEATHS_BEFORE_QUARANTINE attempts at it alone
- * never returned. */
-static policy_outcome amqp_ingress_handle_redelivered(amqp_ingress *in, const policy_message *m)
+/* Handles the batch's last message, redelivered, alone under a crash
+ * guard (b->guard, ended once the broker has the answer): quarantined unread
+ * when AMQP_INGRESS_DEATHS_BEFORE_QUARANTINE attempts at it alone never
+ * returned. */
+static policy_outcome amqp_ingress_handle_redelivered(amqp_ingress *in, amqp_ingress_batch *b)
 {
+    const policy_message *m = &b->messages[b->n - 1];
     int unfinished = 0;
     policy_outcome outcome;
-    crash_guard *guard = crash_guard_begin(in->guard_dir, m->raw, m->len, &unfinished);
-    if (unfinished >= AMQP_INGRESS_DEATHS_BEFORE_QUARANTINE) {
+    b->guard = crash_guard_begin(in->guard_dir, m->raw, m->len, &unfinished);
+    b->set_aside = unfinished >= AMQP_INGRESS_DEATHS_BEFORE_QUARANTINE;
+    if (b->set_aside) {
         log_error("AMQP: the process stopped %d times while handling a redelivered message of %zu bytes "
-                  "alone: quarantined unread, so that it cannot stop the service again (bouncedemails "
-                  "replay takes it back)", unfinished, m->len);
-        outcome = policy_quarantine(in->pol, m->raw, m->len, &m->envelope,
-                                    "the process stopped while handling it (a crash?): kept unread");
-    } else {
-        policy_handle_batch(in->pol, m, 1, &outcome);
+                  "alone: quarantined unread, so that it cannot stop the service again", unfinished, m->len);
+        return policy_quarantine(in->pol, m->raw, m->len, &m->envelope, POLICY_REASON_DIED_HANDLING);
     }
-    crash_guard_end(guard);
+    if (unfinished > 0)
+        log_warn("AMQP: the process stopped while handling a redelivered message of %zu bytes alone: trying "
+                 "it once more, and setting it aside if that fails the same way", m->len);
+    policy_handle_batch(in->pol, m, 1, &outcome);
     return outcome;
+}
+
+/* The redelivered message's mark goes once its outcome is settled with the
+ * broker. It stays, counting the attempt as one that did not return, when
+ * the broker did not get the answer (the message comes back) or when the
+ * quarantine that set it aside failed (it must be set aside again). */
+static void amqp_ingress_guard_settled(amqp_ingress_batch *b, bool answered)
+{
+    if (!b->guard) return;
+    if (answered && !(b->set_aside && b->outcomes[b->n - 1] == POLICY_STORE_FAILED))
+        crash_guard_end(b->guard);
+    else
+        crash_guard_keep(b->guard);
+    b->guard = NULL;
 }
 
 /* Commits the batch and answers the broker: one multiple-ack when all was
@@ -531,7 +553,7 @@ static int amqp_ingress_settle(amqp_ingress *in, amqp_connection_state_t conn, a
         b->outcomes[last] = policy_quarantine(in->pol, b->messages[last].raw, b->messages[last].len,
                                               &b->messages[last].envelope, b->oversize[last]);
     else if (whole < b->n)
-        b->outcomes[last] = amqp_ingress_handle_redelivered(in, &b->messages[last]);
+        b->outcomes[last] = amqp_ingress_handle_redelivered(in, b);
     log_debug("AMQP: committed a batch of %zu", b->n);
     for (size_t i = 0; i < b->n; i++)
         failed += b->outcomes[i] == POLICY_STORE_FAILED;
@@ -547,6 +569,7 @@ static int amqp_ingress_settle(amqp_ingress *in, amqp_connection_state_t conn, a
         }
         log_warn("AMQP: the store failed for %zu of %zu messages: requeued, backing off", failed, b->n);
     }
+    amqp_ingress_guard_settled(b, rc == AMQP_STATUS_OK);
     amqp_ingress_batch_release(b);
     if (rc != AMQP_STATUS_OK) {
         log_warn("AMQP acknowledgement failed: %s", amqp_error_string2(rc));
@@ -586,6 +609,7 @@ static void *amqp_ingress_main(void *arg)
     amqp_ingress *in = arg;
     amqp_ingress_batch batch = { 0 };
     int backoff_ms = 1000, store_backoff_ms = 1000;
+    crash_guard_sweep(in->guard_dir, AMQP_INGRESS_GUARD_MAX_AGE_S);
 
     while (!atomic_load(&in->stopping)) {
         amqp_connection_state_t conn = amqp_ingress_connect(in);

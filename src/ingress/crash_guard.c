@@ -11,8 +11,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -24,7 +26,9 @@ struct crash_guard {
     char *path;
 };
 
-/* The attempts the mark at path records, 0 when there is none. */
+/* The attempts the mark at path records, 0 when there is none. A mark that
+ * does not hold a sensible count (cut short by a full disk) still says that
+ * an attempt was begun. */
 static int crash_guard_read(const char *path)
 {
     char *text = NULL;
@@ -54,6 +58,9 @@ crash_guard *crash_guard_begin(const char *dir, const char *raw, size_t len, int
     g_free(name);
     *unfinished = crash_guard_read(path);
     if (g_mkdir_with_parents(dir, 0750) != 0 || crash_guard_write(path, *unfinished + 1) != 0) {
+        int saved = errno;
+        g_unlink(path);   /* a mark cut short would outlive the attempt */
+        errno = saved;
         log_warn("cannot mark the message in hand in %s (%s): a message that kills the process would "
                  "not be recognised at its next delivery", dir, strerror(errno));
         g_free(path);
@@ -69,6 +76,28 @@ void crash_guard_end(crash_guard *g)
     if (!g) return;
     if (g_unlink(g->path) != 0 && errno != ENOENT)
         log_warn("cannot remove the mark %s: %s", g->path, strerror(errno));
+    crash_guard_keep(g);
+}
+
+void crash_guard_keep(crash_guard *g)
+{
+    if (!g) return;
     g_free(g->path);
     g_free(g);
+}
+
+void crash_guard_sweep(const char *dir, long max_age_s)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    if (!d) return;
+    time_t before = time(NULL) - max_age_s;
+    const char *name;
+    while ((name = g_dir_read_name(d))) {
+        char *path = g_build_filename(dir, name, NULL);
+        GStatBuf st;
+        if (g_stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime < before)
+            g_unlink(path);
+        g_free(path);
+    }
+    g_dir_close(d);
 }

@@ -23,7 +23,18 @@ typedef struct crash_guard crash_guard;
  * then what could be read, and the caller goes on unguarded. */
 crash_guard *crash_guard_begin(const char *dir, const char *raw, size_t len, int *unfinished);
 
-/* The attempt returned: its mark goes. NULL is ignored. */
+/* The attempt returned and its outcome is settled: its mark goes. NULL is
+ * ignored. */
 void crash_guard_end(crash_guard *g);
+
+/* Lets go of g and leaves its mark, which counts the attempt as one that
+ * never returned: for an outcome that could not be settled (the message
+ * comes back, and must find the count as it was). NULL is ignored. */
+void crash_guard_keep(crash_guard *g);
+
+/* Removes the marks under dir older than max_age_s seconds: those of
+ * messages that never came back (purged from the queue, or taken by
+ * another machine's consumer). */
+void crash_guard_sweep(const char *dir, long max_age_s);
 
 #endif

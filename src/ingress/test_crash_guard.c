@@ -2,7 +2,8 @@
  * test_crash_guard.c - unit tests of the crash guard: an attempt that ends
  * leaves no mark, one that never ends is counted at the next, each message
  * has its own mark, and a folder that cannot be written leaves the caller
- * unguarded rather than stopped.
+ * unguarded rather than stopped; a mark kept counts, one cut short counts
+ * as an attempt, and old marks are swept.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +12,9 @@
 #include <cmocka.h>
 
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -111,6 +114,57 @@ static void test_a_folder_that_cannot_be_made_leaves_the_attempt_unguarded(void 
     g_free(file);
 }
 
+static void test_a_kept_mark_counts_the_attempt(void **state)
+{
+    char *dir = g_build_filename(*state, "in-hand", NULL);
+    int unfinished = -1;
+    crash_guard_keep(crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished));
+    crash_guard *g = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished);
+    assert_int_equal(unfinished, 1);
+    crash_guard_end(g);
+    assert_int_equal(marks(dir), 0);
+    g_free(dir);
+}
+
+/* The path of MESSAGE's mark under dir. */
+static char *mark_of_message(const char *dir)
+{
+    char *name = g_compute_checksum_for_string(G_CHECKSUM_SHA256, MESSAGE, -1);
+    char *path = g_build_filename(dir, name, NULL);
+    g_free(name);
+    return path;
+}
+
+static void test_a_mark_without_a_count_is_one_attempt(void **state)
+{
+    char *dir = g_build_filename(*state, "in-hand", NULL);
+    assert_int_equal(g_mkdir_with_parents(dir, 0750), 0);
+    char *path = mark_of_message(dir);
+    assert_true(g_file_set_contents(path, "", 0, NULL));
+    int unfinished = -1;
+    crash_guard *g = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished);
+    assert_int_equal(unfinished, 1);
+    crash_guard_end(g);
+    g_free(path);
+    g_free(dir);
+}
+
+static void test_sweep_removes_only_old_marks(void **state)
+{
+    char *dir = g_build_filename(*state, "in-hand", NULL);
+    int unfinished = -1;
+    crash_guard_keep(crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished));
+    crash_guard_keep(crash_guard_begin(dir, OTHER, strlen(OTHER), &unfinished));
+    char *old = mark_of_message(dir);
+    time_t week_ago = time(NULL) - 8 * 24 * 3600;
+    assert_int_equal(utime(old, &(struct utimbuf){ week_ago, week_ago }), 0);
+    crash_guard_sweep(dir, 7L * 24 * 3600);
+    assert_int_equal(marks(dir), 1);
+    assert_false(g_file_test(old, G_FILE_TEST_EXISTS));
+    g_free(old);
+    g_free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -119,6 +173,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_each_message_has_its_own_mark, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_folder_that_cannot_be_made_leaves_the_attempt_unguarded, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_a_kept_mark_counts_the_attempt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_mark_without_a_count_is_one_attempt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_removes_only_old_marks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

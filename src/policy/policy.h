@@ -71,6 +71,11 @@ policy_outcome policy_quarantine(policy *p, const char *raw, size_t len, const p
  * block: two such messages with the same header are told apart, and each
  * can be matched with its sender's copy. g_free() it. */
 char *policy_quarantine_note(uint64_t size, const char *sha256);
+/* The reason of a message quarantined unread because processes died while
+ * handling it (the AMQP consumer's crash guard): `replay` leaves such
+ * messages alone unless asked for one by id. */
+#define POLICY_REASON_DIED_HANDLING "the process stopped while handling it (a crash?): kept unread"
+
 /* What policy_handle() would do, without writing anything (the transaction
  * is rolled back, nothing is archived): for `ingest --dry-run`. A message
  * that an earlier dry run of this policy would have handled is a duplicate,

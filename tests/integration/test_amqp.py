@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The RabbitMQ consumer against a real broker: it consumes and notifies,
-reads both vhost spellings, carries on when the broker restarts, and loses
-nothing when it is killed with SIGKILL again and again."""
+reads both vhost spellings, carries on when the broker restarts, loses
+nothing when it is killed with SIGKILL again and again, and sets aside a
+message that it keeps dying on."""
 import hashlib
 import os
 import random
@@ -458,8 +459,15 @@ def _unacked(port):
 
 
 def _marks(work):
+    """The crash guard's marks: {file name: the attempts it counts}."""
     folder = os.path.join(work.archive, ".in-hand")
-    return os.listdir(folder) if os.path.isdir(folder) else []
+    if not os.path.isdir(folder):
+        return {}
+    marks = {}
+    for name in os.listdir(folder):
+        with open(os.path.join(folder, name)) as f:
+            marks[name] = f.read().strip()
+    return marks
 
 
 class _HeldStore:
@@ -477,14 +485,15 @@ class _HeldStore:
             self.con = None
 
 
-def _die_with_the_message_in_hand(work, port, store, marked):
+def _die_with_the_message_in_hand(work, port, attempts=None):
     """Starts the consumer and kills it (SIGKILL) while its commit waits for
-    the store, once it holds the message (and, when marked, has marked it
-    as in hand: an attempt at it alone)."""
+    the store, once it holds the message and, when attempts is given, once
+    its mark counts that many attempts at it alone."""
     service = work.start("run")
     try:
-        harness.wait_until(lambda: _unacked(port) == 1 and (not marked or _marks(work)), 20,
-                           "the message in hand" + (", marked" if marked else ""))
+        harness.wait_until(lambda: _unacked(port) == 1 and
+                           (attempts is None or list(_marks(work).values()) == [str(attempts)]), 9,
+                           "the message in hand" + (f", attempt {attempts} alone" if attempts else ""))
     finally:
         service.kill()
 
@@ -506,16 +515,18 @@ def test_a_message_redelivered_after_deaths_in_its_batch_and_alone_is_handled():
     url, queue, platform, port, work = _one_message_service("redelivered")
     store = _HeldStore(work)
     try:
-        _die_with_the_message_in_hand(work, port, store, marked=False)
-        _die_with_the_message_in_hand(work, port, store, marked=True)
+        _die_with_the_message_in_hand(work, port)
+        assert _marks(work) == {}, "a message in a batch was marked"
+        _die_with_the_message_in_hand(work, port, attempts=1)
         store.release()
         service = work.start("run")
         try:
             harness.wait_until(lambda: "user-0@example.org" in platform.addresses(), 30, "the suspension")
             assert handled(work) == 1
             assert work.query("SELECT count(*) FROM quarantine")[0][0] == 0
-            assert _marks(work) == [], _marks(work)
+            assert "trying it once more" in service.output()
             service.stop()
+            assert _marks(work) == {}, _marks(work)
             assert queue_is_empty(url, queue)
         finally:
             service.stop()
@@ -527,36 +538,37 @@ def test_a_message_redelivered_after_deaths_in_its_batch_and_alone_is_handled():
 def test_a_message_the_consumer_died_on_twice_alone_is_quarantined_unread():
     """The consumer dies three times with the message in hand, the last two
     handling it alone: at its next delivery it is quarantined unread, with
-    its reason, and acknowledged; `replay` takes it back. One death alone is
-    not enough (test_crash_safety_under_sigkill kills at random)."""
+    its reason, and acknowledged. `replay` leaves it alone (it might kill
+    the command too); `replay --id` takes it back."""
     url, queue, platform, port, work = _one_message_service("poison")
     store = _HeldStore(work)
     try:
-        _die_with_the_message_in_hand(work, port, store, marked=False)
-        for _ in range(2):
-            _die_with_the_message_in_hand(work, port, store, marked=True)
-        assert len(_marks(work)) == 1
+        _die_with_the_message_in_hand(work, port)
+        for attempts in (1, 2):
+            _die_with_the_message_in_hand(work, port, attempts)
         store.release()
         service = work.start("run")
         try:
             harness.wait_until(lambda: work.query("SELECT count(*) FROM quarantine")[0][0] == 1, 30,
                                "the message quarantined")
-            reason = work.query("SELECT reason FROM quarantine")[0][0]
+            qid, reason = work.query("SELECT id, reason FROM quarantine")[0]
             assert "the process stopped while handling it" in reason, reason
             assert "quarantined unread" in service.output()
             assert work.query("SELECT count(*) FROM event")[0][0] == 0
-            assert _marks(work) == [], _marks(work)
             service.stop()
+            assert _marks(work) == {}, _marks(work)
             assert queue_is_empty(url, queue), "the quarantined message was not acknowledged"
         finally:
             service.stop()
         assert platform.addresses() == []
-        assert work.run("replay").returncode == 0
+        skipped = work.run("replay")
+        assert skipped.returncode == 0 and "1 skipped" in skipped.stdout.decode(), skipped.stdout
+        assert work.query("SELECT count(*) FROM quarantine")[0][0] == 1
+        assert work.run("replay", "--id", str(qid)).returncode == 0
         assert "user-0@example.org" in platform.addresses()
     finally:
         store.release()
         platform.stop()
-
 
 if __name__ == "__main__":
     harness.main(globals())
