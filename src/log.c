@@ -9,9 +9,11 @@
 #include "log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,17 +24,30 @@
 /* The longest escape of one input character: "\u2028" or four "\xHH". */
 #define LOG_ESCAPE_MAX 16
 /* A held message's lines; more than this goes out early, still in order. */
-#define LOG_HOLD_MAX 32768
+/* The lines a thread holds at most. A batch of 250 messages (amqp.batch)
+ * writes some 140 KiB of them; past this they go out early, and can no
+ * longer be rewound. */
+#define LOG_HOLD_MAX (1u << 20)
+#define LOG_HOLD_FIRST 32768
 
 static atomic_bool log_debug_on;
 
 /* This thread's held lines (log_hold() to log_flush()). */
 static _Thread_local struct {
     bool on;
-    unsigned long spills;     /* times held lines went out before log_flush() */
-    size_t len;
-    char buf[LOG_HOLD_MAX];
+    bool marked;              /* a log_mark is live: an error goes out alone */
+    unsigned long spills;     /* times lines went out that a mark could not take back */
+    size_t len, cap;
+    char *buf;                /* freed when the thread ends (log_hold_key) */
 } log_held;
+
+static pthread_key_t log_hold_key;
+static pthread_once_t log_hold_once = PTHREAD_ONCE_INIT;
+
+static void log_hold_key_make(void)
+{
+    pthread_key_create(&log_hold_key, free);
+}
 
 void log_set_debug(bool on) { atomic_store(&log_debug_on, on); }
 bool log_debug_enabled(void) { return atomic_load(&log_debug_on); }
@@ -131,11 +146,14 @@ void log_flush(void)
 {
     log_write_all(log_held.buf, log_held.len);
     log_held.len = 0;
+    log_held.spills++;
     log_held.on = false;
+    log_held.marked = false;
 }
 
 log_mark log_mark_here(void)
 {
+    log_held.marked = true;
     return (log_mark){ log_held.len, log_held.spills };
 }
 
@@ -149,34 +167,60 @@ bool log_rewind(log_mark mark)
     return true;
 }
 
-/* Held lines out before log_flush(): they can no longer be rewound. */
+/* Lines out before log_flush(): they can no longer be rewound. */
 static void log_spill(const char *bytes, size_t len)
 {
     log_write_all(bytes, len);
     log_held.spills++;
 }
 
+/* Room for len more held bytes, the buffer grown up to LOG_HOLD_MAX. */
+static bool log_hold_room(size_t len)
+{
+    size_t need = log_held.len + len;
+    if (need <= log_held.cap) return true;
+    size_t cap = log_held.cap ? log_held.cap : LOG_HOLD_FIRST;
+    while (cap < need && cap < LOG_HOLD_MAX) cap *= 2;
+    if (cap < need) return false;
+    char *grown = realloc(log_held.buf, cap);
+    if (!grown) return false;
+    pthread_once(&log_hold_once, log_hold_key_make);
+    pthread_setspecific(log_hold_key, grown);
+    log_held.buf = grown;
+    log_held.cap = cap;
+    return true;
+}
+
 /* A line goes out now, or joins the held ones; what no longer fits pushes
  * the held lines out first, so that the order stays. An error goes out at
- * once (it may be the last thing a failing process says) and alone: the
- * held lines describe work whose fate is not known yet, which the error may
- * undo (a batch rolled back, its lines discarded). */
+ * once: it may be the last thing a failing process says. While a mark is
+ * live it goes out alone, for the held lines describe work that the error
+ * may yet undo (a batch rolled back, its lines rewound); else it takes the
+ * held lines with it, in order. */
 static void log_emit(const char *line, size_t len, bool urgent)
 {
-    if (!log_held.on || urgent) {
-        log_write_all(line, len);
-        return;
-    }
-    if (log_held.len + len > sizeof log_held.buf) {
-        log_spill(log_held.buf, log_held.len);
-        log_held.len = 0;
-    }
-    if (len > sizeof log_held.buf) {
+    if (!log_held.on) {
         log_spill(line, len);
         return;
     }
+    if (urgent && log_held.marked) {
+        log_write_all(line, len);
+        return;
+    }
+    if (!log_hold_room(len)) {
+        log_spill(log_held.buf, log_held.len);
+        log_held.len = 0;
+        if (!log_hold_room(len)) {
+            log_spill(line, len);
+            return;
+        }
+    }
     memcpy(log_held.buf + log_held.len, line, len);
     log_held.len += len;
+    if (urgent) {
+        log_spill(log_held.buf, log_held.len);
+        log_held.len = 0;
+    }
 }
 
 /* Where a value that vsnprintf() cut at len bytes ends: before a UTF-8

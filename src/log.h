@@ -30,19 +30,20 @@ void log_field(const char *label, const char *fmt, ...) __attribute__((format(pr
 
 /* Holds this thread's lines until log_flush(), so that one message's lines
  * go out together in one write() and never interleave with another
- * thread's. An error line goes out at once, ahead of what is held. */
+ * thread's. An error line goes out at once, with what is held, or alone
+ * while a mark (below) is live. */
 void log_hold(void);
 void log_flush(void);
 /* A place in this thread's held lines, to go back to when the work logged
- * after it is undone (a batch rolled back, a message refused). */
+ * after it is undone (a batch rolled back). It lives until log_flush(). */
 typedef struct log_mark {
     size_t len;
     unsigned long spills;
 } log_mark;
 
 log_mark log_mark_here(void);
-/* Drops the lines held since mark. false when some of them had to go out
- * already (more than the held buffer takes, 32 KiB): they cannot be taken
+/* Drops the lines held since mark. false when some lines since it had to go
+ * out already (more than 1 MiB held, or the hold off): they cannot be taken
  * back. */
 bool log_rewind(log_mark mark);
 

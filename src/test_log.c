@@ -208,8 +208,7 @@ static void test_lines_not_held_go_out_at_once(void **state)
     assert_int_equal(n, 2);
 }
 
-/* An error goes out at once and alone; what is held stays held, for the
- * work it describes may yet be undone. */
+/* An error pushes out what is held with it, in order. */
 static void test_an_error_is_not_held(void **state)
 {
     (void)state;
@@ -219,41 +218,84 @@ static void test_an_error_is_not_held(void **state)
     log_hold();
     log_info("before");
     log_error("store: commit: disk I/O error");
-    char error[256];
-    size_t n = capture_next(&c, error, sizeof error);
+    size_t n = capture_next(&c, buf, sizeof buf);
     log_info("after");
     size_t pending = capture_count(&c);
+    log_flush();
+    size_t last = capture_count(&c);
+    capture_stop(&c);
+    assert_true(n > 0);
+    assert_string_equal(buf, "bouncedemails - before\nbouncedemails - ERROR: store: commit: disk I/O error\n");
+    assert_int_equal(pending, 0);
+    assert_int_equal(last, 1);
+}
+
+/* While a mark is live an error goes out alone: the held lines describe
+ * work that may yet be rewound. */
+static void test_an_error_under_a_mark_goes_out_alone(void **state)
+{
+    (void)state;
+    char error[256], buf[65536];
+    capture c;
+    capture_start(&c);
+    log_hold();
+    log_mark_here();
+    log_info("before");
+    log_error("store: a constraint failed");
+    size_t n = capture_next(&c, error, sizeof error);
+    log_info("after");
     log_flush();
     capture_next(&c, buf, sizeof buf);
     capture_stop(&c);
     assert_true(n > 0);
-    assert_string_equal(error, "bouncedemails - ERROR: store: commit: disk I/O error\n");
-    assert_int_equal(pending, 0);
+    assert_string_equal(error, "bouncedemails - ERROR: store: a constraint failed\n");
     assert_string_equal(buf, "bouncedemails - before\nbouncedemails - after\n");
 }
 
-/* More than the hold keeps goes out early, nothing lost, order kept. */
+/* stdout into a temporary file, for output larger than a datagram. */
+static int file_capture_start(int *saved)
+{
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    int fd = dup(fileno(f));
+    fclose(f);
+    *saved = dup(STDOUT_FILENO);
+    assert_int_equal(dup2(fd, STDOUT_FILENO), STDOUT_FILENO);
+    return fd;
+}
+
+/* What was written, NUL-terminated; g_free() it. */
+static char *file_capture_stop(int fd, int saved)
+{
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    off_t size = lseek(fd, 0, SEEK_END);
+    char *text = g_malloc((size_t)size + 1);
+    assert_int_equal(pread(fd, text, (size_t)size, 0), size);
+    text[size] = '\0';
+    close(fd);
+    return text;
+}
+
+/* More than the hold keeps (1 MiB) goes out early, nothing lost, order kept. */
 static void test_a_large_message_is_not_lost(void **state)
 {
     (void)state;
-    char buf[65536];
-    capture c;
-    capture_start(&c);
+    enum { LINES = 30000 };
+    int saved, fd = file_capture_start(&saved);
     log_hold();
-    for (int i = 0; i < 2000; i++) log_field("Permanent:", "user%04d@example.org", i);
+    for (int i = 0; i < LINES; i++) log_field("Permanent:", "user%05d@example.org", i);
     log_flush();
+    char *text = file_capture_stop(fd, saved);
     int next = 0;
-    size_t got;
-    while ((got = capture_next(&c, buf, sizeof buf)) > 0) {
-        for (char *line = buf; *line;) {
-            char want[64];
-            int w = snprintf(want, sizeof want, "bouncedemails - Permanent: user%04d@example.org\n", next++);
-            assert_memory_equal(line, want, (size_t)w);
-            line += w;
-        }
+    for (char *line = text; *line; next++) {
+        char want[64];
+        int w = snprintf(want, sizeof want, "bouncedemails - Permanent: user%05d@example.org\n", next);
+        assert_memory_equal(line, want, (size_t)w);
+        line += w;
     }
-    capture_stop(&c);
-    assert_int_equal(next, 2000);
+    g_free(text);
+    assert_int_equal(next, LINES);
 }
 
 /* Lines of undone work are dropped while held, back to a mark; the lines
@@ -282,29 +324,30 @@ static void test_rewound_lines_never_go_out(void **state)
 }
 
 /* Held lines that had to go out (more than the hold keeps) cannot be taken
- * back: log_rewind() says so; a later mark rewinds again. */
+ * back: log_rewind() says so, and drops what is still held; a new mark
+ * rewinds again. */
 static void test_rewind_says_when_lines_went_out_already(void **state)
 {
     (void)state;
-    capture c;
-    capture_start(&c);
+    enum { LINES = 30000 };
+    int saved, fd = file_capture_start(&saved);
     log_hold();
     log_mark start = log_mark_here();
-    for (int i = 0; i < 2000; i++) log_field("Permanent:", "user%04d@example.org", i);
+    for (int i = 0; i < LINES; i++) log_field("Permanent:", "user%05d@example.org", i);
     bool whole = log_rewind(start);
     log_flush();
-    size_t n = capture_count(&c);
     log_hold();
     log_mark next = log_mark_here();
-    log_info("next batch");
+    log_info("rewound");
     bool next_whole = log_rewind(next);
     log_flush();
-    size_t after = capture_count(&c);
-    capture_stop(&c);
+    char *text = file_capture_stop(fd, saved);
     assert_false(whole);
-    assert_true(n > 0);
+    assert_non_null(strstr(text, "user00000@"));
+    assert_null(strstr(text, "user29999@"));
     assert_true(next_whole);
-    assert_int_equal(after, 0);
+    assert_null(strstr(text, "rewound"));
+    g_free(text);
 }
 
 int main(void)
@@ -319,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_held_lines_go_out_in_one_write),
         cmocka_unit_test(test_lines_not_held_go_out_at_once),
         cmocka_unit_test(test_an_error_is_not_held),
+        cmocka_unit_test(test_an_error_under_a_mark_goes_out_alone),
         cmocka_unit_test(test_a_large_message_is_not_lost),
         cmocka_unit_test(test_rewound_lines_never_go_out),
         cmocka_unit_test(test_rewind_says_when_lines_went_out_already),

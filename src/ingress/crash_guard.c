@@ -11,9 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,29 +26,42 @@ struct crash_guard {
     char *path;
 };
 
+/* Counts stop here: a message set aside again and again (its quarantine
+ * refused by the store) must not count round to an innocent 1. */
+#define CRASH_GUARD_COUNT_MAX 1000
+
 /* The attempts the mark at path records, 0 when there is none. A mark that
- * does not hold a sensible count (cut short by a full disk) still says that
- * an attempt was begun. */
+ * does not hold a count still says that an attempt was begun. */
 static int crash_guard_read(const char *path)
 {
     char *text = NULL;
     if (!g_file_get_contents(path, &text, NULL, NULL)) return 0;
     long n = strtol(text, NULL, 10);
     g_free(text);
-    return n > 0 && n < 1000 ? (int)n : 1;
+    if (n <= 0) return 1;
+    return n < CRASH_GUARD_COUNT_MAX ? (int)n : CRASH_GUARD_COUNT_MAX;
 }
 
+/* Replaces the mark at path by way of a new file renamed over it, so that a
+ * write that fails (a full disk) leaves the count that was there. */
 static int crash_guard_write(const char *path, int attempts)
 {
     char text[16];
     int len = snprintf(text, sizeof text, "%d\n", attempts);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd < 0) return -1;
-    ssize_t put = write(fd, text, (size_t)len);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return put == len ? 0 : -1;
+    char *tmp = g_strconcat(path, ".new", NULL);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    int rc = -1;
+    if (fd >= 0) {
+        ssize_t put = write(fd, text, (size_t)len);
+        rc = close(fd) == 0 && put == len && rename(tmp, path) == 0 ? 0 : -1;
+        if (rc != 0) {
+            int saved = errno;
+            unlink(tmp);
+            errno = saved;
+        }
+    }
+    g_free(tmp);
+    return rc;
 }
 
 crash_guard *crash_guard_begin(const char *dir, const char *raw, size_t len, int *unfinished)
@@ -57,10 +70,8 @@ crash_guard *crash_guard_begin(const char *dir, const char *raw, size_t len, int
     char *path = g_build_filename(dir, name, NULL);
     g_free(name);
     *unfinished = crash_guard_read(path);
-    if (g_mkdir_with_parents(dir, 0750) != 0 || crash_guard_write(path, *unfinished + 1) != 0) {
-        int saved = errno;
-        g_unlink(path);   /* a mark cut short would outlive the attempt */
-        errno = saved;
+    int count = *unfinished < CRASH_GUARD_COUNT_MAX ? *unfinished + 1 : CRASH_GUARD_COUNT_MAX;
+    if (g_mkdir_with_parents(dir, 0750) != 0 || crash_guard_write(path, count) != 0) {
         log_warn("cannot mark the message in hand in %s (%s): a message that kills the process would "
                  "not be recognised at its next delivery", dir, strerror(errno));
         g_free(path);

@@ -704,7 +704,6 @@ policy_outcome policy_handle_dry_run(policy *p, const char *raw, size_t len, con
 static policy_outcome policy_batch_one(policy *p, policy_job *job, int *queued, metrics_outcome *counted)
 {
     size_t staged = metrics_mark();
-    log_mark said = log_mark_here();
     *counted = METRICS_OUTCOME_FAILED;
     if (store_savepoint(p->st) != 0) {
         policy_store_failed(p, "savepoint");
@@ -715,7 +714,6 @@ static policy_outcome policy_batch_one(policy *p, policy_job *job, int *queued, 
         policy_take_refusal(p, job);
         bool undone = store_savepoint_rollback(p->st) == 0 && store_savepoint(p->st) == 0;
         metrics_rewind(staged);
-        log_rewind(said);
         out = undone ? policy_refused(p, job) : POLICY_STORE_FAILED;
     }
     if (out != POLICY_STORE_FAILED && store_savepoint_release(p->st) != 0) {
@@ -725,7 +723,6 @@ static policy_outcome policy_batch_one(policy *p, policy_job *job, int *queued, 
     if (out == POLICY_STORE_FAILED) {
         store_savepoint_rollback(p->st);
         metrics_rewind(staged);
-        log_rewind(said);
     } else
         *queued += job->queued;
     *counted = policy_metrics_of(job, out);
@@ -794,18 +791,20 @@ static void policy_job_rewind(policy_job *job)
 
 /* The batch again after a store failure, in a new transaction, each message
  * under a savepoint, so that a message the store refuses costs only itself.
- * false when no transaction could begin. */
+ * *said moves past the warning, which stays whatever happens next. false
+ * when no transaction could begin. */
 static bool policy_batch_one_by_one(policy *p, policy_job *jobs, size_t n, policy_outcome *out, int *queued,
-                                    metrics_outcome *counted, log_mark batch_said)
+                                    metrics_outcome *counted, log_mark *said)
 {
     store_rollback(p->st);
     metrics_discard();
     *queued = 0;
     /* The first pass's lines describe what the rollback undid: the second
      * pass says again what happens to each message. */
-    bool unsaid = log_rewind(batch_said);
+    bool unsaid = log_rewind(*said);
     log_warn("store: nothing of the batch's %zu messages was committed; each is handled again on its own%s", n,
              unsaid ? "" : " (lines above about some of them describe nothing committed)");
+    *said = log_mark_here();
     if (store_begin(p->st) != 0) {
         policy_store_failed(p, "begin");
         return false;
@@ -824,10 +823,10 @@ static bool policy_batch_one_by_one(policy *p, policy_job *jobs, size_t n, polic
 /* Handles the classified jobs in the open transaction, in order, and drops
  * them; false when the transaction is gone. */
 static bool policy_batch_handle(policy *p, policy_job *jobs, size_t n, policy_outcome *out, int *queued,
-                                metrics_outcome *counted, log_mark batch_said)
+                                metrics_outcome *counted, log_mark *said)
 {
     bool ok = policy_batch_at_once(p, jobs, n, out, queued, counted) ||
-              policy_batch_one_by_one(p, jobs, n, out, queued, counted, batch_said);
+              policy_batch_one_by_one(p, jobs, n, out, queued, counted, said);
     for (size_t i = 0; i < n; i++)
         policy_job_drop(&jobs[i]);
     return ok;
@@ -864,8 +863,8 @@ void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy
     /* The messages' lines are held until the commit, and go out in one
      * write if it succeeds; what a rollback undid is not said. */
     log_hold();
-    log_mark batch_said = log_mark_here();
-    bool ok = policy_batch_handle(p, jobs, n, out, &queued, counted, batch_said);
+    log_mark said = log_mark_here();
+    bool ok = policy_batch_handle(p, jobs, n, out, &queued, counted, &said);
     g_free(jobs);
     if (ok) {
         /* The raw bounces are on disk before the commit that lets the
@@ -876,8 +875,8 @@ void policy_handle_batch(policy *p, const policy_message *msgs, size_t n, policy
         if (!ok)
             policy_store_failed(p, "commit");
     }
-    if (!ok)
-        log_rewind(batch_said);
+    if (!ok && !log_rewind(said))
+        log_warn("store: the batch was not committed: lines above about its messages describe nothing committed");
     log_flush();
     if (!ok) {
         store_rollback(p->st);
