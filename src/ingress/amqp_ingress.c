@@ -515,7 +515,10 @@ static policy_outcome amqp_ingress_handle_redelivered(amqp_ingress *in, amqp_ing
     if (b->set_aside) {
         log_error("AMQP: the process stopped %d times while handling a redelivered message of %zu bytes "
                   "alone: quarantined unread, so that it cannot stop the service again", unfinished, m->len);
-        return policy_quarantine(in->pol, m->raw, m->len, &m->envelope, POLICY_REASON_DIED_HANDLING);
+        outcome = policy_quarantine(in->pol, m->raw, m->len, &m->envelope, POLICY_REASON_DIED_HANDLING);
+        if (outcome != POLICY_STORE_FAILED)
+            metrics_amqp_set_aside();
+        return outcome;
     }
     if (unfinished > 0)
         log_warn("AMQP: the process stopped while handling a redelivered message of %zu bytes alone: trying "

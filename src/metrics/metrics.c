@@ -88,6 +88,7 @@ static struct {
     _Atomic int amqp_connected;
     _Atomic long amqp_unacked;
     metrics_cell amqp_reconnects;
+    metrics_cell amqp_set_aside;
     metrics_cell smtp_sessions[METRICS_SMTP_RESULT_COUNT];
     _Atomic long smtp_open;
     _Atomic int64_t notifier_beat_ms; /* metrics_clock() of the last beat, 0: never */
@@ -318,6 +319,11 @@ void metrics_amqp_reconnect(void)
     metrics_add(&metrics.amqp_reconnects, 1);
 }
 
+void metrics_amqp_set_aside(void)
+{
+    metrics_add(&metrics.amqp_set_aside, 1);
+}
+
 void metrics_smtp_session(metrics_smtp_result result)
 {
     metrics_add(&metrics.smtp_sessions[result], 1);
@@ -545,6 +551,10 @@ static void metrics_render_ingress(GString *out)
                  "Times the AMQP consumer lost or failed to get its connection.");
     g_string_append_printf(out, "bouncedemails_amqp_reconnects_total %" PRIu64 "\n",
                            metrics_get(&metrics.amqp_reconnects));
+    metrics_head(out, "bouncedemails_amqp_set_aside_total", "counter",
+                 "Redelivered messages quarantined unread: processes kept dying while handling them.");
+    g_string_append_printf(out, "bouncedemails_amqp_set_aside_total %" PRIu64 "\n",
+                           metrics_get(&metrics.amqp_set_aside));
     metrics_head(out, "bouncedemails_smtp_connections_open", "gauge", "SMTP sessions open.");
     g_string_append_printf(out, "bouncedemails_smtp_connections_open %ld\n", atomic_load(&metrics.smtp_open));
     metrics_head(out, "bouncedemails_smtp_sessions_total", "counter", "SMTP connections by result.");

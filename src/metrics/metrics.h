@@ -89,6 +89,9 @@ void metrics_platform_down(const char *domain);
 void metrics_amqp_connected(bool connected);
 void metrics_amqp_unacked(long n);
 void metrics_amqp_reconnect(void);
+/* A redelivered message was quarantined unread: processes kept dying while
+ * handling it (amqp_ingress.c's crash guard). */
+void metrics_amqp_set_aside(void);
 void metrics_smtp_session(metrics_smtp_result result);
 void metrics_smtp_open(int delta);
 

@@ -561,6 +561,8 @@ def test_a_message_the_consumer_died_on_twice_alone_is_quarantined_unread():
             assert "the process stopped while handling it" in reason, reason
             assert "quarantined unread" in service.output()
             assert work.query("SELECT count(*) FROM event")[0][0] == 0
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+                assert "\nbouncedemails_amqp_set_aside_total 1\n" in resp.read().decode()
             service.stop()
             assert _marks(work) == {}, _marks(work)
             assert queue_is_empty(url, queue), "the quarantined message was not acknowledged"
