@@ -23,7 +23,6 @@
 #define LOG_LABEL_WIDTH 11
 /* The longest escape of one input character: "\u2028" or four "\xHH". */
 #define LOG_ESCAPE_MAX 16
-/* A held message's lines; more than this goes out early, still in order. */
 /* The lines a thread holds at most. A batch of 250 messages (amqp.batch)
  * writes some 140 KiB of them; past this they go out early, and can no
  * longer be rewound. */

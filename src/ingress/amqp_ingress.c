@@ -555,7 +555,7 @@ static int amqp_ingress_settle(amqp_ingress *in, amqp_connection_state_t conn, a
     if (b->oversize[last])
         b->outcomes[last] = policy_quarantine(in->pol, b->messages[last].raw, b->messages[last].len,
                                               &b->messages[last].envelope, b->oversize[last]);
-    else if (whole < b->n)
+    else if (b->last_redelivered)
         b->outcomes[last] = amqp_ingress_handle_redelivered(in, b);
     log_debug("AMQP: committed a batch of %zu", b->n);
     for (size_t i = 0; i < b->n; i++)
