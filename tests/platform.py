@@ -7,6 +7,8 @@ Answers like a learning platform's account service:
 Control endpoints for tests:
   GET  /_received                 -> every request it received, as JSON
   POST /_mode {"mode": "ok"|"error"|"slow", "status": 500, "delay": 30}
+  POST /_mode {"mode": "hold"}            -> requests wait until the mode changes
+  GET  /_held                     -> {"held": N}, the requests waiting now
   POST /_mode {"retry_after": 7}          -> errors carry Retry-After: 7
   POST /_mode {"suspensions_url": "..."}  -> GET / answers that template instead
   POST /_reset                    -> forget what it received, mode ok
@@ -21,8 +23,9 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 state_lock = threading.Lock()
+mode_changed = threading.Condition(state_lock)
 state = {"mode": "ok", "status": 500, "delay": 30.0, "suspensions_url": None, "retry_after": None,
-         "received": []}
+         "received": [], "held": 0}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -50,11 +53,14 @@ class Handler(BaseHTTPRequestHandler):
         with state_lock:
             if path == "/_received":
                 return self._send(200, state["received"])
+            if path == "/_held":
+                return self._send(200, {"held": state["held"]})
             if path == "/_reset":
                 state.update(mode="ok", suspensions_url=None, retry_after=None, received=[])
                 return self._send(200, {"ok": True})
             if path == "/_mode":
                 state.update(json.loads(body or b"{}"))
+                mode_changed.notify_all()
                 return self._send(200, {k: v for k, v in state.items() if k != "received"})
         return self._send(404, {"error": "unknown control"})
 
@@ -64,6 +70,10 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/_"):
             return self._control(path, body)
         with state_lock:
+            if state["mode"] == "hold":
+                state["held"] += 1
+                mode_changed.wait_for(lambda: state["mode"] != "hold")
+                state["held"] -= 1
             mode, status, delay = state["mode"], state["status"], state["delay"]
             retry_after = state["retry_after"]
             template = state["suspensions_url"]

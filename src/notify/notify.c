@@ -981,6 +981,11 @@ static void *notify_worker(void *arg)
         long wait_ms = started < 0 ? -1 : notify_sync_wait_ms(n, true);
         if (n->in_flight > 0 || wait_ms >= 0) {
             notify_worker_sleep(n, wait_ms >= 0 && wait_ms < NOTIFY_BUSY_POLL_MS ? (int)wait_ms : NOTIFY_BUSY_POLL_MS);
+            /* While a platform sits on its requests no outcome comes to
+             * claim with, yet retries come due and other processes queue:
+             * free slots look again once a busy poll has passed. */
+            if (g_get_monotonic_time() - n->last_sync >= NOTIFY_BUSY_POLL_MS * 1000)
+                n->outbox_empty = false;
         } else {
             int idle_ms = started < 0 ? NOTIFY_IDLE_POLL_MS : notify_idle_timeout(n);
             /* Outcomes the store refused are written again about a second

@@ -1008,6 +1008,31 @@ static void test_a_platform_that_does_not_answer_waits_and_others_go_on(void **s
     assert_int_equal(attempts, 2);
 }
 
+/* A notification queued by another process (which cannot wake the
+ * daemon) while the platform sits on a request is claimed for a free slot
+ * within a busy poll. Before, the worker claimed only when an outcome came
+ * in, so it waited for the hung request. */
+static void test_worker_claims_while_a_request_hangs(void **state)
+{
+    fixture *f = *state;
+    platform_mode(&f->plat, "{\"mode\": \"slow\", \"delay\": 3}");
+    int64_t hanging = fake_add(f->st, "hanging@x.de", "mydomain.de", time(NULL));
+    notify *n = f->worker = notify_new(f->cfg, f->st);
+    assert_int_equal(notify_start(n), 0);
+    gint64 start = g_get_monotonic_time();
+    while (!fake_handed_out(f->st, hanging) && g_get_monotonic_time() - start < 2 * G_USEC_PER_SEC)
+        g_usleep(1000);
+    assert_true(fake_handed_out(f->st, hanging));
+    int64_t later = fake_add(f->st, "later@x.de", "mydomain.de", time(NULL));
+    start = g_get_monotonic_time();
+    while (!fake_handed_out(f->st, later) && g_get_monotonic_time() - start < 2500 * 1000)
+        g_usleep(1000);
+    assert_true(fake_handed_out(f->st, later));
+    assert_int_equal(fake_get(f->st, hanging).state, STORE_OUTBOX_PENDING);
+    notify_stop(n);
+    assert_true(all_done(f->st, hanging, later));
+}
+
 /* The worker with many items: claimed and recorded in batches, several
  * requests at once, every suspension POSTed exactly once. */
 static void test_worker_posts_each_once(void **state)
@@ -1194,6 +1219,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_held_too_long_goes_back_unattempted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreachable_platform_leaves_held_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_stop_leaves_held_jobs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_claims_while_a_request_hangs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_posts_each_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_batches_outcomes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_platform_that_does_not_answer_waits_and_others_go_on, setup,

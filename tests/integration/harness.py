@@ -101,6 +101,9 @@ class Platform:
     def mode(self, **kw):
         return self._call("/_mode", kw)
 
+    def held(self):
+        return self._call("/_held")["held"]
+
     def reset(self):
         return self._call("/_reset", {})
 
