@@ -20,7 +20,8 @@ after 10"), and the WAL's size at the end.
 Environment: BOUNCEDEMAILS (the program), BOUNCEDEMAILS_CORPUS (real bounces;
 the project's own samples when absent), AMQP_URL (a broker; the queue rows
 are skipped without one), BENCH_QUEUE_MESSAGES (20000), BENCH_BACKLOG (100000),
-BENCH_QUEUE_RUNS (3), BENCH_STDIN (10000).
+BENCH_QUEUE_RUNS (3), BENCH_STDIN (10000), BENCH_STDIN_BESIDE_DAEMON (2000: stdin
+runs while the daemon runs on the same store and takes their notifications).
 """
 import glob
 import json
@@ -237,10 +238,7 @@ def bench_stdin(templates, count):
     work = harness.Workdir(platform)
     fresh = harness.Workdir(platform)
 
-    bodies = []
-    for path in templates:
-        with open(path, "rb") as f:
-            bodies.append(f.read())
+    bodies = templates_bodies(templates)
 
     def run(on, i, copy=None):
         """Runs the template i with the copy number copy (i by default)."""
@@ -279,6 +277,42 @@ def bench_stdin(templates, count):
     return elapsed, cpu, first, last, alternating, wal_size
 
 
+def bench_stdin_beside_daemon(templates, count):
+    """count stdin runs on one store while the daemon runs on it, so that
+    the runs leave their notifications to it (notify.stdin_handoff), then
+    the wait for the outbox to drain. Returns the time up to the drain, the
+    CPU seconds of the runs and of the daemon, and the POSTs."""
+    platform = StandinPlatform()
+    work = harness.Workdir(platform)
+    daemon = work.start("run-smtpserver", "--host", "127.0.0.1", "--port", str(harness.free_port()))
+    daemon.wait_output(" started (env ")
+    daemon_cpu = cpu_seconds(daemon.proc.pid)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    for i in range(count):
+        data = templates_bodies(templates)[i % len(templates)].replace(b"{n}", str(i).encode())
+        subprocess.run(work.args("stdin"), input=data, stdout=subprocess.DEVNULL, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    harness.wait_until(lambda: pending(work) == 0, 600, "the outbox drained", interval=0.05)
+    elapsed = time.monotonic() - start
+    daemon_cpu = cpu_seconds(daemon.proc.pid) - daemon_cpu
+    daemon.stop()
+    posts, _ = platform.stats()
+    platform.stop()
+    return elapsed, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, daemon_cpu, posts
+
+
+_bodies = {}
+
+
+def templates_bodies(templates):
+    if not _bodies:
+        for path in templates:
+            with open(path, "rb") as f:
+                _bodies[path] = f.read()
+    return [_bodies[path] for path in templates]
+
+
 STDIN_WINDOW = 50
 STDIN_FRESH = 10
 STDIN_ALTERNATE = 300
@@ -291,6 +325,7 @@ def main():
     n_queue = int(os.environ.get("BENCH_QUEUE_MESSAGES", 20000))
     n_backlog = int(os.environ.get("BENCH_BACKLOG", 100000))
     n_stdin = int(os.environ.get("BENCH_STDIN", 10000))
+    n_beside = int(os.environ.get("BENCH_STDIN_BESIDE_DAEMON", 2000))
     n_runs = max(1, int(os.environ.get("BENCH_QUEUE_RUNS", 3)))
     file_system = settled_file_system()
     load_before = os.getloadavg()
@@ -337,6 +372,14 @@ def main():
             (f"stdin after {n_stdin} runs vs after {STDIN_FRESH}", "no slower",
              f"{on_grown:.2f} vs {on_fresh:.2f} ms (alternating)"),
         ]
+    if n_beside:
+        elapsed, cpu, daemon_cpu, posts = bench_stdin_beside_daemon(templates, n_beside)
+        rows.append(("stdin beside the daemon", n_beside, elapsed, cpu + daemon_cpu, None))
+        notes.append(f"stdin beside the daemon: {cpu * 1000 / n_beside:.1f} ms of CPU a run in the runs,"
+                     f" {daemon_cpu * 1000 / n_beside:.1f} in the daemon, which POSTed {posts}"
+                     f" notifications they left to it; seconds up to the outbox's drain")
+        targets.append(("stdin beside the daemon, runs/s", ">= 60",
+                        f"{n_beside / elapsed:.0f} wall, {n_beside / (cpu + daemon_cpu):.0f} a CPU"))
     load_after = os.getloadavg()
 
     print(f"service end to end ({len(templates)} distinct real bounces, each copy its own recipients,"

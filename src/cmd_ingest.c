@@ -3,7 +3,8 @@
  * `stdin` (one message from a Postfix pipe) and `replay` (the quarantine
  * again, after the config is fixed). Both take the same path as the daemon's
  * ingresses, then make one prompt attempt at the notifications they queued;
- * what fails stays in the outbox for the daemon.
+ * what fails stays in the outbox for the daemon. A `stdin` run leaves its
+ * notifications to the daemon instead when one runs (notify/handoff.h).
  */
 #include "cmd.h"
 
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "notify/handoff.h"
 #include "notify/notify.h"
 #include "policy/policy.h"
 
@@ -38,6 +40,17 @@ void cmd_notify_queued(const config *cfg, store *st)
 
 /* ---- stdin ---- */
 
+/* Leaves what the run queued to the daemon's notifier, when one listens:
+ * true when it took the wake-up. */
+static bool stdin_hand_off(const config *cfg, const store *st)
+{
+    size_t queued = store_outbox_remembered(st);
+    if (queued == 0 || !cfg->notify.stdin_handoff || !handoff_send(cfg->handler.permanent_bounced_emails_path))
+        return false;
+    log_info("notify: %zu notification(s) left to the running daemon", queued);
+    return true;
+}
+
 static int stdin_usage(int status)
 {
     FILE *out = status ? stderr : stdout;
@@ -47,7 +60,8 @@ static int stdin_usage(int status)
             "\n"
             "Handles one message from standard input, as a Postfix pipe delivers it, then\n"
             "makes one attempt at the notifications it queued (what fails stays in the\n"
-            "outbox for `bouncedemails run`). A leading mbox \"From \" line is dropped.\n"
+            "outbox for `bouncedemails run`), or leaves them to the daemon when one runs\n"
+            "(notify.stdin_handoff). A leading mbox \"From \" line is dropped.\n"
             "\n"
             "options:\n"
             "  --recipient ADDRESS  the envelope recipient (the no-reply address); it decides\n"
@@ -148,7 +162,7 @@ int cmd_stdin(const cmd_context *ctx, int argc, char **argv)
         }
         if (out == POLICY_STORE_FAILED)
             status = EX_TEMPFAIL;
-        else if (commits)
+        else if (commits && !stdin_hand_off(cfg, st))
             cmd_notify_queued(cfg, st);
     }
     if (st)

@@ -1006,6 +1006,8 @@ static const config_key config_notify_keys[] = {
     KEY_S(notify, "resolver_cache", resolver_cache_s, 0, 7 * 86400, "3600"),
     { .name = "tls_ca_file", .scalar = config_parse_string, .offset = offsetof(config, notify.tls_ca_file),
       .min = 1, .max = 4096, .nullable = true },
+    { .name = "stdin_handoff", .scalar = config_parse_bool, .offset = offsetof(config, notify.stdin_handoff),
+      .def = "true" },
     { 0 }
 };
 

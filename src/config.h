@@ -71,6 +71,7 @@ typedef struct config_notify {
     int max_attempts;          /* then given up (still listed, and `outbox retry` revives it), 50 */
     int resolver_cache_s;      /* how long a xikolo answer is kept, 3600 */
     char *tls_ca_file;         /* CAs that verify an https:// platform; NULL: the system's */
+    bool stdin_handoff;        /* `stdin` runs leave their notifications to a running daemon, true */
 } config_notify;
 
 typedef struct config_amqp {

@@ -131,6 +131,7 @@ test_defaults(void **state)
     assert_int_equal(cfg->notify.retry_max_s, 3600);
     assert_int_equal(cfg->notify.max_attempts, 50);
     assert_int_equal(cfg->notify.resolver_cache_s, 3600);
+    assert_true(cfg->notify.stdin_handoff);
     assert_null(cfg->notify.tls_ca_file);
     assert_false(cfg->amqp.enabled);
     assert_null(cfg->amqp.url);
@@ -202,6 +203,7 @@ test_every_key(void **state)
     assert_int_equal(cfg->notify.retry_max_s, 7200);
     assert_int_equal(cfg->notify.max_attempts, 10);
     assert_int_equal(cfg->notify.resolver_cache_s, 0);
+    assert_false(cfg->notify.stdin_handoff);
     assert_string_equal(cfg->notify.tls_ca_file, cert);
     assert_true(cfg->amqp.enabled);
     assert_string_equal(cfg->amqp.url, "amqps://u:p@broker:5671/%2fbouncedemails");

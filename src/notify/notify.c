@@ -38,6 +38,7 @@
 #include "log.h"
 #include "metrics/metrics.h"
 #include "notify/curl_api.h"
+#include "notify/handoff.h"
 
 /* How long the idle worker sleeps at most without a wake-up: other processes
  * (`bouncedemails stdin`, `outbox retry`) write to the same outbox and cannot
@@ -137,6 +138,7 @@ struct notify {
     bool started;
     atomic_bool stopping;
     atomic_bool woken;         /* notify_wake() since the worker last looked */
+    handoff *handoff;          /* the daemon's: wakes from `stdin` runs, or NULL */
 };
 
 notify *notify_new(const config *cfg, store *st)
@@ -890,8 +892,11 @@ static size_t notify_perform(notify *n)
 
 static void notify_poll(notify *n, int timeout_ms)
 {
-    if (n->curl->multi_poll(n->multi, NULL, 0, timeout_ms, NULL) != CURLM_OK)
+    struct curl_waitfd woken = { .fd = n->handoff ? handoff_fd(n->handoff) : -1, .events = CURL_WAIT_POLLIN };
+    if (n->curl->multi_poll(n->multi, &woken, n->handoff ? 1 : 0, timeout_ms, NULL) != CURLM_OK)
         log_error("notify: curl_multi_poll failed");
+    if ((woken.revents & CURL_WAIT_POLLIN) && handoff_drain(n->handoff))
+        atomic_store(&n->woken, true);
 }
 
 int notify_run_once(notify *n, time_t now, size_t *attempted)
@@ -1019,9 +1024,13 @@ int notify_start(notify *n)
     if (!notify_curl_ready(n))
         return -1;
     atomic_store(&n->stopping, false);
+    if (n->cfg->notify.stdin_handoff)
+        n->handoff = handoff_listen(n->cfg->handler.permanent_bounced_emails_path);
     int err = pthread_create(&n->thread, NULL, notify_worker, n);
     if (err != 0) {
         log_error("notify: cannot start the worker thread: %s", g_strerror(err));
+        handoff_close(n->handoff);
+        n->handoff = NULL;
         return -1;
     }
     pthread_setname_np(n->thread, "notify");
@@ -1044,5 +1053,8 @@ void notify_stop(notify *n)
     atomic_store(&n->stopping, true);
     n->curl->multi_wakeup(n->multi);
     pthread_join(n->thread, NULL);
+    /* Runs from now on notify for themselves. */
+    handoff_close(n->handoff);
+    n->handoff = NULL;
     n->started = false;
 }

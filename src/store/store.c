@@ -181,6 +181,11 @@ void store_outbox_remember(store *st)
     if (!st->remembered) st->remembered = g_ptr_array_new_with_free_func(g_free);
 }
 
+size_t store_outbox_remembered(const store *st)
+{
+    return st->remembered ? st->remembered->len : 0;
+}
+
 int store_outbox_claim_remembered(store *st, time_t now, long lease_s, store_outbox_item **items, size_t *n)
 {
     GArray *claimed = g_array_new(FALSE, TRUE, sizeof(store_outbox_item));

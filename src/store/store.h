@@ -175,6 +175,8 @@ void store_outbox_remember(store *st);
  * then forgets: the items still pending and due (one queued before and
  * waiting out its backoff is not). Free with store_outbox_free(). */
 int store_outbox_claim_remembered(store *st, time_t now, long lease_s, store_outbox_item **items, size_t *n);
+/* How many store_outbox_add() calls the handle remembers. */
+size_t store_outbox_remembered(const store *st);
 
 /* ---- quarantine ---- */
 

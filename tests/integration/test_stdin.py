@@ -252,6 +252,86 @@ def test_libcurl_is_loaded_only_to_notify():
         platform.stop()
 
 
+def _notifying_daemon(work):
+    """A daemon on work's store (its notifier, and an SMTP listener on a
+    free port), once it listens for the hand-offs of `stdin` runs."""
+    daemon = work.start("run-smtpserver", "--host", "127.0.0.1", "--port", str(harness.free_port()))
+    daemon.wait_output(" started (env ")
+    socket_path = os.path.join(work.archive, ".notifier.sock")
+    assert os.path.exists(socket_path), daemon.output()
+    return daemon, socket_path
+
+
+def test_a_running_daemon_notifies_for_stdin():
+    """With a daemon running, a permanent bounce's run leaves its
+    notification to the daemon and never loads libcurl; the daemon, woken,
+    POSTs it sooner than its own look at the outbox (every 5 s) would, and
+    once. The daemon removes its socket when it stops."""
+    platform = Platform()
+    try:
+        work = Workdir(platform)
+        daemon, socket_path = _notifying_daemon(work)
+        try:
+            proc = work.run("stdin", input=sample("service", "postfix-nosuchuser.eml"), env={"LD_DEBUG": "files"})
+            out = proc.stdout.decode("utf-8")
+            assert proc.returncode == 0, out
+            assert "notify: 1 notification(s) left to the running daemon" in out, out
+            assert "Response:" not in out, out
+            loaded = _loaded_libraries(proc)
+            assert any("libgmime" in line for line in loaded), "LD_DEBUG said nothing"
+            assert not [line for line in loaded if "libcurl" in line]
+            wait_until(lambda: "nosuchuser@example.org" in platform.addresses(), 3, "the daemon's POST")
+            daemon.wait_output('Response:  200 / {"processd_email": "nosuchuser@example.org"}')
+            # A soft bounce queues nothing, and hands nothing off.
+            status, out = stdin(work, sample("service", "postfix-mailboxfull.eml"))
+            assert status == 0 and "left to the running daemon" not in out, out
+        finally:
+            assert daemon.stop() == 0, daemon.output()
+        assert platform.addresses().count("nosuchuser@example.org") == 1
+        assert not os.path.exists(socket_path)
+    finally:
+        platform.stop()
+
+
+def test_stdin_notifies_itself_without_a_listening_daemon():
+    """A daemon killed leaves its socket file behind: a run then POSTs its
+    notification itself, and the next daemon listens in its place. With
+    notify.stdin_handoff false a run POSTs for itself beside a daemon."""
+    platform = Platform()
+    try:
+        work = Workdir(platform)
+        daemon, socket_path = _notifying_daemon(work)
+        daemon.kill()
+        assert os.path.exists(socket_path)
+        status, out = stdin(work, sample("service", "postfix-nosuchuser.eml"))
+        assert status == 0 and 'Response:  200 / {"processd_email": "nosuchuser@example.org"}' in out, out
+        daemon, _ = _notifying_daemon(work)
+        try:
+            status, out = stdin(work, sample("service", "postfix-nosuchuser.eml").replace(
+                b"nosuchuser@example.org", b"another@example.org"))
+            assert status == 0 and "left to the running daemon" in out, out
+            wait_until(lambda: "another@example.org" in platform.addresses(), 3, "the daemon's POST")
+
+            # The same store and archive, with the hand-off turned off.
+            with open(work.config) as f:
+                text = f.read()
+            own_config = os.path.join(work.dir, "own.yml")
+            with open(own_config, "w") as f:
+                f.write(text.replace("  notify:\n", "  notify:\n    stdin_handoff: false\n"))
+            proc = subprocess.run([harness.BIN, "--config", own_config, "--env", work.env, "stdin"],
+                                  input=sample("service", "postfix-nosuchuser.eml").replace(
+                                      b"nosuchuser@example.org", b"third@example.org"),
+                                  capture_output=True, env=harness.environment(None), timeout=30)
+            out = proc.stdout.decode("utf-8")
+            assert proc.returncode == 0 and 'Response:  200 / {"processd_email": "third@example.org"}' in out, out
+        finally:
+            assert daemon.stop() == 0, daemon.output()
+        received = platform.addresses()
+        assert sorted(received) == sorted(["nosuchuser@example.org", "another@example.org", "third@example.org"])
+    finally:
+        platform.stop()
+
+
 def test_libcurl_binds_to_its_own_openssl():
     """The program has OpenSSL linked in, and exports only what the
     PostgreSQL module takes from it: libcurl and its libssl, loaded to
