@@ -45,7 +45,7 @@ void cmd_notify_queued(const config *cfg, store *st)
 static bool stdin_hand_off(const config *cfg, const store *st)
 {
     size_t queued = store_outbox_remembered(st);
-    if (queued == 0 || !cfg->notify.stdin_handoff || !handoff_send(cfg->handler.permanent_bounced_emails_path))
+    if (queued == 0 || !cfg->notify.stdin_handoff || !handoff_send(cfg))
         return false;
     log_info("notify: %zu notification(s) left to the running daemon", queued);
     return true;

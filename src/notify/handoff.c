@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -16,18 +17,64 @@
 
 #include "log.h"
 
+/* Wake-ups read at most a poll: senders cannot keep the worker reading. */
+#define HANDOFF_DRAIN_MAX 64
+
 struct handoff {
     int fd;
+    int lock;                  /* flock held while listening */
     struct sockaddr_un addr;
-    ino_t ino;                 /* of the socket file we made */
+    bool named;                /* the socket's name is still in the folder */
 };
 
-static bool handoff_address(const char *dir, struct sockaddr_un *addr)
+static void handoff_hash_string(GChecksum *sum, const char *s)
 {
+    /* A missing value and an empty one hash apart, and each value ends. */
+    if (s == NULL)
+        g_checksum_update(sum, (const guchar *)"\1", 1);
+    else
+        g_checksum_update(sum, (const guchar *)s, (gssize)strlen(s) + 1);
+}
+
+char *handoff_path(const config *cfg)
+{
+    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+    handoff_hash_string(sum, cfg->store.backend);
+    handoff_hash_string(sum, cfg->store.url);
+    handoff_hash_string(sum, cfg->handler.dbfile);
+    handoff_hash_string(sum, cfg->notify.tls_ca_file);
+    for (size_t i = 0; i < cfg->handler.n_domains; i++) {
+        const config_domain *d = &cfg->handler.domains[i];
+        char kind[32];
+        snprintf(kind, sizeof kind, "%d %d %zu", d->xikolo, (int)d->payload, d->n_headers);
+        handoff_hash_string(sum, d->name);
+        handoff_hash_string(sum, d->base_url);
+        handoff_hash_string(sum, kind);
+        for (size_t k = 0; k < d->n_headers; k++) {
+            handoff_hash_string(sum, d->headers[k].name);
+            handoff_hash_string(sum, d->headers[k].value);
+        }
+    }
+    char *path = g_strdup_printf("%s/.notifier-%.16s.sock", cfg->handler.permanent_bounced_emails_path,
+                                 g_checksum_get_string(sum));
+    g_checksum_free(sum);
+    if (strlen(path) >= sizeof ((struct sockaddr_un *)0)->sun_path) {
+        g_free(path);
+        return NULL;
+    }
+    return path;
+}
+
+static bool handoff_address(const config *cfg, struct sockaddr_un *addr)
+{
+    char *path = handoff_path(cfg);
+    if (path == NULL)
+        return false;
     memset(addr, 0, sizeof *addr);
     addr->sun_family = AF_UNIX;
-    int len = snprintf(addr->sun_path, sizeof addr->sun_path, "%s/%s", dir, HANDOFF_SOCKET);
-    return len > 0 && (size_t)len < sizeof addr->sun_path;
+    memcpy(addr->sun_path, path, strlen(path) + 1);
+    g_free(path);
+    return true;
 }
 
 static int handoff_socket(void)
@@ -35,45 +82,55 @@ static int handoff_socket(void)
     return socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 }
 
-/* Whether a process holds the socket at addr: connecting to a datagram
- * socket nobody holds is refused. */
-static bool handoff_held(const struct sockaddr_un *addr)
+/* The lock beside the socket: .notifier-<id>.lock. -1 when another daemon
+ * holds it (*held) or it cannot be had. */
+static int handoff_lock(const char *socket_path, bool *held)
 {
-    int fd = handoff_socket();
-    if (fd < 0)
-        return false;
-    bool held = connect(fd, (const struct sockaddr *)addr, sizeof *addr) == 0;
-    close(fd);
-    return held;
+    char *path = g_strdup(socket_path);
+    memcpy(path + strlen(path) - strlen(".sock"), ".lock", strlen(".lock"));
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    *held = false;
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        *held = errno == EWOULDBLOCK;
+        close(fd);
+        fd = -1;
+    }
+    g_free(path);
+    return fd;
 }
 
-handoff *handoff_listen(const char *dir)
+handoff *handoff_listen(const config *cfg)
 {
+    const char *dir = cfg->handler.permanent_bounced_emails_path;
     handoff *h = g_new0(handoff, 1);
-    if (dir == NULL || !handoff_address(dir, &h->addr)) {
-        log_warn("notify: no hand-off socket in the archive folder (its path is too long): "
-                 "`stdin` runs notify for themselves");
+    h->fd = h->lock = -1;
+    if (!handoff_address(cfg, &h->addr)) {
+        log_warn("notify: the archive folder's path is too long for a socket: `stdin` runs notify for themselves");
         g_free(h);
         return NULL;
     }
-    if (handoff_held(&h->addr)) {
-        log_info("notify: another notifier takes the hand-offs of `stdin` runs at %s", h->addr.sun_path);
+    const char *path = h->addr.sun_path;
+    bool held = false;
+    if (g_mkdir_with_parents(dir, 0750) != 0 || (h->lock = handoff_lock(path, &held)) < 0) {
+        if (held)
+            log_info("notify: another daemon with this config takes the hand-offs of `stdin` runs (%s)", path);
+        else
+            log_warn("notify: cannot lock %s for the hand-offs of `stdin` runs: %s (they notify for themselves)",
+                     path, g_strerror(errno));
         g_free(h);
         return NULL;
     }
+    /* Holding the lock, any file of that name was left by a daemon that died. */
     h->fd = handoff_socket();
-    struct stat made;
-    if (h->fd < 0 || g_mkdir_with_parents(dir, 0750) != 0 || (unlink(h->addr.sun_path) != 0 && errno != ENOENT) ||
-        bind(h->fd, (const struct sockaddr *)&h->addr, sizeof h->addr) != 0 ||
-        chmod(h->addr.sun_path, 0660) != 0 || stat(h->addr.sun_path, &made) != 0) {
-        log_warn("notify: cannot listen for the hand-offs of `stdin` runs at %s: %s "
-                 "(they notify for themselves)", h->addr.sun_path, g_strerror(errno));
-        if (h->fd >= 0)
-            close(h->fd);
-        g_free(h);
+    h->named = h->fd >= 0 && (unlink(path) == 0 || errno == ENOENT) &&
+               bind(h->fd, (const struct sockaddr *)&h->addr, sizeof h->addr) == 0;
+    /* Not through a symbolic link someone put in its place meanwhile. */
+    if (!h->named || fchmodat(AT_FDCWD, path, 0660, AT_SYMLINK_NOFOLLOW) != 0) {
+        log_warn("notify: cannot listen for the hand-offs of `stdin` runs at %s: %s (they notify for themselves)",
+                 path, g_strerror(errno));
+        handoff_close(h);
         return NULL;
     }
-    h->ino = made.st_ino;
     return h;
 }
 
@@ -86,7 +143,19 @@ bool handoff_drain(handoff *h)
 {
     char byte[64];
     bool any = false;
-    while (recv(h->fd, byte, sizeof byte, MSG_DONTWAIT) >= 0)
+    for (int i = 0; i < HANDOFF_DRAIN_MAX && recv(h->fd, byte, sizeof byte, MSG_DONTWAIT) >= 0; i++)
+        any = true;
+    return any;
+}
+
+bool handoff_stop_taking(handoff *h)
+{
+    if (h->named)
+        unlink(h->addr.sun_path);
+    h->named = false;
+    /* Nobody can send once the name is gone: what is queued is all. */
+    bool any = false;
+    while (handoff_drain(h))
         any = true;
     return any;
 }
@@ -95,22 +164,30 @@ void handoff_close(handoff *h)
 {
     if (h == NULL)
         return;
-    struct stat now;
-    if (stat(h->addr.sun_path, &now) == 0 && now.st_ino == h->ino)
+    if (h->named)
         unlink(h->addr.sun_path);
-    close(h->fd);
+    if (h->fd >= 0)
+        close(h->fd);
+    if (h->lock >= 0)
+        close(h->lock);
     g_free(h);
 }
 
-bool handoff_send(const char *dir)
+bool handoff_send(const config *cfg)
 {
     struct sockaddr_un addr;
-    if (dir == NULL || !handoff_address(dir, &addr))
+    if (!handoff_address(cfg, &addr))
         return false;
     int fd = handoff_socket();
     if (fd < 0)
         return false;
     bool taken = sendto(fd, "w", 1, MSG_DONTWAIT, (const struct sockaddr *)&addr, sizeof addr) == 1;
+    int err = errno;
     close(fd);
+    if (!taken && (err == EACCES || err == EPERM))
+        log_warn("notify: may not wake the daemon at %s (%s): this run notifies for itself", addr.sun_path,
+                 g_strerror(err));
+    else if (!taken)
+        log_debug("notify: no daemon takes the hand-off at %s (%s)", addr.sun_path, g_strerror(err));
     return taken;
 }

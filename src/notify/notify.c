@@ -41,8 +41,8 @@
 #include "notify/handoff.h"
 
 /* How long the idle worker sleeps at most without a wake-up: other processes
- * (`bouncedemails stdin`, `outbox retry`) write to the same outbox and cannot
- * wake it. */
+ * (`outbox retry`, `stdin` runs that do not hand off) write to the same
+ * outbox and cannot wake it. */
 #define NOTIFY_IDLE_POLL_MS 5000
 /* Shortest idle sleep, so that a store that keeps failing is not hammered. */
 #define NOTIFY_MIN_POLL_MS 200
@@ -1025,7 +1025,7 @@ int notify_start(notify *n)
         return -1;
     atomic_store(&n->stopping, false);
     if (n->cfg->notify.stdin_handoff)
-        n->handoff = handoff_listen(n->cfg->handler.permanent_bounced_emails_path);
+        n->handoff = handoff_listen(n->cfg);
     int err = pthread_create(&n->thread, NULL, notify_worker, n);
     if (err != 0) {
         log_error("notify: cannot start the worker thread: %s", g_strerror(err));
@@ -1050,10 +1050,13 @@ void notify_stop(notify *n)
 {
     if (!n->started)
         return;
+    /* Runs from now on notify for themselves. */
+    if (n->handoff != NULL && handoff_stop_taking(n->handoff))
+        log_info("notify: `stdin` runs handed notifications over as the daemon stopped: "
+                 "they wait in the outbox for its next start");
     atomic_store(&n->stopping, true);
     n->curl->multi_wakeup(n->multi);
     pthread_join(n->thread, NULL);
-    /* Runs from now on notify for themselves. */
     handoff_close(n->handoff);
     n->handoff = NULL;
     n->started = false;

@@ -222,7 +222,8 @@ def test_each_suspension_posted_once_under_concurrency():
     notify.concurrency 8, drain the outbox at once: the platform holds
     their requests until it has sixteen, which only both daemons together
     can send, then answers. Every address reaches the platform exactly
-    once, and every outbox item is done."""
+    once, and every outbox item is done. One daemon listens for the
+    hand-offs of `stdin` runs."""
     platform = Platform()
     platform.stop()
     try:
@@ -249,6 +250,9 @@ def test_each_suspension_posted_once_under_concurrency():
                 assert daemon.stop() == 0, daemon.output()
         received = platform.addresses()
         assert sorted(received) == sorted(addresses), [a for a in set(received) if received.count(a) > 1]
+        # One of them takes the hand-offs of `stdin` runs; the other knows.
+        outputs = [daemon.output() for daemon in daemons]
+        assert sum("another daemon with this config takes the hand-offs" in out for out in outputs) == 1, outputs
     finally:
         platform.stop()
 

@@ -11,14 +11,18 @@ notification in the outbox, and binds nothing to the program's own
 OpenSSL; an https platform must show a certificate that a trusted authority
 signed, or the one notify.tls_ca_file names.
 """
+import concurrent.futures
+import glob
 import os
 import random
 import re
+import signal
 import socket
 import ssl
 import subprocess
 import tempfile
 import threading
+import time
 
 import harness
 from harness import Platform, Workdir, sample, wait_until
@@ -252,27 +256,54 @@ def test_libcurl_is_loaded_only_to_notify():
         platform.stop()
 
 
+def _handoff_sockets(work):
+    return glob.glob(os.path.join(work.archive, ".notifier-*.sock"))
+
+
 def _notifying_daemon(work):
     """A daemon on work's store (its notifier, and an SMTP listener on a
-    free port), once it listens for the hand-offs of `stdin` runs."""
+    free port), once it has started, and the hand-off socket it listens on."""
     daemon = work.start("run-smtpserver", "--host", "127.0.0.1", "--port", str(harness.free_port()))
     daemon.wait_output(" started (env ")
-    socket_path = os.path.join(work.archive, ".notifier.sock")
-    assert os.path.exists(socket_path), daemon.output()
-    return daemon, socket_path
+    sockets = _handoff_sockets(work)
+    assert len(sockets) == 1, (sockets, daemon.output())
+    return daemon, sockets[0]
+
+
+def _with_address(address):
+    return sample("service", "postfix-nosuchuser.eml").replace(b"nosuchuser@example.org", address.encode())
+
+
+def _config_variant(work, name, old, new):
+    """work's config with old replaced by new, written beside it."""
+    with open(work.config) as f:
+        text = f.read()
+    assert old in text
+    path = os.path.join(work.dir, name)
+    with open(path, "w") as f:
+        f.write(text.replace(old, new))
+    return path
+
+
+def _stdin_with(work, config, data):
+    proc = subprocess.run([harness.BIN, "--config", config, "--env", work.env, "stdin"], input=data,
+                          capture_output=True, env=harness.environment(None), timeout=30)
+    return proc.returncode, proc.stdout.decode("utf-8")
 
 
 def test_a_running_daemon_notifies_for_stdin():
     """With a daemon running, a permanent bounce's run leaves its
     notification to the daemon and never loads libcurl; the daemon, woken,
     POSTs it sooner than its own look at the outbox (every 5 s) would, and
-    once. The daemon removes its socket when it stops."""
+    once. A soft bounce hands nothing over. The daemon removes its socket
+    when it stops."""
     platform = Platform()
     try:
         work = Workdir(platform)
         daemon, socket_path = _notifying_daemon(work)
         try:
             proc = work.run("stdin", input=sample("service", "postfix-nosuchuser.eml"), env={"LD_DEBUG": "files"})
+            handed = time.monotonic()
             out = proc.stdout.decode("utf-8")
             assert proc.returncode == 0, out
             assert "notify: 1 notification(s) left to the running daemon" in out, out
@@ -280,9 +311,9 @@ def test_a_running_daemon_notifies_for_stdin():
             loaded = _loaded_libraries(proc)
             assert any("libgmime" in line for line in loaded), "LD_DEBUG said nothing"
             assert not [line for line in loaded if "libcurl" in line]
-            wait_until(lambda: "nosuchuser@example.org" in platform.addresses(), 3, "the daemon's POST")
+            wait_until(lambda: "nosuchuser@example.org" in platform.addresses(), 10, "the daemon's POST")
+            assert time.monotonic() - handed < 3, "POSTed only when the daemon looked at the outbox by itself"
             daemon.wait_output('Response:  200 / {"processd_email": "nosuchuser@example.org"}')
-            # A soft bounce queues nothing, and hands nothing off.
             status, out = stdin(work, sample("service", "postfix-mailboxfull.eml"))
             assert status == 0 and "left to the running daemon" not in out, out
         finally:
@@ -293,41 +324,70 @@ def test_a_running_daemon_notifies_for_stdin():
         platform.stop()
 
 
-def test_stdin_notifies_itself_without_a_listening_daemon():
-    """A daemon killed leaves its socket file behind: a run then POSTs its
-    notification itself, and the next daemon listens in its place. With
-    notify.stdin_handoff false a run POSTs for itself beside a daemon."""
+def test_stdin_notifies_itself_without_a_daemon_of_its_config():
+    """A run POSTs its notification itself when the daemon was killed (its
+    socket file stays, and the next daemon replaces it), when the run's
+    config names a platform differently from the daemon's (a header added:
+    the daemon would POST with the settings it started with), and with
+    notify.stdin_handoff false."""
     platform = Platform()
     try:
         work = Workdir(platform)
         daemon, socket_path = _notifying_daemon(work)
         daemon.kill()
         assert os.path.exists(socket_path)
-        status, out = stdin(work, sample("service", "postfix-nosuchuser.eml"))
-        assert status == 0 and 'Response:  200 / {"processd_email": "nosuchuser@example.org"}' in out, out
-        daemon, _ = _notifying_daemon(work)
+        status, out = stdin(work, _with_address("first@example.org"))
+        assert status == 0 and 'Response:  200 / {"processd_email": "first@example.org"}' in out, out
+        daemon, socket_path = _notifying_daemon(work)
         try:
-            status, out = stdin(work, sample("service", "postfix-nosuchuser.eml").replace(
-                b"nosuchuser@example.org", b"another@example.org"))
+            status, out = stdin(work, _with_address("second@example.org"))
             assert status == 0 and "left to the running daemon" in out, out
-            wait_until(lambda: "another@example.org" in platform.addresses(), 3, "the daemon's POST")
+            wait_until(lambda: "second@example.org" in platform.addresses(), 10, "the daemon's POST")
 
-            # The same store and archive, with the hand-off turned off.
-            with open(work.config) as f:
-                text = f.read()
-            own_config = os.path.join(work.dir, "own.yml")
-            with open(own_config, "w") as f:
-                f.write(text.replace("  notify:\n", "  notify:\n    stdin_handoff: false\n"))
-            proc = subprocess.run([harness.BIN, "--config", own_config, "--env", work.env, "stdin"],
-                                  input=sample("service", "postfix-nosuchuser.eml").replace(
-                                      b"nosuchuser@example.org", b"third@example.org"),
-                                  capture_output=True, env=harness.environment(None), timeout=30)
-            out = proc.stdout.decode("utf-8")
-            assert proc.returncode == 0 and 'Response:  200 / {"processd_email": "third@example.org"}' in out, out
+            changed = _config_variant(work, "changed.yml", "        base_url:",
+                                      "        headers:\n          X-Changed: yes\n        base_url:")
+            status, out = _stdin_with(work, changed, _with_address("third@example.org"))
+            assert status == 0 and 'Response:  200 / {"processd_email": "third@example.org"}' in out, out
+            off = _config_variant(work, "off.yml", "  notify:\n", "  notify:\n    stdin_handoff: false\n")
+            status, out = _stdin_with(work, off, _with_address("fourth@example.org"))
+            assert status == 0 and 'Response:  200 / {"processd_email": "fourth@example.org"}' in out, out
         finally:
             assert daemon.stop() == 0, daemon.output()
         received = platform.addresses()
-        assert sorted(received) == sorted(["nosuchuser@example.org", "another@example.org", "third@example.org"])
+        assert sorted(received) == sorted(f"{n}@example.org" for n in ("first", "second", "third", "fourth"))
+        assert platform.received()[2]["headers"].get("X-Changed") == "yes"
+    finally:
+        platform.stop()
+
+
+def test_a_stopping_daemon_takes_no_hand_off():
+    """A daemon told to stop while its platform sits on a request takes its
+    socket's name away at once: a run during the stop POSTs for itself,
+    rather than leaving its notification to a daemon that will not send it."""
+    platform = Platform()
+    try:
+        # No request times out while the platform holds it.
+        work = Workdir(platform, notify={"timeout": 60})
+        daemon, socket_path = _notifying_daemon(work)
+        platform.mode(mode="hold")
+        try:
+            status, out = stdin(work, _with_address("held@example.org"))
+            assert status == 0 and "left to the running daemon" in out, out
+            wait_until(lambda: platform.held() == 1, 10, "the daemon's request at the platform")
+            daemon.proc.send_signal(signal.SIGTERM)
+            wait_until(lambda: not os.path.exists(socket_path), 10, "the socket's name removed")
+            assert daemon.proc.poll() is None, "the daemon should still wait for its request"
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                during = pool.submit(stdin, work, _with_address("during@example.org"))
+                wait_until(lambda: platform.held() == 2, 10, "the run's own request at the platform")
+                platform.mode(mode="ok")
+                status, out = during.result()
+            assert status == 0 and 'Response:  200 / {"processd_email": "during@example.org"}' in out, out
+        finally:
+            platform.mode(mode="ok")
+            assert daemon.stop() == 0, daemon.output()
+        assert sorted(platform.addresses()) == ["during@example.org", "held@example.org"]
+        assert work.query("SELECT count(*) FROM outbox WHERE state = 0")[0][0] == 0
     finally:
         platform.stop()
 
