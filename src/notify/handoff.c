@@ -30,10 +30,20 @@ struct handoff {
 static void handoff_hash_string(GChecksum *sum, const char *s)
 {
     /* A missing value and an empty one hash apart, and each value ends. */
-    if (s == NULL)
-        g_checksum_update(sum, (const guchar *)"\1", 1);
-    else
-        g_checksum_update(sum, (const guchar *)s, (gssize)strlen(s) + 1);
+    if (s == NULL) {
+        g_checksum_update(sum, (const guchar *)"", 1);
+        return;
+    }
+    g_checksum_update(sum, (const guchar *)"\1", 1);
+    g_checksum_update(sum, (const guchar *)s, (gssize)strlen(s) + 1);
+}
+
+/* A path as the daemon and a run in another working folder both see it. */
+static void handoff_hash_path(GChecksum *sum, const char *path)
+{
+    char *absolute = path ? g_canonicalize_filename(path, NULL) : NULL;
+    handoff_hash_string(sum, absolute);
+    g_free(absolute);
 }
 
 char *handoff_path(const config *cfg)
@@ -41,8 +51,8 @@ char *handoff_path(const config *cfg)
     GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
     handoff_hash_string(sum, cfg->store.backend);
     handoff_hash_string(sum, cfg->store.url);
-    handoff_hash_string(sum, cfg->handler.dbfile);
-    handoff_hash_string(sum, cfg->notify.tls_ca_file);
+    handoff_hash_path(sum, cfg->handler.dbfile);
+    handoff_hash_path(sum, cfg->notify.tls_ca_file);
     for (size_t i = 0; i < cfg->handler.n_domains; i++) {
         const config_domain *d = &cfg->handler.domains[i];
         char kind[32];
@@ -55,8 +65,9 @@ char *handoff_path(const config *cfg)
             handoff_hash_string(sum, d->headers[k].value);
         }
     }
-    char *path = g_strdup_printf("%s/.notifier-%.16s.sock", cfg->handler.permanent_bounced_emails_path,
-                                 g_checksum_get_string(sum));
+    char *dir = g_canonicalize_filename(cfg->handler.permanent_bounced_emails_path, NULL);
+    char *path = g_strdup_printf("%s/.notifier-%.16s.sock", dir, g_checksum_get_string(sum));
+    g_free(dir);
     g_checksum_free(sum);
     if (strlen(path) >= sizeof ((struct sockaddr_un *)0)->sun_path) {
         g_free(path);
@@ -99,35 +110,47 @@ static int handoff_lock(const char *socket_path, bool *held)
     return fd;
 }
 
-handoff *handoff_listen(const config *cfg)
+handoff *handoff_listen(const config *cfg, bool quiet)
 {
     const char *dir = cfg->handler.permanent_bounced_emails_path;
     handoff *h = g_new0(handoff, 1);
     h->fd = h->lock = -1;
     if (!handoff_address(cfg, &h->addr)) {
-        log_warn("notify: the archive folder's path is too long for a socket: `stdin` runs notify for themselves");
+        if (!quiet)
+            log_warn("notify: the archive folder's path is too long for a socket: "
+                     "`stdin` runs notify for themselves");
         g_free(h);
         return NULL;
     }
     const char *path = h->addr.sun_path;
     bool held = false;
     if (g_mkdir_with_parents(dir, 0750) != 0 || (h->lock = handoff_lock(path, &held)) < 0) {
-        if (held)
+        if (held && !quiet)
             log_info("notify: another daemon with this config takes the hand-offs of `stdin` runs (%s)", path);
-        else
+        else if (!quiet)
             log_warn("notify: cannot lock %s for the hand-offs of `stdin` runs: %s (they notify for themselves)",
                      path, g_strerror(errno));
         g_free(h);
         return NULL;
     }
-    /* Holding the lock, any file of that name was left by a daemon that died. */
+    /* Made under a name of its own and given its mode there, then renamed
+     * over any file of the socket's name, which, the lock held, a daemon
+     * that died left: no run finds it absent or without its mode. */
+    struct sockaddr_un made = h->addr;
+    int len = snprintf(made.sun_path, sizeof made.sun_path, "%s.%ld", path, (long)getpid());
     h->fd = handoff_socket();
-    h->named = h->fd >= 0 && (unlink(path) == 0 || errno == ENOENT) &&
-               bind(h->fd, (const struct sockaddr *)&h->addr, sizeof h->addr) == 0;
+    bool bound = h->fd >= 0 && len > 0 && (size_t)len < sizeof made.sun_path &&
+                 (unlink(made.sun_path) == 0 || errno == ENOENT) &&
+                 bind(h->fd, (const struct sockaddr *)&made, sizeof made) == 0;
     /* Not through a symbolic link someone put in its place meanwhile. */
-    if (!h->named || fchmodat(AT_FDCWD, path, 0660, AT_SYMLINK_NOFOLLOW) != 0) {
-        log_warn("notify: cannot listen for the hand-offs of `stdin` runs at %s: %s (they notify for themselves)",
-                 path, g_strerror(errno));
+    h->named = bound && fchmodat(AT_FDCWD, made.sun_path, 0660, AT_SYMLINK_NOFOLLOW) == 0 &&
+               rename(made.sun_path, path) == 0;
+    if (!h->named) {
+        if (!quiet)
+            log_warn("notify: cannot listen for the hand-offs of `stdin` runs at %s: %s "
+                     "(they notify for themselves)", path, g_strerror(errno));
+        if (bound)
+            unlink(made.sun_path);
         handoff_close(h);
         return NULL;
     }
@@ -153,6 +176,10 @@ bool handoff_stop_taking(handoff *h)
     if (h->named)
         unlink(h->addr.sun_path);
     h->named = false;
+    /* Another daemon of the config may listen from now on. */
+    if (h->lock >= 0)
+        close(h->lock);
+    h->lock = -1;
     /* Nobody can send once the name is gone: what is queued is all. */
     bool any = false;
     while (handoff_drain(h))

@@ -5,8 +5,8 @@
  * bounce does.
  *
  * The daemon's notifier listens on a Unix datagram socket in the archive
- * folder, named for what decides where a notification goes: the store and
- * every platform's settings (handoff_path). A run reads the config afresh,
+ * folder, named for what decides where and how a notification goes: the
+ * store, every platform's settings and notify.tls_ca_file (handoff_path). A run reads the config afresh,
  * so a run whose config differs from the one the daemon started with (a
  * domain added, another store) finds no socket of that name and POSTs for
  * itself. A run that queued notifications sends the socket one byte: the
@@ -26,16 +26,18 @@
 typedef struct handoff handoff;
 
 /* The socket's path for cfg: <archive>/.notifier-<16 hex digits>.sock,
- * the digits from a SHA-256 of the store and the domains' settings. NULL
+ * the digits from a SHA-256 of the store, the domains' settings and
+ * notify.tls_ca_file, paths made absolute. NULL
  * when it would not fit a socket address. Free with g_free(). */
 char *handoff_path(const config *cfg);
 
 /* Listens on handoff_path(cfg), holding a lock beside it for as long, so
  * that of two daemons with the same config one listens, and a socket file
- * left by a killed one is replaced. NULL, with the reason logged, when
- * another daemon holds the lock or the socket cannot be made: runs then
- * wake that daemon, or notify for themselves. */
-handoff *handoff_listen(const config *cfg);
+ * left by a killed one is replaced. NULL, with the reason logged (only at
+ * debug level when quiet, for a retry), when another daemon holds the lock
+ * or the socket cannot be made: runs then wake that daemon, or notify for
+ * themselves. */
+handoff *handoff_listen(const config *cfg, bool quiet);
 
 /* The descriptor to poll for input. */
 int handoff_fd(const handoff *h);
@@ -45,8 +47,9 @@ int handoff_fd(const handoff *h);
 bool handoff_drain(handoff *h);
 
 /* Removes the socket's name, so that runs from now on notify for
- * themselves, and drops what was sent before; true when wake-ups were
- * waiting unread. The descriptor stays valid until handoff_close(). */
+ * themselves (or wake another daemon of the config, which may now take the
+ * lock), and drops what was sent before; true when wake-ups were waiting
+ * unread. The descriptor stays valid until handoff_close(). */
 bool handoff_stop_taking(handoff *h);
 
 /* Stops listening (removing the name if handoff_stop_taking() did not) and

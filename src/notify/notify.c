@@ -139,6 +139,7 @@ struct notify {
     atomic_bool stopping;
     atomic_bool woken;         /* notify_wake() since the worker last looked */
     handoff *handoff;          /* the daemon's: wakes from `stdin` runs, or NULL */
+    gint64 handoff_tried;      /* monotonic time of the last try to listen */
 };
 
 notify *notify_new(const config *cfg, store *st)
@@ -971,6 +972,19 @@ static void notify_worker_sleep(notify *n, int timeout_ms)
     log_hold();
 }
 
+/* Listens for the hand-offs of `stdin` runs unless it does already; a
+ * retry (quiet), at most every idle poll, takes over from another daemon
+ * of the config that stopped. */
+static void notify_take_handoffs(notify *n, bool quiet)
+{
+    gint64 now = g_get_monotonic_time();
+    if (n->handoff != NULL || !n->cfg->notify.stdin_handoff ||
+        (quiet && now - n->handoff_tried < NOTIFY_IDLE_POLL_MS * 1000))
+        return;
+    n->handoff_tried = now;
+    n->handoff = handoff_listen(n->cfg, quiet);
+}
+
 static void *notify_worker(void *arg)
 {
     notify *n = arg;
@@ -1000,8 +1014,14 @@ static void *notify_worker(void *arg)
             notify_worker_sleep(n, idle_ms);
             /* Other processes queue without waking, and retries come due. */
             n->outbox_empty = false;
+            notify_take_handoffs(n, true);
         }
     }
+    /* Runs from now on notify for themselves, before what is in flight
+     * (up to a timeout) is waited for. */
+    if (n->handoff != NULL && handoff_stop_taking(n->handoff))
+        log_info("notify: `stdin` runs handed notifications over as the daemon stopped: "
+                 "they wait in the outbox for its next start");
     /* Stopping: nothing new is taken, not even what is claimed but held for
      * its platform's turn (one round of timeouts each against a hung
      * platform would outlast the service manager's stop timeout); what is
@@ -1024,8 +1044,7 @@ int notify_start(notify *n)
     if (!notify_curl_ready(n))
         return -1;
     atomic_store(&n->stopping, false);
-    if (n->cfg->notify.stdin_handoff)
-        n->handoff = handoff_listen(n->cfg);
+    notify_take_handoffs(n, false);
     int err = pthread_create(&n->thread, NULL, notify_worker, n);
     if (err != 0) {
         log_error("notify: cannot start the worker thread: %s", g_strerror(err));
@@ -1050,10 +1069,6 @@ void notify_stop(notify *n)
 {
     if (!n->started)
         return;
-    /* Runs from now on notify for themselves. */
-    if (n->handoff != NULL && handoff_stop_taking(n->handoff))
-        log_info("notify: `stdin` runs handed notifications over as the daemon stopped: "
-                 "they wait in the outbox for its next start");
     atomic_store(&n->stopping, true);
     n->curl->multi_wakeup(n->multi);
     pthread_join(n->thread, NULL);

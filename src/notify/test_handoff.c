@@ -1,7 +1,8 @@
 /*
  * test_handoff.c - the socket through which `stdin` runs wake the daemon's
  * notifier: a wake-up reaches the listener; a config that differs finds
- * another name; one listener per config; a stale socket file neither takes
+ * another name; one listener per config, the next taking over once it
+ * stops taking; a stale socket file neither takes
  * a wake-up nor stops the next listener; a listener that stops taking
  * refuses further wake-ups at once.
  */
@@ -75,7 +76,7 @@ static void test_a_wake_up_reaches_the_listener(void **state)
 {
     fixture *f = *state;
     assert_false(handoff_send(f->cfg));
-    handoff *h = handoff_listen(f->cfg);
+    handoff *h = handoff_listen(f->cfg, false);
     assert_non_null(h);
     char *path = handoff_path(f->cfg);
     struct stat st;
@@ -98,7 +99,7 @@ static void test_another_config_has_another_socket(void **state)
     config *changed = load_config(f->dir, "http://127.0.0.1:9/other/{address}");
     char *mine = handoff_path(f->cfg), *theirs = handoff_path(changed);
     assert_string_not_equal(mine, theirs);
-    handoff *h = handoff_listen(f->cfg);
+    handoff *h = handoff_listen(f->cfg, false);
     assert_non_null(h);
     assert_false(handoff_send(changed));
     assert_false(handoff_drain(h));
@@ -111,14 +112,20 @@ static void test_another_config_has_another_socket(void **state)
 static void test_one_listener_per_config(void **state)
 {
     fixture *f = *state;
-    handoff *first = handoff_listen(f->cfg);
+    handoff *first = handoff_listen(f->cfg, false);
     assert_non_null(first);
-    assert_null(handoff_listen(f->cfg));
+    assert_null(handoff_listen(f->cfg, false));
     assert_true(handoff_send(f->cfg));
     assert_true(handoff_drain(first));
-    handoff_close(first);
-    handoff *second = handoff_listen(f->cfg);
+    /* One that stops taking lets the next listen while it finishes. */
+    assert_false(handoff_stop_taking(first));
+    handoff *second = handoff_listen(f->cfg, false);
     assert_non_null(second);
+    assert_true(handoff_send(f->cfg));
+    assert_false(handoff_drain(first));
+    assert_true(handoff_drain(second));
+    handoff_close(first);
+    assert_true(handoff_send(f->cfg));
     handoff_close(second);
 }
 
@@ -135,7 +142,7 @@ static void test_a_stale_socket_takes_nothing_and_is_replaced(void **state)
     assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
     close(fd);
     assert_false(handoff_send(f->cfg));
-    handoff *h = handoff_listen(f->cfg);
+    handoff *h = handoff_listen(f->cfg, false);
     assert_non_null(h);
     assert_true(handoff_send(f->cfg));
     handoff_close(h);
@@ -146,7 +153,7 @@ static void test_a_stale_socket_takes_nothing_and_is_replaced(void **state)
 static void test_stop_taking_refuses_at_once_and_tells_of_unread(void **state)
 {
     fixture *f = *state;
-    handoff *h = handoff_listen(f->cfg);
+    handoff *h = handoff_listen(f->cfg, false);
     assert_non_null(h);
     assert_true(handoff_send(f->cfg));
     assert_true(handoff_stop_taking(h));
@@ -160,7 +167,7 @@ static void test_stop_taking_refuses_at_once_and_tells_of_unread(void **state)
 static void test_a_full_queue_refuses(void **state)
 {
     fixture *f = *state;
-    handoff *h = handoff_listen(f->cfg);
+    handoff *h = handoff_listen(f->cfg, false);
     assert_non_null(h);
     int sent = 0;
     while (sent < 10000 && handoff_send(f->cfg))
