@@ -45,8 +45,12 @@ void cmd_notify_queued(const config *cfg, store *st);
 
 int cmd_classify(const cmd_context *ctx, int argc, char **argv);
 int cmd_stdin(const cmd_context *ctx, int argc, char **argv);
+/* In the program, loading the daemon module (cmd_daemon.c); the module's
+ * entry points, which they call (cmd_run.c). */
 int cmd_run(const cmd_context *ctx, int argc, char **argv);
 int cmd_run_smtpserver(const cmd_context *ctx, int argc, char **argv);
+int cmd_run_module_run(const cmd_context *ctx, int argc, char **argv);
+int cmd_run_module_smtpserver(const cmd_context *ctx, int argc, char **argv);
 int cmd_replay(const cmd_context *ctx, int argc, char **argv);
 int cmd_find_address(const cmd_context *ctx, int argc, char **argv);
 int cmd_set_permanent_bounced_address(const cmd_context *ctx, int argc, char **argv);

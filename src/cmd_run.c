@@ -9,6 +9,9 @@
  * says WATCHDOG=1 at half that interval, so that a hung loop gets the
  * daemon restarted. The metrics endpoint (metrics.listen) serves
  * /metrics, /healthz and /readyz on the same event loop.
+ *
+ * It is built into the daemon module, which cmd_daemon.c loads; its two
+ * entry points are the module's interface.
  */
 #include "cmd.h"
 
@@ -271,7 +274,7 @@ static int run_usage(const char *name, int status)
     return status;
 }
 
-int cmd_run(const cmd_context *ctx, int argc, char **argv)
+int cmd_run_module_run(const cmd_context *ctx, int argc, char **argv)
 {
     config *cfg;
     int status;
@@ -282,7 +285,7 @@ int cmd_run(const cmd_context *ctx, int argc, char **argv)
     return status;
 }
 
-int cmd_run_smtpserver(const cmd_context *ctx, int argc, char **argv)
+int cmd_run_module_smtpserver(const cmd_context *ctx, int argc, char **argv)
 {
     static const struct option options[] = {
         { "host", required_argument, NULL, 'H' },

@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include <glib.h>
+/* GLib's HMAC: OpenSSL's one-shot HMAC() goes through EVP, which would
+ * link most of libcrypto into the program (the daemon's TLS is a module). */
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #define VERP_WEEK_SECONDS 604800L
 
@@ -28,9 +28,12 @@ void verp_tag(const char *secret, const char *address, long week, char tag[VERP_
 {
     char *folded = g_ascii_strdown(address, -1);
     char *data = g_strdup_printf("%s\n%ld", folded, week);
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0;
-    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)data, strlen(data), mac, &mac_len);
+    guint8 mac[32];
+    gsize mac_len = sizeof mac;
+    GHmac *hmac = g_hmac_new(G_CHECKSUM_SHA256, (const guchar *)secret, strlen(secret));
+    g_hmac_update(hmac, (const guchar *)data, (gssize)strlen(data));
+    g_hmac_get_digest(hmac, mac, &mac_len);
+    g_hmac_unref(hmac);
     guint64 bits = 0;
     for (int i = 0; i < 5; i++) bits = bits << 8 | mac[i];
     for (int i = 0; i < VERP_TAG_LEN; i++) tag[i] = verp_base32[(bits >> (35 - 5 * i)) & 31];

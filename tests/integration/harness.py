@@ -22,7 +22,7 @@ SRC = os.environ.get("BOUNCEDEMAILS_SRC") or os.path.abspath(os.path.join(os.pat
 BIN = os.environ.get("BOUNCEDEMAILS") or os.path.join(SRC, "build", "bouncedemails")
 CORPUS = os.environ.get("BOUNCEDEMAILS_CORPUS")
 # The PostgreSQL backend is a module of the build tree, next to the program's store.
-os.environ.setdefault("BOUNCEDEMAILS_MODULE_DIR", os.path.join(os.path.dirname(BIN), "src", "store"))
+os.environ.setdefault("BOUNCEDEMAILS_MODULE_DIR", os.path.join(os.path.dirname(BIN), "src", "modules"))
 DATA = os.path.join(SRC, "tests", "data")
 
 # Every Workdir's folder; main() removes them when no test failed, and keeps

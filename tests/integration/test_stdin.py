@@ -237,8 +237,9 @@ def _loaded_libraries(proc):
 
 def test_libcurl_is_loaded_only_to_notify():
     """A run that notifies nobody (a soft bounce) never loads libcurl and its
-    libraries, nor libsystemd; a run with a permanent failure loads libcurl
-    and notifies."""
+    libraries, nor libsystemd, nor the daemon module and what it brings
+    (libevent, rabbitmq-c, OpenSSL's libraries); a run with a permanent
+    failure loads libcurl and notifies."""
     platform = Platform()
     try:
         work = Workdir(platform)
@@ -246,7 +247,8 @@ def test_libcurl_is_loaded_only_to_notify():
         assert soft.returncode == 0, soft.stderr
         loaded = _loaded_libraries(soft)
         assert any("libgmime" in line for line in loaded), "LD_DEBUG said nothing: " + "\n".join(loaded[:5])
-        unwanted = [line for line in loaded if "libcurl" in line or "libsystemd" in line]
+        daemons = ("libcurl", "libsystemd", "libevent", "librabbitmq", "libssl", "libcrypto", "bouncedemails-daemon")
+        unwanted = [line for line in loaded if any(name in line for name in daemons)]
         assert not unwanted, "\n".join(unwanted)
         hard = work.run("stdin", input=sample("service", "postfix-nosuchuser.eml"), env={"LD_DEBUG": "files"})
         assert hard.returncode == 0, hard.stderr
@@ -390,6 +392,24 @@ def test_a_stopping_daemon_takes_no_hand_off():
         assert work.query("SELECT count(*) FROM outbox WHERE state = 0")[0][0] == 0
     finally:
         platform.stop()
+
+
+def test_the_daemon_is_a_module_stdin_does_without():
+    """The daemon (`run`, `run-smtpserver`: libevent, rabbitmq-c, OpenSSL's
+    TLS) is a module of its own: without it a daemon command says which
+    file it needs and exits 69 (EX_UNAVAILABLE), and a `stdin` run works
+    as before."""
+    work = Workdir(None)
+    empty = os.path.join(work.dir, "no-modules")
+    os.makedirs(empty)
+    env = {"BOUNCEDEMAILS_MODULE_DIR": empty}
+    for command in ("run", "run-smtpserver"):
+        proc = work.run(command, env=env)
+        assert proc.returncode == 69, (proc.returncode, proc.stdout, proc.stderr)
+        assert os.path.join(empty, "bouncedemails-daemon.so") in proc.stderr.decode(), proc.stderr
+    proc = work.run("stdin", input=sample("service", "postfix-mailboxfull.eml"), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert b"Temporary: " in proc.stdout, proc.stdout
 
 
 def test_libcurl_binds_to_its_own_openssl():
