@@ -26,6 +26,7 @@
 #include <event2/event.h>
 
 #include "build_config.h"
+#include "dynlib.h"
 #include "ingress/amqp_ingress.h"
 #include "ingress/smtp.h"
 #include "log.h"
@@ -36,7 +37,6 @@
 
 #if HAVE_LIBSYSTEMD
 #include <systemd/sd-daemon.h>
-#include "dynlib.h"
 
 /* libsystemd, loaded only when systemd waits to hear from the daemon
  * (NOTIFY_SOCKET is set; the watchdog's messages go there too): other
@@ -274,7 +274,9 @@ static int run_usage(const char *name, int status)
     return status;
 }
 
-int cmd_run_module_run(const cmd_context *ctx, int argc, char **argv)
+DYNLIB_MODULE_ABI;
+
+__attribute__((visibility("default"))) int cmd_run_module_run(const cmd_context *ctx, int argc, char **argv)
 {
     config *cfg;
     int status;
@@ -285,7 +287,8 @@ int cmd_run_module_run(const cmd_context *ctx, int argc, char **argv)
     return status;
 }
 
-int cmd_run_module_smtpserver(const cmd_context *ctx, int argc, char **argv)
+__attribute__((visibility("default"))) int cmd_run_module_smtpserver(const cmd_context *ctx, int argc,
+                                                                    char **argv)
 {
     static const struct option options[] = {
         { "host", required_argument, NULL, 'H' },

@@ -24,4 +24,17 @@
 int dynlib_load(const char *soname, const char *const symbols[], void **const slots[], size_t n, char *err,
                 size_t err_len);
 
+/* The address of entry in the program's module file (e.g.
+ * "bouncedemails-daemon.so"), looked for in BOUNCEDEMAILS_MODULE_DIR, else
+ * where the build installs it. A module names the build it belongs to
+ * (DYNLIB_MODULE_ABI_SYMBOL, which DYNLIB_MODULE_ABI defines); one of
+ * another build is refused. NULL, with err saying why (the path included),
+ * when it cannot be had. The module stays loaded. */
+void *dynlib_module(const char *file, const char *entry, char *err, size_t err_len);
+
+/* In each module: the build it belongs to. */
+#define DYNLIB_MODULE_ABI_SYMBOL "bouncedemails_module_abi"
+#define DYNLIB_MODULE_ABI \
+    __attribute__((visibility("default"))) const char bouncedemails_module_abi[] = BOUNCEDEMAILS_MODULE_ABI
+
 #endif

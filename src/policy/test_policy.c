@@ -1248,6 +1248,24 @@ static char *signed_path(const char *address, time_t when)
     return verp_return_path(VERP_TEST_SECRET, "no-reply", "openhpi.de", "+", "=", address, when);
 }
 
+/* Tags as the README's recipe makes them (HMAC-SHA256 of the folded
+ * address, a newline and the week; the first 40 bits in base32), computed
+ * apart with Python's hmac module, so that platforms signing with it keep
+ * matching whatever library computes the HMAC here. The second key is
+ * longer than SHA-256's block. */
+static void test_verp_tag_matches_the_documented_recipe(void **state)
+{
+    (void)state;
+    char tag[VERP_TAG_LEN + 1];
+    verp_tag("0123456789abcdef-Zz{}", "Alice.Smith@example.com", 2935, tag);
+    assert_string_equal(tag, "y4vstzuj");
+    char long_key[101];
+    memset(long_key, 'k', 100);
+    long_key[100] = '\0';
+    verp_tag(long_key, "alice.smith@example.com", 2935, tag);
+    assert_string_equal(tag, "l3arngzk");
+}
+
 static void test_verp_signature_valid_wrong_expired(void **state)
 {
     (void)state;
@@ -1688,6 +1706,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_named_verdict_overrides_reading, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archive_long_address_by_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_many_recipients_are_quarantined, setup, teardown),
+        cmocka_unit_test(test_verp_tag_matches_the_documented_recipe),
         cmocka_unit_test(test_verp_signature_valid_wrong_expired),
         cmocka_unit_test(test_verp_tag_is_split_off),
         cmocka_unit_test_setup_teardown(test_require_signed_verp, setup, teardown),

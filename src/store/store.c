@@ -5,7 +5,6 @@
  */
 #include "store/store_backend.h"
 
-#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -13,26 +12,21 @@
 
 #include <glib.h>
 
-#include "build_config.h"
+#include "dynlib.h"
 
 typedef store *(*store_open_fn)(const config *cfg, char *err, size_t err_len);
 
 /* The PostgreSQL backend is a loadable module, the way Postfix ships its
  * pgsql map as a package of its own: libpq brings 24 libraries (Kerberos,
  * LDAP, SASL, ...) that every `stdin` run of a SQLite site mapped and
- * relocated for nothing. BOUNCEDEMAILS_MODULE_DIR overrides where it is
- * looked for (the build tree, for the tests). The module stays loaded. */
+ * relocated for nothing (dynlib_module() says where it is looked for). */
 static store *store_pg_module_open(const config *cfg, char *err, size_t err_len)
 {
-    const char *dir = getenv("BOUNCEDEMAILS_MODULE_DIR");
-    char *path = g_build_filename(dir && *dir ? dir : BOUNCEDEMAILS_MODULE_DIR, "bouncedemails-pgsql.so", NULL);
-    void *module = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    char why[1024];
     store_open_fn open = NULL;
-    if (module)
-        *(void **)&open = dlsym(module, "store_pg_open");
+    *(void **)&open = dynlib_module("bouncedemails-pgsql.so", "store_pg_open", why, sizeof why);
     if (!open)
-        snprintf(err, err_len, "store.backend postgresql needs the module %s: %s", path, dlerror());
-    g_free(path);
+        snprintf(err, err_len, "store.backend postgresql needs its module: %s", why);
     return open ? open(cfg, err, err_len) : NULL;
 }
 

@@ -25,6 +25,9 @@
  * the version.
  */
 #include "store/store_backend.h"
+
+#include "build_config.h"
+#include "dynlib.h"
 #include "store/store_pg_url.h"
 
 #include <limits.h>
@@ -1296,7 +1299,9 @@ static store *pg_open_failed(store *st, char *err, size_t err_len)
     return NULL;
 }
 
-store *store_pg_open(const config *cfg, char *err, size_t err_len)
+DYNLIB_MODULE_ABI;
+
+__attribute__((visibility("default"))) store *store_pg_open(const config *cfg, char *err, size_t err_len)
 {
     const char *url = cfg->store.url;
     if (!url || !*url) {

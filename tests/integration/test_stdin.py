@@ -397,8 +397,9 @@ def test_a_stopping_daemon_takes_no_hand_off():
 def test_the_daemon_is_a_module_stdin_does_without():
     """The daemon (`run`, `run-smtpserver`: libevent, rabbitmq-c, OpenSSL's
     TLS) is a module of its own: without it a daemon command says which
-    file it needs and exits 69 (EX_UNAVAILABLE), and a `stdin` run works
-    as before."""
+    file it needs and exits 69 (EX_UNAVAILABLE), and a `stdin` run, which
+    never needs it (test_libcurl_is_loaded_only_to_notify checks what it
+    maps), works as before."""
     work = Workdir(None)
     empty = os.path.join(work.dir, "no-modules")
     os.makedirs(empty)
@@ -413,10 +414,10 @@ def test_the_daemon_is_a_module_stdin_does_without():
 
 
 def test_libcurl_binds_to_its_own_openssl():
-    """The program has OpenSSL linked in, and exports only what the
-    PostgreSQL module takes from it: libcurl and its libssl, loaded to
-    notify, bind none of their symbols to the program's copy (LD_DEBUG
-    names every binding)."""
+    """The program has OpenSSL's SHA-256 linked in, and exports only what
+    its modules take from it: libcurl and its libssl, loaded to notify,
+    bind none of their symbols to the program's copy (LD_DEBUG names every
+    binding)."""
     platform = Platform()
     try:
         work = Workdir(platform)

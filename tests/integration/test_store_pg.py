@@ -6,7 +6,7 @@ update lost), the same message delivered to several of them at once has its
 effects once, the admin commands read what they wrote, the daemon drains an
 outbox that `stdin` filled, and an unreachable
 database is a temporary failure whose messages hide the password. Also runs the
-store's PostgreSQL unit tests (src/store/test_store_pg), which `meson test`
+store's PostgreSQL unit tests (src/modules/test_store_pg), which `meson test`
 skips when the server starts after the unit tests. Each test has a schema of
 its own (search_path through the URL), dropped afterwards.
 """
