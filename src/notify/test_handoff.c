@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "notify/handoff.h"
+#include "test_support.h"
 
 typedef struct fixture {
     char *dir;
@@ -39,13 +40,7 @@ static config *load_config(const char *dir, const char *base_url)
                                  "      mydomain.de:\n"
                                  "        base_url: \"%s\"\n",
                                  dir, dir, base_url);
-    char *path = g_build_filename(dir, "config.yml", NULL);
-    assert_true(g_file_set_contents(path, yaml, -1, NULL));
-    char err[512];
-    config *cfg = config_load(path, "test", err, sizeof err);
-    if (cfg == NULL)
-        fail_msg("config: %s", err);
-    g_free(path);
+    config *cfg = test_support_config(dir, yaml);
     g_free(yaml);
     return cfg;
 }

@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "notify/notify.h"
+#include "test_support.h"
 
 /* ---- the in-memory outbox: the store functions the notifier calls, with
  * the semantics store.h gives them ---- */
@@ -473,13 +474,7 @@ static config *fixture_config(fixture *f)
         "    retry_max: 3600\n"
         "    max_attempts: 5\n",
         f->dir, f->dir, f->plat.port, f->plat.port, f->plat.port);
-    char *path = g_build_filename(f->dir, "config.yml", NULL);
-    assert_true(g_file_set_contents(path, yaml, -1, NULL));
-    char err[512];
-    config *cfg = config_load(path, "test", err, sizeof err);
-    if (cfg == NULL)
-        fail_msg("config: %s", err);
-    g_free(path);
+    config *cfg = test_support_config(f->dir, yaml);
     g_free(yaml);
     return cfg;
 }
