@@ -437,6 +437,33 @@ def test_libcurl_binds_to_its_own_openssl():
         platform.stop()
 
 
+def test_a_daemon_binds_only_its_module_to_the_program():
+    """In the daemon the program's exports meet every library at once: the
+    daemon module, libevent, librabbitmq, libssl, libcurl and theirs. Only
+    the module binds to the program (the functions its list names), and the
+    rest nothing but the C library's streams."""
+    platform = Platform()
+    try:
+        work = Workdir(platform)
+        daemon = work.start("run-smtpserver", "--host", "127.0.0.1", "--port", str(harness.free_port()),
+                            env={"LD_DEBUG": "bindings"})
+        try:
+            daemon.wait_output(" started (env ")
+        finally:
+            assert daemon.stop() == 0, daemon.output()[-2000:]
+    finally:
+        platform.stop()
+    lines = daemon.output().splitlines()
+    program = os.path.basename(harness.BIN)
+    assert any(re.search(r"binding file \S*libcurl\.so", line) for line in lines), "libcurl was not loaded"
+    to_program = [line for line in lines if "binding file" in line
+                  and re.search(r" to \S*/" + re.escape(program) + r" ", line) and "[GLIBC_" not in line]
+    from_module = [line for line in to_program if "bouncedemails-daemon.so" in line.split(" to ")[0]]
+    assert from_module, "the module bound nothing to the program"
+    others = [line for line in to_program if line not in from_module]
+    assert not others, "\n".join(others[:10])
+
+
 def test_without_libcurl_the_notification_waits_in_the_outbox():
     """A libcurl that cannot be loaded costs the notification nothing: the
     bounce is handled and its notification stays due in the outbox."""
