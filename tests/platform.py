@@ -57,6 +57,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, {"held": state["held"]})
             if path == "/_reset":
                 state.update(mode="ok", suspensions_url=None, retry_after=None, received=[])
+                mode_changed.notify_all()
                 return self._send(200, {"ok": True})
             if path == "/_mode":
                 state.update(json.loads(body or b"{}"))

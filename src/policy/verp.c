@@ -11,9 +11,7 @@
 #include <string.h>
 
 #include <glib.h>
-/* GLib's HMAC: OpenSSL's one-shot HMAC() goes through EVP, which would
- * link most of libcrypto into the program (the daemon's TLS is a module). */
-#include <openssl/crypto.h>
+#include <openssl/crypto.h>   /* CRYPTO_memcmp */
 
 #define VERP_WEEK_SECONDS 604800L
 
@@ -28,6 +26,9 @@ void verp_tag(const char *secret, const char *address, long week, char tag[VERP_
 {
     char *folded = g_ascii_strdown(address, -1);
     char *data = g_strdup_printf("%s\n%ld", folded, week);
+    /* GLib's HMAC: OpenSSL's one-shot HMAC() goes through EVP, which would
+     * link most of libcrypto into the program (the daemon's TLS is a
+     * module). */
     guint8 mac[32];
     gsize mac_len = sizeof mac;
     GHmac *hmac = g_hmac_new(G_CHECKSUM_SHA256, (const guchar *)secret, strlen(secret));
