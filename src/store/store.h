@@ -149,7 +149,11 @@ void store_outbox_free(store_outbox_item *items, size_t n);
  * records result. An item that is gone is an error, and so is one whose id
  * now names another notification: SQLite gives the id of the newest row to
  * the next one once that row is deleted (reset-address removes open items,
- * also one whose request is in flight). */
+ * also one whose request is in flight). So is one with an attempt recorded
+ * since the claim: its lease ended while the request was in flight (a
+ * process stopped, a store that refused the outcome for that long), another
+ * process claimed it again, and the first of the two outcomes stands, so
+ * that a late failure does not bring back a notification already done. */
 int store_outbox_finish(store *st, const store_outbox_item *item, store_outbox_state state, time_t next_attempt,
                         const char *result);
 /* Moves every given-up item back to pending, due now, with attempts back at

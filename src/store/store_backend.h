@@ -90,6 +90,12 @@ struct store {
  * overlap. */
 int store_fail(store *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* store_outbox_finish()'s error when the item is not as its claim left it,
+ * with the item's id and address. */
+#define STORE_OUTBOX_NOT_AS_CLAIMED \
+    "no outbox item %lld for %s as it was claimed: removed, or another process took it over " \
+    "once its lease had ended and has recorded an attempt since"
+
 /* Each backend's constructor: fills err and returns NULL on failure. */
 store *store_sqlite_open(const config *cfg, char *err, size_t err_len);
 /* In the module bouncedemails-pgsql.so, which store.c loads by name. */

@@ -235,7 +235,8 @@ static const char *const store_pg_migrations[] = {
       " AND state <> 1 AND state = 0 AND next_attempt <= $3 RETURNING " OUTBOX_COLUMNS) \
     X(OUTBOX_FINISH, \
       "UPDATE outbox SET state = $2, next_attempt = $3, last_result = $4," \
-      " attempts = attempts + 1 WHERE id = $1 AND address = $5 AND domain = $6 AND created = $7") \
+      " attempts = attempts + 1" \
+      " WHERE id = $1 AND address = $5 AND domain = $6 AND created = $7 AND attempts = $8") \
     X(OUTBOX_RETRY, "UPDATE outbox SET state = 0, next_attempt = $1, attempts = 0 WHERE state = 2") \
     X(OUTBOX_DEFER_DOMAIN, \
       "UPDATE outbox SET next_attempt = $2 WHERE domain_key = $1 AND state = 0 AND next_attempt < $2") \
@@ -792,10 +793,11 @@ static int pg_outbox_finish(store *st, const store_outbox_item *item, store_outb
     pg_text(&p, item->address);
     pg_text(&p, item->domain);
     pg_int(&p, item->created);
+    pg_int(&p, item->attempts);
     int changed;
     if (pg_exec(st, PG_OUTBOX_FINISH, &p, "recording a notification's outcome", &changed) < 0)
         return -1;
-    if (changed == 0) return store_fail(st, "no outbox item %lld for %s", (long long)item->id, item->address);
+    if (changed == 0) return store_fail(st, STORE_OUTBOX_NOT_AS_CLAIMED, (long long)item->id, item->address);
     return 0;
 }
 

@@ -263,7 +263,8 @@ static const char *const store_sqlite_migrations[] = {
     X(OUTBOX_LIST, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state IN (0, 2) ORDER BY state, id") \
     X(OUTBOX_FINISH, \
       "UPDATE outbox SET state = ?2, next_attempt = ?3, last_result = ?4," \
-      " attempts = attempts + 1 WHERE id = ?1 AND address = ?5 AND domain = ?6 AND created = ?7") \
+      " attempts = attempts + 1" \
+      " WHERE id = ?1 AND address = ?5 AND domain = ?6 AND created = ?7 AND attempts = ?8") \
     X(OUTBOX_RETRY, "UPDATE outbox SET state = 0, next_attempt = ?1, attempts = 0 WHERE state = 2") \
     X(OUTBOX_DEFER_DOMAIN, \
       "UPDATE outbox SET next_attempt = ?2 WHERE domain = ?1 AND state = 0 AND next_attempt < ?2") \
@@ -737,9 +738,10 @@ static int sq_outbox_finish(store *st, const store_outbox_item *item, store_outb
     sq_bind_text(stmt, 5, item->address);
     sq_bind_text(stmt, 6, item->domain);
     sqlite3_bind_int64(stmt, 7, item->created);
+    sqlite3_bind_int(stmt, 8, item->attempts);
     int changed;
     if (sq_exec_count(st, stmt, "recording a notification's outcome", &changed) < 0) return -1;
-    if (changed == 0) return store_fail(st, "no outbox item %lld for %s", (long long)item->id, item->address);
+    if (changed == 0) return store_fail(st, STORE_OUTBOX_NOT_AS_CLAIMED, (long long)item->id, item->address);
     return 0;
 }
 

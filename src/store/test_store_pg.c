@@ -770,6 +770,7 @@ int main(void)
         FIXTURE_TEST(test_outbox_lifecycle),
         FIXTURE_TEST(test_outbox_claim_remembered),
         FIXTURE_TEST(test_outbox_outcome_of_a_removed_item_lands_nowhere),
+        FIXTURE_TEST(test_outbox_outcome_after_a_claim_was_taken_over_is_refused),
         FIXTURE_TEST(test_outbox_claim_between_handles),
         FIXTURE_TEST(test_outbox_claim_skips_locked_rows),
         FIXTURE_TEST(test_outbox_cancel),
