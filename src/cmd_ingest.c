@@ -4,7 +4,10 @@
  * again, after the config is fixed). Both take the same path as the daemon's
  * ingresses, then make one prompt attempt at the notifications they queued;
  * what fails stays in the outbox for the daemon. A `stdin` run leaves its
- * notifications to the daemon instead when one runs (notify/handoff.h).
+ * notifications to the daemon instead when one runs (notify/handoff.h), and
+ * handles its message under the crash guard (ingress/crash_guard.h): Postfix
+ * retries a run that died, and a message that kills every run must end in
+ * the quarantine, not in Postfix's queue until it gives up.
  */
 #include "cmd.h"
 
@@ -18,6 +21,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "ingress/crash_guard.h"
 #include "log.h"
 #include "notify/handoff.h"
 #include "notify/notify.h"
@@ -99,6 +103,42 @@ static GByteArray *stdin_read_all(int fd)
     }
 }
 
+/* Handles the message under the crash guard: quarantined unread once
+ * CRASH_GUARD_DEATHS_BEFORE_QUARANTINE runs died handling the same delivery
+ * (bytes and envelope). The mark stays when that quarantine failed, so
+ * that the next run sets the message aside again. */
+static policy_outcome stdin_handle_guarded(const config *cfg, policy *p, const GByteArray *msg,
+                                           const policy_envelope *env)
+{
+    const char *raw = (const char *)msg->data;
+    char *dir = g_build_filename(cfg->handler.permanent_bounced_emails_path, CRASH_GUARD_FOLDER, NULL);
+    char *envelope = g_strdup_printf("stdin\n%s\n%s", env->recipient ? env->recipient : "",
+                                     env->sender ? env->sender : "");
+    int unfinished = 0;
+    crash_guard *guard = crash_guard_begin(dir, raw, msg->len, envelope, &unfinished);
+    policy_outcome out;
+    bool set_aside = unfinished >= CRASH_GUARD_DEATHS_BEFORE_QUARANTINE;
+    if (set_aside) {
+        log_error("stdin: %d runs stopped while handling this message of %u bytes: quarantined unread, so that "
+                  "it cannot stop the next ones", unfinished, msg->len);
+        out = policy_quarantine(p, raw, msg->len, env, POLICY_REASON_DIED_HANDLING);
+    } else {
+        if (unfinished > 0) {
+            log_warn("stdin: a run stopped while handling this message of %u bytes: trying it once more, and "
+                     "setting it aside if that fails the same way", msg->len);
+            crash_guard_sweep(dir, CRASH_GUARD_MAX_AGE_S);
+        }
+        out = policy_handle(p, raw, msg->len, env);
+    }
+    if (set_aside && out == POLICY_STORE_FAILED)
+        crash_guard_keep(guard);
+    else
+        crash_guard_end(guard);
+    g_free(envelope);
+    g_free(dir);
+    return out;
+}
+
 static const char *stdin_env_first(const char *const *names)
 {
     for (; *names; names++) {
@@ -157,7 +197,7 @@ int cmd_stdin(const cmd_context *ctx, int argc, char **argv)
         if (p) {
             policy_set_commit_hook(p, ingest_count_commit, &commits);
             policy_envelope env = { recipient, sender, "stdin", 0, 0 };
-            out = policy_handle(p, (const char *)msg->data, msg->len, &env);
+            out = stdin_handle_guarded(cfg, p, msg, &env);
             policy_free(p);
         }
         if (out == POLICY_STORE_FAILED)

@@ -58,18 +58,6 @@
  * when large ones queue up; a single message of any allowed size still
  * makes a batch of its own. */
 #define AMQP_INGRESS_BATCH_MAX_BYTES (16u << 20)
-/* Where the marks of redelivered messages in hand are kept, under the
- * archive's folder: the daemon may write there whatever the store is. */
-#define AMQP_INGRESS_GUARD_FOLDER ".in-hand"
-/* Attempts at a message alone that never returned before it is set aside:
- * two, so that one kill -9 or out-of-memory kill that happens to land on an
- * attempt does not divert a sound message (test_crash_safety_under_sigkill
- * kills the consumer at random). A message that kills every process that
- * reads it does so every time. */
-#define AMQP_INGRESS_DEATHS_BEFORE_QUARANTINE 2
-/* Marks of messages that never came back (purged, or taken by another
- * machine) are removed when the consumer starts, once this old. */
-#define AMQP_INGRESS_GUARD_MAX_AGE_S (7L * 24 * 3600)
 
 struct amqp_ingress {
     const config *cfg;
@@ -108,7 +96,7 @@ amqp_ingress *amqp_ingress_new(const config *cfg, policy *p)
     if (!in) return NULL;
     in->cfg = cfg;
     in->pol = p;
-    in->guard_dir = g_build_filename(cfg->handler.permanent_bounced_emails_path, AMQP_INGRESS_GUARD_FOLDER, NULL);
+    in->guard_dir = g_build_filename(cfg->handler.permanent_bounced_emails_path, CRASH_GUARD_FOLDER, NULL);
     pthread_mutex_init(&in->lock, NULL);
     pthread_cond_init(&in->wake, NULL);
     return in;
@@ -503,15 +491,15 @@ static void amqp_ingress_batch_release(amqp_ingress_batch *b)
 
 /* Handles the batch's last message, redelivered, alone under a crash
  * guard (b->guard, ended once the broker has the answer): quarantined unread
- * when AMQP_INGRESS_DEATHS_BEFORE_QUARANTINE attempts at it alone never
+ * when CRASH_GUARD_DEATHS_BEFORE_QUARANTINE attempts at it alone never
  * returned. */
 static policy_outcome amqp_ingress_handle_redelivered(amqp_ingress *in, amqp_ingress_batch *b)
 {
     const policy_message *m = &b->messages[b->n - 1];
     int unfinished = 0;
     policy_outcome outcome;
-    b->guard = crash_guard_begin(in->guard_dir, m->raw, m->len, &unfinished);
-    b->set_aside = unfinished >= AMQP_INGRESS_DEATHS_BEFORE_QUARANTINE;
+    b->guard = crash_guard_begin(in->guard_dir, m->raw, m->len, NULL, &unfinished);
+    b->set_aside = unfinished >= CRASH_GUARD_DEATHS_BEFORE_QUARANTINE;
     if (b->set_aside) {
         log_error("AMQP: the process stopped %d times while handling a redelivered message of %zu bytes "
                   "alone: quarantined unread, so that it cannot stop the service again", unfinished, m->len);
@@ -612,7 +600,7 @@ static void *amqp_ingress_main(void *arg)
     amqp_ingress *in = arg;
     amqp_ingress_batch batch = { 0 };
     int backoff_ms = 1000, store_backoff_ms = 1000;
-    crash_guard_sweep(in->guard_dir, AMQP_INGRESS_GUARD_MAX_AGE_S);
+    crash_guard_sweep(in->guard_dir, CRASH_GUARD_MAX_AGE_S);
 
     while (!atomic_load(&in->stopping)) {
         amqp_connection_state_t conn = amqp_ingress_connect(in);

@@ -3,8 +3,9 @@
  * outlive the process which made them (see crash_guard.h).
  *
  * A mark holds the number of attempts begun at its message and not ended,
- * in decimal. Its name is the SHA-256 of the message, so that another
- * process, started after this one died, finds it from the message alone.
+ * in decimal. Its name is the SHA-256 of the message (and its envelope,
+ * after a NUL), so that another process, started after this one died,
+ * finds it from the delivery alone.
  */
 #include "ingress/crash_guard.h"
 
@@ -64,11 +65,17 @@ static int crash_guard_write(const char *path, int attempts)
     return rc;
 }
 
-crash_guard *crash_guard_begin(const char *dir, const char *raw, size_t len, int *unfinished)
+crash_guard *crash_guard_begin(const char *dir, const char *raw, size_t len, const char *envelope,
+                               int *unfinished)
 {
-    char *name = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)raw, len);
-    char *path = g_build_filename(dir, name, NULL);
-    g_free(name);
+    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+    g_checksum_update(sum, (const guchar *)raw, (gssize)len);
+    if (envelope) {
+        g_checksum_update(sum, (const guchar *)"", 1);
+        g_checksum_update(sum, (const guchar *)envelope, -1);
+    }
+    char *path = g_build_filename(dir, g_checksum_get_string(sum), NULL);
+    g_checksum_free(sum);
     *unfinished = crash_guard_read(path);
     int count = *unfinished < CRASH_GUARD_COUNT_MAX ? *unfinished + 1 : CRASH_GUARD_COUNT_MAX;
     if (g_mkdir_with_parents(dir, 0750) != 0 || crash_guard_write(path, count) != 0) {

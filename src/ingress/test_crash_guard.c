@@ -1,7 +1,7 @@
 /*
  * test_crash_guard.c - unit tests of the crash guard: an attempt that ends
  * leaves no mark, one that never ends is counted at the next, each message
- * has its own mark, and a folder that cannot be written leaves the caller
+ * (and each envelope of a message) has its own mark, and a folder that cannot be written leaves the caller
  * unguarded rather than stopped; a mark kept counts, one cut short counts
  * as an attempt, and old marks are swept.
  */
@@ -54,13 +54,13 @@ static void test_an_attempt_that_returns_leaves_no_mark(void **state)
 {
     char *dir = g_build_filename(*state, "in-hand", NULL);
     int unfinished = -1;
-    crash_guard *g = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished);
+    crash_guard *g = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), NULL, &unfinished);
     assert_non_null(g);
     assert_int_equal(unfinished, 0);
     assert_int_equal(marks(dir), 1);
     crash_guard_end(g);
     assert_int_equal(marks(dir), 0);
-    g = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished);
+    g = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), NULL, &unfinished);
     assert_int_equal(unfinished, 0);
     crash_guard_end(g);
     g_free(dir);
@@ -72,11 +72,11 @@ static void test_attempts_that_never_returned_are_counted(void **state)
 {
     char *dir = g_build_filename(*state, "in-hand", NULL);
     int unfinished = -1;
-    crash_guard *first = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished);
+    crash_guard *first = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), NULL, &unfinished);
     assert_int_equal(unfinished, 0);
-    crash_guard *second = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished);
+    crash_guard *second = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), NULL, &unfinished);
     assert_int_equal(unfinished, 1);
-    crash_guard *third = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished);
+    crash_guard *third = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), NULL, &unfinished);
     assert_int_equal(unfinished, 2);
     crash_guard_end(third);
     assert_int_equal(marks(dir), 0);
@@ -89,15 +89,45 @@ static void test_each_message_has_its_own_mark(void **state)
 {
     char *dir = g_build_filename(*state, "in-hand", NULL);
     int unfinished = -1;
-    crash_guard *dead = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished);
-    crash_guard *other = crash_guard_begin(dir, OTHER, strlen(OTHER), &unfinished);
+    crash_guard *dead = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), NULL, &unfinished);
+    crash_guard *other = crash_guard_begin(dir, OTHER, strlen(OTHER), NULL, &unfinished);
     assert_int_equal(unfinished, 0);
     assert_int_equal(marks(dir), 2);
     crash_guard_end(other);
-    crash_guard *again = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished);
+    crash_guard *again = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), NULL, &unfinished);
     assert_int_equal(unfinished, 1);
     crash_guard_end(again);
     crash_guard_end(dead);
+    g_free(dir);
+}
+
+/* Postfix's pipe runs one `stdin` a recipient, maybe at once: the same
+ * bytes for two envelopes are two attempts, each counted on its own. A
+ * mark without an envelope is named by the bytes alone, as marks were
+ * before envelopes, so that those left by an older version still count. */
+static void test_each_envelope_has_its_own_mark(void **state)
+{
+    char *dir = g_build_filename(*state, "in-hand", NULL);
+    int unfinished = -1;
+    crash_guard *alice = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), "alice@example.org", &unfinished);
+    crash_guard *bob = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), "bob@example.org", &unfinished);
+    assert_int_equal(unfinished, 0);
+    crash_guard *bare = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), NULL, &unfinished);
+    assert_int_equal(unfinished, 0);
+    assert_int_equal(marks(dir), 3);
+    crash_guard_keep(bob);
+    crash_guard *bob_again = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), "bob@example.org", &unfinished);
+    assert_int_equal(unfinished, 1);
+    char *by_bytes = g_compute_checksum_for_string(G_CHECKSUM_SHA256, MESSAGE, -1);
+    char *path = g_build_filename(dir, by_bytes, NULL);
+    assert_true(g_file_test(path, G_FILE_TEST_IS_REGULAR));
+    crash_guard_end(bare);
+    assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+    crash_guard_end(bob_again);
+    crash_guard_end(alice);
+    assert_int_equal(marks(dir), 0);
+    g_free(path);
+    g_free(by_bytes);
     g_free(dir);
 }
 
@@ -107,7 +137,7 @@ static void test_a_folder_that_cannot_be_made_leaves_the_attempt_unguarded(void 
     assert_true(g_file_set_contents(file, "", 0, NULL));
     char *dir = g_build_filename(file, "in-hand", NULL);
     int unfinished = -1;
-    assert_null(crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished));
+    assert_null(crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), NULL, &unfinished));
     assert_int_equal(unfinished, 0);
     crash_guard_end(NULL);
     g_free(dir);
@@ -118,8 +148,8 @@ static void test_a_kept_mark_counts_the_attempt(void **state)
 {
     char *dir = g_build_filename(*state, "in-hand", NULL);
     int unfinished = -1;
-    crash_guard_keep(crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished));
-    crash_guard *g = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished);
+    crash_guard_keep(crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), NULL, &unfinished));
+    crash_guard *g = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), NULL, &unfinished);
     assert_int_equal(unfinished, 1);
     crash_guard_end(g);
     assert_int_equal(marks(dir), 0);
@@ -142,7 +172,7 @@ static void test_a_mark_without_a_count_is_one_attempt(void **state)
     char *path = mark_of_message(dir);
     assert_true(g_file_set_contents(path, "", 0, NULL));
     int unfinished = -1;
-    crash_guard *g = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished);
+    crash_guard *g = crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), NULL, &unfinished);
     assert_int_equal(unfinished, 1);
     crash_guard_end(g);
     g_free(path);
@@ -153,8 +183,8 @@ static void test_sweep_removes_only_old_marks(void **state)
 {
     char *dir = g_build_filename(*state, "in-hand", NULL);
     int unfinished = -1;
-    crash_guard_keep(crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), &unfinished));
-    crash_guard_keep(crash_guard_begin(dir, OTHER, strlen(OTHER), &unfinished));
+    crash_guard_keep(crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), NULL, &unfinished));
+    crash_guard_keep(crash_guard_begin(dir, OTHER, strlen(OTHER), NULL, &unfinished));
     char *old = mark_of_message(dir);
     time_t week_ago = time(NULL) - 8 * 24 * 3600;
     assert_int_equal(utime(old, &(struct utimbuf){ week_ago, week_ago }), 0);
@@ -171,6 +201,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_an_attempt_that_returns_leaves_no_mark, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attempts_that_never_returned_are_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_message_has_its_own_mark, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_each_envelope_has_its_own_mark, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_folder_that_cannot_be_made_leaves_the_attempt_unguarded, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_kept_mark_counts_the_attempt, setup, teardown),

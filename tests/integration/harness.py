@@ -182,6 +182,15 @@ class Workdir:
         added to the environment (see environment())."""
         return Service(self, args or ("run",), env)
 
+    def crash_marks(self):
+        """The crash guard's marks: {file name: the attempts it counts}."""
+        folder = os.path.join(self.archive, ".in-hand")
+        marks = {}
+        for name in os.listdir(folder) if os.path.isdir(folder) else []:
+            with open(os.path.join(folder, name)) as f:
+                marks[name] = f.read().strip()
+        return marks
+
     def query(self, sql, params=()):
         con = sqlite3.connect(self.db, timeout=10)
         try:

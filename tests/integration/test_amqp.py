@@ -464,18 +464,6 @@ def _unacked(port):
     return int(match.group(1)) if match else -1
 
 
-def _marks(work):
-    """The crash guard's marks: {file name: the attempts it counts}."""
-    folder = os.path.join(work.archive, ".in-hand")
-    if not os.path.isdir(folder):
-        return {}
-    marks = {}
-    for name in os.listdir(folder):
-        with open(os.path.join(folder, name)) as f:
-            marks[name] = f.read().strip()
-    return marks
-
-
 class _HeldStore:
     """A write lock on the store, held by the test: the consumer's commit
     waits for it (up to its 10 s busy timeout) with the message in hand."""
@@ -498,7 +486,7 @@ def _die_with_the_message_in_hand(work, port, attempts=None):
     service = work.start("run")
     try:
         harness.wait_until(lambda: _unacked(port) == 1 and
-                           (attempts is None or list(_marks(work).values()) == [str(attempts)]), 9,
+                           (attempts is None or list(work.crash_marks().values()) == [str(attempts)]), 9,
                            "the message in hand" + (f", attempt {attempts} alone" if attempts else ""))
     finally:
         service.kill()
@@ -522,7 +510,7 @@ def test_a_message_redelivered_after_deaths_in_its_batch_and_alone_is_handled():
     store = _HeldStore(work)
     try:
         _die_with_the_message_in_hand(work, port)
-        assert _marks(work) == {}, "a message in a batch was marked"
+        assert work.crash_marks() == {}, "a message in a batch was marked"
         _die_with_the_message_in_hand(work, port, attempts=1)
         store.release()
         service = work.start("run")
@@ -532,7 +520,7 @@ def test_a_message_redelivered_after_deaths_in_its_batch_and_alone_is_handled():
             assert work.query("SELECT count(*) FROM quarantine")[0][0] == 0
             assert "trying it once more" in service.output()
             service.stop()
-            assert _marks(work) == {}, _marks(work)
+            assert work.crash_marks() == {}, work.crash_marks()
             assert queue_is_empty(url, queue)
         finally:
             service.stop()
@@ -564,7 +552,7 @@ def test_a_message_the_consumer_died_on_twice_alone_is_quarantined_unread():
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
                 assert "\nbouncedemails_amqp_set_aside_total 1\n" in resp.read().decode()
             service.stop()
-            assert _marks(work) == {}, _marks(work)
+            assert work.crash_marks() == {}, work.crash_marks()
             assert queue_is_empty(url, queue), "the quarantined message was not acknowledged"
         finally:
             service.stop()

@@ -18,6 +18,7 @@ import random
 import re
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import tempfile
@@ -228,6 +229,73 @@ def test_store_unavailable_gives_tempfail():
     broken = Workdir(handler={"dbfile": os.path.join(work.config, "db", "bouncedemails.db")})
     proc = broken.run("stdin", input=sample("service", "postfix-nosuchuser.eml"))
     assert proc.returncode == EX_TEMPFAIL, (proc.returncode, proc.stdout, proc.stderr)
+
+
+def _die_handling(work, data, attempts):
+    """Runs `stdin` on data while the test holds the store's write lock, so
+    that the run waits with the message in hand, and kills it (SIGKILL) once
+    its crash guard's mark counts attempts: a run that died handling it."""
+    held = sqlite3.connect(work.db, isolation_level=None, timeout=10)
+    held.execute("BEGIN IMMEDIATE")
+    proc = subprocess.Popen(work.args("stdin"), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=harness.environment(None))
+    try:
+        proc.stdin.write(data)
+        proc.stdin.close()
+        wait_until(lambda: list(work.crash_marks().values()) == [str(attempts)], 10,
+                   f"the run's mark counting attempt {attempts}")
+        assert proc.poll() is None, "the run ended with the store locked"
+    finally:
+        proc.kill()
+        proc.wait()
+        held.rollback()
+        held.close()
+
+
+def test_a_run_after_one_that_died_handles_the_message():
+    """Postfix retries a run that died; the next run warns and handles the
+    message as usual, and leaves no mark."""
+    platform = Platform()
+    try:
+        work = Workdir(platform)
+        assert work.run("stats").returncode == 0  # creates the store
+        data = sample("service", "postfix-nosuchuser.eml")
+        _die_handling(work, data, 1)
+        status, out = stdin(work, data)
+        assert status == 0, out
+        assert "a run stopped while handling this message" in out, out
+        assert "bouncedemails - Permanent: nosuchuser@example.org" in out, out
+        assert work.query("SELECT count(*) FROM quarantine")[0][0] == 0
+        assert work.crash_marks() == {}, work.crash_marks()
+    finally:
+        platform.stop()
+
+
+def test_a_message_that_killed_two_runs_is_quarantined_unread():
+    """A message that kills every run that reads it would stay in Postfix's
+    queue, retried until Postfix gives up: the run after two that died on the
+    same delivery sets it aside unread for replay and exits 0; the same bytes
+    for another recipient are a delivery of their own."""
+    platform = Platform()
+    try:
+        work = Workdir(platform)
+        assert work.run("stats").returncode == 0
+        data = sample("service", "postfix-nosuchuser.eml")
+        _die_handling(work, data, 1)
+        _die_handling(work, data, 2)
+        status, out = stdin(work, data, "--recipient", "no-reply+other@mydomain.de")
+        assert status == 0 and "a run stopped" not in out, out
+        assert "bouncedemails - Permanent: nosuchuser@example.org" in out, out
+        status, out = stdin(work, data)
+        assert status == 0, out
+        assert "2 runs stopped while handling this message" in out, out
+        assert "Permanent:" not in out, out
+        assert work.query("SELECT reason FROM quarantine") == [
+            ("the process stopped while handling it (a crash?): kept unread",)]
+        assert work.query("SELECT count(*) FROM event")[0][0] == 1  # the other recipient's
+        assert work.crash_marks() == {}, work.crash_marks()
+    finally:
+        platform.stop()
 
 
 def _loaded_libraries(proc):
