@@ -65,6 +65,22 @@ static int crash_guard_write(const char *path, int attempts)
     return rc;
 }
 
+/* The first mark of a message: a new file, written in place, since a
+ * process that dies before its count is written leaves an empty mark, which
+ * counts one attempt all the same. Every `stdin` run makes one, so it costs
+ * what it must: one file created (its folder only when missing) and, at the
+ * end, removed. */
+static int crash_guard_create(const char *dir, const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0 && errno == ENOENT && g_mkdir_with_parents(dir, 0750) == 0)
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return errno == EEXIST ? crash_guard_write(path, 1) : -1;
+    ssize_t put = write(fd, "1\n", 2);
+    return close(fd) == 0 && put == 2 ? 0 : -1;
+}
+
 crash_guard *crash_guard_begin(const char *dir, const char *raw, size_t len, const char *envelope,
                                int *unfinished)
 {
@@ -78,7 +94,7 @@ crash_guard *crash_guard_begin(const char *dir, const char *raw, size_t len, con
     g_checksum_free(sum);
     *unfinished = crash_guard_read(path);
     int count = *unfinished < CRASH_GUARD_COUNT_MAX ? *unfinished + 1 : CRASH_GUARD_COUNT_MAX;
-    if (g_mkdir_with_parents(dir, 0750) != 0 || crash_guard_write(path, count) != 0) {
+    if ((*unfinished == 0 ? crash_guard_create(dir, path) : crash_guard_write(path, count)) != 0) {
         log_warn("cannot mark the message in hand in %s (%s): a message that kills the process would "
                  "not be recognised at its next delivery", dir, strerror(errno));
         g_free(path);
