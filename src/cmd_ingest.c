@@ -105,17 +105,19 @@ static GByteArray *stdin_read_all(int fd)
 
 /* Handles the message under the crash guard: quarantined unread once
  * CRASH_GUARD_DEATHS_BEFORE_QUARANTINE runs died handling the same delivery
- * (bytes and envelope). The mark stays when that quarantine failed, so
+ * (the message less local(8)'s From line, whose date changes at every
+ * retry, and the envelope). The mark stays when that quarantine failed, so
  * that the next run sets the message aside again. */
 static policy_outcome stdin_handle_guarded(const config *cfg, policy *p, const GByteArray *msg,
                                            const policy_envelope *env)
 {
     const char *raw = (const char *)msg->data;
+    size_t from_line = policy_from_line_len(raw, msg->len);
     char *dir = g_build_filename(cfg->handler.permanent_bounced_emails_path, CRASH_GUARD_FOLDER, NULL);
     char *envelope = g_strdup_printf("stdin\n%s\n%s", env->recipient ? env->recipient : "",
                                      env->sender ? env->sender : "");
     int unfinished = 0;
-    crash_guard *guard = crash_guard_begin(dir, raw, msg->len, envelope, &unfinished);
+    crash_guard *guard = crash_guard_begin(dir, raw + from_line, msg->len - from_line, envelope, &unfinished);
     policy_outcome out;
     bool set_aside = unfinished >= CRASH_GUARD_DEATHS_BEFORE_QUARANTINE;
     if (set_aside) {

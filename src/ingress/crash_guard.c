@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +33,20 @@ struct crash_guard {
 #define CRASH_GUARD_COUNT_MAX 1000
 
 /* The attempts the mark at path records, 0 when there is none. A mark that
- * does not hold a count still says that an attempt was begun. */
+ * does not hold a count, or cannot be read, still says that an attempt was
+ * begun. */
 static int crash_guard_read(const char *path)
 {
     char *text = NULL;
-    if (!g_file_get_contents(path, &text, NULL, NULL)) return 0;
+    GError *error = NULL;
+    if (!g_file_get_contents(path, &text, NULL, &error)) {
+        bool absent = g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ||
+                      g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR);
+        if (!absent)
+            log_warn("cannot read the mark %s, counted as one attempt: %s", path, error->message);
+        g_error_free(error);
+        return absent ? 0 : 1;
+    }
     long n = strtol(text, NULL, 10);
     g_free(text);
     if (n <= 0) return 1;
@@ -49,7 +59,8 @@ static int crash_guard_write(const char *path, int attempts)
 {
     char text[16];
     int len = snprintf(text, sizeof text, "%d\n", attempts);
-    char *tmp = g_strconcat(path, ".new", NULL);
+    /* The process's own, should two processes mark the same message. */
+    char *tmp = g_strdup_printf("%s.%ld.new", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     int rc = -1;
     if (fd >= 0) {
@@ -67,18 +78,21 @@ static int crash_guard_write(const char *path, int attempts)
 
 /* The first mark of a message: a new file, written in place, since a
  * process that dies before its count is written leaves an empty mark, which
- * counts one attempt all the same. Every `stdin` run makes one, so it costs
- * what it must: one file created (its folder only when missing) and, at the
- * end, removed. */
+ * counts one attempt all the same (and so does one whose write failed).
+ * Every `stdin` run makes one, so it costs what it must: one file created
+ * (its folder only when missing) and, at the end, removed. A mark that
+ * appeared since it was looked for is counted on. */
 static int crash_guard_create(const char *dir, const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0 && errno == ENOENT && g_mkdir_with_parents(dir, 0750) == 0)
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0)
-        return errno == EEXIST ? crash_guard_write(path, 1) : -1;
-    ssize_t put = write(fd, "1\n", 2);
-    return close(fd) == 0 && put == 2 ? 0 : -1;
+        return errno == EEXIST ? crash_guard_write(path, crash_guard_read(path) + 1) : -1;
+    if (write(fd, "1\n", 2) != 2)
+        log_debug("the mark %s holds no count (%s): it counts one attempt all the same", path, strerror(errno));
+    close(fd);
+    return 0;
 }
 
 crash_guard *crash_guard_begin(const char *dir, const char *raw, size_t len, const char *envelope,

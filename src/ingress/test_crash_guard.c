@@ -179,6 +179,21 @@ static void test_a_mark_without_a_count_is_one_attempt(void **state)
     g_free(dir);
 }
 
+/* A mark that is there but cannot be read (here a folder in its place; a
+ * file of another user's) still says that an attempt began, and is not
+ * taken for none at every delivery. */
+static void test_a_mark_that_cannot_be_read_is_one_attempt(void **state)
+{
+    char *dir = g_build_filename(*state, "in-hand", NULL);
+    char *path = mark_of_message(dir);
+    assert_int_equal(g_mkdir_with_parents(path, 0750), 0);
+    int unfinished = -1;
+    crash_guard_keep(crash_guard_begin(dir, MESSAGE, strlen(MESSAGE), NULL, &unfinished));
+    assert_int_equal(unfinished, 1);
+    g_free(path);
+    g_free(dir);
+}
+
 static void test_sweep_removes_only_old_marks(void **state)
 {
     char *dir = g_build_filename(*state, "in-hand", NULL);
@@ -206,6 +221,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_kept_mark_counts_the_attempt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_mark_without_a_count_is_one_attempt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_mark_that_cannot_be_read_is_one_attempt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep_removes_only_old_marks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -376,7 +376,7 @@ static void notify_record(notify *n)
     for (guint i = 0; i < n->finished->len; i++) {
         notify_job *job = g_ptr_array_index(n->finished, i);
         if (job->answer != NULL &&
-            store_permanent_set_answer(n->st, job->item->address, job->item->domain, job->answer) != 0)
+            store_permanent_set_answer(n->st, job->item, job->answer) != 0)
             log_error("notify: %s (%s): cannot record the platform's answer: %s",
                       job->item->address, job->item->domain, store_errmsg(n->st));
         if (store_outbox_finish(n->st, job->item, job->state, job->next, job->result) != 0)

@@ -334,10 +334,10 @@ int store_outbox_next_due(store *st, time_t *when, int *any)
     return 0;
 }
 
-int store_permanent_set_answer(store *st, const char *address, const char *domain, const char *answer)
+int store_permanent_set_answer(store *st, const store_outbox_item *item, const char *answer)
 {
     g_mutex_lock(&st->lock);
-    g_hash_table_replace(st->answers, g_strdup_printf("%s|%s", address, domain), g_strdup(answer));
+    g_hash_table_replace(st->answers, g_strdup_printf("%s|%s", item->address, item->domain), g_strdup(answer));
     g_mutex_unlock(&st->lock);
     return 0;
 }

@@ -159,10 +159,7 @@ static void policy_fingerprint(const policy_job *job, char out[65])
     out[64] = '\0';
 }
 
-/* Postfix's local(8) starts a piped message with an mbox "From sender date"
- * line: envelope, not message, and its date differs on every attempt.
- * Returns the offset past it. */
-static size_t policy_from_line(const char *raw, size_t len)
+size_t policy_from_line_len(const char *raw, size_t len)
 {
     if (len < 5 || memcmp(raw, "From ", 5) != 0)
         return 0;
@@ -549,7 +546,7 @@ static void policy_job_prepare(policy_job *job, const char *raw, size_t len, con
 {
     static const policy_envelope none = { NULL, NULL, NULL, 0, 0 };
     memset(job, 0, sizeof *job);
-    size_t from_line = policy_from_line(raw, len);
+    size_t from_line = policy_from_line_len(raw, len);
     job->raw = raw + from_line;
     job->len = len - from_line;
     job->env = env ? env : &none;

@@ -57,6 +57,12 @@ void policy_free(policy *p);
 /* Called after a commit that queued notifications, e.g. to wake the notifier. */
 void policy_set_commit_hook(policy *p, void (*hook)(void *arg), void *arg);
 
+/* Postfix's local(8) starts a piped message with an mbox "From sender date"
+ * line: envelope, not message, and its date differs on every attempt.
+ * Returns the length of that line at the start of raw, 0 when there is
+ * none. The policy leaves it out of what it reads and fingerprints. */
+size_t policy_from_line_len(const char *raw, size_t len);
+
 /* Handles one message in its own transaction. */
 policy_outcome policy_handle(policy *p, const char *raw, size_t len, const policy_envelope *env);
 

@@ -129,11 +129,10 @@ int store_permanent_remove(store *st, const char *address, const char *domain, i
     return st->backend->permanent_remove(st, address, domain, removed);
 }
 
-int store_permanent_set_answer(store *st, const char *address, const char *domain,
-                               const char *answer)
+int store_permanent_set_answer(store *st, const store_outbox_item *item, const char *answer)
 {
-    if (store_require_key(st, address, domain) < 0) return -1;
-    return st->backend->permanent_set_answer(st, address, domain, answer);
+    if (store_require_key(st, item->address, item->domain) < 0) return -1;
+    return st->backend->permanent_set_answer(st, item, answer);
 }
 
 int store_event_add(store *st, const store_event *ev)

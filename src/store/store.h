@@ -81,9 +81,6 @@ typedef struct store_permanent {
 int store_permanent_add(store *st, const store_permanent *p);
 /* Lifts a suppression; domain NULL: for every domain. *removed: rows removed. */
 int store_permanent_remove(store *st, const char *address, const char *domain, int *removed);
-/* Records what the platform answered to the notification for (address,
- * domain). Nothing happens when the suppression was lifted meanwhile. */
-int store_permanent_set_answer(store *st, const char *address, const char *domain, const char *answer);
 
 typedef struct store_event {
     const char *message_id;   /* fingerprint of the message */
@@ -150,12 +147,18 @@ void store_outbox_free(store_outbox_item *items, size_t n);
  * now names another notification: SQLite gives the id of the newest row to
  * the next one once that row is deleted (reset-address removes open items,
  * also one whose request is in flight). So is one with an attempt recorded
- * since the claim: its lease ended while the request was in flight (a
- * process stopped, a store that refused the outcome for that long), another
- * process claimed it again, and the first of the two outcomes stands, so
- * that a late failure does not bring back a notification already done. */
+ * since the claim (its attempts or last result changed): its lease ended
+ * while the request was in flight (a process stopped, a store that refused
+ * the outcome for that long), another process claimed it again, and the
+ * first of the two outcomes stands, so that a late failure does not bring
+ * back a notification already done. */
 int store_outbox_finish(store *st, const store_outbox_item *item, store_outbox_state state, time_t next_attempt,
                         const char *result);
+/* Records what the platform answered to the notification item (as
+ * claimed) on its suppression; before store_outbox_finish() of it. Nothing happens when the suppression was
+ * lifted meanwhile, nor when the item is no longer as claimed (see
+ * store_outbox_finish()): the answer of the attempt recorded since stands. */
+int store_permanent_set_answer(store *st, const store_outbox_item *item, const char *answer);
 /* Moves every given-up item back to pending, due now, with attempts back at
  * zero (so that the notifier's max_attempts counts afresh). *count: items
  * moved. */

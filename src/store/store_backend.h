@@ -30,7 +30,7 @@ typedef struct store_backend {
 
     int (*permanent_add)(store *st, const store_permanent *p);
     int (*permanent_remove)(store *st, const char *address, const char *domain, int *removed);
-    int (*permanent_set_answer)(store *st, const char *address, const char *domain,
+    int (*permanent_set_answer)(store *st, const store_outbox_item *item,
                                 const char *answer);
 
     int (*event_add)(store *st, const store_event *ev);

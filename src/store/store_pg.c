@@ -181,6 +181,12 @@ static const char *const store_pg_migrations[] = {
     "id, address, domain, reason, status, diagnostic, created, next_attempt, attempts, state, " \
     "last_result"
 
+/* The outbox item that $1 to $6 name (pg_as_claimed), as its claim
+ * returned it: no other attempt recorded since (store_outbox_finish()). */
+#define OUTBOX_AS_CLAIMED \
+    "id = $1 AND address = $2 AND domain = $3 AND created = $4 AND attempts = $5" \
+    " AND last_result IS NOT DISTINCT FROM $6"
+
 /* Every statement with parameters or results, prepared on first use per
  * connection. Parameters named *_key are folded by the caller
  * (g_ascii_strdown), so that they meet the key columns' index. */
@@ -207,7 +213,8 @@ static const char *const store_pg_migrations[] = {
       "DELETE FROM permanent_bounce" \
       " WHERE address_key = $1 AND ($2::text IS NULL OR domain_key = $2)") \
     X(PERMANENT_ANSWER, \
-      "UPDATE permanent_bounce SET platform_answer = $3 WHERE address_key = $1 AND domain_key = $2") \
+      "UPDATE permanent_bounce SET platform_answer = $7 WHERE address_key = $8 AND domain_key = $9" \
+      " AND EXISTS (SELECT 1 FROM outbox WHERE " OUTBOX_AS_CLAIMED ")") \
     X(EVENT_ADD, \
       "INSERT INTO event (message_id, address, domain, verdict, reason, status, diagnostic," \
       " ingress, at, final) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)") \
@@ -234,9 +241,8 @@ static const char *const store_pg_migrations[] = {
       "UPDATE outbox SET next_attempt = $4 WHERE address_key = $1 AND domain_key = $2" \
       " AND state <> 1 AND state = 0 AND next_attempt <= $3 RETURNING " OUTBOX_COLUMNS) \
     X(OUTBOX_FINISH, \
-      "UPDATE outbox SET state = $2, next_attempt = $3, last_result = $4," \
-      " attempts = attempts + 1" \
-      " WHERE id = $1 AND address = $5 AND domain = $6 AND created = $7 AND attempts = $8") \
+      "UPDATE outbox SET state = $7, next_attempt = $8, last_result = $9," \
+      " attempts = attempts + 1 WHERE " OUTBOX_AS_CLAIMED) \
     X(OUTBOX_RETRY, "UPDATE outbox SET state = 0, next_attempt = $1, attempts = 0 WHERE state = 2") \
     X(OUTBOX_DEFER_DOMAIN, \
       "UPDATE outbox SET next_attempt = $2 WHERE domain_key = $1 AND state = 0 AND next_attempt < $2") \
@@ -658,13 +664,24 @@ static int pg_permanent_remove(store *st, const char *address, const char *domai
                           removed);
 }
 
-static int pg_permanent_set_answer(store *st, const char *address, const char *domain,
-                                   const char *answer)
+/* OUTBOX_AS_CLAIMED's parameters, the first of p. */
+static void pg_as_claimed(pg_params *p, const store_outbox_item *item)
+{
+    pg_int(p, item->id);
+    pg_text(p, item->address);
+    pg_text(p, item->domain);
+    pg_int(p, item->created);
+    pg_int(p, item->attempts);
+    pg_text(p, item->last_result);
+}
+
+static int pg_permanent_set_answer(store *st, const store_outbox_item *item, const char *answer)
 {
     pg_params p = { 0 };
-    pg_key(&p, address);
-    pg_key(&p, domain);
+    pg_as_claimed(&p, item);
     pg_text(&p, answer);
+    pg_key(&p, item->address);
+    pg_key(&p, item->domain);
     return pg_exec(st, PG_PERMANENT_ANSWER, &p, "recording the platform's answer", NULL);
 }
 
@@ -786,14 +803,10 @@ static int pg_outbox_finish(store *st, const store_outbox_item *item, store_outb
         state != STORE_OUTBOX_GIVEN_UP)
         return store_fail(st, "outbox item %lld: unknown state %d", (long long)item->id, (int)state);
     pg_params p = { 0 };
-    pg_int(&p, item->id);
+    pg_as_claimed(&p, item);
     pg_int(&p, (int)state);
     pg_int(&p, next_attempt);
     pg_text(&p, result);
-    pg_text(&p, item->address);
-    pg_text(&p, item->domain);
-    pg_int(&p, item->created);
-    pg_int(&p, item->attempts);
     int changed;
     if (pg_exec(st, PG_OUTBOX_FINISH, &p, "recording a notification's outcome", &changed) < 0)
         return -1;

@@ -49,6 +49,11 @@ static const char store_sqlite_pragmas[] =
     "PRAGMA temp_store = MEMORY;"
     "PRAGMA cache_size = -4096;";
 
+/* The outbox item that ?1 to ?6 name (sq_bind_as_claimed), as its claim
+ * returned it: no other attempt recorded since (store_outbox_finish()). */
+#define OUTBOX_AS_CLAIMED \
+    "id = ?1 AND address = ?2 AND domain = ?3 AND created = ?4 AND attempts = ?5 AND last_result IS ?6"
+
 #define OUTBOX_COLUMNS \
     "id, address, domain, reason, status, diagnostic, created, next_attempt, attempts, state, " \
     "last_result"
@@ -238,7 +243,8 @@ static const char *const store_sqlite_migrations[] = {
     X(PERMANENT_REMOVE, \
       "DELETE FROM permanent_bounce WHERE address = ?1 AND (?2 IS NULL OR domain = ?2)") \
     X(PERMANENT_ANSWER, \
-      "UPDATE permanent_bounce SET platform_answer = ?3 WHERE address = ?1 AND domain = ?2") \
+      "UPDATE permanent_bounce SET platform_answer = ?7 WHERE address = ?2 AND domain = ?3" \
+      " AND EXISTS (SELECT 1 FROM outbox WHERE " OUTBOX_AS_CLAIMED ")") \
     X(EVENT_ADD, \
       "INSERT INTO event (message_id, address, domain, verdict, reason, status, diagnostic," \
       " ingress, at, final) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)") \
@@ -262,9 +268,8 @@ static const char *const store_sqlite_migrations[] = {
       " AND state <> 1 AND state = 0 AND next_attempt <= ?3 RETURNING " OUTBOX_COLUMNS) \
     X(OUTBOX_LIST, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state IN (0, 2) ORDER BY state, id") \
     X(OUTBOX_FINISH, \
-      "UPDATE outbox SET state = ?2, next_attempt = ?3, last_result = ?4," \
-      " attempts = attempts + 1" \
-      " WHERE id = ?1 AND address = ?5 AND domain = ?6 AND created = ?7 AND attempts = ?8") \
+      "UPDATE outbox SET state = ?7, next_attempt = ?8, last_result = ?9," \
+      " attempts = attempts + 1 WHERE " OUTBOX_AS_CLAIMED) \
     X(OUTBOX_RETRY, "UPDATE outbox SET state = 0, next_attempt = ?1, attempts = 0 WHERE state = 2") \
     X(OUTBOX_DEFER_DOMAIN, \
       "UPDATE outbox SET next_attempt = ?2 WHERE domain = ?1 AND state = 0 AND next_attempt < ?2") \
@@ -575,14 +580,23 @@ static int sq_permanent_remove(store *st, const char *address, const char *domai
     return sq_exec_count(st, stmt, "lifting a suppression", removed);
 }
 
-static int sq_permanent_set_answer(store *st, const char *address, const char *domain,
-                                   const char *answer)
+/* Binds OUTBOX_AS_CLAIMED's parameters. */
+static void sq_bind_as_claimed(sqlite3_stmt *stmt, const store_outbox_item *item)
+{
+    sqlite3_bind_int64(stmt, 1, item->id);
+    sq_bind_text(stmt, 2, item->address);
+    sq_bind_text(stmt, 3, item->domain);
+    sqlite3_bind_int64(stmt, 4, item->created);
+    sqlite3_bind_int(stmt, 5, item->attempts);
+    sq_bind_text(stmt, 6, item->last_result);
+}
+
+static int sq_permanent_set_answer(store *st, const store_outbox_item *item, const char *answer)
 {
     sqlite3_stmt *stmt = sq_stmt(st, STMT_PERMANENT_ANSWER);
     if (!stmt) return -1;
-    sq_bind_text(stmt, 1, address);
-    sq_bind_text(stmt, 2, domain);
-    sq_bind_text(stmt, 3, answer);
+    sq_bind_as_claimed(stmt, item);
+    sq_bind_text(stmt, 7, answer);
     return sq_exec(st, stmt, "recording the platform's answer");
 }
 
@@ -731,14 +745,10 @@ static int sq_outbox_finish(store *st, const store_outbox_item *item, store_outb
         return store_fail(st, "outbox item %lld: unknown state %d", (long long)item->id, (int)state);
     sqlite3_stmt *stmt = sq_stmt(st, STMT_OUTBOX_FINISH);
     if (!stmt) return -1;
-    sqlite3_bind_int64(stmt, 1, item->id);
-    sqlite3_bind_int(stmt, 2, (int)state);
-    sqlite3_bind_int64(stmt, 3, next_attempt);
-    sq_bind_text(stmt, 4, result);
-    sq_bind_text(stmt, 5, item->address);
-    sq_bind_text(stmt, 6, item->domain);
-    sqlite3_bind_int64(stmt, 7, item->created);
-    sqlite3_bind_int(stmt, 8, item->attempts);
+    sq_bind_as_claimed(stmt, item);
+    sqlite3_bind_int(stmt, 7, (int)state);
+    sqlite3_bind_int64(stmt, 8, next_attempt);
+    sq_bind_text(stmt, 9, result);
     int changed;
     if (sq_exec_count(st, stmt, "recording a notification's outcome", &changed) < 0) return -1;
     if (changed == 0) return store_fail(st, STORE_OUTBOX_NOT_AS_CLAIMED, (long long)item->id, item->address);

@@ -609,6 +609,7 @@ int main(void)
         FIXTURE_TEST(test_outbox_claim_remembered),
         FIXTURE_TEST(test_outbox_outcome_of_a_removed_item_lands_nowhere),
         FIXTURE_TEST(test_outbox_outcome_after_a_claim_was_taken_over_is_refused),
+        FIXTURE_TEST(test_outbox_outcome_of_a_claim_before_a_revival_is_refused),
         FIXTURE_TEST(test_close_reads_no_whole_table),
         FIXTURE_TEST(test_open_drops_stale_statistics),
         FIXTURE_TEST(test_outbox_claim_between_handles),

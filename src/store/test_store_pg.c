@@ -312,8 +312,7 @@ static void test_keys_fold_ascii_case_only(void **state)
 
     store_permanent p = { "Mixed@Example.org", "openhpi.de", "userunknown", "5.1.1", T0 };
     assert_int_equal(store_permanent_add(f->st, &p), 0);
-    assert_int_equal(store_permanent_set_answer(f->st, "MIXED@example.org", "OPENHPI.de", "200"),
-                     0);
+    assert_int_equal(answer_for(f->st, "MIXED@example.org", "OPENHPI.de", "200"), 0);
     store_address_info *info;
     size_t n;
     assert_int_equal(store_find_address(f->st, "mixed@EXAMPLE.org", &info, &n), 0);
@@ -771,6 +770,7 @@ int main(void)
         FIXTURE_TEST(test_outbox_claim_remembered),
         FIXTURE_TEST(test_outbox_outcome_of_a_removed_item_lands_nowhere),
         FIXTURE_TEST(test_outbox_outcome_after_a_claim_was_taken_over_is_refused),
+        FIXTURE_TEST(test_outbox_outcome_of_a_claim_before_a_revival_is_refused),
         FIXTURE_TEST(test_outbox_claim_between_handles),
         FIXTURE_TEST(test_outbox_claim_skips_locked_rows),
         FIXTURE_TEST(test_outbox_cancel),

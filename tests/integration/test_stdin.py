@@ -231,10 +231,18 @@ def test_store_unavailable_gives_tempfail():
     assert proc.returncode == EX_TEMPFAIL, (proc.returncode, proc.stdout, proc.stderr)
 
 
+def _from_line(attempt):
+    """The mbox From line Postfix's local(8) puts before a piped message: its
+    date is the delivery attempt's."""
+    return f"From MAILER-DAEMON  Sat Dec  5 10:00:{attempt:02d} 2026\n".encode()
+
+
 def _die_handling(work, data, attempts):
-    """Runs `stdin` on data while the test holds the store's write lock, so
-    that the run waits with the message in hand, and kills it (SIGKILL) once
-    its crash guard's mark counts attempts: a run that died handling it."""
+    """Runs `stdin` on data, as local(8) pipes it at delivery attempt
+    attempts, while the test holds the store's write lock, so that the run
+    waits with the message in hand, and kills it (SIGKILL) once its crash
+    guard's mark counts attempts: a run that died handling it."""
+    data = _from_line(attempts) + data
     held = sqlite3.connect(work.db, isolation_level=None, timeout=10)
     held.execute("BEGIN IMMEDIATE")
     proc = subprocess.Popen(work.args("stdin"), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
@@ -253,15 +261,16 @@ def _die_handling(work, data, attempts):
 
 
 def test_a_run_after_one_that_died_handles_the_message():
-    """Postfix retries a run that died; the next run warns and handles the
-    message as usual, and leaves no mark."""
+    """Postfix retries a run that died (local(8)'s From line dated anew);
+    the next run warns and handles the message as usual, and leaves no
+    mark."""
     platform = Platform()
     try:
         work = Workdir(platform)
         assert work.run("stats").returncode == 0  # creates the store
         data = sample("service", "postfix-nosuchuser.eml")
         _die_handling(work, data, 1)
-        status, out = stdin(work, data)
+        status, out = stdin(work, _from_line(2) + data)
         assert status == 0, out
         assert "a run stopped while handling this message" in out, out
         assert "bouncedemails - Permanent: nosuchuser@example.org" in out, out
@@ -286,7 +295,7 @@ def test_a_message_that_killed_two_runs_is_quarantined_unread():
         status, out = stdin(work, data, "--recipient", "no-reply+other@mydomain.de")
         assert status == 0 and "a run stopped" not in out, out
         assert "bouncedemails - Permanent: nosuchuser@example.org" in out, out
-        status, out = stdin(work, data)
+        status, out = stdin(work, _from_line(3) + data)
         assert status == 0, out
         assert "2 runs stopped while handling this message" in out, out
         assert "Permanent:" not in out, out
