@@ -212,6 +212,8 @@ static const char *const store_pg_migrations[] = {
     X(PERMANENT_REMOVE, \
       "DELETE FROM permanent_bounce" \
       " WHERE address_key = $1 AND ($2::text IS NULL OR domain_key = $2)") \
+    X(PERMANENT_LOCK, \
+      "SELECT 1 FROM permanent_bounce WHERE address_key = $1 AND domain_key = $2 FOR UPDATE") \
     X(PERMANENT_ANSWER, \
       "UPDATE permanent_bounce SET platform_answer = $7 WHERE address_key = $8 AND domain_key = $9" \
       " AND EXISTS (SELECT 1 FROM outbox WHERE " OUTBOX_AS_CLAIMED ")") \
@@ -675,8 +677,18 @@ static void pg_as_claimed(pg_params *p, const store_outbox_item *item)
     pg_text(p, item->last_result);
 }
 
+/* The suppression's row is locked first, by a statement of its own: under
+ * READ COMMITTED, an UPDATE that waited for another transaction's lock on
+ * its row re-checks that row only, and would judge the outbox item by the
+ * snapshot it took before the wait, missing the outcome the other
+ * transaction (a process that took the item over) committed meanwhile. */
 static int pg_permanent_set_answer(store *st, const store_outbox_item *item, const char *answer)
 {
+    pg_params lock = { 0 };
+    pg_key(&lock, item->address);
+    pg_key(&lock, item->domain);
+    if (pg_exec(st, PG_PERMANENT_LOCK, &lock, "locking the suppression", NULL) < 0)
+        return -1;
     pg_params p = { 0 };
     pg_as_claimed(&p, item);
     pg_text(&p, answer);

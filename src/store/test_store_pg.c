@@ -455,6 +455,64 @@ static void test_lock_wait_ends_in_an_error(void **state)
     g_free(url);
 }
 
+typedef struct late_answer {
+    store *st;
+    const store_outbox_item *item;
+    int rc;
+} late_answer;
+
+static gpointer late_answer_write(gpointer data)
+{
+    late_answer *l = data;
+    l->rc = store_permanent_set_answer(l->st, l->item, "given up: timeout");
+    return NULL;
+}
+
+/* A notifier whose claim's lease ended writes its answer while the process
+ * that took the notification over (b) has written its own answer and
+ * outcome, uncommitted: the late answer waits for b's lock on the
+ * suppression's row, and once b commits it must see b's outcome and change
+ * nothing (READ COMMITTED re-checks only the row an UPDATE waited for). */
+static void test_a_late_answer_that_waited_for_the_takeover_changes_nothing(void **state)
+{
+    fixture *f = *state;
+    store *b = open_store(&f->cfg);
+    store_permanent p = { "late@example.org", "openhpi.de", "userunknown", "5.1.1", T0 };
+    assert_int_equal(store_permanent_add(f->st, &p), 0);
+    assert_int_equal(store_outbox_add(f->st, "late@example.org", "openhpi.de", "userunknown", "5.1.1", "", T0), 0);
+    store_outbox_item *first, *second;
+    size_t n_first, n_second;
+    assert_int_equal(store_outbox_claim(f->st, T0, 60, 10, &first, &n_first), 0);
+    assert_int_equal(store_outbox_claim(b, T0 + 61, 60, 10, &second, &n_second), 0);
+    assert_int_equal(n_first + n_second, 2);
+    assert_int_equal(store_begin(b), 0);
+    assert_int_equal(store_permanent_set_answer(b, &second[0], "200 / second"), 0);
+    assert_int_equal(store_outbox_finish(b, &second[0], STORE_OUTBOX_DONE, T0 + 62, "200 / second"), 0);
+    late_answer a = { .st = f->st, .item = &first[0] };
+    assert_int_equal(store_begin(a.st), 0);
+    GThread *t = g_thread_new("late", late_answer_write, &a);
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (fixture_int(f, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                          " AND datname = current_database()") == 0) {
+        assert_true(g_get_monotonic_time() < deadline);
+        g_usleep(10 * 1000);
+    }
+    assert_int_equal(store_commit(b), 0);
+    g_thread_join(t);
+    assert_int_equal(a.rc, 0);
+    assert_int_equal(store_outbox_finish(a.st, &first[0], STORE_OUTBOX_GIVEN_UP, T0 + 600, "timeout"), -1);
+    assert_int_equal(store_commit(a.st), 0);
+    store_address_info *info;
+    size_t n;
+    assert_int_equal(store_find_address(f->st, "late@example.org", &info, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(info[0].platform_answer, "200 / second");
+    store_address_info_free(info, n);
+    store_outbox_free(first, n_first);
+    store_outbox_free(second, n_second);
+    store_close(b);
+}
+
 typedef struct deadlock_side {
     store *st;
     int rc;
@@ -783,6 +841,7 @@ int main(void)
         FIXTURE_TEST(test_broken_connection_is_reset),
         FIXTURE_TEST(test_lock_wait_ends_in_an_error),
         FIXTURE_TEST(test_deadlock_is_an_error_to_retry),
+        FIXTURE_TEST(test_a_late_answer_that_waited_for_the_takeover_changes_nothing),
         FIXTURE_TEST(test_match_addresses_by_substring),
         FIXTURE_TEST(test_import_keeps_what_the_store_knows),
         FIXTURE_TEST(test_quarantine_get_one),
