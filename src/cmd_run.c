@@ -24,10 +24,12 @@
 #include <time.h>
 
 #include <event2/event.h>
+#include <glib.h>
 
 #include "build_config.h"
 #include "dynlib.h"
 #include "ingress/amqp_ingress.h"
+#include "ingress/crash_guard.h"
 #include "ingress/smtp.h"
 #include "log.h"
 #include "metrics/metrics.h"
@@ -170,8 +172,20 @@ static int run_purge_start(run_daemon *d)
     return d->retention ? 0 : EX_OSERR;
 }
 
+/* Removes the crash marks of messages that never came back (purged from
+ * the queue, deleted from Postfix's queue): the RabbitMQ consumer's and
+ * `stdin` runs' (ingress/crash_guard.h), whichever ingresses this daemon
+ * runs. */
+static void run_sweep_crash_marks(const config *cfg)
+{
+    char *dir = g_build_filename(cfg->handler.permanent_bounced_emails_path, CRASH_GUARD_FOLDER, NULL);
+    crash_guard_sweep(dir, CRASH_GUARD_MAX_AGE_S);
+    g_free(dir);
+}
+
 static int run_start(run_daemon *d)
 {
+    run_sweep_crash_marks(d->cfg);
     if (metrics_init(d->cfg) != 0) return EX_OSERR;
     int status = run_metrics_start(d);
     if (status) return status;

@@ -600,7 +600,6 @@ static void *amqp_ingress_main(void *arg)
     amqp_ingress *in = arg;
     amqp_ingress_batch batch = { 0 };
     int backoff_ms = 1000, store_backoff_ms = 1000;
-    crash_guard_sweep(in->guard_dir, CRASH_GUARD_MAX_AGE_S);
 
     while (!atomic_load(&in->stopping)) {
         amqp_connection_state_t conn = amqp_ingress_connect(in);

@@ -307,6 +307,27 @@ def test_a_message_that_killed_two_runs_is_quarantined_unread():
         platform.stop()
 
 
+def test_a_starting_daemon_sweeps_week_old_crash_marks():
+    """A mark whose message never came back (deleted from Postfix's queue)
+    goes when a daemon starts, whichever ingresses it runs, once a week old;
+    a recent one stays."""
+    work = Workdir()
+    folder = os.path.join(work.archive, ".in-hand")
+    os.makedirs(folder)
+    for name, age_days in (("old", 8), ("recent", 1)):
+        path = os.path.join(folder, name)
+        with open(path, "w") as f:
+            f.write("1\n")
+        then = time.time() - age_days * 86400
+        os.utime(path, (then, then))
+    daemon = work.start("run")  # neither queue nor listener: the notifier only
+    try:
+        daemon.wait_output(" started (env ")
+        assert sorted(work.crash_marks()) == ["recent"], work.crash_marks()
+    finally:
+        daemon.stop()
+
+
 def _loaded_libraries(proc):
     """The shared objects the dynamic loader opened, from LD_DEBUG=files."""
     return [line for line in proc.stderr.decode("utf-8", "replace").splitlines() if "file=" in line]
