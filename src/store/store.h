@@ -117,6 +117,7 @@ typedef struct store_outbox_item {
     int attempts;
     store_outbox_state state;
     char *last_result;        /* "200 / body", "timeout", ... or NULL */
+    int64_t claims;           /* claims taken of it so far: its claim's own number */
 } store_outbox_item;
 
 /* Queues a notification for (address, domain), due at now. At most one item
@@ -146,12 +147,12 @@ void store_outbox_free(store_outbox_item *items, size_t n);
  * records result. An item that is gone is an error, and so is one whose id
  * now names another notification: SQLite gives the id of the newest row to
  * the next one once that row is deleted (reset-address removes open items,
- * also one whose request is in flight). So is one with an attempt recorded
- * since the claim (its attempts or last result changed): its lease ended
- * while the request was in flight (a process stopped, a store that refused
- * the outcome for that long), another process claimed it again, and the
- * first of the two outcomes stands, so that a late failure does not bring
- * back a notification already done. */
+ * also one whose request is in flight). So is one claimed again since
+ * (claims counts every claim): its lease ended while the request was in
+ * flight (a process stopped, a store that refused the outcome for that
+ * long), another process claimed it, and the first of the two outcomes
+ * stands, so that a late failure does not bring back a notification
+ * already done, nor settle one given up and revived meanwhile. */
 int store_outbox_finish(store *st, const store_outbox_item *item, store_outbox_state state, time_t next_attempt,
                         const char *result);
 /* Records what the platform answered to the notification item (as

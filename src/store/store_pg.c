@@ -173,19 +173,21 @@ static const char *const store_pg_migrations[] = {
      * (which it would when it prepares its statement after the upgrade, on
      * a new connection) that this version never matches. */
     "ALTER TABLE message_seen RENAME COLUMN fingerprint TO digest;",
+
+    /* 9: as store_sqlite.c's 10: each claim of a notification numbered (IF NOT
+     * EXISTS: a schema put back to an earlier version by hand keeps it). */
+    "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS claims bigint NOT NULL DEFAULT 0;",
 };
 
 #define STORE_PG_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_pg_migrations))
 
 #define OUTBOX_COLUMNS \
     "id, address, domain, reason, status, diagnostic, created, next_attempt, attempts, state, " \
-    "last_result"
+    "last_result, claims"
 
-/* The outbox item that $1 to $6 name (pg_as_claimed), as its claim
- * returned it: no other attempt recorded since (store_outbox_finish()). */
-#define OUTBOX_AS_CLAIMED \
-    "id = $1 AND address = $2 AND domain = $3 AND created = $4 AND attempts = $5" \
-    " AND last_result IS NOT DISTINCT FROM $6"
+/* The outbox item that $1 to $5 name (pg_as_claimed), as its claim
+ * returned it: not claimed again since (store_outbox_finish()). */
+#define OUTBOX_AS_CLAIMED "id = $1 AND address = $2 AND domain = $3 AND created = $4 AND claims = $5"
 
 /* Every statement with parameters or results, prepared on first use per
  * connection. Parameters named *_key are folded by the caller
@@ -212,10 +214,8 @@ static const char *const store_pg_migrations[] = {
     X(PERMANENT_REMOVE, \
       "DELETE FROM permanent_bounce" \
       " WHERE address_key = $1 AND ($2::text IS NULL OR domain_key = $2)") \
-    X(PERMANENT_LOCK, \
-      "SELECT 1 FROM permanent_bounce WHERE address_key = $1 AND domain_key = $2 FOR UPDATE") \
     X(PERMANENT_ANSWER, \
-      "UPDATE permanent_bounce SET platform_answer = $7 WHERE address_key = $8 AND domain_key = $9" \
+      "UPDATE permanent_bounce SET platform_answer = $6 WHERE address_key = $7 AND domain_key = $8" \
       " AND EXISTS (SELECT 1 FROM outbox WHERE " OUTBOX_AS_CLAIMED ")") \
     X(EVENT_ADD, \
       "INSERT INTO event (message_id, address, domain, verdict, reason, status, diagnostic," \
@@ -232,7 +232,7 @@ static const char *const store_pg_migrations[] = {
       "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state = 0 AND next_attempt <= $1" \
       " ORDER BY next_attempt, id LIMIT $2") \
     X(OUTBOX_CLAIM, \
-      "WITH claimed AS (UPDATE outbox SET next_attempt = $3 WHERE id IN (SELECT id FROM outbox" \
+      "WITH claimed AS (UPDATE outbox SET next_attempt = $3, claims = claims + 1 WHERE id IN (SELECT id FROM outbox" \
       "  WHERE state = 0 AND next_attempt <= $1 ORDER BY next_attempt, id LIMIT $2" \
       "  FOR UPDATE SKIP LOCKED)" \
       " RETURNING " OUTBOX_COLUMNS ")" \
@@ -240,10 +240,10 @@ static const char *const store_pg_migrations[] = {
     X(OUTBOX_LIST, \
       "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state IN (0, 2) ORDER BY state, id") \
     X(OUTBOX_CLAIM_ADDRESS, \
-      "UPDATE outbox SET next_attempt = $4 WHERE address_key = $1 AND domain_key = $2" \
+      "UPDATE outbox SET next_attempt = $4, claims = claims + 1 WHERE address_key = $1 AND domain_key = $2" \
       " AND state <> 1 AND state = 0 AND next_attempt <= $3 RETURNING " OUTBOX_COLUMNS) \
     X(OUTBOX_FINISH, \
-      "UPDATE outbox SET state = $7, next_attempt = $8, last_result = $9," \
+      "UPDATE outbox SET state = $6, next_attempt = $7, last_result = $8," \
       " attempts = attempts + 1 WHERE " OUTBOX_AS_CLAIMED) \
     X(OUTBOX_RETRY, "UPDATE outbox SET state = 0, next_attempt = $1, attempts = 0 WHERE state = 2") \
     X(OUTBOX_DEFER_DOMAIN, \
@@ -673,22 +673,16 @@ static void pg_as_claimed(pg_params *p, const store_outbox_item *item)
     pg_text(p, item->address);
     pg_text(p, item->domain);
     pg_int(p, item->created);
-    pg_int(p, item->attempts);
-    pg_text(p, item->last_result);
+    pg_int(p, item->claims);
 }
 
-/* The suppression's row is locked first, by a statement of its own: under
- * READ COMMITTED, an UPDATE that waited for another transaction's lock on
- * its row re-checks that row only, and would judge the outbox item by the
- * snapshot it took before the wait, missing the outcome the other
- * transaction (a process that took the item over) committed meanwhile. */
+/* Under READ COMMITTED the EXISTS sees the outbox as the statement began,
+ * and an UPDATE that waits for another transaction's lock on its row
+ * re-checks only that row: enough, since a process that took the item over
+ * committed its claim, which numbers the item anew, before it sent the
+ * request whose answer it writes. */
 static int pg_permanent_set_answer(store *st, const store_outbox_item *item, const char *answer)
 {
-    pg_params lock = { 0 };
-    pg_key(&lock, item->address);
-    pg_key(&lock, item->domain);
-    if (pg_exec(st, PG_PERMANENT_LOCK, &lock, "locking the suppression", NULL) < 0)
-        return -1;
     pg_params p = { 0 };
     pg_as_claimed(&p, item);
     pg_text(&p, answer);
@@ -746,6 +740,7 @@ static void pg_outbox_rows(PGresult *res, store_outbox_item **items, size_t *n)
         it->attempts = (int)pg_int_at(res, r, 8);
         it->state = (store_outbox_state)pg_int_at(res, r, 9);
         it->last_result = pg_str_at(res, r, 10);
+        it->claims = pg_int_at(res, r, 11);
     }
     PQclear(res);
     *items = out;

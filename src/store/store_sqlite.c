@@ -49,14 +49,16 @@ static const char store_sqlite_pragmas[] =
     "PRAGMA temp_store = MEMORY;"
     "PRAGMA cache_size = -4096;";
 
-/* The outbox item that ?1 to ?6 name (sq_bind_as_claimed), as its claim
- * returned it: no other attempt recorded since (store_outbox_finish()). */
-#define OUTBOX_AS_CLAIMED \
-    "id = ?1 AND address = ?2 AND domain = ?3 AND created = ?4 AND attempts = ?5 AND last_result IS ?6"
+/* The outbox item that ?1 to ?5 name (sq_bind_as_claimed), as its claim
+ * returned it: not claimed again since (store_outbox_finish()). */
+#define OUTBOX_AS_CLAIMED "id = ?1 AND address = ?2 AND domain = ?3 AND created = ?4 AND claims = ?5"
 
 #define OUTBOX_COLUMNS \
     "id, address, domain, reason, status, diagnostic, created, next_attempt, attempts, state, " \
     "last_result"
+/* What a store_outbox_item holds: the columns of migration 9's copy and
+ * migration 10's claims. */
+#define OUTBOX_ITEM_COLUMNS OUTBOX_COLUMNS ", claims"
 
 /* The outbox table as migrations 1 and 9 create it, under a name and with
  * a check of the state. Its text must stay as it is, since a new file takes
@@ -212,6 +214,12 @@ static const char *const store_sqlite_migrations[] = {
      "CREATE INDEX outbox_address ON outbox (address, domain, created);"
      "CREATE INDEX outbox_pending ON outbox (next_attempt) WHERE state = 0;"
      "CREATE INDEX outbox_domain ON outbox (domain, state) WHERE state <> 1;"),
+
+    /* 10: each claim of a notification numbered, so that an outcome lands
+     * only on the claim it belongs to: a request that outlived its lease
+     * must not overwrite what the process that claimed the notification
+     * after it recorded (store_outbox_finish()). */
+    "ALTER TABLE outbox ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define STORE_SQLITE_SCHEMA_VERSION ((int)G_N_ELEMENTS(store_sqlite_migrations))
@@ -243,7 +251,7 @@ static const char *const store_sqlite_migrations[] = {
     X(PERMANENT_REMOVE, \
       "DELETE FROM permanent_bounce WHERE address = ?1 AND (?2 IS NULL OR domain = ?2)") \
     X(PERMANENT_ANSWER, \
-      "UPDATE permanent_bounce SET platform_answer = ?7 WHERE address = ?2 AND domain = ?3" \
+      "UPDATE permanent_bounce SET platform_answer = ?6 WHERE address = ?2 AND domain = ?3" \
       " AND EXISTS (SELECT 1 FROM outbox WHERE " OUTBOX_AS_CLAIMED ")") \
     X(EVENT_ADD, \
       "INSERT INTO event (message_id, address, domain, verdict, reason, status, diagnostic," \
@@ -257,18 +265,18 @@ static const char *const store_sqlite_migrations[] = {
       "  attempts = 0, state = 0" \
       " WHERE state = 2") \
     X(OUTBOX_DUE, \
-      "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state = 0 AND next_attempt <= ?1" \
+      "SELECT " OUTBOX_ITEM_COLUMNS " FROM outbox WHERE state = 0 AND next_attempt <= ?1" \
       " ORDER BY next_attempt, id LIMIT ?2") \
     X(OUTBOX_CLAIM, \
-      "UPDATE outbox SET next_attempt = ?3 WHERE id IN (SELECT id FROM outbox" \
+      "UPDATE outbox SET next_attempt = ?3, claims = claims + 1 WHERE id IN (SELECT id FROM outbox" \
       "  WHERE state = 0 AND next_attempt <= ?1 ORDER BY next_attempt, id LIMIT ?2)" \
-      " RETURNING " OUTBOX_COLUMNS) \
+      " RETURNING " OUTBOX_ITEM_COLUMNS) \
     X(OUTBOX_CLAIM_ADDRESS, \
-      "UPDATE outbox SET next_attempt = ?4 WHERE address = ?1 AND domain = ?2" \
-      " AND state <> 1 AND state = 0 AND next_attempt <= ?3 RETURNING " OUTBOX_COLUMNS) \
-    X(OUTBOX_LIST, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state IN (0, 2) ORDER BY state, id") \
+      "UPDATE outbox SET next_attempt = ?4, claims = claims + 1 WHERE address = ?1 AND domain = ?2" \
+      " AND state <> 1 AND state = 0 AND next_attempt <= ?3 RETURNING " OUTBOX_ITEM_COLUMNS) \
+    X(OUTBOX_LIST, "SELECT " OUTBOX_ITEM_COLUMNS " FROM outbox WHERE state IN (0, 2) ORDER BY state, id") \
     X(OUTBOX_FINISH, \
-      "UPDATE outbox SET state = ?7, next_attempt = ?8, last_result = ?9," \
+      "UPDATE outbox SET state = ?6, next_attempt = ?7, last_result = ?8," \
       " attempts = attempts + 1 WHERE " OUTBOX_AS_CLAIMED) \
     X(OUTBOX_RETRY, "UPDATE outbox SET state = 0, next_attempt = ?1, attempts = 0 WHERE state = 2") \
     X(OUTBOX_DEFER_DOMAIN, \
@@ -587,8 +595,7 @@ static void sq_bind_as_claimed(sqlite3_stmt *stmt, const store_outbox_item *item
     sq_bind_text(stmt, 2, item->address);
     sq_bind_text(stmt, 3, item->domain);
     sqlite3_bind_int64(stmt, 4, item->created);
-    sqlite3_bind_int(stmt, 5, item->attempts);
-    sq_bind_text(stmt, 6, item->last_result);
+    sqlite3_bind_int64(stmt, 5, item->claims);
 }
 
 static int sq_permanent_set_answer(store *st, const store_outbox_item *item, const char *answer)
@@ -596,7 +603,7 @@ static int sq_permanent_set_answer(store *st, const store_outbox_item *item, con
     sqlite3_stmt *stmt = sq_stmt(st, STMT_PERMANENT_ANSWER);
     if (!stmt) return -1;
     sq_bind_as_claimed(stmt, item);
-    sq_bind_text(stmt, 7, answer);
+    sq_bind_text(stmt, 6, answer);
     return sq_exec(st, stmt, "recording the platform's answer");
 }
 
@@ -646,6 +653,7 @@ static void sq_outbox_row(sqlite3_stmt *stmt, store_outbox_item *it)
     it->attempts = sqlite3_column_int(stmt, 8);
     it->state = (store_outbox_state)sqlite3_column_int(stmt, 9);
     it->last_result = sq_column_strdup(stmt, 10);
+    it->claims = sqlite3_column_int64(stmt, 11);
 }
 
 /* Steps a bound statement to its end, collecting outbox rows. */
@@ -746,9 +754,9 @@ static int sq_outbox_finish(store *st, const store_outbox_item *item, store_outb
     sqlite3_stmt *stmt = sq_stmt(st, STMT_OUTBOX_FINISH);
     if (!stmt) return -1;
     sq_bind_as_claimed(stmt, item);
-    sqlite3_bind_int(stmt, 7, (int)state);
-    sqlite3_bind_int64(stmt, 8, next_attempt);
-    sq_bind_text(stmt, 9, result);
+    sqlite3_bind_int(stmt, 6, (int)state);
+    sqlite3_bind_int64(stmt, 7, next_attempt);
+    sq_bind_text(stmt, 8, result);
     int changed;
     if (sq_exec_count(st, stmt, "recording a notification's outcome", &changed) < 0) return -1;
     if (changed == 0) return store_fail(st, STORE_OUTBOX_NOT_AS_CLAIMED, (long long)item->id, item->address);
