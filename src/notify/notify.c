@@ -121,7 +121,7 @@ struct notify {
     CURLM *multi;
     GPtrArray *idle_easy;
     notify_resolved *resolved; /* one per configured domain */
-    GHashTable *busy;          /* ids of the jobs claimed and not yet written */
+    GHashTable *busy;          /* id -> job: the jobs claimed and not yet written */
     size_t in_flight;          /* jobs claimed and without an outcome */
     int refused;               /* transactions of the finished jobs refused in a row */
     size_t *platform_busy;     /* per configured domain: its requests in flight */
@@ -622,7 +622,7 @@ static void notify_job_launch(notify *n, notify_job *job, time_t now)
 
 static void notify_job_start(notify *n, notify_job *job, time_t now)
 {
-    g_hash_table_add(n->busy, &job->item->id);
+    g_hash_table_insert(n->busy, &job->item->id, job);
     n->in_flight++;
     /* The config may have changed since the item was queued. */
     const config_domain *dom = config_find_domain(n->cfg, job->item->domain);
@@ -860,9 +860,14 @@ static int notify_sync(notify *n, time_t now, bool fill)
     }
     int started = 0;
     for (size_t i = 0; i < count; i++) {
-        /* Only when a lease ran out while its request was still in flight. */
-        if (g_hash_table_contains(n->busy, &items[i].id))
+        /* Only when a lease ran out while its request was still in flight:
+         * that request now stands for the new claim, whose number its
+         * outcome must carry (store_outbox_finish()). */
+        notify_job *in_flight = g_hash_table_lookup(n->busy, &items[i].id);
+        if (in_flight) {
+            in_flight->item->claims = items[i].claims;
             continue;
+        }
         notify_job_start(n, notify_job_new(&items[i], now), now);
         started++;
     }

@@ -47,6 +47,8 @@ struct store {
     int batches;              /* committed transactions that wrote outcomes */
     int refuse_outcomes;      /* commits of outcomes to refuse */
     int rolled_back;          /* outcomes lost with a refused commit */
+    bool leases_end_at_once;  /* a claim leaves its items due again at once */
+    int refused_claims;       /* outcomes refused: their item was claimed again since */
 };
 
 const char *store_errmsg(const store *st)
@@ -255,7 +257,8 @@ int store_outbox_claim(store *st, time_t now, long lease_s, size_t max, store_ou
     g_mutex_lock(&st->lock);
     for (size_t i = 0; i < *n; i++) {
         store_outbox_item *it = g_ptr_array_index(st->items, (*items)[i].id - 1);
-        it->next_attempt = (*items)[i].next_attempt = now + lease_s;
+        it->next_attempt = (*items)[i].next_attempt = st->leases_end_at_once ? now : now + lease_s;
+        (*items)[i].claims = ++it->claims;
     }
     g_mutex_unlock(&st->lock);
     return 0;
@@ -272,6 +275,7 @@ int store_outbox_claim_remembered(store *st, time_t now, long lease_s, store_out
         if (it->state != STORE_OUTBOX_PENDING || it->next_attempt > now)
             continue;
         it->next_attempt = now + lease_s;
+        it->claims++;
         fake_hand_out(st, &(*items)[(*n)++], it);
     }
     g_array_set_size(st->remembered, 0);
@@ -291,6 +295,11 @@ int store_outbox_finish(store *st, const store_outbox_item *item, store_outbox_s
 {
     g_mutex_lock(&st->lock);
     store_outbox_item *it = g_ptr_array_index(st->items, item->id - 1);
+    if (it->claims != item->claims) {
+        st->refused_claims++;
+        g_mutex_unlock(&st->lock);
+        return -1;
+    }
     it->state = state;
     it->next_attempt = next_attempt;
     it->attempts++;
@@ -1028,6 +1037,34 @@ static void test_worker_claims_while_a_request_hangs(void **state)
     assert_true(all_done(f->st, hanging, later));
 }
 
+/* A request outlives its claim's lease and the worker, looking for work
+ * meanwhile, claims the same notification again: it starts no second
+ * request, and the one in flight stands for the new claim, so that its
+ * outcome is recorded (not refused as another claim's, and the
+ * notification POSTed again). */
+static void test_a_request_that_outlived_its_lease_stands_for_the_new_claim(void **state)
+{
+    fixture *f = *state;
+    platform_mode(&f->plat, "{\"mode\": \"slow\", \"delay\": 3}");
+    f->st->leases_end_at_once = true;
+    int64_t id = fake_add(f->st, "outlived@x.de", "mydomain.de", time(NULL));
+    notify *n = f->worker = notify_new(f->cfg, f->st);
+    assert_int_equal(notify_start(n), 0);
+    gint64 start = g_get_monotonic_time();
+    while (fake_get(f->st, id).claims < 2 && g_get_monotonic_time() - start < 3 * G_USEC_PER_SEC)
+        g_usleep(1000);
+    assert_true(fake_get(f->st, id).claims >= 2);
+    g_mutex_lock(&f->st->lock);
+    f->st->leases_end_at_once = false;
+    g_mutex_unlock(&f->st->lock);
+    while (!all_done(f->st, id, id) && g_get_monotonic_time() - start < 10 * G_USEC_PER_SEC)
+        g_usleep(10000);
+    notify_stop(n);
+    assert_true(all_done(f->st, id, id));
+    assert_int_equal(f->st->refused_claims, 0);
+    assert_int_equal(platform_count(&f->plat, "outlived@x.de"), 1);
+}
+
 /* The worker with many items: claimed and recorded in batches, several
  * requests at once, every suspension POSTed exactly once. */
 static void test_worker_posts_each_once(void **state)
@@ -1215,6 +1252,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unreachable_platform_leaves_held_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_stop_leaves_held_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_claims_while_a_request_hangs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_request_that_outlived_its_lease_stands_for_the_new_claim, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_worker_posts_each_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_batches_outcomes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_platform_that_does_not_answer_waits_and_others_go_on, setup,

@@ -150,15 +150,17 @@ void store_outbox_free(store_outbox_item *items, size_t n);
  * also one whose request is in flight). So is one claimed again since
  * (claims counts every claim): its lease ended while the request was in
  * flight (a process stopped, a store that refused the outcome for that
- * long), another process claimed it, and the first of the two outcomes
- * stands, so that a late failure does not bring back a notification
- * already done, nor settle one given up and revived meanwhile. */
+ * long), another process claimed it, and only the later claim's outcome
+ * is recorded, whichever comes first, so that a late failure does not
+ * bring back a notification already done, nor settle one given up and
+ * revived meanwhile. */
 int store_outbox_finish(store *st, const store_outbox_item *item, store_outbox_state state, time_t next_attempt,
                         const char *result);
 /* Records what the platform answered to the notification item (as
- * claimed) on its suppression; before store_outbox_finish() of it. Nothing happens when the suppression was
- * lifted meanwhile, nor when the item is no longer as claimed (see
- * store_outbox_finish()): the answer of the attempt recorded since stands. */
+ * claimed) on its suppression; before store_outbox_finish() of it.
+ * Nothing happens when the suppression was lifted meanwhile, nor when the
+ * item was claimed again since (see store_outbox_finish()): the later
+ * claim's answer stands. */
 int store_permanent_set_answer(store *st, const store_outbox_item *item, const char *answer);
 /* Moves every given-up item back to pending, due now, with attempts back at
  * zero (so that the notifier's max_attempts counts afresh). *count: items

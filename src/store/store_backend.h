@@ -94,7 +94,7 @@ int store_fail(store *st, const char *fmt, ...) __attribute__((format(printf, 2,
  * with the item's id and address. */
 #define STORE_OUTBOX_NOT_AS_CLAIMED \
     "no outbox item %lld for %s as it was claimed: removed, or another process took it over " \
-    "once its lease had ended and has recorded an attempt since"
+    "once its lease had ended, whose outcome stands"
 
 /* Each backend's constructor: fills err and returns NULL on failure. */
 store *store_sqlite_open(const config *cfg, char *err, size_t err_len);

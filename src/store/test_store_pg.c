@@ -501,8 +501,10 @@ static void test_a_late_answer_during_the_takeover_changes_nothing(void **state)
         assert_true(g_get_monotonic_time() < deadline);
         g_usleep(10 * 1000);
     }
+    bool waited = g_atomic_int_get(&a.rc) == 1;
     assert_int_equal(store_commit(b), 0);
     g_thread_join(t);
+    assert_false(waited);
     assert_int_equal(a.rc, 0);
     assert_int_equal(store_outbox_finish(a.st, &first[0], STORE_OUTBOX_GIVEN_UP, T0 + 600, "timeout"), -1);
     assert_int_equal(store_commit(a.st), 0);
