@@ -191,12 +191,9 @@ void handoff_close(handoff *h)
 {
     if (h == NULL)
         return;
-    if (h->named)
-        unlink(h->addr.sun_path);
+    handoff_stop_taking(h);
     if (h->fd >= 0)
         close(h->fd);
-    if (h->lock >= 0)
-        close(h->lock);
     g_free(h);
 }
 
